@@ -1,0 +1,38 @@
+# One command to start the demo, one to test. Both build .venv on first use (Python 3.11).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+EXTRAS_RUN  := postgres,printing
+EXTRAS_TEST := postgres,printing,fieldapp,test
+
+.PHONY: run test test-postgres system-deps bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# The stamp files record which extras are installed; setup.cfg changes reinstall.
+$(VENV)/.run-installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS_RUN)]"
+	touch $@
+
+$(VENV)/.test-installed: setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS_TEST)]"
+	touch $@ $(VENV)/.run-installed
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: system-deps $(VENV)/.run-installed
+	$(BIN)/python -m server.manage serve --port $(PORT)
+
+test: system-deps $(VENV)/.test-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite on PostgreSQL (CI runs it after `make test`).
+test-postgres: system-deps $(VENV)/.test-installed
+	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the project needs beyond Python: a CJK font (receipt previews, the tablet app, the web
+# console), Mesa EGL/GL for Kivy's offscreen window, the PostgreSQL client, and Chromium for the browser
+# tests. Installs only what is missing; needs root and apt-get, otherwise says what is missing and goes on
+# (the tests that need a missing piece then skip and say why).
+set -u
+PKGS="fonts-wqy-microhei libegl1 libgl1 libgl1-mesa-dri libgles2 libmtdev1 postgresql-client chromium"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "system-deps: missing Debian packages:$missing (run as root: apt-get install$missing)" >&2
+  exit 0
+fi
+echo "system-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null \
+  || echo "system-deps: apt-get failed for:$missing" >&2
+exit 0
