@@ -1,0 +1,146 @@
+"""Turning JSON values into typed field values, with bilingual problems instead of exceptions."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Mapping
+
+from .codes import Label
+
+MAX_SHORT_TEXT = 100
+MAX_LONG_TEXT = 500
+MAX_MEDICATIONS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one field: a stable code and a sentence in English and in Chinese."""
+
+    field: str
+    code: str
+    en: str
+    zh: str
+
+
+class FieldError(Exception):
+    """Raised by a coercer; the caller adds the field name and label to make a Problem."""
+
+    def __init__(self, code: str, en: str, zh: str, suffix: str = ""):
+        super().__init__(en)
+        self.code, self.en, self.zh, self.suffix = code, en, zh, suffix
+
+    def problem(self, name: str, label: Label) -> Problem:
+        """This error as a Problem about field `name`, sentences prefixed by the field's label."""
+        return Problem(name + self.suffix, self.code, f"{label.en.capitalize()} {self.en}.", f"{label.zh}{self.zh}。")
+
+
+def as_int(value: Any) -> int:
+    """A whole number; JSON clients may send 120.0 for 120."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is float and value.is_integer():
+        return int(value)
+    raise FieldError("not_integer", "must be a whole number", "必须是整数")
+
+
+def as_number(value: Any) -> float:
+    """A finite number (bool is not a number here)."""
+    kind = type(value)
+    if (kind is float and math.isfinite(value)) or kind is int:
+        return float(value)
+    raise FieldError("not_number", "must be a number", "必须是数字")
+
+
+def _text(value: Any, limit: int) -> str:
+    if type(value) is not str:
+        raise FieldError("not_text", "must be text", "必须是文字")
+    text = value.strip()
+    if len(text) > limit:
+        raise FieldError("too_long", f"must be at most {limit} characters", f"不能超过{limit}个字")
+    return text
+
+
+def as_short_text(value: Any) -> str:
+    """A name-sized text, stripped."""
+    return _text(value, MAX_SHORT_TEXT)
+
+
+def as_long_text(value: Any) -> str:
+    """A note-sized text, stripped."""
+    return _text(value, MAX_LONG_TEXT)
+
+
+def as_date(value: Any) -> date:
+    """A calendar date, given as a date or as an ISO 'YYYY-MM-DD' string."""
+    if type(value) is date:
+        return value
+    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise FieldError("not_date", "must be a date written YYYY-MM-DD", "日期格式应为YYYY-MM-DD")
+
+
+def as_bool(value: Any) -> bool:
+    """true or false, nothing truthy."""
+    if type(value) is bool:
+        return value
+    raise FieldError("not_bool", "must be true or false", "必须为是或否")
+
+
+def _distinct(items: Any, item: Callable[[Any], Any]) -> tuple:
+    if type(items) not in (list, tuple):
+        raise FieldError("not_list", "must be a list", "必须是列表")
+    result = tuple(item(value) for value in items)
+    if len(set(result)) != len(result):
+        raise FieldError("duplicate", "lists a code twice", "有重复的选项")
+    return result
+
+
+def as_int_codes(value: Any) -> tuple[int, ...]:
+    """A list of distinct whole-number codes (multi-choice boxes)."""
+    return _distinct(value, as_int)
+
+
+def as_str_codes(value: Any) -> tuple[str, ...]:
+    """A list of distinct text codes."""
+    return _distinct(value, as_short_text)
+
+
+def as_medications(value: Any) -> tuple:
+    """Up to three named drugs, each with times per day and mg per time."""
+    from .visits import Medication  # the record type lives with the visits; imported late to avoid a cycle
+
+    if type(value) not in (list, tuple):
+        raise FieldError("not_list", "must be a list", "必须是列表")
+    if len(value) > MAX_MEDICATIONS:
+        raise FieldError("too_many", f"can list at most {MAX_MEDICATIONS} drugs", f"最多填写{MAX_MEDICATIONS}种药物")
+    return tuple(_medication(index, item, Medication) for index, item in enumerate(value))
+
+
+_MEDICATION_PARTS = (("name", as_short_text, "药物名称"), ("times_per_day", as_int, "每日次数"),
+                     ("mg_per_time", as_number, "每次剂量"))
+
+
+def _medication(index: int, item: Any, medication: type) -> Any:
+    if not isinstance(item, Mapping):
+        raise FieldError("not_object", f"entry {index + 1} must be an object", f"第{index + 1}种药物格式错误",
+                         f".{index}")
+    unknown = set(item) - {name for name, _, _ in _MEDICATION_PARTS}
+    if unknown:
+        raise FieldError("unknown_field", f"entry {index + 1} has unknown fields {sorted(map(str, unknown))}",
+                         f"第{index + 1}种药物有未知字段", f".{index}")
+    parts = {}
+    for name, coerce, name_zh in _MEDICATION_PARTS:
+        if item.get(name) is None:
+            raise FieldError("required", f"entry {index + 1} needs {name}", f"第{index + 1}种药物缺少{name_zh}",
+                             f".{index}.{name}")
+        try:
+            parts[name] = coerce(item[name])
+        except FieldError as error:
+            raise FieldError(error.code, f"entry {index + 1} {name} {error.en}",
+                             f"第{index + 1}种药物{name_zh}{error.zh}", f".{index}.{name}") from None
+    return medication(**parts)

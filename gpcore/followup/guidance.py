@@ -1,0 +1,97 @@
+"""Guidance for the doctor in Chinese: what to do now, why, and when to come back."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import codes
+from .schedule import visits_needed_this_year
+from .settings import RuleSettings
+from .visits import DiabetesVisit, FollowUpVisit
+
+if TYPE_CHECKING:
+    from .assessment import Assessment
+
+OVERWEIGHT_BMI = 24.0  # standards.md s.1: BMI 24-<28 overweight, >= 28 obese
+OBESE_BMI = 28.0
+
+
+def guidance_zh(assessment: "Assessment", visit: FollowUpVisit, visits_this_year: int | None,
+                settings: RuleSettings) -> tuple[str, ...]:
+    """Sentences for the doctor: the action now, health education, the yearly count and the next visit."""
+    lines = [*_action_lines(assessment, visit), *_lifestyle_lines(visit, assessment.bmi)]
+    if isinstance(visit, DiabetesVisit):
+        lines.extend(_diabetes_lines(visit))
+    lines.extend(_yearly_lines(visits_this_year, settings))
+    reason = assessment.next_visit_reason
+    lines.append(f"下次随访：{assessment.next_visit_date.isoformat()}（{reason.zh}）。")
+    return tuple(lines)
+
+
+def _action_lines(assessment: "Assessment", visit: FollowUpVisit) -> list[str]:
+    lines = []
+    measure, drugs = ("空腹血糖", "降糖") if isinstance(visit, DiabetesVisit) else ("血压", "降压")
+    if assessment.emergency:
+        found = "；".join(reason.zh for reason in assessment.emergency_reasons)
+        lines.append(f"危急情况：{found}。请立即处理，紧急转诊，2周内主动随访转诊情况。")
+    control = assessment.classification_reasons[0].zh
+    if assessment.consecutive_uncontrolled:
+        lines.append(f"连续两次随访{measure}控制不满意（{control}）：建议转诊到上级医院，2周内主动随访转诊情况。")
+    elif assessment.controlled is False:
+        lines.append(f"{measure}控制不满意（{control}）：结合服药依从性，必要时增加现用药物剂量、"
+                     f"更换或增加不同类的{drugs}药物，2周内随访。")
+    elif assessment.controlled is True:
+        lines.append(f"{measure}控制满意（{control}）：继续当前治疗。")
+    else:
+        lines.append(f"{control}：请尽快面对面随访并测量{measure}。")
+    if visit.adverse_reaction == codes.ADR:
+        what = f"（{visit.adverse_reaction_text}）" if visit.adverse_reaction_text else ""
+        if visit.adverse_reaction_hard_to_control:
+            lines.append(f"药物不良反应难以控制{what}：建议转诊，2周内主动随访转诊情况。")
+        else:
+            lines.append(f"出现药物不良反应{what}：调整用药，2周内随访。")
+    if visit.new_or_worse_complication:
+        lines.append("出现新的并发症或原有并发症加重：建议转诊，2周内主动随访转诊情况。")
+    return lines
+
+
+def _lifestyle_lines(visit: FollowUpVisit, bmi: float | None) -> list[str]:
+    lines = []
+    if visit.cigarettes_per_day:
+        lines.append(f"吸烟{visit.cigarettes_per_day}支/日：劝其戒烟{_target(visit.cigarettes_per_day_target, '支/日')}。")
+    if visit.liquor_liang_per_day:
+        lines.append(f"饮酒{visit.liquor_liang_per_day}两/日（白酒当量）：建议限酒"
+                     f"{_target(visit.liquor_liang_per_day_target, '两/日')}。")
+    if bmi is not None and bmi >= OVERWEIGHT_BMI:
+        kind = "肥胖" if bmi >= OBESE_BMI else "超重"
+        lines.append(f"体质指数{bmi}（{kind}）：建议控制饮食、增加运动、减轻体重{_target(visit.weight_target_kg, 'kg')}。")
+    if visit.salt_intake == codes.HEAVY_SALT:
+        lines.append("摄盐偏重：建议清淡饮食，减少食盐摄入。")
+    if visit.medication_adherence is not None and visit.medication_adherence != codes.REGULAR_ADHERENCE:
+        label = codes.MEDICATION_ADHERENCE.get(visit.medication_adherence)
+        lines.append(f"服药依从性{label.zh if label else ''}：强调遵医嘱规律服药，不可自行停药。")
+    return lines
+
+
+def _diabetes_lines(visit: DiabetesVisit) -> list[str]:
+    lines = []
+    if visit.hypoglycaemia == codes.FREQUENT_HYPOGLYCAEMIA:
+        lines.append("低血糖反应频繁：评估降糖药物或胰岛素剂量，教会患者识别和处理低血糖。")
+    if visit.dorsalis_pedis is not None and visit.dorsalis_pedis != codes.PULSE_NORMAL:
+        lines.append("足背动脉搏动减弱或消失：加强足部检查和护理教育。")
+    food, goal = visit.staple_food_g_per_day, visit.staple_food_g_per_day_target
+    if food is not None and goal is not None and food > goal:
+        lines.append(f"主食{food}克/日，高于目标{goal}克/日：指导控制主食量。")
+    return lines
+
+
+def _yearly_lines(visits_this_year: int | None, settings: RuleSettings) -> list[str]:
+    if visits_this_year is None:
+        return []
+    needed = visits_needed_this_year(visits_this_year, settings)
+    if not needed:
+        return [f"本年度已完成{visits_this_year}次面对面随访，达到每年{settings.face_to_face_visits_per_year}次的要求。"]
+    return [f"本年度已完成{visits_this_year}次面对面随访，还需{needed}次。"]
+
+
+def _target(value: float | None, unit: str) -> str:
+    return f"（目标{value}{unit}）" if value is not None else ""

@@ -1,0 +1,36 @@
+"""Derived measures: BMI, age in completed years, liquor equivalents."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Mapping
+
+from .settings import RuleSettings
+
+_ONE_DECIMAL = Decimal("0.1")
+
+
+def round_half_up(value: float) -> float:
+    """Round to one decimal the way the form is filled by hand (24.25 -> 24.3, not banker's 24.2)."""
+    # repr() gives the shortest decimal that names the float, so 24.25 is rounded as written.
+    return float(Decimal(repr(value)).quantize(_ONE_DECIMAL, ROUND_HALF_UP))
+
+
+def bmi(weight_kg: float, height_cm: float) -> float:
+    """Body-mass index, weight / height^2 in kg/m2, rounded to one decimal."""
+    metres = height_cm / 100.0
+    return round_half_up(weight_kg / (metres * metres))
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Age in completed years on `day`: a person turns N on their Nth birthday (29 Feb births on 1 March)."""
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def liquor_equivalent_liang(drinks_liang: Mapping[str, float], settings: RuleSettings = RuleSettings()) -> float:
+    """Liang of liquor equivalent to a day's drinks given in liang per kind, by settings.liquor_divisors."""
+    unknown = set(drinks_liang) - set(settings.liquor_divisors)
+    if unknown:
+        raise ValueError(f"no liquor-equivalent rule for {sorted(unknown)}")
+    total = sum(amount / settings.liquor_divisors[kind] for kind, amount in drinks_liang.items())
+    return round_half_up(total)
