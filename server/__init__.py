@@ -1,0 +1,49 @@
+"""The center server: a small app factory that only wires configuration, extensions and blueprints."""
+from __future__ import annotations
+
+import logging
+
+import swagger_ui_bundle
+from flask import Flask, send_from_directory
+
+from . import config as config_mod
+from . import db
+from .api import Api
+from .auth.tokens import jwt
+
+
+def _blueprints():
+    from .assignment.routes import blp as assignment
+    from .audit.routes import blp as audit
+    from .auth.routes import blp as auth, users_blp
+    from .console.routes import blp as console
+    from .households.routes import blp as households
+    from .imports.routes import blp as imports
+    from .org.routes import blp as org
+
+    return [auth, users_blp, org, households, assignment, imports, audit], [console]
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the Flask app from the environment (and overrides, for tests)."""
+    app = Flask(__name__, instance_path=str(config_mod.INSTANCE), static_folder=None)
+    app.config.update(config_mod.from_env(overrides))
+    app.json.ensure_ascii = False  # Chinese stays readable in responses and logs
+    config_mod.check(app.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    jwt.init_app(app)
+    api = Api(app)
+    api_blueprints, plain_blueprints = _blueprints()
+    for blp in api_blueprints:
+        api.register_blueprint(blp)
+    for blp in plain_blueprints:
+        app.register_blueprint(blp)
+
+    # Swagger UI assets ship in a Python package so /docs works without internet access.
+    @app.route("/static/swagger-ui/<path:filename>")
+    def swagger_assets(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    return app

@@ -1,0 +1,40 @@
+"""Alembic environment: URL from the caller (manage.py, tests) or DATABASE_URL; batch mode for SQLite."""
+import os
+
+from alembic import context
+
+from server.db import make_engine
+
+config = context.config
+
+
+def _target_metadata():
+    # Only autogenerate needs the live models; migrations themselves never import them.
+    if context.get_x_argument(as_dictionary=True).get("autogenerate") or os.environ.get("ALEMBIC_AUTOGENERATE"):
+        from server.models import Base
+        return Base.metadata
+    return None
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection) -> None:
+    context.configure(connection=connection, target_metadata=_target_metadata(),
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+    if connection.in_transaction():
+        connection.commit()
+
+
+run_migrations_online()

@@ -1,0 +1,199 @@
+"""Project-wide API behaviour in one place: error shape, auth decorator, request ids, pagination."""
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+
+import flask_smorest
+import marshmallow as ma
+from flask import current_app, g, jsonify, request
+from flask_jwt_extended import current_user, verify_jwt_in_request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from . import db
+from .errors import DomainError, Forbidden
+
+log = logging.getLogger("server")
+
+
+def error_body(code: int, message: str | None = None, errors: dict | None = None) -> dict:
+    """The one error payload: flask-smorest's {code, status, message, errors}."""
+    body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Unknown")}
+    if message:
+        body["message"] = message
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def error_response(code: int, message: str | None = None, errors: dict | None = None, headers=None):
+    """A Flask response in the one error shape."""
+    resp = jsonify(error_body(code, message, errors))
+    resp.status_code = code
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api with request ids, domain-error mapping and stack-trace-free 500s."""
+
+    def init_app(self, app, *args, **kwargs):
+        super().init_app(app, *args, **kwargs)
+        app.before_request(_assign_request_id)
+        app.after_request(_echo_request_id)
+        app.register_error_handler(DomainError, _handle_domain_error)
+        app.register_error_handler(IntegrityError, _handle_integrity_error)
+        app.register_error_handler(StaleDataError, _handle_stale)
+
+    def handle_http_exception(self, error: HTTPException):
+        if error.code and error.code >= 500:
+            original = getattr(error, "original_exception", None)
+            log.error("request %s failed: %s %s", _request_id(), request.method, request.path,
+                      exc_info=original or error)
+            _rollback()
+            return error_response(error.code, f"Internal error; quote request id {_request_id()}.")
+        return super().handle_http_exception(error)
+
+
+class Schema(ma.Schema):
+    """Base schema: unknown fields are refused so a typo in a field name is a 422, not silently lost."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint with one auth decorator that also documents 401/403."""
+
+    def auth(self, *roles: str):
+        """Require a valid access token; with roles, the caller's role must be one of them."""
+
+        def decorator(view):
+            @functools.wraps(view)
+            def wrapper(*args, **kwargs):
+                verify_jwt_in_request()
+                if roles and current_user.role not in roles:
+                    raise Forbidden(f"This needs role {' or '.join(roles)}.", {"authorization": "role"})
+                return view(*args, **kwargs)
+
+            doc = {"security": [{"bearerAuth": []}]}
+            wrapper = self.doc(**doc)(wrapper)
+            wrapper = self.alt_response(401, description="Missing, invalid, expired or revoked token")(wrapper)
+            if roles:
+                wrapper = self.alt_response(403, description=f"Only for: {', '.join(roles)}")(wrapper)
+            return wrapper
+
+        return decorator
+
+
+class PageArgs(Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
+
+
+def paginate(session, stmt, page: int, page_size: int, count_stmt=None, rows: bool = False) -> dict:
+    """Run a select with LIMIT/OFFSET and a total count; return {items, page, page_size, total}.
+
+    With rows=True the items are column mappings (list views) rather than ORM objects.
+    """
+    from sqlalchemy import func, select
+
+    count_stmt = count_stmt if count_stmt is not None else select(func.count()).select_from(
+        stmt.order_by(None).subquery())
+    total = session.scalar(count_stmt)
+    paged = stmt.limit(page_size).offset((page - 1) * page_size)
+    items = session.execute(paged).mappings().all() if rows else session.scalars(paged).all()
+    return {"items": items, "page": page, "page_size": page_size, "total": total}
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """A page-of-items schema for the OpenAPI document."""
+    return type(name, (ma.Schema,), {
+        "items": ma.fields.List(ma.fields.Nested(item_schema)),
+        "page": ma.fields.Integer(),
+        "page_size": ma.fields.Integer(),
+        "total": ma.fields.Integer(),
+    })
+
+
+def _request_id() -> str:
+    return getattr(g, "request_id", "-")
+
+
+def _assign_request_id():
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if 8 <= len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+
+
+def _echo_request_id(resp):
+    resp.headers["X-Request-ID"] = _request_id()
+    return resp
+
+
+def _rollback():
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
+def _handle_domain_error(err: DomainError):
+    _rollback()
+    headers = {}
+    if getattr(err, "retry_after", None) is not None:
+        headers["Retry-After"] = str(err.retry_after)
+    return error_response(err.status, err.message, err.errors, headers)
+
+
+def _handle_integrity_error(err: IntegrityError):
+    _rollback()
+    log.info("request %s integrity error: %s", _request_id(), err.orig)
+    return error_response(409, "The change conflicts with existing data (a duplicate or a missing reference).")
+
+
+def _handle_stale(_err):
+    _rollback()
+    return error_response(412, "Someone changed this record at the same moment; reload and try again.")
+
+
+def client_address() -> str:
+    """The caller's address as this server saw it."""
+    return request.remote_addr or "-"
+
+
+def device_id() -> str | None:
+    """The tablet's device id, when it sends one."""
+    return request.headers.get("X-Device-ID") or None
+
+
+__all__ = ["Api", "Blueprint", "Schema", "PageArgs", "paginate", "page_schema", "error_body",
+           "error_response", "client_address", "device_id", "db", "current_app"]
+
+
+def etag_of(row) -> str:
+    """A strong ETag for a versioned row."""
+    return f'"{row.id}-v{row.version}"'
+
+
+def check_if_match(row) -> None:
+    """Require If-Match on an edit and refuse a stale one (412), so no edit silently overwrites."""
+    from .errors import DomainError, PreconditionFailed
+
+    header = request.headers.get("If-Match")
+    if not header:
+        err = DomainError("Send If-Match with the ETag you last read.", {"If-Match": ["required"]})
+        err.status = 428
+        raise err
+    tags = [t.strip() for t in header.split(",")]
+    if "*" not in tags and etag_of(row) not in tags:
+        raise PreconditionFailed("Someone changed this record since you read it; reload and try again.",
+                                 {"If-Match": [f"current ETag is {etag_of(row)}"]})
+
+
+def with_etag(row, status: int = 200):
+    """A view result that carries the row's ETag header."""
+    return row, status, {"ETag": etag_of(row)}

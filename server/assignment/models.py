@@ -1,0 +1,23 @@
+"""The history of which team is responsible for a household."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, UTCDateTime, utcnow
+
+
+class AssignmentChange(Base):
+    """One household moved to a team (or out of every team): who, when and why."""
+
+    __tablename__ = "assignment_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    from_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    to_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    changed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    batch_id: Mapped[str | None] = mapped_column(String(36), index=True)  # bulk changes share one

@@ -1,0 +1,21 @@
+"""Writing to the access log (append-only: there is no update or delete here or anywhere)."""
+from __future__ import annotations
+
+from flask import g, has_request_context
+from sqlalchemy.orm import Session
+
+from ..api import client_address, device_id
+from ..scope import Actor
+from .models import AuditEvent
+
+
+def record(session: Session, actor: Actor, action: str, entity: str, entity_id: str | None,
+           resident_id: str | None = None, detail: dict | None = None) -> None:
+    """Log one access; it commits with the caller's transaction (a failed write logs nothing)."""
+    in_request = has_request_context()
+    session.add(AuditEvent(
+        user_id=actor.user_id, username=actor.username, role=actor.role, action=action, entity=entity,
+        entity_id=entity_id, resident_id=resident_id, detail=detail,
+        address=client_address() if in_request else "local",
+        device=device_id() if in_request else None,
+        request_id=g.get("request_id") if in_request else None))

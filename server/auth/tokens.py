@@ -1,0 +1,68 @@
+"""flask-jwt-extended wired to our users, our revocation table and our one error shape."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_jwt_extended import JWTManager
+
+from .. import db
+from ..api import error_response
+from . import services
+from .models import User
+
+jwt = JWTManager()
+
+
+def _unauthorized(message: str, reason: str):
+    return error_response(401, message, {"authentication": reason}, {"WWW-Authenticate": "Bearer"})
+
+
+@jwt.user_lookup_loader
+def _load_user(_header, payload):
+    user = db.session().get(User, int(payload["sub"]))
+    if user is None or not user.is_active:
+        return None
+    issued = dt.datetime.fromtimestamp(payload["iat"], dt.timezone.utc)
+    if user.disabled_at is not None and issued <= user.disabled_at:
+        return None  # issued before the account was last disabled
+    return user
+
+
+@jwt.user_lookup_error_loader
+def _user_gone(_header, _payload):
+    return _unauthorized("This account is disabled or no longer exists.", "user_disabled")
+
+
+@jwt.token_in_blocklist_loader
+def _revoked(_header, payload):
+    return services.is_revoked(db.session(), payload["jti"])
+
+
+@jwt.revoked_token_loader
+def _revoked_response(_header, _payload):
+    return _unauthorized("This token was logged out.", "revoked_token")
+
+
+@jwt.expired_token_loader
+def _expired(_header, _payload):
+    return _unauthorized("The token has expired; refresh it or sign in again.", "expired_token")
+
+
+@jwt.invalid_token_loader
+def _invalid(reason):
+    return _unauthorized(f"The token is not valid ({reason}).", "invalid_token")
+
+
+@jwt.unauthorized_loader
+def _missing(reason):
+    return _unauthorized(f"Sign in first ({reason}).", "missing_token")
+
+
+@jwt.needs_fresh_token_loader
+def _not_fresh(_header, _payload):
+    return _unauthorized("This needs a fresh sign-in.", "fresh_token_required")
+
+
+@jwt.token_verification_failed_loader
+def _claims_failed(_header, _payload):
+    return _unauthorized("The token's claims were refused.", "claims_failed")

@@ -1,0 +1,52 @@
+"""Domain errors: raised by services that know no HTTP; the API layer maps them to status codes."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose; `errors` names fields or reasons."""
+
+    status = 400
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class Invalid(DomainError):
+    """Input that passed the schema but breaks a rule; `errors` maps field -> messages."""
+
+    status = 422
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+
+
+class Unauthorized(DomainError):
+    status = 401
+
+
+class TooManyRequests(DomainError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, errors: dict | None = None):
+        super().__init__(message, errors)
+        self.retry_after = retry_after
+
+
+def field_error(field: str, message: str) -> Invalid:
+    """An Invalid naming one field."""
+    return Invalid(f"{field}: {message}", {field: [message]})

@@ -1,0 +1,322 @@
+"""Import residents from the old system (CSV or XLSX, UTF-8 or GBK): dry run, then all-or-nothing."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from gpcore import health_file as hf
+from gpcore import idcard, pinyin, record_number
+
+from ..assignment.models import AssignmentChange
+from ..db import new_uuid, utcnow
+from ..errors import Invalid
+from ..households.models import ChronicCondition, Household, Resident
+from ..org.models import Center, Committee
+from ..scope import Actor, require_center
+
+# Column headers the old systems use, first the Chinese ones, then our own field names.
+COLUMNS = {
+    "household_key": ("户编号", "家庭编号", "家庭档案编号", "household_key"),
+    "committee": ("居委会", "村委会", "居(村)委会", "居（村）委会", "committee"),
+    "address": ("家庭住址", "现住址", "address"),
+    "name": ("姓名", "name"),
+    "sex": ("性别", "sex"),
+    "birth_date": ("出生日期", "birth_date"),
+    "id_number": ("身份证号", "身份证号码", "id_number"),
+    "phone": ("联系电话", "本人电话", "phone"),
+    "relation_to_head": ("与户主关系", "relation_to_head"),
+    "residence_type": ("常住类型", "户籍类型", "residence_type"),
+    "ethnicity": ("民族", "ethnicity"),
+    "contact_name": ("联系人姓名", "contact_name"),
+    "contact_phone": ("联系人电话", "contact_phone"),
+    "employer": ("工作单位", "employer"),
+    "hypertension": ("高血压", "hypertension"),
+    "t2dm": ("糖尿病", "2型糖尿病", "t2dm"),
+}
+REQUIRED = ("household_key", "committee", "address", "name")
+_SEX = {"男": "1", "女": "2", "1": "1", "2": "2", "0": "0", "9": "9", "未知": "0"}
+_RELATION = {**{v: k for k, v in hf.RELATIONSHIP.items()}, **{k: k for k in hf.RELATIONSHIP},
+             "本人": "02", "夫": "10", "妻": "10", "儿子": "20", "女儿": "30", "孙子": "40", "孙女": "40",
+             "父亲": "50", "母亲": "50"}
+_RESIDENCE = {"户籍": "1", "非户籍": "2", "1": "1", "2": "2"}
+_YES = {"是", "有", "1", "y", "yes", "true", "√"}
+_NO = {"", "否", "无", "0", "n", "no", "false"}
+_DATE = re.compile(r"^(\d{4})[-/.年]?(\d{1,2})[-/.月]?(\d{1,2})日?$")
+
+
+@dataclass
+class Problem:
+    row: int
+    field: str
+    message: str
+    value: str = ""
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    households: int = 0
+    residents: int = 0
+    conditions: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    dry_run: bool = True
+    encoding: str = ""
+
+
+def read_table(data: bytes, filename: str) -> tuple[list[dict], str]:
+    """Rows of a CSV (UTF-8 or GBK/GB18030, detected) or XLSX file, keyed by header, with row numbers."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        return _read_xlsx(data), "xlsx"
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # gb18030 decodes nearly anything, so this is a guard, not a path
+        raise Invalid("The file is neither UTF-8 nor GBK text.", {"file": ["unknown encoding"]})
+    reader = csv.DictReader(io.StringIO(text))
+    return [{"_row": i, **r} for i, r in enumerate(reader, start=2)], encoding.replace("-sig", "")
+
+
+def _read_xlsx(data: bytes) -> list[dict]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise Invalid("The XLSX file cannot be read.", {"file": [str(exc)[:200]]}) from exc
+    rows = wb.active.iter_rows(values_only=True)
+    header = [str(h).strip() if h is not None else "" for h in next(rows, [])]
+    out = []
+    for i, values in enumerate(rows, start=2):
+        if values is None or all(v in (None, "") for v in values):
+            continue
+        out.append({"_row": i, **{h: _cell(v) for h, v in zip(header, values) if h}})
+    return out
+
+
+def _cell(value) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _columns(header: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    present = {h.strip(): h for h in header if h and h != "_row"}
+    mapping, missing = {}, []
+    for key, names in COLUMNS.items():
+        found = next((present[n] for n in names if n in present), None)
+        if found:
+            mapping[key] = found
+        elif key in REQUIRED:
+            missing.append(f"{key} ({names[0]})")
+    return mapping, missing
+
+
+def _date(text: str) -> dt.date | None:
+    m = _DATE.match(text.strip())
+    if not m:
+        raise ValueError("not a date (use YYYY-MM-DD)")
+    return dt.date(int(m[1]), int(m[2]), int(m[3]))
+
+
+def validate(session: Session, center: Center, rows: list[dict], today: dt.date) -> tuple[list[dict], list[Problem]]:
+    """Parse and check every row; returns the clean rows and every row-level problem found."""
+    problems: list[Problem] = []
+    if not rows:
+        return [], [Problem(0, "file", "the file has no data rows")]
+    mapping, missing = _columns(rows[0].keys())
+    if missing:
+        return [], [Problem(1, "header", f"missing column(s): {', '.join(missing)}")]
+    committees = {c.code: c for c in session.scalars(select(Committee).where(Committee.center_id == center.id))}
+    by_name = {c.name: c for c in committees.values()}
+    seen_ids: dict[str, int] = {}
+    clean = []
+    for raw in rows:
+        n = raw["_row"]
+        row = {k: (raw.get(col) or "").strip() for k, col in mapping.items()}
+        bad = []
+
+        def problem(field_: str, message: str):
+            bad.append(Problem(n, field_, message, row.get(field_, "")))
+
+        for key in REQUIRED:
+            if not row.get(key):
+                problem(key, "required")
+        committee = committees.get(row.get("committee", "").zfill(3)) or by_name.get(row.get("committee", ""))
+        if row.get("committee") and committee is None:
+            problem("committee", "unknown committee in this center")
+        parsed = {"household_key": row.get("household_key"), "address": row.get("address"),
+                  "committee": committee, "name": row.get("name"), "_row": n}
+        facts = None
+        if row.get("id_number"):
+            try:
+                facts = idcard.parse(row["id_number"], today=today)
+                parsed["id_number"] = facts.number
+            except idcard.InvalidIdNumber as exc:
+                problem("id_number", str(exc))
+        for key, table in (("sex", _SEX), ("relation_to_head", _RELATION), ("residence_type", _RESIDENCE)):
+            if row.get(key):
+                if row[key] in table:
+                    parsed[key] = table[row[key]]
+                else:
+                    problem(key, f"unknown value {row[key]!r}")
+        if row.get("ethnicity"):
+            parsed["ethnicity"] = "01" if row["ethnicity"] in ("汉", "汉族", "01") else "99"
+            if parsed["ethnicity"] == "99":
+                parsed["ethnicity_name"] = row["ethnicity"][:20]
+        if row.get("birth_date"):
+            try:
+                parsed["birth_date"] = _date(row["birth_date"])
+            except ValueError as exc:
+                problem("birth_date", str(exc))
+        if facts:  # the ID card is the source of truth for what is missing; mismatches are problems
+            parsed.setdefault("birth_date", facts.birth_date)
+            parsed.setdefault("sex", str(facts.sex))
+            for key, messages in hf.check_identity({**parsed, "id_number": facts.number}, today).items():
+                for message in messages:
+                    problem(key, message)
+            if facts.number in seen_ids:
+                problem("id_number", f"duplicate ID number (also on row {seen_ids[facts.number]})")
+            seen_ids.setdefault(facts.number, n)
+        if "sex" not in parsed and not any(p.field == "sex" for p in bad):
+            problem("sex", "required when there is no ID number")
+        if "birth_date" not in parsed and not any(p.field == "birth_date" for p in bad):
+            problem("birth_date", "required when there is no ID number")
+        for cond in ("hypertension", "t2dm"):
+            text = row.get(cond, "")
+            if text.lower() in _NO:
+                continue
+            if text.lower() in _YES:
+                parsed[cond] = True
+            else:
+                try:
+                    parsed[cond] = _date(text)
+                except ValueError:
+                    problem(cond, "write 是/否 or the diagnosis date")
+        for key in ("phone", "contact_name", "contact_phone", "employer"):
+            if row.get(key):
+                parsed[key] = row[key][:100]
+        problems.extend(bad)
+        if not bad:
+            clean.append(parsed)
+    if seen_ids:
+        existing = set()
+        ids = list(seen_ids)
+        for i in range(0, len(ids), 1000):
+            existing.update(session.scalars(select(Resident.id_number).where(Resident.id_number.in_(ids[i:i + 1000]))))
+        for number in existing:
+            problems.append(Problem(seen_ids[number], "id_number", "already on file in the system", number))
+    problems.sort(key=lambda p: (p.row, p.field))
+    return clean, problems
+
+
+def run(session: Session, actor: Actor, center_id: int, data: bytes, filename: str, *, dry_run: bool,
+        today: dt.date | None = None, progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Check the whole file; unless dry_run and only if it is clean, write it all in one transaction."""
+    center = session.get(Center, center_id)
+    if center is None:
+        raise Invalid("No such center.", {"center_id": ["unknown"]})
+    require_center(actor, center_id)
+    rows, encoding = read_table(data, filename)
+    clean, problems = validate(session, center, rows, today or dt.date.today())
+    report = ImportReport(rows=len(rows), problems=problems, dry_run=dry_run, encoding=encoding)
+    groups = _households(clean)
+    report.households = len(groups)
+    report.residents = len(clean)
+    report.conditions = sum(bool(r.get("hypertension")) + bool(r.get("t2dm")) for r in clean)
+    if dry_run or problems:
+        return report
+    write(session, actor, center, groups, reason=f"import {filename}", progress=progress)
+    return report
+
+
+def _households(rows: list[dict]) -> list[list[dict]]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["committee"].id, r["household_key"])].append(r)
+    return list(groups.values())
+
+
+def write(session: Session, actor: Actor, center: Center, groups: list[list[dict]], *, reason: str,
+          progress: Callable[[int, int], None] | None = None, chunk: int = 5000) -> None:
+    """Insert households, residents and registry entries in bulk; record numbers taken in blocks."""
+    now = utcnow()
+    per_committee: dict[int, int] = defaultdict(int)
+    for members in groups:
+        per_committee[members[0]["committee"].id] += len(members)
+    next_serial = {}
+    for committee_id, count in per_committee.items():
+        last = session.execute(update(Committee).where(Committee.id == committee_id)
+                               .values(last_serial=Committee.last_serial + count)
+                               .returning(Committee.last_serial)).scalar_one()
+        next_serial[committee_id] = last - count + 1
+    households, residents, conditions, heads, changes = [], [], [], [], []
+    for members in groups:
+        committee = members[0]["committee"]
+        hh_id = new_uuid()
+        households.append({"id": hh_id, "center_id": center.id, "committee_id": committee.id,
+                           "team_id": committee.team_id, "address": members[0]["address"], "head_id": None,
+                           "created_at": now, "updated_at": now, "created_by": actor.user_id, "version": 1})
+        if committee.team_id is not None:
+            changes.append({"household_id": hh_id, "from_team_id": None, "to_team_id": committee.team_id,
+                            "changed_by": actor.user_id, "changed_at": now, "reason": reason})
+        head = None
+        for m in members:
+            serial = next_serial[committee.id]
+            next_serial[committee.id] += 1
+            res_id = new_uuid()
+            residents.append(_resident_row(m, res_id, hh_id, committee, center, actor, now, serial))
+            if head is None and m.get("relation_to_head") == "02":
+                head = res_id
+            for cond in ("hypertension", "t2dm"):
+                if m.get(cond):
+                    conditions.append({"id": new_uuid(), "resident_id": res_id, "condition": cond,
+                                       "diagnosed_on": m[cond] if isinstance(m[cond], dt.date) else None,
+                                       "status": "managed", "created_at": now, "updated_at": now, "version": 1})
+        if head:
+            heads.append({"hid": hh_id, "head": head})
+    total = len(households) + len(residents) + len(conditions)
+    done = 0
+    for table, rows in ((Household.__table__, households), (Resident.__table__, residents),
+                        (ChronicCondition.__table__, conditions),
+                        (AssignmentChange.__table__, changes)):
+        for i in range(0, len(rows), chunk):
+            part = rows[i:i + chunk]
+            session.execute(insert(table), part)
+            if table is not AssignmentChange.__table__:
+                done += len(part)
+                if progress:
+                    progress(done, total)
+    hh = Household.__table__
+    if heads:
+        session.execute(update(hh).where(hh.c.id == bindparam("hid")).values(head_id=bindparam("head")), heads)
+
+
+def _resident_row(m: dict, res_id: str, hh_id: str, committee: Committee, center: Center, actor: Actor,
+                  now: dt.datetime, serial: int) -> dict:
+    return {
+        "id": res_id, "household_id": hh_id, "team_id": committee.team_id, "center_id": center.id,
+        "record_number": record_number.compose(center.county_code, center.township_code, committee.code, serial),
+        "id_number": m.get("id_number"), "name": m["name"], "name_pinyin": pinyin.full(m["name"]),
+        "name_initials": pinyin.initials(m["name"]), "sex": m["sex"], "birth_date": m["birth_date"],
+        "relation_to_head": m.get("relation_to_head"), "phone": m.get("phone"), "employer": m.get("employer"),
+        "contact_name": m.get("contact_name"), "contact_phone": m.get("contact_phone"),
+        "residence_type": m.get("residence_type"), "ethnicity": m.get("ethnicity"),
+        "ethnicity_name": m.get("ethnicity_name"), "payment_methods": [], "drug_allergies": [], "exposures": [],
+        "past_diseases": [], "procedures": {}, "family_history": {}, "disabilities": [], "status": "active",
+        "created_at": now, "updated_at": now, "created_by": actor.user_id, "version": 1,
+    }

@@ -1,0 +1,152 @@
+"""Operator commands: serve the demo, migrate, load demo data, import a file, add an admin.
+
+    python -m server.manage serve [--port 5000]     migrate, load the demo once, serve
+    python -m server.manage migrate [--revision head]
+    python -m server.manage demo
+    python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config for this URL, independent of the working directory."""
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the database at `url` to `revision`."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)
+
+
+def _app():
+    from . import create_app
+    return create_app()
+
+
+def cmd_serve(args) -> None:
+    app = _app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    migrate(url)
+    _demo(app)
+    print(f"GP Outreach on http://127.0.0.1:{args.port}  (API docs: /docs, OpenAPI: /openapi.json)")
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+
+
+def _demo(app) -> None:
+    from . import db
+    from .demo import load as demo
+
+    with app.app_context():
+        session = db.session()
+        if demo.is_loaded(session):
+            print("Existing data kept (demo data is loaded only into an empty database).")
+            return
+        print("Loading the demo district (one center, three teams, ~600 households)...")
+        counts = demo.load(session)
+        print(f"Demo loaded: {counts['households']} households, {counts['residents']} residents. "
+              f"Accounts are listed in README.md.")
+
+
+def cmd_migrate(args) -> None:
+    app = _app()
+    migrate(app.config["SQLALCHEMY_DATABASE_URI"], args.revision)
+
+
+def cmd_demo(_args) -> None:
+    app = _app()
+    migrate(app.config["SQLALCHEMY_DATABASE_URI"])
+    _demo(app)
+
+
+def cmd_import(args) -> None:
+    from sqlalchemy import select
+    from tqdm import tqdm
+
+    from . import db
+    from .auth.models import User
+    from .imports import services
+    from .org.models import Center
+    from .scope import Actor
+
+    app = _app()
+    with app.app_context():
+        session = db.session()
+        center = session.scalar(select(Center).where(Center.code == args.center))
+        user = session.scalar(select(User).where(User.username == args.user))
+        if center is None or user is None:
+            sys.exit(f"unknown center {args.center!r} or user {args.user!r}")
+        data = Path(args.file).read_bytes()
+        bar = tqdm(total=0, unit="rows", desc="importing", disable=args.dry_run)
+
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = services.run(session, Actor.of(user), center.id, data, args.file, dry_run=args.dry_run,
+                              progress=progress)
+        bar.close()
+        for p in report.problems:
+            print(f"row {p.row}: {p.field}: {p.message} {p.value!r}")
+        if report.problems:
+            session.rollback()
+            sys.exit(f"{len(report.problems)} problem(s); nothing imported")
+        session.commit()
+        verb = "would import" if args.dry_run else "imported"
+        print(f"{verb} {report.residents} residents in {report.households} households "
+              f"({report.conditions} registry entries), encoding {report.encoding}")
+
+
+def cmd_create_admin(args) -> None:
+    from . import db
+    from .auth.users import create_user
+
+    app = _app()
+    password = os.environ.get("ADMIN_PASSWORD") or getpass.getpass("password: ")
+    with app.app_context():
+        create_user(db.session(), {"username": args.username, "password": password, "full_name": args.username,
+                                   "role": "admin"})
+        db.session().commit()
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m server.manage")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("serve", help="migrate, load the demo once, serve")
+    p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("migrate")
+    p.add_argument("--revision", default="head")
+    p.set_defaults(func=cmd_migrate)
+    sub.add_parser("demo").set_defaults(func=cmd_demo)
+    p = sub.add_parser("import", help="import residents from CSV/XLSX")
+    p.add_argument("file")
+    p.add_argument("--center", required=True, help="center code")
+    p.add_argument("--user", required=True, help="who imports (center staff or admin)")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_import)
+    p = sub.add_parser("create-admin")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_create_admin)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

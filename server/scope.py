@@ -1,0 +1,67 @@
+"""Who may see what: a team sees its own households only; center staff their center; admin all.
+
+Plain rules over an Actor, turned into SQL filters here so every query uses the same definition.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import false, true
+
+from .errors import Forbidden, NotFound
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in caller, as the rules need it."""
+
+    user_id: int
+    username: str
+    role: str
+    team_id: int | None = None
+    center_id: int | None = None
+    hospital_id: int | None = None
+
+    @classmethod
+    def of(cls, user) -> Actor:
+        """The Actor for a User row."""
+        return cls(user.id, user.username, user.role, user.team_id, user.center_id, user.hospital_id)
+
+
+def rows_visible(actor: Actor, team_col, center_col):
+    """A WHERE clause limiting rows with these team/center columns to what the actor may see."""
+    if actor.role == "admin":
+        return true()
+    if actor.role == "gp":
+        return team_col == actor.team_id if actor.team_id is not None else false()
+    if actor.role == "center_staff":
+        return center_col == actor.center_id if actor.center_id is not None else false()
+    return false()  # specialists see residents only through referrals sent to them
+
+
+def can_see(actor: Actor, team_id: int | None, center_id: int | None) -> bool:
+    """The same rule as rows_visible, for one row already loaded."""
+    if actor.role == "admin":
+        return True
+    if actor.role == "gp":
+        return actor.team_id is not None and team_id == actor.team_id
+    if actor.role == "center_staff":
+        return actor.center_id is not None and center_id == actor.center_id
+    return False
+
+
+def require_visible(actor: Actor, row, what: str):
+    """Return the row if the actor may see it; a row out of scope is reported as not found."""
+    # 404 rather than 403: a team must not learn that another team's household exists.
+    if row is None or not can_see(actor, row.team_id, row.center_id):
+        raise NotFound(f"No such {what}.")
+    return row
+
+
+def require_center(actor: Actor, center_id: int) -> None:
+    """Center staff act within their own center; admin anywhere."""
+    if actor.role == "admin":
+        return
+    if actor.role == "center_staff" and actor.center_id == center_id:
+        return
+    raise Forbidden("Only staff of this center may do this.", {"authorization": "center"})
