@@ -66,9 +66,9 @@ write("sex-ranges-crlf.hl7", [
     "MSH|^~\\&|HIS|HOSP_C|||20250303080000||ORU^R01|C-77|P|2.3.1",
     "PID|1||A-3301^^^HOSP_C^PI||王丽||19800101|F|||||||||||370101190102039973",
     "OBR|1||C-REQ-9|CBC^Blood count^L|||20250303070000|||||||20250303071000|BLD",
-    "OBX|1|NM|HGB^Haemoglobin^L||112|g/L|M:130-175;F:115-150|L|||P||||||0042^Zhao^Lei",
-    "OBX|2|NM|HCT^Haematocrit^L||36|%|Male 40-50, Female 35-45|N|||P||||||0042^Zhao^Lei",
-    "OBX|3|NM|PLT^Platelets^L||15|10^9/L|100-300|LL|||P||||||0042^Zhao^Lei",
+    "OBX|1|NM|HGB^Haemoglobin^L||112|g/L|M:130-175;F:115-150|L|||P|||||0042^Zhao^Lei",
+    "OBX|2|NM|HCT^Haematocrit^L||36|%|Male 40-50, Female 35-45|N|||P|||||0042^Zhao^Lei",
+    "OBX|3|NM|PLT^Platelets^L||15|10^9/L|100-300|LL|||P|||||0042^Zhao^Lei",
 ], "utf-8", "\r\n")
 
 # 5. MSH-18 says 8859/1 (single-byte, always "decodes") but the bytes are GBK.
