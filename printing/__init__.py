@@ -14,8 +14,8 @@ from printing.errors import (CoverOpen, FontMissing, NeedsConfirmation, PaperOut
 from printing.glyphs import find_cjk_font
 from printing.layouts import (follow_up_slip, follow_up_slip_blocks, lab_report, lab_report_blocks,
                               referral_slip, referral_slip_blocks)
-from printing.model import (AbnormalFlag, ChineseMode, FollowUpSlip, LabReport, LabResult, PaperWidth, Patient,
-                            PrinterSettings, ReferralSlip, sex_label)
+from printing.model import (AbnormalFlag, ChineseMode, FollowUpSlip, LabReport, LabResult, PaperWidth,
+                            Patient, PrinterSettings, ReferralSlip, sex_label)
 from printing.preview import Preview, PrintedLine, preview
 from printing.queue import FAILED, PRINTED, QUEUED, SENDING, PrintJob, PrintQueue
 from printing.transports import (FileTransport, PrinterStatus, SerialTransport, TcpTransport, Transport,

@@ -155,7 +155,8 @@ class _Encoder:
     def out(self, data: bytes) -> None:
         self.printer._raw(data)
 
-    def set_mode(self, align: Align | None = None, bold: bool | None = None, double: bool | None = None) -> None:
+    def set_mode(self, align: Align | None = None, bold: bool | None = None,
+                 double: bool | None = None) -> None:
         if align is not None and align is not self.align:
             self.out(set_align(align))
             self.align = align

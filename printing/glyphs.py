@@ -124,7 +124,8 @@ class GlyphSet:
                     img = ImageChops.logical_or(img, ImageChops.offset(img, 1, 0))
                 if width_mul != 1 or height_mul != 1:
                     # Printers enlarge by repeating dots, which NEAREST reproduces.
-                    img = img.resize((img.width * width_mul, img.height * height_mul), Image.Resampling.NEAREST)
+                    size = (img.width * width_mul, img.height * height_mul)
+                    img = img.resize(size, Image.Resampling.NEAREST)
             else:
                 img = self._render(char)
             self._cache[key] = img

@@ -115,7 +115,8 @@ def _result_lines(result: LabResult, width: PaperWidth) -> list[Line]:
     name = f"{result.item}({result.code})" if result.code else result.item
     first, second = _result_columns(width)
     if second is None:
-        rows = table_row([name, result.result, flag.mark, unit_text(result.unit), result.reference_range], first,
+        cells = [name, result.result, flag.mark, unit_text(result.unit), result.reference_range]
+        rows = table_row(cells, first,
                          ["left", "right", "left", "left", "left"])
         return [Line(r, bold=bold) for r in rows]
     rows = table_row([name, result.result, flag.mark], first, ["left", "right", "left"])

@@ -112,7 +112,8 @@ class PrintQueue:
             reprint_of = None
             if document_key is not None:
                 rows = self._db.execute(
-                    "SELECT * FROM print_job WHERE document_key = ? ORDER BY id DESC", (document_key,)).fetchall()
+                    "SELECT * FROM print_job WHERE document_key = ? ORDER BY id DESC", (document_key,)
+                ).fetchall()
                 pending = [r for r in rows if r["status"] in (QUEUED, SENDING)]
                 if pending:
                     return _job(pending[0])
@@ -190,8 +191,8 @@ class PrintQueue:
             return self._record_failure(job, PrintingError(repr(exc)))
         now = self.clock()
         with self._lock:
-            self._db.execute("UPDATE print_job SET status = ?, last_error = NULL, printed_at = ?, updated_at = ? "
-                             "WHERE id = ?", (PRINTED, now, now, job.id))
+            self._db.execute("UPDATE print_job SET status = ?, last_error = NULL, printed_at = ?, "
+                             "updated_at = ? WHERE id = ?", (PRINTED, now, now, job.id))
             return self._get(job.id)
 
     def _record_failure(self, job: PrintJob, exc: PrintingError) -> PrintJob:
@@ -236,7 +237,7 @@ class PrintQueue:
             return [_job(r) for r in rows]
 
     def next_due_at(self) -> float | None:
-        """When the next queued job is due (None when nothing waits), for a worker deciding how long to sleep."""
+        """When the next queued job is due (None when nothing waits), so a worker knows how long to sleep."""
         with self._lock:
             row = self._db.execute("SELECT MIN(next_attempt_at) FROM print_job WHERE status = ?",
                                    (QUEUED,)).fetchone()

@@ -2,8 +2,8 @@
 
 from hypothesis import given, strategies as st
 
-from printing.columns import (char_columns, clean_text, labelled, pad, spread, table_row, text_columns, truncate,
-                              wrap)
+from printing.columns import (char_columns, clean_text, labelled, pad, spread, table_row, text_columns,
+                              truncate, wrap)
 
 
 def test_chinese_takes_two_columns_ascii_one():

@@ -5,7 +5,7 @@ import pytest
 from escpos.printer import Dummy
 from PIL import Image
 
-from printing import (Align, ChineseMode, Cut, Feed, Line, PaperWidth, PrinterSettings, QrCode, encode, preview)
+from printing import Align, ChineseMode, Cut, Feed, Line, PaperWidth, PrinterSettings, QrCode, encode, preview
 from printing.encoder import CHINESE_OFF, CHINESE_ON, RASTER_BAND_ROWS, raster_image
 
 RARE_NAME = "李䶮"  # U+4DAE is in GB18030 (four bytes) but not in GBK

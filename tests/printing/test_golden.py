@@ -38,7 +38,8 @@ def test_layout_bytes_match_golden_file(name, width):
     assert path.exists(), f"missing {path}; run with PRINTING_REGEN_GOLDEN=1 to create it"
     expected = path.read_bytes()
     if data != expected:
-        at = next((i for i, (a, b) in enumerate(zip(data, expected)) if a != b), min(len(data), len(expected)))
+        shorter = min(len(data), len(expected))
+        at = next((i for i, (a, b) in enumerate(zip(data, expected)) if a != b), shorter)
         pytest.fail(f"{path.name}: bytes differ from byte {at} (got {len(data)}, golden {len(expected)}): "
                     f"got {data[max(0, at - 16):at + 16]!r}, golden {expected[max(0, at - 16):at + 16]!r}")
 

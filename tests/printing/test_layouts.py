@@ -5,8 +5,9 @@ from datetime import date
 
 import pytest
 
-from printing import (ChineseMode, PaperWidth, PrinterSettings, follow_up_slip, follow_up_slip_blocks, lab_report,
-                      lab_report_blocks, preview, referral_slip, referral_slip_blocks, text_columns)
+from printing import (ChineseMode, PaperWidth, PrinterSettings, follow_up_slip, follow_up_slip_blocks,
+                      lab_report, lab_report_blocks, preview, referral_slip, referral_slip_blocks,
+                      text_columns)
 from printing.blocks import Line
 from printing.layouts import tear_line
 from printing.samples import sample_follow_up_slip, sample_lab_report, sample_referral_slip
@@ -129,7 +130,8 @@ def test_raster_mode_layout_prints_the_same_picture_as_text_mode():
     for width in WIDTHS:
         slip = sample_follow_up_slip()
         text_pv = preview(follow_up_slip(slip, PrinterSettings(width=width)), width)
-        raster_pv = preview(follow_up_slip(slip, PrinterSettings(width=width, mode=ChineseMode.RASTER)), width)
+        raster = PrinterSettings(width=width, mode=ChineseMode.RASTER)
+        raster_pv = preview(follow_up_slip(slip, raster), width)
         assert raster_pv.lines == [] and text_pv.lines
         assert raster_pv.image.size == text_pv.image.size
         assert raster_pv.image.tobytes() == text_pv.image.tobytes()

@@ -14,7 +14,8 @@ JOB = "检验报告单\n".encode("gb18030") * 50
 def test_setting_strings_choose_the_transport():
     serial = open_transport("serial:/dev/rfcomm0?baudrate=19200&timeout=3&dsrdtr=1")
     assert isinstance(serial, SerialTransport)
-    assert (serial.port, serial.baudrate, serial.timeout, serial.flow["dsrdtr"]) == ("/dev/rfcomm0", 19200, 3.0, True)
+    assert (serial.port, serial.baudrate, serial.timeout) == ("/dev/rfcomm0", 19200, 3.0)
+    assert serial.flow == {"rtscts": False, "dsrdtr": True, "xonxoff": False}
     tcp = open_transport("tcp:192.168.1.50:9100")
     assert isinstance(tcp, TcpTransport) and (tcp.host, tcp.port) == ("192.168.1.50", 9100)
     assert open_transport("tcp:printer.local").port == 9100
