@@ -7,28 +7,91 @@ Plain Python, standard library only.  Typical use:
     result = assess_hypertension_visit(visit, patient_age=67, previous=last_visit, earlier_visits_this_year=2)
     result.to_dict()                                             # JSON, with RULES_VERSION
 """
-from .assessment import (Assessment, Control, assess_diabetes_visit, assess_hypertension_visit, bp_control,
-                         fpg_control)
-from .codes import (ADVERSE_REACTION, COMPLIANCE, DIABETES_DANGER_SIGNS, DIABETES_SYMPTOMS, DORSALIS_PEDIS_PULSE,
-                    DRINKS, HYPERTENSION_DANGER_SIGNS, HYPERTENSION_SYMPTOMS, HYPOGLYCAEMIA, MEDICATION_ADHERENCE,
-                    PSYCHOLOGICAL_ADJUSTMENT, PULSE_SIDES, REFERRAL_LEVELS, SALT_INTAKE, VISIT_CLASSIFICATIONS,
-                    VISIT_MODES, Label, Reason)
+
+from .assessment import (
+    Assessment,
+    Control,
+    assess_diabetes_visit,
+    assess_hypertension_visit,
+    bp_control,
+    fpg_control,
+)
+from .codes import (
+    ADVERSE_REACTION,
+    COMPLIANCE,
+    DIABETES_DANGER_SIGNS,
+    DIABETES_SYMPTOMS,
+    DORSALIS_PEDIS_PULSE,
+    DRINKS,
+    HYPERTENSION_DANGER_SIGNS,
+    HYPERTENSION_SYMPTOMS,
+    HYPOGLYCAEMIA,
+    MEDICATION_ADHERENCE,
+    PSYCHOLOGICAL_ADJUSTMENT,
+    PULSE_SIDES,
+    REFERRAL_LEVELS,
+    SALT_INTAKE,
+    VISIT_CLASSIFICATIONS,
+    VISIT_MODES,
+    Label,
+    Reason,
+)
 from .fields import Problem
 from .measures import age_on, bmi, liquor_equivalent_liang
 from .schedule import next_routine_visit_date, visits_needed_this_year
 from .settings import EDITION_2011, EDITION_2017, RULES_VERSION, RuleSettings
-from .validation import (check_diabetes_visit, check_hypertension_visit, errors_by_field, validate_diabetes_visit,
-                         validate_hypertension_visit)
+from .validation import (
+    check_diabetes_visit,
+    check_hypertension_visit,
+    errors_by_field,
+    validate_diabetes_visit,
+    validate_hypertension_visit,
+)
 from .visits import DiabetesVisit, FollowUpVisit, HypertensionVisit, Medication, VisitDataError
 
 __all__ = [
-    "ADVERSE_REACTION", "COMPLIANCE", "DIABETES_DANGER_SIGNS", "DIABETES_SYMPTOMS", "DORSALIS_PEDIS_PULSE", "DRINKS",
-    "EDITION_2011", "EDITION_2017", "HYPERTENSION_DANGER_SIGNS", "HYPERTENSION_SYMPTOMS", "HYPOGLYCAEMIA",
-    "MEDICATION_ADHERENCE", "PSYCHOLOGICAL_ADJUSTMENT", "PULSE_SIDES", "REFERRAL_LEVELS", "RULES_VERSION",
-    "SALT_INTAKE", "VISIT_CLASSIFICATIONS", "VISIT_MODES",
-    "Assessment", "Control", "DiabetesVisit", "FollowUpVisit", "HypertensionVisit", "Label", "Medication", "Problem",
-    "Reason", "RuleSettings", "VisitDataError",
-    "age_on", "assess_diabetes_visit", "assess_hypertension_visit", "bmi", "bp_control", "check_diabetes_visit",
-    "check_hypertension_visit", "errors_by_field", "fpg_control", "liquor_equivalent_liang",
-    "next_routine_visit_date", "validate_diabetes_visit", "validate_hypertension_visit", "visits_needed_this_year",
+    "ADVERSE_REACTION",
+    "COMPLIANCE",
+    "DIABETES_DANGER_SIGNS",
+    "DIABETES_SYMPTOMS",
+    "DORSALIS_PEDIS_PULSE",
+    "DRINKS",
+    "EDITION_2011",
+    "EDITION_2017",
+    "HYPERTENSION_DANGER_SIGNS",
+    "HYPERTENSION_SYMPTOMS",
+    "HYPOGLYCAEMIA",
+    "MEDICATION_ADHERENCE",
+    "PSYCHOLOGICAL_ADJUSTMENT",
+    "PULSE_SIDES",
+    "REFERRAL_LEVELS",
+    "RULES_VERSION",
+    "SALT_INTAKE",
+    "VISIT_CLASSIFICATIONS",
+    "VISIT_MODES",
+    "Assessment",
+    "Control",
+    "DiabetesVisit",
+    "FollowUpVisit",
+    "HypertensionVisit",
+    "Label",
+    "Medication",
+    "Problem",
+    "Reason",
+    "RuleSettings",
+    "VisitDataError",
+    "age_on",
+    "assess_diabetes_visit",
+    "assess_hypertension_visit",
+    "bmi",
+    "bp_control",
+    "check_diabetes_visit",
+    "check_hypertension_visit",
+    "errors_by_field",
+    "fpg_control",
+    "liquor_equivalent_liang",
+    "next_routine_visit_date",
+    "validate_diabetes_visit",
+    "validate_hypertension_visit",
+    "visits_needed_this_year",
 ]

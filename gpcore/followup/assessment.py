@@ -1,4 +1,5 @@
 """Assessing one follow-up visit: control, classification, emergency, referral, next visit, guidance."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -60,11 +61,15 @@ class Assessment:
         return data
 
 
-def assess_hypertension_visit(visit: HypertensionVisit, *, patient_age: int,
-                              previous: HypertensionVisit | None = None,
-                              previous_patient_age: int | None = None,
-                              earlier_visits_this_year: int | None = None,
-                              settings: RuleSettings = DEFAULT_SETTINGS) -> Assessment:
+def assess_hypertension_visit(
+    visit: HypertensionVisit,
+    *,
+    patient_age: int,
+    previous: HypertensionVisit | None = None,
+    previous_patient_age: int | None = None,
+    earlier_visits_this_year: int | None = None,
+    settings: RuleSettings = DEFAULT_SETTINGS,
+) -> Assessment:
     """Assess a hypertension visit.
 
     `previous` is the patient's visit just before this one; `earlier_visits_this_year` counts the
@@ -76,18 +81,35 @@ def assess_hypertension_visit(visit: HypertensionVisit, *, patient_age: int,
     if previous is not None:
         age_then = patient_age if previous_patient_age is None else previous_patient_age
         previous_control = bp_control(previous, age_then, settings).controlled
-    return _assess(visit, control, previous_control, hypertension_emergencies(visit, settings),
-                   earlier_visits_this_year, settings)
+    return _assess(
+        visit,
+        control,
+        previous_control,
+        hypertension_emergencies(visit, settings),
+        earlier_visits_this_year,
+        settings,
+    )
 
 
-def assess_diabetes_visit(visit: DiabetesVisit, *, previous: DiabetesVisit | None = None,
-                          earlier_visits_this_year: int | None = None,
-                          settings: RuleSettings = DEFAULT_SETTINGS, patient_age: int | None = None) -> Assessment:
+def assess_diabetes_visit(
+    visit: DiabetesVisit,
+    *,
+    previous: DiabetesVisit | None = None,
+    earlier_visits_this_year: int | None = None,
+    settings: RuleSettings = DEFAULT_SETTINGS,
+    patient_age: int | None = None,
+) -> Assessment:
     """Assess a type 2 diabetes visit (control by fasting glucose; age does not change the target)."""
     _expect(visit, DiabetesVisit, previous)
     previous_control = None if previous is None else fpg_control(previous, settings).controlled
-    return _assess(visit, fpg_control(visit, settings), previous_control, diabetes_emergencies(visit, settings),
-                   earlier_visits_this_year, settings)
+    return _assess(
+        visit,
+        fpg_control(visit, settings),
+        previous_control,
+        diabetes_emergencies(visit, settings),
+        earlier_visits_this_year,
+        settings,
+    )
 
 
 def bp_control(visit: FollowUpVisit, patient_age: int, settings: RuleSettings = DEFAULT_SETTINGS) -> Control:
@@ -96,13 +118,32 @@ def bp_control(visit: FollowUpVisit, patient_age: int, settings: RuleSettings = 
     target = f"<{limit_s}/{limit_d} mmHg"
     sbp, dbp = visit.sbp, visit.dbp
     if sbp is None or dbp is None:
-        return Control(None, Reason("bp_not_measured", "本次未测量血压，无法评价控制情况",
-                                    "BP not measured: control not assessed"), target)
+        return Control(
+            None,
+            Reason(
+                "bp_not_measured", "本次未测量血压，无法评价控制情况", "BP not measured: control not assessed"
+            ),
+            target,
+        )
     if sbp < limit_s and dbp < limit_d:
-        return Control(True, Reason("bp_on_target", f"血压{sbp}/{dbp}mmHg，达到目标{target}",
-                                    f"BP {sbp}/{dbp} meets the target {target}"), target)
-    return Control(False, Reason("bp_above_target", f"血压{sbp}/{dbp}mmHg，未达到目标{target}",
-                                 f"BP {sbp}/{dbp} misses the target {target}"), target)
+        return Control(
+            True,
+            Reason(
+                "bp_on_target",
+                f"血压{sbp}/{dbp}mmHg，达到目标{target}",
+                f"BP {sbp}/{dbp} meets the target {target}",
+            ),
+            target,
+        )
+    return Control(
+        False,
+        Reason(
+            "bp_above_target",
+            f"血压{sbp}/{dbp}mmHg，未达到目标{target}",
+            f"BP {sbp}/{dbp} misses the target {target}",
+        ),
+        target,
+    )
 
 
 def fpg_control(visit: DiabetesVisit, settings: RuleSettings = DEFAULT_SETTINGS) -> Control:
@@ -111,13 +152,34 @@ def fpg_control(visit: DiabetesVisit, settings: RuleSettings = DEFAULT_SETTINGS)
     fpg = visit.fpg_mmol
     if fpg is None:
         why = f"（{visit.fpg_missing_reason}）" if visit.fpg_missing_reason else ""
-        return Control(None, Reason("fpg_not_measured", f"本次未测空腹血糖{why}，无法评价控制情况",
-                                    "fasting glucose not measured: control not assessed"), target)
+        return Control(
+            None,
+            Reason(
+                "fpg_not_measured",
+                f"本次未测空腹血糖{why}，无法评价控制情况",
+                "fasting glucose not measured: control not assessed",
+            ),
+            target,
+        )
     if fpg < settings.fpg_target_mmol:
-        return Control(True, Reason("fpg_on_target", f"空腹血糖{fpg}mmol/L，达到目标<{settings.fpg_target_mmol}",
-                                    f"FPG {fpg} mmol/L meets the target < {settings.fpg_target_mmol}"), target)
-    return Control(False, Reason("fpg_above_target", f"空腹血糖{fpg}mmol/L，未达到目标<{settings.fpg_target_mmol}",
-                                 f"FPG {fpg} mmol/L misses the target < {settings.fpg_target_mmol}"), target)
+        return Control(
+            True,
+            Reason(
+                "fpg_on_target",
+                f"空腹血糖{fpg}mmol/L，达到目标<{settings.fpg_target_mmol}",
+                f"FPG {fpg} mmol/L meets the target < {settings.fpg_target_mmol}",
+            ),
+            target,
+        )
+    return Control(
+        False,
+        Reason(
+            "fpg_above_target",
+            f"空腹血糖{fpg}mmol/L，未达到目标<{settings.fpg_target_mmol}",
+            f"FPG {fpg} mmol/L misses the target < {settings.fpg_target_mmol}",
+        ),
+        target,
+    )
 
 
 def _expect(visit: Any, kind: type, previous: Any) -> None:
@@ -126,27 +188,46 @@ def _expect(visit: Any, kind: type, previous: Any) -> None:
             raise TypeError(f"expected a {kind.__name__}, got {type(value).__name__}")
 
 
-def _assess(visit: FollowUpVisit, control: Control, previous_controlled: bool | None,
-            emergencies: tuple[Reason, ...], earlier_visits: int | None, settings: RuleSettings) -> Assessment:
+def _assess(
+    visit: FollowUpVisit,
+    control: Control,
+    previous_controlled: bool | None,
+    emergencies: tuple[Reason, ...],
+    earlier_visits: int | None,
+    settings: RuleSettings,
+) -> Assessment:
     consecutive = control.controlled is False and previous_controlled is False
     classification, classification_reasons = classify(visit, control)
     referral, referral_reasons = recommend_referral(visit, emergencies, consecutive)
     visits_this_year = None
     if earlier_visits is not None:
         visits_this_year = earlier_visits + (visit.visit_mode in codes.FACE_TO_FACE_MODES)
-    next_date, next_reason = book_next_visit(visit, control, emergencies, referral, visits_this_year, settings)
+    next_date, next_reason = book_next_visit(
+        visit, control, emergencies, referral, visits_this_year, settings
+    )
     body_mass = _bmi(visit)
     assessment = Assessment(
-        condition=visit.condition, controlled=control.controlled, control_target=control.target,
-        classification=classification, classification_reasons=classification_reasons,
-        emergency=bool(emergencies), emergency_reasons=emergencies, consecutive_uncontrolled=consecutive,
-        referral=referral, referral_reasons=referral_reasons, next_visit_date=next_date,
-        next_visit_reason=next_reason, guidance_zh=(), bmi=body_mass)
+        condition=visit.condition,
+        controlled=control.controlled,
+        control_target=control.target,
+        classification=classification,
+        classification_reasons=classification_reasons,
+        emergency=bool(emergencies),
+        emergency_reasons=emergencies,
+        consecutive_uncontrolled=consecutive,
+        referral=referral,
+        referral_reasons=referral_reasons,
+        next_visit_date=next_date,
+        next_visit_reason=next_reason,
+        guidance_zh=(),
+        bmi=body_mass,
+    )
     return _with_guidance(assessment, visit, visits_this_year, settings)
 
 
-def _with_guidance(assessment: Assessment, visit: FollowUpVisit, visits_this_year: int | None,
-                   settings: RuleSettings) -> Assessment:
+def _with_guidance(
+    assessment: Assessment, visit: FollowUpVisit, visits_this_year: int | None, settings: RuleSettings
+) -> Assessment:
     # Guidance reads the finished decisions, so it is added last.
     return replace(assessment, guidance_zh=guidance_zh(assessment, visit, visits_this_year, settings))
 
@@ -164,19 +245,31 @@ def classify(visit: FollowUpVisit, control: Control) -> tuple[int | None, tuple[
     return code, tuple(reasons)
 
 
-def recommend_referral(visit: FollowUpVisit, emergencies: tuple[Reason, ...],
-                       consecutive_uncontrolled: bool) -> tuple[str, tuple[Reason, ...]]:
+def recommend_referral(
+    visit: FollowUpVisit, emergencies: tuple[Reason, ...], consecutive_uncontrolled: bool
+) -> tuple[str, tuple[Reason, ...]]:
     """Referral level (none / routine / urgent) and every reason for it."""
     reasons = []
     if emergencies:
-        reasons.append(Reason("emergency", "存在危急情况：" + "、".join(r.zh for r in emergencies),
-                              "emergency: " + "; ".join(r.en for r in emergencies)))
+        reasons.append(
+            Reason(
+                "emergency",
+                "存在危急情况：" + "、".join(r.zh for r in emergencies),
+                "emergency: " + "; ".join(r.en for r in emergencies),
+            )
+        )
     if consecutive_uncontrolled:
-        reasons.append(Reason("consecutive_uncontrolled", "连续两次随访控制不满意",
-                              "second uncontrolled visit in a row"))
+        reasons.append(
+            Reason("consecutive_uncontrolled", "连续两次随访控制不满意", "second uncontrolled visit in a row")
+        )
     if visit.adverse_reaction == codes.ADR and visit.adverse_reaction_hard_to_control:
-        reasons.append(Reason("adverse_reaction_hard_to_control", "药物不良反应难以控制",
-                              "adverse drug reaction hard to control"))
+        reasons.append(
+            Reason(
+                "adverse_reaction_hard_to_control",
+                "药物不良反应难以控制",
+                "adverse drug reaction hard to control",
+            )
+        )
     if visit.new_or_worse_complication:
         reasons.append(COMPLICATION_REASON)
     if emergencies:
@@ -184,8 +277,14 @@ def recommend_referral(visit: FollowUpVisit, emergencies: tuple[Reason, ...],
     return (codes.ROUTINE_REFERRAL if reasons else codes.NO_REFERRAL), tuple(reasons)
 
 
-def book_next_visit(visit: FollowUpVisit, control: Control, emergencies: tuple[Reason, ...], referral: str,
-                    visits_this_year: int | None, settings: RuleSettings) -> tuple[date, Reason]:
+def book_next_visit(
+    visit: FollowUpVisit,
+    control: Control,
+    emergencies: tuple[Reason, ...],
+    referral: str,
+    visits_this_year: int | None,
+    settings: RuleSettings,
+) -> tuple[date, Reason]:
     """Next visit date and why: 2 weeks after any trouble, otherwise the quarterly rule."""
     trouble = _short_interval_reason(visit, control, emergencies, referral, settings.short_interval_days)
     if trouble is not None:
@@ -193,33 +292,53 @@ def book_next_visit(visit: FollowUpVisit, control: Control, emergencies: tuple[R
     return routine_booking(visit.visit_date, visits_this_year, settings)
 
 
-def _short_interval_reason(visit: FollowUpVisit, control: Control, emergencies: tuple[Reason, ...],
-                           referral: str, days: int) -> Reason | None:
+def _short_interval_reason(
+    visit: FollowUpVisit, control: Control, emergencies: tuple[Reason, ...], referral: str, days: int
+) -> Reason | None:
     # The first that applies names the booking; the others are already in the referral/classification reasons.
     if emergencies:
-        return Reason("emergency_follow_up", f"紧急转诊后{days}天内随访转诊情况",
-                      f"follow the urgent referral up within {days} days")
+        return Reason(
+            "emergency_follow_up",
+            f"紧急转诊后{days}天内随访转诊情况",
+            f"follow the urgent referral up within {days} days",
+        )
     if referral == codes.ROUTINE_REFERRAL:
-        return Reason("referral_follow_up", f"转诊后{days}天内随访转诊情况", f"follow the referral up within {days} days")
+        return Reason(
+            "referral_follow_up",
+            f"转诊后{days}天内随访转诊情况",
+            f"follow the referral up within {days} days",
+        )
     if visit.adverse_reaction == codes.ADR:
-        return Reason("adverse_reaction", f"药物不良反应，调整用药后{days}天内随访",
-                      f"adverse reaction: visit within {days} days")
+        return Reason(
+            "adverse_reaction",
+            f"药物不良反应，调整用药后{days}天内随访",
+            f"adverse reaction: visit within {days} days",
+        )
     if control.controlled is False:
-        return Reason("uncontrolled", f"控制不满意，调整治疗后{days}天内随访", f"uncontrolled: visit within {days} days")
+        return Reason(
+            "uncontrolled", f"控制不满意，调整治疗后{days}天内随访", f"uncontrolled: visit within {days} days"
+        )
     if control.controlled is None:
-        return Reason("not_measured", f"本次未测量，{days}天内安排面对面随访测量",
-                      f"not measured: see face to face within {days} days")
+        return Reason(
+            "not_measured",
+            f"本次未测量，{days}天内安排面对面随访测量",
+            f"not measured: see face to face within {days} days",
+        )
     return None
 
 
-COMPLICATION_REASON = Reason("new_or_worse_complication", "出现新的并发症或原有并发症加重",
-                             "new or worse complication")
+COMPLICATION_REASON = Reason(
+    "new_or_worse_complication", "出现新的并发症或原有并发症加重", "new or worse complication"
+)
 
 
 def _adverse_reaction_reason(visit: FollowUpVisit) -> Reason:
     text = visit.adverse_reaction_text
-    return Reason("adverse_reaction", f"药物不良反应：{text}" if text else "药物不良反应",
-                  f"adverse drug reaction: {text}" if text else "adverse drug reaction")
+    return Reason(
+        "adverse_reaction",
+        f"药物不良反应：{text}" if text else "药物不良反应",
+        f"adverse drug reaction: {text}" if text else "adverse drug reaction",
+    )
 
 
 def _bmi(visit: FollowUpVisit) -> float | None:

@@ -1,4 +1,5 @@
-"""Code lists of the national follow-up forms (3rd edition, 2017), each code with a Chinese and English label."""
+"""Code lists of the national follow-up forms (3rd edition, 2017), each code labelled in Chinese and English."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -77,7 +78,11 @@ SALT_INTAKE = {1: Label("轻", "light"), 2: Label("中", "medium"), 3: Label("�
 HEAVY_SALT = 3
 PSYCHOLOGICAL_ADJUSTMENT = {1: Label("良好", "good"), 2: Label("一般", "fair"), 3: Label("差", "poor")}
 COMPLIANCE = {1: Label("良好", "good"), 2: Label("一般", "fair"), 3: Label("差", "poor")}
-MEDICATION_ADHERENCE = {1: Label("规律", "regular"), 2: Label("间断", "intermittent"), 3: Label("不服药", "not taking")}
+MEDICATION_ADHERENCE = {
+    1: Label("规律", "regular"),
+    2: Label("间断", "intermittent"),
+    3: Label("不服药", "not taking"),
+}
 REGULAR_ADHERENCE = 1
 NO_ADR, ADR = 1, 2
 ADVERSE_REACTION = {NO_ADR: Label("无", "none"), ADR: Label("有", "yes")}
@@ -91,7 +96,11 @@ VISIT_CLASSIFICATIONS = {
 }
 
 PULSE_NORMAL = 1
-DORSALIS_PEDIS_PULSE = {1: Label("触及正常", "normal"), 2: Label("减弱", "weakened"), 3: Label("消失", "absent")}
+DORSALIS_PEDIS_PULSE = {
+    1: Label("触及正常", "normal"),
+    2: Label("减弱", "weakened"),
+    3: Label("消失", "absent"),
+}
 PULSE_SIDES = {1: Label("双侧", "both"), 2: Label("左侧", "left"), 3: Label("右侧", "right")}
 HYPOGLYCAEMIA = {1: Label("无", "none"), 2: Label("偶尔", "occasional"), 3: Label("频繁", "frequent")}
 FREQUENT_HYPOGLYCAEMIA = 3

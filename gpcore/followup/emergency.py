@@ -1,4 +1,5 @@
 """Danger at a follow-up visit (危急情况): every reason found, each with a code and bilingual text."""
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -32,8 +33,13 @@ def _severe_bp(visit: FollowUpVisit, settings: RuleSettings, reasons: list[Reaso
     sbp, dbp = visit.sbp, visit.dbp
     limit_s, limit_d = settings.severe_bp
     if (sbp is not None and sbp >= limit_s) or (dbp is not None and dbp >= limit_d):
-        reasons.append(Reason("severe_bp", f"收缩压≥{limit_s}mmHg和/或舒张压≥{limit_d}mmHg（本次{sbp}/{dbp}mmHg）",
-                              f"SBP >= {limit_s} and/or DBP >= {limit_d} mmHg (this visit {sbp}/{dbp})"))
+        reasons.append(
+            Reason(
+                "severe_bp",
+                f"收缩压≥{limit_s}mmHg和/或舒张压≥{limit_d}mmHg（本次{sbp}/{dbp}mmHg）",
+                f"SBP >= {limit_s} and/or DBP >= {limit_d} mmHg (this visit {sbp}/{dbp})",
+            )
+        )
 
 
 def _danger_signs(visit: FollowUpVisit, signs: Mapping[str, Label], reasons: list[Reason]) -> None:
@@ -42,7 +48,11 @@ def _danger_signs(visit: FollowUpVisit, signs: Mapping[str, Label], reasons: lis
         if label is None:  # an unvalidated record; validation reports the unknown code
             continue
         if code == UNMANAGEABLE and visit.danger_sign_other:
-            reasons.append(Reason(code, f"{label.zh}：{visit.danger_sign_other}", f"{label.en}: {visit.danger_sign_other}"))
+            reasons.append(
+                Reason(
+                    code, f"{label.zh}：{visit.danger_sign_other}", f"{label.en}: {visit.danger_sign_other}"
+                )
+            )
         else:
             reasons.append(Reason(code, label.zh, label.en))
 
@@ -55,11 +65,18 @@ def _maternal_status(visit: FollowUpVisit) -> tuple[str, str]:
 
 def _raised_bp_in_pregnancy(visit: FollowUpVisit, settings: RuleSettings, reasons: list[Reason]) -> None:
     limit_s, limit_d = settings.pregnancy_raised_bp
-    raised = (visit.sbp is not None and visit.sbp >= limit_s) or (visit.dbp is not None and visit.dbp >= limit_d)
+    raised = (visit.sbp is not None and visit.sbp >= limit_s) or (
+        visit.dbp is not None and visit.dbp >= limit_d
+    )
     if raised and (visit.pregnant or visit.lactating):
         zh, en = _maternal_status(visit)
-        reasons.append(Reason("pregnancy_or_lactation_raised_bp", f"{zh}血压高于正常（{visit.sbp}/{visit.dbp}mmHg）",
-                              f"raised BP in {en} ({visit.sbp}/{visit.dbp} mmHg)"))
+        reasons.append(
+            Reason(
+                "pregnancy_or_lactation_raised_bp",
+                f"{zh}血压高于正常（{visit.sbp}/{visit.dbp}mmHg）",
+                f"raised BP in {en} ({visit.sbp}/{visit.dbp} mmHg)",
+            )
+        )
 
 
 def _glucose_extremes(visit: DiabetesVisit, settings: RuleSettings, reasons: list[Reason]) -> None:
@@ -67,25 +84,50 @@ def _glucose_extremes(visit: DiabetesVisit, settings: RuleSettings, reasons: lis
     if fpg is None:
         return
     if fpg >= settings.glucose_high_mmol:
-        reasons.append(Reason("glucose_high", f"血糖≥{settings.glucose_high_mmol}mmol/L（本次{fpg}）",
-                              f"glucose >= {settings.glucose_high_mmol} mmol/L ({fpg})"))
+        reasons.append(
+            Reason(
+                "glucose_high",
+                f"血糖≥{settings.glucose_high_mmol}mmol/L（本次{fpg}）",
+                f"glucose >= {settings.glucose_high_mmol} mmol/L ({fpg})",
+            )
+        )
     if fpg <= settings.glucose_low_mmol:
-        reasons.append(Reason("glucose_low", f"血糖≤{settings.glucose_low_mmol}mmol/L（本次{fpg}）",
-                              f"glucose <= {settings.glucose_low_mmol} mmol/L ({fpg})"))
+        reasons.append(
+            Reason(
+                "glucose_low",
+                f"血糖≤{settings.glucose_low_mmol}mmol/L（本次{fpg}）",
+                f"glucose <= {settings.glucose_low_mmol} mmol/L ({fpg})",
+            )
+        )
 
 
 def _tachycardia_and_fever(visit: FollowUpVisit, settings: RuleSettings, reasons: list[Reason]) -> None:
     if visit.heart_rate is not None and visit.heart_rate > settings.tachycardia_bpm:
-        reasons.append(Reason("tachycardia", f"心率>{settings.tachycardia_bpm}次/分钟（本次{visit.heart_rate}）",
-                              f"heart rate > {settings.tachycardia_bpm}/min ({visit.heart_rate})"))
+        reasons.append(
+            Reason(
+                "tachycardia",
+                f"心率>{settings.tachycardia_bpm}次/分钟（本次{visit.heart_rate}）",
+                f"heart rate > {settings.tachycardia_bpm}/min ({visit.heart_rate})",
+            )
+        )
     if visit.temperature_c is not None and visit.temperature_c > settings.fever_c:
-        reasons.append(Reason("fever", f"体温>{settings.fever_c}℃（本次{visit.temperature_c}）",
-                              f"temperature > {settings.fever_c} C ({visit.temperature_c})"))
+        reasons.append(
+            Reason(
+                "fever",
+                f"体温>{settings.fever_c}℃（本次{visit.temperature_c}）",
+                f"temperature > {settings.fever_c} C ({visit.temperature_c})",
+            )
+        )
 
 
 def _raised_glucose_in_pregnancy(visit: DiabetesVisit, settings: RuleSettings, reasons: list[Reason]) -> None:
     fpg = visit.fpg_mmol
     if fpg is not None and fpg >= settings.pregnancy_raised_fpg_mmol and (visit.pregnant or visit.lactating):
         zh, en = _maternal_status(visit)
-        reasons.append(Reason("pregnancy_or_lactation_raised_glucose", f"{zh}血糖高于正常（{fpg}mmol/L）",
-                              f"raised glucose in {en} ({fpg} mmol/L)"))
+        reasons.append(
+            Reason(
+                "pregnancy_or_lactation_raised_glucose",
+                f"{zh}血糖高于正常（{fpg}mmol/L）",
+                f"raised glucose in {en} ({fpg} mmol/L)",
+            )
+        )

@@ -1,4 +1,5 @@
 """Turning JSON values into typed field values, with bilingual problems instead of exceptions."""
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,11 @@ class Problem:
     zh: str
 
 
+def sentence_start(text: str) -> str:
+    """Upper-case the first letter only (str.capitalize would turn "BP" into "bp")."""
+    return text[:1].upper() + text[1:]
+
+
 class FieldError(Exception):
     """Raised by a coercer; the caller adds the field name and label to make a Problem."""
 
@@ -32,7 +38,9 @@ class FieldError(Exception):
 
     def problem(self, name: str, label: Label) -> Problem:
         """This error as a Problem about field `name`, sentences prefixed by the field's label."""
-        return Problem(name + self.suffix, self.code, f"{label.en.capitalize()} {self.en}.", f"{label.zh}{self.zh}。")
+        return Problem(
+            name + self.suffix, self.code, f"{sentence_start(label.en)} {self.en}.", f"{label.zh}{self.zh}。"
+        )
 
 
 def as_int(value: Any) -> int:
@@ -117,30 +125,48 @@ def as_medications(value: Any) -> tuple:
     if type(value) not in (list, tuple):
         raise FieldError("not_list", "must be a list", "必须是列表")
     if len(value) > MAX_MEDICATIONS:
-        raise FieldError("too_many", f"can list at most {MAX_MEDICATIONS} drugs", f"最多填写{MAX_MEDICATIONS}种药物")
+        raise FieldError(
+            "too_many", f"can list at most {MAX_MEDICATIONS} drugs", f"最多填写{MAX_MEDICATIONS}种药物"
+        )
     return tuple(_medication(index, item, Medication) for index, item in enumerate(value))
 
 
-_MEDICATION_PARTS = (("name", as_short_text, "药物名称"), ("times_per_day", as_int, "每日次数"),
-                     ("mg_per_time", as_number, "每次剂量"))
+_MEDICATION_PARTS = (
+    ("name", as_short_text, "药物名称"),
+    ("times_per_day", as_int, "每日次数"),
+    ("mg_per_time", as_number, "每次剂量"),
+)
 
 
 def _medication(index: int, item: Any, medication: type) -> Any:
     if not isinstance(item, Mapping):
-        raise FieldError("not_object", f"entry {index + 1} must be an object", f"第{index + 1}种药物格式错误",
-                         f".{index}")
+        raise FieldError(
+            "not_object", f"entry {index + 1} must be an object", f"第{index + 1}种药物格式错误", f".{index}"
+        )
     unknown = set(item) - {name for name, _, _ in _MEDICATION_PARTS}
     if unknown:
-        raise FieldError("unknown_field", f"entry {index + 1} has unknown fields {sorted(map(str, unknown))}",
-                         f"第{index + 1}种药物有未知字段", f".{index}")
+        raise FieldError(
+            "unknown_field",
+            f"entry {index + 1} has unknown fields {sorted(map(str, unknown))}",
+            f"第{index + 1}种药物有未知字段",
+            f".{index}",
+        )
     parts = {}
     for name, coerce, name_zh in _MEDICATION_PARTS:
         if item.get(name) is None:
-            raise FieldError("required", f"entry {index + 1} needs {name}", f"第{index + 1}种药物缺少{name_zh}",
-                             f".{index}.{name}")
+            raise FieldError(
+                "required",
+                f"entry {index + 1} needs {name}",
+                f"第{index + 1}种药物缺少{name_zh}",
+                f".{index}.{name}",
+            )
         try:
             parts[name] = coerce(item[name])
         except FieldError as error:
-            raise FieldError(error.code, f"entry {index + 1} {name} {error.en}",
-                             f"第{index + 1}种药物{name_zh}{error.zh}", f".{index}.{name}") from None
+            raise FieldError(
+                error.code,
+                f"entry {index + 1} {name} {error.en}",
+                f"第{index + 1}种药物{name_zh}{error.zh}",
+                f".{index}.{name}",
+            ) from None
     return medication(**parts)

@@ -1,4 +1,5 @@
 """Guidance for the doctor in Chinese: what to do now, why, and when to come back."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -15,8 +16,9 @@ OVERWEIGHT_BMI = 24.0  # standards.md s.1: BMI 24-<28 overweight, >= 28 obese
 OBESE_BMI = 28.0
 
 
-def guidance_zh(assessment: "Assessment", visit: FollowUpVisit, visits_this_year: int | None,
-                settings: RuleSettings) -> tuple[str, ...]:
+def guidance_zh(
+    assessment: "Assessment", visit: FollowUpVisit, visits_this_year: int | None, settings: RuleSettings
+) -> tuple[str, ...]:
     """Sentences for the doctor: the action now, health education, the yearly count and the next visit."""
     lines = [*_action_lines(assessment, visit), *_lifestyle_lines(visit, assessment.bmi)]
     if isinstance(visit, DiabetesVisit):
@@ -35,10 +37,14 @@ def _action_lines(assessment: "Assessment", visit: FollowUpVisit) -> list[str]:
         lines.append(f"危急情况：{found}。请立即处理，紧急转诊，2周内主动随访转诊情况。")
     control = assessment.classification_reasons[0].zh
     if assessment.consecutive_uncontrolled:
-        lines.append(f"连续两次随访{measure}控制不满意（{control}）：建议转诊到上级医院，2周内主动随访转诊情况。")
+        lines.append(
+            f"连续两次随访{measure}控制不满意（{control}）：建议转诊到上级医院，2周内主动随访转诊情况。"
+        )
     elif assessment.controlled is False:
-        lines.append(f"{measure}控制不满意（{control}）：结合服药依从性，必要时增加现用药物剂量、"
-                     f"更换或增加不同类的{drugs}药物，2周内随访。")
+        lines.append(
+            f"{measure}控制不满意（{control}）：结合服药依从性，必要时增加现用药物剂量、"
+            f"更换或增加不同类的{drugs}药物，2周内随访。"
+        )
     elif assessment.controlled is True:
         lines.append(f"{measure}控制满意（{control}）：继续当前治疗。")
     else:
@@ -57,13 +63,19 @@ def _action_lines(assessment: "Assessment", visit: FollowUpVisit) -> list[str]:
 def _lifestyle_lines(visit: FollowUpVisit, bmi: float | None) -> list[str]:
     lines = []
     if visit.cigarettes_per_day:
-        lines.append(f"吸烟{visit.cigarettes_per_day}支/日：劝其戒烟{_target(visit.cigarettes_per_day_target, '支/日')}。")
+        lines.append(
+            f"吸烟{visit.cigarettes_per_day}支/日：劝其戒烟{_target(visit.cigarettes_per_day_target, '支/日')}。"
+        )
     if visit.liquor_liang_per_day:
-        lines.append(f"饮酒{visit.liquor_liang_per_day}两/日（白酒当量）：建议限酒"
-                     f"{_target(visit.liquor_liang_per_day_target, '两/日')}。")
+        lines.append(
+            f"饮酒{visit.liquor_liang_per_day}两/日（白酒当量）：建议限酒"
+            f"{_target(visit.liquor_liang_per_day_target, '两/日')}。"
+        )
     if bmi is not None and bmi >= OVERWEIGHT_BMI:
         kind = "肥胖" if bmi >= OBESE_BMI else "超重"
-        lines.append(f"体质指数{bmi}（{kind}）：建议控制饮食、增加运动、减轻体重{_target(visit.weight_target_kg, 'kg')}。")
+        lines.append(
+            f"体质指数{bmi}（{kind}）：建议控制饮食、增加运动、减轻体重{_target(visit.weight_target_kg, 'kg')}。"
+        )
     if visit.salt_intake == codes.HEAVY_SALT:
         lines.append("摄盐偏重：建议清淡饮食，减少食盐摄入。")
     if visit.medication_adherence is not None and visit.medication_adherence != codes.REGULAR_ADHERENCE:
@@ -89,7 +101,9 @@ def _yearly_lines(visits_this_year: int | None, settings: RuleSettings) -> list[
         return []
     needed = visits_needed_this_year(visits_this_year, settings)
     if not needed:
-        return [f"本年度已完成{visits_this_year}次面对面随访，达到每年{settings.face_to_face_visits_per_year}次的要求。"]
+        return [
+            f"本年度已完成{visits_this_year}次面对面随访，达到每年{settings.face_to_face_visits_per_year}次的要求。"
+        ]
     return [f"本年度已完成{visits_this_year}次面对面随访，还需{needed}次。"]
 
 

@@ -1,4 +1,5 @@
 """Derived measures: BMI, age in completed years, liquor equivalents."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -17,9 +18,11 @@ def round_half_up(value: float) -> float:
 
 
 def bmi(weight_kg: float, height_cm: float) -> float:
-    """Body-mass index, weight / height^2 in kg/m2, rounded to one decimal."""
-    metres = height_cm / 100.0
-    return round_half_up(weight_kg / (metres * metres))
+    """Body-mass index, weight / height^2 in kg/m2, rounded half up to one decimal."""
+    # Decimal arithmetic on the numbers as written: in floats 62.08 / 1.6^2 is 24.2499..., not 24.25.
+    height = Decimal(repr(height_cm))
+    exact = Decimal(repr(weight_kg)) * 10000 / (height * height)
+    return float(exact.quantize(_ONE_DECIMAL, ROUND_HALF_UP))
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -27,7 +30,9 @@ def age_on(birth_date: date, day: date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def liquor_equivalent_liang(drinks_liang: Mapping[str, float], settings: RuleSettings = RuleSettings()) -> float:
+def liquor_equivalent_liang(
+    drinks_liang: Mapping[str, float], settings: RuleSettings = RuleSettings()
+) -> float:
     """Liang of liquor equivalent to a day's drinks given in liang per kind, by settings.liquor_divisors."""
     unknown = set(drinks_liang) - set(settings.liquor_divisors)
     if unknown:

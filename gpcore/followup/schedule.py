@@ -20,6 +20,7 @@ Why it keeps every year at >= 4 visits when the patient comes when booked:
 `min_routine_interval_days` stops a controlled patient being called back every few days in December just
 to make up a count that the year can no longer reach at a sensible spacing; then the plain 90 days apply.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -28,24 +29,35 @@ from .codes import Reason
 from .settings import RuleSettings
 
 
-def visits_needed_this_year(face_to_face_visits_this_year: int, settings: RuleSettings = RuleSettings()) -> int:
+def visits_needed_this_year(
+    face_to_face_visits_this_year: int, settings: RuleSettings = RuleSettings()
+) -> int:
     """Face-to-face visits still missing this calendar year to reach the yearly minimum (never negative)."""
     return max(0, settings.face_to_face_visits_per_year - face_to_face_visits_this_year)
 
 
-def next_routine_visit_date(visit_date: date, face_to_face_visits_this_year: int | None = None,
-                            settings: RuleSettings = RuleSettings()) -> date:
+def next_routine_visit_date(
+    visit_date: date,
+    face_to_face_visits_this_year: int | None = None,
+    settings: RuleSettings = RuleSettings(),
+) -> date:
     """The next quarterly date after a controlled visit; see the module docstring for the rule."""
     return routine_booking(visit_date, face_to_face_visits_this_year, settings)[0]
 
 
-def routine_booking(visit_date: date, face_to_face_visits_this_year: int | None,
-                    settings: RuleSettings) -> tuple[date, Reason]:
+def routine_booking(
+    visit_date: date, face_to_face_visits_this_year: int | None, settings: RuleSettings
+) -> tuple[date, Reason]:
     """The next quarterly date and the reason for it (plain quarterly, or brought forward for the year)."""
     interval = settings.routine_interval_days
-    quarterly = (visit_date + timedelta(days=interval),
-                 Reason("routine_quarterly", f"控制满意，按季度随访（{interval}天后）",
-                        f"controlled: routine quarterly visit ({interval} days)"))
+    quarterly = (
+        visit_date + timedelta(days=interval),
+        Reason(
+            "routine_quarterly",
+            f"控制满意，按季度随访（{interval}天后）",
+            f"controlled: routine quarterly visit ({interval} days)",
+        ),
+    )
     if face_to_face_visits_this_year is None:
         return quarterly
     needed = visits_needed_this_year(face_to_face_visits_this_year, settings)
@@ -55,12 +67,16 @@ def routine_booking(visit_date: date, face_to_face_visits_this_year: int | None,
     if gap < settings.min_routine_interval_days or gap >= interval:
         return quarterly
     yearly = settings.face_to_face_visits_per_year
-    return (visit_date + timedelta(days=gap),
-            Reason("routine_yearly_minimum",
-                   f"本年度已面对面随访{face_to_face_visits_this_year}次，还需{needed}次才达到每年{yearly}次，"
-                   f"提前至{gap}天后随访",
-                   f"{face_to_face_visits_this_year} face-to-face visits this year, {needed} more needed "
-                   f"for {yearly}: next in {gap} days"))
+    return (
+        visit_date + timedelta(days=gap),
+        Reason(
+            "routine_yearly_minimum",
+            f"本年度已面对面随访{face_to_face_visits_this_year}次，还需{needed}次才达到每年{yearly}次，"
+            f"提前至{gap}天后随访",
+            f"{face_to_face_visits_this_year} face-to-face visits this year, {needed} more needed "
+            f"for {yearly}: next in {gap} days",
+        ),
+    )
 
 
 def short_booking(visit_date: date, reason: Reason, settings: RuleSettings) -> tuple[date, Reason]:

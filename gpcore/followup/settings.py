@@ -1,4 +1,5 @@
 """Rule settings where editions or sources disagree; defaults follow the 3rd edition (2017) specification."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

@@ -4,6 +4,7 @@ Validation never raises on bad input; it returns Problems, or an errors dict (fi
 server can send as a 422 `errors` payload and the tablet can show in Chinese.  Nested fields are named
 with dots: `medications.0.mg_per_time`.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -11,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from . import codes
 from .codes import Label
-from .fields import Problem
+from .fields import Problem, sentence_start
 from .measures import bmi
 from .visits import DiabetesVisit, FollowUpVisit, HypertensionVisit, coerce_fields, field_label
 
@@ -62,8 +63,16 @@ CODE_LISTS: dict[str, Mapping[int, Label]] = {
 }
 
 # A phone visit measures nothing: these boxes stay empty unless the patient is seen.
-MEASURED_FACE_TO_FACE = ("sbp", "dbp", "weight_kg", "bmi", "heart_rate", "temperature_c", "dorsalis_pedis",
-                         "fpg_mmol")
+MEASURED_FACE_TO_FACE = (
+    "sbp",
+    "dbp",
+    "weight_kg",
+    "bmi",
+    "heart_rate",
+    "temperature_c",
+    "dorsalis_pedis",
+    "fpg_mmol",
+)
 
 
 class _Check:
@@ -84,19 +93,31 @@ class _Check:
     def require(self, name: str, en_why: str, zh_why: str) -> None:
         if self.get(name) is None and name not in self.bad:
             label = self.label(name)
-            self.add(name, "required", f"{label.en.capitalize()} is required {en_why}.", f"{zh_why}须填写{label.zh}。")
+            self.add(
+                name,
+                "required",
+                f"{sentence_start(label.en)} is required {en_why}.",
+                f"{zh_why}须填写{label.zh}。",
+            )
 
 
 def check_hypertension_visit(data: Any, *, today: date) -> list[Problem]:
     """Every problem with a hypertension follow-up record given as JSON data (or a HypertensionVisit)."""
-    return _check_visit(HypertensionVisit, data, today, codes.HYPERTENSION_SYMPTOMS,
-                        codes.HYPERTENSION_DANGER_SIGNS, ())
+    return _check_visit(
+        HypertensionVisit, data, today, codes.HYPERTENSION_SYMPTOMS, codes.HYPERTENSION_DANGER_SIGNS, ()
+    )
 
 
 def check_diabetes_visit(data: Any, *, today: date) -> list[Problem]:
     """Every problem with a diabetes follow-up record given as JSON data (or a DiabetesVisit)."""
-    return _check_visit(DiabetesVisit, data, today, codes.DIABETES_SYMPTOMS, codes.DIABETES_DANGER_SIGNS,
-                        (_check_glucose_by_mode, _check_hba1c, _check_pulse_side, _check_insulin))
+    return _check_visit(
+        DiabetesVisit,
+        data,
+        today,
+        codes.DIABETES_SYMPTOMS,
+        codes.DIABETES_DANGER_SIGNS,
+        (_check_glucose_by_mode, _check_hba1c, _check_pulse_side, _check_insulin),
+    )
 
 
 def validate_hypertension_visit(data: Any, *, today: date, language: str = "en") -> dict[str, list[str]]:
@@ -119,8 +140,14 @@ def errors_by_field(problems: Iterable[Problem], language: str = "en") -> dict[s
     return errors
 
 
-def _check_visit(cls: type, data: Any, today: date, symptom_codes: Mapping[int, Label],
-                 danger_codes: Mapping[str, Label], extra_rules: tuple) -> list[Problem]:
+def _check_visit(
+    cls: type,
+    data: Any,
+    today: date,
+    symptom_codes: Mapping[int, Label],
+    danger_codes: Mapping[str, Label],
+    extra_rules: tuple,
+) -> list[Problem]:
     if isinstance(data, FollowUpVisit):
         data = data.to_dict()
     values, problems = coerce_fields(cls, data)
@@ -145,18 +172,34 @@ def _check_dates(check: _Check) -> None:
     visit_date, next_date = check.get("visit_date"), check.get("next_visit_date")
     if visit_date is not None:
         if visit_date > check.today:
-            check.add("visit_date", "in_future", f"Visit date cannot be after today ({check.today.isoformat()}).",
-                      f"随访日期不能晚于今天（{check.today.isoformat()}）。")
+            check.add(
+                "visit_date",
+                "in_future",
+                f"Visit date cannot be after today ({check.today.isoformat()}).",
+                f"随访日期不能晚于今天（{check.today.isoformat()}）。",
+            )
         if visit_date < EARLIEST_VISIT_DATE:
-            check.add("visit_date", "too_early", f"Visit date cannot be before {EARLIEST_VISIT_DATE.isoformat()}.",
-                      f"随访日期不能早于{EARLIEST_VISIT_DATE.isoformat()}。")
+            check.add(
+                "visit_date",
+                "too_early",
+                f"Visit date cannot be before {EARLIEST_VISIT_DATE.isoformat()}.",
+                f"随访日期不能早于{EARLIEST_VISIT_DATE.isoformat()}。",
+            )
     if next_date is not None and visit_date is not None:
         if next_date <= visit_date:
-            check.add("next_visit_date", "not_after_visit", "Next visit date must be after the visit date.",
-                      "下次随访日期必须晚于本次随访日期。")
+            check.add(
+                "next_visit_date",
+                "not_after_visit",
+                "Next visit date must be after the visit date.",
+                "下次随访日期必须晚于本次随访日期。",
+            )
         elif next_date > visit_date + timedelta(days=MAX_BOOKING_DAYS):
-            check.add("next_visit_date", "too_far", "Next visit date must be within a year of the visit.",
-                      "下次随访日期应在本次随访后一年内。")
+            check.add(
+                "next_visit_date",
+                "too_far",
+                "Next visit date must be within a year of the visit.",
+                "下次随访日期应在本次随访后一年内。",
+            )
 
 
 def _check_codes(check: _Check) -> None:
@@ -166,34 +209,57 @@ def _check_codes(check: _Check) -> None:
             listed = ", ".join(f"{code} {label.en}" for code, label in allowed.items())
             listed_zh = "、".join(f"{code} {label.zh}" for code, label in allowed.items())
             label = check.label(name)
-            check.add(name, "not_in_list", f"{label.en.capitalize()} must be one of: {listed}.",
-                      f"{label.zh}只能选：{listed_zh}。")
+            check.add(
+                name,
+                "not_in_list",
+                f"{sentence_start(label.en)} must be one of: {listed}.",
+                f"{label.zh}只能选：{listed_zh}。",
+            )
 
 
 def _check_multi_choice(check: _Check, name: str, other: str, allowed: Mapping, none_code: int) -> None:
     chosen = check.get(name) or ()
     unknown = [code for code in chosen if code not in allowed]
     if unknown:
-        check.add(name, "not_in_list", f"Symptoms has unknown codes {unknown}; allowed 1-{max(allowed)}.",
-                  f"症状代码{unknown}不存在。")
+        check.add(
+            name,
+            "not_in_list",
+            f"Symptoms has unknown codes {unknown}; allowed 1-{max(allowed)}.",
+            f"症状代码{unknown}不存在。",
+        )
     if none_code in chosen and (len(chosen) > 1 or check.get(other)):
-        check.add(name, "none_with_others", "Symptoms cannot be 'none' together with a symptom.",
-                  "症状选择“无症状”时不能再选其他症状。")
+        check.add(
+            name,
+            "none_with_others",
+            "Symptoms cannot be 'none' together with a symptom.",
+            "症状选择“无症状”时不能再选其他症状。",
+        )
 
 
 def _check_danger_signs(check: _Check, allowed: Mapping[str, Label]) -> None:
     chosen = check.get("danger_signs") or ()
     unknown = [code for code in chosen if code not in allowed]
     if unknown:
-        check.add("danger_signs", "not_in_list",
-                  f"Danger signs has unknown codes {unknown}; allowed: {', '.join(allowed)}.",
-                  f"危急情况代码{unknown}不存在。")
+        check.add(
+            "danger_signs",
+            "not_in_list",
+            f"Danger signs has unknown codes {unknown}; allowed: {', '.join(allowed)}.",
+            f"危急情况代码{unknown}不存在。",
+        )
     if codes.UNMANAGEABLE in chosen and not check.get("danger_sign_other"):
-        check.add("danger_sign_other", "required", "Describe the condition the facility cannot handle.",
-                  "请描述不能处理的其他疾病。")
+        check.add(
+            "danger_sign_other",
+            "required",
+            "Describe the condition the facility cannot handle.",
+            "请描述不能处理的其他疾病。",
+        )
     if check.get("danger_sign_other") and codes.UNMANAGEABLE not in chosen:
-        check.add("danger_signs", "missing_code", f"Tick '{codes.UNMANAGEABLE}' when describing another condition.",
-                  "填写了其他危急情况时须勾选“存在不能处理的其他疾病”。")
+        check.add(
+            "danger_signs",
+            "missing_code",
+            f"Tick '{codes.UNMANAGEABLE}' when describing another condition.",
+            "填写了其他危急情况时须勾选“存在不能处理的其他疾病”。",
+        )
 
 
 def _check_ranges(check: _Check) -> None:
@@ -201,8 +267,12 @@ def _check_ranges(check: _Check) -> None:
         value = check.get(name)
         if value is not None and not low <= value <= high:
             label = check.label(name)
-            check.add(name, "out_of_range", f"{label.en.capitalize()} must be between {low} and {high} {unit}".rstrip()
-                      + ".", f"{label.zh}应在{low}～{high}{unit}之间。")
+            check.add(
+                name,
+                "out_of_range",
+                f"{sentence_start(label.en)} must be between {low} and {high} {unit}".rstrip() + ".",
+                f"{label.zh}应在{low}～{high}{unit}之间。",
+            )
 
 
 def _check_blood_pressure(check: _Check) -> None:
@@ -212,8 +282,12 @@ def _check_blood_pressure(check: _Check) -> None:
     if (sbp is None) != (dbp is None):
         missing = "dbp" if dbp is None else "sbp"
         if missing not in check.bad:
-            check.add(missing, "required", "Record both systolic and diastolic BP, or neither.",
-                      "收缩压和舒张压须同时填写。")
+            check.add(
+                missing,
+                "required",
+                "Record both systolic and diastolic BP, or neither.",
+                "收缩压和舒张压须同时填写。",
+            )
     elif sbp is not None and dbp >= sbp:
         check.add("dbp", "not_below_sbp", "Diastolic BP must be below systolic BP.", "舒张压必须低于收缩压。")
 
@@ -224,9 +298,12 @@ def _check_by_mode(check: _Check) -> None:
         for name in MEASURED_FACE_TO_FACE:
             if check.get(name) is not None:
                 label = check.label(name)
-                check.add(name, "not_measured_by_phone",
-                          f"{label.en.capitalize()} cannot be measured on a phone visit; leave it empty.",
-                          f"电话随访无法测量{label.zh}，请留空。")
+                check.add(
+                    name,
+                    "not_measured_by_phone",
+                    f"{sentence_start(label.en)} cannot be measured on a phone visit; leave it empty.",
+                    f"电话随访无法测量{label.zh}，请留空。",
+                )
     elif mode in codes.FACE_TO_FACE_MODES:
         # Both forms measure BP at every face-to-face visit (the diabetes form is the hypertension form plus
         # glucose boxes); a missing pair is reported once, on sbp.
@@ -236,12 +313,18 @@ def _check_by_mode(check: _Check) -> None:
 
 def _check_bmi(check: _Check) -> None:
     recorded, weight, height = check.get("bmi"), check.get("weight_kg"), check.get("height_cm")
-    if None in (recorded, weight, height) or not (_in_range("weight_kg", weight) and _in_range("height_cm", height)):
+    if None in (recorded, weight, height) or not (
+        _in_range("weight_kg", weight) and _in_range("height_cm", height)
+    ):
         return
     computed = bmi(weight, height)
     if abs(recorded - computed) > BMI_TOLERANCE + 1e-9:
-        check.add("bmi", "mismatch", f"BMI {recorded} does not match weight and height (they give {computed}).",
-                  f"体质指数{recorded}与身高体重不符（应为{computed}）。")
+        check.add(
+            "bmi",
+            "mismatch",
+            f"BMI {recorded} does not match weight and height (they give {computed}).",
+            f"体质指数{recorded}与身高体重不符（应为{computed}）。",
+        )
 
 
 def _in_range(name: str, value: float) -> bool:
@@ -252,38 +335,60 @@ def _in_range(name: str, value: float) -> bool:
 def _check_adverse_reaction(check: _Check) -> None:
     reaction, text = check.get("adverse_reaction"), check.get("adverse_reaction_text")
     if reaction == codes.ADR and not text:
-        check.add("adverse_reaction_text", "required", "Describe the adverse drug reaction.", "请描述药物不良反应。")
+        check.add(
+            "adverse_reaction_text", "required", "Describe the adverse drug reaction.", "请描述药物不良反应。"
+        )
     if text and reaction != codes.ADR:
-        check.add("adverse_reaction", "inconsistent", "A reaction is described, so mark adverse drug reaction 'yes'.",
-                  "已填写不良反应描述，药物不良反应应选“有”。")
+        check.add(
+            "adverse_reaction",
+            "inconsistent",
+            "A reaction is described, so mark adverse drug reaction 'yes'.",
+            "已填写不良反应描述，药物不良反应应选“有”。",
+        )
     if check.get("adverse_reaction_hard_to_control") and reaction != codes.ADR:
-        check.add("adverse_reaction_hard_to_control", "inconsistent",
-                  "A reaction hard to control needs adverse drug reaction 'yes'.",
-                  "不良反应难以控制时药物不良反应应选“有”。")
+        check.add(
+            "adverse_reaction_hard_to_control",
+            "inconsistent",
+            "A reaction hard to control needs adverse drug reaction 'yes'.",
+            "不良反应难以控制时药物不良反应应选“有”。",
+        )
 
 
 def _check_medications(check: _Check) -> None:
     for index, drug in enumerate(check.get("medications") or ()):
         prefix, number = f"medications.{index}", index + 1
         if not drug.name:
-            check.add(f"{prefix}.name", "required", f"Drug {number} needs a name.", f"请填写第{number}种药物名称。")
+            check.add(
+                f"{prefix}.name", "required", f"Drug {number} needs a name.", f"请填写第{number}种药物名称。"
+            )
         low, high = MEDICATION_TIMES_PER_DAY
         if not low <= drug.times_per_day <= high:
-            check.add(f"{prefix}.times_per_day", "out_of_range", f"Drug {number} times per day must be {low}-{high}.",
-                      f"第{number}种药物每日次数应为{low}～{high}次。")
+            check.add(
+                f"{prefix}.times_per_day",
+                "out_of_range",
+                f"Drug {number} times per day must be {low}-{high}.",
+                f"第{number}种药物每日次数应为{low}～{high}次。",
+            )
         low, high = MEDICATION_MG_PER_TIME
         if not low <= drug.mg_per_time <= high:
-            check.add(f"{prefix}.mg_per_time", "out_of_range",
-                      f"Drug {number} mg per time must be above 0 and at most {high}.",
-                      f"第{number}种药物每次剂量应大于0且不超过{high}mg。")
+            check.add(
+                f"{prefix}.mg_per_time",
+                "out_of_range",
+                f"Drug {number} mg per time must be above 0 and at most {high}.",
+                f"第{number}种药物每次剂量应大于0且不超过{high}mg。",
+            )
 
 
 def _check_referral(check: _Check) -> None:
     reason = check.get("referral_reason")
     place = check.get("referral_institution") or check.get("referral_department")
     if reason and not check.get("referral_institution"):
-        check.add("referral_institution", "required", "A referral needs the institution referred to.",
-                  "转诊须填写转诊机构。")
+        check.add(
+            "referral_institution",
+            "required",
+            "A referral needs the institution referred to.",
+            "转诊须填写转诊机构。",
+        )
     if place and not reason:
         check.add("referral_reason", "required", "A referral needs its reason.", "转诊须填写转诊原因。")
 
@@ -293,12 +398,19 @@ def _check_glucose_by_mode(check: _Check) -> None:
         return
     has_value, has_reason = check.get("fpg_mmol") is not None, bool(check.get("fpg_missing_reason"))
     if not has_value and not has_reason:
-        check.add("fpg_mmol", "required",
-                  "Fasting glucose is required at a clinic or home visit, or give the reason it was not measured.",
-                  "门诊或家庭随访须填写空腹血糖，未测请注明原因。")
+        check.add(
+            "fpg_mmol",
+            "required",
+            "Fasting glucose is required at a clinic or home visit, or give the reason it was not measured.",
+            "门诊或家庭随访须填写空腹血糖，未测请注明原因。",
+        )
     if has_value and has_reason:
-        check.add("fpg_missing_reason", "inconsistent", "Fasting glucose was measured; remove the missing reason.",
-                  "已填写空腹血糖，请删除未测原因。")
+        check.add(
+            "fpg_missing_reason",
+            "inconsistent",
+            "Fasting glucose was measured; remove the missing reason.",
+            "已填写空腹血糖，请删除未测原因。",
+        )
 
 
 def _check_hba1c(check: _Check) -> None:
@@ -306,23 +418,40 @@ def _check_hba1c(check: _Check) -> None:
     if value is not None:
         check.require("hba1c_date", "with an HbA1c value", "填写糖化血红蛋白时")
     if tested is not None and value is None and "hba1c_percent" not in check.bad:
-        check.add("hba1c_percent", "required", "An HbA1c test date needs the HbA1c value.", "有检查日期时须填写糖化血红蛋白值。")
+        check.add(
+            "hba1c_percent",
+            "required",
+            "An HbA1c test date needs the HbA1c value.",
+            "有检查日期时须填写糖化血红蛋白值。",
+        )
     if tested is not None and visit_date is not None and tested > visit_date:
-        check.add("hba1c_date", "after_visit", "HbA1c test date cannot be after the visit date.",
-                  "糖化血红蛋白检查日期不能晚于随访日期。")
+        check.add(
+            "hba1c_date",
+            "after_visit",
+            "HbA1c test date cannot be after the visit date.",
+            "糖化血红蛋白检查日期不能晚于随访日期。",
+        )
 
 
 def _check_pulse_side(check: _Check) -> None:
     pulse, side = check.get("dorsalis_pedis"), check.get("dorsalis_pedis_side")
     if pulse in (2, 3):
-        check.require("dorsalis_pedis_side", "when the pulse is weakened or absent", "足背动脉搏动减弱或消失时")
+        check.require(
+            "dorsalis_pedis_side", "when the pulse is weakened or absent", "足背动脉搏动减弱或消失时"
+        )
     elif side is not None:
-        check.add("dorsalis_pedis_side", "inconsistent", "A side is recorded only for a weakened or absent pulse.",
-                  "只有足背动脉搏动减弱或消失时才填写侧别。")
+        check.add(
+            "dorsalis_pedis_side",
+            "inconsistent",
+            "A side is recorded only for a weakened or absent pulse.",
+            "只有足背动脉搏动减弱或消失时才填写侧别。",
+        )
 
 
 def _check_insulin(check: _Check) -> None:
     if check.get("insulin_type") and not check.get("insulin_usage_dose"):
-        check.add("insulin_usage_dose", "required", "Give the insulin usage and dose.", "请填写胰岛素用法和用量。")
+        check.add(
+            "insulin_usage_dose", "required", "Give the insulin usage and dose.", "请填写胰岛素用法和用量。"
+        )
     if check.get("insulin_usage_dose") and not check.get("insulin_type"):
         check.add("insulin_type", "required", "Give the insulin type.", "请填写胰岛素种类。")

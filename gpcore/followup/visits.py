@@ -1,4 +1,5 @@
 """Follow-up visit records (高血压/2型糖尿病患者随访服务记录表): every box of the national forms, as JSON."""
+
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
@@ -7,8 +8,20 @@ from functools import cache
 from typing import Any, Callable, Mapping, NamedTuple
 
 from .codes import Label
-from .fields import (FieldError, Problem, as_bool, as_date, as_int, as_int_codes, as_long_text, as_medications,
-                     as_number, as_short_text, as_str_codes)
+from .fields import (
+    FieldError,
+    Problem,
+    as_bool,
+    as_date,
+    as_int,
+    as_int_codes,
+    as_long_text,
+    as_medications,
+    as_number,
+    as_short_text,
+    as_str_codes,
+    sentence_start,
+)
 
 
 def _box(coerce: Callable[[Any], Any], zh: str, en: str, default: Any = None) -> Any:
@@ -64,10 +77,13 @@ class FollowUpVisit:
     liquor_liang_per_day: float | None = _box(as_number, "日饮酒量", "liquor per day")
     liquor_liang_per_day_target: float | None = _box(as_number, "目标日饮酒量", "target liquor per day")
     exercise_times_per_week: int | None = _box(as_int, "运动次数", "exercise times per week")
-    exercise_times_per_week_target: int | None = _box(as_int, "目标运动次数", "target exercise times per week")
+    exercise_times_per_week_target: int | None = _box(
+        as_int, "目标运动次数", "target exercise times per week"
+    )
     exercise_minutes_per_time: int | None = _box(as_int, "每次运动时间", "exercise minutes per time")
-    exercise_minutes_per_time_target: int | None = _box(as_int, "目标每次运动时间",
-                                                        "target exercise minutes per time")
+    exercise_minutes_per_time_target: int | None = _box(
+        as_int, "目标每次运动时间", "target exercise minutes per time"
+    )
     salt_intake: int | None = _box(as_int, "摄盐情况", "salt intake")
     salt_intake_target: int | None = _box(as_int, "目标摄盐情况", "target salt intake")
     psychological_adjustment: int | None = _box(as_int, "心理调整", "psychological adjustment")
@@ -76,8 +92,9 @@ class FollowUpVisit:
     medication_adherence: int | None = _box(as_int, "服药依从性", "medication adherence")
     adverse_reaction: int | None = _box(as_int, "药物不良反应", "adverse drug reaction")
     adverse_reaction_text: str = _box(as_long_text, "不良反应描述", "adverse reaction description", "")
-    adverse_reaction_hard_to_control: bool = _box(as_bool, "不良反应难以控制", "adverse reaction hard to control",
-                                                  False)
+    adverse_reaction_hard_to_control: bool = _box(
+        as_bool, "不良反应难以控制", "adverse reaction hard to control", False
+    )
     new_or_worse_complication: bool = _box(as_bool, "新发或加重的并发症", "new or worse complication", False)
     classification: int | None = _box(as_int, "此次随访分类", "visit classification")
     medications: tuple[Medication, ...] = _box(as_medications, "用药情况", "medications", ())
@@ -119,7 +136,9 @@ class DiabetesVisit(FollowUpVisit):
     staple_food_g_per_day: int | None = _box(as_int, "主食量", "staple food per day")
     staple_food_g_per_day_target: int | None = _box(as_int, "目标主食量", "target staple food per day")
     fpg_mmol: float | None = _box(as_number, "空腹血糖", "fasting glucose")
-    fpg_missing_reason: str = _box(as_long_text, "未测空腹血糖原因", "reason fasting glucose was not measured", "")
+    fpg_missing_reason: str = _box(
+        as_long_text, "未测空腹血糖原因", "reason fasting glucose was not measured", ""
+    )
     hba1c_percent: float | None = _box(as_number, "糖化血红蛋白", "HbA1c")
     hba1c_date: date | None = _box(as_date, "糖化血红蛋白检查日期", "HbA1c test date")
     hypoglycaemia: int | None = _box(as_int, "低血糖反应", "hypoglycaemia")
@@ -142,8 +161,15 @@ class FieldSpec(NamedTuple):
 def field_specs(cls: type) -> tuple[FieldSpec, ...]:
     """The boxes of a visit class, in form order."""
 
-    return tuple(FieldSpec(f.name, f.metadata["coerce"], f.metadata["label"],
-                           f.default is MISSING and f.default_factory is MISSING) for f in fields(cls))
+    return tuple(
+        FieldSpec(
+            f.name,
+            f.metadata["coerce"],
+            f.metadata["label"],
+            f.default is MISSING and f.default_factory is MISSING,
+        )
+        for f in fields(cls)
+    )
 
 
 @cache
@@ -157,9 +183,11 @@ def field_label(cls: type, name: str) -> Label:
 
 
 def coerce_fields(cls: type, data: Any) -> tuple[dict[str, Any], list[Problem]]:
-    """Typed values of the boxes present in `data`, and a Problem for each missing, unknown or mistyped one."""
+    """Typed values of the boxes present in `data`; a Problem for each missing, unknown or mistyped box."""
     if not isinstance(data, Mapping):
-        return {}, [Problem("_schema", "not_object", "The visit must be a JSON object.", "随访记录格式错误。")]
+        return {}, [
+            Problem("_schema", "not_object", "The visit must be a JSON object.", "随访记录格式错误。")
+        ]
     specs = _specs_by_name(cls)
     values: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -175,8 +203,14 @@ def coerce_fields(cls: type, data: Any) -> tuple[dict[str, Any], list[Problem]]:
                 problems.append(error.problem(key, spec.label))
     for spec in field_specs(cls):
         if spec.required and data.get(spec.name) is None:
-            problems.append(Problem(spec.name, "required", f"{spec.label.en.capitalize()} is required.",
-                                    f"请填写{spec.label.zh}。"))
+            problems.append(
+                Problem(
+                    spec.name,
+                    "required",
+                    f"{sentence_start(spec.label.en)} is required.",
+                    f"请填写{spec.label.zh}。",
+                )
+            )
     return values, problems
 
 

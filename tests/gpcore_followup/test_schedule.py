@@ -1,23 +1,43 @@
-"""Next-visit dates: "within 2 weeks" after trouble, otherwise quarterly with >= 4 face-to-face visits a year."""
+"""Next-visit dates: "within 2 weeks" after trouble, otherwise quarterly, >= 4 face-to-face visits a year."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from gpcore.followup import (RuleSettings, assess_hypertension_visit, next_routine_visit_date,
-                             visits_needed_this_year)
+from gpcore.followup import (
+    RuleSettings,
+    assess_hypertension_visit,
+    next_routine_visit_date,
+    visits_needed_this_year,
+)
 
 P = pytest.param
 DEFAULTS = RuleSettings()
 
 BOOKING_CASES = [
-    P(date(2026, 11, 25), 3, date(2026, 12, 31),
-      id="at least 4 face-to-face visits a year: 3rd visit on 25 Nov books the 4th by 31 Dec"),
-    P(date(2026, 11, 25), 4, date(2027, 2, 23), id="quarterly once the year has its 4 visits (25 Nov + 90 days)"),
-    P(date(2026, 11, 25), 2, date(2027, 2, 23),
-      id="2 more visits cannot be 28 days apart before 31 Dec: plain quarterly, no December rush"),
+    P(
+        date(2026, 11, 25),
+        3,
+        date(2026, 12, 31),
+        id="at least 4 face-to-face visits a year: 3rd visit on 25 Nov books the 4th by 31 Dec",
+    ),
+    P(
+        date(2026, 11, 25),
+        4,
+        date(2027, 2, 23),
+        id="quarterly once the year has its 4 visits (25 Nov + 90 days)",
+    ),
+    P(
+        date(2026, 11, 25),
+        2,
+        date(2027, 2, 23),
+        id="2 more visits cannot be 28 days apart before 31 Dec: plain quarterly, no December rush",
+    ),
     P(date(2026, 11, 25), None, date(2027, 2, 23), id="visit count unknown: plain quarterly"),
     P(date(2026, 6, 1), 1, date(2026, 8, 11), id="joined 1 June: 3 more visits spread 71 days apart"),
     P(date(2026, 1, 10), 1, date(2026, 4, 10), id="room for 3 more at 90 days: quarterly"),
@@ -42,10 +62,13 @@ def test_assessment_counts_this_face_to_face_visit(hypertension_visit):
     assessment = assess_hypertension_visit(visit, patient_age=60, earlier_visits_this_year=2)
     assert assessment.next_visit_date == date(2026, 12, 31)
     assert assessment.next_visit_reason.code == "routine_yearly_minimum"
-    phone = hypertension_visit(visit_date=date(2026, 11, 25), visit_mode=3, sbp=None, dbp=None, weight_kg=None,
-                               heart_rate=None)
-    assert "本年度已完成2次面对面随访，还需2次。" in assess_hypertension_visit(
-        phone, patient_age=60, earlier_visits_this_year=2).guidance_zh
+    phone = hypertension_visit(
+        visit_date=date(2026, 11, 25), visit_mode=3, sbp=None, dbp=None, weight_kg=None, heart_rate=None
+    )
+    assert (
+        "本年度已完成2次面对面随访，还需2次。"
+        in assess_hypertension_visit(phone, patient_age=60, earlier_visits_this_year=2).guidance_zh
+    )
 
 
 def _follow(start: date, uncontrolled: list[bool], hypertension_visit, until_year: int) -> list[date]:
@@ -57,7 +80,9 @@ def _follow(start: date, uncontrolled: list[bool], hypertension_visit, until_yea
         miss = uncontrolled[index % len(uncontrolled)] if uncontrolled else False
         bp = (150, 95) if miss else (130, 80)
         visit = hypertension_visit(visit_date=day, sbp=bp[0], dbp=bp[1])
-        day = assess_hypertension_visit(visit, patient_age=60, earlier_visits_this_year=earlier).next_visit_date
+        day = assess_hypertension_visit(
+            visit, patient_age=60, earlier_visits_this_year=earlier
+        ).next_visit_date
         index += 1
     return dates
 
@@ -87,7 +112,9 @@ def test_every_start_day_of_a_year_keeps_four_visits_a_year(hypertension_visit, 
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
-@given(start=st.dates(date(2015, 1, 1), date(2035, 12, 31)), uncontrolled=st.lists(st.booleans(), max_size=12))
+@given(
+    start=st.dates(date(2015, 1, 1), date(2035, 12, 31)), uncontrolled=st.lists(st.booleans(), max_size=12)
+)
 def test_quarterly_visits_from_any_date_keep_four_a_year(hypertension_visit, start, uncontrolled):
     # "at least 4 face-to-face visits a year", with 2-week visits after uncontrolled ones mixed in.
     _assert_yearly_minimum(start, _follow(start, uncontrolled, hypertension_visit, start.year + 3))

@@ -1,13 +1,20 @@
 """Table-driven checks of standards.md sections 1-2; each case id quotes the rule it checks."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import pytest
 
-from gpcore.followup import (EDITION_2011, RuleSettings, age_on, assess_diabetes_visit, assess_hypertension_visit,
-                             bp_control)
-from gpcore.followup import codes
+from gpcore.followup import (
+    EDITION_2011,
+    RuleSettings,
+    age_on,
+    assess_diabetes_visit,
+    assess_hypertension_visit,
+    bp_control,
+    codes,
+)
 
 P = pytest.param
 
@@ -22,24 +29,45 @@ CONTROL_CASES = [
     P(65, 150, 89, RuleSettings(), False, id="age >= 65: < 150/90 (SBP 150 is not below)"),
     P(65, 149, 90, RuleSettings(), False, id="age >= 65: < 150/90 (DBP 90 is not below)"),
     P(70, 145, 85, RuleSettings(edition=EDITION_2011), False, id="2011 edition: < 140/90 for everyone"),
-    P(70, 139, 89, RuleSettings(edition=EDITION_2011), True, id="2011 edition: < 140/90 for everyone (139/89)"),
-    P(79, 145, 85, RuleSettings(relaxed_target_age=80), False,
-      id="the primary-care guideline uses age >= 80 for the relaxed target (79)"),
-    P(80, 145, 85, RuleSettings(relaxed_target_age=80), True,
-      id="the primary-care guideline uses age >= 80 for the relaxed target (80)"),
+    P(
+        70,
+        139,
+        89,
+        RuleSettings(edition=EDITION_2011),
+        True,
+        id="2011 edition: < 140/90 for everyone (139/89)",
+    ),
+    P(
+        79,
+        145,
+        85,
+        RuleSettings(relaxed_target_age=80),
+        False,
+        id="the primary-care guideline uses age >= 80 for the relaxed target (79)",
+    ),
+    P(
+        80,
+        145,
+        85,
+        RuleSettings(relaxed_target_age=80),
+        True,
+        id="the primary-care guideline uses age >= 80 for the relaxed target (80)",
+    ),
 ]
 
 
 @pytest.mark.parametrize("age, sbp, dbp, settings, controlled", CONTROL_CASES)
 def test_bp_control_target(hypertension_visit, age, sbp, dbp, settings, controlled):
-    assessment = assess_hypertension_visit(hypertension_visit(sbp=sbp, dbp=dbp), patient_age=age, settings=settings)
+    assessment = assess_hypertension_visit(
+        hypertension_visit(sbp=sbp, dbp=dbp), patient_age=age, settings=settings
+    )
     assert assessment.controlled is controlled
     assert assessment.classification == (codes.CONTROLLED if controlled else codes.UNCONTROLLED)
     assert assessment.classification_reasons[0].code == ("bp_on_target" if controlled else "bp_above_target")
 
 
 def test_relaxed_target_starts_on_the_65th_birthday(hypertension_visit):
-    # "age >= 65: < 150/90 (3rd edition)": 145/85 is uncontrolled the day before the birthday, controlled on it.
+    # "age >= 65: < 150/90 (3rd edition)": 145/85 misses the target the day before the birthday, meets it on it.
     born = date(1961, 11, 22)
     visit = hypertension_visit(sbp=145, dbp=85)
     day_before, birthday = date(2026, 11, 21), date(2026, 11, 22)
@@ -61,19 +89,35 @@ HYPERTENSION_EMERGENCY_CASES = [
     P({"sbp": 180, "dbp": 100}, {"severe_bp"}, id="SBP >= 180 and/or DBP >= 110 mmHg (SBP 180 alone)"),
     P({"sbp": 170, "dbp": 110}, {"severe_bp"}, id="SBP >= 180 and/or DBP >= 110 mmHg (DBP 110 alone)"),
     P({"sbp": 200, "dbp": 120}, {"severe_bp"}, id="SBP >= 180 and/or DBP >= 110 mmHg (both)"),
-    P({"pregnant": True, "sbp": 140, "dbp": 80}, {"pregnancy_or_lactation_raised_bp"},
-      id="pregnancy or lactation with raised BP (pregnant 140/80)"),
-    P({"lactating": True, "sbp": 130, "dbp": 90}, {"pregnancy_or_lactation_raised_bp"},
-      id="pregnancy or lactation with raised BP (lactating 130/90)"),
-    P({"pregnant": True, "sbp": 139, "dbp": 89}, set(), id="pregnancy or lactation with raised BP (139/89 is not)"),
-    P({"danger_signs": (codes.UNMANAGEABLE,), "danger_sign_other": "急性腹痛"}, {codes.UNMANAGEABLE},
-      id="another condition the facility cannot handle"),
-    P({"sbp": 185, "dbp": 115, "pregnant": True, "danger_signs": ("chest_tightness", "palpitations")},
-      {"severe_bp", "pregnancy_or_lactation_raised_bp", "chest_tightness", "palpitations"},
-      id="Emergency when any of: every reason is listed"),
+    P(
+        {"pregnant": True, "sbp": 140, "dbp": 80},
+        {"pregnancy_or_lactation_raised_bp"},
+        id="pregnancy or lactation with raised BP (pregnant 140/80)",
+    ),
+    P(
+        {"lactating": True, "sbp": 130, "dbp": 90},
+        {"pregnancy_or_lactation_raised_bp"},
+        id="pregnancy or lactation with raised BP (lactating 130/90)",
+    ),
+    P(
+        {"pregnant": True, "sbp": 139, "dbp": 89},
+        set(),
+        id="pregnancy or lactation with raised BP (139/89 is not)",
+    ),
+    P(
+        {"danger_signs": (codes.UNMANAGEABLE,), "danger_sign_other": "急性腹痛"},
+        {codes.UNMANAGEABLE},
+        id="another condition the facility cannot handle",
+    ),
+    P(
+        {"sbp": 185, "dbp": 115, "pregnant": True, "danger_signs": ("chest_tightness", "palpitations")},
+        {"severe_bp", "pregnancy_or_lactation_raised_bp", "chest_tightness", "palpitations"},
+        id="Emergency when any of: every reason is listed",
+    ),
 ] + [
     P({"danger_signs": (sign,)}, {sign}, id=f"altered consciousness ... inability to lie flat: {label.en}")
-    for sign, label in codes.HYPERTENSION_DANGER_SIGNS.items() if sign != codes.UNMANAGEABLE
+    for sign, label in codes.HYPERTENSION_DANGER_SIGNS.items()
+    if sign != codes.UNMANAGEABLE
 ]
 
 
@@ -89,7 +133,9 @@ def test_hypertension_emergency(hypertension_visit, boxes, reasons):
 
 
 def test_emergency_reasons_name_the_measured_values(hypertension_visit):
-    reason, = assess_hypertension_visit(hypertension_visit(sbp=182, dbp=96), patient_age=50).emergency_reasons
+    (reason,) = assess_hypertension_visit(
+        hypertension_visit(sbp=182, dbp=96), patient_age=50
+    ).emergency_reasons
     assert "182/96" in reason.zh and "182/96" in reason.en
 
 
@@ -105,15 +151,32 @@ DIABETES_EMERGENCY_CASES = [
     P({"heart_rate": 101}, {"tachycardia"}, id="heart rate > 100/min (101)"),
     P({"temperature_c": 39.0}, set(), id="temperature > 39 C (39.0 is not)"),
     P({"temperature_c": 39.1}, {"fever"}, id="temperature > 39 C (39.1)"),
-    P({"pregnant": True, "fpg_mmol": 6.1}, {"pregnancy_or_lactation_raised_glucose"},
-      id="raised glucose in pregnancy or lactation (pregnant, FPG 6.1)"),
-    P({"lactating": True, "fpg_mmol": 6.0}, set(), id="raised glucose in pregnancy or lactation (6.0 is normal)"),
-    P({"fpg_mmol": 20.0, "heart_rate": 120, "temperature_c": 39.5, "danger_signs": ("acetone_breath", "vomiting")},
-      {"glucose_high", "tachycardia", "fever", "acetone_breath", "vomiting"},
-      id="Emergency (any one): every reason is listed"),
+    P(
+        {"pregnant": True, "fpg_mmol": 6.1},
+        {"pregnancy_or_lactation_raised_glucose"},
+        id="raised glucose in pregnancy or lactation (pregnant, FPG 6.1)",
+    ),
+    P(
+        {"lactating": True, "fpg_mmol": 6.0},
+        set(),
+        id="raised glucose in pregnancy or lactation (6.0 is normal)",
+    ),
+    P(
+        {
+            "fpg_mmol": 20.0,
+            "heart_rate": 120,
+            "temperature_c": 39.5,
+            "danger_signs": ("acetone_breath", "vomiting"),
+        },
+        {"glucose_high", "tachycardia", "fever", "acetone_breath", "vomiting"},
+        id="Emergency (any one): every reason is listed",
+    ),
 ] + [
-    P({"danger_signs": (sign,), "danger_sign_other": "需要专科处理" if sign == codes.UNMANAGEABLE else ""}, {sign},
-      id=f"altered consciousness or behaviour ... sudden loss of vision: {label.en}")
+    P(
+        {"danger_signs": (sign,), "danger_sign_other": "需要专科处理" if sign == codes.UNMANAGEABLE else ""},
+        {sign},
+        id=f"altered consciousness or behaviour ... sudden loss of vision: {label.en}",
+    )
     for sign, label in codes.DIABETES_DANGER_SIGNS.items()
 ]
 
@@ -134,11 +197,15 @@ def test_routine_symptom_codes_alone_are_not_an_emergency(hypertension_visit, di
 
 # ---- diabetes control --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fpg, controlled", [
-    P(6.9, True, id="Controlled: FPG < 7.0 mmol/L (6.9)"),
-    P(7.0, False, id="Controlled: FPG < 7.0 mmol/L (7.0 is not)"),
-    P(4.0, True, id="Controlled: FPG < 7.0 mmol/L (4.0)"),
-])
+
+@pytest.mark.parametrize(
+    "fpg, controlled",
+    [
+        P(6.9, True, id="Controlled: FPG < 7.0 mmol/L (6.9)"),
+        P(7.0, False, id="Controlled: FPG < 7.0 mmol/L (7.0 is not)"),
+        P(4.0, True, id="Controlled: FPG < 7.0 mmol/L (4.0)"),
+    ],
+)
 def test_diabetes_control(diabetes_visit, fpg, controlled):
     assessment = assess_diabetes_visit(diabetes_visit(fpg_mmol=fpg))
     assert assessment.controlled is controlled
@@ -146,7 +213,9 @@ def test_diabetes_control(diabetes_visit, fpg, controlled):
 
 
 def test_diabetes_control_target_is_a_setting(diabetes_visit):
-    assert assess_diabetes_visit(diabetes_visit(fpg_mmol=7.5), settings=RuleSettings(fpg_target_mmol=8.0)).controlled
+    assert assess_diabetes_visit(
+        diabetes_visit(fpg_mmol=7.5), settings=RuleSettings(fpg_target_mmol=8.0)
+    ).controlled
 
 
 # ---- classified intervention -------------------------------------------------------------------------------
@@ -157,33 +226,105 @@ QUARTER = VISIT_DAY + timedelta(days=90)
 C, U = (130, 80), (150, 95)  # controlled and uncontrolled BP at age 60
 
 INTERVENTION_CASES = [
-    P(C, None, {}, codes.CONTROLLED, codes.NO_REFERRAL, QUARTER, "routine_quarterly",
-      id="controlled, no ADR, no new/worse complication | book next routine visit (quarterly)"),
-    P(U, None, {}, codes.UNCONTROLLED, codes.NO_REFERRAL, TWO_WEEKS, "uncontrolled",
-      id="first uncontrolled visit | adjust treatment; next visit within 2 weeks"),
-    P(U, C, {}, codes.UNCONTROLLED, codes.NO_REFERRAL, TWO_WEEKS, "uncontrolled",
-      id="first uncontrolled visit (previous controlled) | next visit within 2 weeks"),
-    P(C, None, {"adverse_reaction": codes.ADR, "adverse_reaction_text": "干咳"}, codes.ADVERSE_REACTION_CLASS,
-      codes.NO_REFERRAL, TWO_WEEKS, "adverse_reaction", id="or an ADR | adjust treatment; next visit within 2 weeks"),
-    P(U, U, {}, codes.UNCONTROLLED, codes.ROUTINE_REFERRAL, TWO_WEEKS, "referral_follow_up",
-      id="second uncontrolled visit in a row | recommend referral; follow it up within 2 weeks"),
-    P(C, None, {"adverse_reaction": codes.ADR, "adverse_reaction_text": "血管性水肿",
-                "adverse_reaction_hard_to_control": True}, codes.ADVERSE_REACTION_CLASS, codes.ROUTINE_REFERRAL,
-      TWO_WEEKS, "referral_follow_up", id="an ADR hard to control | recommend referral; follow it up within 2 weeks"),
-    P(C, None, {"new_or_worse_complication": True}, codes.COMPLICATION, codes.ROUTINE_REFERRAL, TWO_WEEKS,
-      "referral_follow_up", id="a new/worse complication | recommend referral; follow it up within 2 weeks"),
-    P((182, 100), U, {}, codes.UNCONTROLLED, codes.URGENT_REFERRAL, TWO_WEEKS, "emergency_follow_up",
-      id="Emergency -> treat, refer urgently, follow the referral up within 2 weeks"),
+    P(
+        C,
+        None,
+        {},
+        codes.CONTROLLED,
+        codes.NO_REFERRAL,
+        QUARTER,
+        "routine_quarterly",
+        id="controlled, no ADR, no new/worse complication | book next routine visit (quarterly)",
+    ),
+    P(
+        U,
+        None,
+        {},
+        codes.UNCONTROLLED,
+        codes.NO_REFERRAL,
+        TWO_WEEKS,
+        "uncontrolled",
+        id="first uncontrolled visit | adjust treatment; next visit within 2 weeks",
+    ),
+    P(
+        U,
+        C,
+        {},
+        codes.UNCONTROLLED,
+        codes.NO_REFERRAL,
+        TWO_WEEKS,
+        "uncontrolled",
+        id="first uncontrolled visit (previous controlled) | next visit within 2 weeks",
+    ),
+    P(
+        C,
+        None,
+        {"adverse_reaction": codes.ADR, "adverse_reaction_text": "干咳"},
+        codes.ADVERSE_REACTION_CLASS,
+        codes.NO_REFERRAL,
+        TWO_WEEKS,
+        "adverse_reaction",
+        id="or an ADR | adjust treatment; next visit within 2 weeks",
+    ),
+    P(
+        U,
+        U,
+        {},
+        codes.UNCONTROLLED,
+        codes.ROUTINE_REFERRAL,
+        TWO_WEEKS,
+        "referral_follow_up",
+        id="second uncontrolled visit in a row | recommend referral; follow it up within 2 weeks",
+    ),
+    P(
+        C,
+        None,
+        {
+            "adverse_reaction": codes.ADR,
+            "adverse_reaction_text": "血管性水肿",
+            "adverse_reaction_hard_to_control": True,
+        },
+        codes.ADVERSE_REACTION_CLASS,
+        codes.ROUTINE_REFERRAL,
+        TWO_WEEKS,
+        "referral_follow_up",
+        id="an ADR hard to control | recommend referral; follow it up within 2 weeks",
+    ),
+    P(
+        C,
+        None,
+        {"new_or_worse_complication": True},
+        codes.COMPLICATION,
+        codes.ROUTINE_REFERRAL,
+        TWO_WEEKS,
+        "referral_follow_up",
+        id="a new/worse complication | recommend referral; follow it up within 2 weeks",
+    ),
+    P(
+        (182, 100),
+        U,
+        {},
+        codes.UNCONTROLLED,
+        codes.URGENT_REFERRAL,
+        TWO_WEEKS,
+        "emergency_follow_up",
+        id="Emergency -> treat, refer urgently, follow the referral up within 2 weeks",
+    ),
 ]
 
 
-@pytest.mark.parametrize("bp, previous_bp, boxes, classification, referral, next_date, next_reason", INTERVENTION_CASES)
-def test_classified_intervention(hypertension_visit, bp, previous_bp, boxes, classification, referral, next_date,
-                                 next_reason):
+@pytest.mark.parametrize(
+    "bp, previous_bp, boxes, classification, referral, next_date, next_reason", INTERVENTION_CASES
+)
+def test_classified_intervention(
+    hypertension_visit, bp, previous_bp, boxes, classification, referral, next_date, next_reason
+):
     visit = hypertension_visit(visit_date=VISIT_DAY, sbp=bp[0], dbp=bp[1], **boxes)
     previous = None
     if previous_bp is not None:
-        previous = hypertension_visit(visit_date=VISIT_DAY - timedelta(days=14), sbp=previous_bp[0], dbp=previous_bp[1])
+        previous = hypertension_visit(
+            visit_date=VISIT_DAY - timedelta(days=14), sbp=previous_bp[0], dbp=previous_bp[1]
+        )
     assessment = assess_hypertension_visit(visit, patient_age=60, previous=previous)
     assert assessment.classification == classification
     assert assessment.referral == referral
@@ -192,15 +333,24 @@ def test_classified_intervention(hypertension_visit, bp, previous_bp, boxes, cla
     assert assessment.consecutive_uncontrolled is (bp != C and previous_bp == U)
 
 
-@pytest.mark.parametrize("fpg, previous_fpg, referral", [
-    P(8.0, 7.2, codes.ROUTINE_REFERRAL, id="two uncontrolled in a row -> referral + 2 weeks (diabetes)"),
-    P(8.0, 6.5, codes.NO_REFERRAL, id="first uncontrolled -> 2 weeks (diabetes)"),
-    P(6.5, 8.0, codes.NO_REFERRAL, id="controlled after an uncontrolled visit is not a streak (diabetes)"),
-])
+@pytest.mark.parametrize(
+    "fpg, previous_fpg, referral",
+    [
+        P(8.0, 7.2, codes.ROUTINE_REFERRAL, id="two uncontrolled in a row -> referral + 2 weeks (diabetes)"),
+        P(8.0, 6.5, codes.NO_REFERRAL, id="first uncontrolled -> 2 weeks (diabetes)"),
+        P(
+            6.5,
+            8.0,
+            codes.NO_REFERRAL,
+            id="controlled after an uncontrolled visit is not a streak (diabetes)",
+        ),
+    ],
+)
 def test_diabetes_consecutive_uncontrolled(diabetes_visit, fpg, previous_fpg, referral):
-    assessment = assess_diabetes_visit(diabetes_visit(visit_date=VISIT_DAY, fpg_mmol=fpg),
-                                       previous=diabetes_visit(visit_date=VISIT_DAY - timedelta(days=14),
-                                                               fpg_mmol=previous_fpg))
+    assessment = assess_diabetes_visit(
+        diabetes_visit(visit_date=VISIT_DAY, fpg_mmol=fpg),
+        previous=diabetes_visit(visit_date=VISIT_DAY - timedelta(days=14), fpg_mmol=previous_fpg),
+    )
     assert assessment.referral == referral
     assert assessment.consecutive_uncontrolled is (referral == codes.ROUTINE_REFERRAL)
     expected = TWO_WEEKS if fpg >= 7.0 else QUARTER
@@ -211,32 +361,44 @@ def test_previous_visit_is_judged_by_the_target_of_its_own_age(hypertension_visi
     # 145/85 at 64 missed 140/90; at 65 the target is 150/90, so 155/85 now is a second miss in a row.
     previous = hypertension_visit(visit_date=VISIT_DAY - timedelta(days=14), sbp=145, dbp=85)
     visit = hypertension_visit(visit_date=VISIT_DAY, sbp=155, dbp=85)
-    assert assess_hypertension_visit(visit, patient_age=65, previous=previous,
-                                     previous_patient_age=64).consecutive_uncontrolled
+    assert assess_hypertension_visit(
+        visit, patient_age=65, previous=previous, previous_patient_age=64
+    ).consecutive_uncontrolled
     assert not assess_hypertension_visit(visit, patient_age=65, previous=previous).consecutive_uncontrolled
 
 
 def test_previous_phone_visit_does_not_make_a_streak(hypertension_visit):
     previous = hypertension_visit(visit_mode=codes.PHONE, sbp=None, dbp=None, weight_kg=None, heart_rate=None)
-    assessment = assess_hypertension_visit(hypertension_visit(sbp=150, dbp=95), patient_age=60, previous=previous)
+    assessment = assess_hypertension_visit(
+        hypertension_visit(sbp=150, dbp=95), patient_age=60, previous=previous
+    )
     assert not assessment.consecutive_uncontrolled and assessment.referral == codes.NO_REFERRAL
 
 
 def test_phone_visit_without_measurement_is_not_classified(hypertension_visit):
-    visit = hypertension_visit(visit_date=VISIT_DAY, visit_mode=codes.PHONE, sbp=None, dbp=None, weight_kg=None,
-                               heart_rate=None)
+    visit = hypertension_visit(
+        visit_date=VISIT_DAY, visit_mode=codes.PHONE, sbp=None, dbp=None, weight_kg=None, heart_rate=None
+    )
     assessment = assess_hypertension_visit(visit, patient_age=60)
     assert assessment.controlled is None and assessment.classification is None
     assert assessment.next_visit_date == TWO_WEEKS and assessment.next_visit_reason.code == "not_measured"
 
 
 def test_classification_keeps_every_reason(hypertension_visit):
-    visit = hypertension_visit(sbp=150, dbp=95, adverse_reaction=codes.ADR, adverse_reaction_text="踝部水肿",
-                               new_or_worse_complication=True)
+    visit = hypertension_visit(
+        sbp=150,
+        dbp=95,
+        adverse_reaction=codes.ADR,
+        adverse_reaction_text="踝部水肿",
+        new_or_worse_complication=True,
+    )
     assessment = assess_hypertension_visit(visit, patient_age=60)
     assert assessment.classification == codes.COMPLICATION
     assert [r.code for r in assessment.classification_reasons] == [
-        "bp_above_target", "adverse_reaction", "new_or_worse_complication"]
+        "bp_above_target",
+        "adverse_reaction",
+        "new_or_worse_complication",
+    ]
     assert "踝部水肿" in assessment.classification_reasons[1].zh
 
 
@@ -249,9 +411,11 @@ def test_wrong_visit_kind_is_refused(hypertension_visit, diabetes_visit):
 
 # ---- guidance ----------------------------------------------------------------------------------------------
 
+
 def test_guidance_says_what_to_do_why_and_when(hypertension_visit):
-    visit = hypertension_visit(visit_date=VISIT_DAY, sbp=152, dbp=94, cigarettes_per_day=10, salt_intake=3,
-                               medication_adherence=2)
+    visit = hypertension_visit(
+        visit_date=VISIT_DAY, sbp=152, dbp=94, cigarettes_per_day=10, salt_intake=3, medication_adherence=2
+    )
     guidance = assess_hypertension_visit(visit, patient_age=60, earlier_visits_this_year=0).guidance_zh
     assert guidance[0].startswith("血压控制不满意（血压152/94mmHg，未达到目标<140/90 mmHg）")
     assert "2周内随访" in guidance[0]
