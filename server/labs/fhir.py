@@ -77,7 +77,8 @@ def _load(data: bytes | str | Mapping[str, Any]) -> dict:
 
 def _check_resource_types(obj: dict) -> None:
     if obj.get("resourceType") != "Bundle":
-        raise FHIRBundleError(f"resourceType is {obj.get('resourceType')!r}, expected 'Bundle'", "resourceType")
+        raise FHIRBundleError(f"resourceType is {obj.get('resourceType')!r}, expected 'Bundle'",
+                              "resourceType")
     entries = obj.get("entry") or []
     if not isinstance(entries, list):
         raise FHIRBundleError("entry must be a list", "entry")
@@ -129,8 +130,9 @@ def parse_fhir_bundle(data: bytes | str | Mapping[str, Any]) -> LabMessage:
         for j, ref in enumerate(res.result or []):
             obs = _resolve(ref, resources)
             if obs is None or obs.get_resource_type() != "Observation":
-                raise FHIRBundleError(f"result reference {ref.reference!r} is not an Observation in this bundle",
-                                      f"entry[{i}].resource.result[{j}]")
+                raise FHIRBundleError(
+                    f"result reference {ref.reference!r} is not an Observation in this bundle",
+                    f"entry[{i}].resource.result[{j}]")
             used.add(id(obs))
             _add_observation(report, obs, patient, resources, str(j + 1))
         reports.append(report)
@@ -150,7 +152,8 @@ def parse_fhir_bundle(data: bytes | str | Mapping[str, Any]) -> LabMessage:
     return LabMessage(
         sending_app=str(bundle.meta.source) if bundle.meta and bundle.meta.source else "",
         sending_facility="",
-        control_id=(bundle.identifier.value if bundle.identifier and bundle.identifier.value else bundle.id or ""),
+        control_id=(bundle.identifier.value if bundle.identifier and bundle.identifier.value
+                    else bundle.id or ""),
         version=FHIR_VERSION_LABEL, encoding="utf-8", encoding_reason="JSON is UTF-8 (RFC 8259)",
         patient=patient, reports=reports, message_type=f"Bundle/{bundle.type}",
         sent_at=_when(bundle.timestamp),
@@ -225,7 +228,8 @@ def _patient(res) -> LabPatient:
         type_code = ""
         if ident.type and ident.type.coding:
             type_code = ident.type.coding[0].code or ""
-        authority = str(ident.system) if ident.system else (ident.assigner.display if ident.assigner else "") or ""
+        authority = str(ident.system) if ident.system else (
+            ident.assigner.display if ident.assigner else "") or ""
         identifiers.append(PatientIdentifier(ident.value, type_code, authority, "Patient.identifier"))
     ideographic = alphabetic = ""
     for name in res.name or []:
@@ -235,7 +239,8 @@ def _patient(res) -> LabPatient:
         elif text:
             alphabetic = alphabetic or text
     birth = res.birthDate if isinstance(res.birthDate, dt.date) else None
-    return LabPatient(identifiers, ideographic or alphabetic, alphabetic, birth, _GENDER.get(res.gender or "", "U"))
+    sex = _GENDER.get(res.gender or "", "U")
+    return LabPatient(identifiers, ideographic or alphabetic, alphabetic, birth, sex)
 
 
 def _report(res, resources) -> LabReport:

@@ -191,7 +191,8 @@ def choose_encoding(raw: bytes, facility_encodings: Mapping[str, str] | None = N
         return text, "gb18030", prefix + "bytes are not UTF-8, decoded as GB18030 (superset of GBK)"
     text = raw.decode("gb18030", errors="replace")
     bad = text.count("\ufffd")
-    return text, "gb18030", prefix + f"bytes are neither UTF-8 nor GB18030; {bad} undecodable sequences replaced"
+    return text, "gb18030", (prefix + f"bytes are neither UTF-8 nor GB18030; "
+                             f"{bad} undecodable sequences replaced")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def choose_encoding(raw: bytes, facility_encodings: Mapping[str, str] | None = N
 
 
 def unescape(value: str, separators: str, esc: str, encoding: str) -> str:
-    """Decode HL7 escapes: \\F\\ \\S\\ \\T\\ \\R\\ \\E\\, \\.br\\ as a newline, \\Xhh..\\ as bytes in the message's charset."""
+    """Decode HL7 escapes (F S T R E, .br as a newline, Xhh as bytes in the message's charset)."""
     if esc not in value:
         return value
     field_sep, comp_sep, rep_sep, sub_sep = separators[1], separators[3], separators[2], separators[4]
@@ -255,22 +256,25 @@ def _tree(fld) -> list[list[list[str]]]:
 class _Segment:
     """Read access to one segment's fields, unescaped, with 1-based HL7 numbering."""
 
-    __slots__ = ("seg", "ctx", "name")
+    __slots__ = ("seg", "ctx", "name", "_cache")
 
     def __init__(self, seg, ctx: _Context):
         self.seg = seg
         self.ctx = ctx
         self.name = str(seg[0])
+        self._cache: dict[int, list] = {}  # fields are read several times (get() per component)
 
     def reps(self, n: int) -> list[list[list[str]]]:
         """Field n unescaped as repetitions -> components -> subcomponents; [] when absent or empty."""
+        if n in self._cache:
+            return self._cache[n]
         if n >= len(self.seg):
             return []
         tree = _tree(self.seg[n])
-        if tree == [[[""]]]:
-            return []
         u = self.ctx.unescape
-        return [[[u(s) for s in comp] for comp in rep] for rep in tree]
+        result = [] if tree == [[[""]]] else [[[u(s) for s in comp] for comp in rep] for rep in tree]
+        self._cache[n] = result
+        return result
 
     def get(self, n: int, comp: int = 1, sub: int = 1, rep: int = 1) -> str:
         """One value, stripped; '' when absent."""
@@ -397,7 +401,8 @@ _DEMOGRAPHIC_CODES = {"30525-0", "21612-7", "29553-5"}
 _ENCAPSULATED_TYPES = {"ED", "RP", "AD"}
 _TEXT_TYPES = {"ST", "TX", "FT", "IS", "CE", "CWE", "CNE"}
 _INSTRUMENT_META = re.compile(
-    r"(?<![A-Za-z])(mode|remark|comment|note|alert|message|ref(?:erence)?\s*group|flag|histogram|scattergram)s?"
+    r"(?<![A-Za-z])(mode|remark|comment|note|alert|message|ref(?:erence)?\s*group|flag|histogram"
+    r"|scattergram)s?"
     r"(?![A-Za-z])|模式|备注|说明|提示|报警|直方图|散点图",
     re.IGNORECASE)
 
@@ -592,6 +597,10 @@ def read_header(raw: bytes, facility_encodings: Mapping[str, str] | None = None)
     if not raw.startswith(b"MSH") or len(raw) < 8:
         return None
     text, codec, _ = choose_encoding(raw, facility_encodings)
+    return _header_from_text(text, codec)
+
+
+def _header_from_text(text: str, codec: str) -> MessageHeader:
     first = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     sep = first[3]
     enc_chars = first[4:].split(sep, 1)[0]
@@ -618,9 +627,10 @@ def parse_oru(raw: bytes, facility_encodings: Mapping[str, str] | None = None) -
     if not raw.startswith(b"MSH") or len(raw) < 8:
         kind = "a batch (FHS/BHS)" if raw[:3] in (b"FHS", b"BHS") else "not an HL7 v2 message"
         raise HL7MessageError(f"{kind}: it must start with MSH", ack_code="AR", error_code="100")
-    header = read_header(raw, facility_encodings)
+    text, codec, reason = choose_encoding(raw, facility_encodings)
+    header = _header_from_text(text, codec)
     try:
-        return _parse(raw, header, facility_encodings)
+        return _parse(text, codec, reason, header)
     except HL7MessageError as err:
         err.header = err.header or header
         raise
@@ -629,8 +639,7 @@ def parse_oru(raw: bytes, facility_encodings: Mapping[str, str] | None = None) -
                               header=header) from err
 
 
-def _parse(raw: bytes, header: MessageHeader, facility_encodings) -> LabMessage:
-    text, codec, reason = choose_encoding(raw, facility_encodings)
+def _parse(text: str, codec: str, reason: str, header: MessageHeader) -> LabMessage:
     field_sep = text[3]
     ctx = _Context("\r" + field_sep + "~^&", "\\", codec)
     segments = _split_segments(text, field_sep, ctx)
@@ -808,7 +817,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 def build_ack(source: LabMessage | MessageHeader | HL7MessageError | None, code: str = "AA", text: str = "",
               *, control_id: str, error: HL7MessageError | None = None,
               now: dt.datetime | None = None) -> bytes:
-    """The ACK (MSH, MSA, ERR when rejecting) for an inbound message, as bytes in its encoding with CR separators."""
+    """The ACK (MSH, MSA, ERR when rejecting) for an inbound message: bytes in its encoding, CR-separated."""
     if code not in ("AA", "AE", "AR"):
         raise ValueError(f"ACK code must be AA, AE or AR, not {code!r}")
     if isinstance(source, HL7MessageError):

@@ -37,7 +37,7 @@ NORMAL_FLAGS = frozenset({"N", ""})
 
 
 class PatientIdentifier(NamedTuple):
-    """One patient identifier: value, HL7 identifier type code (table 0203), assigning authority, where found."""
+    """One patient identifier: value, HL7 type code (table 0203), assigning authority, where it was found."""
 
     value: str
     type_code: str
@@ -86,7 +86,8 @@ class LabResult:
     status: str = ""  # HL7 OBX-11 code: F final, P preliminary, C corrected, I in process, X cannot obtain...
     observed_at: dt.datetime | None = None
     value_code: str = ""  # the code of a coded (CE/CWE) value; its text is in value_text
-    range_by_sex: dict[str, str] = field(default_factory=dict)  # {"M": "130-175", "F": "115-150"} when sex-specific
+    # {"M": "130-175", "F": "115-150"} when the range is sex-specific (text normalised to half-width).
+    range_by_sex: dict[str, str] = field(default_factory=dict)
     observer: str = ""  # OBX-16 responsible observer / Observation.performer
 
     @property

@@ -179,7 +179,8 @@ def test_nm_with_comparator_and_nm_with_text():
 
 
 def test_obx11_empty_takes_obr25_with_a_warning():
-    raw = "\r".join(["MSH|^~\\&|L|H|||20250101||ORU^R01|C1|P|2.5", "PID|1||P1||N", "OBR|1||F1|G^G^L" + "|" * 21 + "F",
+    raw = "\r".join(["MSH|^~\\&|L|H|||20250101||ORU^R01|C1|P|2.5", "PID|1||P1||N",
+                     "OBR|1||F1|G^G^L" + "|" * 21 + "F",
                      "OBX|1|NM|GLU^Glucose^L||5.0|mmol/L"]).encode()
     msg = parse_oru(raw)
     assert msg.reports[0].status == "F" and msg.results[0].status == "F"
@@ -226,7 +227,8 @@ NOW = dt.datetime(2025, 3, 2, 11, 0, 5)
 def test_aa_ack_exact_bytes(fixture_message):
     msg = parse_oru(fixture_message("utf8-escapes-criticals-cr.hl7"))
     ack = build_ack(msg, "AA", control_id="ACK-1", now=NOW)
-    assert ack == (b"MSH|^~\\&|GPO|CLINIC|LIS|HOSP_B|20250302110005||ACK^R01^ACK|ACK-1|P|2.5.1||||||UNICODE UTF-8\r"
+    assert ack == (b"MSH|^~\\&|GPO|CLINIC|LIS|HOSP_B|20250302110005||ACK^R01^ACK|ACK-1|P|2.5.1"
+                   b"||||||UNICODE UTF-8\r"
                    b"MSA|AA|B-1001|\r")
 
 

@@ -59,10 +59,12 @@ def test_two_panel_lf_message(sample):
     assert msg.processing_id == "T"
     assert msg.encoding_reason == "no MSH-18; bytes are valid UTF-8"
     p = msg.patient
-    assert [tuple(i) for i in p.identifiers] == [("10006579", "MR", "1", "PID-3"), ("123121234", "SS", "", "PID-19")]
+    assert [tuple(i) for i in p.identifiers] == [
+        ("10006579", "MR", "1", "PID-3"), ("123121234", "SS", "", "PID-19")]
     assert (p.name, p.birth_date, p.sex) == ("DUCK DONALD D", dt.date(1924, 10, 10), "M")
     hemogram, diff = msg.reports
-    assert (hemogram.placer_no, hemogram.filler_no, hemogram.panel_code) == ("88502218", "82503246", "24317-0")
+    assert (hemogram.placer_no, hemogram.filler_no, hemogram.panel_code) == (
+        "88502218", "82503246", "24317-0")
     assert hemogram.panel_name == "Hemogram and platelet count, automated"
     assert (hemogram.status, diff.status) == ("F", "")  # the second OBR leaves OBR-25 empty
     # SPM-4 and SPM-18 fill what OBR-15 and OBR-14 leave empty (v2.5 senders).
@@ -75,7 +77,8 @@ def test_two_panel_lf_message(sample):
     assert [(r.code, r.status) for r in rows] == [
         ("11156-7", "I"), ("11273-0", "P"), ("20509-6", "I"), ("20570-8", "P"), ("11125-2", "F")]
     leuko = rows[0]
-    assert (leuko.value_text, leuko.value_num, leuko.unit, leuko.flags, leuko.observed_at) == ("", None, "", [], None)
+    assert (leuko.value_text, leuko.value_num, leuko.unit, leuko.flags, leuko.observed_at) == (
+        "", None, "", [], None)
     assert (rows[1].value_num, rows[1].unit) == (Decimal("4.06"), "tera.l-1")
     assert rows[1].observed_at == dt.datetime(2014, 10, 6, 6, 27)
     assert (rows[4].value_num, rows[4].unit) == (Decimal("221"), "giga.l-1")

@@ -25,8 +25,10 @@ def test_gbk_without_msh18_is_detected_and_the_pipe_trail_byte_survives(fixture_
     hgb, protein, urine_wbc = rep.results
     assert (hgb.name, hgb.value_num, hgb.unit) == ("血红蛋白", Decimal("118"), "g/L")
     assert hgb.range_by_sex == {"M": "130-175", "F": "115-150"}
-    assert (hgb.range_low, hgb.range_high, hgb.flags, hgb.abnormal) == (Decimal("130"), Decimal("175"), ["L"], True)
-    assert (protein.value_type, protein.value_text, protein.value_num, protein.range_text) == ("ST", "阴性", None, "阴性")
+    assert (hgb.range_low, hgb.range_high, hgb.flags, hgb.abnormal) == (
+        Decimal("130"), Decimal("175"), ["L"], True)
+    assert (protein.value_type, protein.value_text, protein.value_num, protein.range_text) == (
+        "ST", "阴性", None, "阴性")
     assert (urine_wbc.unit, urine_wbc.range_low, urine_wbc.range_high) == ("个/HP", Decimal("0"), Decimal("5"))
     assert [(x.name, x.value_text) for x in rep.excluded] == [("备注", "标本轻度溶血")]
 
@@ -75,7 +77,8 @@ def test_escapes_criticals_and_value_types(fixture_message):
         "<9 mcg/dL: acceptable", None, Decimal("9"))
     assert (rows["EGFR"].range_low, rows["EGFR"].range_high) == (Decimal("60"), None)
     crp = rows["CRP"]
-    assert (crp.value_type, crp.value_text, crp.value_num, crp.comparator) == ("SN", "<0.5", Decimal("0.5"), "<")
+    assert (crp.value_type, crp.value_text, crp.value_num, crp.comparator) == (
+        "SN", "<0.5", Decimal("0.5"), "<")
     assert (crp.range_low, crp.range_high) == (None, Decimal("5"))
     aso = rows["ASO"]
     assert (aso.value_text, aso.value_num, aso.range_low, aso.range_high) == ("1:128", None, None, None)

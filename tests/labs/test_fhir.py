@@ -1,0 +1,114 @@
+"""FHIR R4 bundles map onto the same dataclasses as HL7 v2; invalid bundles fail with a field path."""
+import copy
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from server.labs.fhir import FHIRBundleError, parse_fhir_bundle
+from server.labs.model import LabMessage
+
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture
+def bundle_bytes(fixture_message):
+    return fixture_message("bundle-chem-r4.json")
+
+
+@pytest.fixture
+def bundle(bundle_bytes):
+    return json.loads(bundle_bytes)
+
+
+def test_valid_bundle_maps_header_patient_and_report(bundle_bytes):
+    msg = parse_fhir_bundle(bundle_bytes)
+    assert isinstance(msg, LabMessage)
+    assert (msg.control_id, msg.sending_app, msg.message_type) == (
+        "FHIR-MSG-0001", "http://lis.hosp-e.example/fhir", "Bundle/collection")
+    assert msg.sent_at == dt.datetime(2025, 3, 5, 10, 30, tzinfo=CST)
+    p = msg.patient
+    assert (p.name, p.name_alphabetic, p.sex, p.birth_date) == ("张伟", "Zhang Wei", "F", dt.date(1980, 1, 1))
+    assert [(i.value, i.type_code) for i in p.identifiers] == [
+        ("MR-9001", "MR"), ("34052419800101001X", "NNCHN")]
+    assert p.citizen_id == "34052419800101001X"
+    (rep,) = msg.reports
+    assert (rep.placer_no, rep.filler_no, rep.panel_code, rep.panel_name) == (
+        "PLACER-777", "FILLER-555", "24323-8", "生化全套")
+    assert (rep.specimen_type, rep.status, rep.tester, rep.reviewer) == ("SER", "F", "王强", "李明")
+    assert rep.specimen_received_at == dt.datetime(2025, 3, 5, 8, 10, tzinfo=CST)
+    assert rep.reported_at == dt.datetime(2025, 3, 5, 10, 20, tzinfo=CST)
+    assert rep.collected_at == dt.datetime(2025, 3, 5, 7, 45, tzinfo=CST)
+
+
+def test_valid_bundle_results(bundle_bytes):
+    rep = parse_fhir_bundle(bundle_bytes).reports[0]
+    chol, hgb, k, crp, protein = rep.results
+    assert (chol.code, chol.name, chol.coding_system) == ("2093-3", "总胆固醇", "http://loinc.org")
+    assert (chol.value_text, chol.value_num, chol.unit) == ("6.20", Decimal("6.20"), "mmol/L")
+    assert (chol.range_text, chol.range_low, chol.range_high, chol.flags, chol.abnormal) == (
+        "<5.2", None, Decimal("5.2"), ["H"], True)
+    assert chol.observed_at == dt.datetime(2025, 3, 5, 9, 50, tzinfo=CST)
+    # Female patient: the appliesTo=female range is picked, both kept.
+    assert (hgb.range_low, hgb.range_high) == (Decimal("115"), Decimal("150"))
+    assert hgb.range_by_sex == {"M": "130-175", "F": "115-150"}
+    assert (k.status, k.is_correction, k.critical, k.flags) == ("C", True, True, ["HH"])
+    assert (crp.value_type, crp.value_text, crp.value_num, crp.comparator, crp.status) == (
+        "SN", "<0.5", Decimal("0.5"), "<", "P")
+    assert (crp.range_low, crp.range_high) == (None, Decimal("5"))
+    assert (protein.value_type, protein.value_code, protein.value_text) == ("CWE", "260385009", "阴性")
+    assert [(x.code, x.value_text) for x in rep.excluded] == [("30525-0", "45")]
+
+
+def test_bytes_str_and_dict_give_the_same_message(bundle_bytes, bundle):
+    from_bytes = parse_fhir_bundle(bundle_bytes)
+    assert parse_fhir_bundle(bundle_bytes.decode()) == from_bytes
+    from_dict = parse_fhir_bundle(bundle)
+    assert from_dict.results[1:] == from_bytes.results[1:]  # a dict holds 6.2 as a float, not "6.20"
+
+
+def test_male_patient_gets_the_male_range(bundle):
+    bundle["entry"][0]["resource"]["gender"] = "male"
+    hgb = parse_fhir_bundle(bundle).results[1]
+    assert (hgb.range_low, hgb.range_high) == (Decimal("130"), Decimal("175"))
+
+
+def test_observations_without_a_report_are_grouped(bundle):
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "DiagnosticReport"]
+    (rep,) = parse_fhir_bundle(bundle).reports
+    assert rep.panel_code == "" and len(rep.results) == 5 and len(rep.excluded) == 1
+
+
+def mutate(bundle, index, **changes):
+    b = copy.deepcopy(bundle)
+    b["entry"][index]["resource"].update(changes)
+    return b
+
+
+def drop(bundle, index, key):
+    b = copy.deepcopy(bundle)
+    del b["entry"][index]["resource"][key]
+    return b
+
+
+@pytest.mark.parametrize("make, path", [
+    (lambda b: b"{not json", "$"),
+    (lambda b: b"[1, 2]", "$"),
+    (lambda b: {**b, "resourceType": "Patient"}, "resourceType"),
+    (lambda b: drop(b, 4, "status"), "entry[4].resource.status"),
+    (lambda b: mutate(b, 4, status="done"), "entry[4].resource.status"),
+    (lambda b: mutate(b, 3, status="signed"), "entry[3].resource.status"),
+    (lambda b: mutate(b, 0, gender="mal"), "entry[0].resource.gender"),
+    (lambda b: mutate(b, 0, birthDate="1980-13-45"), "entry[0].resource.birthDate"),
+    (lambda b: mutate(b, 4, valueQuantity={"value": "lots"}), "entry[4].resource.valueQuantity.value"),
+    (lambda b: mutate(b, 5, resourceType="Observatio"), "entry[5].resource.resourceType"),
+    (lambda b: mutate(b, 3, result=[{"reference": "urn:uuid:missing"}]), "entry[3].resource.result[0]"),
+    (lambda b: {**b, "entry": b["entry"][1:]}, "entry"),  # no Patient
+    (lambda b: {**b, "entry": b["entry"] + b["entry"][:1]}, "entry"),  # two Patients
+])
+def test_invalid_bundles_name_the_field(bundle, make, path):
+    with pytest.raises(FHIRBundleError) as caught:
+        parse_fhir_bundle(make(bundle))
+    assert caught.value.path == path
+    assert caught.value.reason and caught.value.errors
