@@ -526,19 +526,19 @@ def _value(obx: _Segment, value_type: str, ctx: _Context) -> tuple[str, Decimal 
     reps = obx.reps(5)
     if not reps:
         return "", None, "", ""
-    if value_type == "SN":
+    if value_type == "SN" and len(reps[0]) > 1:
         comps = [c[0].strip() if c else "" for c in reps[0]] + ["", "", "", ""]
         comparator, num1, sep, num2 = comps[:4]
         text = f"{comparator}{num1}{sep}{num2}"
         # A ratio (1:128) or a range (2-5) has no single number; "^1^+" is "1+", a graded result.
-        number = _decimal(num1) if not num2 else None
+        number = _decimal(num1) if not sep and not num2 else None
         return text, number, comparator, ""
     if value_type in ("CE", "CWE", "CNE"):
         codes = [(rep[0][0].strip(), rep[1][0].strip() if len(rep) > 1 else "") for rep in reps]
         return "; ".join(t or c for c, t in codes), None, "", codes[0][0]
     # NM, ST, TX, FT, IS, ...: repeats are lines of text.
     text = "\n".join(obx.ctx.unescape(_raw_rep(obx, 5, i)) for i in range(len(reps))).strip()
-    if value_type != "NM":
+    if value_type not in ("NM", "SN"):  # an SN without components ("<0.5") reads like an NM
         return text, None, "", ""
     for op in _COMPARATORS:
         # Many analysers put "<0.5" or ">1000" into an NM field instead of using SN.
@@ -546,7 +546,7 @@ def _value(obx: _Segment, value_type: str, ctx: _Context) -> tuple[str, Decimal 
             return text, _decimal(text[len(op):]), op, ""
     number = _decimal(text)
     if number is None and text:
-        ctx.warnings.append(f"OBX-5 {text!r} is not a number although OBX-2 is NM; kept as text")
+        ctx.warnings.append(f"OBX-5 {text!r} is not a number although OBX-2 is {value_type}; kept as text")
     return text, number, "", ""
 
 
@@ -639,7 +639,20 @@ def parse_oru(raw: bytes, facility_encodings: Mapping[str, str] | None = None) -
                               header=header) from err
 
 
+def _check_delimiters(text: str) -> None:
+    """MSH-1 and MSH-2 must be distinct printable punctuation, or python-hl7 mis-splits (or asserts)."""
+    field_sep = text[3]
+    end = text.find(field_sep, 4)
+    encoding_chars = text[4:end] if end > 0 else ""
+    delimiters = field_sep + encoding_chars
+    if (not 2 <= len(delimiters) <= 6 or len(set(delimiters)) != len(delimiters)
+            or any(c.isalnum() or not c.isprintable() or c.isspace() for c in delimiters)):
+        raise HL7MessageError(f"MSH-1/MSH-2 delimiters {delimiters!r} are not usable", ack_code="AR",
+                              error_code="102", location="MSH^1^2")
+
+
 def _parse(text: str, codec: str, reason: str, header: MessageHeader) -> LabMessage:
+    _check_delimiters(text)
     field_sep = text[3]
     ctx = _Context("\r" + field_sep + "~^&", "\\", codec)
     segments = _split_segments(text, field_sep, ctx)

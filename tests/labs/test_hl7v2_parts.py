@@ -279,3 +279,51 @@ def test_ack_from_header_and_bad_code():
     with pytest.raises(ValueError):
         build_ack(header, "OK", control_id="A7")
     assert read_header(b"nothing") is None
+
+
+@pytest.mark.parametrize("value, text, number, comparator", [
+    ("^1^+", "1+", None, ""),  # graded, not the number 1
+    ("^2^-^5", "2-5", None, ""),
+    (">^1000", ">1000", Decimal("1000"), ">"),
+    ("<0.5", "<0.5", Decimal("0.5"), "<"),  # SN sent without components
+])
+def test_structured_numeric_forms(value, text, number, comparator):
+    row = parse_oru(oru(f"OBX|1|SN|X^Titre^L||{value}|U|<5|N|||F").encode()).results[0]
+    assert (row.value_text, row.value_num, row.comparator) == (text, number, comparator)
+
+
+# --- robustness: whatever follows a valid MSH, the only exception is HL7MessageError -------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = st.sampled_from(["|", "^", "~", "&", "\\", "\r", "\n", "PID", "OBR", "OBX", "SPM", "ZZZ", "NM", "SN",
+                           "CE", "ED", "IS", "\\S\\", "\\X", "\\.br\\", "5.0", "<", "3.5-5.5", "男", "HH", "F",
+                           "20250101", "9999999999999", "", " ", "\x00", "张"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES, max_size=60), st.sampled_from(["utf-8", "gb18030"]))
+def test_parse_oru_only_raises_its_own_error(pieces, encoding):
+    raw = (oru() + "".join(pieces)).encode(encoding)
+    try:
+        parse_oru(raw)
+    except HL7MessageError as err:
+        assert err.ack_code in ("AE", "AR") and err.header is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=120), st.binary(max_size=8))
+def test_random_bytes_only_raise_its_own_error(tail, head):
+    base = oru().encode()
+    for raw in (base + tail, head + base, base[:4] + tail):  # base[:4] + tail: broken MSH-2 delimiters
+        try:
+            parse_oru(raw)
+        except HL7MessageError:
+            pass
+
+
+def test_unusable_delimiters_are_rejected():
+    with pytest.raises(HL7MessageError) as caught:
+        parse_oru(b"MSH|\x00\x00\x00\x00|L|H")
+    assert (caught.value.ack_code, caught.value.error_code, caught.value.location) == ("AR", "102", "MSH^1^2")
