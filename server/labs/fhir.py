@@ -57,6 +57,8 @@ _LOINC = "http://loinc.org"
 def _path(loc: tuple) -> str:
     out = ""
     for part in loc:
+        if part == "root":  # pydantic's name for a model's own value adds nothing to the path
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
@@ -351,9 +353,13 @@ def _bounds(rr, sex: str) -> tuple[Decimal | None, Decimal | None]:
 
 def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set_id: str) -> None:
     members = [_resolve(m, resources) for m in obs.hasMember or []]
+    for k, member in enumerate(members):
+        if member is None or member.get_resource_type() != "Observation":
+            raise FHIRBundleError(f"hasMember reference {obs.hasMember[k].reference!r} is not an Observation "
+                                  "in this bundle", f"Observation/{obs.id}.hasMember[{k}]")
     if members and obs.valueQuantity is None and obs.valueString is None and obs.valueCodeableConcept is None:
         # A panel Observation carries no value of its own: its members are the results.
-        for k, member in enumerate(m for m in members if m is not None):
+        for k, member in enumerate(members):
             _add_observation(report, member, patient, resources, f"{set_id}.{k + 1}")
         return
     code, name, system = _coding(obs.code)

@@ -112,3 +112,36 @@ def test_invalid_bundles_name_the_field(bundle, make, path):
         parse_fhir_bundle(make(bundle))
     assert caught.value.path == path
     assert caught.value.reason and caught.value.errors
+
+
+def panel_bundle(bundle, member_refs):
+    b = copy.deepcopy(bundle)
+    panel = {"fullUrl": "urn:uuid:panel", "resource": {
+        "resourceType": "Observation", "id": "panel", "status": "final", "code": {"text": "Lipid panel"},
+        "hasMember": [{"reference": r} for r in member_refs]}}
+    b["entry"].append(panel)
+    report = b["entry"][3]["resource"]
+    report["result"] = [{"reference": "urn:uuid:panel"}]
+    return b
+
+
+def test_panel_observation_is_expanded_into_its_members(bundle):
+    b = panel_bundle(bundle, ["urn:uuid:7c1d0a3e-0000-4000-8000-000000000021", "Observation/o3"])
+    rep, loose = parse_fhir_bundle(b).reports
+    assert rep.panel_code == "24323-8"
+    assert [(r.set_id, r.code) for r in rep.results] == [("1.1", "2093-3"), ("1.2", "2823-3")]
+    # The other observations are no longer listed by any report, so they form their own group.
+    assert loose.panel_code == "" and [r.code for r in loose.results] == ["718-7", "1988-5", "20454-5"]
+    assert [x.code for x in loose.excluded] == ["30525-0"]
+
+
+def test_unresolved_panel_member_is_an_error(bundle):
+    with pytest.raises(FHIRBundleError) as caught:
+        parse_fhir_bundle(panel_bundle(bundle, ["Observation/nope"]))
+    assert caught.value.path == "Observation/panel.hasMember[0]"
+
+
+def test_non_object_entry_path_has_no_pydantic_root(bundle):
+    with pytest.raises(FHIRBundleError) as caught:
+        parse_fhir_bundle({**bundle, "entry": [1]})
+    assert caught.value.path == "entry[0]"
