@@ -5,7 +5,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-DEV_SECRET = "dev-only-secret-change-me"  # noqa: S105 - refused in production, see check()
+DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - refused in production, see check()
 INSTANCE = Path(os.environ.get("GPO_INSTANCE", Path(__file__).resolve().parent.parent / "instance"))
 
 

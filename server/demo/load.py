@@ -22,7 +22,7 @@ TEAMS = (
 )
 MEMBERS = (("doctor", "family_doctor", True), ("nurse", "nurse", False), ("ph", "public_health_doctor", False),
            ("doctor2", "family_doctor", False), ("nurse2", "nurse", False), ("ph2", "public_health_doctor", False),
-           ("nurse3", "nurse", False), ("doctor3", "family_doctor", False))
+           ("nurse3", "nurse", False), ("doctor3", "family_doctor", False), ("ph3", "public_health_doctor", False))
 SURNAME_STAFF = "陈林黄周吴徐孙马朱胡"
 
 

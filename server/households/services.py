@@ -63,6 +63,8 @@ def create_household(session: Session, actor: Actor, data: dict) -> Household:
     committee = session.get(Committee, data["committee_id"])
     if committee is None or (actor.role != "admin" and committee.center_id != actor.center_id):
         raise field_error("committee_id", "no such committee in your center")
+    if actor.role == "gp" and committee.team_id != actor.team_id:
+        raise field_error("committee_id", "this committee is not in your team's service area")
     team_id = actor.team_id if actor.role == "gp" else committee.team_id
     hh = Household(center_id=committee.center_id, committee_id=committee.id, team_id=team_id,
                    created_by=actor.user_id, **{k: data.get(k) for k in HOUSEHOLD_FIELDS})

@@ -1,0 +1,51 @@
+"""Migrations from empty to head match the models, and step down and up again, on SQLite and PostgreSQL."""
+import os
+import uuid
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from server.db import make_engine
+from server.manage import alembic_config, migrate
+from server.models import Base
+
+
+@pytest.fixture
+def empty_url(tmp_path):
+    pg = os.environ.get("TEST_DATABASE_URL")
+    if not pg:
+        yield f"sqlite:///{tmp_path / 'mig.db'}"
+        return
+    name = f"gpo_mig_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(pg.rsplit("/", 1)[0] + "/postgres").execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield pg.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def diff(url):
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        result = compare_metadata(ctx, Base.metadata)
+    engine.dispose()
+    return result
+
+
+def test_empty_to_head_matches_models_then_down_and_up(empty_url):
+    migrate(empty_url)
+    assert diff(empty_url) == []
+    cfg = alembic_config(empty_url)
+    command.downgrade(cfg, "-1")
+    engine = make_engine(empty_url)
+    left = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    engine.dispose()
+    assert "residents" not in left
+    migrate(empty_url)
+    assert diff(empty_url) == []

@@ -1,0 +1,197 @@
+"""Walk every path of the OpenAPI document as every role: no record crosses a team or center boundary.
+
+Each endpoint in the document must have an entry here, so a new endpoint cannot skip this test.
+"""
+import io
+
+import pytest
+
+USERS = ("admin", "staff-a", "staff-b", "spec", "gp-a1", "nurse-a1", "gp-a2", "gp-b1")
+TEAM_KEYS = ("A1", "A2", "A0", "B1")  # A0: center A, no team
+VISIBLE = {  # which households' team keys each user may see
+    "admin": {"A1", "A2", "A0", "B1"}, "staff-a": {"A1", "A2", "A0"}, "staff-b": {"B1"}, "spec": set(),
+    "gp-a1": {"A1"}, "nurse-a1": {"A1"}, "gp-a2": {"A2"}, "gp-b1": {"B1"},
+}
+CENTER_OF = {"A1": "A", "A2": "A", "A0": "A", "B1": "B"}
+
+
+@pytest.fixture
+def scene(world, as_user):
+    """The world plus a registry entry in every team, so every id-bearing path has a target per team."""
+    world.conditions = {}
+    for key in TEAM_KEYS:
+        r = as_user("admin").post(f"/api/v1/residents/{world.residents[key + '-0-0']}/conditions",
+                                  json={"condition": "hypertension"})
+        assert r.status_code == 201
+        world.conditions[key] = r.get_json()["id"]
+    world.team_of_team_id = {v: k for k, v in world.teams.items()}
+    world.center_key = {v: k for k, v in world.centers.items()}
+    return world
+
+
+def own_household(w, user):
+    keys = sorted(VISIBLE[user])
+    return w.households[f"{keys[0]}-0"] if keys else w.households["A1-0"]
+
+
+# --- requests aimed at one team's records -------------------------------------------------------
+# Each returns (method, url, kwargs) for a target team key; the body is valid, so only scope can refuse.
+
+def _res(w, key):
+    return w.residents[f"{key}-1-1"]
+
+
+TARGETED = {
+    "GET /api/v1/households/{household_id}": lambda w, u, k: ("get", f"/api/v1/households/{w.households[k + '-1']}", {}),
+    "PATCH /api/v1/households/{household_id}": lambda w, u, k: (
+        "patch", f"/api/v1/households/{w.households[k + '-1']}", {"json": {"phone": "110"}, "headers": {"If-Match": "*"}}),
+    "GET /api/v1/residents/{resident_id}": lambda w, u, k: ("get", f"/api/v1/residents/{_res(w, k)}", {}),
+    "PATCH /api/v1/residents/{resident_id}": lambda w, u, k: (
+        "patch", f"/api/v1/residents/{_res(w, k)}", {"json": {"phone": "110"}, "headers": {"If-Match": "*"}}),
+    "POST /api/v1/residents/{resident_id}/move": lambda w, u, k: (
+        "post", f"/api/v1/residents/{_res(w, k)}/move",
+        {"json": {"household_id": own_household(w, u), "reason": "scope test"}, "headers": {"If-Match": "*"}}),
+    "POST /api/v1/residents/{resident_id}/status": lambda w, u, k: (
+        "post", f"/api/v1/residents/{_res(w, k)}/status",
+        {"json": {"status": "moved_out", "date": "2026-01-01"}, "headers": {"If-Match": "*"}}),
+    "POST /api/v1/residents/{resident_id}/conditions": lambda w, u, k: (
+        "post", f"/api/v1/residents/{_res(w, k)}/conditions", {"json": {"condition": "t2dm"}}),
+    "PATCH /api/v1/conditions/{condition_id}": lambda w, u, k: (
+        "patch", f"/api/v1/conditions/{w.conditions[k]}",
+        {"json": {"status": "lost", "status_date": "2026-01-01", "status_reason": "x"}, "headers": {"If-Match": "*"}}),
+    "POST /api/v1/residents": lambda w, u, k: (
+        "post", "/api/v1/residents",
+        {"json": {"household_id": w.households[k + "-1"], "name": "测试", "sex": "1", "birth_date": "1970-01-01"}}),
+    "POST /api/v1/households": lambda w, u, k: (
+        "post", "/api/v1/households", {"json": {"committee_id": w.committees[k], "address": "某路1号"}}),
+    "POST /api/v1/assignments/": lambda w, u, k: (
+        "post", "/api/v1/assignments/",
+        {"json": {"household_ids": [w.households[k + "-1"]], "team_id": None, "reason": "scope test"}}),
+    "POST /api/v1/assignments/by-committee": lambda w, u, k: (
+        "post", "/api/v1/assignments/by-committee",
+        {"json": {"committee_id": w.committees[k], "team_id": None, "reason": "scope test"}}),
+    "POST /api/v1/assignments/proposal/accept": lambda w, u, k: (
+        "post", "/api/v1/assignments/proposal/accept",
+        {"json": {"moves": [{"household_id": w.households[k + "-1"],
+                             "from_team_id": w.teams.get(k), "to_team_id": w.teams["A1" if k == "B1" else "B1"]}],
+                  "reason": "scope test"}}),
+    "POST /api/v1/imports/residents": lambda w, u, k: (
+        "post", f"/api/v1/imports/residents?center_id={w.centers[CENTER_OF[k]]}&dry_run=true",
+        {"data": {"file": (io.BytesIO("户编号,居委会,家庭住址,姓名,性别,出生日期\n1,001,某路,张三,男,1970-01-01\n"
+                                      .encode()), "x.csv")}, "content_type": "multipart/form-data"}),
+    "GET /api/v1/teams/{team_id}": lambda w, u, k: ("get", f"/api/v1/teams/{w.teams.get(k, 0)}", {}),
+    "GET /api/v1/assignments/load": lambda w, u, k: (
+        "get", f"/api/v1/assignments/load?center_id={w.centers[CENTER_OF[k]]}", {}),
+    "GET /api/v1/assignments/proposal": lambda w, u, k: (
+        "get", f"/api/v1/assignments/proposal?center_id={w.centers[CENTER_OF[k]]}", {}),
+}
+
+# Endpoints for one role only: everybody else gets 403.
+ROLE_ONLY = {
+    "POST /api/v1/users/": ("admin", lambda w: {"json": {"username": "zz-new", "password": "long-enough-pw",
+                                                        "full_name": "x", "role": "admin"}}),
+    "PATCH /api/v1/users/{user_id}": ("admin", lambda w: {"json": {"phone": "1"}}),
+    "POST /api/v1/centers": ("admin", lambda w: {"json": {"code": "Z", "name": "z", "county_code": "110101",
+                                                          "township_code": "001", "township_name": "z"}}),
+    "POST /api/v1/teams": ("admin", lambda w: {"json": {"center_id": w.centers["A"], "name": "新团队"}}),
+    "POST /api/v1/committees": ("admin", lambda w: {"json": {"center_id": w.centers["A"], "code": "009",
+                                                             "name": "新居委"}}),
+    "POST /api/v1/hospitals": ("admin", lambda w: {"json": {"code": "HZ", "name": "新医院"}}),
+    "GET /api/v1/audit/": ("admin", lambda w: {}),
+}
+
+LISTS = ("GET /api/v1/households", "GET /api/v1/residents", "GET /api/v1/users/", "GET /api/v1/teams",
+         "GET /api/v1/committees", "GET /api/v1/centers", "GET /api/v1/hospitals",
+         "GET /api/v1/assignments/history")
+# Sign-in endpoints act on the caller only; tested in test_auth.
+SELF = ("POST /api/v1/auth/login", "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout", "GET /api/v1/auth/me")
+
+
+def spec_endpoints(client):
+    spec = client.get("/openapi.json").get_json()
+    return {f"{m.upper()} {p}" for p, ops in spec["paths"].items() for m in ops if m in ("get", "post", "patch", "put", "delete")}
+
+
+def test_every_endpoint_is_walked(client, world):
+    covered = set(TARGETED) | set(ROLE_ONLY) | set(LISTS) | set(SELF)
+    missing = spec_endpoints(client) - covered
+    assert not missing, f"add these endpoints to the scope walk: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("endpoint", sorted(TARGETED))
+def test_records_outside_scope_are_refused(endpoint, scene, as_user, session):
+    from server.households.models import Household, Resident
+
+    before = {h.id: h.version for h in session.query(Household)} | {r.id: r.version for r in session.query(Resident)}
+    for user in USERS:
+        for key in TEAM_KEYS:
+            if key in VISIBLE[user] or user == "admin":
+                continue  # in scope: the allowed side is tested in the feature tests
+            if endpoint.startswith("GET /api/v1/teams/") and key == "A0":
+                continue  # A0 is a committee without a team
+            if user.startswith("staff") and CENTER_OF[key] == user[-1].upper() and (
+                    endpoint.endswith(("load", "proposal", "accept")) or endpoint.startswith("GET /api/v1/teams/")):
+                continue  # center-wide views of the user's own center
+            method, url, kw = TARGETED[endpoint](scene, user, key)
+            r = getattr(as_user(user), method)(url, **kw)
+            assert r.status_code in (403, 404, 422), (endpoint, user, key, r.status_code, r.get_json())
+            body = r.get_json()
+            assert set(body) <= {"code", "status", "message", "errors"}, body
+            if r.status_code == 422:  # only the naming of an out-of-scope reference may give a 422
+                assert set(body["errors"]) & {"committee_id", "household_id"}, (endpoint, user, body)
+    session.expire_all()
+    after = {h.id: h.version for h in session.query(Household)} | {r.id: r.version for r in session.query(Resident)}
+    assert after == before, "an out-of-scope request changed a record"
+
+
+@pytest.mark.parametrize("endpoint", sorted(ROLE_ONLY))
+def test_role_only_endpoints(endpoint, scene, as_user):
+    role_user, body = ROLE_ONLY[endpoint]
+    method, path = endpoint.split(" ")
+    path = path.replace("{user_id}", str(scene.users["gp-b1"]))
+    for user in USERS:
+        if user == role_user:
+            continue
+        r = getattr(as_user(user), method.lower())(path, **body(scene))
+        assert r.status_code == 403, (endpoint, user, r.get_json())
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_lists_hold_only_what_the_user_may_see(user, scene, as_user):
+    c = as_user(user)
+    visible_teams = {scene.teams[k] for k in VISIBLE[user] if k in scene.teams}
+    visible_centers = {scene.centers[CENTER_OF[k]] for k in VISIBLE[user]}
+    hh_ids = {scene.households[f"{k}-{n}"] for k in VISIBLE[user] for n in range(2)}
+    res_ids = {v for k, v in scene.residents.items() if k.split("-")[0] in VISIBLE[user]}
+
+    def items(url):
+        r = c.get(url)
+        if user == "spec":
+            assert r.status_code in (200, 403), (url, r.get_json())
+            return [] if r.status_code == 403 else r.get_json().get("items", r.get_json())
+        assert r.status_code == 200, (url, r.get_json())
+        body = r.get_json()
+        return body["items"] if isinstance(body, dict) else body
+
+    got = items("/api/v1/households?page_size=500")
+    assert {h["id"] for h in got} == (hh_ids if user != "spec" else set())
+    got = items("/api/v1/residents?page_size=200")
+    assert {r["id"] for r in got} == (res_ids if user != "spec" else set())
+    for q in ("张", "zs", "路", "1380000"):
+        assert {r["id"] for r in items(f"/api/v1/residents?q={q}&page_size=200")} <= res_ids
+    for u in items("/api/v1/users/?page_size=200"):
+        if user != "admin":
+            assert u["center_id"] in visible_centers and (user.startswith("staff") or u["team_id"] in visible_teams)
+    for t in items("/api/v1/teams"):
+        assert user == "admin" or t["center_id"] in visible_centers
+        if user.startswith(("gp", "nurse")):
+            assert t["id"] in visible_teams
+    for cm in items("/api/v1/committees"):
+        assert user == "admin" or cm["center_id"] in visible_centers
+    for ce in items("/api/v1/centers"):
+        assert user == "admin" or ce["id"] in visible_centers
+    r = c.get("/api/v1/assignments/history?page_size=500")
+    if user in ("admin", "staff-a", "staff-b"):
+        assert {h["household_id"] for h in r.get_json()["items"]} <= hh_ids | (set() if user != "admin" else set(scene.households.values()))
+    else:
+        assert r.status_code == 403

@@ -1,0 +1,71 @@
+"""Search by name, pinyin initials, ID number, record number, phone, address; paginated and scoped."""
+import pytest
+
+from server.search.services import classify_query
+
+
+def ids(resp):
+    assert resp.status_code == 200, resp.get_json()
+    return [r["id"] for r in resp.get_json()["items"]]
+
+
+@pytest.mark.parametrize("q,kind", [
+    ("310115195604121010", "id_number"), ("31011519560412101x", "id_number"), ("310115560412101", "id_number"),
+    ("31011500500100005", "record_number"), ("00100005", "record_short"), ("13800000001", "phone"),
+    ("0001", "phone"), ("zs", "pinyin"), ("ZhangSan", "pinyin"), ("张三", "name"), ("潍坊路88弄", "address"),
+    ("东沟村三组", "address"),
+])
+def test_query_kinds(q, kind):
+    assert classify_query(q) == kind
+
+
+def test_pinyin_initials_find_the_name(as_user, world):
+    assert ids(as_user("gp-a1").get("/api/v1/residents?q=zs")) == [world.residents["A1-0-0"]]
+    assert ids(as_user("gp-a1").get("/api/v1/residents?q=zhangsan")) == [world.residents["A1-0-0"]]
+    assert ids(as_user("gp-a1").get("/api/v1/residents?q=ZS")) == [world.residents["A1-0-0"]]
+
+
+def test_name_fragment_and_address(as_user, world):
+    gp = as_user("gp-a1")
+    assert ids(gp.get("/api/v1/residents?q=张")) == [world.residents["A1-0-0"]]
+    found = set(ids(gp.get("/api/v1/residents?q=A1路2号")))
+    assert found == {world.residents["A1-1-0"], world.residents["A1-1-1"]}
+
+
+def test_id_and_record_numbers_and_phone(as_user, world, session):
+    from server.households.models import Resident
+
+    r = session.get(Resident, world.residents["A1-1-1"])
+    gp = as_user("gp-a1")
+    assert ids(gp.get(f"/api/v1/residents?q={r.id_number}")) == [r.id]
+    assert ids(gp.get(f"/api/v1/residents?q={r.id_number.lower()}")) == [r.id]
+    assert ids(gp.get(f"/api/v1/residents?q={r.record_number}")) == [r.id]
+    assert ids(gp.get(f"/api/v1/residents?q={r.record_number[-8:]}")) == [r.id]
+    assert ids(gp.get(f"/api/v1/residents?q={r.phone}")) == [r.id]
+    assert r.id in ids(gp.get(f"/api/v1/residents?q={r.phone[-4:]}"))
+
+
+def test_other_teams_residents_are_not_found(as_user, world, session):
+    from server.households.models import Resident
+
+    other = session.get(Resident, world.residents["B1-0-0"])
+    gp = as_user("gp-a1")
+    for q in (other.id_number, other.record_number, other.phone, other.name):
+        assert ids(gp.get(f"/api/v1/residents?q={q}")) == []
+    assert ids(as_user("gp-b1").get(f"/api/v1/residents?q={other.id_number}")) == [other.id]
+
+
+def test_pagination_and_filters(as_user, world):
+    staff = as_user("staff-a")
+    first = staff.get("/api/v1/residents?page_size=5&page=1").get_json()
+    second = staff.get("/api/v1/residents?page_size=5&page=2").get_json()
+    assert first["total"] == 12 and len(first["items"]) == 5 and len(second["items"]) == 5
+    assert not set(ids_ := [i["id"] for i in first["items"]]) & {i["id"] for i in second["items"]}, ids_
+    assert staff.get("/api/v1/residents?page_size=1000").status_code == 422
+    assert staff.get("/api/v1/residents?condition=cancer").status_code == 422
+    assert staff.get("/api/v1/residents?condition=hypertension").get_json()["total"] == 0
+
+
+def test_like_wildcards_are_literal(as_user, world):
+    assert ids(as_user("gp-a1").get("/api/v1/residents?q=%25")) == []
+    assert ids(as_user("gp-a1").get("/api/v1/residents?q=_")) == []
