@@ -3,6 +3,18 @@
 Structure is split by python-hl7 (`hl7.parse`); this module adds what it leaves to the caller:
 choosing the character set, segment separators other than CR, escape sequences in the message's own
 character set, and the mapping of PID/OBR/OBX/SPM fields onto the plain dataclasses in `model`.
+
+Choices worth knowing:
+- Character set: the per-facility setting (matched on MSH-4), else MSH-18 if it names a codec and the
+  bytes decode cleanly (a single-byte MSH-18 such as 8859/1 is overruled when the bytes are valid UTF-8
+  or GB18030 ideographs), else valid UTF-8, else GB18030. `LabMessage.encoding_reason` says which.
+- Times are naive datetimes in the sender's local time unless the message carries an offset.
+- OBX-14 empty: the result's time is the panel's OBR-7. OBX-11 empty: OBR-25 when it is F/P/C/X/I/R.
+- Tester is OBR-34 (technician), else the first OBX-16; reviewer is OBR-32, else OBR-33.
+- Names are family name first: "张三" for ideographic names, "ZHANG SAN" / "DUCK DONALD D" otherwise.
+- Which OBX rows are results: see `exclusion_reason`.
+- Whatever is tolerated (bad timestamps, unescaped "^" in units, raw line breaks in text, non-numeric NM)
+  is listed in `LabMessage.warnings`; whatever is refused raises HL7MessageError with ACK codes.
 """
 from __future__ import annotations
 
