@@ -38,3 +38,18 @@ def test_only_admin_reads_the_log_and_nobody_edits_it(as_user, world):
     assert as_user("staff-a").get("/api/v1/audit/").status_code == 403
     assert as_user("admin").delete("/api/v1/audit/").status_code == 405
     assert as_user("admin").get("/api/v1/audit/?since=not-a-date").status_code == 422
+
+
+def test_postgres_refuses_to_rewrite_the_log(as_user, world, clean_app):
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = clean_app.extensions["db_engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the append-only trigger exists on PostgreSQL only")
+    as_user("gp-a1").get(f"/api/v1/residents/{world.residents['A1-0-0']}")
+    for statement in ("UPDATE audit_events SET username = 'x'", "DELETE FROM audit_events"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            with engine.begin() as conn:
+                conn.execute(text(statement))

@@ -6,6 +6,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from server.db import make_engine
@@ -42,10 +43,27 @@ def test_empty_to_head_matches_models_then_down_and_up(empty_url):
     migrate(empty_url)
     assert diff(empty_url) == []
     cfg = alembic_config(empty_url)
+    script = ScriptDirectory.from_config(cfg)
+    head = script.get_current_head()
     command.downgrade(cfg, "-1")
+    assert current(empty_url) == script.get_revision(head).down_revision
+    migrate(empty_url)
+    assert current(empty_url) == head
+    assert diff(empty_url) == []
+
+
+def test_full_downgrade_leaves_nothing(empty_url):
+    migrate(empty_url)
+    command.downgrade(alembic_config(empty_url), "base")
     engine = make_engine(empty_url)
     left = set(inspect(engine).get_table_names()) - {"alembic_version"}
     engine.dispose()
-    assert "residents" not in left
-    migrate(empty_url)
-    assert diff(empty_url) == []
+    assert left == set()
+
+
+def current(url):
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rev = MigrationContext.configure(conn).get_current_revision()
+    engine.dispose()
+    return rev
