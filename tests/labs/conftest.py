@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED_SAMPLES = Path("/work/shared/samples/hl7")
+# shared/ sits beside the project's root (CI clones the repo next to it).
+SHARED_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "hl7"
 MESSAGES = Path(__file__).parent / "messages"
 
 

@@ -1,6 +1,6 @@
 """Throughput of the lab parsing layer on an 8-result ORU^R01 (not collected by pytest).
 
-Usage: .venv/bin/python tests/labs/bench_oru.py [--seconds 3]
+Usage: .venv/bin/python bench/bench_oru_parse.py [--seconds 3]
 Prints messages/s for: parse_oru (UTF-8 and GBK-detected), parse_oru + build_ack, MLLP decoding, and
 sequential MLLP round trips (frame -> parse -> ACK) over a loopback TCP connection.
 """
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from server.labs.hl7v2 import build_ack, parse_oru  # noqa: E402
 from server.labs.mllp import MLLPDecoder, MLLPListener, encode_frame  # noqa: E402
