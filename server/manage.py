@@ -27,7 +27,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def migrate(url: str, revision: str = "head") -> None:
+def migrate(url: str, revision: str = "heads") -> None:
     """Bring the database at `url` to `revision`."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ def main(argv=None) -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("migrate")
-    p.add_argument("--revision", default="head")
+    p.add_argument("--revision", default="heads")
     p.set_defaults(func=cmd_migrate)
     sub.add_parser("demo").set_defaults(func=cmd_demo)
     p = sub.add_parser("import", help="import residents from CSV/XLSX")

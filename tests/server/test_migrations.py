@@ -44,11 +44,13 @@ def test_empty_to_head_matches_models_then_down_and_up(empty_url):
     assert diff(empty_url) == []
     cfg = alembic_config(empty_url)
     script = ScriptDirectory.from_config(cfg)
-    head = script.get_current_head()
-    command.downgrade(cfg, "-1")
-    assert current(empty_url) == script.get_revision(head).down_revision
-    migrate(empty_url)
-    assert current(empty_url) == head
+    heads = set(script.get_heads())
+    # Domains may keep their own branches (labels); step each head down by one, then back up.
+    for head in sorted(heads):
+        command.downgrade(cfg, f"{head}-1")
+        assert script.get_revision(head).down_revision in current(empty_url) or not current(empty_url)
+        migrate(empty_url)
+        assert current(empty_url) == heads
     assert diff(empty_url) == []
 
 
@@ -64,6 +66,6 @@ def test_full_downgrade_leaves_nothing(empty_url):
 def current(url):
     engine = make_engine(url)
     with engine.connect() as conn:
-        rev = MigrationContext.configure(conn).get_current_revision()
+        revs = set(MigrationContext.configure(conn).get_current_heads())
     engine.dispose()
-    return rev
+    return revs
