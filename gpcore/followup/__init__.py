@@ -4,6 +4,7 @@ Plain Python, standard library only.  Typical use:
 
     errors = validate_hypertension_visit(data, today=today)      # {} when valid, else field -> messages
     visit = HypertensionVisit.from_dict(data)
+    # or in one pass: visit, problems = parse_hypertension_visit(data, today=today)
     result = assess_hypertension_visit(visit, patient_age=67, previous=last_visit, earlier_visits_this_year=2)
     result.to_dict()                                             # JSON, with RULES_VERSION
 """
@@ -44,6 +45,8 @@ from .validation import (
     check_diabetes_visit,
     check_hypertension_visit,
     errors_by_field,
+    parse_diabetes_visit,
+    parse_hypertension_visit,
     validate_diabetes_visit,
     validate_hypertension_visit,
 )
@@ -91,6 +94,8 @@ __all__ = [
     "fpg_control",
     "liquor_equivalent_liang",
     "next_routine_visit_date",
+    "parse_diabetes_visit",
+    "parse_hypertension_visit",
     "validate_diabetes_visit",
     "validate_hypertension_visit",
     "visits_needed_this_year",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -26,9 +25,11 @@ class Control(NamedTuple):
     target: str
 
 
-@dataclass(frozen=True, slots=True)
-class Assessment:
-    """What the rules say about one visit; every decision carries its reasons."""
+class Assessment(NamedTuple):
+    """What the rules say about one visit; every decision carries its reasons.
+
+    Immutable; a NamedTuple because it is built once per visit on a hot path (cheaper than a frozen dataclass).
+    """
 
     condition: str
     controlled: bool | None
@@ -49,8 +50,7 @@ class Assessment:
     def to_dict(self) -> dict[str, Any]:
         """The assessment as JSON-ready data; reasons become {code, zh, en} objects."""
         data: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
+        for name, value in zip(self._fields, self):
             if isinstance(value, date):
                 value = value.isoformat()
             elif isinstance(value, Reason):
@@ -205,31 +205,23 @@ def _assess(
     next_date, next_reason = book_next_visit(
         visit, control, emergencies, referral, visits_this_year, settings
     )
-    body_mass = _bmi(visit)
-    assessment = Assessment(
-        condition=visit.condition,
-        controlled=control.controlled,
-        control_target=control.target,
-        classification=classification,
-        classification_reasons=classification_reasons,
-        emergency=bool(emergencies),
-        emergency_reasons=emergencies,
-        consecutive_uncontrolled=consecutive,
-        referral=referral,
-        referral_reasons=referral_reasons,
-        next_visit_date=next_date,
-        next_visit_reason=next_reason,
-        guidance_zh=(),
-        bmi=body_mass,
-    )
-    return _with_guidance(assessment, visit, visits_this_year, settings)
-
-
-def _with_guidance(
-    assessment: Assessment, visit: FollowUpVisit, visits_this_year: int | None, settings: RuleSettings
-) -> Assessment:
-    # Guidance reads the finished decisions, so it is added last.
-    return replace(assessment, guidance_zh=guidance_zh(assessment, visit, visits_this_year, settings))
+    decided = {
+        "condition": visit.condition,
+        "controlled": control.controlled,
+        "control_target": control.target,
+        "classification": classification,
+        "classification_reasons": classification_reasons,
+        "emergency": bool(emergencies),
+        "emergency_reasons": emergencies,
+        "consecutive_uncontrolled": consecutive,
+        "referral": referral,
+        "referral_reasons": referral_reasons,
+        "next_visit_date": next_date,
+        "next_visit_reason": next_reason,
+        "bmi": _bmi(visit),
+    }
+    # Guidance reads the finished decisions, so it is written last.
+    return Assessment(**decided, guidance_zh=guidance_zh(decided, visit, visits_this_year, settings))
 
 
 def classify(visit: FollowUpVisit, control: Control) -> tuple[int | None, tuple[Reason, ...]]:

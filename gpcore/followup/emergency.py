@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from .codes import DIABETES_DANGER_SIGNS, HYPERTENSION_DANGER_SIGNS, UNMANAGEABLE, Label, Reason
 from .settings import RuleSettings

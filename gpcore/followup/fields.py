@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 from .codes import Label
 
 MAX_SHORT_TEXT = 100
 MAX_LONG_TEXT = 500
-MAX_MEDICATIONS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +101,7 @@ def as_bool(value: Any) -> bool:
 def _distinct(items: Any, item: Callable[[Any], Any]) -> tuple:
     if type(items) not in (list, tuple):
         raise FieldError("not_list", "must be a list", "必须是列表")
-    result = tuple(item(value) for value in items)
+    result = tuple([item(value) for value in items])
     if len(set(result)) != len(result):
         raise FieldError("duplicate", "lists a code twice", "有重复的选项")
     return result
@@ -116,57 +115,3 @@ def as_int_codes(value: Any) -> tuple[int, ...]:
 def as_str_codes(value: Any) -> tuple[str, ...]:
     """A list of distinct text codes."""
     return _distinct(value, as_short_text)
-
-
-def as_medications(value: Any) -> tuple:
-    """Up to three named drugs, each with times per day and mg per time."""
-    from .visits import Medication  # the record type lives with the visits; imported late to avoid a cycle
-
-    if type(value) not in (list, tuple):
-        raise FieldError("not_list", "must be a list", "必须是列表")
-    if len(value) > MAX_MEDICATIONS:
-        raise FieldError(
-            "too_many", f"can list at most {MAX_MEDICATIONS} drugs", f"最多填写{MAX_MEDICATIONS}种药物"
-        )
-    return tuple(_medication(index, item, Medication) for index, item in enumerate(value))
-
-
-_MEDICATION_PARTS = (
-    ("name", as_short_text, "药物名称"),
-    ("times_per_day", as_int, "每日次数"),
-    ("mg_per_time", as_number, "每次剂量"),
-)
-
-
-def _medication(index: int, item: Any, medication: type) -> Any:
-    if not isinstance(item, Mapping):
-        raise FieldError(
-            "not_object", f"entry {index + 1} must be an object", f"第{index + 1}种药物格式错误", f".{index}"
-        )
-    unknown = set(item) - {name for name, _, _ in _MEDICATION_PARTS}
-    if unknown:
-        raise FieldError(
-            "unknown_field",
-            f"entry {index + 1} has unknown fields {sorted(map(str, unknown))}",
-            f"第{index + 1}种药物有未知字段",
-            f".{index}",
-        )
-    parts = {}
-    for name, coerce, name_zh in _MEDICATION_PARTS:
-        if item.get(name) is None:
-            raise FieldError(
-                "required",
-                f"entry {index + 1} needs {name}",
-                f"第{index + 1}种药物缺少{name_zh}",
-                f".{index}.{name}",
-            )
-        try:
-            parts[name] = coerce(item[name])
-        except FieldError as error:
-            raise FieldError(
-                error.code,
-                f"entry {index + 1} {name} {error.en}",
-                f"第{index + 1}种药物{name_zh}{error.zh}",
-                f".{index}.{name}",
-            ) from None
-    return medication(**parts)

@@ -2,50 +2,50 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any
 
 from . import codes
 from .schedule import visits_needed_this_year
 from .settings import RuleSettings
 from .visits import DiabetesVisit, FollowUpVisit
 
-if TYPE_CHECKING:
-    from .assessment import Assessment
-
 OVERWEIGHT_BMI = 24.0  # standards.md s.1: BMI 24-<28 overweight, >= 28 obese
 OBESE_BMI = 28.0
 
 
 def guidance_zh(
-    assessment: "Assessment", visit: FollowUpVisit, visits_this_year: int | None, settings: RuleSettings
+    decided: Mapping[str, Any], visit: FollowUpVisit, visits_this_year: int | None, settings: RuleSettings
 ) -> tuple[str, ...]:
-    """Sentences for the doctor: the action now, health education, the yearly count and the next visit."""
-    lines = [*_action_lines(assessment, visit), *_lifestyle_lines(visit, assessment.bmi)]
+    """Sentences for the doctor: the action now, health education, the yearly count and the next visit.
+
+    `decided` holds the Assessment's fields (everything but the guidance itself).
+    """
+    lines = [*_action_lines(decided, visit), *_lifestyle_lines(visit, decided["bmi"])]
     if isinstance(visit, DiabetesVisit):
         lines.extend(_diabetes_lines(visit))
     lines.extend(_yearly_lines(visits_this_year, settings))
-    reason = assessment.next_visit_reason
-    lines.append(f"下次随访：{assessment.next_visit_date.isoformat()}（{reason.zh}）。")
+    lines.append(f"下次随访：{decided['next_visit_date'].isoformat()}（{decided['next_visit_reason'].zh}）。")
     return tuple(lines)
 
 
-def _action_lines(assessment: "Assessment", visit: FollowUpVisit) -> list[str]:
+def _action_lines(decided: Mapping[str, Any], visit: FollowUpVisit) -> list[str]:
     lines = []
     measure, drugs = ("空腹血糖", "降糖") if isinstance(visit, DiabetesVisit) else ("血压", "降压")
-    if assessment.emergency:
-        found = "；".join(reason.zh for reason in assessment.emergency_reasons)
+    if decided["emergency"]:
+        found = "；".join(reason.zh for reason in decided["emergency_reasons"])
         lines.append(f"危急情况：{found}。请立即处理，紧急转诊，2周内主动随访转诊情况。")
-    control = assessment.classification_reasons[0].zh
-    if assessment.consecutive_uncontrolled:
+    control = decided["classification_reasons"][0].zh
+    if decided["consecutive_uncontrolled"]:
         lines.append(
             f"连续两次随访{measure}控制不满意（{control}）：建议转诊到上级医院，2周内主动随访转诊情况。"
         )
-    elif assessment.controlled is False:
+    elif decided["controlled"] is False:
         lines.append(
             f"{measure}控制不满意（{control}）：结合服药依从性，必要时增加现用药物剂量、"
             f"更换或增加不同类的{drugs}药物，2周内随访。"
         )
-    elif assessment.controlled is True:
+    elif decided["controlled"] is True:
         lines.append(f"{measure}控制满意（{control}）：继续当前治疗。")
     else:
         lines.append(f"{control}：请尽快面对面随访并测量{measure}。")

@@ -50,33 +50,35 @@ def routine_booking(
 ) -> tuple[date, Reason]:
     """The next quarterly date and the reason for it (plain quarterly, or brought forward for the year)."""
     interval = settings.routine_interval_days
-    quarterly = (
-        visit_date + timedelta(days=interval),
-        Reason(
+    gap = _gap_for_the_year(visit_date, face_to_face_visits_this_year, settings)
+    if gap is None:
+        return visit_date + timedelta(days=interval), Reason(
             "routine_quarterly",
             f"控制满意，按季度随访（{interval}天后）",
             f"controlled: routine quarterly visit ({interval} days)",
-        ),
-    )
-    if face_to_face_visits_this_year is None:
-        return quarterly
+        )
     needed = visits_needed_this_year(face_to_face_visits_this_year, settings)
-    if needed == 0:
-        return quarterly
-    gap = (date(visit_date.year, 12, 31) - visit_date).days // needed
-    if gap < settings.min_routine_interval_days or gap >= interval:
-        return quarterly
     yearly = settings.face_to_face_visits_per_year
-    return (
-        visit_date + timedelta(days=gap),
-        Reason(
-            "routine_yearly_minimum",
-            f"本年度已面对面随访{face_to_face_visits_this_year}次，还需{needed}次才达到每年{yearly}次，"
-            f"提前至{gap}天后随访",
-            f"{face_to_face_visits_this_year} face-to-face visits this year, {needed} more needed "
-            f"for {yearly}: next in {gap} days",
-        ),
+    return visit_date + timedelta(days=gap), Reason(
+        "routine_yearly_minimum",
+        f"本年度已面对面随访{face_to_face_visits_this_year}次，还需{needed}次才达到每年{yearly}次，"
+        f"提前至{gap}天后随访",
+        f"{face_to_face_visits_this_year} face-to-face visits this year, {needed} more needed "
+        f"for {yearly}: next in {gap} days",
     )
+
+
+def _gap_for_the_year(visit_date: date, visits_this_year: int | None, settings: RuleSettings) -> int | None:
+    """Days to the next visit when the year's count needs it sooner than a quarter, else None."""
+    if visits_this_year is None:
+        return None
+    needed = visits_needed_this_year(visits_this_year, settings)
+    if needed == 0:
+        return None
+    gap = (date(visit_date.year, 12, 31) - visit_date).days // needed
+    if gap < settings.min_routine_interval_days or gap >= settings.routine_interval_days:
+        return None
+    return gap
 
 
 def short_booking(visit_date: date, reason: Reason, settings: RuleSettings) -> tuple[date, Reason]:

@@ -7,14 +7,15 @@ with dots: `medications.0.mg_per_time`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from . import codes
 from .codes import Label
 from .fields import Problem, sentence_start
 from .measures import bmi
-from .visits import DiabetesVisit, FollowUpVisit, HypertensionVisit, coerce_fields, field_label
+from .visits import DiabetesVisit, FollowUpVisit, HypertensionVisit, build_visit, coerce_fields, field_label
 
 # The basic public health service began in 2009; an earlier follow-up date is a typing slip.
 EARLIEST_VISIT_DATE = date(2009, 1, 1)
@@ -103,21 +104,22 @@ class _Check:
 
 def check_hypertension_visit(data: Any, *, today: date) -> list[Problem]:
     """Every problem with a hypertension follow-up record given as JSON data (or a HypertensionVisit)."""
-    return _check_visit(
-        HypertensionVisit, data, today, codes.HYPERTENSION_SYMPTOMS, codes.HYPERTENSION_DANGER_SIGNS, ()
-    )
+    return _check_values(HypertensionVisit, data, today)[1]
 
 
 def check_diabetes_visit(data: Any, *, today: date) -> list[Problem]:
     """Every problem with a diabetes follow-up record given as JSON data (or a DiabetesVisit)."""
-    return _check_visit(
-        DiabetesVisit,
-        data,
-        today,
-        codes.DIABETES_SYMPTOMS,
-        codes.DIABETES_DANGER_SIGNS,
-        (_check_glucose_by_mode, _check_hba1c, _check_pulse_side, _check_insulin),
-    )
+    return _check_values(DiabetesVisit, data, today)[1]
+
+
+def parse_hypertension_visit(data: Any, *, today: date) -> tuple[HypertensionVisit | None, list[Problem]]:
+    """Validate and load in one pass: (visit, []) when the record is valid, else (None, problems)."""
+    return _parse(HypertensionVisit, data, today)
+
+
+def parse_diabetes_visit(data: Any, *, today: date) -> tuple[DiabetesVisit | None, list[Problem]]:
+    """Validate and load in one pass: (visit, []) when the record is valid, else (None, problems)."""
+    return _parse(DiabetesVisit, data, today)
 
 
 def validate_hypertension_visit(data: Any, *, today: date, language: str = "en") -> dict[str, list[str]]:
@@ -140,18 +142,17 @@ def errors_by_field(problems: Iterable[Problem], language: str = "en") -> dict[s
     return errors
 
 
-def _check_visit(
-    cls: type,
-    data: Any,
-    today: date,
-    symptom_codes: Mapping[int, Label],
-    danger_codes: Mapping[str, Label],
-    extra_rules: tuple,
-) -> list[Problem]:
+def _parse(cls: type, data: Any, today: date) -> tuple[Any, list[Problem]]:
+    values, problems = _check_values(cls, data, today)
+    return (None, problems) if problems else (build_visit(cls, values), problems)
+
+
+def _check_values(cls: type, data: Any, today: date) -> tuple[dict[str, Any], list[Problem]]:
     if isinstance(data, FollowUpVisit):
         data = data.to_dict()
     values, problems = coerce_fields(cls, data)
     check = _Check(cls, values, problems, today)
+    symptom_codes, danger_codes, form_rules = _FORMS[cls]
     _check_dates(check)
     _check_codes(check)
     _check_multi_choice(check, "symptoms", "symptoms_other", symptom_codes, codes.NO_SYMPTOMS)
@@ -163,9 +164,9 @@ def _check_visit(
     _check_adverse_reaction(check)
     _check_medications(check)
     _check_referral(check)
-    for rule in extra_rules:
+    for rule in form_rules:
         rule(check)
-    return problems
+    return values, problems
 
 
 def _check_dates(check: _Check) -> None:
@@ -263,9 +264,12 @@ def _check_danger_signs(check: _Check, allowed: Mapping[str, Label]) -> None:
 
 
 def _check_ranges(check: _Check) -> None:
-    for name, (low, high, unit) in RANGES.items():
-        value = check.get(name)
-        if value is not None and not low <= value <= high:
+    for name, value in check.values.items():  # the boxes filled in, in the record's order
+        limits = RANGES.get(name)
+        if limits is None:
+            continue
+        low, high, unit = limits
+        if not low <= value <= high:
             label = check.label(name)
             check.add(
                 name,
@@ -455,3 +459,14 @@ def _check_insulin(check: _Check) -> None:
         )
     if check.get("insulin_usage_dose") and not check.get("insulin_type"):
         check.add("insulin_type", "required", "Give the insulin type.", "请填写胰岛素种类。")
+
+
+# Per form: its symptom codes, its danger signs, and the rules only that form has.
+_FORMS: dict[type, tuple[Mapping[int, Label], Mapping[str, Label], tuple]] = {
+    HypertensionVisit: (codes.HYPERTENSION_SYMPTOMS, codes.HYPERTENSION_DANGER_SIGNS, ()),
+    DiabetesVisit: (
+        codes.DIABETES_SYMPTOMS,
+        codes.DIABETES_DANGER_SIGNS,
+        (_check_glucose_by_mode, _check_hba1c, _check_pulse_side, _check_insulin),
+    ),
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError
 from datetime import date
 
 import pytest
@@ -14,6 +15,8 @@ from gpcore.followup import (
     HypertensionVisit,
     check_diabetes_visit,
     check_hypertension_visit,
+    parse_diabetes_visit,
+    parse_hypertension_visit,
     validate_diabetes_visit,
     validate_hypertension_visit,
 )
@@ -316,3 +319,17 @@ def test_one_bad_box_never_raises(strategies, data, name, value):
     errors = validate_hypertension_visit(record, today=TODAY)
     if not errors:  # the value happened to be acceptable: it must then load
         HypertensionVisit.from_dict(record)
+
+
+def test_parse_validates_and_loads_in_one_pass():
+    visit, problems = parse_diabetes_visit(_diabetes_clinic(hypoglycaemia=2), today=TODAY)
+    assert problems == [] and visit == DiabetesVisit.from_dict(_diabetes_clinic(hypoglycaemia=2))
+    assert visit.hypoglycaemia == 2 and visit.insulin_type == "" and visit.medications == ()
+    visit, problems = parse_hypertension_visit(_clinic(sbp=301), today=TODAY)
+    assert visit is None and [(p.field, p.code) for p in problems] == [("sbp", "out_of_range")]
+
+
+def test_loaded_visits_stay_immutable():
+    visit, _ = parse_hypertension_visit(_clinic(), today=TODAY)
+    with pytest.raises(FrozenInstanceError):
+        visit.sbp = 200
