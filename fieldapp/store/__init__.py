@@ -1,0 +1,43 @@
+"""The tablet's local store (plain Python + stdlib sqlite3; no Kivy), the API the screens use.
+
+One SQLite file per tablet holds the team's households, residents and registry entries as the server last
+sent them with local edits laid over, an outbox of every save, and the sync state. Saving always succeeds
+offline: it writes the local row and queues a record with a client UUID in the same transaction. The file
+upgrades itself forward (PRAGMA user_version, fieldapp/store/schema.py); an older app refuses a newer file.
+
+    from fieldapp.store import Store
+    store = Store("/data/gpo.sqlite")                   # opens or creates, upgrades the schema
+
+Reading (values as the server sends them: dates ISO strings, code lists as Python lists):
+    store.search_residents(q, limit=50)     name fragment, pinyin initials or full pinyin ("zs", "zhangsan"),
+                                            ID-number prefix, record-number tail, phone; [] when none
+    store.search_households(q, limit=50)    address fragment or a member's name / initials / ID
+    store.household(id)                     the household with "members" (each a resident file)
+    store.resident(id)                      the resident's file, "conditions", "address", "pending" edits
+    store.conditions(resident_id)           registry entries (hypertension / t2dm)
+    store.outbox_count()                    records saved but not yet committed by the server
+    store.needs_attention()                 records the server refused: [{change_id, entity, entity_id, op,
+                                            fields, reason, device_time}]; reason is the server's error
+                                            {"message", "errors": {field: [messages]}}
+    store.is_synced()                       True only when the outbox is empty
+    store.status()                          outbox, needs_attention, synced, last_synced_at, counts
+
+Saving (each returns the change id or the new record's id; raises NotFound for an unknown record):
+    store.save_resident_edit(resident_id, {"phone": "139..."})
+    store.save_household_edit(household_id, {"water": "tap"})
+    store.save_condition_edit(condition_id, {"status": "lost", "status_date": "2026-03-01",
+                                             "status_reason": "..."})
+    store.create_household({"committee_id": 3, "address": "..."})          -> household id (UUID)
+    store.create_resident(household_id, {"name": "...", "sex": "1", "birth_date": "1960-01-02", ...})
+    store.add_condition(resident_id, "hypertension", diagnosed_on="2020-05-01")
+    store.fix_rejected(change_id, {field: corrected value})   -> new change id (the old one is 'fixed')
+    store.discard_rejected(change_id)       a person decided not to send it (kept, marked 'discarded')
+
+Threads: open one Store per thread (the sync worker its own); SQLite WAL lets the screens read while the
+worker writes a page. The sync engine (fieldapp/sync) drives the take_batch / apply_push_answer /
+apply_page / start_snapshot half of this class.
+"""
+from .schema import ENTITIES, EntityTable
+from .store import NotFound, Store, StoreError
+
+__all__ = ["Store", "StoreError", "NotFound", "ENTITIES", "EntityTable"]

@@ -1,0 +1,83 @@
+"""The tablet store's tables, and the forward-only upgrades that build them (PRAGMA user_version).
+
+Entity tables mirror the server's synced columns (server/sync/registry.py); the wire and the store agree
+on names so a pulled page is inserted without mapping. Never edit an upgrade once shipped: add one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EntityTable:
+    """One synced entity as the tablet stores it."""
+
+    name: str
+    columns: tuple[str, ...]
+    json_columns: tuple[str, ...] = ()
+    append_only: bool = False
+
+
+HOUSEHOLDS = EntityTable("households", (
+    "id", "center_id", "committee_id", "team_id", "address", "phone", "head_id", "kitchen_exhaust", "fuel",
+    "water", "toilet", "livestock_pen", "health_problems", "version", "updated_at"))
+RESIDENTS = EntityTable("residents", (
+    "id", "household_id", "team_id", "center_id", "record_number", "id_number", "name", "name_pinyin",
+    "name_initials", "sex", "birth_date", "relation_to_head", "phone", "employer", "contact_name",
+    "contact_phone", "residence_type", "ethnicity", "ethnicity_name", "blood_abo", "blood_rh", "education",
+    "occupation", "marital_status", "payment_methods", "drug_allergies", "drug_allergy_other", "exposures",
+    "past_diseases", "procedures", "family_history", "hereditary_disease", "disabilities", "status",
+    "status_date", "death_cause", "responsible_doctor_id", "version", "updated_at"),
+    json_columns=("payment_methods", "drug_allergies", "exposures", "past_diseases", "procedures",
+                  "family_history", "disabilities"))
+CONDITIONS = EntityTable("chronic_conditions", (
+    "id", "resident_id", "condition", "diagnosed_on", "status", "status_date", "status_reason", "version",
+    "updated_at"))
+
+ENTITIES: dict[str, EntityTable] = {t.name: t for t in (HOUSEHOLDS, RESIDENTS, CONDITIONS)}
+
+
+def _entity_ddl(t: EntityTable) -> str:
+    cols = ", ".join(f"{c} TEXT PRIMARY KEY" if c == "id" else c for c in t.columns)
+    # _gen: the snapshot generation that last wrote the row; a finished snapshot sweeps older ones.
+    return f"CREATE TABLE {t.name} ({cols}, _gen INTEGER NOT NULL DEFAULT 0)"
+
+
+UPGRADES: list[list[str]] = [
+    # 1: entities, outbox, sync state
+    [
+        _entity_ddl(HOUSEHOLDS),
+        _entity_ddl(RESIDENTS),
+        _entity_ddl(CONDITIONS),
+        "CREATE INDEX ix_residents_household ON residents (household_id)",
+        "CREATE INDEX ix_residents_initials ON residents (name_initials)",
+        "CREATE INDEX ix_residents_name ON residents (name)",
+        "CREATE INDEX ix_residents_id_number ON residents (id_number)",
+        "CREATE INDEX ix_conditions_resident ON chronic_conditions (resident_id)",
+        "CREATE INDEX ix_households_address ON households (address)",
+        # Every local save, in save order. state: pending -> inflight -> acked | rejected;
+        # a rejected record is 'needs attention' until a person fixes (-> fixed) or discards it.
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            change_id TEXT NOT NULL UNIQUE,
+            entity TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            op TEXT NOT NULL,
+            base TEXT NOT NULL,
+            fields TEXT NOT NULL,
+            device_time TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            batch_id TEXT,
+            answer TEXT,
+            reason TEXT,
+            acked_epoch TEXT,
+            acked_at TEXT,
+            replaces TEXT
+        )""",
+        "CREATE INDEX ix_outbox_state ON outbox (state, seq)",
+        "CREATE INDEX ix_outbox_entity ON outbox (entity_id, state)",
+        "CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT)",
+        "CREATE VIEW needs_attention AS SELECT seq, change_id, entity, entity_id, op, fields, reason, "
+        "answer, device_time FROM outbox WHERE state = 'rejected'",
+    ],
+]

@@ -1,0 +1,504 @@
+"""The tablet's local store: one SQLite file holding the team's households, an outbox and sync state."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import sqlite3
+import uuid
+from typing import Any, Callable, Iterable
+
+from .schema import ENTITIES, UPGRADES, EntityTable
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (unknown record, file from a newer app)."""
+
+
+class NotFound(StoreError):
+    """No such record on this tablet."""
+
+
+_DIGITS = re.compile(r"^\d+[Xx]?$")
+_LETTERS = re.compile(r"^[A-Za-z]+$")
+OPEN_STATES = ("pending", "inflight")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Store:
+    """The local store. Open one per thread; every write is one SQLite transaction.
+
+    `clock` returns the device's idea of now (aware datetime); tests skew it, the server never trusts it.
+    """
+
+    def __init__(self, path: str, clock: Callable[[], dt.datetime] | None = None):
+        self.path = path
+        self.clock = clock or (lambda: dt.datetime.now().astimezone())
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves so a page is exactly one transaction.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed save survives a power cut, not only an app kill (guarantee 1).
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self._upgrade()
+
+    # --- housekeeping --------------------------------------------------------------------------
+
+    def _upgrade(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(UPGRADES):
+            raise StoreError(f"store file is version {version}; this app knows up to {len(UPGRADES)}")
+        for n in range(version, len(UPGRADES)):
+            with self.transaction():
+                for stmt in UPGRADES[n]:
+                    self.db.execute(stmt)
+                self.db.execute(f"PRAGMA user_version = {n + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        """The store file's schema version."""
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        """Close the file (an open transaction is rolled back, as an app kill would)."""
+        self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error; nested use joins the outer transaction."""
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def state(self, key: str, default: Any = None) -> Any:
+        """A sync_state value (JSON-decoded)."""
+        row = self.db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Set a sync_state value (joins the caller's transaction, if any)."""
+        self.db.execute("INSERT INTO sync_state (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, json.dumps(value)))
+
+    @property
+    def device_id(self) -> str:
+        """This tablet's id, made once and kept in the file."""
+        value = self.state("device_id")
+        if value is None:
+            value = str(uuid.uuid4())
+            with self.transaction():
+                self.set_state("device_id", value)
+        return value
+
+    # --- reading, for the screens --------------------------------------------------------------
+
+    def _decode(self, table: EntityTable, row: sqlite3.Row | None) -> dict | None:
+        if row is None:
+            return None
+        out = {k: row[k] for k in table.columns if k in row.keys()}
+        for col in table.json_columns:
+            if out.get(col) is not None:
+                out[col] = json.loads(out[col])
+        return out
+
+    def search_residents(self, q: str = "", limit: int = 50, household_id: str | None = None) -> list[dict]:
+        """Residents whose name, pinyin initials/full pinyin, ID number, record number or phone match q."""
+        q = (q or "").strip()
+        where, params = [], []
+        if q:
+            if _DIGITS.match(q):
+                where.append("(r.id_number LIKE ? OR r.record_number LIKE ? OR r.phone LIKE ?)")
+                params += [q.upper() + "%", "%" + q, "%" + q + "%"]
+            elif _LETTERS.match(q):
+                where.append("(r.name_initials LIKE ? OR r.name_pinyin LIKE ?)")
+                params += [q.lower() + "%", q.lower() + "%"]
+            else:
+                where.append("(r.name LIKE ? OR h.address LIKE ?)")
+                params += ["%" + q + "%", "%" + q + "%"]
+        if household_id:
+            where.append("r.household_id = ?")
+            params.append(household_id)
+        sql = ("SELECT r.id, r.name, r.sex, r.birth_date, r.record_number, r.id_number, r.phone, r.status, "
+               "r.household_id, h.address FROM residents r LEFT JOIN households h ON h.id = r.household_id"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY r.name, r.record_number LIMIT ?")
+        return [dict(r) for r in self.db.execute(sql, (*params, limit))]
+
+    def search_households(self, q: str = "", limit: int = 50) -> list[dict]:
+        """Households by address fragment or by a member's name / pinyin initials / ID number."""
+        q = (q or "").strip()
+        sql = ("SELECT h.id, h.address, h.committee_id, h.head_id, hd.name AS head_name, "
+               "(SELECT count(*) FROM residents m WHERE m.household_id = h.id AND m.status = 'active') "
+               "AS member_count FROM households h LEFT JOIN residents hd ON hd.id = h.head_id")
+        params: list = []
+        if q:
+            members = [r["household_id"] for r in self.search_residents(q, limit=limit)]
+            marks = ",".join("?" * len(members))
+            sql += " WHERE h.address LIKE ?" + (f" OR h.id IN ({marks})" if members else "")
+            params = ["%" + q + "%", *members]
+        sql += " ORDER BY h.committee_id, h.address LIMIT ?"
+        return [dict(r) for r in self.db.execute(sql, (*params, limit))]
+
+    def household(self, household_id: str) -> dict:
+        """A household with its members (each with their registry entries)."""
+        hh = self._decode(ENTITIES["households"],
+                          self.db.execute("SELECT * FROM households WHERE id = ?", (household_id,)).fetchone())
+        if hh is None:
+            raise NotFound(f"no household {household_id} on this tablet")
+        hh["members"] = [self.resident(r["id"], with_household=False) for r in self.db.execute(
+            "SELECT id FROM residents WHERE household_id = ? ORDER BY relation_to_head, name", (household_id,))]
+        return hh
+
+    def resident(self, resident_id: str, with_household: bool = True) -> dict:
+        """A resident's file with registry entries (and household address)."""
+        res = self._decode(ENTITIES["residents"],
+                           self.db.execute("SELECT * FROM residents WHERE id = ?", (resident_id,)).fetchone())
+        if res is None:
+            raise NotFound(f"no resident {resident_id} on this tablet")
+        res["conditions"] = self.conditions(resident_id)
+        if with_household:
+            row = self.db.execute("SELECT address FROM households WHERE id = ?", (res["household_id"],)).fetchone()
+            res["address"] = row[0] if row else None
+        res["pending"] = self.db.execute(
+            "SELECT count(*) FROM outbox WHERE entity_id = ? AND state IN ('pending', 'inflight')",
+            (resident_id,)).fetchone()[0]
+        return res
+
+    def conditions(self, resident_id: str) -> list[dict]:
+        """A resident's hypertension / diabetes registry entries."""
+        t = ENTITIES["chronic_conditions"]
+        return [self._decode(t, r) for r in self.db.execute(
+            "SELECT * FROM chronic_conditions WHERE resident_id = ? ORDER BY condition", (resident_id,))]
+
+    def count(self, entity: str) -> int:
+        """How many rows of an entity the tablet holds."""
+        return self.db.execute(f"SELECT count(*) FROM {ENTITIES[entity].name}").fetchone()[0]
+
+    def outbox_count(self) -> int:
+        """Saved records not yet committed by the server."""
+        return self.db.execute("SELECT count(*) FROM outbox WHERE state IN ('pending', 'inflight')").fetchone()[0]
+
+    def needs_attention(self) -> list[dict]:
+        """Records the server refused, with its reason, oldest first; kept until fixed or discarded."""
+        out = []
+        for r in self.db.execute("SELECT * FROM needs_attention ORDER BY seq"):
+            out.append({"change_id": r["change_id"], "entity": r["entity"], "entity_id": r["entity_id"],
+                        "op": r["op"], "fields": json.loads(r["fields"]), "device_time": r["device_time"],
+                        "reason": json.loads(r["reason"]) if r["reason"] else None})
+        return out
+
+    def is_synced(self) -> bool:
+        """True only when nothing is waiting to go up (guarantee 8); needs-attention items are shown apart."""
+        return self.outbox_count() == 0
+
+    def status(self) -> dict:
+        """What the sync screen shows: outbox, needs attention, last sync, epoch, counts."""
+        return {"outbox": self.outbox_count(), "needs_attention": len(self.needs_attention()),
+                "synced": self.is_synced(), "last_synced_at": self.state("last_synced_at"),
+                "epoch": self.state("epoch"), "cursor": self.state("cursor"),
+                "snapshot_done": self.state("snapshot_done", False),
+                "counts": {name: self.count(name) for name in ENTITIES}}
+
+    # --- saving, for the screens -----------------------------------------------------------------
+
+    def _row(self, entity: str, entity_id: str) -> dict | None:
+        t = ENTITIES[entity]
+        return self._decode(t, self.db.execute(f"SELECT * FROM {t.name} WHERE id = ?", (entity_id,)).fetchone())
+
+    def _enqueue(self, entity: str, entity_id: str, op: str, base: dict, fields: dict,
+                 replaces: str | None = None) -> str:
+        change_id = str(uuid.uuid4())
+        self.db.execute(
+            "INSERT INTO outbox (change_id, entity, entity_id, op, base, fields, device_time, replaces) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (change_id, entity, entity_id, op, json.dumps(base, ensure_ascii=False),
+             json.dumps(fields, ensure_ascii=False), self.clock().isoformat(), replaces))
+        return change_id
+
+    def _write_fields(self, entity: str, entity_id: str, fields: dict) -> None:
+        t = ENTITIES[entity]
+        cols = [c for c in fields if c in t.columns and c != "id"]
+        if not cols:
+            return
+        values = [json.dumps(fields[c], ensure_ascii=False) if c in t.json_columns and fields[c] is not None
+                  else fields[c] for c in cols]
+        self.db.execute(f"UPDATE {t.name} SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
+                        (*values, entity_id))
+
+    def _insert_row(self, entity: str, row: dict) -> None:
+        t = ENTITIES[entity]
+        cols = [c for c in t.columns if c in row]
+        values = [json.dumps(row[c], ensure_ascii=False) if c in t.json_columns and row[c] is not None
+                  else row[c] for c in cols]
+        self.db.execute(f"INSERT OR REPLACE INTO {t.name} ({', '.join(cols)}, _gen) VALUES "
+                        f"({', '.join('?' * len(cols))}, ?)", (*values, self.state("gen", 0)))
+
+    def save_edit(self, entity: str, entity_id: str, fields: dict, replaces: str | None = None) -> str:
+        """Save an edit locally and queue it; always succeeds offline. Returns the change id.
+
+        The base sent with it is what this tablet showed before the edit, so the server can merge
+        field by field and log a losing value rather than overwrite it.
+        """
+        if entity not in ENTITIES or ENTITIES[entity].append_only:
+            raise StoreError(f"{entity} cannot be edited")
+        fields = {k: v for k, v in fields.items() if k != "id"}
+        with self.transaction():
+            row = self._row(entity, entity_id)
+            if row is None:
+                raise NotFound(f"no {entity} {entity_id} on this tablet")
+            base = {k: row.get(k) for k in fields}
+            change_id = self._enqueue(entity, entity_id, "update", base, fields, replaces)
+            if entity == "residents" and "name" in fields:
+                fields = {**fields, **_name_forms(fields["name"])}
+            self._write_fields(entity, entity_id, fields)
+        return change_id
+
+    def save_resident_edit(self, resident_id: str, fields: dict) -> str:
+        """Edit a resident's personal information (e.g. {"phone": ...})."""
+        return self.save_edit("residents", resident_id, fields)
+
+    def save_household_edit(self, household_id: str, fields: dict) -> str:
+        """Edit a household's address, phone, head or living environment."""
+        return self.save_edit("households", household_id, fields)
+
+    def save_condition_edit(self, condition_id: str, fields: dict) -> str:
+        """Change a registry entry's status (status, status_date, status_reason)."""
+        return self.save_edit("chronic_conditions", condition_id, fields)
+
+    def create_household(self, fields: dict, entity_id: str | None = None, replaces: str | None = None) -> str:
+        """Open a household file on the tablet (committee_id and address at least); returns its id."""
+        return self._create("households", fields, entity_id, replaces)
+
+    def create_resident(self, household_id: str, fields: dict, entity_id: str | None = None,
+                        replaces: str | None = None) -> str:
+        """Open a resident's file in a household on the tablet; the server assigns the record number."""
+        return self._create("residents", {**fields, "household_id": household_id}, entity_id, replaces)
+
+    def add_condition(self, resident_id: str, condition: str, diagnosed_on: str | None = None,
+                      entity_id: str | None = None, replaces: str | None = None) -> str:
+        """Enter a resident in the hypertension or t2dm registry on the tablet; returns the entry id."""
+        return self._create("chronic_conditions", {"resident_id": resident_id, "condition": condition,
+                                                   "diagnosed_on": diagnosed_on}, entity_id, replaces)
+
+    def _create(self, entity: str, fields: dict, entity_id: str | None, replaces: str | None) -> str:
+        entity_id = entity_id or str(uuid.uuid4())
+        fields = {k: v for k, v in fields.items() if k != "id"}
+        with self.transaction():
+            self._enqueue(entity, entity_id, "create", {}, fields, replaces)
+            local = dict(fields)
+            if entity == "residents":
+                local.update(_name_forms(fields.get("name", "")))
+                local.setdefault("status", "active")
+                hh = self._row("households", fields["household_id"])
+                if hh:
+                    local.update(team_id=hh["team_id"], center_id=hh["center_id"])
+            if entity == "chronic_conditions":
+                local.setdefault("status", "managed")
+            self._insert_row(entity, {**local, "id": entity_id, "version": 0})
+        return entity_id
+
+    def fix_rejected(self, change_id: str, fields: dict) -> str:
+        """Send a refused record again with corrected fields (a new change id); returns it."""
+        with self.transaction():
+            rec = self._outbox(change_id, "rejected")
+            self.db.execute("UPDATE outbox SET state = 'fixed' WHERE change_id = ?", (change_id,))
+            if rec["op"] == "create":
+                entity = rec["entity"]
+                merged = {**json.loads(rec["fields"]), **fields}
+                if entity == "residents":
+                    return self.create_resident(merged.pop("household_id"), merged, rec["entity_id"], change_id)
+                if entity == "households":
+                    return self.create_household(merged, rec["entity_id"], change_id)
+                if entity == "chronic_conditions":
+                    return self.add_condition(merged["resident_id"], merged["condition"],
+                                              merged.get("diagnosed_on"), rec["entity_id"], change_id)
+                raise StoreError(f"cannot fix a {entity} create")
+            return self.save_edit(rec["entity"], rec["entity_id"], fields, replaces=change_id)
+
+    def discard_rejected(self, change_id: str) -> None:
+        """A person decided the refused record should not go to the server; it is kept, marked discarded."""
+        with self.transaction():
+            self._outbox(change_id, "rejected")
+            self.db.execute("UPDATE outbox SET state = 'discarded' WHERE change_id = ?", (change_id,))
+
+    def _outbox(self, change_id: str, state: str) -> sqlite3.Row:
+        rec = self.db.execute("SELECT * FROM outbox WHERE change_id = ? AND state = ?",
+                              (change_id, state)).fetchone()
+        if rec is None:
+            raise NotFound(f"no {state} record {change_id}")
+        return rec
+
+    # --- for the sync engine ----------------------------------------------------------------------
+
+    def outbox_records(self, states: Iterable[str]) -> list[dict]:
+        """Outbox records in these states, in save order."""
+        states = tuple(states)
+        rows = self.db.execute(f"SELECT * FROM outbox WHERE state IN ({','.join('?' * len(states))}) "
+                               "ORDER BY seq", states)
+        return [_record(r) for r in rows]
+
+    def take_batch(self, limit: int) -> dict | None:
+        """The batch in flight, or a new one of up to `limit` pending records (saved before sending)."""
+        with self.transaction():
+            inflight = self.state("inflight")
+            if inflight:
+                return inflight
+            rows = self.db.execute("SELECT * FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
+                                   (limit,)).fetchall()
+            if not rows:
+                return None
+            batch = {"batch_id": str(uuid.uuid4()), "records": [_record(r) for r in rows]}
+            self.db.executemany("UPDATE outbox SET state = 'inflight', batch_id = ? WHERE seq = ?",
+                                [(batch["batch_id"], r["seq"]) for r in rows])
+            # The exact batch is kept so a retry after a lost answer or an app kill resends the same one.
+            self.set_state("inflight", batch)
+            return batch
+
+    def apply_push_answer(self, batch: dict, answer: dict, epoch: str | None) -> dict[str, int]:
+        """Record the server's per-record answers in one transaction; returns counts by status."""
+        counts: dict[str, int] = {}
+        with self.transaction():
+            by_id = {r["change_id"]: r for r in batch["records"]}
+            touched: dict[str, set] = {}
+            for res in answer["results"]:
+                rec = by_id.get(res["change_id"])
+                if rec is None:
+                    continue
+                status = res["status"]
+                if status == "duplicate":  # already committed earlier: its first answer is what counts
+                    status = res.get("original", {}).get("status", "applied")
+                counts[status] = counts.get(status, 0) + 1
+                if status == "rejected":
+                    self.db.execute("UPDATE outbox SET state = 'rejected', reason = ?, answer = ? "
+                                    "WHERE change_id = ?", (json.dumps(res.get("reason"), ensure_ascii=False),
+                                                            json.dumps(res, ensure_ascii=False), rec["change_id"]))
+                else:  # applied or conflict: the server has committed it (a losing value is in its log)
+                    self.db.execute("UPDATE outbox SET state = 'acked', answer = ?, acked_epoch = ?, "
+                                    "acked_at = ? WHERE change_id = ?",
+                                    (json.dumps(res, ensure_ascii=False), epoch, _now().isoformat(),
+                                     rec["change_id"]))
+                if "current" in res:
+                    self._replace_current(rec["entity"], rec["entity_id"], res["current"])
+                    touched.setdefault(rec["entity"], set()).add(rec["entity_id"])
+            for entity, ids in touched.items():
+                self._reapply_pending(entity, ids)
+            self.set_state("inflight", None)
+        return counts
+
+    def _replace_current(self, entity: str, entity_id: str, current: dict | None) -> None:
+        if entity not in ENTITIES:
+            return
+        if current is None:
+            self.db.execute(f"DELETE FROM {ENTITIES[entity].name} WHERE id = ?", (entity_id,))
+        else:
+            self._insert_row(entity, current)
+
+    def _reapply_pending(self, entity: str, ids: Iterable[str]) -> None:
+        """Lay edits not yet committed by the server back over server rows just written."""
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows = self.db.execute(
+                f"SELECT entity_id, op, fields FROM outbox WHERE entity = ? AND state IN ('pending', 'inflight') "
+                f"AND entity_id IN ({','.join('?' * len(part))}) ORDER BY seq", (entity, *part)).fetchall()
+            for r in rows:
+                fields = json.loads(r["fields"])
+                if entity == "residents" and "name" in fields:
+                    fields.update(_name_forms(fields["name"]))
+                if r["op"] == "create" and self._row(entity, r["entity_id"]) is None:
+                    self._insert_row(entity, {**fields, "id": r["entity_id"], "version": 0})
+                else:
+                    self._write_fields(entity, r["entity_id"], fields)
+
+    def apply_page(self, page: dict, *, finish_snapshot: bool) -> int:
+        """Write one pulled page and its cursor in ONE transaction (guarantee 9); returns rows applied."""
+        n = 0
+        with self.transaction():
+            gen = self.state("gen", 0)
+            for entity, part in page.get("entities", {}).items():
+                t = ENTITIES.get(entity)
+                if t is None:
+                    continue  # an entity this app version does not know yet
+                cols = part["columns"]
+                keep = [i for i, c in enumerate(cols) if c in t.columns]
+                names = [cols[i] for i in keep]
+                json_idx = [j for j, c in enumerate(names) if c in t.json_columns]
+                rows = []
+                for row in part.get("rows", ()):
+                    values = [row[i] for i in keep]
+                    for j in json_idx:
+                        if values[j] is not None:
+                            values[j] = json.dumps(values[j], ensure_ascii=False)
+                    values.append(gen)
+                    rows.append(values)
+                if rows:
+                    self.db.executemany(f"INSERT OR REPLACE INTO {t.name} ({', '.join(names)}, _gen) "
+                                        f"VALUES ({', '.join('?' * (len(names) + 1))})", rows)
+                removed = part.get("removed", ())
+                if removed:
+                    self.db.executemany(f"DELETE FROM {t.name} WHERE id = ?", [(i,) for i in removed])
+                ids = [r[names.index("id")] for r in rows] + list(removed)
+                if ids and self.db.execute("SELECT 1 FROM outbox WHERE entity = ? AND state IN "
+                                           "('pending', 'inflight') LIMIT 1", (entity,)).fetchone():
+                    self._reapply_pending(entity, ids)
+                n += len(rows) + len(removed)
+            if finish_snapshot:
+                self._sweep(gen)
+            self.set_state("cursor", page["cursor"])
+        return n
+
+    def _sweep(self, gen: int) -> None:
+        """After a whole snapshot: drop rows it did not deliver, except creates still waiting to go up."""
+        for t in ENTITIES.values():
+            self.db.execute(f"DELETE FROM {t.name} WHERE _gen != ? AND id NOT IN (SELECT entity_id FROM outbox "
+                            "WHERE entity = ? AND op = 'create' AND state IN ('pending', 'inflight'))",
+                            (gen, t.name))
+        self.set_state("snapshot_done", True)
+
+    def start_snapshot(self, epoch: str | None, requeue: bool) -> int:
+        """Begin a full re-download (first sync or a new server epoch); with requeue, every record the old
+        server acknowledged goes back in the outbox (the restored server may not have it). Returns how many."""
+        with self.transaction():
+            n = 0
+            if requeue:
+                cur = self.db.execute("UPDATE outbox SET state = 'pending', batch_id = NULL "
+                                      "WHERE state = 'acked' AND (acked_epoch IS NULL OR acked_epoch != ?)",
+                                      (epoch,))
+                n = cur.rowcount
+            self.set_state("epoch", epoch)
+            self.set_state("cursor", None)
+            self.set_state("snapshot_done", False)
+            self.set_state("gen", self.state("gen", 0) + 1)
+            return n
+
+    def mark_synced(self) -> None:
+        """Remember when the outbox was last seen empty after a full pull."""
+        with self.transaction():
+            self.set_state("last_synced_at", _now().isoformat())
+
+
+def _record(r: sqlite3.Row) -> dict:
+    return {"seq": r["seq"], "change_id": r["change_id"], "entity": r["entity"], "entity_id": r["entity_id"],
+            "op": r["op"], "base": json.loads(r["base"]), "fields": json.loads(r["fields"]),
+            "device_time": r["device_time"]}
+
+
+def _name_forms(name: str) -> dict:
+    try:
+        from gpcore import pinyin
+    except ImportError:  # pragma: no cover - gpcore ships with the app
+        return {}
+    name = (name or "").strip()
+    return {"name": name, "name_pinyin": pinyin.full(name), "name_initials": pinyin.initials(name)}

@@ -1,0 +1,134 @@
+"""The tablet store on its own: saving offline, search, overlays over pulled rows, needs attention, upgrades."""
+import json
+import sqlite3
+
+import pytest
+
+from fieldapp.store import NotFound, Store, StoreError
+from fieldapp.store.schema import HOUSEHOLDS, RESIDENTS, UPGRADES
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(str(tmp_path / "t.sqlite"))
+    yield s
+    s.close()
+
+
+def page(cursor, households=(), residents=(), removed_residents=()):
+    hh_cols = ["id", "committee_id", "team_id", "center_id", "address", "phone", "version"]
+    res_cols = ["id", "household_id", "name", "name_initials", "name_pinyin", "sex", "birth_date", "phone",
+                "payment_methods", "status", "version"]
+    return {"cursor": cursor, "entities": {
+        "households": {"columns": hh_cols, "rows": [list(h) for h in households], "removed": []},
+        "residents": {"columns": res_cols, "rows": [list(r) for r in residents],
+                      "removed": list(removed_residents)}}}
+
+
+def test_new_store_is_at_the_latest_schema_and_synced(store):
+    assert store.schema_version == len(UPGRADES)
+    assert store.is_synced() and store.outbox_count() == 0 and store.needs_attention() == []
+
+
+def test_a_file_from_a_newer_app_is_refused(tmp_path):
+    path = str(tmp_path / "new.sqlite")
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(UPGRADES) + 1}")
+    db.close()
+    with pytest.raises(StoreError):
+        Store(path)
+
+
+def test_saving_offline_writes_the_row_and_queues_it(store):
+    hid = store.create_household({"committee_id": 1, "address": "潍坊路1号"})
+    rid = store.create_resident(hid, {"name": "张三丰", "sex": "1", "birth_date": "1960-01-01"})
+    assert [r["id"] for r in store.search_residents("zsf")] == [rid]
+    assert [r["id"] for r in store.search_residents("zhangsan")] == [rid]
+    assert [r["id"] for r in store.search_residents("三丰")] == [rid]
+    assert [h["id"] for h in store.search_households("潍坊")] == [hid]
+    assert [h["id"] for h in store.search_households("zsf")] == [hid]
+    store.save_resident_edit(rid, {"phone": "13800000000"})
+    assert store.resident(rid)["phone"] == "13800000000"
+    assert store.outbox_count() == 3 and not store.is_synced()
+    recs = store.outbox_records(["pending"])
+    assert [r["op"] for r in recs] == ["create", "create", "update"]
+    assert recs[2]["base"] == {"phone": None} and recs[2]["fields"] == {"phone": "13800000000"}
+
+
+def test_a_saved_record_survives_reopening(tmp_path):
+    path = str(tmp_path / "k.sqlite")
+    s = Store(path)
+    hid = s.create_household({"committee_id": 1, "address": "x路"})
+    s.close()  # as an app kill would
+    s = Store(path)
+    assert s.outbox_count() == 1 and s.household(hid)["address"] == "x路"
+
+
+def test_unknown_records_raise_not_found(store):
+    with pytest.raises(NotFound):
+        store.save_resident_edit("nope", {"phone": "1"})
+    with pytest.raises(NotFound):
+        store.household("nope")
+
+
+def test_pulled_rows_keep_pending_local_edits_on_top(store):
+    store.apply_page(page("c1", [("h1", 1, 1, 1, "甲路", None, 1)],
+                          [("r1", "h1", "李四", "ls", "lisi", "2", "1970-01-01", None, ["self_paid"], "active", 1)]),
+                     finish_snapshot=False)
+    assert store.resident("r1")["payment_methods"] == ["self_paid"]
+    store.save_resident_edit("r1", {"phone": "139"})
+    # The server's newer row for r1 arrives (someone else changed the name): our phone stays on top.
+    store.apply_page(page("c2", residents=[("r1", "h1", "李思", "ls", "lisi", "2", "1970-01-01", None, [],
+                                            "active", 2)]), finish_snapshot=False)
+    r = store.resident("r1")
+    assert (r["name"], r["phone"], r["version"]) == ("李思", "139", 2)
+    assert store.state("cursor") == "c2"
+
+
+def test_a_finished_snapshot_sweeps_rows_it_did_not_send_but_keeps_unsent_creates(store):
+    store.apply_page(page("c1", [("h1", 1, 1, 1, "甲路", None, 1), ("h2", 1, 1, 1, "乙路", None, 1)]),
+                     finish_snapshot=False)
+    mine = store.create_household({"committee_id": 1, "address": "新路"})
+    store.start_snapshot("e2", requeue=False)
+    store.apply_page(page("c9", [("h1", 1, 1, 1, "甲路", None, 1)]), finish_snapshot=True)
+    assert {h["id"] for h in store.search_households()} == {"h1", mine}
+
+
+def test_rejected_records_need_attention_until_fixed_or_discarded(store):
+    store.apply_page(page("c1", [("h1", 1, 1, 1, "甲路", None, 1)],
+                          [("r1", "h1", "李四", "ls", "lisi", "2", "1970-01-01", None, [], "active", 1)]),
+                     finish_snapshot=False)
+    store.save_resident_edit("r1", {"birth_date": "2999-01-01"})
+    store.save_resident_edit("r1", {"phone": "137"})
+    batch = store.take_batch(10)
+    assert store.take_batch(10) == batch  # the same batch until answered
+    current = {"id": "r1", "household_id": "h1", "name": "李四", "birth_date": "1970-01-01", "phone": "137",
+               "version": 2}
+    reason = {"message": "invalid", "errors": {"birth_date": ["in the future"]}}
+    store.apply_push_answer(batch, {"results": [
+        {"change_id": batch["records"][0]["change_id"], "status": "rejected", "reason": reason,
+         "current": current},
+        {"change_id": batch["records"][1]["change_id"], "status": "applied", "current": current}]}, "e1")
+    assert store.is_synced()
+    [item] = store.needs_attention()
+    assert item["reason"] == reason and item["fields"] == {"birth_date": "2999-01-01"}
+    assert store.resident("r1")["birth_date"] == "1970-01-01"  # the refused value is not shown as fact
+    new = store.fix_rejected(item["change_id"], {"birth_date": "1971-01-01"})
+    assert store.needs_attention() == [] and store.outbox_count() == 1
+    assert store.outbox_records(["pending"])[0]["change_id"] == new
+    b2 = store.take_batch(10)
+    store.apply_push_answer(b2, {"results": [{"change_id": new, "status": "rejected", "reason": reason}]}, "e1")
+    store.discard_rejected(new)
+    assert store.needs_attention() == [] and store.is_synced()
+
+
+def test_a_new_epoch_requeues_what_the_old_server_acknowledged(store):
+    hid = store.create_household({"committee_id": 1, "address": "x路"})
+    b = store.take_batch(10)
+    store.apply_push_answer(b, {"results": [{"change_id": b["records"][0]["change_id"], "status": "applied"}]},
+                            "e1")
+    assert store.is_synced()
+    assert store.start_snapshot("e2", requeue=True) == 1
+    assert store.outbox_records(["pending"])[0]["entity_id"] == hid
+    assert store.state("cursor") is None and store.state("epoch") == "e2"
+    assert json.loads(json.dumps(store.status()))["outbox"] == 1
