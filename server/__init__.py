@@ -10,6 +10,7 @@ from . import config as config_mod
 from . import db
 from .api import Api
 from .auth.tokens import jwt
+from .console.routes import root as console_root
 
 
 def _blueprints():
@@ -40,6 +41,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         api.register_blueprint(blp)
     for blp in plain_blueprints:
         app.register_blueprint(blp)
+
+    app.add_url_rule("/", "root", console_root)
 
     # Swagger UI assets ship in a Python package so /docs works without internet access.
     @app.route("/static/swagger-ui/<path:filename>")

@@ -1,9 +1,32 @@
-"""The web console for center staff and specialists (pages come with the console issue)."""
-from flask import Blueprint, redirect
+"""The web console for center staff: pages that call the same API the tablets use.
 
-blp = Blueprint("console", __name__)
+The pages hold no data of their own; they sign in through /api/v1/auth/login, keep the token in the
+browser tab's sessionStorage (gone when the tab closes), and every rule and scope check stays in the API.
+"""
+from flask import Blueprint, redirect, render_template
+
+blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+                static_folder="static", static_url_path="/static")
 
 
 @blp.route("/")
-def index():
-    return redirect("/docs")
+def home():
+    """Team loads, rebalancing and committee assignment."""
+    return render_template("console/assignment.html")
+
+
+@blp.route("/households")
+def households():
+    """Households of the center: filter, select, assign to a team."""
+    return render_template("console/households.html")
+
+
+@blp.route("/login")
+def login():
+    """Sign in."""
+    return render_template("console/login.html")
+
+
+def root():
+    """The site root leads to the console."""
+    return redirect("/console/")
