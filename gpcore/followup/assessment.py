@@ -28,7 +28,7 @@ class Control(NamedTuple):
 class Assessment(NamedTuple):
     """What the rules say about one visit; every decision carries its reasons.
 
-    Immutable; a NamedTuple because it is built once per visit on a hot path (cheaper than a frozen dataclass).
+    Immutable; a NamedTuple because it is built once per visit on a hot path (cheaper than a dataclass).
     """
 
     condition: str
@@ -97,7 +97,6 @@ def assess_diabetes_visit(
     previous: DiabetesVisit | None = None,
     earlier_visits_this_year: int | None = None,
     settings: RuleSettings = DEFAULT_SETTINGS,
-    patient_age: int | None = None,
 ) -> Assessment:
     """Assess a type 2 diabetes visit (control by fasting glucose; age does not change the target)."""
     _expect(visit, DiabetesVisit, previous)

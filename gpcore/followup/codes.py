@@ -1,4 +1,4 @@
-"""Code lists of the national follow-up forms (3rd edition, 2017), each code labelled in Chinese and English."""
+"""Code lists of the national follow-up forms (3rd edition, 2017), labelled in Chinese and English."""
 
 from __future__ import annotations
 

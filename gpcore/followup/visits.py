@@ -112,7 +112,12 @@ class VisitDataError(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class FollowUpVisit:
-    """The boxes the hypertension and diabetes forms share."""
+    """The boxes the hypertension and diabetes forms share.
+
+    Besides the printed boxes, a few flags the rules need and the form leaves to the doctor's judgement:
+    danger_signs (+ danger_sign_other), pregnant, lactating, temperature_c, adverse_reaction_hard_to_control
+    and new_or_worse_complication.  `classification` is what the doctor ticked; assess_*() suggests one.
+    """
 
     visit_date: date = _required(as_date, "随访日期", "visit date")
     visit_mode: int = _required(as_int, "随访方式", "visit mode")
@@ -196,6 +201,7 @@ class DiabetesVisit(FollowUpVisit):
     staple_food_g_per_day: int | None = _box(as_int, "主食量", "staple food per day")
     staple_food_g_per_day_target: int | None = _box(as_int, "目标主食量", "target staple food per day")
     fpg_mmol: float | None = _box(as_number, "空腹血糖", "fasting glucose")
+    # Not a printed box: a face-to-face visit needs FPG "or a note" saying why it was not measured.
     fpg_missing_reason: str = _box(
         as_long_text, "未测空腹血糖原因", "reason fasting glucose was not measured", ""
     )

@@ -67,7 +67,7 @@ def test_bp_control_target(hypertension_visit, age, sbp, dbp, settings, controll
 
 
 def test_relaxed_target_starts_on_the_65th_birthday(hypertension_visit):
-    # "age >= 65: < 150/90 (3rd edition)": 145/85 misses the target the day before the birthday, meets it on it.
+    # "age >= 65: < 150/90 (3rd edition)": 145/85 misses the target the day before the birthday, meets it then.
     born = date(1961, 11, 22)
     visit = hypertension_visit(sbp=145, dbp=85)
     day_before, birthday = date(2026, 11, 21), date(2026, 11, 22)
