@@ -11,6 +11,7 @@ from .codes import Label
 
 MAX_SHORT_TEXT = 100
 MAX_LONG_TEXT = 500
+MAX_NUMBER = 1e15  # far beyond any plausible value; the ranges in validation.py give the real limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,11 @@ class Problem:
     code: str
     en: str
     zh: str
+
+
+def key_name(key: Any) -> str:
+    """A JSON key as it may appear in a message: text keys shortened, other keys by their type only."""
+    return key[:60] if type(key) is str else f"<{type(key).__name__} key>"
 
 
 def sentence_start(text: str) -> str:
@@ -45,17 +51,24 @@ class FieldError(Exception):
 def as_int(value: Any) -> int:
     """A whole number; JSON clients may send 120.0 for 120."""
     kind = type(value)
-    if kind is int:
-        return value
     if kind is float and value.is_integer():
-        return int(value)
+        value, kind = int(value), int
+    if kind is int:
+        if -MAX_NUMBER <= value <= MAX_NUMBER:
+            return value
+        # Huge integers are refused here, before any message tries to print their 5,000 digits.
+        raise FieldError("too_large", "is far too large", "数值过大")
     raise FieldError("not_integer", "must be a whole number", "必须是整数")
 
 
 def as_number(value: Any) -> float:
     """A finite number (bool is not a number here)."""
     kind = type(value)
-    if (kind is float and math.isfinite(value)) or kind is int:
+    if kind is float and math.isfinite(value):
+        return value
+    if kind is int:
+        if abs(value) > MAX_NUMBER:  # float() of a 400-digit JSON integer raises OverflowError
+            raise FieldError("too_large", "is far too large", "数值过大")
         return float(value)
     raise FieldError("not_number", "must be a number", "必须是数字")
 

@@ -8,7 +8,7 @@ with dots: `medications.0.mg_per_time`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from . import codes
@@ -194,7 +194,7 @@ def _check_dates(check: _Check) -> None:
                 "Next visit date must be after the visit date.",
                 "下次随访日期必须晚于本次随访日期。",
             )
-        elif next_date > visit_date + timedelta(days=MAX_BOOKING_DAYS):
+        elif (next_date - visit_date).days > MAX_BOOKING_DAYS:  # no date arithmetic near 9999-12-31
             check.add(
                 "next_visit_date",
                 "too_far",

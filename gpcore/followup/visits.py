@@ -20,6 +20,7 @@ from .fields import (
     as_number,
     as_short_text,
     as_str_codes,
+    key_name,
     sentence_start,
 )
 
@@ -67,7 +68,7 @@ def _medication(index: int, item: Any) -> Medication:
             "not_object", f"entry {index + 1} must be an object", f"第{index + 1}种药物格式错误", f".{index}"
         )
     if not _MEDICATION_NAMES.issuperset(item.keys()):
-        unknown = sorted(map(str, item.keys() - _MEDICATION_NAMES))
+        unknown = sorted(map(key_name, item.keys() - _MEDICATION_NAMES))
         raise FieldError(
             "unknown_field",
             f"entry {index + 1} has unknown fields {unknown}",
@@ -286,8 +287,7 @@ def coerce_fields(cls: type, data: Any) -> tuple[dict[str, Any], list[Problem]]:
     for key, raw in data.items():
         coerce = coercers.get(key) if type(key) is str else None
         if coerce is None:
-            name = key if type(key) is str else repr(key)
-            problems.append(Problem(name[:60], "unknown_field", "Unknown field.", "未知字段。"))
+            problems.append(Problem(key_name(key), "unknown_field", "Unknown field.", "未知字段。"))
         elif raw is not None:
             try:
                 values[key] = coerce(raw)

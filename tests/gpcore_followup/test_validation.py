@@ -178,6 +178,19 @@ INVALID_CASES = [
     ),
     P(_clinic(sbp="130"), {("sbp", "not_integer")}, id="SBP is a number of mmHg"),
     P(_clinic(pregnant="yes"), {("pregnant", "not_bool")}, id="pregnancy flag true/false"),
+    P(_clinic(weight_kg=10**400), {("weight_kg", "too_large")}, id="weight 2-300 kg (a 400-digit number)"),
+    P(_clinic(sbp=10**5000), {("sbp", "too_large")}, id="SBP 50-300 (a 5000-digit number)"),
+    P(_clinic(symptoms=[10**5000]), {("symptoms", "too_large")}, id="symptoms 1-9 (a 5000-digit code)"),
+    P(
+        _clinic(visit_date="9999-12-31", next_visit_date="9999-12-31"),
+        {("visit_date", "in_future"), ("next_visit_date", "not_after_visit")},
+        id="visit date not in the future (9999)",
+    ),
+    P(
+        {**_clinic(), 10**5000: 1},
+        {("<int key>", "unknown_field")},
+        id="unknown boxes refused (a non-text key)",
+    ),
     P(_clinic(colour="red"), {("colour", "unknown_field")}, id="unknown boxes refused"),
 ]
 
@@ -288,7 +301,12 @@ def test_generated_valid_visits_pass_validation(strategies, data):
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**300, max_value=10**5000)
+    | st.floats()
+    | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
