@@ -18,11 +18,12 @@ def _blueprints():
     from .audit.routes import blp as audit
     from .auth.routes import blp as auth, users_blp
     from .console.routes import blp as console
+    from .followups.routes import blp as followups
     from .households.routes import blp as households
     from .imports.routes import blp as imports
     from .org.routes import blp as org
 
-    return [auth, users_blp, org, households, assignment, imports, audit], [console]
+    return [auth, users_blp, org, households, assignment, imports, audit, followups], [console]
 
 
 def create_app(overrides: dict | None = None) -> Flask:

@@ -195,3 +195,74 @@ def test_lists_hold_only_what_the_user_may_see(user, scene, as_user):
         assert {h["household_id"] for h in r.get_json()["items"]} <= hh_ids | (set() if user != "admin" else set(scene.households.values()))
     else:
         assert r.status_code == 403
+
+
+# --- follow-ups (issue 3) -------------------------------------------------------------------------
+# Every team key gets a signed hypertension visit for its resident "-1-1", recorded by admin, so the
+# record-bearing paths below have a real target in every team.
+
+FOLLOWUP_FORM = {"visit_date": "2026-01-05", "visit_mode": 1, "symptoms": [1], "sbp": 130, "dbp": 80,
+                 "medication_adherence": 1, "adverse_reaction": 1, "doctor": "scope"}
+
+
+@pytest.fixture(autouse=True)
+def _followup_targets(request):
+    if "scene" not in request.fixturenames:
+        return
+    import uuid
+
+    w = request.getfixturevalue("scene")
+    admin = request.getfixturevalue("as_user")("admin")
+    w.followups = {}
+    for key in TEAM_KEYS:
+        rid = _res(w, key)
+        assert admin.post(f"/api/v1/residents/{rid}/conditions", json={"condition": "hypertension"}).status_code == 201
+        r = admin.post("/api/v1/followups", json={"id": str(uuid.uuid4()), "resident_id": rid,
+                                                  "condition": "hypertension", "form": FOLLOWUP_FORM})
+        assert r.status_code == 201, r.get_json()
+        w.followups[key] = r.get_json()["id"]
+
+
+def _fu_body(w, k, **extra):
+    import uuid
+    return {"id": str(uuid.uuid4()), "resident_id": _res(w, k), "condition": "hypertension", **extra}
+
+
+TARGETED.update({
+    "POST /api/v1/followups": lambda w, u, k: (
+        "post", "/api/v1/followups", {"json": _fu_body(w, k, form={**FOLLOWUP_FORM, "visit_date": "2026-01-06"})}),
+    "GET /api/v1/followups/{followup_id}": lambda w, u, k: ("get", f"/api/v1/followups/{w.followups[k]}", {}),
+    "POST /api/v1/followups/{followup_id}/amendments": lambda w, u, k: (
+        "post", f"/api/v1/followups/{w.followups[k]}/amendments",
+        {"json": {"id": _fu_body(w, k)["id"], "reason": "scope test", "form": FOLLOWUP_FORM}}),
+    "POST /api/v1/followups/lost": lambda w, u, k: (
+        "post", "/api/v1/followups/lost", {"json": _fu_body(w, k, date="2026-01-07", reason="scope test")}),
+    "POST /api/v1/followups/deaths": lambda w, u, k: (
+        "post", "/api/v1/followups/deaths", {"json": _fu_body(w, k, date="2026-01-07", cause="scope test")}),
+    "GET /api/v1/residents/{resident_id}/followups": lambda w, u, k: (
+        "get", f"/api/v1/residents/{_res(w, k)}/followups", {}),
+    "GET /api/v1/worklist": lambda w, u, k: ("get", f"/api/v1/worklist?team_id={w.teams.get(k, 0)}", {}),
+    "GET /api/v1/followups/indicators": lambda w, u, k: (
+        "get", f"/api/v1/followups/indicators?year=2026&team_id={w.teams.get(k, 0)}", {}),
+    "GET /api/v1/followups/indicators/export": lambda w, u, k: (
+        "get", f"/api/v1/followups/indicators/export?year=2026&format=csv&team_id={w.teams.get(k, 0)}", {}),
+})
+LISTS += ("GET /api/v1/followups",)
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_followup_lists_hold_only_what_the_user_may_see(user, scene, as_user):
+    c = as_user(user)
+    mine = {scene.followups[k] for k in VISIBLE[user]}
+    r = c.get("/api/v1/followups?page_size=500")
+    if user == "spec":
+        assert r.status_code == 403
+        return
+    assert {i["id"] for i in r.get_json()["items"]} == mine
+    worklist = c.get("/api/v1/worklist?page_size=2000").get_json()["items"]
+    visible_residents = {v for k, v in scene.residents.items() if k.split("-")[0] in VISIBLE[user]}
+    assert {i["resident_id"] for i in worklist} <= visible_residents
+    rows = c.get("/api/v1/followups/indicators?year=2026").get_json()["rows"]
+    visible_teams = {scene.teams[k] for k in VISIBLE[user] if k in scene.teams}
+    assert {r["team_id"] for r in rows if r["level"] == "team"} == visible_teams
+    assert sum(r["visits"] for r in rows if r["level"] == "team") == len(mine - {scene.followups.get("A0")})

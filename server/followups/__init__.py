@@ -1,0 +1,1 @@
+"""Chronic-disease follow-ups: records, worklists, indicators."""

@@ -1,0 +1,70 @@
+"""Indicator tables as files a center opens in Excel: XLSX (openpyxl) and CSV in UTF-8 with a BOM."""
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+
+LEVELS = {"team": "团队", "center": "中心", "district": "全区"}
+CONDITIONS = {"hypertension": "高血压", "t2dm": "2型糖尿病"}
+# (key, Chinese header); rates are fractions (0.8123), shown as percentages in the XLSX.
+COLUMNS = (
+    ("level", "层级"), ("name", "名称"), ("condition", "病种"),
+    ("under_management", "管理人数"), ("managed_to_spec", "规范管理人数"), ("spec_rate", "规范管理率"),
+    ("bp_measured", "测量血压人数"), ("bp_controlled", "血压控制人数"), ("bp_control_rate", "血压控制率"),
+    ("fpg_measured", "测量空腹血糖人数"), ("fpg_controlled", "血糖控制人数"),
+    ("glucose_control_rate", "血糖控制率"), ("emergency_visits", "危急情况人次"),
+    ("emergency_patients", "危急情况人数"), ("visits", "随访人次"), ("complete_visits", "完整随访人次"),
+    ("completeness_rate", "随访完整率"),
+)
+RATE_KEYS = {"spec_rate", "bp_control_rate", "glucose_control_rate", "completeness_rate"}
+
+
+def title(report: dict) -> str:
+    """'2025年' or '2025年第2季度'."""
+    return f"{report['year']}年" + (f"第{report['quarter']}季度" if report.get("quarter") else "")
+
+
+def _cells(row: dict) -> list:
+    values = []
+    for key, _ in COLUMNS:
+        value = row.get(key)
+        if key == "level":
+            value = LEVELS[value]
+        elif key == "condition":
+            value = CONDITIONS.get(value, value)
+        values.append(value)
+    return values
+
+
+def to_csv(report: dict) -> bytes:
+    """The indicator rows as CSV, UTF-8 with a BOM so Excel shows the Chinese headers correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([header for _, header in COLUMNS])
+    for row in report["rows"]:
+        writer.writerow(["" if v is None else v for v in _cells(row)])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(report: dict) -> bytes:
+    """The indicator rows as one XLSX sheet with a title line and percentage-formatted rates."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = f"慢病随访指标{report['year']}"[:31]
+    sheet.append([f"慢性病患者健康管理指标 {title(report)}（{report['period_start']} 至 {report['period_end']}）"])
+    sheet.append([header for _, header in COLUMNS])
+    for row in report["rows"]:
+        sheet.append(_cells(row))
+    for index, (key, header) in enumerate(COLUMNS, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = max(10, len(header) * 2 + 2)
+        if key in RATE_KEYS:
+            for cell in sheet[letter][2:]:
+                cell.number_format = "0.0%"
+    sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

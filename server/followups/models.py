@@ -1,0 +1,81 @@
+"""Chronic-disease follow-up records (随访服务记录表): visits, lost-to-follow-up and death entries.
+
+A record is signed when the server stores it and never changes afterwards: a correction is a new record
+(an amendment) that points to the one it corrects. The columns the worklist and indicators query are
+structured; the whole national form is kept as JSON exactly as gpcore validated it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, UTCDateTime, utcnow
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+VISIT, LOST, DEATH = "visit", "lost", "death"
+KINDS = (VISIT, LOST, DEATH)
+
+
+class FollowUp(Base):
+    """One signed follow-up record of one resident for one registered condition."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        # Latest effective visit per patient and condition (worklist, indicators, the rules' "previous").
+        Index("ix_followups_resident_condition_date", "resident_id", "condition", "visit_date"),
+        # Who amended what: the effective record is the one nobody amends. Partial on PostgreSQL so the
+        # anti-join that finds effective records reads only the (few) amendments.
+        Index("ix_followups_amends_id", "amends_id", postgresql_where="amends_id IS NOT NULL"),
+        # One amendment per version of a record: a second amendment of the same record is a conflict.
+        UniqueConstraint("original_id", "revision"),
+        CheckConstraint("kind IN ('visit', 'lost', 'death')", name="kind"),
+    )
+    # Client-generated UUID: a tablet creates records offline and may send the same one twice.
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"))
+    condition: Mapped[str] = mapped_column(String(20))  # registry code: hypertension | t2dm
+    kind: Mapped[str] = mapped_column(String(8), default=VISIT)
+    # Amendment chain: original_id is the first record's id (its own for an original), revision counts up.
+    original_id: Mapped[str] = mapped_column(String(36))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    amends_id: Mapped[str | None] = mapped_column(ForeignKey("followups.id"))
+    amendment_reason: Mapped[str | None] = mapped_column(Text)
+
+    # Structured columns (what is queried). For a lost/death entry visit_date is the entry's date.
+    visit_date: Mapped[dt.date] = mapped_column(Date)
+    visit_mode: Mapped[int | None] = mapped_column(Integer)
+    sbp: Mapped[int | None] = mapped_column(Integer)
+    dbp: Mapped[int | None] = mapped_column(Integer)
+    fpg_mmol: Mapped[float | None] = mapped_column(Float)
+    # What the server's run of the shared rules decided.
+    classification: Mapped[int | None] = mapped_column(Integer)
+    bp_controlled: Mapped[bool | None] = mapped_column(Boolean)
+    fpg_controlled: Mapped[bool | None] = mapped_column(Boolean)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    referral: Mapped[str | None] = mapped_column(String(10))  # rules' recommendation: none/routine/urgent
+    referred: Mapped[bool] = mapped_column(Boolean, default=False)  # the form's referral boxes were filled
+    rules_next_visit_date: Mapped[dt.date | None] = mapped_column(Date)
+    # The date the patient was booked for: the form's box when the doctor filled it, else the rules' date.
+    next_visit_date: Mapped[dt.date | None] = mapped_column(Date)
+    rules_version: Mapped[str | None] = mapped_column(String(120))
+    # Boxes the national form has but the doctor left empty (indicator: data completeness).
+    missing_fields: Mapped[list] = mapped_column(JSONType, default=list)
+    missing_count: Mapped[int] = mapped_column(Integer, default=0)  # len(missing_fields), for SQL sums
+
+    form: Mapped[dict] = mapped_column(JSONType)  # the whole form (gpcore to_dict) or the entry's data
+    assessment: Mapped[dict | None] = mapped_column(JSONType)  # gpcore Assessment.to_dict()
+    # What the tablet computed, if it sent it, and which decisions differ from the server's.
+    device_assessment: Mapped[dict | None] = mapped_column(JSONType)
+    disagreement: Mapped[list] = mapped_column(JSONType, default=list)
+
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # device clock
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # server clock
+    signed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device: Mapped[str | None] = mapped_column(String(100))
+    # Hash of what was submitted: a repeat with the same id must carry the same content.
+    content_hash: Mapped[str] = mapped_column(String(64))

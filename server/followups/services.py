@@ -1,0 +1,352 @@
+"""Rules for follow-up records: record, amend, lost to follow-up, death, read and list. No HTTP here.
+
+The decisions (classification, emergency, referral, next visit) come from gpcore.followup, re-run on every
+record the server receives; nothing clinical is decided in this module.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from gpcore import followup as rules
+from gpcore.followup import codes
+
+from ..audit import services as audit
+from ..errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from ..households import services as households
+from ..households.models import ChronicCondition, Resident
+from ..org.models import Team
+from ..scope import Actor, require_visible, rows_visible
+from .models import DEATH, LOST, VISIT, FollowUp
+
+# Registry code (server/households) -> the national form that records it (gpcore).
+FORMS = {"hypertension": rules.HypertensionVisit, "t2dm": rules.DiabetesVisit}
+PARSERS = {"hypertension": rules.parse_hypertension_visit, "t2dm": rules.parse_diabetes_visit}
+RECORDERS = ("gp", "admin")
+# The teams work in China: "today" for a visit date is the date on the doctor's calendar, not UTC's.
+LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
+
+# Boxes of the national form a complete record has filled (the completeness indicator). Phone visits
+# measure nothing, so measurements count only at clinic or home visits.
+COMPLETE_ALWAYS = ("symptoms", "cigarettes_per_day", "liquor_liang_per_day", "exercise_times_per_week",
+                   "salt_intake", "psychological_adjustment", "compliance", "medication_adherence",
+                   "adverse_reaction", "classification", "next_visit_date", "doctor")
+COMPLETE_FACE_TO_FACE = ("sbp", "dbp", "weight_kg", "heart_rate")
+COMPLETE_DIABETES = ("staple_food_g_per_day", "hypoglycaemia")
+COMPLETE_DIABETES_FACE_TO_FACE = ("fpg_mmol", "dorsalis_pedis")
+# Decisions compared between the tablet's run of the rules and the server's.
+COMPARED = ("classification", "emergency", "referral", "next_visit_date")
+
+
+def local_today() -> dt.date:
+    """Today's date where the teams work."""
+    return dt.datetime.now(LOCAL_ZONE).date()
+
+
+def effective():
+    """WHERE clause: the record has not been amended (it is the effective version of its chain)."""
+    later = aliased(FollowUp)
+    return ~exists(select(later.id).where(later.amends_id == FollowUp.id))
+
+
+def _can_record(actor: Actor) -> None:
+    if actor.role not in RECORDERS:
+        raise Forbidden("Only a GP team member or an admin records follow-ups.", {"authorization": "role"})
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+def get_followup(session: Session, actor: Actor, followup_id: str, *, log_read: bool = True) -> FollowUp:
+    """A record whose resident the actor may see; the read is logged."""
+    row = session.get(FollowUp, followup_id)
+    res = session.get(Resident, row.resident_id) if row is not None else None
+    if row is None or res is None:
+        raise NotFound("No such follow-up record.")
+    require_visible(actor, res, "follow-up record")
+    if log_read:
+        audit.record(session, actor, "read", "followup", row.id, row.resident_id)
+    return row
+
+
+def superseded_by(session: Session, row: FollowUp) -> str | None:
+    """The id of the amendment that replaced this record, if any."""
+    return session.scalar(select(FollowUp.id).where(FollowUp.amends_id == row.id))
+
+
+def effective_id(session: Session, row: FollowUp) -> str:
+    """The id of the effective (latest) version of the record's chain."""
+    return session.scalar(select(FollowUp.id).where(FollowUp.original_id == row.original_id)
+                          .order_by(FollowUp.revision.desc()).limit(1))
+
+
+def resident_followups(session: Session, actor: Actor, resident_id: str, args: dict):
+    """A select of a resident's records, newest first; only effective ones unless asked for all."""
+    res = households.get_resident(session, actor, resident_id, log_read=False)
+    stmt = (select(FollowUp).where(FollowUp.resident_id == res.id)
+            .order_by(FollowUp.visit_date.desc(), FollowUp.received_at.desc(), FollowUp.id))
+    if args.get("condition"):
+        stmt = stmt.where(FollowUp.condition == args["condition"])
+    if not args.get("include_superseded"):
+        stmt = stmt.where(effective())
+    return res, stmt
+
+
+def team_followups(session: Session, actor: Actor, args: dict):
+    """A select of list rows of effective records in scope, newest first, with the list's filters."""
+    stmt = (select(FollowUp.id, FollowUp.resident_id, Resident.name.label("resident_name"),
+                   Resident.team_id, FollowUp.condition, FollowUp.kind, FollowUp.visit_date,
+                   FollowUp.visit_mode, FollowUp.sbp, FollowUp.dbp, FollowUp.fpg_mmol, FollowUp.classification,
+                   FollowUp.emergency, FollowUp.referral, FollowUp.referred, FollowUp.next_visit_date,
+                   FollowUp.signed_by, FollowUp.revision, FollowUp.received_at)
+            .join(Resident, Resident.id == FollowUp.resident_id)
+            .where(rows_visible(actor, Resident.team_id, Resident.center_id), effective())
+            .order_by(FollowUp.visit_date.desc(), FollowUp.received_at.desc(), FollowUp.id))
+    if "team_id" in args:
+        require_team(session, actor, args["team_id"])
+        stmt = stmt.where(Resident.team_id == args["team_id"])
+    if args.get("condition"):
+        stmt = stmt.where(FollowUp.condition == args["condition"])
+    if args.get("kind"):
+        stmt = stmt.where(FollowUp.kind == args["kind"])
+    if args.get("date_from"):
+        stmt = stmt.where(FollowUp.visit_date >= args["date_from"])
+    if args.get("date_to"):
+        stmt = stmt.where(FollowUp.visit_date <= args["date_to"])
+    if "member_id" in args:
+        stmt = stmt.where(FollowUp.signed_by == args["member_id"])
+    return stmt
+
+
+def require_team(session: Session, actor: Actor, team_id: int) -> Team:
+    """A team the actor may see (a GP their own, center staff their center's); others are not found."""
+    team = session.get(Team, team_id)
+    if team is None or not (actor.role == "admin" or (actor.role == "gp" and actor.team_id == team.id)
+                            or (actor.role == "center_staff" and actor.center_id == team.center_id)):
+        raise NotFound("No such team.", {"team_id": ["no such team in your scope"]})
+    return team
+
+
+# --- recording ------------------------------------------------------------------------------------
+
+def record_visit(session: Session, actor: Actor, data: dict, *, today: dt.date,
+                 language: str = "en") -> tuple[FollowUp, bool]:
+    """Sign a visit record; returns (record, created). A repeat of the same id and content is not an error."""
+    _can_record(actor)
+    res, _ = _registered(session, actor, data["resident_id"], data["condition"])
+    visit = _parse(data["condition"], data["form"], today, language)
+    row = _visit_row(session, res, data, visit, amends=None)
+    return _store(session, actor, row, "create")
+
+
+def amend(session: Session, actor: Actor, followup_id: str, data: dict, *, today: dt.date,
+          language: str = "en") -> tuple[FollowUp, bool]:
+    """Correct a signed visit with a new record that points to it and gives the reason."""
+    _can_record(actor)
+    target = get_followup(session, actor, followup_id, log_read=False)
+    if target.kind != VISIT:
+        raise Conflict("Only visit records are amended; a lost or death entry is recorded anew.",
+                       {"kind": [target.kind]})
+    repeat = session.get(FollowUp, data["id"])
+    if repeat is None:
+        # An amendment of an amendment points to the latest version, so no correction is lost.
+        latest = effective_id(session, target)
+        if latest != target.id:
+            raise Conflict("This record was already amended; amend the latest version.",
+                           {"followup_id": [f"latest version is {latest}"]})
+    res = session.get(Resident, target.resident_id)
+    visit = _parse(target.condition, data["form"], today, language)
+    row = _visit_row(session, res, {**data, "resident_id": res.id, "condition": target.condition},
+                     visit, amends=target)
+    return _store(session, actor, row, "amend")
+
+
+def record_lost(session: Session, actor: Actor, data: dict, *, today: dt.date) -> tuple[FollowUp, bool]:
+    """Record that a patient is lost to follow-up (with the reason); the registry entry becomes lost."""
+    _can_record(actor)
+    res, cond = _registered(session, actor, data["resident_id"], data["condition"])
+    if data["date"] > today:
+        raise field_error("date", "the date is in the future")
+    entry = {"date": data["date"].isoformat(), "reason": data["reason"]}
+    row = _entry_row(res, data, LOST, entry)
+    row, created = _store(session, actor, row, "lost")
+    if created:
+        households.update_condition(session, actor, cond, {"status": "lost", "status_date": data["date"],
+                                                           "status_reason": data["reason"]}, today)
+    return row, created
+
+
+def record_death(session: Session, actor: Actor, data: dict, *, today: dt.date) -> tuple[FollowUp, bool]:
+    """Record a death (date, cause); the resident's file is marked deceased, which closes the registry."""
+    _can_record(actor)
+    res, _ = _registered(session, actor, data["resident_id"], data["condition"])
+    if data["date"] > today:
+        raise field_error("date", "the date is in the future")
+    if data["date"] < res.birth_date:
+        raise field_error("date", "the date is before the resident's birth")
+    if res.status == "deceased" and res.status_date != data["date"]:
+        raise Conflict("The resident is already recorded as deceased on another date.",
+                       {"date": [f"recorded date of death is {res.status_date}"]})
+    entry = {"date": data["date"].isoformat(), "cause": data["cause"]}
+    row = _entry_row(res, data, DEATH, entry)
+    row, created = _store(session, actor, row, "death")
+    if created:
+        households.set_status(session, actor, res, {"status": "deceased", "date": data["date"],
+                                                    "death_cause": data["cause"]}, today)
+    return row, created
+
+
+def _registered(session: Session, actor: Actor, resident_id: str, condition: str):
+    # Scope first: a resident out of scope is "not found" before anything about the registry is said.
+    res = households.get_resident(session, actor, resident_id, log_read=False)
+    cond = next((c for c in res.conditions if c.condition == condition), None)
+    if cond is None:
+        raise Invalid("The resident is not in this condition's registry; add the condition first.",
+                      {"condition": [f"resident is not registered for {condition}"]})
+    return res, cond
+
+
+def _parse(condition: str, form: dict, today: dt.date, language: str):
+    visit, problems = PARSERS[condition](form, today=today)
+    if problems:
+        raise Invalid("The follow-up form has invalid fields.",
+                      {"form": rules.errors_by_field(problems, language)})
+    return visit
+
+
+def _visit_row(session: Session, res: Resident, data: dict, visit, amends: FollowUp | None) -> FollowUp:
+    if res.status == "deceased" and res.status_date is not None and visit.visit_date > res.status_date:
+        raise field_error("form.visit_date", f"the resident died on {res.status_date.isoformat()}")
+    condition = data["condition"]
+    previous = _previous_visit(session, res.id, condition, visit.visit_date,
+                               amends.original_id if amends else None)
+    earlier = _earlier_face_to_face(session, res.id, condition, visit.visit_date,
+                                    amends.original_id if amends else None)
+    age = rules.age_on(res.birth_date, visit.visit_date)
+    if condition == "hypertension":
+        prev_age = rules.age_on(res.birth_date, previous.visit_date) if previous else None
+        result = rules.assess_hypertension_visit(visit, patient_age=age, previous=previous,
+                                                 previous_patient_age=prev_age, earlier_visits_this_year=earlier)
+        bp_ok, fpg_ok = result.controlled, None
+    else:
+        # The glucose target does not depend on age; the BP on a diabetes form is judged like hypertension's.
+        result = rules.assess_diabetes_visit(visit, previous=previous, earlier_visits_this_year=earlier)
+        bp_ok, fpg_ok = rules.bp_control(visit, age).controlled, result.controlled
+    form = visit.to_dict()
+    device = data.get("device_assessment")
+    device = {key: _plain(value) for key, value in device.items()} if device else None
+    row = FollowUp(
+        id=data["id"], resident_id=res.id, condition=condition, kind=VISIT,
+        original_id=amends.original_id if amends else data["id"],
+        revision=amends.revision + 1 if amends else 0,
+        amends_id=amends.id if amends else None, amendment_reason=data.get("reason"),
+        visit_date=visit.visit_date, visit_mode=visit.visit_mode, sbp=visit.sbp, dbp=visit.dbp,
+        fpg_mmol=getattr(visit, "fpg_mmol", None), classification=result.classification,
+        bp_controlled=bp_ok, fpg_controlled=fpg_ok, emergency=result.emergency, referral=result.referral,
+        referred=bool(visit.referral_reason), rules_next_visit_date=result.next_visit_date,
+        next_visit_date=visit.next_visit_date or result.next_visit_date, rules_version=result.rules_version,
+        missing_fields=(missing := missing_fields(condition, form)), missing_count=len(missing), form=form, assessment=result.to_dict(),
+        device_assessment=device, disagreement=disagreement(result, form, device),
+        recorded_at=data.get("recorded_at"))
+    row.content_hash = content_hash(row)
+    return row
+
+
+def _entry_row(res: Resident, data: dict, kind: str, entry: dict) -> FollowUp:
+    row = FollowUp(id=data["id"], resident_id=res.id, condition=data["condition"], kind=kind,
+                   original_id=data["id"], revision=0, visit_date=data["date"], emergency=False,
+                   referred=False, missing_fields=[], missing_count=0, form=entry, disagreement=[],
+                   recorded_at=data.get("recorded_at"))
+    row.content_hash = content_hash(row)
+    return row
+
+
+def _store(session: Session, actor: Actor, row: FollowUp, action: str) -> tuple[FollowUp, bool]:
+    existing = session.get(FollowUp, row.id)
+    if existing is not None:
+        # A tablet resends what it is not sure arrived: the same content is the same record.
+        if existing.content_hash == row.content_hash and existing.resident_id == row.resident_id:
+            audit.record(session, actor, "resend", "followup", existing.id, existing.resident_id)
+            return existing, False
+        raise Conflict("A different record was already stored under this id; signed records do not change.",
+                       {"id": ["already used for a different record"]})
+    row.signed_by = actor.user_id
+    row.device = _device()
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, action, "followup", row.id, row.resident_id,
+                 {"condition": row.condition, "kind": row.kind, "amends": row.amends_id})
+    return row, True
+
+
+def _device() -> str | None:
+    from flask import has_request_context
+
+    from ..api import device_id
+    return device_id() if has_request_context() else None
+
+
+def content_hash(row: FollowUp) -> str:
+    """SHA-256 of what the client submitted, in a canonical form (the form as gpcore normalised it)."""
+    submitted = {
+        "resident_id": row.resident_id, "condition": row.condition, "kind": row.kind, "amends": row.amends_id,
+        "reason": row.amendment_reason, "form": row.form, "device": row.device_assessment,
+        "recorded_at": row.recorded_at.astimezone(dt.timezone.utc).isoformat() if row.recorded_at else None,
+    }
+    text = json.dumps(submitted, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _history_filter(resident_id: str, condition: str, skip_chain: str | None):
+    where = [FollowUp.resident_id == resident_id, FollowUp.condition == condition, FollowUp.kind == VISIT,
+             effective()]
+    if skip_chain is not None:
+        where.append(FollowUp.original_id != skip_chain)  # the record being corrected is not its own past
+    return and_(*where)
+
+
+def _previous_visit(session: Session, resident_id: str, condition: str, visit_date: dt.date,
+                    skip_chain: str | None):
+    form = session.scalar(select(FollowUp.form)
+                          .where(_history_filter(resident_id, condition, skip_chain),
+                                 FollowUp.visit_date < visit_date)
+                          .order_by(FollowUp.visit_date.desc(), FollowUp.received_at.desc()).limit(1))
+    return FORMS[condition].from_dict(form) if form is not None else None
+
+
+def _earlier_face_to_face(session: Session, resident_id: str, condition: str, visit_date: dt.date,
+                          skip_chain: str | None) -> int:
+    return session.scalar(select(func.count()).where(
+        _history_filter(resident_id, condition, skip_chain),
+        FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES)),
+        FollowUp.visit_date >= dt.date(visit_date.year, 1, 1), FollowUp.visit_date < visit_date))
+
+
+def missing_fields(condition: str, form: dict) -> list[str]:
+    """The boxes of the national form this record leaves empty (see COMPLETE_* for which count)."""
+    face_to_face = form.get("visit_mode") in codes.FACE_TO_FACE_MODES
+    names = list(COMPLETE_ALWAYS) + list(COMPLETE_FACE_TO_FACE if face_to_face else ())
+    if condition == "t2dm":
+        names += list(COMPLETE_DIABETES) + list(COMPLETE_DIABETES_FACE_TO_FACE if face_to_face else ())
+    return [name for name in names if form.get(name) in (None, "", [])]
+
+
+def disagreement(result, form: dict, device: dict | None) -> list[str]:
+    """Decisions where the tablet (or the doctor's classification box) differs from the server's rules."""
+    ours = {"classification": result.classification, "emergency": result.emergency,
+            "referral": result.referral, "next_visit_date": result.next_visit_date.isoformat()}
+    differs = []
+    for key in COMPARED:
+        if device and device.get(key) is not None and _plain(device[key]) != ours[key]:
+            differs.append(f"device.{key}")
+    if form.get("classification") is not None and form["classification"] != result.classification:
+        differs.append("form.classification")
+    return differs
+
+
+def _plain(value):
+    return value.isoformat() if isinstance(value, dt.date) else value

@@ -1,0 +1,114 @@
+"""The worklist with a pinned today (Monday 2026-06-15): buckets, urgency and route order, filters, scope."""
+from server.households.models import Resident
+
+
+def _scene(fu, as_user, session):
+    """Team A1's 4 residents with both conditions in every bucket; two patients in team A2."""
+    v = fu.visit
+    for key in ("A1-0-0", "A1-0-1", "A1-1-0", "A1-1-1", "A2-0-0", "A2-0-1"):
+        fu.register(key)
+    for key in ("A1-0-0", "A1-0-1", "A1-1-0", "A1-1-1"):
+        fu.register(key, "t2dm")
+    f, d = fu.htn_form, fu.dm_form
+    # 张三 hypertension: overdue by 14 days.
+    fu.ok(v("A1-0-0", f("2026-03-01", next_visit_date="2026-06-01")))
+    # 李四 hypertension: booked far away, amended to this week (the effective record counts).
+    wrong = fu.ok(v("A1-0-1", f("2026-03-20", next_visit_date="2026-09-01")))
+    fu.ok(as_user("gp-a1").post(f"/api/v1/followups/{wrong['id']}/amendments", json={
+        "id": fu.new_id(), "reason": "预约日期写错", "form": f("2026-03-20", next_visit_date="2026-06-18")}))
+    # 李四 diabetes: only a phone visit this year.
+    fu.ok(v("A1-0-1", d("2026-05-01", visit_mode=3, sbp=None, dbp=None, weight_kg=None, heart_rate=None,
+                        fpg_mmol=None, dorsalis_pedis=None, next_visit_date="2026-07-30"), condition="t2dm"))
+    # 王五 hypertension (75): uncontrolled at 150/95 -> 2-week recheck on 06-22.
+    fu.ok(v("A1-1-0", f("2026-06-08", sbp=150, dbp=95, classification=2)))
+    # 王五 diabetes: overdue by 45 days (further along the route than 张三).
+    fu.ok(v("A1-1-0", d("2026-02-01", next_visit_date="2026-05-01"), condition="t2dm"))
+    # 赵六 hypertension: emergency 185/100.
+    fu.ok(v("A1-1-1", f("2026-06-12", sbp=185, dbp=100, classification=2)))
+    # 赵六 diabetes: referred on 06-05 (follow up by 06-19), uncontrolled FPG.
+    fu.ok(v("A1-1-1", d("2026-06-05", fpg_mmol=8.1, classification=2, referral_reason="血糖控制不佳",
+                        referral_institution="东方医院", referral_department="内分泌科"), condition="t2dm"))
+    # Team A2: one controlled far away (not listed), one overdue.
+    fu.ok(v("A2-0-0", f("2026-06-01", next_visit_date="2026-08-30"), user="gp-a2"))
+    fu.ok(v("A2-0-1", f("2026-01-05", next_visit_date="2026-04-05"), user="gp-a2"))
+    # 张三's responsible doctor is the nurse; everyone else falls to the signer of their latest visit.
+    session.get(Resident, fu.w.residents["A1-0-0"]).responsible_doctor_id = fu.w.users["nurse-a1"]
+    session.commit()
+
+
+def _lines(body):
+    return [(i["name"], i["condition"], i["buckets"]) for i in body["items"]]
+
+
+def test_buckets_urgency_and_route_order(fu, as_user, session):
+    _scene(fu, as_user, session)
+    r = as_user("gp-a1").get("/api/v1/worklist")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["today"] == "2026-06-15" and body["team_id"] == fu.w.teams["A1"]
+    assert _lines(body) == [
+        ("赵六", "hypertension", ["emergency", "recheck"]),
+        ("赵六", "t2dm", ["referral", "recheck", "due_this_week"]),
+        ("王五", "hypertension", ["recheck"]),
+        ("张三", "hypertension", ["overdue"]),       # A1路1号 before A1路2号, although less overdue
+        ("王五", "t2dm", ["overdue"]),
+        ("李四", "hypertension", ["due_this_week"]),  # the amendment's date, not the original's
+        ("张三", "t2dm", ["not_seen_this_year"]),     # registered, never visited
+        ("李四", "t2dm", ["not_seen_this_year"]),     # a phone visit is not a face-to-face visit
+    ]
+    items = {(i["name"], i["condition"]): i for i in body["items"]}
+    assert items[("张三", "hypertension")]["overdue_days"] == 14
+    assert items[("王五", "t2dm")]["overdue_days"] == 45
+    assert items[("赵六", "t2dm")]["referral_due_date"] == "2026-06-19"
+    assert items[("王五", "hypertension")]["next_visit_date"] == "2026-06-22"
+    assert items[("李四", "hypertension")]["next_visit_date"] == "2026-06-18"
+    assert items[("张三", "hypertension")]["address"] == "A1路1号"
+    assert body["counts"] == {"emergency": 1, "referral": 1, "recheck": 3, "overdue": 2, "due_this_week": 2,
+                              "not_seen_this_year": 2}
+    assert body["total"] == 8
+
+
+def test_filters_member_condition_bucket_and_pages(fu, as_user, session):
+    _scene(fu, as_user, session)
+    gp = as_user("gp-a1")
+    nurse = gp.get(f"/api/v1/worklist?member_id={fu.w.users['nurse-a1']}").get_json()
+    assert _lines(nurse) == [("张三", "hypertension", ["overdue"]), ("张三", "t2dm", ["not_seen_this_year"])]
+    doctor = gp.get(f"/api/v1/worklist?member_id={fu.w.users['gp-a1']}").get_json()
+    assert {i["name"] for i in doctor["items"]} == {"赵六", "王五", "李四"}
+    diabetes = gp.get("/api/v1/worklist?condition=t2dm").get_json()
+    assert [i["name"] for i in diabetes["items"]] == ["赵六", "王五", "张三", "李四"]
+    overdue = gp.get("/api/v1/worklist?bucket=overdue").get_json()
+    assert [i["name"] for i in overdue["items"]] == ["张三", "王五"]
+    page2 = gp.get("/api/v1/worklist?page=2&page_size=3").get_json()
+    assert [i["name"] for i in page2["items"]] == ["张三", "王五", "李四"] and page2["total"] == 8
+    bad = gp.get("/api/v1/worklist?bucket=soon")
+    assert bad.status_code == 422 and "bucket" in bad.get_json()["errors"]["query"]
+
+
+def test_lost_and_deceased_patients_leave_the_worklist(fu, as_user, session):
+    _scene(fu, as_user, session)
+    gp = as_user("gp-a1")
+    fu.ok(gp.post("/api/v1/followups/lost", json={"id": fu.new_id(), "resident_id": fu.w.residents["A1-0-0"],
+                                                  "condition": "hypertension", "date": "2026-06-10",
+                                                  "reason": "迁往外地"}))
+    fu.ok(gp.post("/api/v1/followups/deaths", json={"id": fu.new_id(), "resident_id": fu.w.residents["A1-1-1"],
+                                                    "condition": "hypertension", "date": "2026-06-14",
+                                                    "cause": "心肌梗死"}))
+    names = [(i["name"], i["condition"]) for i in gp.get("/api/v1/worklist").get_json()["items"]]
+    assert ("张三", "hypertension") not in names and ("张三", "t2dm") in names
+    assert not any(name == "赵六" for name, _ in names)
+
+
+def test_worklist_scope(fu, as_user, session):
+    _scene(fu, as_user, session)
+    a2 = fu.w.teams["A2"]
+    assert as_user("gp-a1").get(f"/api/v1/worklist?team_id={a2}").status_code == 404
+    assert as_user("staff-b").get(f"/api/v1/worklist?team_id={a2}").status_code == 404
+    assert as_user("spec").get("/api/v1/worklist").status_code == 403
+    mine = as_user("gp-a2").get("/api/v1/worklist").get_json()
+    assert [(i["address"], i["buckets"]) for i in mine["items"]] == [("A2路1号", ["overdue"])]
+    center = as_user("staff-a").get("/api/v1/worklist?bucket=overdue").get_json()
+    # Committee 001 (team A1) before committee 002 (team A2) within the same urgency.
+    assert [i["address"] for i in center["items"]] == ["A1路1号", "A1路2号", "A2路1号"]
+    assert as_user("staff-b").get("/api/v1/worklist").get_json()["items"] == []
+    assert as_user("staff-a").get(f"/api/v1/worklist?team_id={a2}").get_json()["total"] == 1
