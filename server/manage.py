@@ -4,6 +4,7 @@
     python -m server.manage migrate [--revision head]
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
+    python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
 """
 from __future__ import annotations
 
@@ -124,6 +125,17 @@ def cmd_create_admin(args) -> None:
         db.session().commit()
 
 
+def cmd_new_epoch(_args) -> None:
+    from . import db
+    from .sync.services import new_epoch
+
+    app = _app()
+    with app.app_context():
+        with db.engine().begin() as conn:
+            value = new_epoch(conn)
+    print(f"new sync epoch {value}: tablets will re-send what they sent before and download afresh")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server.manage")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -141,6 +153,8 @@ def main(argv=None) -> None:
     p.add_argument("--user", required=True, help="who imports (center staff or admin)")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_import)
+    sub.add_parser("new-epoch", help="after a restore: tablets re-upload and re-download").set_defaults(
+        func=cmd_new_epoch)
     p = sub.add_parser("create-admin")
     p.add_argument("username")
     p.set_defaults(func=cmd_create_admin)

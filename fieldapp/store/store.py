@@ -397,6 +397,14 @@ class Store:
             self.set_state("inflight", None)
         return counts
 
+    def reject_batch(self, batch: dict, reason: dict) -> None:
+        """The server refused a whole batch: each record needs attention with that reason."""
+        with self.transaction():
+            self.db.executemany("UPDATE outbox SET state = 'rejected', reason = ? WHERE change_id = ? "
+                                "AND state = 'inflight'", [(json.dumps(reason, ensure_ascii=False), r["change_id"])
+                                                           for r in batch["records"]])
+            self.set_state("inflight", None)
+
     def _replace_current(self, entity: str, entity_id: str, current: dict | None) -> None:
         if entity not in ENTITIES:
             return
@@ -467,15 +475,18 @@ class Store:
                             (gen, t.name))
         self.set_state("snapshot_done", True)
 
-    def start_snapshot(self, epoch: str | None, requeue: bool) -> int:
+    def start_snapshot(self, epoch: str | None, requeue: bool, requeue_all: bool = False) -> int:
         """Begin a full re-download (first sync or a new server epoch); with requeue, every record the old
-        server acknowledged goes back in the outbox (the restored server may not have it). Returns how many."""
+        server acknowledged goes back in the outbox (the restored server may not have it; it answers
+        'duplicate' for what it has). requeue_all: also those acknowledged in this epoch (a server found
+        behind the tablet's cursor). Returns how many were requeued."""
         with self.transaction():
             n = 0
             if requeue:
+                # Re-sent after anything still pending, in their original order (seq).
                 cur = self.db.execute("UPDATE outbox SET state = 'pending', batch_id = NULL "
-                                      "WHERE state = 'acked' AND (acked_epoch IS NULL OR acked_epoch != ?)",
-                                      (epoch,))
+                                      "WHERE state = 'acked' AND (? OR acked_epoch IS NULL OR acked_epoch != ?)",
+                                      (requeue_all, epoch))
                 n = cur.rowcount
             self.set_state("epoch", epoch)
             self.set_state("cursor", None)

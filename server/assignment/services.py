@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..db import new_uuid
+from ..sync import changes as sync_changes
 from ..errors import Conflict, Invalid, field_error
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Committee, Team
@@ -46,6 +47,8 @@ def assign(session: Session, actor: Actor, household_ids: list[str], team_id: in
                                       changed_by=actor.user_id, reason=reason, batch_id=batch_id)
                      for r in changing])
     ids = [r.id for r in changing]
+    # Bulk UPDATEs bypass the ORM's flush events: tell tablets here (old team removes, new team gets all).
+    sync_changes.team_moves(session.connection(), "households", [(r.id, r.team_id) for r in changing], team_id)
     for chunk in _chunks(ids, 500):
         session.execute(update(Household).where(Household.id.in_(chunk))
                         .values(team_id=team_id, version=Household.version + 1),

@@ -11,6 +11,7 @@ from gpcore import idcard, pinyin, record_number
 
 from ..assignment.models import AssignmentChange
 from ..audit import services as audit
+from ..db import new_uuid
 from ..errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from ..org.models import Center, Committee
 from ..scope import Actor, require_visible, rows_visible
@@ -66,8 +67,9 @@ def create_household(session: Session, actor: Actor, data: dict) -> Household:
     if actor.role == "gp" and committee.team_id != actor.team_id:
         raise field_error("committee_id", "this committee is not in your team's service area")
     team_id = actor.team_id if actor.role == "gp" else committee.team_id
-    hh = Household(center_id=committee.center_id, committee_id=committee.id, team_id=team_id,
-                   created_by=actor.user_id, **{k: data.get(k) for k in HOUSEHOLD_FIELDS})
+    # A tablet opening a household offline names it with its own UUID (sync); the REST API does not.
+    hh = Household(id=data.get("id") or new_uuid(), center_id=committee.center_id, committee_id=committee.id,
+                   team_id=team_id, created_by=actor.user_id, **{k: data.get(k) for k in HOUSEHOLD_FIELDS})
     session.add(hh)
     session.flush()
     if team_id is not None:

@@ -21,6 +21,7 @@ from ..errors import Invalid
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Center, Committee
 from ..scope import Actor, require_center
+from ..sync import changes as sync_changes
 
 # Column headers the old systems use, first the Chinese ones, then our own field names.
 COLUMNS = {
@@ -301,6 +302,16 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
                 done += len(part)
                 if progress:
                     progress(done, total)
+    # Core INSERTs bypass the ORM's flush events: log the new records for their team's tablets here.
+    teams = {h["id"]: h["team_id"] for h in households}
+    res_team = {r["id"]: r["team_id"] for r in residents}
+    sync_changes.log(session.connection(), [
+        *({"entity": "households", "entity_id": h["id"], "team_id": h["team_id"], "op": "upsert"}
+          for h in households),
+        *({"entity": "residents", "entity_id": r["id"], "team_id": teams[r["household_id"]], "op": "upsert"}
+          for r in residents),
+        *({"entity": "chronic_conditions", "entity_id": c["id"], "team_id": res_team[c["resident_id"]],
+           "op": "upsert"} for c in conditions)])
     hh = Household.__table__
     if heads:
         session.execute(update(hh).where(hh.c.id == bindparam("hid")).values(head_id=bindparam("head")), heads)

@@ -1,0 +1,173 @@
+"""The sync engine: push the outbox, pull pages, handle a new server epoch; state lives only in the store.
+
+Plain Python, no Kivy: the app runs `SyncEngine.sync()` in a worker thread with its own Store and shows
+progress events through Clock on the main thread. Every step is a store transaction, so an app kill at
+any point resumes correctly: an unanswered batch is resent as it was (same batch id), and the pull
+cursor only moves with the page it belongs to.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .transport import AuthError, HttpError, TransportError
+
+PUSH = "/api/v1/sync/push"
+PULL = "/api/v1/sync/pull"
+
+
+@dataclass
+class Progress:
+    """A progress event: phase (push | pull | epoch), records done and the total expected so far."""
+
+    phase: str
+    done: int
+    total: int
+    message: str = ""
+
+
+@dataclass
+class SyncResult:
+    """What one sync did; `synced` is True only when the outbox is empty (guarantee 8)."""
+
+    synced: bool
+    pushed: dict
+    pulled: int
+    pages: int
+    outbox: int
+    needs_attention: int
+    epoch_changed: bool = False
+
+
+class SyncFailed(Exception):
+    """Sync stopped (no connection after retries, or the sign-in must be renewed); nothing is lost."""
+
+
+class SyncEngine:
+    """Push, then pull, against one server for one store."""
+
+    def __init__(self, store, transport, *, batch_size: int = 500, page_limit: int = 5000, retries: int = 5,
+                 backoff: float = 0.5, max_backoff: float = 30.0, progress: Callable[[Progress], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+        self.store = store
+        self.transport = transport
+        self.batch_size = batch_size
+        self.page_limit = page_limit
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.progress = progress or (lambda p: None)
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self._pushed: dict = {}
+        self._epoch_changed = False
+
+    # --- the whole sync ------------------------------------------------------------------------
+
+    def sync(self) -> SyncResult:
+        """Push everything queued, pull everything new, push what was saved meanwhile; report the state."""
+        self._pushed, self._epoch_changed = {}, False
+        self.push_all()
+        pulled, pages = self.pull_all()
+        if self.store.outbox_count():
+            self.push_all()
+        synced = self.store.is_synced()
+        if synced:
+            self.store.mark_synced()
+        return SyncResult(synced, dict(self._pushed), pulled, pages, self.store.outbox_count(),
+                          len(self.store.needs_attention()), self._epoch_changed)
+
+    # --- retries --------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kw) -> dict:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return self.transport.call(method, path, **kw)
+            except AuthError as err:
+                raise SyncFailed("Sign in again to sync.") from err
+            except HttpError as err:
+                if not err.retryable or attempt == self.retries:
+                    raise
+            except TransportError as err:
+                if attempt == self.retries:
+                    raise SyncFailed(f"No connection to the server ({err}); your records are kept.") from err
+            # Exponential back-off with jitter so 400 tablets coming back online do not retry in step.
+            self.sleep(min(delay, self.max_backoff) * (0.5 + self.rng.random()))
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    # --- push -----------------------------------------------------------------------------------
+
+    def push_all(self) -> None:
+        """Send batches until the outbox has nothing pending; each answer is applied in one transaction."""
+        total = self.store.outbox_count()
+        done = 0
+        while True:
+            batch = self.store.take_batch(self.batch_size)
+            if batch is None:
+                return
+            body = {"batch_id": batch["batch_id"], "device_id": self.store.device_id,
+                    "records": [{k: r[k] for k in ("change_id", "entity", "entity_id", "op", "base", "fields",
+                                                   "device_time")} for r in batch["records"]]}
+            try:
+                answer = self._call("POST", PUSH, body=body)
+            except HttpError as err:
+                # The server refuses the batch as a whole (a client bug, a record it cannot even parse):
+                # every record goes to needs-attention with the reason, so nothing is stuck or lost.
+                self.store.reject_batch(batch, err.body or {"code": err.status, "message": str(err)})
+                self._count("rejected", len(batch["records"]))
+                continue
+            counts = self.store.apply_push_answer(batch, answer, answer.get("epoch"))
+            for status, n in counts.items():
+                self._count(status, n)
+            done += len(batch["records"])
+            self.progress(Progress("push", done, max(total, done)))
+            self._saw_epoch(answer.get("epoch"))
+
+    def _count(self, status: str, n: int) -> None:
+        self._pushed[status] = self._pushed.get(status, 0) + n
+
+    # --- pull -----------------------------------------------------------------------------------
+
+    def pull_all(self) -> tuple[int, int]:
+        """Fetch and apply pages until the server has nothing more; returns (rows applied, pages)."""
+        done = pages = 0
+        restarts = 0
+        while True:
+            page = self._call("GET", PULL, params={"cursor": self.store.state("cursor"), "limit": self.page_limit})
+            if page.get("reset") or self._epoch_differs(page.get("epoch")):
+                restarts += 1
+                if restarts > 3:
+                    raise SyncFailed("The server keeps restarting its history; try again later.")
+                self._restart(page.get("epoch"), everything=bool(page.get("reset")))
+                done = 0
+                continue
+            if self.store.state("epoch") is None:
+                with self.store.transaction():
+                    self.store.set_state("epoch", page.get("epoch"))
+            done += self.store.apply_page(page, finish_snapshot=bool(page.get("snapshot_complete")))
+            pages += 1
+            self.progress(Progress("pull", done, done + int(page.get("remaining") or 0)))
+            if not page.get("more"):
+                return done, pages
+
+    def _epoch_differs(self, epoch: str | None) -> bool:
+        known = self.store.state("epoch")
+        return epoch is not None and known is not None and epoch != known
+
+    def _saw_epoch(self, epoch: str | None) -> None:
+        if self._epoch_differs(epoch):
+            self._restart(epoch, everything=False)
+        elif epoch is not None and self.store.state("epoch") is None:
+            with self.store.transaction():
+                self.store.set_state("epoch", epoch)
+
+    def _restart(self, epoch: str | None, everything: bool) -> None:
+        """The server was restored: re-send what it acknowledged before, then download afresh."""
+        n = self.store.start_snapshot(epoch, requeue=True, requeue_all=everything)
+        self._epoch_changed = True
+        self.progress(Progress("epoch", 0, n, "The server was restored; re-sending your records."))
+        self.push_all()

@@ -1,0 +1,112 @@
+"""HTTP to the center server with the standard library only (urllib + gzip + json): nothing to install."""
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class TransportError(Exception):
+    """The request or its answer was lost (no connection, timeout, reset): safe to retry."""
+
+
+class HttpError(Exception):
+    """The server answered with an error status; `body` is its {code, status, message, errors}."""
+
+    def __init__(self, status: int, body: dict | None):
+        super().__init__(f"HTTP {status}: {(body or {}).get('message', '')}")
+        self.status = status
+        self.body = body or {}
+
+    @property
+    def retryable(self) -> bool:
+        """Server trouble or throttling: try again later; other 4xx will not change by retrying."""
+        return self.status >= 500 or self.status in (408, 429)
+
+
+class AuthError(HttpError):
+    """The tablet's sign-in has expired or was revoked: a person must sign in again."""
+
+
+class HttpTransport:
+    """JSON over HTTP(S) with gzip both ways where it pays, bearer tokens from the store, refresh on 401."""
+
+    def __init__(self, base_url: str, store=None, timeout: float = 60.0, token: str | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.store = store
+        self.timeout = timeout
+        self._token = token
+        self.bytes_received = 0
+        self.bytes_sent = 0
+
+    def _access_token(self) -> str | None:
+        return self._token or (self.store.state("access_token") if self.store else None)
+
+    def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+             token: str | None = None, _retry_auth: bool = True) -> dict:
+        """One request; returns the decoded JSON answer or raises TransportError / HttpError."""
+        url = self.base_url + path
+        if params:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
+        bearer = token or self._access_token()
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        if self.store is not None:
+            headers["X-Device-ID"] = self.store.device_id
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+                encoding = resp.headers.get("Content-Encoding", "")
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            if err.headers.get("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            try:
+                payload = json.loads(raw) if raw else None
+            except ValueError:
+                payload = None
+            if err.code == 401 and _retry_auth and token is None and self._refresh():
+                return self.call(method, path, params=params, body=body, _retry_auth=False)
+            if err.code == 401:
+                raise AuthError(401, payload) from None
+            raise HttpError(err.code, payload) from None
+        except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as err:
+            raise TransportError(str(err)) from err
+        self.bytes_sent += len(data or b"")
+        self.bytes_received += len(raw)
+        if encoding == "gzip":
+            raw = gzip.decompress(raw)
+        return json.loads(raw) if raw else {}
+
+    def _refresh(self) -> bool:
+        refresh = self.store.state("refresh_token") if self.store else None
+        if not refresh:
+            return False
+        try:
+            tokens = self.call("POST", "/api/v1/auth/refresh", token=refresh, _retry_auth=False)
+        except HttpError:
+            return False
+        with self.store.transaction():
+            self.store.set_state("access_token", tokens["access_token"])
+        return True
+
+    def login(self, username: str, password: str) -> dict:
+        """Sign in and keep the tokens in the store."""
+        tokens = self.call("POST", "/api/v1/auth/login", body={"username": username, "password": password},
+                           _retry_auth=False)
+        with self.store.transaction():
+            self.store.set_state("access_token", tokens["access_token"])
+            self.store.set_state("refresh_token", tokens.get("refresh_token"))
+            self.store.set_state("server_url", self.base_url)
+            self.store.set_state("username", username)
+        return tokens

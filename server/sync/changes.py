@@ -1,0 +1,123 @@
+"""Writing the change log, in the transaction of the change: an ORM event for ordinary writes, and
+explicit calls for the bulk paths (imports, assignment) that bypass the ORM."""
+from __future__ import annotations
+
+from itertools import chain
+from typing import Iterable
+
+from sqlalchemy import event, insert, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, attributes
+
+from .models import SyncChange
+from .registry import BY_TABLE, REGISTRY
+
+# The writing transaction's 64-bit id; readers order by (xid, seq) and stop below their snapshot's xmin.
+_PG_XID = text("pg_current_xact_id()::text::bigint")
+_CHUNK = 5000
+
+
+def log(conn: Connection, rows: Iterable[dict]) -> int:
+    """Append change rows {entity, entity_id, team_id, op}; rows without a team reach no tablet."""
+    rows = [r for r in rows if r["team_id"] is not None]
+    if not rows:
+        return 0
+    stmt = insert(SyncChange.__table__)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.values(xid=_PG_XID)
+    for i in range(0, len(rows), _CHUNK):
+        conn.execute(stmt, rows[i:i + _CHUNK])
+    return len(rows)
+
+
+def _descendants(conn: Connection, entity: str, ids: list[str]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for child_name in REGISTRY[entity].children:
+        child = REGISTRY[child_name]
+        child_ids: list[str] = []
+        for i in range(0, len(ids), 1000):
+            child_ids += conn.execute(select(child.table.c.id).where(
+                child.table.c[child.parent_key].in_(ids[i:i + 1000]))).scalars().all()
+        out += [(child_name, c) for c in child_ids]
+        if child_ids:
+            out += _descendants(conn, child_name, child_ids)
+    return out
+
+
+def team_moves(conn: Connection, entity: str, moves: Iterable[tuple[str, int | None]],
+               new_team: int | None) -> int:
+    """Records of `entity` (id, old team) now belong to `new_team`: the old team's tablets get removals
+    for each and everything hanging off it, the new team's get them whole. Returns rows logged."""
+    by_old: dict[int | None, list[str]] = {}
+    for entity_id, old in moves:
+        if old != new_team:
+            by_old.setdefault(old, []).append(entity_id)
+    rows = []
+    for old, ids in by_old.items():
+        tree = [(entity, i) for i in ids] + _descendants(conn, entity, ids)
+        if old is not None:
+            rows += [{"entity": e, "entity_id": i, "team_id": old, "op": "remove"} for e, i in tree]
+        if new_team is not None:
+            rows += [{"entity": e, "entity_id": i, "team_id": new_team, "op": "upsert"} for e, i in tree]
+    return log(conn, rows)
+
+
+def _team_of(conn: Connection, entity: str, ids: set[str]) -> dict[str, int | None]:
+    """The team of each record of an entity that has no team column of its own (via its parents)."""
+    ent = REGISTRY[entity]
+    parent = REGISTRY[ent.parent]
+    links = {}
+    for chunk in _chunks(sorted(ids), 1000):
+        links.update(conn.execute(select(ent.table.c.id, ent.table.c[ent.parent_key])
+                                  .where(ent.table.c.id.in_(chunk))).all())
+    parent_ids = {p for p in links.values() if p is not None}
+    if parent.team_column:
+        teams = {}
+        for chunk in _chunks(sorted(parent_ids), 1000):
+            teams.update(conn.execute(select(parent.table.c.id, parent.table.c[parent.team_column])
+                                      .where(parent.table.c.id.in_(chunk))).all())
+    else:
+        teams = _team_of(conn, parent.name, parent_ids)
+    return {i: teams.get(p) for i, p in links.items()}
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _after_flush(session: Session, _ctx) -> None:
+    rows: list[dict] = []
+    moves: list[tuple[str, str, int | None, int | None]] = []
+    via_parent: dict[str, dict[str, str]] = {}
+    for obj in chain(session.new, session.dirty, session.deleted):
+        ent = BY_TABLE.get(getattr(obj, "__tablename__", ""))
+        if ent is None:
+            continue
+        op = "remove" if obj in session.deleted else "upsert"
+        if op == "upsert" and obj not in session.new and not session.is_modified(obj, include_collections=False):
+            continue
+        if ent.team_column is None:
+            via_parent.setdefault(ent.name, {})[obj.id] = op
+            continue
+        team = getattr(obj, ent.team_column)
+        hist = attributes.get_history(obj, ent.team_column)
+        if obj not in session.new and hist.deleted and hist.deleted[0] != team:
+            moves.append((ent.name, obj.id, hist.deleted[0], team))
+        else:
+            rows.append({"entity": ent.name, "entity_id": obj.id, "team_id": team, "op": op})
+    if not (rows or moves or via_parent):
+        return
+    conn = session.connection()
+    for entity, ops in via_parent.items():
+        teams = _team_of(conn, entity, set(ops))
+        rows += [{"entity": entity, "entity_id": i, "team_id": teams.get(i), "op": op} for i, op in ops.items()]
+    log(conn, rows)
+    for entity, entity_id, old, new in moves:
+        team_moves(conn, entity, [(entity_id, old)], new)
+
+
+def install() -> None:
+    """Listen to every Session's flushes (idempotent)."""
+    if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "after_flush", _after_flush)

@@ -1,0 +1,229 @@
+"""Applying an uploaded batch: idempotent per batch and per record, field-level merge, answers per record.
+
+Validation is the REST API's own: the same marshmallow schemas and the same household services (and
+through them gpcore's rules), so a tablet's record is refused for exactly the reasons a form would be.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable
+
+import marshmallow as ma
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..errors import DomainError, Invalid, NotFound
+from ..households import services as hh
+from ..households.models import ChronicCondition, Household, Resident
+from ..households.schemas import (ConditionSchema, ConditionUpdateSchema, HouseholdCreateSchema,
+                                  HouseholdUpdateSchema, ResidentCreateSchema, ResidentUpdateSchema)
+from ..scope import Actor
+from . import services
+from .models import SyncBatch, SyncConflict, SyncReceipt
+from .registry import REGISTRY, SyncedEntity
+
+_MISSING = object()
+
+
+@dataclass
+class PushHandler:
+    """How uploads of one entity are applied. `load` returns the row in the actor's scope (NotFound if
+    not); `update` applies validated fields; `create` makes the row with the client's id."""
+
+    load: Callable[[Session, Actor, str], object]
+    create: Callable[[Session, Actor, str, dict], object] | None = None
+    update: Callable[[Session, Actor, object, dict], object] | None = None
+    create_schema: type[ma.Schema] | None = None
+    update_schema: type[ma.Schema] | None = None
+    # Fields whose update must be sent whole (the service needs them together), from the current row.
+    update_requires: tuple[str, ...] = ()
+
+
+def _load_household(session, actor, entity_id):
+    return hh.get_household(session, actor, entity_id)
+
+
+def _load_resident(session, actor, entity_id):
+    return hh.get_resident(session, actor, entity_id, log_read=False)
+
+
+def _create_household(session, actor, entity_id, data):
+    return hh.create_household(session, actor, {**data, "id": entity_id})
+
+
+def _create_resident(session, actor, entity_id, data):
+    # create_resident passes unknown keys to the model, so the client's id becomes the row's id.
+    return hh.create_resident(session, actor, {**data, "id": entity_id})
+
+
+def _create_condition(session, actor, entity_id, data):
+    res = hh.get_resident(session, actor, data.pop("resident_id"), log_read=False)
+    cond = hh.add_condition(session, actor, res, data)
+    cond.id = entity_id  # not flushed yet: the entry is inserted with the tablet's id
+    return cond
+
+
+class _ConditionCreate(ConditionSchema):
+    resident_id = ma.fields.String(required=True)
+
+
+REGISTRY["households"].push = PushHandler(
+    load=_load_household, create=_create_household, update=hh.update_household,
+    create_schema=HouseholdCreateSchema, update_schema=HouseholdUpdateSchema)
+REGISTRY["residents"].push = PushHandler(
+    load=_load_resident, create=_create_resident, update=hh.update_resident,
+    create_schema=ResidentCreateSchema, update_schema=ResidentUpdateSchema)
+REGISTRY["chronic_conditions"].push = PushHandler(
+    load=hh.get_condition, create=_create_condition, update=hh.update_condition,
+    create_schema=_ConditionCreate, update_schema=ConditionUpdateSchema,
+    update_requires=("status", "status_date"))
+
+
+def _current(session: Session, ent: SyncedEntity, team: int, entity_id: str) -> dict | None:
+    """The record as the team's tablets would receive it now, or None when it is not in their scope."""
+    row = session.connection().execute(ent.scope(team).where(ent.table.c.id == entity_id)).first()
+    return dict(zip(ent.columns, ent.wire(row))) if row is not None else None
+
+
+def _reason(err: Exception) -> dict:
+    if isinstance(err, ma.ValidationError):
+        return {"code": 422, "message": "The record has invalid fields.", "errors": err.messages}
+    if isinstance(err, DomainError):
+        out = {"code": err.status, "message": err.message}
+        if isinstance(err, NotFound):
+            out["errors"] = {"scope": ["not in your team's households (moved to another team or removed)"]}
+        elif err.errors:
+            out["errors"] = err.errors
+        return out
+    return {"code": 409, "message": "The record conflicts with existing data (a duplicate or a missing "
+                                    "reference)."}
+
+
+def _device_time(raw: str | None) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def push(session: Session, actor: Actor, body: dict) -> dict:
+    """Apply a batch and return its answer; a batch seen before gets its stored answer unchanged."""
+    team = services._team(actor)
+    stored = session.get(SyncBatch, body["batch_id"])
+    if stored is not None:
+        if stored.user_id != actor.user_id:
+            raise Invalid("This batch id was used by someone else.", {"batch_id": ["already used"]})
+        return stored.answer
+    epoch = services.epoch(session)
+    received = utcnow()
+    results = []
+    for rec in body["records"]:
+        results.append(_apply_record(session, actor, team, body, rec, received))
+    answer = {"batch_id": body["batch_id"], "epoch": epoch, "results": results}
+    session.add(SyncBatch(batch_id=body["batch_id"], device_id=body["device_id"], user_id=actor.user_id,
+                          received_at=received, records=len(results), answer=answer))
+    return answer
+
+
+def stored_answer(session: Session, actor: Actor, batch_id: str) -> dict | None:
+    """The answer already given to a batch (after a concurrent duplicate lost the insert race)."""
+    stored = session.get(SyncBatch, batch_id)
+    return stored.answer if stored is not None and stored.user_id == actor.user_id else None
+
+
+def _apply_record(session: Session, actor: Actor, team: int, body: dict, rec: dict, received) -> dict:
+    change_id = rec["change_id"]
+    prior = session.get(SyncReceipt, change_id)
+    ent = REGISTRY.get(rec["entity"])
+    if prior is not None:
+        out = {"change_id": change_id, "status": "duplicate", "original": prior.answer}
+        if ent is not None:
+            out["current"] = _current(session, ent, team, rec["entity_id"])
+        return out
+    answer: dict
+    if ent is None or ent.push is None or rec["op"] not in ("create", "update") or (
+            rec["op"] == "update" and ent.append_only):
+        answer = {"status": "rejected", "reason": {"code": 422, "message": "This record type or operation "
+                                                   "is not accepted from tablets.",
+                                                   "errors": {"entity": [rec["entity"]], "op": [rec["op"]]}}}
+    else:
+        try:
+            with session.begin_nested():
+                answer = (_create if rec["op"] == "create" else _update)(session, actor, ent, rec, body, received)
+                session.flush()
+        except (DomainError, ma.ValidationError, IntegrityError) as err:
+            answer = {"status": "rejected", "reason": _reason(err)}
+    answer = {"change_id": change_id, **answer}
+    if ent is not None:
+        answer["current"] = _current(session, ent, team, rec["entity_id"])
+    stored = {k: v for k, v in answer.items() if k != "current"}
+    session.add(SyncReceipt(change_id=change_id, batch_id=body["batch_id"], device_id=body["device_id"],
+                            user_id=actor.user_id, entity=rec["entity"], entity_id=rec["entity_id"],
+                            op=rec["op"], status=answer["status"], answer=stored,
+                            device_time=_device_time(rec.get("device_time")), received_at=received))
+    return answer
+
+
+def _create(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) -> dict:
+    if _exists(session, ent, rec["entity_id"]):
+        raise Invalid("A record with this id already exists.", {"entity_id": ["already exists"]})
+    data = ent.push.create_schema().load(rec["fields"])
+    ent.push.create(session, actor, rec["entity_id"], data)
+    return {"status": "applied", "applied": sorted(rec["fields"])}
+
+
+def _exists(session: Session, ent: SyncedEntity, entity_id: str) -> bool:
+    return session.connection().execute(select(ent.table.c.id).where(ent.table.c.id == entity_id)).first() is not None
+
+
+def _update(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) -> dict:
+    handler: PushHandler = ent.push
+    row = handler.load(session, actor, rec["entity_id"])
+    now = dict(zip(ent.columns, ent.wire([getattr(row, c) for c in ent.columns])))
+    fields, base = rec["fields"], rec.get("base") or {}
+    allowed = set(handler.update_schema().fields)
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise Invalid("These fields cannot be changed from a tablet.", {f: ["not editable"] for f in unknown})
+    winning, conflicts = {}, {}
+    for name, value in fields.items():
+        current = now.get(name)
+        if _same(current, value):
+            continue  # already so: nothing to apply, nothing lost
+        started = base.get(name, _MISSING)
+        if started is _MISSING or _same(started, current):
+            winning[name] = value
+        else:
+            # Someone else changed this field after the tablet read it: the earlier write stands (server
+            # order) and this value is kept in the conflict log for a person to review.
+            conflicts[name] = {"current": current, "yours": value, "base": started}
+    if winning:
+        data = {**{k: now[k] for k in handler.update_requires}, **winning}
+        loaded = handler.update_schema().load(data)
+        handler.update(session, actor, row, loaded)
+    team_id = now.get("team_id")
+    center_id = now.get("center_id")
+    if team_id is None or center_id is None:  # registry entries carry neither: their resident does
+        res = session.get(Resident, getattr(row, "resident_id", None)) if hasattr(row, "resident_id") else None
+        team_id = team_id if res is None else res.team_id
+        center_id = center_id if res is None else res.center_id
+    for name, c in conflicts.items():
+        session.add(SyncConflict(entity=ent.name, entity_id=rec["entity_id"], field=name, kept_value=c["current"],
+                                 losing_value=c["yours"], base_value=c["base"], change_id=rec["change_id"],
+                                 device_id=body["device_id"], user_id=actor.user_id, team_id=team_id,
+                                 center_id=center_id, device_time=_device_time(rec.get("device_time")),
+                                 received_at=received))
+    out = {"status": "conflict" if conflicts else "applied", "applied": sorted(winning)}
+    if conflicts:
+        out["conflicts"] = conflicts
+    return out
+
+
+def _same(a, b) -> bool:
+    return a == b

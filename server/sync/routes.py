@@ -1,0 +1,60 @@
+"""Tablet sync: pull a page of the team's records, push a batch of saved records, review conflicts."""
+from flask_jwt_extended import current_user
+from sqlalchemy.exc import IntegrityError
+
+from .. import db
+from ..api import Blueprint, page_schema, paginate
+from ..audit import services as audit
+from ..scope import Actor
+from . import push as push_service
+from . import services
+from .encoding import json_response
+from .schemas import ConflictArgs, ConflictSchema, PullArgs, PullPageSchema, PushAnswerSchema, PushSchema
+
+blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="Tablet sync")
+ConflictPage = page_schema(ConflictSchema, "SyncConflictPage")
+
+
+@blp.route("/pull")
+@blp.auth("gp")
+@blp.arguments(PullArgs, location="query")
+@blp.response(200, PullPageSchema)
+def pull(args):
+    """A page of your team's records changed since the cursor (gzip if accepted); no cursor: everything."""
+    session = db.session()
+    actor = Actor.of(current_user)
+    page = services.pull(session, actor, args["cursor"], args["limit"])
+    audit.record(session, actor, "sync_pull", "team", str(actor.team_id),
+                 detail={"mode": page["mode"], "rows": sum(len(e["rows"]) for e in page["entities"].values())})
+    session.commit()
+    return json_response(page)
+
+
+@blp.route("/push", methods=["POST"])
+@blp.auth("gp")
+@blp.arguments(PushSchema)
+@blp.response(200, PushAnswerSchema)
+def push(body):
+    """Upload saved records; one answer per record. The same batch again gets the same answer."""
+    session = db.session()
+    actor = Actor.of(current_user)
+    answer = push_service.push(session, actor, body)
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same batch arrived twice at once and the other request committed first: give its answer.
+        session.rollback()
+        answer = push_service.stored_answer(session, actor, body["batch_id"])
+        if answer is None:
+            raise
+    return json_response(answer)
+
+
+@blp.route("/conflicts")
+@blp.auth("gp", "center_staff", "admin")
+@blp.arguments(ConflictArgs, location="query")
+@blp.response(200, ConflictPage)
+def conflicts(args):
+    """Values that lost a same-field edit race, newest first, for a person to review."""
+    return paginate(db.session(), services.list_conflicts(Actor.of(current_user), args), args["page"],
+                    args["page_size"])

@@ -1,0 +1,229 @@
+"""Pull (what a team's tablets must receive since their cursor), the server epoch, the conflict log."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from ..errors import Forbidden, Invalid
+from ..scope import Actor, rows_visible
+from .models import ServerState, SyncChange, SyncConflict
+from .registry import REGISTRY
+
+DEFAULT_LIMIT = 5000
+MAX_LIMIT = 20000
+
+
+# --- the epoch ---------------------------------------------------------------------------------
+
+def epoch(session: Session) -> str:
+    """The server epoch; made on first use (its own short transaction, so a reader stays a pure reader)."""
+    value = session.scalar(select(ServerState.value).where(ServerState.key == "epoch"))
+    if value is not None:
+        return value
+    engine = session.get_bind()
+    dialect_insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    with engine.begin() as conn:
+        conn.execute(dialect_insert(ServerState.__table__).values(key="epoch", value=str(uuid.uuid4()))
+                     .on_conflict_do_nothing(index_elements=["key"]))
+    return session.scalar(select(ServerState.value).where(ServerState.key == "epoch"))
+
+
+def new_epoch(conn: Connection) -> str:
+    """Start a new epoch after a restore: tablets re-upload what they sent and download afresh.
+
+    The change log's transaction ids are folded to 0: a restored database may live in a cluster whose
+    transaction counter is behind the copied ids, and new changes must sort after the old ones.
+    Run it with the service stopped.
+    """
+    value = str(uuid.uuid4())
+    table = ServerState.__table__
+    if conn.execute(update(table).where(table.c.key == "epoch").values(value=value)).rowcount == 0:
+        conn.execute(table.insert().values(key="epoch", value=value))
+    conn.execute(update(SyncChange.__table__).where(SyncChange.xid != 0).values(xid=0))
+    return value
+
+
+# --- cursors -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a tablet is: in the change log at (xid, seq), or in a snapshot that will resume there."""
+
+    xid: int
+    seq: int
+    entity: str | None = None      # snapshot mode: the entity being paged
+    after_id: str = ""             # snapshot mode: last id sent of that entity
+
+    def encode(self) -> str:
+        """The opaque text the tablet keeps."""
+        if self.entity is None:
+            return f"c.{self.xid}.{self.seq}"
+        return f"s.{self.xid}.{self.seq}.{self.entity}.{self.after_id}"
+
+    @classmethod
+    def decode(cls, raw: str) -> Cursor:
+        """Parse a cursor text; a malformed one is a 422 naming the cursor."""
+        try:
+            parts = raw.split(".", 4)
+            if parts[0] == "c" and len(parts) == 3:
+                return cls(int(parts[1]), int(parts[2]))
+            if parts[0] == "s" and len(parts) == 5 and parts[3] in REGISTRY:
+                return cls(int(parts[1]), int(parts[2]), parts[3], parts[4])
+        except ValueError:
+            pass
+        raise Invalid("The sync cursor is not one this server gave.", {"cursor": ["malformed"]})
+
+
+def _safe_xmin(conn) -> int | None:
+    """PostgreSQL: every transaction below this id has finished, so its rows are visible now and no row
+    of it can appear later. Changes at or above it are held back until a later pull."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one()
+
+
+def _start_position(conn) -> Cursor:
+    """Where incremental pulls continue after a snapshot that starts now."""
+    xmin = _safe_xmin(conn)
+    if xmin is not None:
+        return Cursor(xmin, 0)  # anything at or above xmin may postdate what the snapshot reads
+    return Cursor(0, conn.execute(select(func.coalesce(func.max(SyncChange.seq), 0))).scalar_one())
+
+
+# --- pull --------------------------------------------------------------------------------------
+
+def _team(actor: Actor) -> int:
+    if actor.role != "gp" or actor.team_id is None:
+        raise Forbidden("Only members of a GP team sync a tablet.", {"authorization": "role"})
+    return actor.team_id
+
+
+def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DEFAULT_LIMIT) -> dict:
+    """One page for the actor's team: entity rows (current state) and removals, and the next cursor.
+
+    Without a cursor: snapshot mode, paging the entity tables; the cursor then continues from the
+    change-log position taken when the snapshot started, so nothing written meanwhile is missed.
+    """
+    team = _team(actor)
+    limit = max(1, min(limit, MAX_LIMIT))
+    current_epoch = epoch(session)
+    conn = session.connection()
+    page = {"epoch": current_epoch, "entities": {}}
+    if not raw_cursor:
+        cur = _start_position(conn)
+        cur = Cursor(cur.xid, cur.seq, next(iter(REGISTRY)), "")
+    else:
+        cur = Cursor.decode(raw_cursor)
+        if _behind(conn, cur):
+            # The server has less than the tablet saw: restored from a backup without a new epoch.
+            return {**page, "reset": True, "cursor": None, "more": True, "mode": "reset", "remaining": 0}
+    if cur.entity is not None:
+        return {**page, **_snapshot_page(conn, team, cur, limit)}
+    return {**page, **_changes_page(conn, team, cur, limit)}
+
+
+def _behind(conn, cur: Cursor) -> bool:
+    top = conn.execute(select(func.coalesce(func.max(SyncChange.seq), 0))).scalar_one()
+    if cur.seq > top:
+        return True
+    if conn.dialect.name == "postgresql" and cur.xid:
+        next_xid = conn.execute(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")).scalar_one()
+        return cur.xid > next_xid
+    return False
+
+
+def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
+    names = list(REGISTRY)
+    idx = names.index(cur.entity)
+    after = cur.after_id
+    entities: dict = {}
+    budget = limit
+    while idx < len(names) and budget > 0:
+        ent = REGISTRY[names[idx]]
+        q = ent.scope(team).where(ent.table.c.id > after).order_by(ent.table.c.id).limit(budget)
+        rows = conn.execute(q).all()
+        if rows:
+            entities[ent.name] = {"columns": list(ent.columns), "rows": [ent.wire(r) for r in rows],
+                                  "removed": []}
+            budget -= len(rows)
+        if budget > 0:  # this entity is finished
+            idx, after = idx + 1, ""
+        else:
+            after = rows[-1][0]
+    complete = idx >= len(names)
+    if complete:
+        nxt = Cursor(cur.xid, cur.seq)
+        remaining = 0
+    else:
+        nxt = Cursor(cur.xid, cur.seq, names[idx], after)
+        remaining = _snapshot_remaining(conn, team, names[idx:], after)
+    return {"entities": entities, "cursor": nxt.encode(), "more": True, "mode": "snapshot",
+            "snapshot_complete": complete, "remaining": remaining}
+
+
+def _snapshot_remaining(conn, team: int, names: list[str], after: str) -> int:
+    total = 0
+    for i, name in enumerate(names):
+        ent = REGISTRY[name]
+        q = ent.scope(team)
+        if i == 0 and after:
+            q = q.where(ent.table.c.id > after)
+        total += conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    return total
+
+
+def _changes_page(conn, team: int, cur: Cursor, limit: int) -> dict:
+    c = SyncChange.__table__.c
+    xmin = _safe_xmin(conn)
+    q = (select(c.xid, c.seq, c.entity, c.entity_id).where(c.team_id == team)
+         .where(tuple_(c.xid, c.seq) > tuple_(cur.xid, cur.seq)))
+    if xmin is not None:
+        q = q.where(c.xid < xmin)
+    changes = conn.execute(q.order_by(c.xid, c.seq).limit(limit)).all()
+    if not changes:
+        return {"entities": {}, "cursor": cur.encode(), "more": False, "mode": "changes", "remaining": 0}
+    wanted: dict[str, list[str]] = {}
+    for ch in changes:
+        ids = wanted.setdefault(ch.entity, [])
+        ids.append(ch.entity_id)
+    entities = {}
+    for name in sorted(wanted, key=lambda n: REGISTRY[n].order if n in REGISTRY else 99):
+        ent = REGISTRY.get(name)
+        if ent is None:
+            continue
+        ids = list(dict.fromkeys(wanted[name]))  # each record once a page, whatever its number of changes
+        found = []
+        for i in range(0, len(ids), 1000):
+            found += conn.execute(ent.scope(team).where(ent.table.c.id.in_(ids[i:i + 1000]))).all()
+        present = {r[0] for r in found}
+        # Whatever is no longer in the team's scope (moved away, deleted) is a tombstone.
+        entities[name] = {"columns": list(ent.columns), "rows": [ent.wire(r) for r in found],
+                          "removed": [i for i in ids if i not in present]}
+    last = changes[-1]
+    more = len(changes) == limit
+    remaining = 0
+    if more:
+        rest = (select(c.seq).where(c.team_id == team, tuple_(c.xid, c.seq) > tuple_(last.xid, last.seq))
+                .limit(MAX_LIMIT * 5))
+        if xmin is not None:
+            rest = rest.where(c.xid < xmin)
+        remaining = conn.execute(select(func.count()).select_from(rest.subquery())).scalar_one()
+        more = remaining > 0
+    return {"entities": entities, "cursor": Cursor(last.xid, last.seq).encode(), "more": more,
+            "mode": "changes", "remaining": remaining}
+
+
+# --- the conflict log --------------------------------------------------------------------------
+
+def list_conflicts(actor: Actor, args: dict):
+    """A select of logged losing values the actor may review, newest first."""
+    stmt = (select(SyncConflict).where(rows_visible(actor, SyncConflict.team_id, SyncConflict.center_id))
+            .order_by(SyncConflict.id.desc()))
+    if args.get("entity_id"):
+        stmt = stmt.where(SyncConflict.entity_id == args["entity_id"])
+    return stmt
