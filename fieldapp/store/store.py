@@ -315,16 +315,19 @@ class Store:
             rec = self._outbox(change_id, "rejected")
             self.db.execute("UPDATE outbox SET state = 'fixed' WHERE change_id = ?", (change_id,))
             if rec["op"] == "create":
-                entity = rec["entity"]
                 merged = {**json.loads(rec["fields"]), **fields}
-                if entity == "residents":
-                    return self.create_resident(merged.pop("household_id"), merged, rec["entity_id"], change_id)
-                if entity == "households":
-                    return self.create_household(merged, rec["entity_id"], change_id)
-                if entity == "chronic_conditions":
-                    return self.add_condition(merged["resident_id"], merged["condition"],
-                                              merged.get("diagnosed_on"), rec["entity_id"], change_id)
-                raise StoreError(f"cannot fix a {entity} create")
+                if rec["entity"] == "residents":
+                    self.create_resident(merged.pop("household_id"), merged, rec["entity_id"], change_id)
+                elif rec["entity"] == "households":
+                    self.create_household(merged, rec["entity_id"], change_id)
+                elif rec["entity"] == "chronic_conditions":
+                    self.add_condition(merged["resident_id"], merged["condition"], merged.get("diagnosed_on"),
+                                       rec["entity_id"], change_id)
+                else:
+                    raise StoreError(f"cannot fix a {rec['entity']} create")
+                # The new record's change id (not the entity id the create helpers return).
+                return self.db.execute("SELECT change_id FROM outbox WHERE replaces = ? ORDER BY seq DESC",
+                                       (change_id,)).fetchone()[0]
             return self.save_edit(rec["entity"], rec["entity_id"], fields, replaces=change_id)
 
     def discard_rejected(self, change_id: str) -> None:
