@@ -1,0 +1,292 @@
+"""Sync benchmark (issue 4): first full sync, incremental sync, 400 tablets, on PostgreSQL over real HTTP.
+
+    .venv/bin/python bench/bench_sync.py                       # 42 teams, 400 tablets over 300 s
+    .venv/bin/python bench/bench_sync.py --teams 6 --window 60 # quicker
+    .venv/bin/python bench/bench_sync.py --reuse               # skip loading, database already built
+    .venv/bin/python bench/bench_sync.py --model-minutes 10    # the randomised model test, long mode
+
+The district goes into its own database (gpo_bench_sync). The server is the real app under Werkzeug's
+threaded server on 127.0.0.1 in a child process; the first sync runs the real client engine (stdlib HTTP,
+gzip) into a fresh SQLite file in another child process so its peak RSS is its own; the 400-tablet load
+runs from a third process. Figures are printed, nothing is asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+DB = "gpo_bench_sync"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _app(url):
+    from server import create_app
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast"})
+
+
+# --- child: the server ---------------------------------------------------------------------------
+
+def serve(url: str, port: int) -> None:
+    """Run the real app on 127.0.0.1:port (threaded Werkzeug, no reloader, quiet log)."""
+    import logging
+
+    from werkzeug.serving import make_server
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    make_server("127.0.0.1", port, _app(url), threaded=True).serve_forever()
+
+
+# --- child: one tablet's first and incremental syncs --------------------------------------------
+
+def first_sync(server: str, token: str, db: str, incremental_rounds: int) -> None:
+    """Fresh store -> full sync (timed, RSS), then incremental syncs with 50 changes each way."""
+    from fieldapp.store import Store
+    from fieldapp.sync import HttpTransport, SyncEngine
+
+    store = Store(db)
+    transport = HttpTransport(server, store, token=token)
+    engine = SyncEngine(store, transport)
+    t0 = time.perf_counter()
+    result = engine.sync()
+    seconds = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"first_sync_s": round(seconds, 3), "rows": result.pulled, "pages": result.pages,
+           "bytes_received": transport.bytes_received, "peak_rss_mb": round(rss_mb, 1),
+           "counts": store.status()["counts"], "db_bytes": os.path.getsize(db)}
+    # A second tablet of the team: a copy of this store with its own device id.
+    store.close()
+    other_db = db + ".other"
+    shutil.copy(db, other_db)
+    store, other = Store(db), Store(other_db)
+    with other.transaction():
+        other.set_state("device_id", None)
+    engine = SyncEngine(store, HttpTransport(server, store, token=token))
+    other_engine = SyncEngine(other, HttpTransport(server, other, token=token))
+    rng = random.Random(7)
+    ids = [r[0] for r in store.db.execute("SELECT id FROM residents")]
+    timings, wire = [], []
+    for n in range(incremental_rounds):
+        for rid in rng.sample(ids, 50):
+            other.save_resident_edit(rid, {"employer": f"厂{n}-{rng.randrange(1000)}"})
+        other_engine.sync()  # 50 changes reach the server
+        for rid in rng.sample(ids, 50):
+            store.save_resident_edit(rid, {"contact_phone": f"139{rng.randrange(10**8):08d}"})
+        before = engine.transport.bytes_received + engine.transport.bytes_sent
+        t0 = time.perf_counter()
+        r = engine.sync()  # 50 up, 50+ down
+        timings.append(time.perf_counter() - t0)
+        wire.append(engine.transport.bytes_received + engine.transport.bytes_sent - before)
+        assert r.synced and r.pushed.get("applied", 0) + r.pushed.get("conflict", 0) == 50, r
+    out["incremental_ms"] = [round(t * 1000, 1) for t in timings]
+    out["incremental_bytes"] = wire
+    print(json.dumps(out))
+
+
+# --- child: the 400-tablet load ------------------------------------------------------------------
+
+def load(server: str, spec_file: str, window: float, workers: int, timeout: float) -> None:
+    """Each tablet starts at a random moment in the window, saves 2 edits and syncs; latencies printed."""
+    from fieldapp.store import Store
+    from fieldapp.sync import HttpTransport, SyncEngine
+
+    spec = json.loads(Path(spec_file).read_text())
+    tmp = Path(tempfile.mkdtemp(prefix="gpo-load-"))
+    rng = random.Random(11)
+    starts = sorted((rng.uniform(0, window), i) for i in range(len(spec["tablets"])))
+    lat, errors, lock = [], [], threading.Lock()
+    t_start = time.perf_counter()
+    queue = list(starts)
+
+    def work():
+        while True:
+            with lock:
+                if not queue:
+                    return
+                at, i = queue.pop(0)
+            tab = spec["tablets"][i]
+            delay = at - (time.perf_counter() - t_start)
+            if delay > 0:
+                time.sleep(delay)
+            if time.perf_counter() - t_start > timeout:
+                with lock:
+                    errors.append("timeout budget")
+                continue
+            store = Store(str(tmp / f"t{i}.sqlite"))
+            page = tab["page"]
+            store.apply_page(page, finish_snapshot=False)
+            with store.transaction():
+                store.set_state("epoch", spec["epoch"])
+                store.set_state("snapshot_done", True)
+            rows = page["entities"]["residents"]["rows"]
+            for row in rng.sample(rows, 2):
+                store.save_resident_edit(row[0], {"employer": f"负载{i}"})
+            engine = SyncEngine(store, HttpTransport(server, store, token=tab["token"], timeout=30))
+            t0 = time.perf_counter()
+            try:
+                r = engine.sync()
+                ok = r.synced
+            except Exception as exc:  # counted and reported, the run goes on
+                ok = False
+                with lock:
+                    errors.append(repr(exc)[:120])
+            dt_ = time.perf_counter() - t0
+            with lock:
+                lat.append(dt_)
+                if not ok:
+                    errors.append("not synced")
+            store.close()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    shutil.rmtree(tmp, ignore_errors=True)
+    lat.sort()
+
+    def pct(p):
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else None
+
+    print(json.dumps({"tablets": len(lat), "elapsed_s": round(time.perf_counter() - t_start, 1),
+                      "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99), "max_ms": pct(1.0) and
+                      round(lat[-1] * 1000, 1), "errors": len(errors), "error_kinds": sorted(set(errors))[:5]}))
+
+
+# --- the parent ---------------------------------------------------------------------------------
+
+def build(url: str, teams: int) -> None:
+    import _district as d
+    from sqlalchemy import text
+
+    from server import db
+    from server.demo.caseload import Generator
+    from server.manage import migrate
+    migrate(url)
+    app = _app(url)
+    with app.app_context():
+        session = db.session()
+        district = d.create_organisation(session, teams)
+        session.commit()
+        gen = Generator(d.SEED)
+        t0 = time.perf_counter()
+        for team in district.teams:
+            files = d.generate_team(gen, team)
+            d.write_team(session, district, team, files)
+        print(f"loaded {teams} teams in {time.perf_counter() - t0:.0f} s")
+        session.execute(text("ANALYZE"))
+        session.commit()
+
+
+def tokens_and_spec(url: str, tablets: int, spec_path: Path) -> tuple[str, dict]:
+    """An access token per team GP, and per tablet a small starting page (3 residents) at the log's head."""
+    from flask_jwt_extended import create_access_token
+    from sqlalchemy import select, text
+
+    from server import db
+    from server.auth.models import User
+    from server.sync import services
+    from server.sync.registry import REGISTRY
+    app = _app(url)
+    with app.app_context():
+        session = db.session()
+        gps = session.scalars(select(User).where(User.role == "gp").order_by(User.team_id)).all()
+        toks = {u.team_id: create_access_token(identity=str(u.id)) for u in gps}
+        epoch = services.epoch(session)
+        head = session.execute(text("SELECT max(xid), max(seq) FROM sync_changes")).one()
+        res = REGISTRY["residents"]
+        spec = {"epoch": epoch, "tablets": []}
+        team_ids = sorted(toks)
+        for i in range(tablets):
+            team = team_ids[i % len(team_ids)]
+            rows = session.connection().execute(res.scope(team).order_by(res.table.c.id)
+                                                .offset((i // len(team_ids)) * 3).limit(3)).all()
+            spec["tablets"].append({"token": toks[team], "page": {
+                "cursor": f"c.{head[0]}.{head[1]}",
+                "entities": {"residents": {"columns": list(res.columns), "rows": [res.wire(r) for r in rows],
+                                           "removed": []}}}})
+        spec_path.write_text(json.dumps(spec, ensure_ascii=False))
+        return toks[team_ids[0]], spec
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--teams", type=int, default=42)
+    ap.add_argument("--tablets", type=int, default=400)
+    ap.add_argument("--window", type=float, default=300.0, help="seconds over which the tablets arrive")
+    ap.add_argument("--workers", type=int, default=32, help="tablets syncing at once at most (load process)")
+    ap.add_argument("--rounds", type=int, default=5, help="incremental syncs to time")
+    ap.add_argument("--db", default=DB)
+    ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--model-minutes", type=float)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--args", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        kw = json.loads(a.args)
+        {"serve": serve, "first": first_sync, "load": load}[a.child](**kw)
+        return
+    if a.model_minutes:
+        env = {**os.environ, "SYNC_MODEL_SECONDS": str(a.model_minutes * 60)}
+        sys.exit(subprocess.call([sys.executable, "-m", "pytest", "tests/sync/test_model.py", "-q", "-s", "-x",
+                                  "-k", "test_model[1]"], cwd=ROOT, env=env))
+    import _district as d
+    url = d.database_url(a.db) if a.reuse else d.recreate_database(a.db)
+    print(f"cores {os.cpu_count()}, PostgreSQL {d.server_facts(url)}")
+    if not a.reuse:
+        build(url, a.teams)
+    work = Path(tempfile.mkdtemp(prefix="gpo-bench-sync-"))
+    token, _ = tokens_and_spec(url, a.tablets, work / "spec.json")
+    port = _free_port()
+    server_url = f"http://127.0.0.1:{port}"
+
+    def child(kind, **kw):
+        return [sys.executable, __file__, "--child", kind, "--args", json.dumps(kw)]
+
+    srv = subprocess.Popen(child("serve", url=url, port=port), cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        first = json.loads(subprocess.run(child("first", server=server_url, token=token, db=str(work / "tab.sqlite"),
+                                                incremental_rounds=a.rounds), cwd=ROOT, check=True,
+                                          capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        print("first full sync of one team:", json.dumps(first, ensure_ascii=False))
+        inc = sorted(first["incremental_ms"])
+        print(f"incremental sync, 50 changes each way: median {statistics.median(inc)} ms, max {inc[-1]} ms, "
+              f"bytes on the wire per sync {first['incremental_bytes']}")
+        budget = a.window + 120
+        out = subprocess.run(child("load", server=server_url, spec_file=str(work / "spec.json"), window=a.window,
+                                   workers=a.workers, timeout=budget), cwd=ROOT, check=True, capture_output=True,
+                             text=True, timeout=budget + 60).stdout.strip().splitlines()[-1]
+        print(f"{a.tablets} tablets, incremental sync each (2 edits up, the team's news down), arriving over "
+              f"{a.window:.0f} s:", out)
+    finally:
+        srv.terminate()
+        srv.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
