@@ -21,9 +21,10 @@ def _blueprints():
     from .followups.routes import blp as followups
     from .households.routes import blp as households
     from .imports.routes import blp as imports
+    from .labs.routes import blp as labs
     from .org.routes import blp as org
 
-    return [auth, users_blp, org, households, assignment, imports, audit, followups], [console]
+    return [auth, users_blp, org, households, assignment, imports, audit, followups, labs], [console]
 
 
 def create_app(overrides: dict | None = None) -> Flask:

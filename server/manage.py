@@ -125,6 +125,38 @@ def cmd_create_admin(args) -> None:
         db.session().commit()
 
 
+def cmd_mllp(args) -> None:
+    """Listen for HL7 v2 over MLLP for one lab feed; each message is stored and committed before its ACK."""
+    import signal
+
+    from sqlalchemy import select
+
+    from .labs import intake
+    from .labs.mllp import MLLPListener
+    from .labs.models import LabFeed
+
+    app = _app()
+    maker = app.extensions["db_sessionmaker"]
+    with maker() as session:
+        feed = session.scalar(select(LabFeed).where(
+            LabFeed.id == int(args.feed) if args.feed.isdigit() else LabFeed.name == args.feed))
+        if feed is None or feed.revoked_at is not None:
+            sys.exit(f"no active lab feed {args.feed!r} (add one with POST /api/v1/labs/feeds)")
+        feed_id, name = feed.id, feed.name
+    handler = intake.feed_handler(maker, feed_id, intake.facility_encodings(app.config))
+    listener = MLLPListener(handler, args.host, args.port)
+    # SIGTERM (service managers) stops like Ctrl-C. A message cut off mid-store was never acknowledged, so the
+    # sender resends it; a resend of one already stored gets its first ACK again.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    print(f"MLLP listener for feed {name!r} on {listener.address[0]}:{listener.address[1]}", flush=True)
+    try:
+        listener.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.server_close()
+
+
 def cmd_new_epoch(_args) -> None:
     from . import db
     from .sync.services import new_epoch
@@ -153,6 +185,11 @@ def main(argv=None) -> None:
     p.add_argument("--user", required=True, help="who imports (center staff or admin)")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_import)
+    p = sub.add_parser("mllp", help="receive HL7 v2 lab results over MLLP for one feed")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=2575)
+    p.add_argument("--feed", required=True, help="lab feed id or name")
+    p.set_defaults(func=cmd_mllp)
     sub.add_parser("new-epoch", help="after a restore: tablets re-upload and re-download").set_defaults(
         func=cmd_new_epoch)
     p = sub.add_parser("create-admin")

@@ -5,4 +5,5 @@ from .auth.models import LoginFailure, RevokedToken, User  # noqa: F401
 from .db import Base  # noqa: F401
 from .followups.models import FollowUp  # noqa: F401
 from .households.models import ChronicCondition, Household, Resident, ResidentMove  # noqa: F401
+from .labs.models import LabFeed, LabMessage, LabReport, LabReportSeen, LabResultRow  # noqa: F401
 from .org.models import Center, Committee, Hospital, Team  # noqa: F401

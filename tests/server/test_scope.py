@@ -266,3 +266,35 @@ def test_followup_lists_hold_only_what_the_user_may_see(user, scene, as_user):
     visible_teams = {scene.teams[k] for k in VISIBLE[user] if k in scene.teams}
     assert {r["team_id"] for r in rows if r["level"] == "team"} == visible_teams
     assert sum(r["visits"] for r in rows if r["level"] == "team") == len(mine - {scene.followups.get("A0")})
+
+
+# --- lab results (issue 5) ------------------------------------------------------------------------
+# Hospital feeds post with X-Lab-Feed-Key (no person's account may post): every signed-in user gets 403.
+# The scene holds no lab reports or queued messages, so the report/message entries below only prove that an
+# unknown id is refused; the per-team walk over real reports and messages is tests/server_labs/test_reports.py
+# and test_matching.py. The resident entry is real.
+_LAB_HL7 = (b"MSH|^~\\&|LIS|H1|GPO|C|20250302110000||ORU^R01|S-1|P|2.5\rPID|1||X^^^^MR||\xe5\xbc\xa0\xe4\xb8\x89"
+            b"||19700101|M\rOBR|1||F-1|GLU^G^L\rOBX|1|NM|GLU^G^L||5.1|mmol/L|3.9-6.1|N|||F\r")
+TARGETED.update({
+    "GET /api/v1/residents/{resident_id}/lab-reports": lambda w, u, k: (
+        "get", f"/api/v1/residents/{_res(w, k)}/lab-reports", {}),
+    "GET /api/v1/lab-reports/{report_id}": lambda w, u, k: ("get", f"/api/v1/lab-reports/no-report-{k}", {}),
+    "POST /api/v1/lab-reports/{report_id}/seen": lambda w, u, k: (
+        "post", f"/api/v1/lab-reports/no-report-{k}/seen", {}),
+    "GET /api/v1/labs/unmatched/{message_id}": lambda w, u, k: ("get", f"/api/v1/labs/unmatched/no-msg-{k}", {}),
+    "POST /api/v1/labs/unmatched/{message_id}/match": lambda w, u, k: (
+        "post", f"/api/v1/labs/unmatched/no-msg-{k}/match", {"json": {"resident_id": _res(w, k)}}),
+    "POST /api/v1/labs/unmatched/{message_id}/dismiss": lambda w, u, k: (
+        "post", f"/api/v1/labs/unmatched/no-msg-{k}/dismiss", {"json": {"reason": "scope test"}}),
+})
+ROLE_ONLY.update({
+    "POST /api/v1/labs/hl7": ("hospital_feed", lambda w: {"data": _LAB_HL7,
+                                                          "content_type": "x-application/hl7-v2+er7"}),
+    "POST /api/v1/labs/fhir": ("hospital_feed", lambda w: {"data": b'{"resourceType": "Bundle"}',
+                                                           "content_type": "application/fhir+json"}),
+    "GET /api/v1/labs/feeds": ("admin", lambda w: {}),
+    "POST /api/v1/labs/feeds": ("admin", lambda w: {"json": {"hospital_id": w.hospital_id, "name": "scope feed",
+                                                             "center_ids": [w.centers["A"]]}}),
+    "POST /api/v1/labs/feeds/{feed_id}/revoke": ("admin", lambda w: {}),
+})
+LISTS += ("GET /api/v1/labs/unmatched", "GET /api/v1/lab-reports")

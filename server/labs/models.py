@@ -1,0 +1,188 @@
+"""Stored lab results: hospital feeds, inbound messages (raw bytes kept), reports, result rows with history.
+
+A message is the unit of patient identity (one PID / one Patient per message), so matching to a resident
+and the unmatched queue work per message. A report is one ordered panel, identified by the hospital and its
+filler order number, so a later message for the same order (final after preliminary, a correction) adds
+rows to the same report; an older row is never changed except to mark it superseded.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, Numeric, String,
+                        Table, Text, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, UTCDateTime, new_uuid, utcnow
+from ..org.models import Center, Hospital
+
+# Enough digits for any lab value; Decimal keeps what was written ("0.250" stays in value_text).
+LabNumber = Numeric(20, 6, asdecimal=True)
+
+lab_feed_centers = Table(
+    "lab_feed_centers", Base.metadata,
+    Column("feed_id", ForeignKey("lab_feeds.id"), primary_key=True),
+    Column("center_id", ForeignKey("centers.id"), primary_key=True),
+)
+
+lab_message_reports = Table(
+    "lab_message_reports", Base.metadata,
+    Column("message_id", ForeignKey("lab_messages.id"), primary_key=True),
+    Column("report_id", ForeignKey("lab_reports.id"), primary_key=True, index=True),
+)
+
+
+class LabFeed(Base):
+    """A hospital's interface engine allowed to post results, with the centers whose residents it serves."""
+
+    __tablename__ = "lab_feeds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the key: keys are 256-bit random, so a slow password hash would add nothing but latency.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_hint: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    hospital: Mapped[Hospital] = relationship()
+    centers: Mapped[list[Center]] = relationship(secondary=lab_feed_centers, order_by="Center.id")
+
+
+class LabMessage(Base):
+    """One inbound message as received (raw bytes), what was read from it, the ACK sent and the match."""
+
+    __tablename__ = "lab_messages"
+    # Idempotency: a repeat of the same control id from the same feed and facility is the same message.
+    __table_args__ = (UniqueConstraint("feed_id", "sending_facility", "control_id"),
+                      Index("ix_lab_messages_match_status_received_at", "match_status", "received_at"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("lab_feeds.id"))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    format: Mapped[str] = mapped_column(String(10))  # hl7v2 | fhir
+    transport: Mapped[str] = mapped_column(String(10))  # http | mllp
+    sending_app: Mapped[str] = mapped_column(String(200), default="")
+    sending_facility: Mapped[str] = mapped_column(String(200), default="")
+    control_id: Mapped[str] = mapped_column(String(200))
+    message_type: Mapped[str] = mapped_column(String(40), default="")
+    version: Mapped[str] = mapped_column(String(60), default="")
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    encoding: Mapped[str] = mapped_column(String(40))
+    encoding_reason: Mapped[str] = mapped_column(Text, default="")
+    charset_declared: Mapped[str] = mapped_column(String(40), default="")
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ack_code: Mapped[str | None] = mapped_column(String(2))
+    ack: Mapped[bytes | None] = mapped_column(LargeBinary)
+    warnings: Mapped[list] = mapped_column(JSON, default=list)
+    # The patient as the hospital knows them, kept for the queue and for reports not (yet) matched.
+    patient_name: Mapped[str] = mapped_column(String(100), default="")
+    patient_name_alphabetic: Mapped[str] = mapped_column(String(100), default="")
+    patient_sex: Mapped[str] = mapped_column(String(1), default="U")
+    patient_birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    patient_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    patient_identifiers: Mapped[list] = mapped_column(JSON, default=list)
+    match_status: Mapped[str] = mapped_column(String(12))  # matched | unmatched | dismissed
+    match_method: Mapped[str | None] = mapped_column(String(20))  # id_number | name_birth_sex | order | manual
+    match_reason: Mapped[str | None] = mapped_column(String(40))  # why it is in the queue
+    match_note: Mapped[str | None] = mapped_column(Text)
+    resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"), index=True)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    dismiss_reason: Mapped[str | None] = mapped_column(String(200))
+
+    feed: Mapped[LabFeed] = relationship()
+    hospital: Mapped[Hospital] = relationship()
+    reports: Mapped[list[LabReport]] = relationship(secondary=lab_message_reports, order_by="LabReport.created_at",
+                                                    back_populates="messages")
+
+
+class LabReport(Base):
+    """One ordered panel (检验报告单) of one patient: specimen, times, people, and its result rows."""
+
+    __tablename__ = "lab_reports"
+    # NULL filler numbers do not collide (SQL NULLs are distinct), so a panel without one is its own report.
+    __table_args__ = (UniqueConstraint("hospital_id", "filler_no"),
+                      Index("ix_lab_reports_resident_reported", "resident_id", "reported_at"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"))
+    filler_no: Mapped[str | None] = mapped_column(String(100))
+    placer_no: Mapped[str] = mapped_column(String(100), default="")
+    panel_code: Mapped[str] = mapped_column(String(60), default="")
+    panel_name: Mapped[str] = mapped_column(String(200), default="")
+    panel_coding_system: Mapped[str] = mapped_column(String(60), default="")
+    specimen_type: Mapped[str] = mapped_column(String(100), default="")
+    collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    specimen_received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reported_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(2), default="")
+    tester: Mapped[str] = mapped_column(String(100), default="")
+    reviewer: Mapped[str] = mapped_column(String(100), default="")
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)  # a current row is critical
+    abnormal: Mapped[bool] = mapped_column(Boolean, default=False)
+    excluded: Mapped[list] = mapped_column(JSON, default=list)  # non-result OBX rows, for the interface log
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When results last arrived: a report seen before a correction is new again.
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    hospital: Mapped[Hospital] = relationship()
+    results: Mapped[list[LabResultRow]] = relationship(back_populates="report",
+                                                       order_by="[LabResultRow.position, LabResultRow.id]")
+    messages: Mapped[list[LabMessage]] = relationship(secondary=lab_message_reports, back_populates="reports",
+                                                      order_by="LabMessage.received_at")
+
+
+class LabResultRow(Base):
+    """One result as received; superseded_by points at the row that replaced it (history is never overwritten)."""
+
+    __tablename__ = "lab_results"
+    __table_args__ = (Index("ix_lab_results_report_code", "report_id", "code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[str] = mapped_column(ForeignKey("lab_reports.id"))
+    message_id: Mapped[str] = mapped_column(ForeignKey("lab_messages.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    set_id: Mapped[str] = mapped_column(String(20), default="")
+    code: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    coding_system: Mapped[str] = mapped_column(String(60), default="")
+    value_type: Mapped[str] = mapped_column(String(5), default="")
+    value_text: Mapped[str] = mapped_column(Text, default="")
+    value_num: Mapped[Decimal | None] = mapped_column(LabNumber)
+    value_code: Mapped[str] = mapped_column(String(60), default="")
+    comparator: Mapped[str] = mapped_column(String(2), default="")
+    unit: Mapped[str] = mapped_column(String(60), default="")
+    range_text: Mapped[str] = mapped_column(String(200), default="")
+    range_low: Mapped[Decimal | None] = mapped_column(LabNumber)
+    range_high: Mapped[Decimal | None] = mapped_column(LabNumber)
+    range_by_sex: Mapped[dict] = mapped_column(JSON, default=dict)
+    flags: Mapped[list] = mapped_column(JSON, default=list)
+    critical: Mapped[bool] = mapped_column(Boolean, default=False)
+    abnormal: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(2), default="")
+    observed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    observer: Mapped[str] = mapped_column(String(100), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("lab_results.id"))
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    report: Mapped[LabReport] = relationship(back_populates="results")
+    message: Mapped[LabMessage] = relationship()
+    superseded_by: Mapped[LabResultRow | None] = relationship(remote_side=[id])
+
+    @property
+    def current(self) -> bool:
+        """True while no later row has replaced this one."""
+        return self.superseded_by_id is None
+
+
+class LabReportSeen(Base):
+    """A team has looked at a report (so 'new' means: results arrived since the team last saw it)."""
+
+    __tablename__ = "lab_report_seen"
+    report_id: Mapped[str] = mapped_column(ForeignKey("lab_reports.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    seen_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,221 @@
+"""Lab results: hospital feeds post HL7 v2 / FHIR; center staff resolve the unmatched queue; teams read reports.
+
+HTTP status of the HL7 endpoint (the body is always the ACK, in the message's own character set):
+200 with AA when stored (or stored before: the same ACK again); 422 with AR/AE when the message is refused;
+503 with AE when it could not be stored (nothing was kept; send it again). 401 without a feed key, 403 for a
+person's token: feeds authenticate with X-Lab-Feed-Key, never with a person's account.
+"""
+from flask import Response, current_app, request
+from flask_jwt_extended import current_user, verify_jwt_in_request
+
+from .. import db
+from ..api import Blueprint, page_schema, paginate
+from ..errors import DomainError, Forbidden, Unauthorized
+from ..scope import Actor
+from . import intake, services
+from .models import LabMessage
+from .schemas import (LabDismissSchema, LabFeedCreatedSchema, LabFeedCreateSchema, LabFeedSchema, LabFHIRReceiptSchema,
+                      LabMatchSchema, LabPagingArgs, LabQueueArgs, LabQueueDetailSchema, LabQueueItemSchema, LabReportListArgs,
+                      LabReportRowSchema, LabReportSchema, LabSeenSchema)
+
+blp = Blueprint("labs", __name__, url_prefix="/api/v1", description="Lab results from hospital feeds")
+STAFF = ("center_staff", "admin")
+READERS = ("gp", "center_staff", "admin")
+HL7_TYPES = ("x-application/hl7-v2+er7", "application/hl7-v2", "text/plain", "application/octet-stream")
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # as the MLLP listener's frame limit
+QueuePage = page_schema(LabQueueItemSchema, "LabQueuePage")
+ReportPage = page_schema(LabReportRowSchema, "LabReportPage")
+FEED_KEY_DOC = {"parameters": [{"in": "header", "name": intake.KEY_HEADER, "required": True,
+                                "schema": {"type": "string"}, "description": "the feed's key"}]}
+
+
+def _actor() -> Actor:
+    return Actor.of(current_user)
+
+
+def _feed():
+    """The posting feed; a person's token is refused (403), no credentials at all is 401."""
+    key = request.headers.get(intake.KEY_HEADER)
+    if key:
+        return intake.feed_for_key(db.session(), key)
+    if request.headers.get("Authorization"):
+        verify_jwt_in_request()  # an invalid token answers 401 through the JWT callbacks
+        raise Forbidden("Lab results are posted by hospital feeds with X-Lab-Feed-Key, not by people.",
+                        {"authorization": "lab_feed_key"})
+    raise Unauthorized("Send the feed's key in X-Lab-Feed-Key.", {"authentication": "missing_feed_key"})
+
+
+def _body(allowed: tuple[str, ...]) -> bytes:
+    if (request.mimetype or "") not in allowed:
+        err = DomainError(f"Content-Type must be one of {', '.join(allowed)}.",
+                          {"Content-Type": [f"{request.mimetype or '(none)'} is not accepted"]})
+        err.status = 415
+        raise err
+    if (request.content_length or 0) > MAX_MESSAGE_BYTES:
+        err = DomainError("The message is too large.", {"body": [f"over {MAX_MESSAGE_BYTES} bytes"]})
+        err.status = 413
+        raise err
+    return request.get_data(cache=False)
+
+
+@blp.route("/labs/hl7", methods=["POST"])
+@blp.doc(**FEED_KEY_DOC, requestBody={"required": True, "content": {
+    t: {"schema": {"type": "string", "format": "binary"}} for t in HL7_TYPES}})
+@blp.response(200, description="AA: stored", content_type="x-application/hl7-v2+er7")
+@blp.alt_response(422, description="AR/AE ACK: refused, nothing stored")
+@blp.alt_response(503, description="AE ACK: could not be stored now; send again")
+def post_hl7():
+    """Receive one HL7 v2 ORU^R01 (raw bytes, any charset); the body answered is the HL7 ACK."""
+    feed = _feed()
+    raw = _body(HL7_TYPES)
+    receipt = intake.receive_hl7(db.session(), feed, raw, transport="http",
+                                 encodings=intake.facility_encodings(current_app.config))
+    status = 200 if receipt.ack_code == "AA" else 503 if receipt.storage_failed else 422
+    headers = {"Retry-After": "30"} if receipt.storage_failed else {}
+    return Response(receipt.ack, status=status, headers=headers,
+                    content_type=f"x-application/hl7-v2+er7; charset={receipt.encoding}")
+
+
+@blp.route("/labs/fhir", methods=["POST"])
+@blp.doc(**FEED_KEY_DOC, requestBody={"required": True, "content": {
+    "application/fhir+json": {"schema": {"type": "object"}}, "application/json": {"schema": {"type": "object"}}}})
+@blp.response(201, LabFHIRReceiptSchema, description="stored")
+@blp.alt_response(200, schema=LabFHIRReceiptSchema, description="received before; nothing stored again")
+@blp.alt_response(422, description="not an acceptable R4 Bundle; errors name the FHIR path")
+def post_fhir():
+    """Receive one FHIR R4 Bundle (Patient, DiagnosticReport, Observation)."""
+    feed = _feed()
+    raw = _body(("application/fhir+json", "application/json"))
+    receipt = intake.receive_fhir(db.session(), feed, raw)
+    return {"message_id": receipt.message_id, "duplicate": receipt.duplicate,
+            "match_status": receipt.match_status, "report_ids": receipt.report_ids}, \
+        200 if receipt.duplicate else 201
+
+
+@blp.route("/labs/feeds", methods=["GET"])
+@blp.auth("admin")
+@blp.response(200, LabFeedSchema(many=True))
+def list_feeds():
+    """Every lab feed (keys are never shown again)."""
+    from sqlalchemy import select
+
+    from .models import LabFeed
+    return db.session().scalars(select(LabFeed).order_by(LabFeed.id)).all()
+
+
+@blp.route("/labs/feeds", methods=["POST"])
+@blp.auth("admin")
+@blp.arguments(LabFeedCreateSchema)
+@blp.response(201, LabFeedCreatedSchema)
+def create_feed(data):
+    """Add a hospital feed; the answer holds its key, shown only this once."""
+    session = db.session()
+    feed, key = intake.create_feed(session, _actor(), data)
+    session.commit()
+    feed.key = key
+    return feed
+
+
+@blp.route("/labs/feeds/<feed_id>/revoke", methods=["POST"])
+@blp.auth("admin")
+@blp.response(200, LabFeedSchema)
+def revoke_feed(feed_id):
+    """Stop a feed's key working; its messages stay."""
+    session = db.session()
+    feed = intake.revoke_feed(session, _actor(), feed_id)
+    session.commit()
+    return feed
+
+
+@blp.route("/labs/unmatched")
+@blp.auth(*STAFF)
+@blp.arguments(LabQueueArgs, location="query")
+@blp.response(200, QueuePage)
+def list_unmatched(args):
+    """Messages no resident could be matched to with certainty, oldest first, for your center."""
+    return paginate(db.session(), services.list_queue(_actor(), args), args["page"], args["page_size"])
+
+
+@blp.route("/labs/unmatched/<message_id>")
+@blp.auth(*STAFF)
+@blp.response(200, LabQueueDetailSchema)
+def get_unmatched(message_id):
+    """One queued message with the patient as sent and its results (the read is logged)."""
+    session = db.session()
+    msg = services.get_queued(session, _actor(), message_id)
+    session.commit()
+    return msg
+
+
+@blp.route("/labs/unmatched/<message_id>/match", methods=["POST"])
+@blp.auth(*STAFF)
+@blp.arguments(LabMatchSchema)
+@blp.response(200, LabQueueDetailSchema)
+def match_unmatched(data, message_id):
+    """File a queued message under a resident of your center (logged)."""
+    session = db.session()
+    msg = services.match_by_hand(session, _actor(), _queued(message_id), data["resident_id"])
+    session.commit()
+    return msg
+
+
+@blp.route("/labs/unmatched/<message_id>/dismiss", methods=["POST"])
+@blp.auth(*STAFF)
+@blp.arguments(LabDismissSchema)
+@blp.response(200, LabQueueDetailSchema)
+def dismiss_unmatched(data, message_id):
+    """Take a message off the queue with a reason; it is kept, not deleted."""
+    session = db.session()
+    msg = services.dismiss(session, _actor(), _queued(message_id), data["reason"])
+    session.commit()
+    return msg
+
+
+def _queued(message_id) -> LabMessage:
+    return services.get_queued(db.session(), _actor(), message_id)
+
+
+@blp.route("/residents/<resident_id>/lab-reports")
+@blp.auth(*READERS)
+@blp.arguments(LabPagingArgs, location="query")
+@blp.response(200, ReportPage)
+def resident_reports(args, resident_id):
+    """A resident's lab reports, newest first (the read is logged)."""
+    session = db.session()
+    page = paginate(session, services.list_for_resident(session, _actor(), resident_id), args["page"],
+                    args["page_size"], rows=True)
+    session.commit()
+    return page
+
+
+@blp.route("/lab-reports")
+@blp.auth(*READERS)
+@blp.arguments(LabReportListArgs, location="query")
+@blp.response(200, ReportPage)
+def list_reports(args):
+    """Lab reports of your residents: critical values first, then newest; new=true for unseen ones."""
+    return paginate(db.session(), services.list_reports(_actor(), args), args["page"], args["page_size"],
+                    rows=True)
+
+
+@blp.route("/lab-reports/<report_id>")
+@blp.auth(*READERS)
+@blp.response(200, LabReportSchema)
+def get_report(report_id):
+    """One lab report with everything the printed 检验报告单 needs and each value's history (logged)."""
+    session = db.session()
+    rep = services.get_report(session, _actor(), report_id)
+    session.commit()
+    return rep
+
+
+@blp.route("/lab-reports/<report_id>/seen", methods=["POST"])
+@blp.auth("gp")
+@blp.response(200, LabSeenSchema)
+def mark_seen(report_id):
+    """Your team has seen this report (results arriving later make it new again)."""
+    session = db.session()
+    actor = _actor()
+    seen = services.mark_seen(session, actor, services.get_report(session, actor, report_id))
+    session.commit()
+    return seen

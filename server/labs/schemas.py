@@ -1,0 +1,232 @@
+"""Shapes of lab feeds, the unmatched queue and lab reports on the wire."""
+import marshmallow as ma
+
+from ..api import Schema
+from .intake import reason_text
+
+V = ma.validate
+Number = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"description": "exact decimal as text"})
+
+
+class LabFeedCreateSchema(Schema):
+    hospital_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True, validate=V.Length(min=2, max=100),
+                            metadata={"description": "e.g. the interface engine's name"})
+    center_ids = ma.fields.List(ma.fields.Integer(), required=True, validate=V.Length(min=1),
+                                metadata={"description": "centers whose staff resolve this feed's unmatched "
+                                                         "messages"})
+
+
+class LabFeedSchema(Schema):
+    id = ma.fields.Integer()
+    hospital_id = ma.fields.Integer()
+    name = ma.fields.String()
+    key_hint = ma.fields.String(metadata={"description": "first characters of the key, to tell keys apart"})
+    center_ids = ma.fields.Function(lambda f: [c.id for c in f.centers])
+    created_at = ma.fields.DateTime()
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class LabFeedCreatedSchema(LabFeedSchema):
+    key = ma.fields.String(metadata={"description": "send as header X-Lab-Feed-Key; shown only this once"})
+
+
+class LabFHIRReceiptSchema(Schema):
+    message_id = ma.fields.String()
+    duplicate = ma.fields.Boolean(metadata={"description": "true when this bundle was received before"})
+    match_status = ma.fields.String(metadata={"description": "matched | unmatched (queued for center staff)"})
+    report_ids = ma.fields.List(ma.fields.String())
+
+
+class LabHistoryRowSchema(Schema):
+    """An earlier value a later row replaced (kept, never overwritten)."""
+
+    id = ma.fields.Integer()
+    value_text = ma.fields.String()
+    value_num = Number
+    unit = ma.fields.String()
+    flags = ma.fields.List(ma.fields.String())
+    status = ma.fields.String()
+    observed_at = ma.fields.DateTime(allow_none=True)
+    received_at = ma.fields.DateTime()
+    superseded_at = ma.fields.DateTime(allow_none=True)
+
+
+class LabResultSchema(LabHistoryRowSchema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    coding_system = ma.fields.String()
+    value_type = ma.fields.String()
+    value_code = ma.fields.String()
+    comparator = ma.fields.String()
+    range_text = ma.fields.String()
+    range_low = Number
+    range_high = Number
+    range_by_sex = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    critical = ma.fields.Boolean()
+    abnormal = ma.fields.Boolean()
+    observer = ma.fields.String()
+    history = ma.fields.List(ma.fields.Nested(LabHistoryRowSchema), metadata={"description": "newest first"})
+
+
+class LabQueueReportSchema(Schema):
+    """A report as the hospital sent it, for staff deciding who it belongs to."""
+
+    id = ma.fields.String()
+    filler_no = ma.fields.String(allow_none=True)
+    panel_name = ma.fields.String()
+    specimen_type = ma.fields.String()
+    reported_at = ma.fields.DateTime(allow_none=True)
+    critical = ma.fields.Boolean()
+    results = ma.fields.Method("_results")
+
+    def _results(self, rep):
+        return [{"code": r.code, "name": r.name, "value_text": r.value_text, "unit": r.unit,
+                 "flags": r.flags, "current": r.superseded_by_id is None} for r in rep.results]
+
+
+class LabQueueItemSchema(Schema):
+    id = ma.fields.String()
+    hospital_id = ma.fields.Integer()
+    hospital_name = ma.fields.Function(lambda m: m.hospital.name)
+    format = ma.fields.String()
+    sending_facility = ma.fields.String()
+    control_id = ma.fields.String()
+    received_at = ma.fields.DateTime()
+    patient_name = ma.fields.String()
+    patient_name_alphabetic = ma.fields.String()
+    patient_sex = ma.fields.String()
+    patient_birth_date = ma.fields.Date(allow_none=True)
+    patient_id_number = ma.fields.String(allow_none=True)
+    patient_identifiers = ma.fields.List(ma.fields.Dict())
+    match_status = ma.fields.String()
+    match_reason = ma.fields.String(allow_none=True)
+    match_reason_text = ma.fields.Function(lambda m: reason_text(m.match_reason))
+    match_note = ma.fields.String(allow_none=True)
+    resident_id = ma.fields.String(allow_none=True)
+    dismiss_reason = ma.fields.String(allow_none=True)
+    critical = ma.fields.Function(lambda m: any(r.critical for r in m.reports))
+    report_count = ma.fields.Function(lambda m: len(m.reports))
+
+
+class LabQueueDetailSchema(LabQueueItemSchema):
+    warnings = ma.fields.List(ma.fields.String())
+    encoding = ma.fields.String()
+    encoding_reason = ma.fields.String()
+    reports = ma.fields.List(ma.fields.Nested(LabQueueReportSchema))
+
+
+class LabQueueArgs(Schema):
+    status = ma.fields.String(load_default="unmatched", validate=V.OneOf(["unmatched", "dismissed"]))
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
+
+
+class LabMatchSchema(Schema):
+    resident_id = ma.fields.String(required=True, validate=V.Length(min=1, max=36))
+
+
+class LabDismissSchema(Schema):
+    reason = ma.fields.String(required=True, validate=V.Length(min=2, max=200))
+
+
+class LabReportRowSchema(Schema):
+    """One line of a report list."""
+
+    id = ma.fields.String()
+    resident_id = ma.fields.String()
+    resident_name = ma.fields.String()
+    team_id = ma.fields.Integer(allow_none=True)
+    hospital_name = ma.fields.String()
+    filler_no = ma.fields.String(allow_none=True)
+    panel_code = ma.fields.String()
+    panel_name = ma.fields.String()
+    specimen_type = ma.fields.String()
+    status = ma.fields.String()
+    reported_at = ma.fields.DateTime(allow_none=True)
+    changed_at = ma.fields.DateTime()
+    critical = ma.fields.Boolean()
+    abnormal = ma.fields.Boolean()
+    seen_at = ma.fields.DateTime(allow_none=True)
+    new = ma.fields.Function(lambda r: r["seen_at"] is None or r["seen_at"] < r["changed_at"])
+
+
+class LabReportListArgs(Schema):
+    new = ma.fields.Boolean(load_default=False, metadata={
+        "description": "only reports the resident's team has not seen since results last arrived"})
+    critical = ma.fields.Boolean(load_default=False)
+    team_id = ma.fields.Integer()
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
+
+
+class LabPagingArgs(Schema):
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
+
+
+class LabPatientSchema(Schema):
+    """Who the report is for, from the resident's health file (section 6: name, sex, age, record number)."""
+
+    resident_id = ma.fields.String()
+    name = ma.fields.String()
+    sex = ma.fields.String(metadata={"description": "GB/T 2261.1: 1 male, 2 female"})
+    sex_label = ma.fields.String()
+    age = ma.fields.Integer(metadata={"description": "whole years on the report date"})
+    birth_date = ma.fields.Date()
+    record_number = ma.fields.String()
+
+
+class LabReportSchema(Schema):
+    """Everything a printed lab report (检验报告单) needs, plus each value's history."""
+
+    id = ma.fields.String()
+    resident_id = ma.fields.String()
+    patient = ma.fields.Method("_patient", metadata={"description": "LabPatientSchema"})
+    hospital_name = ma.fields.Function(lambda r: r.hospital.name)
+    filler_no = ma.fields.String(allow_none=True)
+    placer_no = ma.fields.String()
+    panel_code = ma.fields.String()
+    panel_name = ma.fields.String()
+    specimen_type = ma.fields.String()
+    collected_at = ma.fields.DateTime(allow_none=True)
+    specimen_received_at = ma.fields.DateTime(allow_none=True)
+    reported_at = ma.fields.DateTime(allow_none=True)
+    status = ma.fields.String()
+    tester = ma.fields.String()
+    reviewer = ma.fields.String()
+    critical = ma.fields.Boolean()
+    abnormal = ma.fields.Boolean()
+    changed_at = ma.fields.DateTime()
+    seen_at = ma.fields.DateTime(allow_none=True)
+    results = ma.fields.Method("_results", metadata={"description": "current rows, each with its history"})
+
+    def _patient(self, rep):
+        from printing import sex_label
+
+        from . import services
+        from .services import age_on
+
+        res = rep.resident
+        day = services.local_date(rep.reported_at or rep.changed_at)
+        return LabPatientSchema().dump({
+            "resident_id": res.id, "name": res.name, "sex": res.sex, "sex_label": sex_label(res.sex),
+            "age": age_on(res.birth_date, day), "birth_date": res.birth_date,
+            "record_number": res.record_number})
+
+    def _results(self, rep):
+        from .services import current_results, history_of
+
+        out = []
+        for row in current_results(rep):
+            data = LabResultSchema(exclude=("history",)).dump(row)
+            data["history"] = LabHistoryRowSchema(many=True).dump(history_of(rep, row))
+            out.append(data)
+        return out
+
+
+class LabSeenSchema(Schema):
+    report_id = ma.fields.String()
+    team_id = ma.fields.Integer()
+    seen_by = ma.fields.Integer()
+    seen_at = ma.fields.DateTime()

@@ -1,0 +1,207 @@
+"""Lab results for people: the unmatched queue center staff resolve, reports for teams, 'seen', printing.
+
+No HTTP here. A report is visible exactly when its resident is (server.scope: a GP sees their team's residents,
+center staff their center's, admin all); a report no one is matched to is visible only through the queue.
+The queue shows a message to staff of the centers its feed serves (LabFeed.centers) and to admin.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy.orm import Session, selectinload
+
+import printing
+
+from ..audit import services as audit
+from ..errors import Conflict, Forbidden, NotFound, field_error
+from ..households.models import Resident
+from ..households.services import get_resident
+from ..org.models import Hospital
+from ..scope import Actor, can_see, rows_visible
+from .intake import CHINA_STANDARD_TIME, reason_text
+from .models import LabMessage, LabReport, LabReportSeen, LabResultRow, lab_feed_centers
+
+PRINTABLE_FLAGS = ("HH", "LL", "H", "L", "A")
+
+
+# --- the unmatched queue ---------------------------------------------------------------------------
+
+def _queue_visible(actor: Actor):
+    if actor.role == "admin":
+        return true()
+    if actor.role == "center_staff" and actor.center_id is not None:
+        return LabMessage.feed_id.in_(select(lab_feed_centers.c.feed_id)
+                                      .where(lab_feed_centers.c.center_id == actor.center_id))
+    raise Forbidden("The unmatched queue is for center staff.", {"authorization": "role"})
+
+
+def list_queue(actor: Actor, args: dict):
+    """A select of queued messages the actor may resolve, oldest first (status unmatched by default)."""
+    stmt = (select(LabMessage).where(_queue_visible(actor), LabMessage.match_status == args["status"])
+            .options(selectinload(LabMessage.reports), selectinload(LabMessage.hospital))
+            .order_by(LabMessage.received_at, LabMessage.id))
+    return stmt
+
+
+def get_queued(session: Session, actor: Actor, message_id: str) -> LabMessage:
+    """One message of the queue (any status), with its reports and rows, if the actor may resolve it."""
+    msg = session.scalar(select(LabMessage).where(LabMessage.id == message_id, _queue_visible(actor))
+                         .options(selectinload(LabMessage.reports).selectinload(LabReport.results)))
+    if msg is None:
+        raise NotFound("No such message in your queue.")
+    audit.record(session, actor, "read", "lab_message", msg.id, msg.resident_id)
+    return msg
+
+
+def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: str) -> LabMessage:
+    """File a queued message (and its reports) under a resident the actor may see."""
+    if msg.match_status == "matched":
+        raise Conflict("This message is already matched.", {"match_status": ["matched"]})
+    res = session.get(Resident, resident_id)
+    if res is None or not can_see(actor, res.team_id, res.center_id):
+        raise field_error("resident_id", "no such resident in your scope")
+    msg.match_status, msg.match_method, msg.resident_id = "matched", "manual", res.id
+    msg.resolved_by, msg.resolved_at, msg.dismiss_reason = actor.user_id, dt.datetime.now(dt.timezone.utc), None
+    for rep in msg.reports:
+        rep.resident_id = res.id
+    audit.record(session, actor, "match", "lab_message", msg.id, res.id,
+                 {"method": "manual", "reason": msg.match_reason, "reports": [r.id for r in msg.reports]})
+    return msg
+
+
+def dismiss(session: Session, actor: Actor, msg: LabMessage, reason: str) -> LabMessage:
+    """Take a message off the queue without filing it (e.g. not a resident of the district); kept, not deleted."""
+    if msg.match_status != "unmatched":
+        raise Conflict("Only an unmatched message can be dismissed.", {"match_status": [msg.match_status]})
+    msg.match_status, msg.dismiss_reason = "dismissed", reason
+    msg.resolved_by, msg.resolved_at = actor.user_id, dt.datetime.now(dt.timezone.utc)
+    audit.record(session, actor, "dismiss", "lab_message", msg.id, None, {"reason": reason})
+    return msg
+
+
+# --- reports for teams -----------------------------------------------------------------------------
+
+def _report_rows():
+    seen = LabReportSeen.__table__.alias("seen")
+    reported = func.coalesce(LabReport.reported_at, LabReport.changed_at)
+    stmt = (select(LabReport.id, LabReport.resident_id, Resident.name.label("resident_name"),
+                   Resident.team_id, Hospital.name.label("hospital_name"), LabReport.filler_no,
+                   LabReport.panel_code, LabReport.panel_name, LabReport.specimen_type, LabReport.status,
+                   LabReport.reported_at, LabReport.changed_at, LabReport.critical, LabReport.abnormal,
+                   seen.c.seen_at)
+            .join(Resident, Resident.id == LabReport.resident_id)
+            .join(Hospital, Hospital.id == LabReport.hospital_id)
+            .outerjoin(seen, and_(seen.c.report_id == LabReport.id, seen.c.team_id == Resident.team_id)))
+    return stmt, seen, reported
+
+
+def list_for_resident(session: Session, actor: Actor, resident_id: str):
+    """A select of a visible resident's reports, newest first; the read is logged."""
+    res = get_resident(session, actor, resident_id, log_read=False)
+    audit.record(session, actor, "read", "lab_reports", None, res.id)
+    stmt, _seen, reported = _report_rows()
+    return stmt.where(LabReport.resident_id == res.id).order_by(reported.desc(), LabReport.id)
+
+
+def list_reports(actor: Actor, args: dict):
+    """A select of reports in the actor's scope: critical first, then newest; new=true: not seen since changed."""
+    if actor.role not in ("gp", "center_staff", "admin"):
+        raise Forbidden("Lab reports are for GP teams and center staff.", {"authorization": "role"})
+    stmt, seen, reported = _report_rows()
+    stmt = stmt.where(rows_visible(actor, Resident.team_id, Resident.center_id))
+    if args.get("new"):
+        stmt = stmt.where(or_(seen.c.seen_at.is_(None), seen.c.seen_at < LabReport.changed_at))
+    if args.get("critical"):
+        stmt = stmt.where(LabReport.critical.is_(True))
+    if "team_id" in args:
+        stmt = stmt.where(Resident.team_id == args["team_id"])
+    return stmt.order_by(case((LabReport.critical.is_(True), 0), else_=1), reported.desc(), LabReport.id)
+
+
+def get_report(session: Session, actor: Actor, report_id: str) -> LabReport:
+    """A report whose resident the actor may see, with every row (current and history); the read is logged."""
+    rep = session.scalar(select(LabReport).where(LabReport.id == report_id)
+                         .options(selectinload(LabReport.results), selectinload(LabReport.hospital)))
+    res = session.get(Resident, rep.resident_id) if rep is not None and rep.resident_id else None
+    if res is None or not can_see(actor, res.team_id, res.center_id):
+        raise NotFound("No such lab report.")
+    rep.resident = res  # for the schema and the printout; not a mapped relationship
+    rep.seen_at = session.scalar(select(LabReportSeen.seen_at).where(
+        LabReportSeen.report_id == rep.id, LabReportSeen.team_id == res.team_id)) if res.team_id else None
+    audit.record(session, actor, "read", "lab_report", rep.id, res.id)
+    return rep
+
+
+def mark_seen(session: Session, actor: Actor, rep: LabReport) -> LabReportSeen:
+    """The actor's team has seen the report as it is now (a later correction makes it new again)."""
+    if actor.role != "gp" or actor.team_id is None:
+        raise Forbidden("Only a GP team marks its reports seen.", {"authorization": "role"})
+    seen = session.get(LabReportSeen, (rep.id, actor.team_id))
+    now = dt.datetime.now(dt.timezone.utc)
+    if seen is None:
+        seen = LabReportSeen(report_id=rep.id, team_id=actor.team_id, seen_by=actor.user_id, seen_at=now)
+        session.add(seen)
+    else:
+        seen.seen_by, seen.seen_at = actor.user_id, now
+    audit.record(session, actor, "seen", "lab_report", rep.id, rep.resident_id)
+    return seen
+
+
+def current_results(rep: LabReport) -> list[LabResultRow]:
+    """The rows in force (not superseded), in report order."""
+    return [r for r in rep.results if r.superseded_by_id is None]
+
+
+def history_of(rep: LabReport, row: LabResultRow) -> list[LabResultRow]:
+    """Earlier rows of the same code that this row (directly or through others) replaced, newest first."""
+    by_replacer = {r.superseded_by_id: r for r in rep.results if r.superseded_by_id is not None}
+    out, cursor = [], by_replacer.get(row.id)
+    while cursor is not None and cursor not in out:
+        out.append(cursor)
+        cursor = by_replacer.get(cursor.id)
+    return out
+
+
+# --- printing --------------------------------------------------------------------------------------
+
+def age_on(birth: dt.date, day: dt.date) -> int:
+    """Whole years on a day."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def local_date(value: dt.datetime) -> dt.date:
+    """The calendar day in China of an aware time."""
+    return value.astimezone(CHINA_STANDARD_TIME).date()
+
+
+def _local(value: dt.datetime | None) -> dt.datetime | None:
+    return value.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None) if value is not None else None
+
+
+def _print_flag(row: LabResultRow) -> str:
+    flags = [f for f in PRINTABLE_FLAGS if f in (row.flags or [])]
+    if flags:
+        return "~".join(flags)
+    return "A" if row.abnormal else ""
+
+
+def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
+    """printing's LabReport (section 6 fields) for a stored report of a resident."""
+    reported = _local(rep.reported_at) or _local(rep.changed_at)
+    received = _local(rep.specimen_received_at) or _local(rep.collected_at) or reported
+    patient = printing.Patient(name=resident.name, sex=int(resident.sex) if resident.sex.isdigit() else resident.sex,
+                               age=age_on(resident.birth_date, reported.date()),
+                               record_number=resident.record_number)
+    results = [printing.LabResult(item=r.name or r.code, result=r.value_text, unit=r.unit,
+                                  reference_range=r.range_text, flag=_print_flag(r), code=r.code)
+               for r in current_results(rep)]
+    return printing.LabReport(report_id=rep.filler_no or rep.id, patient=patient,
+                              specimen_type=rep.specimen_type, received_at=received, reported_at=reported,
+                              tester=rep.tester, reviewer=rep.reviewer, results=results,
+                              institution=rep.hospital.name if rep.hospital else "",
+                              department=rep.panel_name)
+
+
+__all__ = ["list_queue", "get_queued", "match_by_hand", "dismiss", "list_for_resident", "list_reports",
+           "get_report", "mark_seen", "current_results", "history_of", "printable", "reason_text"]

@@ -1,0 +1,114 @@
+"""Lab reports for teams: scoped like residents, newest first, critical first, seen; printed by `printing`."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+import printing
+from server.audit.models import AuditEvent
+from server.households.models import Resident
+from server.labs import services
+from server.labs.models import LabReport
+
+TEAMS = ("A1", "A2", "A0", "B1")
+USERS = ("admin", "staff-a", "staff-b", "spec", "gp-a1", "nurse-a1", "gp-a2", "gp-b1", "nurse-b1")
+SEES = {"admin": set(TEAMS), "staff-a": {"A1", "A2", "A0"}, "staff-b": {"B1"}, "spec": set(),
+        "gp-a1": {"A1"}, "nurse-a1": {"A1"}, "gp-a2": {"A2"}, "gp-b1": {"B1"}, "nurse-b1": {"B1"}}
+
+
+def _obr(filler, reported, status="F"):
+    return f"OBR|1||{filler}|CHEM^生化^L|||20250302070000|||||||20250302073000|SER^血清|||||||{reported}|||{status}" \
+           "|||||||0101&李&明||0202&王&强"
+
+
+def _file(session, world, make_oru, post_hl7, key, n, *, reported="20250302105500", critical=False):
+    """A report for resident <key>-0-0, matched by name + birth + sex; returns the report id."""
+    res = session.get(Resident, world.residents[f"{key}-0-0"])
+    sex = {"1": "M", "2": "F"}[res.sex]
+    flag = "HH" if critical else "N"
+    raw = make_oru(f"{key}-{n}", pid=f"PID|1||X^^^^MR||{res.name}||{res.birth_date:%Y%m%d}|{sex}",
+                   obr=_obr(f"{key}-ORD-{n}", reported),
+                   obx=[f"OBX|1|NM|K^钾^L||{'6.8' if critical else '4.1'}|mmol/L|3.5-5.5|{flag}|||F"])
+    assert post_hl7(raw).status_code == 200
+    session.expire_all()
+    return session.scalar(select(LabReport.id).where(LabReport.filler_no == f"{key}-ORD-{n}"))
+
+
+@pytest.fixture
+def reports(session, world, make_oru, post_hl7):
+    """One report for the first resident of each team key."""
+    return {key: _file(session, world, make_oru, post_hl7, key, 1) for key in TEAMS}
+
+
+def test_every_user_sees_exactly_their_scope(reports, world, as_user):
+    for user in USERS:
+        c = as_user(user)
+        listed = c.get("/api/v1/lab-reports?page_size=100")
+        if user == "spec":
+            assert listed.status_code == 403
+        else:
+            assert {r["id"] for r in listed.get_json()["items"]} == {reports[k] for k in SEES[user]}, user
+        for key in TEAMS:
+            one = c.get(f"/api/v1/lab-reports/{reports[key]}")
+            mine = c.get(f"/api/v1/residents/{world.residents[key + '-0-0']}/lab-reports")
+            if key in SEES[user]:
+                assert one.status_code == 200 and mine.status_code == 200, (user, key)
+                assert [r["id"] for r in mine.get_json()["items"]] == [reports[key]]
+            else:
+                assert one.status_code in (403, 404) and mine.status_code in (403, 404), (user, key)
+                assert set(one.get_json()) <= {"code", "status", "message", "errors"}
+            seen = c.post(f"/api/v1/lab-reports/{reports[key]}/seen")
+            if user.startswith(("gp", "nurse")) and key in SEES[user]:
+                assert seen.status_code == 200
+            else:
+                assert seen.status_code in (403, 404), (user, key, seen.get_json())
+
+
+def test_resident_reports_newest_first_and_critical_first(session, world, make_oru, post_hl7, as_user):
+    old = _file(session, world, make_oru, post_hl7, "A1", 1, reported="20250101090000")
+    new = _file(session, world, make_oru, post_hl7, "A1", 2, reported="20250301090000")
+    crit = _file(session, world, make_oru, post_hl7, "A1", 3, reported="20250201090000", critical=True)
+    gp = as_user("gp-a1")
+    mine = gp.get(f"/api/v1/residents/{world.residents['A1-0-0']}/lab-reports").get_json()["items"]
+    assert [r["id"] for r in mine] == [new, crit, old]
+    listed = gp.get("/api/v1/lab-reports?new=true").get_json()["items"]
+    assert [r["id"] for r in listed] == [crit, new, old]
+    assert listed[0]["critical"] is True and all(r["new"] for r in listed)
+    gp.post(f"/api/v1/lab-reports/{crit}/seen")
+    assert [r["id"] for r in gp.get("/api/v1/lab-reports?new=true").get_json()["items"]] == [new, old]
+    everything = gp.get("/api/v1/lab-reports").get_json()["items"]
+    assert [(r["id"], r["new"]) for r in everything] == [(crit, False), (new, True), (old, True)]
+    assert [r["id"] for r in gp.get("/api/v1/lab-reports?critical=true").get_json()["items"]] == [crit]
+
+
+def test_report_has_what_the_printed_report_needs_and_reads_are_logged(session, world, make_oru, post_hl7, as_user):
+    report_id = _file(session, world, make_oru, post_hl7, "A1", 1, critical=True)
+    rep = as_user("gp-a1").get(f"/api/v1/lab-reports/{report_id}").get_json()
+    res = session.get(Resident, world.residents["A1-0-0"])
+    assert rep["patient"] == {"resident_id": res.id, "name": "张三", "sex": "1", "sex_label": "男", "age": 74,
+                              "birth_date": "1950-03-14", "record_number": res.record_number}
+    assert (rep["specimen_type"], rep["tester"], rep["reviewer"], rep["hospital_name"]) == (
+        "SER", "王强", "李明", "市一医院")
+    assert rep["specimen_received_at"].startswith("2025-03-01T23:30:00")  # 07:30 China time
+    assert rep["reported_at"].startswith("2025-03-02T02:55:00")
+    (k,) = rep["results"]
+    assert (k["name"], k["value_text"], k["unit"], k["range_text"], k["flags"], k["critical"]) == (
+        "钾", "6.8", "mmol/L", "3.5-5.5", ["HH"], True)
+    logged = session.scalars(select(AuditEvent).where(AuditEvent.entity == "lab_report")).all()
+    assert [(e.action, e.username, e.resident_id) for e in logged] == [("read", "gp-a1", res.id)]
+
+
+def test_printing_adapter_renders(session, world, make_oru, post_hl7, clean_app):
+    report_id = _file(session, world, make_oru, post_hl7, "A1", 1, critical=True)
+    rep = session.get(LabReport, report_id)
+    res = session.get(Resident, rep.resident_id)
+    printable = services.printable(rep, res)
+    assert isinstance(printable, printing.LabReport)
+    assert printable.patient.name == "张三" and printable.patient.age == 74
+    assert printable.received_at == dt.datetime(2025, 3, 2, 7, 30)  # local time on paper
+    assert printable.results[0].abnormal_flag is printing.AbnormalFlag.CRITICAL_HIGH
+    data = printing.lab_report(printable, printing.PrinterSettings())
+    shown = printing.preview(data).text
+    assert "张三" in shown and "钾" in shown and "6.8" in shown and "王强" in shown
