@@ -79,3 +79,25 @@ class FollowUp(Base):
     device: Mapped[str | None] = mapped_column(String(100))
     # Hash of what was submitted: a repeat with the same id must carry the same content.
     content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class FollowUpStatus(Base):
+    """Per patient and condition: the latest effective visit, kept so the worklist reads one row a patient.
+
+    A cache derived from `followups` (services.refresh_status after every signed visit or amendment;
+    services.rebuild_status for a bulk load); unlike the records it is overwritten.
+    """
+
+    __tablename__ = "followup_status"
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), primary_key=True)
+    condition: Mapped[str] = mapped_column(String(20), primary_key=True)
+    followup_id: Mapped[str] = mapped_column(ForeignKey("followups.id"))
+    visit_date: Mapped[dt.date] = mapped_column(Date)
+    visit_mode: Mapped[int | None] = mapped_column(Integer)
+    classification: Mapped[int | None] = mapped_column(Integer)
+    emergency: Mapped[bool] = mapped_column(Boolean)
+    referral: Mapped[str | None] = mapped_column(String(10))
+    referred: Mapped[bool] = mapped_column(Boolean)
+    next_visit_date: Mapped[dt.date | None] = mapped_column(Date)
+    signed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    last_face_to_face: Mapped[dt.date | None] = mapped_column(Date)  # any year

@@ -10,7 +10,7 @@ import hashlib
 import json
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, case, delete, exists, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
@@ -22,7 +22,7 @@ from ..households import services as households
 from ..households.models import ChronicCondition, Resident
 from ..org.models import Team
 from ..scope import Actor, require_visible, rows_visible
-from .models import DEATH, LOST, VISIT, FollowUp
+from .models import DEATH, LOST, VISIT, FollowUp, FollowUpStatus
 
 # Registry code (server/households) -> the national form that records it (gpcore).
 FORMS = {"hypertension": rules.HypertensionVisit, "t2dm": rules.DiabetesVisit}
@@ -222,21 +222,10 @@ def _visit_row(session: Session, res: Resident, data: dict, visit, amends: Follo
     if res.status == "deceased" and res.status_date is not None and visit.visit_date > res.status_date:
         raise field_error("form.visit_date", f"the resident died on {res.status_date.isoformat()}")
     condition = data["condition"]
-    previous = _previous_visit(session, res.id, condition, visit.visit_date,
-                               amends.original_id if amends else None)
-    earlier = _earlier_face_to_face(session, res.id, condition, visit.visit_date,
-                                    amends.original_id if amends else None)
-    age = rules.age_on(res.birth_date, visit.visit_date)
-    if condition == "hypertension":
-        prev_age = rules.age_on(res.birth_date, previous.visit_date) if previous else None
-        result = rules.assess_hypertension_visit(visit, patient_age=age, previous=previous,
-                                                 previous_patient_age=prev_age, earlier_visits_this_year=earlier)
-        bp_ok, fpg_ok = result.controlled, None
-    else:
-        # The glucose target does not depend on age; the BP on a diabetes form is judged like hypertension's.
-        result = rules.assess_diabetes_visit(visit, previous=previous, earlier_visits_this_year=earlier)
-        bp_ok, fpg_ok = rules.bp_control(visit, age).controlled, result.controlled
-    form = visit.to_dict()
+    skip = amends.original_id if amends else None
+    previous = _previous_visit(session, res.id, condition, visit.visit_date, skip)
+    earlier = _earlier_face_to_face(session, res.id, condition, visit.visit_date, skip)
+    columns, result = decide(condition, visit, res.birth_date, previous, earlier)
     device = data.get("device_assessment")
     device = {key: _plain(value) for key, value in device.items()} if device else None
     row = FollowUp(
@@ -244,16 +233,39 @@ def _visit_row(session: Session, res: Resident, data: dict, visit, amends: Follo
         original_id=amends.original_id if amends else data["id"],
         revision=amends.revision + 1 if amends else 0,
         amends_id=amends.id if amends else None, amendment_reason=data.get("reason"),
+        device_assessment=device, disagreement=disagreement(result, columns["form"], device),
+        recorded_at=data.get("recorded_at"), **columns)
+    row.content_hash = content_hash(row)
+    return row
+
+
+def decide(condition: str, visit, birth_date: dt.date, previous, earlier_face_to_face: int):
+    """The structured columns the shared rules decide for one visit, and gpcore's Assessment (no database).
+
+    `previous` is the patient's effective visit before this one (a gpcore visit or None);
+    `earlier_face_to_face` counts clinic/home visits earlier in the same calendar year.
+    """
+    age = rules.age_on(birth_date, visit.visit_date)
+    if condition == "hypertension":
+        prev_age = rules.age_on(birth_date, previous.visit_date) if previous else None
+        result = rules.assess_hypertension_visit(visit, patient_age=age, previous=previous,
+                                                 previous_patient_age=prev_age,
+                                                 earlier_visits_this_year=earlier_face_to_face)
+        bp_ok, fpg_ok = result.controlled, None
+    else:
+        # The glucose target does not depend on age; the BP on a diabetes form is judged like hypertension's.
+        result = rules.assess_diabetes_visit(visit, previous=previous, earlier_visits_this_year=earlier_face_to_face)
+        bp_ok, fpg_ok = rules.bp_control(visit, age).controlled, result.controlled
+    form = visit.to_dict()
+    missing = missing_fields(condition, form)
+    columns = dict(
         visit_date=visit.visit_date, visit_mode=visit.visit_mode, sbp=visit.sbp, dbp=visit.dbp,
         fpg_mmol=getattr(visit, "fpg_mmol", None), classification=result.classification,
         bp_controlled=bp_ok, fpg_controlled=fpg_ok, emergency=result.emergency, referral=result.referral,
         referred=bool(visit.referral_reason), rules_next_visit_date=result.next_visit_date,
         next_visit_date=visit.next_visit_date or result.next_visit_date, rules_version=result.rules_version,
-        missing_fields=(missing := missing_fields(condition, form)), missing_count=len(missing), form=form, assessment=result.to_dict(),
-        device_assessment=device, disagreement=disagreement(result, form, device),
-        recorded_at=data.get("recorded_at"))
-    row.content_hash = content_hash(row)
-    return row
+        missing_fields=missing, missing_count=len(missing), form=form, assessment=result.to_dict())
+    return columns, result
 
 
 def _entry_row(res: Resident, data: dict, kind: str, entry: dict) -> FollowUp:
@@ -278,9 +290,46 @@ def _store(session: Session, actor: Actor, row: FollowUp, action: str) -> tuple[
     row.device = _device()
     session.add(row)
     session.flush()
+    if row.kind == VISIT:
+        refresh_status(session, row.resident_id, row.condition)
     audit.record(session, actor, action, "followup", row.id, row.resident_id,
                  {"condition": row.condition, "kind": row.kind, "amends": row.amends_id})
     return row, True
+
+
+_STATUS_COLUMNS = ("resident_id", "condition", "followup_id", "visit_date", "visit_mode", "classification",
+                   "emergency", "referral", "referred", "next_visit_date", "signed_by", "last_face_to_face")
+
+
+def _latest_effective_visits(*where):
+    """A select of FollowUpStatus rows (the latest effective visit per patient and condition)."""
+    part = (FollowUp.resident_id, FollowUp.condition)
+    face_to_face = FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES))
+    ranked = (select(FollowUp.resident_id, FollowUp.condition, FollowUp.id.label("followup_id"),
+                     FollowUp.visit_date, FollowUp.visit_mode, FollowUp.classification, FollowUp.emergency,
+                     FollowUp.referral, FollowUp.referred, FollowUp.next_visit_date, FollowUp.signed_by,
+                     func.max(case((face_to_face, FollowUp.visit_date))).over(partition_by=part)
+                     .label("last_face_to_face"),
+                     func.row_number().over(partition_by=part, order_by=(FollowUp.visit_date.desc(),
+                                                                         FollowUp.received_at.desc(),
+                                                                         FollowUp.id.desc())).label("rn"))
+              .where(FollowUp.kind == VISIT, effective(), *where)).subquery()
+    return select(*[ranked.c[name] for name in _STATUS_COLUMNS]).where(ranked.c.rn == 1)
+
+
+def refresh_status(session: Session, resident_id: str, condition: str) -> None:
+    """Recompute one patient's worklist row from the records (an older visit may arrive after a newer one)."""
+    session.execute(delete(FollowUpStatus).where(FollowUpStatus.resident_id == resident_id,
+                                                 FollowUpStatus.condition == condition))
+    session.execute(insert(FollowUpStatus).from_select(
+        _STATUS_COLUMNS, _latest_effective_visits(FollowUp.resident_id == resident_id,
+                                                  FollowUp.condition == condition)))
+
+
+def rebuild_status(session: Session) -> None:
+    """Recompute every patient's worklist row (after a bulk load or to repair the cache)."""
+    session.execute(delete(FollowUpStatus))
+    session.execute(insert(FollowUpStatus).from_select(_STATUS_COLUMNS, _latest_effective_visits()))
 
 
 def _device() -> str | None:

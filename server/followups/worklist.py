@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from gpcore.followup import codes
@@ -27,36 +27,14 @@ from gpcore.followup import codes
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Committee
 from ..scope import Actor, rows_visible
-from .models import VISIT, FollowUp
-from .services import effective, require_team
+from .models import FollowUpStatus
+from .services import require_team
 
 SHORT_DAYS = 14
 WEEK_DAYS = 7
 BUCKETS = ("emergency", "referral", "recheck", "overdue", "due_this_week", "not_seen_this_year")
 URGENCY = {name: rank for rank, name in enumerate(BUCKETS)}
 TROUBLE = (codes.UNCONTROLLED, codes.ADVERSE_REACTION_CLASS, codes.COMPLICATION)
-
-
-def _latest_visits(actor: Actor, team_id: int | None, condition: str | None, year_start: dt.date):
-    """Per patient and condition: the latest effective visit's columns and the last face-to-face date."""
-    part = (FollowUp.resident_id, FollowUp.condition)
-    face_to_face = FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES))
-    stmt = (select(FollowUp.resident_id, FollowUp.condition, FollowUp.visit_date, FollowUp.visit_mode,
-                   FollowUp.classification, FollowUp.emergency, FollowUp.referral, FollowUp.referred,
-                   FollowUp.next_visit_date, FollowUp.signed_by,
-                   func.max(case((face_to_face & (FollowUp.visit_date >= year_start), FollowUp.visit_date)))
-                   .over(partition_by=part).label("last_face_to_face"),
-                   func.row_number().over(partition_by=part, order_by=(FollowUp.visit_date.desc(),
-                                                                       FollowUp.received_at.desc()))
-                   .label("rn"))
-            .join(Resident, Resident.id == FollowUp.resident_id)
-            .where(FollowUp.kind == VISIT, effective(),
-                   rows_visible(actor, Resident.team_id, Resident.center_id)))
-    if team_id is not None:
-        stmt = stmt.where(Resident.team_id == team_id)
-    if condition:
-        stmt = stmt.where(FollowUp.condition == condition)
-    return stmt.subquery("latest")
 
 
 def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict:
@@ -67,19 +45,20 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
     if team_id is not None:
         require_team(session, actor, team_id)
     condition = args.get("condition")
-    latest = _latest_visits(actor, team_id, condition, dt.date(today.year, 1, 1))
-    member = func.coalesce(Resident.responsible_doctor_id, latest.c.signed_by)
+    # The latest effective visit per patient, kept up to date on every write (FollowUpStatus).
+    latest = FollowUpStatus
+    member = func.coalesce(Resident.responsible_doctor_id, latest.signed_by)
     stmt = (select(Resident.id.label("resident_id"), Resident.name, Resident.sex, Resident.birth_date,
                    Resident.phone, Resident.team_id, Resident.responsible_doctor_id, Household.address,
                    Committee.code.label("committee_code"), Committee.name.label("committee_name"),
-                   ChronicCondition.condition, latest.c.visit_date, latest.c.visit_mode,
-                   latest.c.classification, latest.c.emergency, latest.c.referral, latest.c.referred,
-                   latest.c.next_visit_date, latest.c.signed_by, latest.c.last_face_to_face)
+                   ChronicCondition.condition, latest.visit_date, latest.visit_mode,
+                   latest.classification, latest.emergency, latest.referral, latest.referred,
+                   latest.next_visit_date, latest.signed_by, latest.last_face_to_face)
             .join(Resident, Resident.id == ChronicCondition.resident_id)
             .join(Household, Household.id == Resident.household_id)
             .join(Committee, Committee.id == Household.committee_id)
-            .outerjoin(latest, (latest.c.resident_id == ChronicCondition.resident_id)
-                       & (latest.c.condition == ChronicCondition.condition) & (latest.c.rn == 1))
+            .outerjoin(latest, (latest.resident_id == ChronicCondition.resident_id)
+                       & (latest.condition == ChronicCondition.condition))
             .where(ChronicCondition.status == "managed", Resident.status == "active",
                    rows_visible(actor, Resident.team_id, Resident.center_id)))
     if team_id is not None:
@@ -88,7 +67,17 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
         stmt = stmt.where(ChronicCondition.condition == condition)
     if args.get("member_id") is not None:
         stmt = stmt.where(member == args["member_id"])
-    items = [item for row in session.execute(stmt).mappings() if (item := _item(row, today))["buckets"]]
+    # Leave out in SQL the patients no bucket can take (seen this year, next visit beyond the week, no
+    # trouble); _item decides the buckets of the rest.
+    year_start = dt.date(today.year, 1, 1)
+    stmt = stmt.where(or_(latest.visit_date.is_(None), latest.last_face_to_face.is_(None),
+                          latest.last_face_to_face < year_start,
+                          latest.next_visit_date < today + dt.timedelta(days=WEEK_DAYS),
+                          latest.emergency, latest.referred, latest.classification.in_(TROUBLE),
+                          latest.referral != codes.NO_REFERRAL))
+    # Core rows, not ORM ones: a center's list is thousands of rows and only plain values are needed.
+    items = [item for row in session.connection().execute(stmt).mappings()
+             if (item := _item(row, today, year_start))["buckets"]]
     if args.get("bucket"):
         items = [item for item in items if args["bucket"] in item["buckets"]]
     items.sort(key=lambda i: (i["urgency"], i["committee_code"], i["address"], i["name"], i["condition"]))
@@ -96,7 +85,7 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
     return {"today": today, "team_id": team_id, "counts": counts, "items": items}
 
 
-def _item(row, today: dt.date) -> dict:
+def _item(row, today: dt.date, year_start: dt.date) -> dict:
     item = dict(row)
     buckets = []
     visit_date, next_date = row["visit_date"], row["next_visit_date"]
@@ -118,8 +107,9 @@ def _item(row, today: dt.date) -> dict:
             item["overdue_days"] = (today - next_date).days
         elif next_date is not None and next_date < today + dt.timedelta(days=WEEK_DAYS):
             buckets.append("due_this_week")
-    if row["last_face_to_face"] is None:
+    if row["last_face_to_face"] is None or row["last_face_to_face"] < year_start:
         buckets.append("not_seen_this_year")
+        item["last_face_to_face"] = None  # the item reports this year's only
     item["buckets"] = buckets
     item["urgency"] = min((URGENCY[b] for b in buckets), default=len(BUCKETS))
     item["age"] = _age(row["birth_date"], today)

@@ -112,3 +112,27 @@ def test_worklist_scope(fu, as_user, session):
     assert [i["address"] for i in center["items"]] == ["A1路1号", "A1路2号", "A2路1号"]
     assert as_user("staff-b").get("/api/v1/worklist").get_json()["items"] == []
     assert as_user("staff-a").get(f"/api/v1/worklist?team_id={a2}").get_json()["total"] == 1
+
+
+def test_an_older_visit_arriving_late_does_not_replace_the_latest(fu, as_user, session):
+    from sqlalchemy import select
+
+    from server.followups import services
+    from server.followups.models import FollowUpStatus
+
+    fu.register("A1-0-1")
+    fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-01", next_visit_date="2026-06-16")))
+    fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-02-01", next_visit_date="2026-05-01")))  # synced late
+    item = as_user("gp-a1").get("/api/v1/worklist").get_json()["items"][0]
+    assert (item["visit_date"], item["next_visit_date"], item["buckets"]) == ("2026-06-01", "2026-06-16",
+                                                                              ["due_this_week"])
+
+    def snapshot():
+        session.expire_all()
+        return [tuple(getattr(r, c) for c in services._STATUS_COLUMNS)
+                for r in session.scalars(select(FollowUpStatus).order_by(FollowUpStatus.resident_id))]
+
+    kept = snapshot()
+    services.rebuild_status(session)  # the bulk rebuild agrees with the row kept on every write
+    session.commit()
+    assert snapshot() == kept and len(kept) == 1
