@@ -79,12 +79,58 @@ class Cursor:
         raise Invalid("The sync cursor is not one this server gave.", {"cursor": ["malformed"]})
 
 
+_XID_WRAP = 1 << 32
+
+
 def _safe_xmin(conn) -> int | None:
-    """PostgreSQL: every transaction below this id has finished, so its rows are visible now and no row
-    of it can appear later. Changes at or above it are held back until a later pull."""
+    """PostgreSQL: the horizon below which the change log is final. Every change row with a lower xid is
+    visible to a statement that starts after this call, and no such row can appear later; rows at or above
+    it are held back until a later pull. None on SQLite (writers are serial; seq order is commit order).
+
+    Not the cluster-wide `pg_snapshot_xmin`: that is the oldest transaction running in ANY database of the
+    cluster, so one long writer elsewhere (a benchmark load, a report in another database) would hold back
+    every tablet. Instead:
+
+    1. S = pg_current_snapshot(): xmax, and xip, the transactions (top-level xids, the ones
+       pg_current_xact_id() stamps on change rows) still running when S was taken.
+    2. Then, with the statistics snapshot cleared so it is read after step 1, the xids that backends
+       connected to another database hold (pg_stat_activity.backend_xid where datid is another database),
+       and prepared transactions of another database (pg_prepared_xacts).
+    3. horizon = min(xmax, min of the xip members not found in step 2).
+
+    Why a row below the horizon cannot become visible after a reader passed it: take a change row with xid
+    x < horizon. If x was not in xip, x had finished before S (x < xmax), so its rows are already visible
+    to every later statement, or it aborted and has none. If x was in xip, step 2 found it in another
+    database; a transaction writes only in its own database, so it never writes our sync_changes. The
+    attribution in step 2 is sound even though PostgreSQL reads a backend's database (its status slot) and
+    its xid (its PGPROC) at two moments: x was assigned before S, so the backend holding x has occupied its
+    slot since before step 2 began (a backend never changes slot), and the slot's database read in step 2
+    is that backend's. That is why step 2 must come after step 1 (hence pg_stat_clear_snapshot: otherwise
+    a statistics snapshot cached earlier in the transaction would be reused). Transactions that take an
+    xid after S get one >= xmax >= horizon. A running transaction we cannot place (an open writer in this
+    database, a prepared transaction here, anything unknown) holds the horizon back: safe, only slower.
+    Proved by tests/sync/test_concurrency.py.
+    """
     if conn.dialect.name != "postgresql":
         return None
-    return conn.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one()
+    snap = conn.execute(text(
+        "SELECT pg_snapshot_xmax(s)::text::bigint, "
+        "ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) "
+        "FROM pg_current_snapshot() AS s")).one()
+    xmax, running = snap[0], snap[1]
+    if not running:
+        return xmax
+    conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+    foreign = set(conn.execute(text(
+        "SELECT backend_xid::text::bigint FROM pg_stat_activity "
+        "WHERE backend_xid IS NOT NULL AND datid IS NOT NULL "
+        "AND datid <> (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "UNION ALL SELECT transaction::text::bigint FROM pg_prepared_xacts "
+        "WHERE database <> current_database()")).scalars())
+    # backend_xid is the 32-bit xid; running transactions are within 2^31 of each other, so the low
+    # 32 bits of an xid8 name exactly one of them.
+    ours = [x for x in running if x % _XID_WRAP not in foreign]
+    return min([xmax, *ours])
 
 
 def _start_position(conn) -> Cursor:

@@ -108,3 +108,51 @@ def test_many_writers_out_of_order_and_a_reader_that_never_skips(clean_app):
         pass
     assert len(committed) > 200
     assert set(seen) == set(committed), f"skipped {len(set(committed) - set(seen))} committed changes"
+
+
+def _other_database_url(engine):
+    """A second database in the same cluster (made once), as another project on the server would have."""
+    from sqlalchemy import create_engine
+    url = engine.url
+    other = f"{url.database}_other"
+    with create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT").connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": other}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{other}"'))
+    return url.set(database=other)
+
+
+def test_a_writer_in_another_database_does_not_hold_back_but_one_here_does(clean_app):
+    from sqlalchemy import create_engine
+    engine = clean_app.extensions["db_engine"]
+    elsewhere = create_engine(_other_database_url(engine))
+    idle, here = elsewhere.connect(), engine.connect()
+    try:
+        # Another database: a transaction with an xid, then idle in transaction (an open console session).
+        idle.begin()
+        idle.execute(text("SELECT pg_current_xact_id()"))
+        with engine.begin() as conn:
+            _change(conn, "A")  # committed after the idle xid was taken: a higher xid
+        with engine.connect() as reader:
+            first = _changes_page(reader, TEAM, Cursor(0, 0), 100)
+            cluster_xmin = reader.execute(text(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar_one()
+            a_xid = reader.execute(text("SELECT xid FROM sync_changes WHERE entity_id = 'A'")).scalar_one()
+        assert a_xid >= cluster_xmin, "the cluster-wide horizon would have held A back"
+        assert _ids(first) == ["A"]
+        # This database: an open writer (xid taken, nothing written yet) holds back later commits.
+        here.begin()
+        here.execute(text("SELECT pg_current_xact_id()"))
+        with engine.begin() as conn:
+            _change(conn, "B")
+        with engine.connect() as reader:
+            held = _changes_page(reader, TEAM, Cursor.decode(first["cursor"]), 100)
+        assert _ids(held) == [] and held["cursor"] == first["cursor"]
+        _change(here, "W")  # the open writer writes now, with its lower xid, and commits
+        here.commit()
+        with engine.connect() as reader:
+            rest = _changes_page(reader, TEAM, Cursor.decode(first["cursor"]), 100)
+        assert sorted(_ids(rest)) == ["B", "W"]
+    finally:
+        idle.close()
+        here.close()
+        elsewhere.dispose()
