@@ -38,6 +38,6 @@ worker writes a page. The sync engine (fieldapp/sync) drives the take_batch / ap
 apply_page / start_snapshot half of this class.
 """
 from .schema import ENTITIES, EntityTable
-from .store import NotFound, Store, StoreError
+from .store import InvalidRecord, NotFound, Store, StoreError
 
-__all__ = ["Store", "StoreError", "NotFound", "ENTITIES", "EntityTable"]
+__all__ = ["Store", "StoreError", "NotFound", "InvalidRecord", "ENTITIES", "EntityTable"]

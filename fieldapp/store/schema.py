@@ -34,7 +34,23 @@ CONDITIONS = EntityTable("chronic_conditions", (
     "id", "resident_id", "condition", "diagnosed_on", "status", "status_date", "status_reason", "version",
     "updated_at"))
 
-ENTITIES: dict[str, EntityTable] = {t.name: t for t in (HOUSEHOLDS, RESIDENTS, CONDITIONS)}
+# Signed follow-up records: never edited on the tablet; a correction is a new record (amends_id).
+FOLLOWUPS = EntityTable("followups", (
+    "id", "resident_id", "condition", "kind", "original_id", "revision", "amends_id", "amendment_reason",
+    "visit_date", "visit_mode", "sbp", "dbp", "fpg_mmol", "classification", "bp_controlled", "fpg_controlled",
+    "emergency", "referral", "referred", "next_visit_date", "form", "recorded_at", "received_at", "signed_by"),
+    json_columns=("form",), append_only=True)
+# Lab reports and their result rows come from the hospitals through the server: pull only.
+LAB_REPORTS = EntityTable("lab_reports", (
+    "id", "resident_id", "hospital_id", "filler_no", "panel_code", "panel_name", "specimen_type",
+    "collected_at", "reported_at", "status", "critical", "abnormal", "changed_at"), append_only=True)
+LAB_RESULTS = EntityTable("lab_results", (
+    "id", "report_id", "position", "code", "name", "value_type", "value_text", "value_num", "comparator",
+    "unit", "range_text", "range_low", "range_high", "flags", "critical", "abnormal", "status", "observed_at",
+    "superseded_by_id"), json_columns=("flags",), append_only=True)
+
+ENTITIES: dict[str, EntityTable] = {t.name: t for t in (HOUSEHOLDS, RESIDENTS, CONDITIONS, FOLLOWUPS,
+                                                        LAB_REPORTS, LAB_RESULTS)}
 
 
 def _entity_ddl(t: EntityTable) -> str:
@@ -79,5 +95,20 @@ UPGRADES: list[list[str]] = [
         "CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT)",
         "CREATE VIEW needs_attention AS SELECT seq, change_id, entity, entity_id, op, fields, reason, "
         "answer, device_time FROM outbox WHERE state = 'rejected'",
+    ],
+    # 2: follow-up records, lab reports and result rows
+    [
+        _entity_ddl(FOLLOWUPS),
+        _entity_ddl(LAB_REPORTS),
+        _entity_ddl(LAB_RESULTS),
+        "CREATE INDEX ix_followups_resident ON followups (resident_id, condition, visit_date)",
+        "CREATE INDEX ix_followups_amends ON followups (amends_id)",
+        "CREATE INDEX ix_lab_reports_resident ON lab_reports (resident_id)",
+        "CREATE INDEX ix_lab_results_report ON lab_results (report_id)",
+        # A tablet synced before this upgrade holds a cursor past records of the new kinds: download
+        # everything once more (a new snapshot generation, so the sweep works); the outbox is untouched.
+        "UPDATE sync_state SET value = 'null' WHERE key = 'cursor'",
+        "UPDATE sync_state SET value = 'false' WHERE key = 'snapshot_done'",
+        "UPDATE sync_state SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'gen'",
     ],
 ]

@@ -20,6 +20,15 @@ class NotFound(StoreError):
     """No such record on this tablet."""
 
 
+class InvalidRecord(StoreError):
+    """A record the doctor is saving breaks the shared rules; `errors` is {field: [messages]}, as the server
+    would answer, so the screen marks the boxes before anything is saved."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
 _DIGITS = re.compile(r"^\d+[Xx]?$")
 _LETTERS = re.compile(r"^[A-Za-z]+$")
 OPEN_STATES = ("pending", "inflight")
@@ -182,6 +191,57 @@ class Store:
         return [self._decode(t, r) for r in self.db.execute(
             "SELECT * FROM chronic_conditions WHERE resident_id = ? ORDER BY condition", (resident_id,))]
 
+    def visits(self, resident_id: str, condition: str | None = None,
+               include_superseded: bool = False) -> list[dict]:
+        """A resident's follow-up records, newest first; only the effective version of each (an amended
+        record is replaced by its amendment) unless include_superseded. Each has "pending": True while the
+        server has not signed it yet, and "amended_by" (None for an effective record)."""
+        t = ENTITIES["followups"]
+        sql = ("SELECT f.*, (SELECT a.id FROM followups a WHERE a.amends_id = f.id) AS amended_by, "
+               "EXISTS (SELECT 1 FROM outbox o WHERE o.entity = 'followups' AND o.entity_id = f.id AND "
+               "o.state IN ('pending', 'inflight')) AS pending FROM followups f WHERE f.resident_id = ?")
+        params: list = [resident_id]
+        if condition:
+            sql += " AND f.condition = ?"
+            params.append(condition)
+        if not include_superseded:
+            sql += " AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id)"
+        sql += " ORDER BY f.visit_date DESC, f.revision DESC, f.id"
+        out = []
+        for r in self.db.execute(sql, params):
+            row = self._decode(t, r)
+            row.update(amended_by=r["amended_by"], pending=bool(r["pending"]))
+            out.append(row)
+        return out
+
+    def visit(self, visit_id: str) -> dict:
+        """One follow-up record (any version)."""
+        row = self._row("followups", visit_id)
+        if row is None:
+            raise NotFound(f"no follow-up record {visit_id} on this tablet")
+        return row
+
+    def lab_reports(self, resident_id: str) -> list[dict]:
+        """A resident's lab reports: critical ones first, then the newest."""
+        t = ENTITIES["lab_reports"]
+        return [self._decode(t, r) for r in self.db.execute(
+            "SELECT * FROM lab_reports WHERE resident_id = ? ORDER BY critical DESC, "
+            "COALESCE(reported_at, changed_at) DESC, id", (resident_id,))]
+
+    def lab_report(self, report_id: str) -> dict:
+        """A lab report with its current result rows (critical first, then in report order); a corrected
+        row is replaced by its correction, and the replaced ones are under "history"."""
+        rep = self._row("lab_reports", report_id)
+        if rep is None:
+            raise NotFound(f"no lab report {report_id} on this tablet")
+        t = ENTITIES["lab_results"]
+        rows = [self._decode(t, r) for r in self.db.execute(
+            "SELECT * FROM lab_results WHERE report_id = ? ORDER BY critical DESC, abnormal DESC, "
+            "CAST(position AS INTEGER), CAST(id AS INTEGER)", (report_id,))]
+        rep["results"] = [r for r in rows if r["superseded_by_id"] is None]
+        rep["history"] = [r for r in rows if r["superseded_by_id"] is not None]
+        return rep
+
     def count(self, entity: str) -> int:
         """How many rows of an entity the tablet holds."""
         return self.db.execute(f"SELECT count(*) FROM {ENTITIES[entity].name}").fetchone()[0]
@@ -306,8 +366,77 @@ class Store:
                     local.update(team_id=hh["team_id"], center_id=hh["center_id"])
             if entity == "chronic_conditions":
                 local.setdefault("status", "managed")
-            self._insert_row(entity, {**local, "id": entity_id, "version": 0})
+            if entity == "followups":
+                self._insert_row(entity, self._local_followup(entity_id, fields))
+            else:
+                self._insert_row(entity, {**local, "id": entity_id, "version": 0})
         return entity_id
+
+    def save_visit(self, resident_id: str, condition: str, form: dict, *, device_assessment: dict | None = None,
+                   entity_id: str | None = None, replaces: str | None = None) -> str:
+        """Sign a follow-up visit (the national form as a dict); returns the record's id.
+
+        The form is checked with gpcore's rules first (the server's own checks), so a doctor sees what is
+        wrong before anything is saved: InvalidRecord carries {field: [messages]}. Once saved the record is
+        never edited here; a correction is amend_visit().
+        """
+        if self._row("residents", resident_id) is None:
+            raise NotFound(f"no resident {resident_id} on this tablet")
+        if not any(c["condition"] == condition for c in self.conditions(resident_id)):
+            raise InvalidRecord({"condition": [f"resident is not registered for {condition}"]})
+        normalised = self._check_form(condition, form)
+        fields = {"resident_id": resident_id, "condition": condition, "form": normalised,
+                  "recorded_at": self.clock().isoformat()}
+        if device_assessment:
+            fields["device_assessment"] = device_assessment
+        return self._create("followups", fields, entity_id, replaces)
+
+    def amend_visit(self, visit_id: str, form: dict, reason: str, *, entity_id: str | None = None,
+                    replaces: str | None = None) -> str:
+        """Correct a signed visit with a new record that points to it, with the reason; returns its id."""
+        target = self._row("followups", visit_id)
+        if target is None:
+            raise NotFound(f"no follow-up record {visit_id} on this tablet")
+        if target["kind"] != "visit":
+            raise InvalidRecord({"kind": ["only visit records are amended"]})
+        later = self.db.execute("SELECT id FROM followups WHERE amends_id = ?", (visit_id,)).fetchone()
+        if later is not None:
+            raise InvalidRecord({"amends_id": [f"already amended; amend the latest version {later[0]}"]})
+        if len((reason or "").strip()) < 2:
+            raise InvalidRecord({"reason": ["give the reason for the correction"]})
+        normalised = self._check_form(target["condition"], form)
+        fields = {"amends_id": visit_id, "form": normalised, "reason": reason.strip(),
+                  "recorded_at": self.clock().isoformat()}
+        return self._create("followups", fields, entity_id, replaces)
+
+    def _check_form(self, condition: str, form: dict) -> dict:
+        from gpcore import followup as rules
+        parsers = {"hypertension": rules.parse_hypertension_visit, "t2dm": rules.parse_diabetes_visit}
+        if condition not in parsers:
+            raise InvalidRecord({"condition": [f"no follow-up form for {condition}"]})
+        # The doctor's calendar day by the tablet's clock; the server checks again with its own.
+        visit, problems = parsers[condition](form, today=self.clock().date())
+        if problems:
+            raise InvalidRecord(rules.errors_by_field(problems))
+        return visit.to_dict()
+
+    def _local_followup(self, entity_id: str, fields: dict) -> dict:
+        """The row a saved visit shows as until the server's signed version (with its decisions) arrives."""
+        form = fields["form"]
+        row = {"id": entity_id, "kind": "visit", "form": form, "recorded_at": fields.get("recorded_at"),
+               "visit_date": form.get("visit_date"), "visit_mode": form.get("visit_mode"), "sbp": form.get("sbp"),
+               "dbp": form.get("dbp"), "fpg_mmol": form.get("fpg_mmol"), "classification": form.get("classification"),
+               "next_visit_date": form.get("next_visit_date")}
+        if fields.get("amends_id"):
+            target = self._row("followups", fields["amends_id"]) or {}
+            row.update(resident_id=target.get("resident_id"), condition=target.get("condition"),
+                       original_id=target.get("original_id") or fields["amends_id"],
+                       revision=(target.get("revision") or 0) + 1, amends_id=fields["amends_id"],
+                       amendment_reason=fields.get("reason"))
+        else:
+            row.update(resident_id=fields["resident_id"], condition=fields["condition"], original_id=entity_id,
+                       revision=0)
+        return row
 
     def fix_rejected(self, change_id: str, fields: dict) -> str:
         """Send a refused record again with corrected fields (a new change id); returns it."""
@@ -323,6 +452,16 @@ class Store:
                 elif rec["entity"] == "chronic_conditions":
                     self.add_condition(merged["resident_id"], merged["condition"], merged.get("diagnosed_on"),
                                        rec["entity_id"], change_id)
+                elif rec["entity"] == "followups":
+                    # The refused record never became signed: its corrected form goes up under the same id.
+                    self.db.execute("DELETE FROM followups WHERE id = ?", (rec["entity_id"],))
+                    if merged.get("amends_id"):
+                        self.amend_visit(merged["amends_id"], merged["form"], merged.get("reason"),
+                                         entity_id=rec["entity_id"], replaces=change_id)
+                    else:
+                        self.save_visit(merged["resident_id"], merged["condition"], merged["form"],
+                                        device_assessment=merged.get("device_assessment"),
+                                        entity_id=rec["entity_id"], replaces=change_id)
                 else:
                     raise StoreError(f"cannot fix a {rec['entity']} create")
                 # The new record's change id (not the entity id the create helpers return).
@@ -429,7 +568,12 @@ class Store:
                 if entity == "residents" and "name" in fields:
                     fields.update(_name_forms(fields["name"]))
                 if r["op"] == "create" and self._row(entity, r["entity_id"]) is None:
-                    self._insert_row(entity, {**fields, "id": r["entity_id"], "version": 0})
+                    if entity == "followups":
+                        self._insert_row(entity, self._local_followup(r["entity_id"], fields))
+                    else:
+                        self._insert_row(entity, {**fields, "id": r["entity_id"], "version": 0})
+                elif entity == "followups":
+                    continue  # a signed record from the server is never overlaid
                 else:
                     self._write_fields(entity, r["entity_id"], fields)
 

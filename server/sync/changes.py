@@ -19,7 +19,8 @@ _CHUNK = 5000
 
 def log(conn: Connection, rows: Iterable[dict]) -> int:
     """Append change rows {entity, entity_id, team_id, op}; rows without a team reach no tablet."""
-    rows = [r for r in rows if r["team_id"] is not None]
+    # Ids go in as text whatever the key type (lab result rows have integer keys).
+    rows = [{**r, "entity_id": str(r["entity_id"])} for r in rows if r["team_id"] is not None]
     if not rows:
         return 0
     stmt = insert(SyncChange.__table__)
@@ -86,9 +87,18 @@ def _chunks(items: list, size: int):
         yield items[i:i + size]
 
 
+def _team_of_record(conn: Connection, entity: str, entity_id) -> int | None:
+    """The team a record of `entity` belongs to now (None when none, or no such record)."""
+    ent = REGISTRY[entity]
+    if ent.team_column:
+        return conn.execute(select(ent.table.c[ent.team_column]).where(ent.table.c.id == entity_id)).scalar()
+    return _team_of(conn, entity, {entity_id}).get(entity_id)
+
+
 def _after_flush(session: Session, _ctx) -> None:
     rows: list[dict] = []
     moves: list[tuple[str, str, int | None, int | None]] = []
+    reparented: list[tuple[str, object, object, object]] = []
     via_parent: dict[str, dict[str, str]] = {}
     for obj in chain(session.new, session.dirty, session.deleted):
         ent = BY_TABLE.get(getattr(obj, "__tablename__", ""))
@@ -98,6 +108,13 @@ def _after_flush(session: Session, _ctx) -> None:
         if op == "upsert" and obj not in session.new and not session.is_modified(obj, include_collections=False):
             continue
         if ent.team_column is None:
+            if op == "upsert" and obj not in session.new and ent.parent_key:
+                # Filed under another parent (a lab report matched by hand, or taken off a resident): the
+                # teams of the old and the new parent see it, and everything under it, leave or arrive.
+                hist = attributes.get_history(obj, ent.parent_key)
+                if hist.deleted and hist.deleted[0] != getattr(obj, ent.parent_key):
+                    reparented.append((ent.name, obj.id, hist.deleted[0], getattr(obj, ent.parent_key)))
+                    continue
             via_parent.setdefault(ent.name, {})[obj.id] = op
             continue
         team = getattr(obj, ent.team_column)
@@ -106,7 +123,7 @@ def _after_flush(session: Session, _ctx) -> None:
             moves.append((ent.name, obj.id, hist.deleted[0], team))
         else:
             rows.append({"entity": ent.name, "entity_id": obj.id, "team_id": team, "op": op})
-    if not (rows or moves or via_parent):
+    if not (rows or moves or via_parent or reparented):
         return
     conn = session.connection()
     for entity, ops in via_parent.items():
@@ -115,6 +132,14 @@ def _after_flush(session: Session, _ctx) -> None:
     log(conn, rows)
     for entity, entity_id, old, new in moves:
         team_moves(conn, entity, [(entity_id, old)], new)
+    for entity, entity_id, old_parent, new_parent in reparented:
+        parent = REGISTRY[entity].parent
+        old = _team_of_record(conn, parent, old_parent) if old_parent is not None else None
+        new = _team_of_record(conn, parent, new_parent) if new_parent is not None else None
+        if old == new:
+            log(conn, [{"entity": entity, "entity_id": entity_id, "team_id": new, "op": "upsert"}])
+        else:
+            team_moves(conn, entity, [(entity_id, old)], new)
 
 
 def install() -> None:

@@ -14,8 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from flask import current_app, has_app_context
+
 from ..db import utcnow
 from ..errors import DomainError, Invalid, NotFound
+from ..followups import services as followups
+from ..followups.schemas import DeviceAssessmentSchema
 from ..households import services as hh
 from ..households.models import ChronicCondition, Household, Resident
 from ..households.schemas import (ConditionSchema, ConditionUpdateSchema, HouseholdCreateSchema,
@@ -80,6 +84,55 @@ REGISTRY["chronic_conditions"].push = PushHandler(
     load=hh.get_condition, create=_create_condition, update=hh.update_condition,
     create_schema=_ConditionCreate, update_schema=ConditionUpdateSchema,
     update_requires=("status", "status_date"))
+
+
+class _VisitPush(ma.Schema):
+    """A follow-up visit from a tablet: a new signed record, or an amendment of one (amends_id + reason).
+    The form itself is checked by gpcore inside the followups service, as for the REST API."""
+
+    resident_id = ma.fields.String(validate=ma.validate.Length(max=36))
+    condition = ma.fields.String(validate=ma.validate.OneOf(list(followups.PARSERS)))
+    form = ma.fields.Dict(required=True)
+    recorded_at = ma.fields.AwareDateTime(allow_none=True)
+    device_assessment = ma.fields.Nested(DeviceAssessmentSchema, allow_none=True)
+    amends_id = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=36))
+    reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=2, max=500))
+
+    @ma.validates_schema
+    def _either(self, data, **_kw):
+        if data.get("amends_id"):
+            if not data.get("reason"):
+                raise ma.ValidationError({"reason": ["an amendment needs the reason"]})
+        elif not (data.get("resident_id") and data.get("condition")):
+            raise ma.ValidationError({"resident_id": ["a new record needs resident_id and condition"]})
+
+
+def _followup_today():
+    # The same date the REST route uses (FOLLOWUP_TODAY pins it in tests and demos).
+    pinned = current_app.config.get("FOLLOWUP_TODAY") if has_app_context() else None
+    if pinned:
+        return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
+    return followups.local_today()
+
+
+def _create_followup(session, actor, entity_id, data):
+    # Through the followups service, so the server re-runs the shared rules on what the tablet signed.
+    data = {k: v for k, v in data.items() if v is not None}
+    today = _followup_today()
+    if data.get("amends_id"):
+        amends = data.pop("amends_id")
+        data.pop("resident_id", None), data.pop("condition", None)
+        return followups.amend(session, actor, amends, {**data, "id": entity_id}, today=today)[0]
+    return followups.record_visit(session, actor, {**data, "id": entity_id}, today=today)[0]
+
+
+def _load_followup(session, actor, entity_id):
+    return followups.get_followup(session, actor, entity_id, log_read=False)
+
+
+# Append-only: only 'create' is accepted (an 'update' is refused before a handler runs).
+REGISTRY["followups"].push = PushHandler(load=_load_followup, create=_create_followup,
+                                         create_schema=_VisitPush)
 
 
 def _current(session: Session, ent: SyncedEntity, team: int, entity_id: str) -> dict | None:

@@ -14,7 +14,9 @@ from typing import Callable
 from sqlalchemy import Table, select
 from sqlalchemy.sql import Select
 
+from ..followups.models import FollowUp
 from ..households.models import ChronicCondition, Household, Resident
+from ..labs.models import LabReport, LabResultRow
 
 
 @dataclass
@@ -33,10 +35,25 @@ class SyncedEntity:
     append_only: bool = False
     order: int = 0                     # snapshot order: parents before children
     children: list[str] = field(default_factory=list)
+    # Integer keys (lab result rows): the change log and the tablet hold ids as text, so these columns
+    # go on the wire as text and ids from the log are turned back into numbers for queries.
+    int_id: bool = False
+    text_columns: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        self._text_idx = [self.columns.index(c) for c in self.text_columns]
 
     def wire(self, row) -> list:
         """A row as JSON-ready values, in column order."""
-        return [to_wire(v) for v in row]
+        out = [to_wire(v) for v in row]
+        for i in self._text_idx:
+            if out[i] is not None:
+                out[i] = str(out[i])
+        return out
+
+    def key(self, entity_id: str):
+        """An id as the change log holds it (text) -> as the table's key column compares."""
+        return int(entity_id) if self.int_id else entity_id
 
 
 REGISTRY: dict[str, SyncedEntity] = {}
@@ -91,3 +108,32 @@ register(SyncedEntity(
     "chronic_conditions", COND, CONDITION_COLUMNS, parent="residents", parent_key="resident_id",
     scope=lambda team: select(*_cols(COND, CONDITION_COLUMNS)).join(RES, RES.c.id == COND.c.resident_id)
     .where(RES.c.team_id == team)))
+
+FU, LREP, LRES = FollowUp.__table__, LabReport.__table__, LabResultRow.__table__
+# What a screen shows of a signed record: the form as gpcore normalised it and the server's decisions.
+# Left out: the full assessment text, the tablet's own assessment, the content hash (server bookkeeping).
+FOLLOWUP_COLUMNS = ("id", "resident_id", "condition", "kind", "original_id", "revision", "amends_id",
+                    "amendment_reason", "visit_date", "visit_mode", "sbp", "dbp", "fpg_mmol", "classification",
+                    "bp_controlled", "fpg_controlled", "emergency", "referral", "referred", "next_visit_date",
+                    "form", "recorded_at", "received_at", "signed_by")
+LAB_REPORT_COLUMNS = ("id", "resident_id", "hospital_id", "filler_no", "panel_code", "panel_name",
+                      "specimen_type", "collected_at", "reported_at", "status", "critical", "abnormal",
+                      "changed_at")
+# Every row, superseded ones too: a correction is a new row and the old one points to it.
+LAB_RESULT_COLUMNS = ("id", "report_id", "position", "code", "name", "value_type", "value_text", "value_num",
+                      "comparator", "unit", "range_text", "range_low", "range_high", "flags", "critical",
+                      "abnormal", "status", "observed_at", "superseded_by_id")
+
+register(SyncedEntity(
+    "followups", FU, FOLLOWUP_COLUMNS, parent="residents", parent_key="resident_id", append_only=True,
+    scope=lambda team: select(*_cols(FU, FOLLOWUP_COLUMNS)).join(RES, RES.c.id == FU.c.resident_id)
+    .where(RES.c.team_id == team)))
+register(SyncedEntity(
+    "lab_reports", LREP, LAB_REPORT_COLUMNS, parent="residents", parent_key="resident_id",
+    scope=lambda team: select(*_cols(LREP, LAB_REPORT_COLUMNS)).join(RES, RES.c.id == LREP.c.resident_id)
+    .where(RES.c.team_id == team)))
+register(SyncedEntity(
+    "lab_results", LRES, LAB_RESULT_COLUMNS, parent="lab_reports", parent_key="report_id", int_id=True,
+    text_columns=("id", "superseded_by_id"),
+    scope=lambda team: select(*_cols(LRES, LAB_RESULT_COLUMNS)).join(LREP, LREP.c.id == LRES.c.report_id)
+    .join(RES, RES.c.id == LREP.c.resident_id).where(RES.c.team_id == team)))

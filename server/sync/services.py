@@ -88,49 +88,53 @@ def _safe_xmin(conn) -> int | None:
     it are held back until a later pull. None on SQLite (writers are serial; seq order is commit order).
 
     Not the cluster-wide `pg_snapshot_xmin`: that is the oldest transaction running in ANY database of the
-    cluster, so one long writer elsewhere (a benchmark load, a report in another database) would hold back
-    every tablet. Instead:
+    cluster, so one long writer elsewhere (a benchmark load, a console left idle in transaction in another
+    database) would hold back every tablet. Instead, in three statements, in this order:
 
-    1. S = pg_current_snapshot(): xmax, and xip, the transactions (top-level xids, the ones
-       pg_current_xact_id() stamps on change rows) still running when S was taken.
-    2. Then, with the statistics snapshot cleared so it is read after step 1, the xids that backends
-       connected to another database hold (pg_stat_activity.backend_xid where datid is another database),
-       and prepared transactions of another database (pg_prepared_xacts).
-    3. horizon = min(xmax, min of the xip members not found in step 2).
+    1. S = pg_current_snapshot(): xmax, and xip, the top-level xids (what pg_current_xact_id() stamps on
+       change rows) still running when S was taken.
+    2. The running xids as pg_stat_activity reports them (statistics snapshot cleared first, so this is
+       read after step 1, not reused from earlier in the transaction), each with its backend's database.
+    3. Prepared transactions (pg_prepared_xacts) with their database.
 
-    Why a row below the horizon cannot become visible after a reader passed it: take a change row with xid
-    x < horizon. If x was not in xip, x had finished before S (x < xmax), so its rows are already visible
-    to every later statement, or it aborted and has none. If x was in xip, step 2 found it in another
-    database; a transaction writes only in its own database, so it never writes our sync_changes. The
-    attribution in step 2 is sound even though PostgreSQL reads a backend's database (its status slot) and
-    its xid (its PGPROC) at two moments: x was assigned before S, so the backend holding x has occupied its
-    slot since before step 2 began (a backend never changes slot), and the slot's database read in step 2
-    is that backend's. That is why step 2 must come after step 1 (hence pg_stat_clear_snapshot: otherwise
-    a statistics snapshot cached earlier in the transaction would be reused). Transactions that take an
-    xid after S get one >= xmax >= horizon. A running transaction we cannot place (an open writer in this
-    database, a prepared transaction here, anything unknown) holds the horizon back: safe, only slower.
-    Proved by tests/sync/test_concurrency.py.
+    horizon = min(xmax, the members of xip that step 2 reports in THIS database or in no database, or that
+    step 3 lists for this database).
+
+    Why no change row with xid x < horizon can become visible after a reader passed it (the rows are read
+    by a later statement, whose snapshot is taken after step 3):
+    * x not in xip, x < xmax: x had finished before S; its rows are visible to any later statement (or it
+      aborted and has none).
+    * x in xip, reported in step 2 by a backend of another database: a transaction writes only in its own
+      database, so it never writes our sync_changes. The attribution is sound although PostgreSQL reads a
+      backend's database (its status slot) and its xid (its PGPROC) at two moments: x was taken before S,
+      so its backend has held its slot since before step 2 (a backend never changes slot) and the database
+      read from that slot is its own. Likewise a prepared transaction of another database.
+    * x in xip, reported by neither step: a backend running x through step 2 would have been reported, so
+      x ended before step 2 finished, or was prepared first, in which case step 3 (read after step 2; a
+      prepared transaction is listed before its backend lets go of the xid) lists it unless it has ended
+      too. Ended before the rows are read: its rows are visible to that later statement.
+    Transactions that take an xid after S get one >= xmax >= horizon. An open writer in this database (or
+    anything we cannot place) holds the horizon back: safe, only later. Proved by
+    tests/sync/test_concurrency.py against PostgreSQL.
     """
     if conn.dialect.name != "postgresql":
         return None
-    snap = conn.execute(text(
+    xmax, running = conn.execute(text(
         "SELECT pg_snapshot_xmax(s)::text::bigint, "
         "ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) AS x) "
         "FROM pg_current_snapshot() AS s")).one()
-    xmax, running = snap[0], snap[1]
     if not running:
         return xmax
     conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-    foreign = set(conn.execute(text(
-        "SELECT backend_xid::text::bigint FROM pg_stat_activity "
-        "WHERE backend_xid IS NOT NULL AND datid IS NOT NULL "
-        "AND datid <> (SELECT oid FROM pg_database WHERE datname = current_database()) "
-        "UNION ALL SELECT transaction::text::bigint FROM pg_prepared_xacts "
-        "WHERE database <> current_database()")).scalars())
-    # backend_xid is the 32-bit xid; running transactions are within 2^31 of each other, so the low
-    # 32 bits of an xid8 name exactly one of them.
-    ours = [x for x in running if x % _XID_WRAP not in foreign]
-    return min([xmax, *ours])
+    holding = set(conn.execute(text(
+        "SELECT backend_xid::text::bigint FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
+        "AND (datid IS NULL OR datid = (SELECT oid FROM pg_database WHERE datname = current_database()))"))
+        .scalars())
+    holding |= set(conn.execute(text(
+        "SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database = current_database()")).scalars())
+    # backend_xid is a 32-bit xid; running transactions are within 2^31 of each other, so the low 32 bits
+    # of an xid8 name exactly one of them.
+    return min([xmax, *(x for x in running if x % _XID_WRAP in holding)])
 
 
 def _start_position(conn) -> Cursor:
@@ -191,7 +195,10 @@ def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
     budget = limit
     while idx < len(names) and budget > 0:
         ent = REGISTRY[names[idx]]
-        q = ent.scope(team).where(ent.table.c.id > after).order_by(ent.table.c.id).limit(budget)
+        q = ent.scope(team)
+        if after != "":
+            q = q.where(ent.table.c.id > ent.key(after))
+        q = q.order_by(ent.table.c.id).limit(budget)
         rows = conn.execute(q).all()
         if rows:
             entities[ent.name] = {"columns": list(ent.columns), "rows": [ent.wire(r) for r in rows],
@@ -217,8 +224,8 @@ def _snapshot_remaining(conn, team: int, names: list[str], after: str) -> int:
     for i, name in enumerate(names):
         ent = REGISTRY[name]
         q = ent.scope(team)
-        if i == 0 and after:
-            q = q.where(ent.table.c.id > after)
+        if i == 0 and after != "":
+            q = q.where(ent.table.c.id > ent.key(after))
         total += conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     return total
 
@@ -245,8 +252,9 @@ def _changes_page(conn, team: int, cur: Cursor, limit: int) -> dict:
         ids = list(dict.fromkeys(wanted[name]))  # each record once a page, whatever its number of changes
         found = []
         for i in range(0, len(ids), 1000):
-            found += conn.execute(ent.scope(team).where(ent.table.c.id.in_(ids[i:i + 1000]))).all()
-        present = {r[0] for r in found}
+            keys = [ent.key(k) for k in ids[i:i + 1000]]
+            found += conn.execute(ent.scope(team).where(ent.table.c.id.in_(keys))).all()
+        present = {str(r[0]) for r in found}
         # Whatever is no longer in the team's scope (moved away, deleted) is a tombstone.
         entities[name] = {"columns": list(ent.columns), "rows": [ent.wire(r) for r in found],
                           "removed": [i for i in ids if i not in present]}

@@ -61,7 +61,8 @@ def _server_scope(session, team_id):
     out = {}
     conn = session.connection()
     for name, ent in REGISTRY.items():
-        out[name] = {r[0]: dict(zip(ent.columns, ent.wire(r))) for r in conn.execute(ent.scope(team_id))}
+        rows = (dict(zip(ent.columns, ent.wire(r))) for r in conn.execute(ent.scope(team_id)))
+        out[name] = {r["id"]: r for r in rows}  # ids as the wire has them (text, even integer keys)
     session.rollback()
     return out
 
@@ -93,3 +94,25 @@ def server_scope():
 def tablet_scope():
     """tablet_scope(store) -> {entity: {id: row}} a tablet holds."""
     return _tablet_scope
+
+
+def _visit_form(visit_date: str, condition: str = "hypertension", sbp: int = 128, **changes) -> dict:
+    """A complete, valid follow-up form of the national template (gpcore.followup), clinic visit."""
+    form = {"visit_date": visit_date, "visit_mode": 1, "symptoms": [1], "sbp": sbp, "dbp": 82, "weight_kg": 68.0,
+            "height_cm": 168.0, "heart_rate": 72, "cigarettes_per_day": 0, "cigarettes_per_day_target": 0,
+            "liquor_liang_per_day": 0, "liquor_liang_per_day_target": 0, "exercise_times_per_week": 5,
+            "exercise_minutes_per_time": 30, "salt_intake": 1, "salt_intake_target": 1,
+            "psychological_adjustment": 1, "compliance": 1, "medication_adherence": 1, "adverse_reaction": 1,
+            "medications": [{"name": "氨氯地平", "times_per_day": 1, "mg_per_time": 5}], "doctor": "王医生"}
+    if condition == "t2dm":
+        form.update({"dorsalis_pedis": 1, "staple_food_g_per_day": 300, "staple_food_g_per_day_target": 250,
+                     "fpg_mmol": 6.2, "hypoglycaemia": 1,
+                     "medications": [{"name": "二甲双胍", "times_per_day": 2, "mg_per_time": 500}]})
+    form.update(changes)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+@pytest.fixture
+def visit_form():
+    """visit_form(visit_date, condition="hypertension", sbp=128, **boxes) -> a valid follow-up form."""
+    return _visit_form

@@ -39,7 +39,7 @@ class Harness:
         self.faults = True
         self.expected: dict[tuple, object] = {}     # (entity, id, field) -> last value applied, server order
         self.conflicts: set[tuple] = set()          # (change_id, field, losing value) as answered
-        self.answers: dict[str, dict] = {}          # batch id -> first answer since the last restore
+        self.answers: dict[str, dict] = {}          # batch id -> first answer the database holds
         self.sent: list[tuple[str, dict]] = []      # (user, push body) for replays
         self.saved: dict[str, set] = {}             # tablet -> change ids it saved
         self.snapshot = None
@@ -68,7 +68,13 @@ class Harness:
     # --- the wire ------------------------------------------------------------------------------
     def observe_push(self, body, answer):
         first = self.answers.setdefault(body["batch_id"], answer)
-        assert answer == first, "a repeated batch got a different answer"
+        if first is not answer:
+            # A repeat (duplicate delivery, replay, retry after a lost answer): the server must give the
+            # first answer again and change nothing, so it says nothing new about server order. Counting
+            # it as a fresh write was the model's own bug (seed 2): a replayed old batch re-set the
+            # expectation to a value a later acknowledged write had already replaced.
+            assert answer == first, "a repeated batch got a different answer"
+            return
         for rec, res in zip(body["records"], answer["results"]):
             assert res["change_id"] == rec["change_id"]
             status = res["status"]
@@ -108,14 +114,14 @@ class Harness:
         from server.models import Base
         with self.app.extensions["db_engine"].connect() as conn:
             tables = {t.name: [dict(r._mapping) for r in conn.execute(select(t))] for t in Base.metadata.sorted_tables}
-        self.snapshot = (tables, dict(self.expected), set(self.conflicts))
+        self.snapshot = (tables, dict(self.expected), set(self.conflicts), dict(self.answers))
 
     def restore(self):
         """Put the database back as the snapshot had it (sequences too), then a new epoch, as an operator."""
         from server.models import Base
         from server.sync.services import new_epoch
         self.stats["restore"] += 1
-        tables, expected, conflicts = self.snapshot
+        tables, expected, conflicts, answers = self.snapshot
         engine = self.app.extensions["db_engine"]
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -135,7 +141,8 @@ class Harness:
                             conn.execute(text(f"SELECT setval('{seq}', COALESCE((SELECT max({col.name}) "
                                               f"FROM {t.name}), 0) + 1, false)"))
             new_epoch(conn)
-        self.expected, self.conflicts, self.answers = dict(expected), set(conflicts), {}
+        # The restored database still has the batches it had stored then: their repeats are repeats.
+        self.expected, self.conflicts, self.answers = dict(expected), set(conflicts), dict(answers)
 
 
 class FaultyTransport:
@@ -191,13 +198,16 @@ def _local_edit(h: Harness, user: str):
     residents = [r["id"] for r in store.search_residents("", limit=1000)]
     households = [x["id"] for x in store.search_households("", limit=1000)]
     change = None
-    if kind < 0.55 and residents:
+    if kind >= 0.8:
+        if _visit_step(h, store, kind):
+            change = store.outbox_records(["pending"])[-1]["change_id"]
+    elif kind < 0.45 and residents:
         field = rng.choice(("phone", "employer", "contact_name"))
         value = f"{field[:2]}-{rng.randrange(1000)}"
         change = store.save_resident_edit(rng.choice(residents), {field: value})
-    elif kind < 0.7 and households:
+    elif kind < 0.57 and households:
         change = store.save_household_edit(rng.choice(households), {"health_problems": f"问题{rng.randrange(100)}"})
-    elif kind < 0.85 and households:
+    elif kind < 0.7 and households:
         born = "2999-01-01" if rng.random() < 0.2 else f"19{rng.randrange(30, 99)}-0{rng.randrange(1, 9)}-1{rng.randrange(9)}"
         rid = store.create_resident(rng.choice(households), {"name": rng.choice(("周一", "吴二", "郑三")), "sex": "1",
                                                              "birth_date": born})
@@ -210,6 +220,35 @@ def _local_edit(h: Harness, user: str):
             change = store.outbox_records(["pending"])[-1]["change_id"]
     if change:
         h.saved.setdefault(user, set()).add(change)
+
+
+def _visit_step(h: Harness, store, kind: float) -> bool:
+    """Sign a follow-up visit for a patient in this tablet's registries (kind < 0.93) or amend the latest
+    version of one (the same visit may be amended on two tablets at once: the server refuses the second).
+    Returns False when nothing fits."""
+    from fieldapp.store import InvalidRecord
+    rng = h.rng
+    if kind < 0.93:
+        entries = store.db.execute("SELECT resident_id, condition FROM chronic_conditions ORDER BY id").fetchall()
+        if not entries:
+            return False
+        rid, condition = rng.choice(entries)
+        day = (dt.date.today() - dt.timedelta(days=rng.randrange(2, 700))).isoformat()
+        try:
+            store.save_visit(rid, condition, h.visit_form(day, condition, sbp=rng.randrange(100, 200)))
+        except InvalidRecord:
+            return False
+        return True
+    visits = store.db.execute("SELECT id, condition, visit_date FROM followups f WHERE kind = 'visit' AND NOT "
+                              "EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id) ORDER BY id").fetchall()
+    if not visits:
+        return False
+    vid, condition, day = rng.choice(visits)
+    try:
+        store.amend_visit(vid, h.visit_form(day, condition, sbp=rng.randrange(100, 200)), reason="血压抄错")
+    except InvalidRecord:
+        return False
+    return True
 
 
 def _attend(h: Harness, user: str, discard_all=False):
@@ -283,7 +322,7 @@ def check(h: Harness):
             store = t["store"]
             assert store.is_synced(), (user, store.status())
             team = h.world.teams[t["team"]]
-            server = {name: {r[0]: dict(zip(ent.columns, ent.wire(r))) for r in conn.execute(ent.scope(team))}
+            server = {name: {str(r[0]): dict(zip(ent.columns, ent.wire(r))) for r in conn.execute(ent.scope(team))}
                       for name, ent in REGISTRY.items()}
             held = _held(store)
             for name in server:
@@ -301,11 +340,24 @@ def check(h: Harness):
         # Every acknowledged write is on the server, unless a later write in server order replaced it.
         for (entity, entity_id, field), value in h.expected.items():
             ent = REGISTRY[entity]
+            if field not in ent.columns or field in ("name", "recorded_at"):
+                continue  # name: stored with pinyin forms; recorded_at: kept in UTC, the tablet sent its zone
             row = conn.execute(select(ent.table.c[field]).where(ent.table.c.id == entity_id)).first()
-            if row is not None and field in ent.columns and field not in ("name",):
+            if ent.append_only:
+                assert row is not None, ("a signed record is missing", entity, entity_id)
+            if row is not None:
                 assert ent.wire(row)[0] == value, (entity, entity_id, field)
         # Every losing value is in the conflict log (and nothing else is).
         assert logged == h.conflicts
+
+
+def _signed(app) -> dict:
+    from sqlalchemy import func
+
+    from server.followups.models import FollowUp
+    with app.extensions["db_sessionmaker"]() as session:
+        return {"records": session.scalar(select(func.count()).select_from(FollowUp)),
+                "amendments": session.scalar(select(func.count()).where(FollowUp.amends_id.is_not(None)))}
 
 
 def _held(store):
@@ -325,18 +377,23 @@ def _held(store):
     return out
 
 
-SEEDS = (1, pytest.param(2, marks=pytest.mark.xfail(
-    reason="open: with 120 steps seed 2 ends with a server value that is not the last acknowledged write "
-           "(see the issue-4 report); kept visible until fixed", strict=False)))
+# Seed 2 found the model's own bug (a replayed batch counted as a new write; see observe_push).
+SEEDS = (1, 2, 3)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_model(seed, clean_app, client, token, world, tmp_path):
+def test_model(seed, clean_app, client, token, world, tmp_path, visit_form):
+    seed = int(os.environ.get("SYNC_MODEL_SEED_BASE", "0")) + seed
     seconds = float(os.environ.get("SYNC_MODEL_SECONDS", "0"))
     deadline = time.monotonic() + seconds
+    Harness.visit_form = staticmethod(visit_form)
+    for n, rid in enumerate(sorted(world.residents.values())):  # registry patients to visit from the start
+        r = client.post(f"/api/v1/residents/{rid}/conditions", json={"condition": ("hypertension", "t2dm")[n % 2]},
+                        headers={"Authorization": f"Bearer {token('admin')}"})
+        assert r.status_code == 201, r.get_json()
     h = Harness(clean_app, client, token, world, tmp_path, random.Random(seed))
     run_model(h, steps=int(os.environ.get("SYNC_MODEL_STEPS", "120")))
-    print(f"seed {seed}: {h.stats}, conflicts {len(h.conflicts)}")
+    print(f"seed {seed}: {h.stats}, conflicts {len(h.conflicts)}, signed visits {_signed(clean_app)}")
     n = 0
     while time.monotonic() < deadline:  # long mode: more seeds on fresh tablets of the same world
         n += 1

@@ -1,0 +1,218 @@
+"""Follow-up visits (append-only, signed by the server's rules) and lab reports (pull only) through sync."""
+import datetime as dt
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from fieldapp.store import InvalidRecord, StoreError
+
+TODAY = dt.date.today()
+VISIT_DAY = (TODAY - dt.timedelta(days=3)).isoformat()
+
+
+def _register(as_user, world, key, condition="hypertension"):
+    r = as_user("admin").post(f"/api/v1/residents/{world.residents[key]}/conditions", json={"condition": condition})
+    assert r.status_code == 201, r.get_json()
+
+
+def test_a_visit_saved_offline_is_signed_by_the_server_rules(world, tablet, as_user, session, visit_form,
+                                                               server_scope, tablet_scope):
+    _register(as_user, world, "A1-0-0")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    rid = world.residents["A1-0-0"]
+    # Local checks first: the doctor sees the rules' errors before anything is saved.
+    with pytest.raises(InvalidRecord) as bad:
+        store.save_visit(rid, "hypertension", visit_form(VISIT_DAY, sbp=20))
+    assert "sbp" in bad.value.errors and store.outbox_count() == 0
+    with pytest.raises(InvalidRecord) as unregistered:
+        store.save_visit(rid, "t2dm", visit_form(VISIT_DAY, "t2dm"))
+    assert "condition" in unregistered.value.errors
+    vid = store.save_visit(rid, "hypertension", visit_form(VISIT_DAY, sbp=182, dbp=112))
+    [local] = store.visits(rid)
+    assert (local["id"], local["pending"], local["sbp"], local["classification"]) == (vid, True, 182, None)
+    result = engine.sync()
+    assert result.synced and result.pushed == {"applied": 1}
+    from server.followups.models import FollowUp
+    row = session.get(FollowUp, vid)
+    assert row.signed_by == world.users["gp-a1"] and row.classification is not None
+    [signed] = store.visits(rid)
+    # The server's decisions came back with the answer (the tablet never decides them for the record).
+    assert signed["pending"] is False and signed["classification"] == row.classification
+    assert signed["emergency"] == row.emergency and signed["received_at"]
+    with pytest.raises(StoreError):
+        store.save_edit("followups", vid, {"sbp": 120})  # a signed record is never edited
+    other, other_engine = tablet("nurse-a1")
+    other_engine.sync()
+    assert [v["id"] for v in other.visits(rid)] == [vid]
+    assert tablet_scope(store) == server_scope(session, world.teams["A1"]) == tablet_scope(other)
+
+
+def test_an_amendment_is_a_new_record_pointing_to_the_original(world, tablet, as_user, session, visit_form):
+    _register(as_user, world, "A1-0-1", "t2dm")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    rid = world.residents["A1-0-1"]
+    first = store.save_visit(rid, "t2dm", visit_form(VISIT_DAY, "t2dm", fpg_mmol=9.5))
+    engine.sync()
+    with pytest.raises(InvalidRecord):
+        store.amend_visit(first, visit_form(VISIT_DAY, "t2dm"), reason="")
+    fixed = store.amend_visit(first, visit_form(VISIT_DAY, "t2dm", fpg_mmol=5.9), reason="血糖抄错")
+    with pytest.raises(InvalidRecord):  # only the latest version is amended
+        store.amend_visit(first, visit_form(VISIT_DAY, "t2dm"), reason="再改")
+    assert engine.sync().pushed == {"applied": 1}
+    from server.followups.models import FollowUp
+    row = session.get(FollowUp, fixed)
+    assert (row.amends_id, row.original_id, row.revision, row.amendment_reason) == (first, first, 1, "血糖抄错")
+    assert session.get(FollowUp, first).fpg_mmol == 9.5  # the signed original is untouched
+    [effective] = store.visits(rid)
+    assert effective["id"] == fixed and effective["fpg_mmol"] == 5.9
+    both = store.visits(rid, include_superseded=True)
+    assert {v["id"]: v["amended_by"] for v in both} == {fixed: None, first: fixed}
+
+
+def test_a_visit_the_server_refuses_needs_attention_and_can_be_fixed(world, tablet, as_user, session, visit_form,
+                                                                     clean_app):
+    _register(as_user, world, "A1-1-0")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    rid = world.residents["A1-1-0"]
+    # The server's calendar is earlier than the tablet's (a clock hours ahead): the visit is in its future.
+    clean_app.config["FOLLOWUP_TODAY"] = TODAY - dt.timedelta(days=5)
+    vid = store.save_visit(rid, "hypertension", visit_form(VISIT_DAY))
+    result = engine.sync()
+    assert result.pushed == {"rejected": 1}
+    [item] = store.needs_attention()
+    assert item["entity_id"] == vid and "form" in item["reason"]["errors"]
+    earlier = (TODAY - dt.timedelta(days=6)).isoformat()
+    store.fix_rejected(item["change_id"], {"form": visit_form(earlier)})
+    assert engine.sync().pushed == {"applied": 1}
+    from server.followups.models import FollowUp
+    assert session.get(FollowUp, vid).visit_date.isoformat() == earlier
+    assert [v["id"] for v in store.visits(rid)] == [vid]
+
+
+def test_an_update_to_a_visit_is_refused_by_the_server(world, tablet, as_user, client, token, visit_form):
+    _register(as_user, world, "A1-0-0")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    vid = store.save_visit(world.residents["A1-0-0"], "hypertension", visit_form(VISIT_DAY))
+    engine.sync()
+    body = {"batch_id": str(uuid.uuid4()), "device_id": "t", "records": [
+        {"change_id": str(uuid.uuid4()), "entity": "followups", "entity_id": vid, "op": "update", "base": {},
+         "fields": {"sbp": 120}}]}
+    r = client.post("/api/v1/sync/push", json=body, headers={"Authorization": f"Bearer {token('gp-a1')}"})
+    [res] = r.get_json()["results"]
+    assert res["status"] == "rejected" and res["reason"]["errors"]["op"] == ["update"]
+
+
+def _oru(control_id, resident, obx, filler="F-1"):
+    sex = "M" if resident.sex == "1" else "F"
+    segs = [f"MSH|^~\\&|LIS|HOSP_T|GPO|CLINIC|20250302110000||ORU^R01^ORU_R01|{control_id}|P|2.5.1|||||CHN|"
+            "UNICODE UTF-8",
+            f"PID|1||{resident.id_number}^^^^ID||{resident.name}||{resident.birth_date:%Y%m%d}|{sex}",
+            f"OBR|1||{filler}|CHEM^生化^L|||20250302070000|||||||||||||||20250302105500|||F", *obx]
+    return ("\r".join(segs) + "\r").encode()
+
+
+@pytest.fixture
+def lab_feed(world, as_user, client):
+    r = as_user("admin").post("/api/v1/labs/feeds", json={
+        "hospital_id": world.hospital_id, "name": "LIS", "center_ids": [world.centers["A"]]})
+    key = r.get_json()["key"]
+
+    def post(raw):
+        resp = client.post("/api/v1/labs/hl7", data=raw, content_type="x-application/hl7-v2+er7",
+                           headers={"X-Lab-Feed-Key": key})
+        assert resp.status_code == 200, resp.get_data()
+    return post
+
+
+def test_lab_reports_arrive_with_results_critical_first_and_corrections_supersede(world, tablet, session, lab_feed,
+                                                                                 server_scope, tablet_scope):
+    from server.households.models import Resident
+    from server.labs.models import LabReport
+    res = session.get(Resident, world.residents["A1-0-0"])
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    lab_feed(_oru("M-1", res, ["OBX|1|NM|GLU^血糖^L||5.0|mmol/L|3.9-6.1|N|||F",
+                               "OBX|2|NM|K^钾^L||6.8|mmol/L|3.5-5.3|HH|||F"]))
+    engine.sync()
+    [rep] = store.lab_reports(res.id)
+    full = store.lab_report(rep["id"])
+    assert [(r["code"], r["value_text"]) for r in full["results"]] == [("K", "6.8"), ("GLU", "5.0")]
+    assert full["critical"] and full["history"] == []
+    # A correction: a new row supersedes the old one, which stays as history.
+    lab_feed(_oru("M-2", res, ["OBX|1|NM|K^钾^L||4.2|mmol/L|3.5-5.3|N|||C"]))
+    engine.sync()
+    full = store.lab_report(rep["id"])
+    assert sorted((r["code"], r["value_text"]) for r in full["results"]) == [("GLU", "5.0"), ("K", "4.2")]
+    assert [(r["code"], r["value_text"]) for r in full["history"]] == [("K", "6.8")]
+    assert tablet_scope(store) == server_scope(session, world.teams["A1"])
+    with pytest.raises(StoreError):
+        store.save_edit("lab_results", full["results"][0]["id"], {"value_text": "1"})
+    assert session.scalar(select(LabReport.resident_id)) == res.id
+
+
+def test_a_report_matched_by_hand_arrives_whole(world, tablet, session, lab_feed, as_user, server_scope,
+                                                tablet_scope):
+    from server.households.models import Resident
+    from server.labs.models import LabMessage
+    res = session.get(Resident, world.residents["A1-1-1"])
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    stranger = type("P", (), {"sex": "1", "id_number": "110105194912310038", "name": "无名",
+                              "birth_date": dt.date(1949, 12, 31)})
+    lab_feed(_oru("Q-1", stranger, ["OBX|1|NM|GLU^血糖^L||2.1|mmol/L|3.9-6.1|LL|||F"], filler="Q-F"))
+    engine.sync()
+    assert store.count("lab_reports") == 0
+    msg = session.scalar(select(LabMessage).where(LabMessage.control_id == "Q-1"))
+    r = as_user("staff-a").post(f"/api/v1/labs/unmatched/{msg.id}/match", json={"resident_id": res.id})
+    assert r.status_code == 200, r.get_json()
+    engine.sync()
+    [rep] = store.lab_reports(res.id)
+    assert [x["value_text"] for x in store.lab_report(rep["id"])["results"]] == ["2.1"]
+    assert tablet_scope(store) == server_scope(session, world.teams["A1"])
+
+
+def test_reassignment_takes_visits_and_lab_reports_to_the_new_team(world, tablet, as_user, session, lab_feed,
+                                                                    visit_form, server_scope, tablet_scope):
+    from server.households.models import Resident
+    _register(as_user, world, "A1-1-0")
+    res = session.get(Resident, world.residents["A1-1-0"])
+    lab_feed(_oru("R-1", res, ["OBX|1|NM|GLU^血糖^L||7.0|mmol/L|3.9-6.1|H|||F"], filler="R-F"))
+    a1, e1 = tablet("gp-a1")
+    a2, e2 = tablet("gp-a2")
+    e1.sync(), e2.sync()
+    vid = a1.save_visit(res.id, "hypertension", visit_form(VISIT_DAY))
+    e1.sync()
+    assert a1.visits(res.id) and a1.lab_reports(res.id)
+    r = as_user("staff-a").post("/api/v1/assignments/", json={"household_ids": [world.households["A1-1"]],
+                                                               "team_id": world.teams["A2"], "reason": "move"})
+    assert r.status_code in (200, 201), r.get_json()
+    e1.sync(), e2.sync()
+    for store, team in ((a1, "A1"), (a2, "A2")):
+        assert tablet_scope(store) == server_scope(session, world.teams[team])
+    assert a1.visits(res.id) == [] and a1.lab_reports(res.id) == []
+    assert a1.db.execute("SELECT count(*) FROM lab_results").fetchone()[0] == 0
+    assert [v["id"] for v in a2.visits(res.id)] == [vid] and len(a2.lab_reports(res.id)) == 1
+
+
+def test_a_store_from_before_visits_downloads_everything_once_more(tmp_path):
+    import sqlite3
+
+    from fieldapp.store import Store
+    from fieldapp.store.schema import UPGRADES
+    path = str(tmp_path / "old.sqlite")
+    db = sqlite3.connect(path, isolation_level=None)
+    for stmt in UPGRADES[0]:
+        db.execute(stmt)
+    db.execute("PRAGMA user_version = 1")
+    db.executemany("INSERT INTO sync_state VALUES (?, ?)", [("cursor", '"c.0.42"'), ("gen", "3"),
+                                                            ("snapshot_done", "true")])
+    db.close()
+    store = Store(path)
+    assert store.schema_version == len(UPGRADES)
+    assert (store.state("cursor"), store.state("gen"), store.state("snapshot_done")) == (None, 4, False)
+    store.close()
