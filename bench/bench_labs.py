@@ -1,0 +1,269 @@
+"""Lab intake throughput: ORU^R01 messages (8 results each) over HTTP into PostgreSQL, and a printed lab report.
+
+    .venv/bin/python bench/bench_labs.py                       # 3,000 messages, 8 client connections
+    .venv/bin/python bench/bench_labs.py --messages 5000 --clients 16
+
+The app runs under werkzeug's threaded WSGI server (one process, so one GIL) in a child process on
+127.0.0.1; this process posts from --clients connections (keep-alive) and times every request. The database
+`gpo_bench_labs` (--db) is dropped and recreated on each run; `test` is never touched. Every message is a new
+order for a resident found by ID number (one in ten is an unknown patient and goes to the queue), so each one
+is parsed, matched, stored (message, report, 8 rows, audit) and committed before its ACK. Afterwards the row
+counts are checked against what was sent. It prints figures and asserts nothing else; targets: >= 200 msg/s,
+a lab report rendered by `printing` in <= 20 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG = "postgresql://postgres@127.0.0.1:5432"
+
+
+def recreate(db: str) -> str:
+    """Drop and create the benchmark database; its URL."""
+    from sqlalchemy import text
+
+    from server.db import make_engine
+
+    if db in ("test", "postgres"):
+        sys.exit(f"refusing to use database {db!r}")
+    admin = make_engine(f"{PG}/postgres").execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{db}"'))
+    admin.dispose()
+    return f"{PG}/{db}"
+
+
+def seed(url: str, residents: int) -> tuple[str, list[tuple[str, str, dt.date, str]]]:
+    """One center, team, committee, hospital, admin, `residents` residents with ID numbers, one feed: (key, people)."""
+    from gpcore import idcard
+    from server import create_app, db
+    from server.auth.users import create_user
+    from server.households import services as hh
+    from server.labs import intake
+    from server.manage import migrate
+    from server.org.models import Center, Committee, Hospital, Team
+    from server.scope import Actor
+
+    migrate(url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast"})
+    people = []
+    with app.app_context():
+        s = db.session()
+        center = Center(code="BENCH", name="基准中心", county_code="310115", township_code="005", township_name="某街道")
+        hosp = Hospital(code="HB", name="基准医院")
+        s.add_all([center, hosp])
+        s.flush()
+        team = Team(center_id=center.id, name="基准团队")
+        s.add(team)
+        s.flush()
+        committee = Committee(center_id=center.id, code="001", name="某居委", team_id=team.id, last_serial=0)
+        s.add(committee)
+        admin_user = create_user(s, {"username": "bench-admin", "password": "bench-password-1",
+                                     "full_name": "admin", "role": "admin"}, "fast")
+        s.flush()
+        admin = Actor.of(admin_user)
+        for i in range(residents):
+            if i % 4 == 0:
+                house = hh.create_household(s, admin, {"committee_id": committee.id, "address": f"某路{i}号"})
+            birth = dt.date(1940 + i % 50, 1 + i % 12, 1 + i % 28)
+            sex = "1" if i % 2 else "2"
+            number = idcard.make("310115", birth, (i % 500) * 2 + (1 if sex == "1" else 0))
+            name = f"测{chr(0x4e00 + i % 20000)}{chr(0x4e00 + (i * 7) % 20000)}"
+            hh.create_resident(s, admin, {"household_id": house.id, "name": name, "sex": sex, "birth_date": birth,
+                                          "id_number": number})
+            people.append((name, "M" if sex == "1" else "F", birth, number))
+        _feed, key = intake.create_feed(s, admin, {"hospital_id": hosp.id, "name": "bench LIS",
+                                                   "center_ids": [center.id]})
+        s.commit()
+    app.extensions["db_engine"].dispose()
+    return key, people
+
+
+PANEL = [("K", "钾", "mmol/L", "3.5-5.5", 3.0, 6.0), ("NA", "钠", "mmol/L", "137-147", 130, 150),
+         ("GLU", "葡萄糖", "mmol/L", "3.9-6.1", 3.0, 12.0), ("CR", "肌酐", "umol/L", "57-111", 40, 200),
+         ("UREA", "尿素", "mmol/L", "3.1-8.0", 2.0, 12.0), ("ALT", "丙氨酸氨基转移酶", "U/L", "9-50", 5, 120),
+         ("TC", "总胆固醇", "mmol/L", "<5.2", 3.0, 8.0), ("WBC", "白细胞", "10\\S\\9/L", "3.5-9.5", 2.0, 15.0)]
+
+
+def message(n: int, person: tuple[str, str, dt.date, str] | None) -> bytes:
+    """ORU^R01 number n (8 results) for a resident, or for an unknown patient when person is None."""
+    if person is None:
+        pid = f"PID|1||U{n}^^^HB^MR||无名{n}||19600101|M"
+    else:
+        name, sex, birth, number = person
+        pid = f"PID|1||{number}^^^^ID~MR{n}^^^HB^MR||{name}||{birth:%Y%m%d}|{sex}"
+    segs = [f"MSH|^~\\&|LIS|HB|GPO|BENCH|20250302110000||ORU^R01^ORU_R01|BENCH-{n}|P|2.5.1|||||CHN|UNICODE UTF-8",
+            pid, f"OBR|1|P{n}|F{n}|CHEM^生化^L|||20250302070000|||||||20250302073000|SER^血清|||||||"
+                 "20250302105500|||F|||||||0101&李&明||0202&王&强"]
+    for i, (code, name, unit, rng, lo, hi) in enumerate(PANEL, 1):
+        value = round(lo + (hi - lo) * ((n * 31 + i * 17) % 100) / 100, 2)
+        segs.append(f"OBX|{i}|NM|{code}^{name}^L||{value}|{unit}|{rng}|N|||F|||20250302100000")
+    return ("\r".join(segs) + "\r").encode()
+
+
+def serve(url: str, port: int, ready) -> None:
+    """Child process: the real app under werkzeug's WSGI server."""
+    import logging
+
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    from server import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request would dominate
+    WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as an interface engine holds its connection
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    logging.getLogger("server").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    ready.set()
+    server.serve_forever()
+
+
+def post_all(port: int, key: str, payloads: list[bytes], clients: int) -> tuple[list[float], list[int], float]:
+    """Post every payload from `clients` keep-alive connections; (latencies s, HTTP statuses, wall time s)."""
+    import requests
+
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    queue = list(reversed(payloads))
+
+    def worker():
+        with requests.Session() as http:
+            headers = {"X-Lab-Feed-Key": key, "Content-Type": "x-application/hl7-v2+er7"}
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                t0 = time.perf_counter()
+                r = http.post(f"http://127.0.0.1:{port}/api/v1/labs/hl7", data=body, headers=headers, timeout=30)
+                took = time.perf_counter() - t0
+                ok = r.status_code == 200 and b"MSA|AA|" in r.content
+                with lock:
+                    latencies.append(took)
+                    statuses.append(r.status_code if ok else -r.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, statuses, time.perf_counter() - start
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def print_bench(url: str, runs: int) -> None:
+    """Render a stored 8-result report with printing, `runs` times; print p50/p95/max."""
+    from sqlalchemy import select
+
+    import printing
+    from server import create_app, db
+    from server.households.models import Resident
+    from server.labs import services
+    from server.labs.models import LabReport
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        s = db.session()
+        rep = s.scalars(select(LabReport).where(LabReport.resident_id.is_not(None)).limit(1)).one()
+        rep.results, rep.hospital  # noqa: B018 - load before timing
+        res = s.get(Resident, rep.resident_id)
+        times = {"adapter+render": [], "render": []}
+        settings = {"58 mm text": printing.PrinterSettings(),
+                    "80 mm text": printing.PrinterSettings(width=printing.PaperWidth.MM80)}
+        for label, setting in settings.items():
+            adapter, render = [], []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                printable = services.printable(rep, res)
+                t1 = time.perf_counter()
+                data = printing.lab_report(printable, setting)
+                t2 = time.perf_counter()
+                adapter.append(t2 - t0)
+                render.append(t2 - t1)
+            print(f"  print {label}: adapter+render p50 {statistics.median(adapter) * 1000:.2f} ms, "
+                  f"p95 {pct(adapter, 95) * 1000:.2f} ms, max {max(adapter) * 1000:.2f} ms "
+                  f"({len(printable.results)} items, {len(data)} bytes)")
+        assert res.name in printing.preview(data).text  # the bytes are a readable receipt
+    app.extensions["db_engine"].dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", default="gpo_bench_labs")
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--residents", type=int, default=2000)
+    parser.add_argument("--print-runs", type=int, default=200)
+    args = parser.parse_args()
+
+    print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, database {args.db} (dropped and recreated)")
+    url = recreate(args.db)
+    t0 = time.perf_counter()
+    key, people = seed(url, args.residents)
+    print(f"seeded {len(people)} residents in {time.perf_counter() - t0:.1f} s")
+
+    total = args.warmup + args.messages
+    payloads = [message(n, None if n % 10 == 9 else people[n % len(people)]) for n in range(total)]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    ready = ctx.Event()
+    server = ctx.Process(target=serve, args=(url, port, ready), daemon=True)
+    server.start()
+    ready.wait(60)
+    time.sleep(0.3)
+    try:
+        post_all(port, key, payloads[:args.warmup], args.clients)
+        latencies, statuses, wall = post_all(port, key, payloads[args.warmup:], args.clients)
+    finally:
+        server.terminate()
+        server.join(10)
+
+    failed = [s for s in statuses if s != 200]
+    print(f"HTTP intake (werkzeug threaded WSGI server; {args.clients} client connections; "
+          f"{args.messages} messages x {len(PANEL)} results; warm-up {args.warmup}):")
+    print(f"  {args.messages / wall:.0f} msg/s ({args.messages * len(PANEL) / wall:.0f} results/s), "
+          f"wall {wall:.2f} s, failures {len(failed)}")
+    print(f"  latency p50 {pct(latencies, 50) * 1000:.1f} ms, p95 {pct(latencies, 95) * 1000:.1f} ms, "
+          f"p99 {pct(latencies, 99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+
+    from sqlalchemy import func, select
+
+    from server.db import make_engine
+    from server.labs.models import LabMessage, LabResultRow
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(LabMessage))
+        rows = conn.scalar(select(func.count()).select_from(LabResultRow))
+        queued = conn.scalar(select(func.count()).select_from(LabMessage).where(LabMessage.match_status == "unmatched"))
+    engine.dispose()
+    print(f"  stored {stored} messages (sent {total}), {rows} result rows (expected {total * len(PANEL)}), "
+          f"{queued} in the unmatched queue")
+    print_bench(url, args.print_runs)
+
+
+if __name__ == "__main__":
+    main()
