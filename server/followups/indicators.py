@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import String, case, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from gpcore.followup import RuleSettings, codes
@@ -34,7 +34,7 @@ from ..households.models import ChronicCondition, Resident
 from ..org.models import Center, Team
 from ..scope import Actor
 from .models import VISIT, FollowUp
-from .services import effective, require_team
+from .services import require_team
 
 SETTINGS = RuleSettings()
 CONDITIONS = ("hypertension", "t2dm")
@@ -112,57 +112,66 @@ def _per_team(session: Session, start: dt.date, end: dt.date, needed: int, team_
     if condition:
         patients = patients.where(ChronicCondition.condition == condition)
     patients = patients.subquery("patients")
+    # Visits are narrowed by the same team/center filter; whose visits count is settled by the outer join.
+    scope = [Resident.team_id == team_id] if team_id is not None else []
+    scope += [Resident.center_id == center_id] if center_id is not None else []
+    if condition:
+        scope.append(FollowUp.condition == condition)
 
-    visit = (FollowUp.kind == VISIT) & effective()
+    # Not amended: NOT IN over the (few) amendments becomes one hashed lookup per visit in PostgreSQL,
+    # where NOT EXISTS is planned as an index probe per visit.
+    amended = select(FollowUp.amends_id).where(FollowUp.amends_id.is_not(None)).scalar_subquery()
+    visit = (FollowUp.kind == VISIT) & FollowUp.id.not_in(amended)
     in_period = FollowUp.visit_date.between(start, end)
     face_to_face = FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES))
+
+    def latest_flag(flag):
+        # The latest measured value in the period in one pass, without a window: max() over
+        # "YYYY-MM-DD" + "1"/"0" picks the latest date, and its last character says controlled or not
+        # (two measured visits on one day count as controlled if either was).
+        key = cast(FollowUp.visit_date, String) + case((flag, "1"), else_="0")
+        return func.max(case((in_period & flag.is_not(None), key)))
+
+    # One pass over the year's visits to its period end, one row per patient and condition.
     per_patient = (select(FollowUp.resident_id, FollowUp.condition,
                           func.sum(case((face_to_face, 1), else_=0)).label("face_to_face"),
                           func.sum(case((in_period, 1), else_=0)).label("visits"),
                           func.sum(case((in_period & (FollowUp.missing_count == 0), 1), else_=0))
                           .label("complete"),
-                          func.sum(case((in_period & FollowUp.emergency, 1), else_=0)).label("emergencies"))
-                   .join(patients, (patients.c.resident_id == FollowUp.resident_id)
-                         & (patients.c.condition == FollowUp.condition))
-                   .where(visit, FollowUp.visit_date.between(year_start, end))
-                   .group_by(FollowUp.resident_id, FollowUp.condition)).subquery("per_patient")
-
-    def latest(column, measured):
-        # The latest measured value in the period, per patient and condition.
-        ranked = (select(FollowUp.resident_id, FollowUp.condition, column.label("ok"),
-                         func.row_number().over(partition_by=(FollowUp.resident_id, FollowUp.condition),
-                                                order_by=(FollowUp.visit_date.desc(),
-                                                          FollowUp.received_at.desc())).label("rn"))
-                  .join(patients, (patients.c.resident_id == FollowUp.resident_id)
-                        & (patients.c.condition == FollowUp.condition))
-                  .where(visit, in_period, measured)).subquery()
-        return select(ranked.c.resident_id, ranked.c.condition, ranked.c.ok).where(ranked.c.rn == 1).subquery()
-
-    bp = latest(FollowUp.bp_controlled, FollowUp.bp_controlled.is_not(None))
-    fpg = latest(FollowUp.fpg_controlled, FollowUp.fpg_controlled.is_not(None))
+                          func.sum(case((in_period & FollowUp.emergency, 1), else_=0)).label("emergencies"),
+                          latest_flag(FollowUp.bp_controlled).label("bp"),
+                          latest_flag(FollowUp.fpg_controlled).label("fpg"))
+                   .where(visit, FollowUp.visit_date.between(year_start, end), *scope)
+                   .group_by(FollowUp.resident_id, FollowUp.condition))
+    if team_id is not None or center_id is not None:
+        per_patient = per_patient.join(Resident, Resident.id == FollowUp.resident_id)
+    per_patient = per_patient.subquery("per_patient")
 
     def as_int(flag):
         return case((flag, 1), else_=0)
 
-    def joined(sub):
-        return (sub.c.resident_id == patients.c.resident_id) & (sub.c.condition == patients.c.condition)
+    def controlled(key):
+        return as_int(func.substr(key, 11, 1) == "1")
 
     stmt = (select(patients.c.center_id, patients.c.team_id, patients.c.condition,
                    func.count().label("under_management"),
                    func.sum(as_int(per_patient.c.face_to_face >= needed)).label("managed_to_spec"),
-                   func.count(bp.c.ok).label("bp_measured"),
-                   func.sum(as_int(bp.c.ok.is_(True))).label("bp_controlled"),
-                   func.count(fpg.c.ok).label("fpg_measured"),
-                   func.sum(as_int(fpg.c.ok.is_(True))).label("fpg_controlled"),
+                   func.count(per_patient.c.bp).label("bp_measured"),
+                   func.sum(controlled(per_patient.c.bp)).label("bp_controlled"),
+                   func.count(per_patient.c.fpg).label("fpg_measured"),
+                   func.sum(controlled(per_patient.c.fpg)).label("fpg_controlled"),
                    func.coalesce(func.sum(per_patient.c.emergencies), 0).label("emergency_visits"),
                    func.sum(as_int(per_patient.c.emergencies > 0)).label("emergency_patients"),
                    func.coalesce(func.sum(per_patient.c.visits), 0).label("visits"),
                    func.coalesce(func.sum(per_patient.c.complete), 0).label("complete_visits"))
             .select_from(patients)
-            .outerjoin(per_patient, joined(per_patient))
-            .outerjoin(bp, joined(bp))
-            .outerjoin(fpg, joined(fpg))
+            .outerjoin(per_patient, (per_patient.c.resident_id == patients.c.resident_id)
+                       & (per_patient.c.condition == patients.c.condition))
             .group_by(patients.c.center_id, patients.c.team_id, patients.c.condition))
+    if session.get_bind().dialect.name == "postgresql":
+        # A report groups ~170,000 patients a district: let the aggregate hash in memory rather than
+        # sort on disk (the default 4 MB); for this transaction only.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
     return {(r.center_id, r.team_id, r.condition): {k: int(getattr(r, k) or 0) for k in COUNTS}
             for r in session.execute(stmt)}
 

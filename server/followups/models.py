@@ -33,6 +33,11 @@ class FollowUp(Base):
         Index("ix_followups_amends_id", "amends_id", postgresql_where="amends_id IS NOT NULL"),
         # One amendment per version of a record: a second amendment of the same record is a conflict.
         UniqueConstraint("original_id", "revision"),
+        # Indicators scan a year of visits: on PostgreSQL an index-only scan of these narrow columns
+        # instead of the wide rows (each carries the whole form and assessment as JSON).
+        Index("ix_followups_visit_date_indicators", "visit_date",
+              postgresql_include=["id", "resident_id", "condition", "kind", "visit_mode", "emergency",
+                                  "missing_count", "bp_controlled", "fpg_controlled"]),
         CheckConstraint("kind IN ('visit', 'lost', 'death')", name="kind"),
     )
     # Client-generated UUID: a tablet creates records offline and may send the same one twice.
