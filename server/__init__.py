@@ -23,8 +23,9 @@ def _blueprints():
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
     from .org.routes import blp as org
+    from .sync.routes import blp as sync
 
-    return [auth, users_blp, org, households, assignment, imports, audit, followups, labs], [console]
+    return [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync], [console]
 
 
 def create_app(overrides: dict | None = None) -> Flask:

@@ -196,6 +196,11 @@ def test_lists_hold_only_what_the_user_may_see(user, scene, as_user):
     else:
         assert r.status_code == 403
 
+# Sync (issue 4): pull and the conflict log are lists in the caller's scope (checked in tests/sync/test_scope_sync.py);
+# push answers per record, refusing out-of-scope records one by one, so it acts for the caller's own tablet.
+LISTS += ("GET /api/v1/sync/pull", "GET /api/v1/sync/conflicts")
+SELF += ("POST /api/v1/sync/push",)
+
 
 # --- follow-ups (issue 3) -------------------------------------------------------------------------
 # Every team key gets a signed hypertension visit for its resident "-1-1", recorded by admin, so the
