@@ -173,27 +173,117 @@ def load(server: str, spec_file: str, window: float, workers: int, timeout: floa
 
 # --- the parent ---------------------------------------------------------------------------------
 
-def build(url: str, teams: int) -> None:
+LAB_PANEL = (  # code, name, unit, low, high, mean, sd  (a chronic-disease check: glucose, lipids, kidney)
+    ("GLU", "葡萄糖", "mmol/L", 3.9, 6.1, 6.8, 1.6), ("HBA1C", "糖化血红蛋白", "%", 4.0, 6.0, 6.9, 1.0),
+    ("TC", "总胆固醇", "mmol/L", 2.8, 5.2, 5.0, 0.9), ("TG", "甘油三酯", "mmol/L", 0.56, 1.7, 1.7, 0.7),
+    ("LDL", "低密度脂蛋白胆固醇", "mmol/L", 0.0, 3.4, 3.0, 0.8), ("CREA", "肌酐", "umol/L", 57, 111, 85, 20),
+    ("UA", "尿酸", "umol/L", 208, 428, 360, 80), ("K", "钾", "mmol/L", 3.5, 5.3, 4.3, 0.45))
+LAB_RESULT_COLUMNS = ("report_id", "message_id", "position", "set_id", "code", "name", "coding_system",
+                      "value_type", "value_text", "value_num", "value_code", "comparator", "unit", "range_text",
+                      "range_low", "range_high", "range_by_sex", "flags", "critical", "abnormal", "status",
+                      "observed_at", "observer", "received_at")
+
+
+def team_labs(url: str, team_id: int, hospital_id: int, rng: random.Random) -> tuple[int, int]:
+    """caseload.md: 4 lab reports a chronic patient, 8 result rows each, a few critical; one message a
+    patient (as a hospital sends them), written with COPY. Returns (reports, results)."""
+    import datetime as dt
+    import uuid
+
+    import psycopg
+    from psycopg.types.json import Jsonb
+    now = dt.datetime.now(dt.timezone.utc)
+    with psycopg.connect(url) as conn:
+        patients = [r[0] for r in conn.execute(
+            "SELECT DISTINCT r.id FROM residents r JOIN chronic_conditions c ON c.resident_id = r.id "
+            "WHERE r.team_id = %s ORDER BY r.id", (team_id,))]
+        feed = conn.execute("INSERT INTO lab_feeds (hospital_id, name, key_hash, key_hint, created_at) "
+                            "VALUES (%s, 'bench LIS', %s, 'bench', now()) RETURNING id",
+                            (hospital_id, uuid.uuid4().hex * 2)).fetchone()[0]
+        messages, reports, links, results = [], [], [], []
+        for n, rid in enumerate(patients):
+            mid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            messages.append((mid, feed, hospital_id, "hl7v2", "http", "LIS", "HOSP", f"B{team_id}-{n}", "ORU^R01",
+                             "2.5.1", b"", "utf-8", "", "", now, now, "AA", Jsonb([]), "", "", "U", Jsonb([]),
+                             "matched", "id_number", rid))
+            for q in range(4):
+                rep = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                at = now - dt.timedelta(days=90 * q + rng.randrange(30))
+                crit_any = False
+                for pos, (code, name, unit, low, high, mean, sd) in enumerate(LAB_PANEL):
+                    value = round(max(0.1, rng.gauss(mean, sd)), 2)
+                    flag = "H" if value > high else ("L" if value < low else "N")
+                    critical = code in ("K", "GLU") and rng.random() < 0.01
+                    if critical:
+                        value, flag = (6.9, "HH") if code == "K" else (2.1, "LL")
+                    crit_any |= critical
+                    results.append((rep, mid, pos + 1, str(pos + 1), code, name, "L", "NM", str(value), value, "",
+                                    "", unit, f"{low}-{high}", low, high, Jsonb({}), Jsonb([flag]), critical,
+                                    flag != "N", "F", at, "", now))
+                reports.append((rep, hospital_id, rid, f"B{team_id}-{n}-{q}", "", "CHEM", "生化", "L", "血清",
+                                at, at, at, "F", "", "", crit_any, True, Jsonb([]), now, now))
+                links.append((mid, rep))
+        with conn.cursor() as cur:
+            with cur.copy("COPY lab_messages (id, feed_id, hospital_id, format, transport, sending_app, "
+                          "sending_facility, control_id, message_type, version, raw, encoding, encoding_reason, "
+                          "charset_declared, sent_at, received_at, ack_code, warnings, patient_name, "
+                          "patient_name_alphabetic, patient_sex, patient_identifiers, match_status, match_method, "
+                          "resident_id) FROM STDIN") as copy:
+                for row in messages:
+                    copy.write_row(row)
+            with cur.copy("COPY lab_reports (id, hospital_id, resident_id, filler_no, placer_no, panel_code, "
+                          "panel_name, panel_coding_system, specimen_type, collected_at, specimen_received_at, "
+                          "reported_at, status, tester, reviewer, critical, abnormal, excluded, created_at, "
+                          "changed_at) FROM STDIN") as copy:
+                for row in reports:
+                    copy.write_row(row)
+            with cur.copy("COPY lab_message_reports (message_id, report_id) FROM STDIN") as copy:
+                for row in links:
+                    copy.write_row(row)
+            with cur.copy(f"COPY lab_results ({', '.join(LAB_RESULT_COLUMNS)}) FROM STDIN") as copy:
+                for row in results:
+                    copy.write_row(row)
+    return len(reports), len(results)
+
+
+def build(url: str, teams: int, full_teams: int) -> None:
+    """The district (households and residents of every team); visits and lab reports for the first
+    `full_teams` teams (the ones whose first sync is measured), bulk-written as the other benchmarks do."""
+    import types
+
     import _district as d
+    from bench_followups import copy_visits, team_visits
     from sqlalchemy import text
 
     from server import db
     from server.demo.caseload import Generator
     from server.manage import migrate
+    from server.org.models import Hospital
     migrate(url)
     app = _app(url)
     with app.app_context():
         session = db.session()
         district = d.create_organisation(session, teams)
+        hospital = Hospital(code="H-BENCH", name="浦东新区人民医院")
+        session.add(hospital)
         session.commit()
         gen = Generator(d.SEED)
+        rng = random.Random(d.SEED)
         t0 = time.perf_counter()
-        for team in district.teams:
+        for n, team in enumerate(district.teams):
             files = d.generate_team(gen, team)
             d.write_team(session, district, team, files)
+            if n < full_teams:
+                rows = team_visits(session, rng, types.SimpleNamespace(id=team.id),
+                                   types.SimpleNamespace(id=team.gp.user_id))[0]
+                copy_visits(url, rows)
+                reports, results = team_labs(url, team.id, hospital.id, rng)
+                print(f"  team {team.key}: {len(rows)} visits, {reports} lab reports, {results} results", flush=True)
         print(f"loaded {teams} teams in {time.perf_counter() - t0:.0f} s")
-        session.execute(text("ANALYZE"))
         session.commit()
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
 
 
 def tokens_and_spec(url: str, tablets: int, spec_path: Path) -> tuple[str, dict]:
@@ -236,6 +326,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="incremental syncs to time")
     ap.add_argument("--db", default=DB)
     ap.add_argument("--reuse", action="store_true")
+    ap.add_argument("--full-teams", type=int, default=1, help="teams given visits and lab reports too")
     ap.add_argument("--model-minutes", type=float)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--args", help=argparse.SUPPRESS)
@@ -252,7 +343,7 @@ def main() -> None:
     url = d.database_url(a.db) if a.reuse else d.recreate_database(a.db)
     print(f"cores {os.cpu_count()}, PostgreSQL {d.server_facts(url)}")
     if not a.reuse:
-        build(url, a.teams)
+        build(url, a.teams, a.full_teams)
     work = Path(tempfile.mkdtemp(prefix="gpo-bench-sync-"))
     token, _ = tokens_and_spec(url, a.tablets, work / "spec.json")
     port = _free_port()

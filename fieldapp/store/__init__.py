@@ -1,7 +1,7 @@
 """The tablet's local store (plain Python + stdlib sqlite3; no Kivy), the API the screens use.
 
-One SQLite file per tablet holds the team's households, residents and registry entries as the server last
-sent them with local edits laid over, an outbox of every save, and the sync state. Saving always succeeds
+One SQLite file per tablet holds the team's households, residents, registry entries, follow-up records and
+lab reports with their result rows as the server last sent them with local edits laid over, an outbox of every save, and the sync state. Saving always succeeds
 offline: it writes the local row and queues a record with a client UUID in the same transaction. The file
 upgrades itself forward (PRAGMA user_version, fieldapp/store/schema.py); an older app refuses a newer file.
 
@@ -15,6 +15,14 @@ Reading (values as the server sends them: dates ISO strings, code lists as Pytho
     store.household(id)                     the household with "members" (each a resident file)
     store.resident(id)                      the resident's file, "conditions", "address", "pending" edits
     store.conditions(resident_id)           registry entries (hypertension / t2dm)
+    store.visits(resident_id, condition=None, include_superseded=False)
+                                            follow-up records newest first, the effective version of each
+                                            (an amended record gives way to its amendment); "pending" while
+                                            the server has not signed it, "amended_by"
+    store.visit(id)                         one follow-up record (form as a dict, the server's decisions)
+    store.lab_reports(resident_id)          lab reports, critical first, then newest
+    store.lab_report(id)                    a report with "results" (current rows, critical first) and
+                                            "history" (rows a correction superseded)
     store.outbox_count()                    records saved but not yet committed by the server
     store.needs_attention()                 records the server refused: [{change_id, entity, entity_id, op,
                                             fields, reason, device_time}]; reason is the server's error
@@ -30,6 +38,11 @@ Saving (each returns the change id or the new record's id; raises NotFound for a
     store.create_household({"committee_id": 3, "address": "..."})          -> household id (UUID)
     store.create_resident(household_id, {"name": "...", "sex": "1", "birth_date": "1960-01-02", ...})
     store.add_condition(resident_id, "hypertension", diagnosed_on="2020-05-01")
+    store.save_visit(resident_id, "hypertension", form)   -> visit id; the form (gpcore.followup's national
+                                            template as a dict) is checked with gpcore's parse_* first and
+                                            InvalidRecord(errors={field: [messages]}) is raised before
+                                            anything is saved; the server re-runs the rules when it signs it
+    store.amend_visit(visit_id, form, reason)  -> the amendment's id; a signed record is never edited
     store.fix_rejected(change_id, {field: corrected value})   -> new change id (the old one is 'fixed')
     store.discard_rejected(change_id)       a person decided not to send it (kept, marked 'discarded')
 

@@ -589,9 +589,13 @@ class Store:
                 cols = part["columns"]
                 keep = [i for i, c in enumerate(cols) if c in t.columns]
                 names = [cols[i] for i in keep]
-                json_idx = [j for j, c in enumerate(names) if c in t.json_columns]
+                # Columns the server sent as JSON text are stored as they are; older servers sent values.
+                as_text = set(part.get("json", ()))
+                json_idx = [j for j, c in enumerate(names) if c in t.json_columns and c not in as_text]
                 rows = []
-                for row in part.get("rows", ()):
+                if len(keep) == len(cols) and not json_idx:  # the usual case: rows go in as they came
+                    rows = [[*row, gen] for row in part.get("rows", ())]
+                for row in part.get("rows", ()) if not rows else ():
                     values = [row[i] for i in keep]
                     for j in json_idx:
                         if values[j] is not None:

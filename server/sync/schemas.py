@@ -22,6 +22,8 @@ class EntityPageSchema(Schema):
     columns = ma.fields.List(ma.fields.String())
     rows = ma.fields.List(ma.fields.List(ma.fields.Raw()), metadata={"description": "one array per record"})
     removed = ma.fields.List(ma.fields.String(), metadata={"description": "ids that left the team's scope"})
+    json = ma.fields.List(ma.fields.String(), metadata={
+        "description": "columns whose values are JSON text (store as is, decode to read)"})
 
 
 class PullPageSchema(Schema):

@@ -58,12 +58,13 @@ class Cursor:
     seq: int
     entity: str | None = None      # snapshot mode: the entity being paged
     after_id: str = ""             # snapshot mode: last id sent of that entity
+    remaining: int = -1            # snapshot mode: rows still to send (counted once, at the start)
 
     def encode(self) -> str:
         """The opaque text the tablet keeps."""
         if self.entity is None:
             return f"c.{self.xid}.{self.seq}"
-        return f"s.{self.xid}.{self.seq}.{self.entity}.{self.after_id}"
+        return f"t.{self.xid}.{self.seq}.{max(self.remaining, 0)}.{self.entity}.{self.after_id}"
 
     @classmethod
     def decode(cls, raw: str) -> Cursor:
@@ -72,8 +73,11 @@ class Cursor:
             parts = raw.split(".", 4)
             if parts[0] == "c" and len(parts) == 3:
                 return cls(int(parts[1]), int(parts[2]))
-            if parts[0] == "s" and len(parts) == 5 and parts[3] in REGISTRY:
+            if parts[0] == "s" and len(parts) == 5 and parts[3] in REGISTRY:  # before the count was carried
                 return cls(int(parts[1]), int(parts[2]), parts[3], parts[4])
+            parts = raw.split(".", 5)
+            if parts[0] == "t" and len(parts) == 6 and parts[4] in REGISTRY:
+                return cls(int(parts[1]), int(parts[2]), parts[4], parts[5], int(parts[3]))
         except ValueError:
             pass
         raise Invalid("The sync cursor is not one this server gave.", {"cursor": ["malformed"]})
@@ -187,23 +191,31 @@ def _behind(conn, cur: Cursor) -> bool:
     return False
 
 
+def _part(ent, rows) -> dict:
+    return {"columns": list(ent.columns), "rows": [ent.wire(r) for r in rows], "removed": [],
+            "json": list(ent.json_columns)}
+
+
 def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
     names = list(REGISTRY)
     idx = names.index(cur.entity)
     after = cur.after_id
+    remaining = cur.remaining
+    if remaining < 0:  # counted once per snapshot: counting on every page cost ~10% of a first sync
+        remaining = _snapshot_remaining(conn, team, names[idx:], after)
     entities: dict = {}
     budget = limit
     while idx < len(names) and budget > 0:
         ent = REGISTRY[names[idx]]
-        q = ent.scope(team)
+        q = ent.page_scope(team)
         if after != "":
             q = q.where(ent.table.c.id > ent.key(after))
         q = q.order_by(ent.table.c.id).limit(budget)
         rows = conn.execute(q).all()
         if rows:
-            entities[ent.name] = {"columns": list(ent.columns), "rows": [ent.wire(r) for r in rows],
-                                  "removed": []}
+            entities[ent.name] = _part(ent, rows)
             budget -= len(rows)
+            remaining -= len(rows)
         if budget > 0:  # this entity is finished
             idx, after = idx + 1, ""
         else:
@@ -213,8 +225,9 @@ def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
         nxt = Cursor(cur.xid, cur.seq)
         remaining = 0
     else:
-        nxt = Cursor(cur.xid, cur.seq, names[idx], after)
-        remaining = _snapshot_remaining(conn, team, names[idx:], after)
+        # Rows written during the snapshot can make the count a little off; it only drives a progress bar.
+        remaining = max(remaining, 1)
+        nxt = Cursor(cur.xid, cur.seq, names[idx], str(after), remaining)
     return {"entities": entities, "cursor": nxt.encode(), "more": True, "mode": "snapshot",
             "snapshot_complete": complete, "remaining": remaining}
 
@@ -253,11 +266,10 @@ def _changes_page(conn, team: int, cur: Cursor, limit: int) -> dict:
         found = []
         for i in range(0, len(ids), 1000):
             keys = [ent.key(k) for k in ids[i:i + 1000]]
-            found += conn.execute(ent.scope(team).where(ent.table.c.id.in_(keys))).all()
+            found += conn.execute(ent.page_scope(team).where(ent.table.c.id.in_(keys))).all()
         present = {str(r[0]) for r in found}
         # Whatever is no longer in the team's scope (moved away, deleted) is a tombstone.
-        entities[name] = {"columns": list(ent.columns), "rows": [ent.wire(r) for r in found],
-                          "removed": [i for i in ids if i not in present]}
+        entities[name] = {**_part(ent, found), "removed": [i for i in ids if i not in present]}
     last = changes[-1]
     more = len(changes) == limit
     remaining = 0

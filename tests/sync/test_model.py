@@ -311,7 +311,7 @@ def run_model(h: Harness, steps: int):
 def check(h: Harness):
     """Every invariant of sync.md after the faults stop and everyone has synced."""
     from server.sync.models import SyncConflict, SyncReceipt
-    from server.sync.registry import REGISTRY
+    from server.sync.registry import REGISTRY, to_wire
 
     maker = h.app.extensions["db_sessionmaker"]
     with maker() as session:
@@ -346,7 +346,7 @@ def check(h: Harness):
             if ent.append_only:
                 assert row is not None, ("a signed record is missing", entity, entity_id)
             if row is not None:
-                assert ent.wire(row)[0] == value, (entity, entity_id, field)
+                assert to_wire(row[0]) == value, (entity, entity_id, field)
         # Every losing value is in the conflict log (and nothing else is).
         assert logged == h.conflicts
 
