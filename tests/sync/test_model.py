@@ -226,7 +226,7 @@ def _visit_step(h: Harness, store, kind: float) -> bool:
     """Sign a follow-up visit for a patient in this tablet's registries (kind < 0.93) or amend the latest
     version of one (the same visit may be amended on two tablets at once: the server refuses the second).
     Returns False when nothing fits."""
-    from fieldapp.store import InvalidRecord
+    from fieldapp.store import InvalidRecord, NotFound
     rng = h.rng
     if kind < 0.93:
         entries = store.db.execute("SELECT resident_id, condition FROM chronic_conditions ORDER BY id").fetchall()
@@ -236,7 +236,7 @@ def _visit_step(h: Harness, store, kind: float) -> bool:
         day = (dt.date.today() - dt.timedelta(days=rng.randrange(2, 700))).isoformat()
         try:
             store.save_visit(rid, condition, h.visit_form(day, condition, sbp=rng.randrange(100, 200)))
-        except InvalidRecord:
+        except (InvalidRecord, NotFound):  # NotFound: an entry created here for a resident since moved away
             return False
         return True
     visits = store.db.execute("SELECT id, condition, visit_date FROM followups f WHERE kind = 'visit' AND NOT "
