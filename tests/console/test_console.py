@@ -73,3 +73,8 @@ def test_a_gp_is_told_the_console_is_for_staff(browser, live):
     page = browser.new_page()
     sign_in(page, live, "gp-a1")
     page.wait_for_selector("#message.warn")
+    # The explanation must stay: no staff-only call may run and replace it with a 403.
+    page.wait_for_load_state("networkidle")
+    assert page.get_attribute("#message", "class") == "warn"
+    assert "工作人员" in page.text_content("#message")
+    assert page.locator("#loads tbody tr").count() == 0

@@ -59,7 +59,11 @@ const Console = (() => {
     document.getElementById("logout").onclick = async () => {
       try { await api("POST", "/auth/logout", {}); } finally { store.clear(); window.location.href = "/console/login"; }
     };
-    if (!["center_staff", "admin"].includes(me.role)) say("此管理台供社区卫生服务中心工作人员使用；您的账号只能看到本团队的数据。", "warn");
+    if (!["center_staff", "admin"].includes(me.role)) {
+      // Stop here: the staff-only calls below would answer 403 and hide this explanation.
+      say("此管理台供社区卫生服务中心工作人员使用；请在平板上使用本团队的数据。", "warn");
+      throw new Error("not center staff");
+    }
     return me;
   }
 
