@@ -9,12 +9,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gpcore import health_file as hf
 from gpcore import idcard, pinyin, record_number
 
+from .. import bulk
 from ..assignment.models import AssignmentChange
 from ..db import new_uuid, utcnow
 from ..errors import Invalid
@@ -265,22 +266,27 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
                                .values(last_serial=Committee.last_serial + count)
                                .returning(Committee.last_serial)).scalar_one()
         next_serial[committee_id] = last - count + 1
-    households, residents, conditions, heads, changes = [], [], [], [], []
+    # The record-number prefix is the same for every resident of a committee: compose (and check) it
+    # once per committee, then append the serial (compose's own format, 5 digits).
+    prefixes = {}
+    households, residents, conditions, changes = [], [], [], []
     for members in groups:
         committee = members[0]["committee"]
+        if committee.id not in prefixes:
+            prefixes[committee.id] = record_number.compose(center.county_code, center.township_code,
+                                                           committee.code, 1)[:-5]
+        prefix = prefixes[committee.id]
+        first = next_serial[committee.id]
+        last = first + len(members) - 1
+        if last > record_number.MAX_SERIAL:
+            record_number.compose(center.county_code, center.township_code, committee.code, last)  # raises
+        next_serial[committee.id] = last + 1
         hh_id = new_uuid()
-        households.append({"id": hh_id, "center_id": center.id, "committee_id": committee.id,
-                           "team_id": committee.team_id, "address": members[0]["address"], "head_id": None,
-                           "created_at": now, "updated_at": now, "created_by": actor.user_id, "version": 1})
-        if committee.team_id is not None:
-            changes.append({"household_id": hh_id, "from_team_id": None, "to_team_id": committee.team_id,
-                            "changed_by": actor.user_id, "changed_at": now, "reason": reason})
         head = None
-        for m in members:
-            serial = next_serial[committee.id]
-            next_serial[committee.id] += 1
+        for serial, m in enumerate(members, start=first):
             res_id = new_uuid()
-            residents.append(_resident_row(m, res_id, hh_id, committee, center, actor, now, serial))
+            residents.append(_resident_row(m, res_id, hh_id, committee, center, actor, now,
+                                           f"{prefix}{serial:05d}"))
             if head is None and m.get("relation_to_head") == "02":
                 head = res_id
             for cond in ("hypertension", "t2dm"):
@@ -288,40 +294,42 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
                     conditions.append({"id": new_uuid(), "resident_id": res_id, "condition": cond,
                                        "diagnosed_on": m[cond] if isinstance(m[cond], dt.date) else None,
                                        "status": "managed", "created_at": now, "updated_at": now, "version": 1})
-        if head:
-            heads.append({"hid": hh_id, "head": head})
+        # The head is known before the household row is written: no UPDATE pass afterwards.
+        households.append({"id": hh_id, "center_id": center.id, "committee_id": committee.id,
+                           "team_id": committee.team_id, "address": members[0]["address"], "head_id": head,
+                           "created_at": now, "updated_at": now, "created_by": actor.user_id, "version": 1})
+        if committee.team_id is not None:
+            changes.append({"household_id": hh_id, "from_team_id": None, "to_team_id": committee.team_id,
+                            "changed_by": actor.user_id, "changed_at": now, "reason": reason})
     total = len(households) + len(residents) + len(conditions)
     done = 0
+    conn = session.connection()
+    # COPY on PostgreSQL, executemany elsewhere (server.bulk); one transaction either way.
     for table, rows in ((Household.__table__, households), (Resident.__table__, residents),
-                        (ChronicCondition.__table__, conditions),
-                        (AssignmentChange.__table__, changes)):
+                        (ChronicCondition.__table__, conditions)):
         for i in range(0, len(rows), chunk):
             part = rows[i:i + chunk]
-            session.execute(insert(table), part)
-            if table is not AssignmentChange.__table__:
-                done += len(part)
-                if progress:
-                    progress(done, total)
+            bulk.insert_rows(conn, table, part)
+            done += len(part)
+            if progress:
+                progress(done, total)
+    bulk.insert_rows(conn, AssignmentChange.__table__, changes)
     # Core INSERTs bypass the ORM's flush events: log the new records for their team's tablets here.
-    teams = {h["id"]: h["team_id"] for h in households}
     res_team = {r["id"]: r["team_id"] for r in residents}
-    sync_changes.log(session.connection(), [
+    sync_changes.log(conn, [
         *({"entity": "households", "entity_id": h["id"], "team_id": h["team_id"], "op": "upsert"}
           for h in households),
-        *({"entity": "residents", "entity_id": r["id"], "team_id": teams[r["household_id"]], "op": "upsert"}
+        *({"entity": "residents", "entity_id": r["id"], "team_id": r["team_id"], "op": "upsert"}
           for r in residents),
         *({"entity": "chronic_conditions", "entity_id": c["id"], "team_id": res_team[c["resident_id"]],
            "op": "upsert"} for c in conditions)])
-    hh = Household.__table__
-    if heads:
-        session.execute(update(hh).where(hh.c.id == bindparam("hid")).values(head_id=bindparam("head")), heads)
 
 
 def _resident_row(m: dict, res_id: str, hh_id: str, committee: Committee, center: Center, actor: Actor,
-                  now: dt.datetime, serial: int) -> dict:
+                  now: dt.datetime, number: str) -> dict:
     return {
         "id": res_id, "household_id": hh_id, "team_id": committee.team_id, "center_id": center.id,
-        "record_number": record_number.compose(center.county_code, center.township_code, committee.code, serial),
+        "record_number": number,
         "id_number": m.get("id_number"), "name": m["name"], "name_pinyin": pinyin.full(m["name"]),
         "name_initials": pinyin.initials(m["name"]), "sex": m["sex"], "birth_date": m["birth_date"],
         "relation_to_head": m.get("relation_to_head"), "phone": m.get("phone"), "employer": m.get("employer"),

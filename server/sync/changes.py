@@ -9,12 +9,14 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, attributes
 
+from .. import bulk
 from .models import SyncChange
 from .registry import BY_TABLE, REGISTRY
 
 # The writing transaction's 64-bit id; readers order by (xid, seq) and stop below their snapshot's xmin.
 _PG_XID = text("pg_current_xact_id()::text::bigint")
 _CHUNK = 5000
+_COPY_FROM = 1000  # rows; below this an INSERT is as quick and simpler
 
 
 def log(conn: Connection, rows: Iterable[dict]) -> int:
@@ -23,6 +25,10 @@ def log(conn: Connection, rows: Iterable[dict]) -> int:
     rows = [{**r, "entity_id": str(r["entity_id"])} for r in rows if r["team_id"] is not None]
     if not rows:
         return 0
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+        # A bulk write (an import): COPY, with the transaction's id taken once (the same for every row).
+        xid = conn.execute(select(_PG_XID)).scalar_one()
+        return bulk.insert_rows(conn, SyncChange.__table__, [{**r, "xid": xid} for r in rows])
     stmt = insert(SyncChange.__table__)
     if conn.dialect.name == "postgresql":
         stmt = stmt.values(xid=_PG_XID)
