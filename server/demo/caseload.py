@@ -16,7 +16,12 @@ GIVEN_M = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊
 GIVEN_F = "芳娜敏静丽艳娟霞秀英华玲桂兰萍红梅琳燕雪慧婷颖洁琴云莉倩月凤春晶欣怡佳丹蓉"
 STREETS = ("浦东南路", "潍坊路", "崂山路", "南泉路", "峨山路", "东方路", "张杨路", "福山路", "源深路", "桃林路",
            "松林路", "崮山路", "文登路", "乳山路", "栖霞路", "商城路")
-ESTATES = ("潍坊新村", "崂山新村", "南泉苑", "峨山小区", "东方公寓", "源深花园", "桃林小区", "松林公寓")
+# Estate names are a place word and a kind; every committee of a generated district gets its own
+# street + lane + estate, so an address fragment finds one committee's households, as in a real
+# district, not the same estate repeated in every team (which made address search unrealistically broad).
+ESTATE_PLACES = ("潍坊", "崂山", "南泉", "峨山", "东方", "源深", "桃林", "松林", "福山", "乳山", "栖霞", "商城",
+                 "文登", "崮山", "竹园", "梅园", "金桥", "张江", "花木", "洋泾", "塘桥")
+ESTATE_KINDS = ("新村", "小区", "花园", "公寓", "苑", "家园", "名邸", "大楼")
 
 
 @dataclass
@@ -48,6 +53,7 @@ class Generator:
         self.today = today or dt.date(2026, 1, 1)
         self.used_ids: set[str] = set()
         self.used_phones: set[str] = set()
+        self.committees_used = 0  # committees given addresses so far, so each gets its own street and estate
 
     def name(self, sex: str, surname: str | None = None) -> str:
         given = GIVEN_M if sex == "1" else GIVEN_F
@@ -103,11 +109,15 @@ class Generator:
         return hh
 
     def address(self, committee_index: int, n: int) -> str:
-        estate = ESTATES[committee_index % len(ESTATES)]
-        street = STREETS[committee_index % len(STREETS)]
+        """The n-th address in a committee; committee_index counts committees across the generator's
+        district, so (street, lane) and the estate name differ between committees (168 distinct estates)."""
+        g = committee_index
+        street = STREETS[g % len(STREETS)]
+        lane = 100 + (g // len(STREETS)) * 7
+        estate = ESTATE_PLACES[g % len(ESTATE_PLACES)] + ESTATE_KINDS[g // len(ESTATE_PLACES) % len(ESTATE_KINDS)]
         building, rest = divmod(n, 24)
         unit, room = divmod(rest, 6)
-        return f"{street}{100 + committee_index * 7}弄{estate}{building + 1}号{unit + 1}0{room + 1}室"
+        return f"{street}{lane}弄{estate}{building + 1}号{unit + 1}0{room + 1}室"
 
 
 def team_caseload(gen: Generator, team_key: str, committees: int, households: int, residents: int,
@@ -121,9 +131,11 @@ def team_caseload(gen: Generator, team_key: str, committees: int, households: in
             i = rng.randrange(households)
         sizes[i] += 1
     files = []
+    first_committee = gen.committees_used
+    gen.committees_used += committees
     for i, size in enumerate(sizes):
         c = i * committees // households
-        files.append(gen.household(f"{team_key}-{i + 1:05d}", c, size, gen.address(c, i)))
+        files.append(gen.household(f"{team_key}-{i + 1:05d}", c, size, gen.address(first_committee + c, i)))
     adults = [m for hh in files for m in hh.members if (gen.today - m.birth_date).days >= 35 * 365]
     if len(adults) < hypertension + diabetes - both:
         raise ValueError("not enough residents aged 35+ for the requested patients")
