@@ -43,6 +43,11 @@ Saving (each returns the change id or the new record's id; raises NotFound for a
                                             InvalidRecord(errors={field: [messages]}) is raised before
                                             anything is saved; the server re-runs the rules when it signs it
     store.amend_visit(visit_id, form, reason)  -> the amendment's id; a signed record is never edited
+    store.record_lost(resident_id, "t2dm", "2026-03-01", reason)   -> the entry's id (lost to follow-up;
+                                            the server marks the registry entry lost)
+    store.record_death(resident_id, "hypertension", "2026-03-01", cause)  -> the entry's id (the server
+                                            marks the resident deceased); both checked here first
+                                            (InvalidRecord) and signed by the server like a visit
     store.fix_rejected(change_id, {field: corrected value})   -> new change id (the old one is 'fixed')
     store.discard_rejected(change_id)       a person decided not to send it (kept, marked 'discarded')
 

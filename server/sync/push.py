@@ -90,19 +90,35 @@ REGISTRY["chronic_conditions"].push = PushHandler(
 
 
 class _VisitPush(ma.Schema):
-    """A follow-up visit from a tablet: a new signed record, or an amendment of one (amends_id + reason).
-    The form itself is checked by gpcore inside the followups service, as for the REST API."""
+    """A follow-up record from a tablet: a new signed visit, an amendment of one (amends_id + reason), or a
+    lost-to-follow-up / death entry (kind, date, reason / cause). The form itself is checked by gpcore
+    inside the followups service, as for the REST API."""
 
+    kind = ma.fields.String(load_default="visit", validate=ma.validate.OneOf(["visit", "lost", "death"]))
     resident_id = ma.fields.String(validate=ma.validate.Length(max=36))
     condition = ma.fields.String(validate=ma.validate.OneOf(list(followups.PARSERS)))
-    form = ma.fields.Dict(required=True)
+    form = ma.fields.Dict()
     recorded_at = ma.fields.AwareDateTime(allow_none=True)
     device_assessment = ma.fields.Nested(DeviceAssessmentSchema, allow_none=True)
     amends_id = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=36))
     reason = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=2, max=500))
+    # Lost / death entries, as the REST API's LostSchema / DeathSchema take them.
+    date = ma.fields.Date()
+    cause = ma.fields.String(validate=ma.validate.Length(min=2, max=200))
 
     @ma.validates_schema
     def _either(self, data, **_kw):
+        kind = data.get("kind", "visit")
+        if kind != "visit":
+            need = ("resident_id", "condition", "date", "cause" if kind == "death" else "reason")
+            missing = {f: [f"a {kind} entry needs {f}"] for f in need if not data.get(f)}
+            if kind == "lost" and data.get("reason") and len(data["reason"]) > 200:
+                missing["reason"] = ["at most 200 characters"]
+            if missing:
+                raise ma.ValidationError(missing)
+            return
+        if not data.get("form"):
+            raise ma.ValidationError({"form": ["a visit needs the form"]})
         if data.get("amends_id"):
             if not data.get("reason"):
                 raise ma.ValidationError({"reason": ["an amendment needs the reason"]})
@@ -122,6 +138,11 @@ def _create_followup(session, actor, entity_id, data):
     # Through the followups service, so the server re-runs the shared rules on what the tablet signed.
     data = {k: v for k, v in data.items() if v is not None}
     today = _followup_today()
+    kind = data.pop("kind", "visit")
+    if kind == "lost":
+        return followups.record_lost(session, actor, {**data, "id": entity_id}, today=today)[0]
+    if kind == "death":
+        return followups.record_death(session, actor, {**data, "id": entity_id}, today=today)[0]
     if data.get("amends_id"):
         amends = data.pop("amends_id")
         data.pop("resident_id", None), data.pop("condition", None)

@@ -216,3 +216,59 @@ def test_a_store_from_before_visits_downloads_everything_once_more(tmp_path):
     assert store.schema_version == len(UPGRADES)
     assert (store.state("cursor"), store.state("gen"), store.state("snapshot_done")) == (None, 4, False)
     store.close()
+
+
+def test_lost_and_death_entries_recorded_on_the_tablet_are_signed_on_the_server(
+        world, tablet, as_user, session, server_scope, tablet_scope):
+    from server.followups.models import FollowUp
+    from server.households.models import ChronicCondition, Resident
+    _register(as_user, world, "A1-0-0")
+    _register(as_user, world, "A1-0-1", "t2dm")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    lost_rid, dead_rid = world.residents["A1-0-0"], world.residents["A1-0-1"]
+    day = (TODAY - dt.timedelta(days=10)).isoformat()
+    # The server's checks the tablet can make offline come first, before anything is saved.
+    with pytest.raises(InvalidRecord) as bad:
+        store.record_lost(lost_rid, "hypertension", (TODAY + dt.timedelta(days=2)).isoformat(), "x")
+    assert set(bad.value.errors) == {"date", "reason"}
+    with pytest.raises(InvalidRecord) as bad:
+        store.record_death(dead_rid, "hypertension", day, "心梗")
+    assert set(bad.value.errors) == {"condition"}
+    with pytest.raises(InvalidRecord) as bad:
+        store.record_death(dead_rid, "t2dm", "1900-01-01", "心梗")
+    assert set(bad.value.errors) == {"date"}
+    assert store.outbox_count() == 0
+    lost = store.record_lost(lost_rid, "hypertension", day, "搬去外地")
+    dead = store.record_death(dead_rid, "t2dm", day, "心肌梗死")
+    assert [(v["id"], v["kind"], v["pending"]) for v in store.visits(dead_rid)] == [(dead, "death", True)]
+    result = engine.sync()
+    assert result.synced and result.pushed == {"applied": 2}, result
+    lost_row, dead_row = session.get(FollowUp, lost), session.get(FollowUp, dead)
+    assert (lost_row.kind, lost_row.form, lost_row.signed_by) == (
+        "lost", {"date": day, "reason": "搬去外地"}, world.users["gp-a1"])
+    assert (dead_row.kind, dead_row.form) == ("death", {"date": day, "cause": "心肌梗死"})
+    # What the server did with them (registry entry lost, resident deceased) came back down.
+    cond = session.scalars(select(ChronicCondition).where(ChronicCondition.resident_id == lost_rid)).one()
+    assert cond.status == "lost" and store.conditions(lost_rid)[0]["status"] == "lost"
+    assert session.get(Resident, dead_rid).status == "deceased" and store.resident(dead_rid)["status"] == "deceased"
+    assert [(v["kind"], v["pending"]) for v in store.visits(lost_rid)] == [("lost", False)]
+    assert tablet_scope(store) == server_scope(session, world.teams["A1"])
+
+
+def test_a_refused_death_entry_needs_attention_and_can_be_fixed(world, tablet, as_user, session, clean_app):
+    from server.followups.models import FollowUp
+    _register(as_user, world, "A1-1-0")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    rid = world.residents["A1-1-0"]
+    # The server's calendar is behind the tablet's clock: the date is in the server's future.
+    clean_app.config["FOLLOWUP_TODAY"] = TODAY - dt.timedelta(days=5)
+    dead = store.record_death(rid, "hypertension", (TODAY - dt.timedelta(days=1)).isoformat(), "脑卒中")
+    assert engine.sync().pushed == {"rejected": 1}
+    [item] = store.needs_attention()
+    assert item["entity_id"] == dead and "date" in item["reason"]["errors"]
+    earlier = (TODAY - dt.timedelta(days=7)).isoformat()
+    store.fix_rejected(item["change_id"], {"date": earlier})
+    assert engine.sync().pushed == {"applied": 1}
+    assert session.get(FollowUp, dead).visit_date.isoformat() == earlier

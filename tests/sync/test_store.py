@@ -132,3 +132,32 @@ def test_a_new_epoch_requeues_what_the_old_server_acknowledged(store):
     assert store.outbox_records(["pending"])[0]["entity_id"] == hid
     assert store.state("cursor") is None and store.state("epoch") == "e2"
     assert json.loads(json.dumps(store.status()))["outbox"] == 1
+
+
+def test_a_push_answer_does_not_keep_a_row_an_unfinished_snapshot_leaves_out(store):
+    """Model seed 2: after a server restore the tablet re-sent a visit; the batch's answer was lost, the
+    household moved to another team, the resent batch got its first answer again (the row as it was) and
+    the new snapshot's sweep kept that row for good. An answer's row must not count as delivered by a page."""
+    r1 = ("r1", "h1", "李四", "ls", "lisi", "2", "1970-01-01", None, [], "active", 1)
+    store.apply_page(page("c1", [("h1", 1, 1, 1, "甲路", None, 1)], [r1]), finish_snapshot=True)
+    rid = store.create_resident("h1", {"name": "王五", "sex": "1", "birth_date": "1960-01-01"})
+    first = store.take_batch(10)
+    row = {"id": rid, "household_id": "h1", "name": "王五", "sex": "1", "birth_date": "1960-01-01", "version": 1}
+    store.apply_push_answer(first, {"results": [{"change_id": first["records"][0]["change_id"],
+                                                 "status": "applied", "current": row}]}, "e1")
+    store.save_resident_edit("r1", {"phone": "137"})
+    # The household moves away: the pull removes both residents.
+    store.apply_page(page("c2", removed_residents=["r1", rid]), finish_snapshot=False)
+    store.apply_page(page("c3", residents=[r1]), finish_snapshot=False)  # ...and r1 alone comes back
+    # A restored server: what it acknowledged goes up again; the answer (a repeat's) has the old rows.
+    store.start_snapshot("e2", requeue=True)
+    again = store.take_batch(10)
+    store.apply_push_answer(again, {"results": [
+        {"change_id": r["change_id"], "status": "duplicate", "original": {"status": "applied"},
+         "current": row if r["entity_id"] == rid else dict(zip(page("", residents=[r1])["entities"]["residents"]
+                                                                ["columns"], r1))}
+        for r in again["records"]]}, "e2")
+    assert store.count("residents") == 2
+    # The snapshot (read after the move) has neither: the sweep must drop both.
+    store.apply_page(page("c9", [("h2", 2, 2, 1, "乙路", None, 1)]), finish_snapshot=True)
+    assert store.count("residents") == 0 and store.is_synced()
