@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from ..db import new_uuid
 from ..sync import changes as sync_changes
 from ..errors import Conflict, Invalid, field_error
+from ..followups.models import FollowUpStatus
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Committee, Team
 from ..scope import Actor, require_center
@@ -56,6 +57,11 @@ def assign(session: Session, actor: Actor, household_ids: list[str], team_id: in
         # Residents carry their household's team so scope filters stay one column away.
         session.execute(update(Resident).where(Resident.household_id.in_(chunk)).values(team_id=team_id),
                         execution_options={"synchronize_session": False})
+        # The follow-up worklist starts from its status rows' team: they move with the residents.
+        session.execute(update(FollowUpStatus)
+                        .where(FollowUpStatus.resident_id.in_(select(Resident.id)
+                                                              .where(Resident.household_id.in_(chunk))))
+                        .values(team_id=team_id), execution_options={"synchronize_session": False})
     return len(changing)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, false)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -94,6 +94,9 @@ class FollowUpStatus(Base):
     """
 
     __tablename__ = "followup_status"
+    # A team's worklist starts here instead of scanning every registry entry of the district: only the
+    # team's rows, and of those only the ones some bucket can take on the day (due_from <= today).
+    __table_args__ = (Index("ix_followup_status_team_due", "team_id", "due_from"),)
     resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), primary_key=True)
     condition: Mapped[str] = mapped_column(String(20), primary_key=True)
     followup_id: Mapped[str] = mapped_column(ForeignKey("followups.id"))
@@ -106,3 +109,36 @@ class FollowUpStatus(Base):
     next_visit_date: Mapped[dt.date | None] = mapped_column(Date)
     signed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     last_face_to_face: Mapped[dt.date | None] = mapped_column(Date)  # any year
+    # The resident's team (Resident.team_id), copied so the worklist can start from the team; kept when
+    # households are assigned (assignment.services.assign) and residents move (households.move_resident).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    # The first day this patient belongs in a worklist bucket (worklist.due_from), so the worklist's SQL
+    # reads only rows with due_from <= today; date.min when some bucket applies whatever the day.
+    due_from: Mapped[dt.date] = mapped_column(Date)
+    # True when an earlier-dated visit was signed after the latest one: classification, referral and the
+    # next-visit date above were re-run against the visits before it by date, not copied from its record.
+    reassessed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class FollowUpYear(Base):
+    """Per patient, condition and calendar year: what the yearly indicators need of that year's visits.
+
+    A district's yearly report reads ~170,000 of these rows instead of aggregating ~700,000 visits. Derived
+    from the effective visit records (services.refresh_year after every signed visit or amendment,
+    services.rebuild_years after a bulk load) and overwritten like FollowUpStatus.
+    """
+
+    __tablename__ = "followup_years"
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), primary_key=True)
+    condition: Mapped[str] = mapped_column(String(20), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    face_to_face: Mapped[int] = mapped_column(Integer)  # clinic and home visits
+    visits: Mapped[int] = mapped_column(Integer)  # every visit, phone included
+    complete: Mapped[int] = mapped_column(Integer)  # visits with no box left empty (missing_count 0)
+    emergencies: Mapped[int] = mapped_column(Integer)
+    # The latest visit of the year that measured BP (FPG): its date and whether it was controlled (two
+    # measured visits on that day: controlled if either was). Null when none measured it.
+    bp_date: Mapped[dt.date | None] = mapped_column(Date)
+    bp_controlled: Mapped[bool | None] = mapped_column(Boolean)
+    fpg_date: Mapped[dt.date | None] = mapped_column(Date)
+    fpg_controlled: Mapped[bool | None] = mapped_column(Boolean)

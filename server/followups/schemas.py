@@ -203,6 +203,9 @@ class WorklistItemSchema(Schema):
     last_face_to_face = ma.fields.Date(allow_none=True, metadata={"description": "this year"})
     responsible_doctor_id = ma.fields.Integer(allow_none=True)
     signed_by = ma.fields.Integer(allow_none=True, metadata={"description": "who signed the latest visit"})
+    reassessed = ma.fields.Boolean(allow_none=True, metadata={
+        "description": "an older visit was signed after the latest one: classification, referral and next "
+                       "visit date were re-run against the visits before it by date (the record is unchanged)"})
 
 
 class WorklistSchema(Schema):

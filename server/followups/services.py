@@ -10,7 +10,7 @@ import hashlib
 import json
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, delete, exists, func, insert, select
+from sqlalchemy import and_, case, delete, exists, extract, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
@@ -22,7 +22,7 @@ from ..households import services as households
 from ..households.models import ChronicCondition, Resident
 from ..org.models import Team
 from ..scope import Actor, require_visible, rows_visible
-from .models import DEATH, LOST, VISIT, FollowUp, FollowUpStatus
+from .models import DEATH, LOST, VISIT, FollowUp, FollowUpStatus, FollowUpYear
 
 # Registry code (server/households) -> the national form that records it (gpcore).
 FORMS = {"hypertension": rules.HypertensionVisit, "t2dm": rules.DiabetesVisit}
@@ -291,45 +291,158 @@ def _store(session: Session, actor: Actor, row: FollowUp, action: str) -> tuple[
     session.add(row)
     session.flush()
     if row.kind == VISIT:
-        refresh_status(session, row.resident_id, row.condition)
+        refresh_status(session, row.resident_id, row.condition, row)
+        # The amended record leaves its year's figures, the amendment joins its own (perhaps another) year.
+        years = {row.visit_date.year} | ({session.get(FollowUp, row.amends_id).visit_date.year}
+                                         if row.amends_id else set())
+        for year in sorted(years):
+            refresh_year(session, row.resident_id, row.condition, year)
     audit.record(session, actor, action, "followup", row.id, row.resident_id,
                  {"condition": row.condition, "kind": row.kind, "amends": row.amends_id})
     return row, True
 
 
 _STATUS_COLUMNS = ("resident_id", "condition", "followup_id", "visit_date", "visit_mode", "classification",
-                   "emergency", "referral", "referred", "next_visit_date", "signed_by", "last_face_to_face")
+                   "emergency", "referral", "referred", "next_visit_date", "signed_by", "last_face_to_face",
+                   "team_id", "due_from", "reassessed")
+# What re-running the rules for the latest visit can change (the rest comes from the form as signed).
+_REDECIDED = ("classification", "emergency", "referral", "next_visit_date")
 
 
 def _latest_effective_visits(*where):
-    """A select of FollowUpStatus rows (the latest effective visit per patient and condition)."""
+    """A select of the latest effective visit per patient and condition, as FollowUpStatus values (less
+    due_from), with `reassessed` saying whether its stored decisions may be stale: an effective visit of
+    the same patient was received after it, and so (being older by date) was not there when it was
+    assessed. Rows received at the same instant count as signed in date order."""
     part = (FollowUp.resident_id, FollowUp.condition)
     face_to_face = FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES))
     ranked = (select(FollowUp.resident_id, FollowUp.condition, FollowUp.id.label("followup_id"),
                      FollowUp.visit_date, FollowUp.visit_mode, FollowUp.classification, FollowUp.emergency,
                      FollowUp.referral, FollowUp.referred, FollowUp.next_visit_date, FollowUp.signed_by,
+                     FollowUp.received_at,
                      func.max(case((face_to_face, FollowUp.visit_date))).over(partition_by=part)
                      .label("last_face_to_face"),
+                     func.max(FollowUp.received_at).over(partition_by=part).label("last_received"),
                      func.row_number().over(partition_by=part, order_by=(FollowUp.visit_date.desc(),
                                                                          FollowUp.received_at.desc(),
                                                                          FollowUp.id.desc())).label("rn"))
               .where(FollowUp.kind == VISIT, effective(), *where)).subquery()
-    return select(*[ranked.c[name] for name in _STATUS_COLUMNS]).where(ranked.c.rn == 1)
+    columns = [ranked.c[name] for name in _STATUS_COLUMNS[:12]]
+    return (select(*columns, Resident.team_id, (ranked.c.last_received > ranked.c.received_at).label("reassessed"))
+            .join(Resident, Resident.id == ranked.c.resident_id)
+            .where(ranked.c.rn == 1))
 
 
-def refresh_status(session: Session, resident_id: str, condition: str) -> None:
-    """Recompute one patient's worklist row from the records (an older visit may arrive after a newer one)."""
+def _status_values(session: Session, row) -> dict:
+    """FollowUpStatus values from a _latest_effective_visits row, re-deciding a stale latest visit."""
+    from .worklist import due_from  # the worklist module imports this one
+
+    values = dict(row)
+    if values["reassessed"]:
+        values.update(_redecide(session, values["followup_id"]))
+    values["due_from"] = due_from(values)
+    return values
+
+
+def _redecide(session: Session, followup_id: str) -> dict:
+    """The rules re-run for a signed visit against today's history: the effective visit before it by date
+    and the face-to-face visits earlier that year. The signed record itself is not touched."""
+    rec = session.get(FollowUp, followup_id)
+    res = session.get(Resident, rec.resident_id)
+    visit = FORMS[rec.condition].from_dict(rec.form)
+    previous = _previous_visit(session, rec.resident_id, rec.condition, rec.visit_date, rec.original_id)
+    earlier = _earlier_face_to_face(session, rec.resident_id, rec.condition, rec.visit_date, rec.original_id)
+    columns, _ = decide(rec.condition, visit, res.birth_date, previous, earlier)
+    return {name: columns[name] for name in _REDECIDED}
+
+
+def refresh_status(session: Session, resident_id: str, condition: str, signed: FollowUp | None = None) -> None:
+    """Recompute one patient's worklist row from the records after `signed` was stored.
+
+    The row is the latest effective visit by visit date: an older visit that arrives late (a tablet syncing
+    days later) or an amendment of an older visit does not replace it, but changes the history the latest
+    visit was assessed against ("second uncontrolled in a row", the yearly count behind the next-visit
+    date), so the latest visit's decisions are then re-run for the row.
+    """
+    row = session.execute(_latest_effective_visits(FollowUp.resident_id == resident_id,
+                                                   FollowUp.condition == condition)).mappings().first()
     session.execute(delete(FollowUpStatus).where(FollowUpStatus.resident_id == resident_id,
                                                  FollowUpStatus.condition == condition))
-    session.execute(insert(FollowUpStatus).from_select(
-        _STATUS_COLUMNS, _latest_effective_visits(FollowUp.resident_id == resident_id,
-                                                  FollowUp.condition == condition)))
+    if row is None:
+        return
+    row = dict(row)
+    if signed is not None and signed.id != row["followup_id"] and signed.visit_date < row["visit_date"]:
+        row["reassessed"] = True  # exact even when both were received at the same instant
+    session.execute(insert(FollowUpStatus).values(**_status_values(session, row)))
 
 
-def rebuild_status(session: Session) -> None:
+def rebuild_status(session: Session, chunk: int = 5000) -> None:
     """Recompute every patient's worklist row (after a bulk load or to repair the cache)."""
     session.execute(delete(FollowUpStatus))
-    session.execute(insert(FollowUpStatus).from_select(_STATUS_COLUMNS, _latest_effective_visits()))
+    # Streamed in chunks (a district has ~170,000 rows); due_from and re-decisions are computed in Python,
+    # the same code refresh_status runs, so the two cannot disagree.
+    rows = session.execute(_latest_effective_visits().order_by(None),
+                           execution_options={"yield_per": chunk}).mappings()
+    batch = []
+    for row in rows:
+        batch.append(_status_values(session, row))
+        if len(batch) == chunk:
+            session.execute(insert(FollowUpStatus), batch)
+            batch = []
+    if batch:
+        session.execute(insert(FollowUpStatus), batch)
+
+
+_YEAR_COLUMNS = ("resident_id", "condition", "year", "face_to_face", "visits", "complete", "emergencies",
+                 "bp_date", "bp_controlled", "fpg_date", "fpg_controlled")
+
+
+def _year_rows(*where):
+    """A select of FollowUpYear rows from the effective visit records (one per patient, condition, year)."""
+    year = extract("year", FollowUp.visit_date)
+
+    def as_int(flag):
+        return func.sum(case((flag, 1), else_=0))
+
+    def latest(flag):
+        # The day of the latest measurement, and the latest day it was controlled: controlled at the latest
+        # measurement exactly when the two are the same day.
+        return (func.max(case((flag.is_not(None), FollowUp.visit_date))),
+                func.max(case((flag, FollowUp.visit_date))))
+
+    bp_date, bp_ok = latest(FollowUp.bp_controlled)
+    fpg_date, fpg_ok = latest(FollowUp.fpg_controlled)
+    per_year = (select(FollowUp.resident_id, FollowUp.condition, year.label("year"),
+                       as_int(FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES))).label("face_to_face"),
+                       func.count().label("visits"), as_int(FollowUp.missing_count == 0).label("complete"),
+                       as_int(FollowUp.emergency).label("emergencies"),
+                       bp_date.label("bp_date"), bp_ok.label("bp_ok"), fpg_date.label("fpg_date"),
+                       fpg_ok.label("fpg_ok"))
+                .where(FollowUp.kind == VISIT, effective(), *where)
+                .group_by(FollowUp.resident_id, FollowUp.condition, year)).subquery()
+
+    def controlled(day, ok):
+        return case((day.is_(None), None), (ok == day, True), else_=False)  # ok is null: not controlled
+
+    c = per_year.c
+    return select(c.resident_id, c.condition, c.year, c.face_to_face, c.visits, c.complete, c.emergencies,
+                  c.bp_date, controlled(c.bp_date, c.bp_ok).label("bp_controlled"), c.fpg_date,
+                  controlled(c.fpg_date, c.fpg_ok).label("fpg_controlled"))
+
+
+def refresh_year(session: Session, resident_id: str, condition: str, year: int) -> None:
+    """Recompute one patient's figures for one year from the records (after a signed visit or amendment)."""
+    session.execute(delete(FollowUpYear).where(FollowUpYear.resident_id == resident_id,
+                                               FollowUpYear.condition == condition, FollowUpYear.year == year))
+    session.execute(insert(FollowUpYear).from_select(_YEAR_COLUMNS, _year_rows(
+        FollowUp.resident_id == resident_id, FollowUp.condition == condition,
+        FollowUp.visit_date.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))))
+
+
+def rebuild_years(session: Session) -> None:
+    """Recompute every patient's yearly figures (after a bulk load or to repair the cache)."""
+    session.execute(delete(FollowUpYear))
+    session.execute(insert(FollowUpYear).from_select(_YEAR_COLUMNS, _year_rows()))
 
 
 def _device() -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from gpcore.followup import codes
@@ -45,36 +45,50 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
     if team_id is not None:
         require_team(session, actor, team_id)
     condition = args.get("condition")
-    # The latest effective visit per patient, kept up to date on every write (FollowUpStatus).
     latest = FollowUpStatus
-    member = func.coalesce(Resident.responsible_doctor_id, latest.signed_by)
-    stmt = (select(Resident.id.label("resident_id"), Resident.name, Resident.sex, Resident.birth_date,
-                   Resident.phone, Resident.team_id, Resident.responsible_doctor_id, Household.address,
-                   Committee.code.label("committee_code"), Committee.name.label("committee_name"),
-                   ChronicCondition.condition, latest.visit_date, latest.visit_mode,
-                   latest.classification, latest.emergency, latest.referral, latest.referred,
-                   latest.next_visit_date, latest.signed_by, latest.last_face_to_face)
-            .join(Resident, Resident.id == ChronicCondition.resident_id)
-            .join(Household, Household.id == Resident.household_id)
-            .join(Committee, Committee.id == Household.committee_id)
-            .outerjoin(latest, (latest.resident_id == ChronicCondition.resident_id)
-                       & (latest.condition == ChronicCondition.condition))
-            .where(ChronicCondition.status == "managed", Resident.status == "active",
-                   rows_visible(actor, Resident.team_id, Resident.center_id)))
-    if team_id is not None:
-        stmt = stmt.where(Resident.team_id == team_id)
-    if condition:
-        stmt = stmt.where(ChronicCondition.condition == condition)
-    if args.get("member_id") is not None:
-        stmt = stmt.where(member == args["member_id"])
-    # Leave out in SQL the patients no bucket can take (seen this year, next visit beyond the week, no
-    # trouble); _item decides the buckets of the rest.
+    resident = (Resident.id.label("resident_id"), Resident.name, Resident.sex, Resident.birth_date,
+                Resident.phone, Resident.team_id, Resident.responsible_doctor_id, Household.address,
+                Committee.code.label("committee_code"), Committee.name.label("committee_name"),
+                ChronicCondition.condition)
+    visit = (latest.visit_date, latest.visit_mode, latest.classification, latest.emergency, latest.referral,
+             latest.referred, latest.next_visit_date, latest.signed_by, latest.last_face_to_face,
+             latest.reassessed)
     year_start = dt.date(today.year, 1, 1)
-    stmt = stmt.where(or_(latest.visit_date.is_(None), latest.last_face_to_face.is_(None),
-                          latest.last_face_to_face < year_start,
-                          latest.next_visit_date < today + dt.timedelta(days=WEEK_DAYS),
-                          latest.emergency, latest.referred, latest.classification.in_(TROUBLE),
-                          latest.referral != codes.NO_REFERRAL))
+
+    def narrowed(stmt, member):
+        stmt = (stmt.join(Household, Household.id == Resident.household_id)
+                .join(Committee, Committee.id == Household.committee_id)
+                .where(ChronicCondition.status == "managed", Resident.status == "active",
+                       rows_visible(actor, Resident.team_id, Resident.center_id)))
+        if team_id is not None:
+            stmt = stmt.where(Resident.team_id == team_id)
+        if condition:
+            stmt = stmt.where(ChronicCondition.condition == condition)
+        if args.get("member_id") is not None:
+            stmt = stmt.where(member == args["member_id"])
+        return stmt
+
+    # Patients with a visit: from the status rows of the team that some bucket can take today (the index
+    # on team_id, due_from), not from every registry entry of the district. The resident's own team is
+    # checked as well, so a status row whose team were stale could drop a patient but never show one to
+    # another team.
+    seen = (select(*resident, *visit)
+            .select_from(latest)
+            .join(ChronicCondition, (ChronicCondition.resident_id == latest.resident_id)
+                  & (ChronicCondition.condition == latest.condition))
+            .join(Resident, Resident.id == latest.resident_id)
+            .where(latest.due_from <= today))
+    if team_id is not None:
+        seen = seen.where(latest.team_id == team_id)
+    seen = narrowed(seen, func.coalesce(Resident.responsible_doctor_id, latest.signed_by))
+    # Registered patients never visited (no status row): always "not seen this year".
+    never = (select(*resident, *[null().label(c.key) for c in visit])
+             .select_from(ChronicCondition)
+             .join(Resident, Resident.id == ChronicCondition.resident_id)
+             .where(~exists().where(latest.resident_id == ChronicCondition.resident_id,
+                                    latest.condition == ChronicCondition.condition)))
+    never = narrowed(never, Resident.responsible_doctor_id)
+    stmt = union_all(seen, never)
     # Core rows, not ORM ones: a center's list is thousands of rows and only plain values are needed.
     items = [item for row in session.connection().execute(stmt).mappings()
              if (item := _item(row, today, year_start))["buckets"]]
@@ -83,6 +97,21 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
     items.sort(key=lambda i: (i["urgency"], i["committee_code"], i["address"], i["name"], i["condition"]))
     counts = {name: sum(name in item["buckets"] for item in items) for name in BUCKETS}
     return {"today": today, "team_id": team_id, "counts": counts, "items": items}
+
+
+def due_from(row) -> dt.date:
+    """The first day some bucket takes this status row (a dict of FollowUpStatus values); date.min when one
+    does whatever the day. Every bucket, once it applies, applies on every later day until the next visit
+    replaces the row, so `due_from <= today` keeps exactly the rows _item can give a bucket."""
+    if (row["last_face_to_face"] is None or row["emergency"] or row["referred"]
+            or row["classification"] in TROUBLE or row["referral"] not in (None, codes.NO_REFERRAL)):
+        return dt.date.min  # not seen face to face, emergency, referral, recheck: from the visit on
+    # not_seen_this_year from the 1 January after the last face-to-face visit.
+    days = [dt.date(row["last_face_to_face"].year + 1, 1, 1)]
+    if row["next_visit_date"] is not None:
+        # due_this_week (next < today + 7) and then overdue (next < today).
+        days.append(row["next_visit_date"] - dt.timedelta(days=WEEK_DAYS - 1))
+    return min(days)
 
 
 def _item(row, today: dt.date, year_start: dt.date) -> dict:

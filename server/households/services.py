@@ -13,6 +13,7 @@ from ..assignment.models import AssignmentChange
 from ..audit import services as audit
 from ..db import new_uuid
 from ..errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from ..followups.models import FollowUpStatus
 from ..org.models import Center, Committee
 from ..scope import Actor, require_visible, rows_visible
 from .models import ChronicCondition, Household, Resident, ResidentMove
@@ -189,6 +190,9 @@ def move_resident(session: Session, actor: Actor, res: Resident, data: dict) -> 
     session.add(ResidentMove(resident_id=res.id, from_household_id=old.id, to_household_id=target.id,
                              moved_by=actor.user_id, reason=data["reason"]))
     res.household_id, res.team_id, res.center_id = target.id, target.team_id, target.center_id
+    # The follow-up worklist starts from its status rows' team: they move with the resident.
+    session.execute(update(FollowUpStatus).where(FollowUpStatus.resident_id == res.id)
+                    .values(team_id=target.team_id), execution_options={"synchronize_session": False})
     res.relation_to_head = data.get("relation_to_head")
     audit.record(session, actor, "move", "resident", res.id, res.id,
                  {"from": old.id, "to": target.id, "reason": data["reason"]})

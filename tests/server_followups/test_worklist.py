@@ -136,3 +136,177 @@ def test_an_older_visit_arriving_late_does_not_replace_the_latest(fu, as_user, s
     services.rebuild_status(session)  # the bulk rebuild agrees with the row kept on every write
     session.commit()
     assert snapshot() == kept and len(kept) == 1
+
+
+def _status(session, key_resident, condition="hypertension"):
+    from server.followups.models import FollowUpStatus
+
+    session.expire_all()
+    return session.get(FollowUpStatus, (key_resident, condition))
+
+
+def _names(as_user, user):
+    return sorted((i["name"], i["condition"]) for i in as_user(user).get("/api/v1/worklist").get_json()["items"])
+
+
+def test_status_rows_follow_households_assigned_to_another_team(fu, as_user, session):
+    """The worklist starts from the status rows' team: assigning a household moves its patients' rows."""
+    _scene(fu, as_user, session)
+    a1, a2 = fu.w.teams["A1"], fu.w.teams["A2"]
+    zhang = fu.w.residents["A1-0-0"]
+    assert _status(session, zhang).team_id == a1
+    before_a2 = _names(as_user, "gp-a2")
+    r = as_user("staff-a").post("/api/v1/assignments/", json={
+        "household_ids": [fu.w.households["A1-0"]], "team_id": a2, "reason": "调整服务范围"})
+    assert r.status_code == 200 and r.get_json()["changed"] == 1
+    assert _status(session, zhang).team_id == a2
+    assert _status(session, zhang, "t2dm") is None  # never visited: no row, found through the registry
+    moved = {("张三", "hypertension"), ("张三", "t2dm"), ("李四", "hypertension"), ("李四", "t2dm")}
+    assert set(_names(as_user, "gp-a2")) == set(before_a2) | moved
+    assert not moved & set(_names(as_user, "gp-a1"))
+    # To no team: the rows carry no team, no GP team lists them, the center still does.
+    as_user("staff-a").post("/api/v1/assignments/", json={
+        "household_ids": [fu.w.households["A1-0"]], "team_id": None, "reason": "暂不分配"})
+    assert _status(session, zhang).team_id is None
+    assert not moved & set(_names(as_user, "gp-a2"))
+    assert moved <= {(i["name"], i["condition"]) for i in
+                     as_user("staff-a").get("/api/v1/worklist").get_json()["items"]}
+
+
+def test_status_row_follows_a_resident_who_moves_household(fu, as_user, session):
+    from server.auth.models import User
+    from server.households import services as households
+    from server.households.models import Resident
+    from server.scope import Actor
+
+    _scene(fu, as_user, session)
+    wang = fu.w.residents["A1-1-0"]  # 王五: recheck (hypertension) and overdue (t2dm) in team A1
+    admin = Actor.of(session.get(User, fu.w.users["admin"]))
+    households.move_resident(session, admin, session.get(Resident, wang),
+                             {"household_id": fu.w.households["A2-1"], "reason": "搬家"})
+    session.commit()
+    assert _status(session, wang).team_id == _status(session, wang, "t2dm").team_id == fu.w.teams["A2"]
+    assert ("王五", "hypertension") in _names(as_user, "gp-a2") and ("王五", "t2dm") in _names(as_user, "gp-a2")
+    assert not any(name == "王五" for name, _ in _names(as_user, "gp-a1"))
+
+
+def test_due_from_reads_every_row_a_bucket_can_take():
+    """due_from <= today for every (status row, today) that _item gives a bucket: the SQL prefilter on
+    due_from drops nothing (checked over a grid of rows and days)."""
+    import datetime as dt
+    import itertools
+
+    from server.followups import worklist as wl
+
+    days = [dt.date(2025, 12, 20) + dt.timedelta(days=n) for n in range(0, 220, 3)]
+    visit_days = [dt.date(2025, 6, 1), dt.date(2025, 12, 30), dt.date(2026, 2, 10)]
+    count = 0
+    for visit, gap, mode_f2f, cls, emergency, referral, referred in itertools.product(
+            visit_days, (None, 3, 14, 15, 60, 90), (True, False), (None, 1, 2, 3, 4), (False, True),
+            (None, "none", "routine", "urgent"), (False, True)):
+        row = {"visit_date": visit, "next_visit_date": visit + dt.timedelta(days=gap) if gap else None,
+               "last_face_to_face": visit if mode_f2f else None, "classification": cls, "emergency": emergency,
+               "referral": referral, "referred": referred, "birth_date": dt.date(1950, 1, 1)}
+        start = wl.due_from(row)
+        for today in days:
+            buckets = wl._item(row, today, dt.date(today.year, 1, 1))["buckets"]
+            assert not buckets or start <= today, (row, today, buckets, start)
+            count += bool(buckets)
+    assert count > 10_000
+
+
+def test_worklist_ignores_nothing_with_every_row_read(fu, as_user, session):
+    """The same lists when every status row is read (due_from as the migration leaves it), per filter."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from server.followups.models import FollowUpStatus
+
+    _scene(fu, as_user, session)
+    gp = as_user("gp-a1")
+    queries = ["", "?condition=t2dm", "?condition=hypertension", f"?member_id={fu.w.users['nurse-a1']}",
+               f"?member_id={fu.w.users['gp-a1']}", "?bucket=overdue", "?bucket=due_this_week"]
+    narrowed = [gp.get("/api/v1/worklist" + q).get_json() for q in queries]
+    session.execute(update(FollowUpStatus).values(due_from=dt.date.min))
+    session.commit()
+    assert [gp.get("/api/v1/worklist" + q).get_json() for q in queries] == narrowed
+
+
+def _snapshot(session):
+    from sqlalchemy import select
+
+    from server.followups import services
+    from server.followups.models import FollowUpStatus
+
+    session.expire_all()
+    return [tuple(getattr(r, c) for c in services._STATUS_COLUMNS)
+            for r in session.scalars(select(FollowUpStatus).order_by(FollowUpStatus.resident_id,
+                                                                     FollowUpStatus.condition))]
+
+
+def _rebuilt_agrees(session):
+    from server.followups import services
+
+    kept = _snapshot(session)
+    services.rebuild_status(session)  # the bulk rebuild agrees with the row kept on every write
+    session.commit()
+    assert _snapshot(session) == kept
+    return kept
+
+
+def test_a_late_older_visit_re_decides_the_latest_for_the_worklist(fu, as_user, session):
+    """Signed 04-01 (controlled) and 06-01 (uncontrolled, first in a row: no referral); then 05-15
+    (uncontrolled) arrives late. 05-15 is judged against 04-01, the visit before it by date; the status row
+    keeps 06-01, re-decided against 05-15: second uncontrolled in a row, routine referral. The signed
+    06-01 record is not changed."""
+    fu.register("A1-0-1")  # born 1970: target < 140/90
+    fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-04-01")))
+    june = fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-01", sbp=150, dbp=95, classification=2)))
+    assert june["referral"] == "none" and june["next_visit_date"] == "2026-06-15"
+    item = as_user("gp-a1").get("/api/v1/worklist").get_json()["items"][0]
+    assert (item["referral"], item["reassessed"]) == ("none", False)
+
+    late = fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-05-15", sbp=152, dbp=96, classification=2)))
+    assert late["assessment"]["consecutive_uncontrolled"] is False  # 04-01 was controlled
+    assert late["referral"] == "none" and late["next_visit_date"] == "2026-05-29"
+    item = as_user("gp-a1").get("/api/v1/worklist").get_json()["items"][0]
+    assert (item["visit_date"], item["referral"], item["reassessed"], item["next_visit_date"]) == (
+        "2026-06-01", "routine", True, "2026-06-15")
+    assert item["buckets"] == ["recheck", "due_this_week"]
+    again = as_user("gp-a1").get(f"/api/v1/followups/{june['id']}").get_json()
+    assert again["referral"] == "none" and again["assessment"] == june["assessment"]
+    kept = _rebuilt_agrees(session)
+    assert len(kept) == 1 and kept[0][-1] is True  # reassessed
+
+
+def test_late_visits_earlier_in_the_year_change_the_latest_booking(fu, as_user, session):
+    """06-01 signed first: 1 face-to-face visit this year, 3 more needed by 31 December, so the rules book
+    71 days ahead (08-11). Visits of 02-01 and 04-01 signed later make it 3 this year: plain 90 days."""
+    fu.register("A1-0-1")
+    first = fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-01")))
+    assert first["next_visit_date"] == "2026-08-11"
+    for day in ("2026-02-01", "2026-04-01"):
+        fu.ok(fu.visit("A1-0-1", fu.htn_form(day)))
+    row = _status(session, fu.w.residents["A1-0-1"])
+    assert (row.visit_date.isoformat(), row.next_visit_date.isoformat(), row.reassessed) == (
+        "2026-06-01", "2026-08-30", True)
+    # A newer visit signed in order is taken as signed: nothing to re-decide.
+    fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-10")))
+    row = _status(session, fu.w.residents["A1-0-1"])
+    assert (row.visit_date.isoformat(), row.reassessed) == ("2026-06-10", False)
+    _rebuilt_agrees(session)
+
+
+def test_an_amended_older_visit_re_decides_the_latest(fu, as_user, session):
+    """Correcting the 05-01 BP to uncontrolled makes the later 05-15 visit the second in a row."""
+    fu.register("A1-0-1")
+    may = fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-05-01")))
+    fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-05-15", sbp=150, dbp=95, classification=2)))
+    assert _status(session, fu.w.residents["A1-0-1"]).referral == "none"
+    fu.ok(as_user("gp-a1").post(f"/api/v1/followups/{may['id']}/amendments", json={
+        "id": fu.new_id(), "reason": "血压抄错", "form": fu.htn_form("2026-05-01", sbp=151, dbp=94,
+                                                                  classification=2)}))
+    row = _status(session, fu.w.residents["A1-0-1"])
+    assert (row.visit_date.isoformat(), row.referral, row.reassessed) == ("2026-05-15", "routine", True)
+    _rebuilt_agrees(session)
