@@ -60,7 +60,8 @@ def _demo(app) -> None:
             return
         print("Loading the demo district (one center, three teams, ~600 households)...")
         counts = demo.load(session)
-        print(f"Demo loaded: {counts['households']} households, {counts['residents']} residents. "
+        print(f"Demo loaded: {counts['households']} households, {counts['residents']} residents, "
+              f"{counts.get('followups', 0)} follow-up visits, {counts.get('lab_messages', 0)} lab messages. "
               f"Accounts are listed in README.md.")
 
 
@@ -168,6 +169,19 @@ def cmd_new_epoch(_args) -> None:
     print(f"new sync epoch {value}: tablets will re-send what they sent before and download afresh")
 
 
+def cmd_prune_sync_log(args) -> None:
+    import datetime as dt
+
+    from . import db
+    from .sync.services import prune_changes
+
+    app = _app()
+    with app.app_context():
+        with db.engine().begin() as conn:
+            n = prune_changes(conn, dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.days))
+    print(f"pruned {n} sync changes older than {args.days} days; tablets not synced since download afresh")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server.manage")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -192,6 +206,9 @@ def main(argv=None) -> None:
     p.set_defaults(func=cmd_mllp)
     sub.add_parser("new-epoch", help="after a restore: tablets re-upload and re-download").set_defaults(
         func=cmd_new_epoch)
+    p = sub.add_parser("prune-sync-log", help="drop sync changes older than N days (tablets older resync)")
+    p.add_argument("--days", type=int, default=180)
+    p.set_defaults(func=cmd_prune_sync_log)
     p = sub.add_parser("create-admin")
     p.add_argument("username")
     p.set_defaults(func=cmd_create_admin)

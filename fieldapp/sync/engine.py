@@ -138,6 +138,16 @@ class SyncEngine:
         restarts = 0
         while True:
             page = self._call("GET", PULL, params={"cursor": self.store.state("cursor"), "limit": self.page_limit})
+            if page.get("resync") and not self._epoch_differs(page.get("epoch")):
+                # The server pruned its change log past this tablet's cursor: download afresh (the sweep
+                # drops what left the team meanwhile); the server has everything acknowledged, so nothing
+                # is re-sent.
+                restarts += 1
+                if restarts > 3:
+                    raise SyncFailed("The server keeps restarting its history; try again later.")
+                self.store.start_snapshot(self.store.state("epoch"), requeue=False)
+                done = 0
+                continue
             if page.get("reset") or self._epoch_differs(page.get("epoch")):
                 restarts += 1
                 if restarts > 3:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +27,10 @@ class SyncChange(Base):
     entity_id: Mapped[str] = mapped_column(String(36))
     team_id: Mapped[int] = mapped_column(Integer)
     op: Mapped[str] = mapped_column(String(6))  # upsert | remove
+    # When it was logged, filled in by the database (every writer, COPY too): only to choose what
+    # prune_changes() may drop; never an order (that is (xid, seq)). NULL for rows logged before s002.
+    changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True,
+                                                           server_default=text("CURRENT_TIMESTAMP"))
 
 
 class SyncBatch(Base):

@@ -1,10 +1,11 @@
 """Pull (what a team's tablets must receive since their cursor), the server epoch, the conflict log."""
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -45,7 +46,57 @@ def new_epoch(conn: Connection) -> str:
     if conn.execute(update(table).where(table.c.key == "epoch").values(value=value)).rowcount == 0:
         conn.execute(table.insert().values(key="epoch", value=value))
     conn.execute(update(SyncChange.__table__).where(SyncChange.xid != 0).values(xid=0))
+    horizon = _horizon(conn)
+    if horizon is not None:  # folded like the log, or every cursor would be "older" than it for ever
+        _set_state(conn, HORIZON, Cursor(0, horizon.seq).encode())
     return value
+
+
+# --- pruning the change log --------------------------------------------------------------------
+
+HORIZON = "horizon"
+
+
+def _set_state(conn: Connection, key: str, value: str) -> None:
+    table = ServerState.__table__
+    if conn.execute(update(table).where(table.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(table.insert().values(key=key, value=value))
+
+
+def _horizon(conn: Connection) -> Cursor | None:
+    raw = conn.execute(select(ServerState.value).where(ServerState.key == HORIZON)).scalar()
+    return Cursor.decode(raw) if raw else None
+
+
+def prune_changes(conn: Connection, older_than: dt.datetime) -> int:
+    """Drop change-log rows (removals = tombstones among them) logged before `older_than`; returns how many.
+
+    The log must keep a removal until every tablet has pulled past it, but a tablet may never come back, so
+    the rule is a documented horizon instead (the operator runs `python -m server.manage prune-sync-log
+    --days N`): the highest position dropped is kept as the horizon, and a tablet whose cursor is below it
+    is told to download afresh (pull answers `resync`), which sweeps whatever it held that has since left
+    its team. Only positions a reader can already have passed are dropped (below the safe xmin on
+    PostgreSQL), so no commit still running can later land under the horizon.
+    """
+    c = SyncChange.__table__.c
+    # The newest row always stays: max(seq) is how a server restored without a new epoch is recognised
+    # (_behind), and SQLite would otherwise hand out its seq again.
+    newest = conn.execute(select(func.max(c.seq))).scalar()
+    if newest is None:
+        return 0
+    q = select(c.xid, c.seq).where(c.changed_at < older_than, c.seq < newest)
+    xmin = _safe_xmin(conn)
+    if xmin is not None:
+        q = q.where(c.xid < xmin)
+    top = conn.execute(q.order_by(c.xid.desc(), c.seq.desc()).limit(1)).first()
+    if top is None:
+        return 0
+    n = conn.execute(delete(SyncChange.__table__).where(tuple_(c.xid, c.seq) <= tuple_(top.xid, top.seq),
+                                                        c.seq < newest)).rowcount
+    old = _horizon(conn)
+    if old is None or (top.xid, top.seq) > (old.xid, old.seq):
+        _set_state(conn, HORIZON, Cursor(top.xid, top.seq).encode())
+    return n
 
 
 # --- cursors -----------------------------------------------------------------------------------
@@ -176,6 +227,12 @@ def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DE
         if _behind(conn, cur):
             # The server has less than the tablet saw: restored from a backup without a new epoch.
             return {**page, "reset": True, "cursor": None, "more": True, "mode": "reset", "remaining": 0}
+        horizon = _horizon(conn)
+        if horizon is not None and (cur.xid, cur.seq) < (horizon.xid, horizon.seq):
+            # Changes after this cursor were pruned: download afresh. "reset" too, for an app from before
+            # "resync" (it re-sends what it sent, which the server answers as duplicates: safe, slower).
+            return {**page, "resync": True, "reset": True, "cursor": None, "more": True, "mode": "resync",
+                    "remaining": 0}
     if cur.entity is not None:
         return {**page, **_snapshot_page(conn, team, cur, limit)}
     return {**page, **_changes_page(conn, team, cur, limit)}
