@@ -20,7 +20,8 @@ Reading (values as the server sends them: dates ISO strings, code lists as Pytho
                                             (an amended record gives way to its amendment); "pending" while
                                             the server has not signed it, "amended_by"
     store.visit(id)                         one follow-up record (form as a dict, the server's decisions)
-    store.lab_reports(resident_id)          lab reports, critical first, then newest
+    store.lab_reports(resident_id)          lab reports, critical first, then newest, each with
+                                            "hospital_name" (the server's hospital list, kept by sync)
     store.lab_report(id)                    a report with "results" (current rows, critical first) and
                                             "history" (rows a correction superseded)
     store.outbox_count()                    records saved but not yet committed by the server

@@ -111,4 +111,9 @@ UPGRADES: list[list[str]] = [
         "UPDATE sync_state SET value = 'false' WHERE key = 'snapshot_done'",
         "UPDATE sync_state SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'gen'",
     ],
+    # 3: reference lists the screens take names from (hospitals of lab reports); replaced whole when the
+    # server's version differs from sync_state 'ref', which starts empty so the next sync fills them.
+    [
+        "CREATE TABLE hospitals (id TEXT PRIMARY KEY, code TEXT, name TEXT)",
+    ],
 ]

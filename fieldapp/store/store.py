@@ -228,9 +228,15 @@ class Store:
     def lab_reports(self, resident_id: str) -> list[dict]:
         """A resident's lab reports: critical ones first, then the newest."""
         t = ENTITIES["lab_reports"]
-        return [self._decode(t, r) for r in self.db.execute(
-            "SELECT * FROM lab_reports WHERE resident_id = ? ORDER BY critical DESC, "
-            "COALESCE(reported_at, changed_at) DESC, id", (resident_id,))]
+        out = []
+        for r in self.db.execute(
+                "SELECT l.*, h.name AS hospital_name FROM lab_reports l LEFT JOIN hospitals h "
+                "ON h.id = CAST(l.hospital_id AS TEXT) WHERE l.resident_id = ? ORDER BY l.critical DESC, "
+                "COALESCE(l.reported_at, l.changed_at) DESC, l.id", (resident_id,)):
+            row = self._decode(t, r)
+            row["hospital_name"] = r["hospital_name"]
+            out.append(row)
+        return out
 
     def lab_report(self, report_id: str) -> dict:
         """A lab report with its current result rows (critical first, then in report order); a corrected
@@ -238,6 +244,8 @@ class Store:
         rep = self._row("lab_reports", report_id)
         if rep is None:
             raise NotFound(f"no lab report {report_id} on this tablet")
+        name = self.db.execute("SELECT name FROM hospitals WHERE id = CAST(? AS TEXT)", (rep["hospital_id"],)).fetchone()
+        rep["hospital_name"] = name[0] if name else None
         t = ENTITIES["lab_results"]
         rows = [self._decode(t, r) for r in self.db.execute(
             "SELECT * FROM lab_results WHERE report_id = ? ORDER BY critical DESC, abnormal DESC, "
@@ -686,8 +694,16 @@ class Store:
                 n += len(rows) + len(removed)
             if finish_snapshot:
                 self._sweep(gen)
+            if page.get("reference"):
+                self._replace_reference(page["reference"])
             self.set_state("cursor", page["cursor"])
         return n
+
+    def _replace_reference(self, reference: dict) -> None:
+        self.db.execute("DELETE FROM hospitals")
+        self.db.executemany("INSERT INTO hospitals (id, code, name) VALUES (?, ?, ?)",
+                            [(str(i), code, name) for i, code, name in reference.get("hospitals", ())])
+        self.set_state("ref", reference.get("version"))
 
     def _sweep(self, gen: int) -> None:
         """After a whole snapshot: drop rows it did not deliver, except creates still waiting to go up."""

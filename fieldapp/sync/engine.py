@@ -137,7 +137,8 @@ class SyncEngine:
         done = pages = 0
         restarts = 0
         while True:
-            page = self._call("GET", PULL, params={"cursor": self.store.state("cursor"), "limit": self.page_limit})
+            page = self._call("GET", PULL, params={"cursor": self.store.state("cursor"), "limit": self.page_limit,
+                                                   "ref": self.store.state("ref")})
             if page.get("resync") and not self._epoch_differs(page.get("epoch")):
                 # The server pruned its change log past this tablet's cursor: download afresh (the sweep
                 # drops what left the team meanwhile); the server has everything acknowledged, so nothing

@@ -16,6 +16,8 @@ class PullArgs(Schema):
         "description": "the cursor of the last page applied; empty for a first (snapshot) sync"})
     limit = ma.fields.Integer(load_default=5000, validate=V.Range(min=1, max=20000),
                               metadata={"description": "rows per page"})
+    ref = ma.fields.String(load_default=None, validate=V.Length(max=64), metadata={
+        "description": "version of the reference lists the tablet holds; the last page sends them if changed"})
 
 
 class EntityPageSchema(Schema):
@@ -33,6 +35,9 @@ class PullPageSchema(Schema):
     mode = ma.fields.String(metadata={"description": "snapshot | changes | reset"})
     snapshot_complete = ma.fields.Boolean(metadata={"description": "last snapshot page: drop what it did not send"})
     reset = ma.fields.Boolean(metadata={"description": "the server has less than this tablet saw: start over"})
+    resync = ma.fields.Boolean(metadata={"description": "changes after the cursor were pruned: download afresh"})
+    reference = ma.fields.Dict(metadata={"description": "on the last page when the tablet's `ref` is not "
+                                                       "current: {version, hospitals: [[id, code, name]]}"})
     remaining = ma.fields.Integer(metadata={"description": "about how many rows are still to come"})
     entities = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(EntityPageSchema))
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -208,12 +210,34 @@ def _team(actor: Actor) -> int:
     return actor.team_id
 
 
-def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DEFAULT_LIMIT) -> dict:
+def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DEFAULT_LIMIT,
+         ref: str | None = None) -> dict:
     """One page for the actor's team: entity rows (current state) and removals, and the next cursor.
 
     Without a cursor: snapshot mode, paging the entity tables; the cursor then continues from the
     change-log position taken when the snapshot started, so nothing written meanwhile is missed.
+    The last page also carries the reference lists (hospital names for lab reports) unless `ref` says
+    the tablet has this version of them already.
     """
+    page = _pull(session, actor, raw_cursor, limit)
+    if not page.get("more"):
+        reference = _reference(session.connection())
+        if reference["version"] != ref:
+            page["reference"] = reference
+    return page
+
+
+def _reference(conn) -> dict:
+    """The small server-wide lists a tablet shows names from, with a version (a digest of their content):
+    every hospital (a few dozen rows in a district; their lab reports name them by id)."""
+    from ..org.models import Hospital
+    h = Hospital.__table__.c
+    hospitals = [list(r) for r in conn.execute(select(h.id, h.code, h.name).order_by(h.id))]
+    digest = hashlib.sha256(json.dumps(hospitals, ensure_ascii=False).encode()).hexdigest()[:16]
+    return {"version": digest, "hospitals": hospitals}
+
+
+def _pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int) -> dict:
     team = _team(actor)
     limit = max(1, min(limit, MAX_LIMIT))
     current_epoch = epoch(session)

@@ -272,3 +272,27 @@ def test_a_refused_death_entry_needs_attention_and_can_be_fixed(world, tablet, a
     store.fix_rejected(item["change_id"], {"date": earlier})
     assert engine.sync().pushed == {"applied": 1}
     assert session.get(FollowUp, dead).visit_date.isoformat() == earlier
+
+
+def test_lab_reports_show_the_hospital_name_and_a_rename_reaches_the_tablet(world, tablet, session, lab_feed,
+                                                                           client, token):
+    from server.households.models import Resident
+    from server.org.models import Hospital
+    res = session.get(Resident, world.residents["A1-0-0"])
+    lab_feed(_oru("H-1", res, ["OBX|1|NM|GLU^血糖^L||5.0|mmol/L|3.9-6.1|N|||F"], filler="H-F"))
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    [rep] = store.lab_reports(res.id)
+    assert rep["hospital_name"] == "市一医院" and store.lab_report(rep["id"])["hospital_name"] == "市一医院"
+    # The list goes down only when it changed: a pull with the version the tablet holds leaves it out.
+    auth = {"Authorization": f"Bearer {token('gp-a1')}"}
+    page = client.get("/api/v1/sync/pull", query_string={"cursor": store.state("cursor"), "ref": store.state("ref")},
+                      headers=auth).get_json()
+    assert "reference" not in page and not page["more"]
+    stale = client.get("/api/v1/sync/pull", query_string={"cursor": store.state("cursor"), "ref": "old"},
+                       headers=auth).get_json()
+    assert stale["reference"]["hospitals"] == [[world.hospital_id, "H1", "市一医院"]]
+    session.get(Hospital, world.hospital_id).name = "市第一人民医院"
+    session.commit()
+    engine.sync()
+    assert store.lab_reports(res.id)[0]["hospital_name"] == "市第一人民医院"
