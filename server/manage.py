@@ -60,7 +60,8 @@ def _demo(app) -> None:
             return
         print("Loading the demo district (one center, three teams, ~600 households)...")
         counts = demo.load(session)
-        print(f"Demo loaded: {counts['households']} households, {counts['residents']} residents. "
+        print(f"Demo loaded: {counts['households']} households, {counts['residents']} residents, "
+              f"{counts.get('followups', 0)} follow-up visits, {counts.get('lab_messages', 0)} lab messages. "
               f"Accounts are listed in README.md.")
 
 

@@ -7,11 +7,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth.models import User
+from ..followups import services as followups
 from ..auth.services import hash_password
 from ..households.models import Household
+from ..db import utcnow
 from ..imports.services import write
 from ..org.models import Center, Committee, Hospital, Team
 from ..scope import Actor
+from . import clinical as clinical_demo
 from .caseload import Generator, HouseholdFile, team_caseload
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo accounts only; listed in the README
@@ -32,8 +35,8 @@ def is_loaded(session: Session) -> bool:
 
 
 def load(session: Session, seed: int = 20261122, hash_profile: str = "default",
-         households_per_team: int = 200, residents_per_team: int = 600) -> dict:
-    """Create the demo district; returns counts. Commits."""
+         households_per_team: int = 200, residents_per_team: int = 600, clinical: bool = True) -> dict:
+    """Create the demo district (and, with `clinical`, its follow-ups and lab results); returns counts. Commits."""
     pw = hash_password(DEMO_PASSWORD, hash_profile)
     center = Center(code="PD-WF", name="潍坊社区卫生服务中心", county_code="310115", township_code="005",
                     township_name="潍坊新村街道", phone="021-58880000")
@@ -76,7 +79,11 @@ def load(session: Session, seed: int = 20261122, hash_profile: str = "default",
         write(session, actor, center, to_groups(files, rows), reason="demo data")
         residents += sum(len(f.members) for f in files)
     session.commit()
-    return {"households": session.scalar(select(func.count()).select_from(Household)), "residents": residents}
+    counts = {"households": session.scalar(select(func.count()).select_from(Household)), "residents": residents}
+    if clinical:
+        counts["followups"] = clinical_demo.load_followups(session, followups.local_today())
+        counts["lab_messages"] = clinical_demo.load_labs(session, admin, utcnow())
+    return counts
 
 
 def to_groups(files: list[HouseholdFile], committees: list[Committee]) -> list[list[dict]]:

@@ -8,7 +8,7 @@ def test_demo_loads_once_with_every_role(session):
     from server.households.models import ChronicCondition, Household, Resident
 
     assert not demo.is_loaded(session)
-    counts = demo.load(session, hash_profile="fast")
+    counts = demo.load(session, hash_profile="fast", clinical=False)
     assert counts["households"] == 600 and counts["residents"] == 1800
     roles = dict(session.execute(select(User.role, func.count()).group_by(User.role)).all())
     assert set(roles) == {"admin", "center_staff", "specialist", "gp"}
@@ -35,3 +35,30 @@ def test_demo_generator_is_deterministic():
     assert sum(m.hypertension is not None for m in people) == 25
     assert sum(m.t2dm is not None for m in people) == 10
     assert sum(m.t2dm is not None and m.hypertension is not None for m in people) == 5
+
+
+def test_demo_clinical_data_goes_through_the_real_services(session):
+    """A small demo with visits and lab results: the worklist has work, the queue has the unknown patient."""
+    from server.auth.models import User
+    from server.followups import services as followups
+    from server.followups import worklist
+    from server.followups.models import FollowUp
+    from server.demo import load as demo
+    from server.labs.models import LabMessage, LabResultRow
+    from server.scope import Actor
+
+    counts = demo.load(session, hash_profile="fast", households_per_team=20, residents_per_team=60)
+    assert counts["followups"] == session.scalar(select(func.count()).select_from(FollowUp)) > 20
+    assert counts["lab_messages"] == session.scalar(select(func.count()).select_from(LabMessage))
+    statuses = dict(session.execute(select(LabMessage.match_status, func.count())
+                                    .group_by(LabMessage.match_status)).all())
+    assert statuses.get("unmatched") == 1, statuses
+    assert any("HH" in flags for flags in session.scalars(select(LabResultRow.flags)))
+    # Every visit was decided by the rules: uncontrolled ones book the 2-week recheck.
+    rows = session.scalars(select(FollowUp).where(FollowUp.kind == "visit")).all()
+    assert all(r.next_visit_date is not None for r in rows)
+    assert all(r.visit_date <= followups.local_today() for r in rows)
+    leader = session.scalars(select(User).where(User.username == "t1-doctor")).one()
+    work = worklist.worklist(session, Actor.of(leader), {}, today=followups.local_today())
+    buckets = {b for item in work["items"] for b in item["buckets"]}
+    assert {"overdue", "recheck"} <= buckets, work["counts"]
