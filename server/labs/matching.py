@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gpcore import idcard, pinyin
+from gpcore import pinyin
 
 from ..households.models import Resident
 from .model import LabPatient
@@ -48,12 +48,7 @@ class Match:
 
 def citizen_id(patient: LabPatient) -> str | None:
     """The patient's citizen ID number, normalised (18 characters), when one of the identifiers is valid."""
-    for ident in patient.identifiers:
-        try:
-            return idcard.parse(ident.value, accept_15=False).number
-        except idcard.InvalidIdNumber:
-            continue
-    return None
+    return patient.citizen_id
 
 
 def _same_name(sent: str, on_file: str) -> bool:

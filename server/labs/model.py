@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
+from gpcore import idcard
+
 # HL7 table 0085 (OBX-11) and 0123 (OBR-25) codes we give a name to; unknown codes are kept as sent.
 RESULT_STATUS = {
     "C": "corrected",
@@ -57,10 +59,14 @@ class LabPatient:
 
     @property
     def citizen_id(self) -> str | None:
-        """The first identifier that is a well-formed 18-character citizen ID (GB 11643 check character)."""
+        """The first identifier that is a valid 18-character citizen ID (gpcore.idcard: GB 11643 check
+        character and a real birth date), normalised; 15-digit numbers are not taken (they carry no check
+        character, so a hospital number of 15 digits could pass for one)."""
         for ident in self.identifiers:
-            if is_citizen_id_shaped(ident.value):
-                return ident.value.strip().upper().replace("Ｘ", "X")
+            try:
+                return idcard.parse(ident.value, accept_15=False).number
+            except idcard.InvalidIdNumber:
+                continue
         return None
 
 
@@ -152,16 +158,3 @@ class LabMessage:
     def results(self) -> list[LabResult]:
         """All result rows of all reports, in message order."""
         return [r for rep in self.reports for r in rep.results]
-
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
-
-
-def is_citizen_id_shaped(value: str) -> bool:
-    """True for 18 characters whose GB 11643 MOD 11-2 check character matches (no date or region check)."""
-    value = value.strip().upper().replace("Ｘ", "X")
-    if len(value) != 18 or not value[:17].isascii() or not value[:17].isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS))
-    return value[17] == _ID_CHECK[total % 11]
