@@ -96,10 +96,12 @@ class PageArgs(Schema):
     page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
-def paginate(session, stmt, page: int, page_size: int, count_stmt=None, rows: bool = False) -> dict:
+def paginate(session, stmt, page: int, page_size: int, count_stmt=None, rows: bool = False, then=None) -> dict:
     """Run a select with LIMIT/OFFSET and a total count; return {items, page, page_size, total}.
 
-    With rows=True the items are column mappings (list views) rather than ORM objects.
+    With rows=True the items are column mappings (list views) rather than ORM objects. With then, the
+    page is cut first and then(page_subquery) gives the select that is run: costly columns (joins,
+    counts) are computed for the page's rows only; it must order its rows itself.
     """
     from sqlalchemy import func, select
 
@@ -107,6 +109,8 @@ def paginate(session, stmt, page: int, page_size: int, count_stmt=None, rows: bo
         stmt.order_by(None).subquery())
     total = session.scalar(count_stmt)
     paged = stmt.limit(page_size).offset((page - 1) * page_size)
+    if then is not None:
+        paged = then(paged.subquery("page"))
     items = session.execute(paged).mappings().all() if rows else session.scalars(paged).all()
     return {"items": items, "page": page, "page_size": page_size, "total": total}
 

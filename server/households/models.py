@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -17,7 +17,10 @@ class Household(Base):
     """A household (家庭档案): address, committee, head, living environment and responsible team."""
 
     __tablename__ = "households"
-    __table_args__ = (Index("ix_households_team_committee_address", "team_id", "committee_id", "address"),)
+    __table_args__ = (Index("ix_households_team_committee_address", "team_id", "committee_id", "address"),
+                      # Address fragments (search): trigram GIN on PostgreSQL; a plain index on SQLite.
+                      Index("ix_households_address_trgm", "address", postgresql_using="gin",
+                            postgresql_ops={"address": "gin_trgm_ops"}))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
     committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id"), index=True)
@@ -52,8 +55,26 @@ class Resident(Base):
     """A resident's personal basic information (个人基本信息表)."""
 
     __tablename__ = "residents"
+    # Search (server/search) matches prefixes of initials, pinyin and ID numbers (LIKE 'x%') and fragments of
+    # phones and record numbers (LIKE '%x%'). The database's collation is not C, so a plain btree cannot
+    # serve LIKE: on PostgreSQL the prefix indexes use varchar_pattern_ops and the fragment indexes are
+    # trigram GIN (pg_trgm). SQLite ignores these options and gets plain indexes under the same names,
+    # so one set of models matches both (ix_residents_id_prefix then merely duplicates the unique
+    # constraint on the demo database). The record number's last 8 digits are indexed as an expression
+    # below (a trigram index on record numbers, which share long prefixes, made imports twice as slow).
     __table_args__ = (Index("ix_residents_team_name", "team_id", "name"),
-                      Index("ix_residents_team_initials", "team_id", "name_initials"))
+                      Index("ix_residents_team_initials", "team_id", "name_initials",
+                            postgresql_ops={"name_initials": "varchar_pattern_ops"}),
+                      Index("ix_residents_team_pinyin", "team_id", "name_pinyin",
+                            postgresql_ops={"name_pinyin": "varchar_pattern_ops"}),
+                      Index("ix_residents_name_initials", "name_initials",
+                            postgresql_ops={"name_initials": "varchar_pattern_ops"}),
+                      Index("ix_residents_name_pinyin", "name_pinyin",
+                            postgresql_ops={"name_pinyin": "varchar_pattern_ops"}),
+                      Index("ix_residents_id_prefix", "id_number",
+                            postgresql_ops={"id_number": "varchar_pattern_ops"}),
+                      Index("ix_residents_phone", "phone", postgresql_using="gin",
+                            postgresql_ops={"phone": "gin_trgm_ops"}))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     # Denormalised from the household so a team's scope is one indexed column away (search, sync).
@@ -63,11 +84,11 @@ class Resident(Base):
     id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
     name: Mapped[str] = mapped_column(String(50))
     name_pinyin: Mapped[str] = mapped_column(String(200), default="")
-    name_initials: Mapped[str] = mapped_column(String(50), default="", index=True)
+    name_initials: Mapped[str] = mapped_column(String(50), default="")
     sex: Mapped[str] = mapped_column(String(1))
     birth_date: Mapped[dt.date] = mapped_column(Date)
     relation_to_head: Mapped[str | None] = mapped_column(String(2))  # GB/T 4761
-    phone: Mapped[str | None] = mapped_column(String(30), index=True)
+    phone: Mapped[str | None] = mapped_column(String(30))
     employer: Mapped[str | None] = mapped_column(String(100))
     contact_name: Mapped[str | None] = mapped_column(String(50))
     contact_phone: Mapped[str | None] = mapped_column(String(30))
@@ -105,6 +126,10 @@ class Resident(Base):
         back_populates="resident", order_by="ChronicCondition.condition")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+# The short record number (committee + serial) that paper forms show: the last 8 of the 17 digits.
+Index("ix_residents_record_last8", func.substr(Resident.record_number, 10))
 
 
 class ChronicCondition(Base):

@@ -34,7 +34,7 @@ def list_households(args):
     """Households in your scope, in route order (committee, address)."""
     session = db.session()
     return paginate(session, services.list_households(_actor(), args), args["page"], args["page_size"],
-                    rows=True)
+                    rows=True, then=services.household_rows)
 
 
 @blp.route("/households", methods=["POST"])

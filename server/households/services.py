@@ -36,16 +36,15 @@ def get_household(session: Session, actor: Actor, household_id: str) -> Househol
 
 
 def list_households(actor: Actor, args: dict):
-    """A select of household list rows in scope, ordered for a walking route (committee, address)."""
-    head = Resident.__table__.alias("head")
-    members = (select(func.count()).where(Resident.household_id == Household.id,
-                                          Resident.status == "active")
-               .correlate(Household).scalar_subquery())
+    """A select of households in scope (with committee), ordered for a walking route (committee, address).
+
+    Page it with api.paginate(..., then=household_rows): the page is cut from households and committees
+    alone, and only its rows get their head's name and member count (not every household in scope).
+    """
     stmt = (select(Household.id, Household.address, Household.committee_id,
-                   Committee.name.label("committee_name"), Household.team_id,
-                   head.c.name.label("head_name"), members.label("member_count"))
+                   Committee.name.label("committee_name"), Household.team_id, Household.head_id,
+                   Committee.code.label("committee_code"))
             .join(Committee, Committee.id == Household.committee_id)
-            .outerjoin(head, head.c.id == Household.head_id)
             .where(rows_visible(actor, Household.team_id, Household.center_id))
             .order_by(Committee.code, Household.address, Household.id))
     if "committee_id" in args:
@@ -57,6 +56,17 @@ def list_households(actor: Actor, args: dict):
     if args.get("address"):
         stmt = stmt.where(Household.address.contains(args["address"], autoescape=True))
     return stmt
+
+
+def household_rows(page):
+    """The list rows for one page of list_households (a subquery): head's name and active member count."""
+    head = Resident.__table__.alias("head")
+    members = (select(func.count()).where(Resident.household_id == page.c.id, Resident.status == "active")
+               .correlate(page).scalar_subquery())
+    return (select(page.c.id, page.c.address, page.c.committee_id, page.c.committee_name, page.c.team_id,
+                   head.c.name.label("head_name"), members.label("member_count"))
+            .select_from(page).outerjoin(head, head.c.id == page.c.head_id)
+            .order_by(page.c.committee_code, page.c.address, page.c.id))
 
 
 def create_household(session: Session, actor: Actor, data: dict) -> Household:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from gpcore import idcard
@@ -37,11 +37,17 @@ def classify_query(q: str) -> str:
 
 def search_residents(actor: Actor, args: dict):
     """A select of residents in scope matching the query and filters, best-known first."""
-    stmt = (select(Resident).join(Resident.household).options(contains_eager(Resident.household))
-            .where(rows_visible(actor, Resident.team_id, Resident.center_id)))
+    stmt = select(Resident).join(Resident.household).options(contains_eager(Resident.household))
     q = (args.get("q") or "").strip()
+    if q and classify_query(q) == "address":
+        # Matched on the address only: scope on the household's columns (the resident's are copies of
+        # them), so PostgreSQL can combine the address index with the team's households, then join members.
+        stmt = stmt.where(rows_visible(actor, Household.team_id, Household.center_id))
+    else:
+        # Matched on the resident's own columns: the team-first indexes serve scope and match together.
+        stmt = stmt.where(rows_visible(actor, Resident.team_id, Resident.center_id))
     if q:
-        stmt = stmt.where(_match(q))
+        stmt = stmt.where(_match(actor, q))
     if args.get("condition"):
         stmt = stmt.where(Resident.id.in_(select(ChronicCondition.resident_id).where(
             ChronicCondition.condition == args["condition"], ChronicCondition.status == "managed")))
@@ -52,7 +58,7 @@ def search_residents(actor: Actor, args: dict):
     return stmt.order_by(Resident.name, Resident.record_number)
 
 
-def _match(q: str):
+def _match(actor: Actor, q: str):
     kind = classify_query(q)
     text = idcard.normalise(q)
     if kind == "id_number":
@@ -63,12 +69,18 @@ def _match(q: str):
     if kind == "record_number":
         return Resident.record_number == text
     if kind == "record_short":
-        return or_(Resident.record_number.endswith(text), Resident.phone.contains(text))
+        # Record numbers are always 17 digits (gpcore.record_number.compose), so "ends with these 8" is
+        # "digits 10-17 equal these": an indexed expression (ix_residents_record_last8) on both databases.
+        return or_(func.substr(Resident.record_number, 10) == text, Resident.phone.contains(text))
     if kind == "phone":
         return or_(Resident.phone.contains(text), Resident.id_number.startswith(text))
     if kind == "pinyin":
         low = text.lower()
         return or_(Resident.name_initials.startswith(low), Resident.name_pinyin.startswith(low))
     if kind == "name":
-        return or_(Resident.name.contains(q, autoescape=True), Household.address.contains(q, autoescape=True))
+        # A name, or a fragment of an address. The address half is a sub-select of the scope's households
+        # (a hashed set), so the scan of the scope's residents never has to join every household first.
+        at = select(Household.id).where(rows_visible(actor, Household.team_id, Household.center_id),
+                                        Household.address.contains(q, autoescape=True))
+        return or_(Resident.name.contains(q, autoescape=True), Resident.household_id.in_(at))
     return Household.address.contains(q, autoescape=True)
