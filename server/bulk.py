@@ -17,7 +17,7 @@ _CHUNK = 5000
 
 
 def insert_rows(conn: Connection, table: Table, rows: list[dict], chunk: int = _CHUNK) -> int:
-    """Insert rows (dicts with the same keys) into table in the connection's transaction; returns the count."""
+    """Insert rows (dicts with the same keys) into table in the connection's transaction; returns how many."""
     if not rows:
         return 0
     if conn.dialect.name != "postgresql":

@@ -5,9 +5,10 @@ Revises: 0002
 Create Date: 2026-11-29
 
 Resident search matches prefixes (initials, pinyin, ID numbers: LIKE 'x%'), fragments (phones, addresses:
-LIKE '%x%') and the last 8 digits of record numbers. The databases use a non-C collation (C.UTF-8 on PostgreSQL 15 is not C),
-so the plain btree indexes could serve neither: every such query read all of a team's or the district's
-rows. On PostgreSQL the prefix indexes get varchar_pattern_ops and the fragment indexes are trigram GIN
+LIKE '%x%') and the last 8 digits of record numbers; names by fragments of one to three characters, too
+short for trigrams, read from covering (scope, name) indexes. The databases use a non-C collation
+(C.UTF-8 on PostgreSQL 15 is not C), so the plain btree indexes could serve neither: every such query
+read all of a team's or the district's rows. On PostgreSQL the prefix indexes get varchar_pattern_ops and the fragment indexes are trigram GIN
 (pg_trgm, a trusted extension in PostgreSQL 13+). The plain btree on phone served nothing (search only
 ever looked for fragments) and becomes the trigram index of the same name.
 
@@ -30,8 +31,14 @@ def _trgm(column: str) -> dict:
     return {"postgresql_using": "gin", "postgresql_ops": {column: "gin_trgm_ops"}}
 
 
+def _include(*columns: str) -> dict:
+    return {"postgresql_include": list(columns)}
+
+
 # name, table, columns, PostgreSQL options; created on every database
 NEW = (
+    # Name fragments: the scope's names read from the index alone (PostgreSQL: INCLUDE, index-only scan).
+    ("ix_residents_center_name", "residents", ["center_id", "name"], _include("household_id", "id")),
     ("ix_residents_team_pinyin", "residents", ["team_id", "name_pinyin"], _pattern("name_pinyin")),
     ("ix_residents_name_pinyin", "residents", ["name_pinyin"], _pattern("name_pinyin")),
     ("ix_residents_id_prefix", "residents", ["id_number"], _pattern("id_number")),
@@ -41,10 +48,15 @@ NEW = (
 )
 # name, table, columns, new PostgreSQL options; rebuilt on PostgreSQL only (SQLite's are unchanged)
 REBUILT = (
+    ("ix_residents_team_name", "residents", ["team_id", "name"], _include("household_id", "id")),
     ("ix_residents_team_initials", "residents", ["team_id", "name_initials"], _pattern("name_initials")),
     ("ix_residents_name_initials", "residents", ["name_initials"], _pattern("name_initials")),
     ("ix_residents_phone", "residents", ["phone"], _trgm("phone")),
 )
+
+
+# Made redundant by ix_residents_center_name, which center_id leads; one index fewer to keep on import.
+DROPPED = (("ix_residents_center_id", "residents", ["center_id"]),)
 
 
 def upgrade() -> None:
@@ -56,10 +68,14 @@ def upgrade() -> None:
             op.create_index(name, table, columns, unique=False, **options)
     for name, table, columns, options in NEW:
         op.create_index(name, table, columns, unique=False, **(options if pg else {}))
+    for name, table, _columns in DROPPED:
+        op.drop_index(name, table_name=table)
 
 
 def downgrade() -> None:
     pg = op.get_bind().dialect.name == "postgresql"
+    for name, table, columns in DROPPED:
+        op.create_index(name, table, columns, unique=False)
     for name, table, _columns, _options in NEW:
         op.drop_index(name, table_name=table)
     if pg:

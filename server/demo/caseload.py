@@ -114,7 +114,8 @@ class Generator:
         g = committee_index
         street = STREETS[g % len(STREETS)]
         lane = 100 + (g // len(STREETS)) * 7
-        estate = ESTATE_PLACES[g % len(ESTATE_PLACES)] + ESTATE_KINDS[g // len(ESTATE_PLACES) % len(ESTATE_KINDS)]
+        place, kind = g % len(ESTATE_PLACES), g // len(ESTATE_PLACES) % len(ESTATE_KINDS)
+        estate = ESTATE_PLACES[place] + ESTATE_KINDS[kind]
         building, rest = divmod(n, 24)
         unit, room = divmod(rest, 6)
         return f"{street}{lane}弄{estate}{building + 1}号{unit + 1}0{room + 1}室"

@@ -60,9 +60,15 @@ class Resident(Base):
     # serve LIKE: on PostgreSQL the prefix indexes use varchar_pattern_ops and the fragment indexes are
     # trigram GIN (pg_trgm). SQLite ignores these options and gets plain indexes under the same names,
     # so one set of models matches both (ix_residents_id_prefix then merely duplicates the unique
-    # constraint on the demo database). The record number's last 8 digits are indexed as an expression
+    # constraint on the demo database). Name fragments (1-3 characters: too short for trigrams) are
+    # matched by reading a team's or a center's names from the covering (scope, name) indexes alone,
+    # with the household and the row id included so neither the count nor the match touches the table.
+    # The record number's last 8 digits are indexed as an expression
     # below (a trigram index on record numbers, which share long prefixes, made imports twice as slow).
-    __table_args__ = (Index("ix_residents_team_name", "team_id", "name"),
+    __table_args__ = (Index("ix_residents_team_name", "team_id", "name",
+                            postgresql_include=["household_id", "id"]),
+                      Index("ix_residents_center_name", "center_id", "name",
+                            postgresql_include=["household_id", "id"]),
                       Index("ix_residents_team_initials", "team_id", "name_initials",
                             postgresql_ops={"name_initials": "varchar_pattern_ops"}),
                       Index("ix_residents_team_pinyin", "team_id", "name_pinyin",
@@ -79,7 +85,8 @@ class Resident(Base):
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     # Denormalised from the household so a team's scope is one indexed column away (search, sync).
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
-    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"), index=True)
+    # Indexed by ix_residents_center_name (center_id leads it), which serves every center-scoped lookup.
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
     record_number: Mapped[str] = mapped_column(String(17), unique=True)
     id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
     name: Mapped[str] = mapped_column(String(50))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import selectinload
 
 from gpcore import idcard
 
@@ -37,15 +37,11 @@ def classify_query(q: str) -> str:
 
 def search_residents(actor: Actor, args: dict):
     """A select of residents in scope matching the query and filters, best-known first."""
-    stmt = select(Resident).join(Resident.household).options(contains_eager(Resident.household))
+    # No join to households: the page's 20 households are loaded by one more query (selectinload), and
+    # the count reads residents alone. Address matches are a sub-select of the scope's households.
+    stmt = (select(Resident).options(selectinload(Resident.household))
+            .where(rows_visible(actor, Resident.team_id, Resident.center_id)))
     q = (args.get("q") or "").strip()
-    if q and classify_query(q) == "address":
-        # Matched on the address only: scope on the household's columns (the resident's are copies of
-        # them), so PostgreSQL can combine the address index with the team's households, then join members.
-        stmt = stmt.where(rows_visible(actor, Household.team_id, Household.center_id))
-    else:
-        # Matched on the resident's own columns: the team-first indexes serve scope and match together.
-        stmt = stmt.where(rows_visible(actor, Resident.team_id, Resident.center_id))
     if q:
         stmt = stmt.where(_match(actor, q))
     if args.get("condition"):
@@ -77,10 +73,14 @@ def _match(actor: Actor, q: str):
     if kind == "pinyin":
         low = text.lower()
         return or_(Resident.name_initials.startswith(low), Resident.name_pinyin.startswith(low))
-    if kind == "name":
-        # A name, or a fragment of an address. The address half is a sub-select of the scope's households
-        # (a hashed set), so the scan of the scope's residents never has to join every household first.
-        at = select(Household.id).where(rows_visible(actor, Household.team_id, Household.center_id),
-                                        Household.address.contains(q, autoescape=True))
-        return or_(Resident.name.contains(q, autoescape=True), Resident.household_id.in_(at))
-    return Household.address.contains(q, autoescape=True)
+    # Households in scope at an address containing q (the trigram index finds them; the scope narrows them).
+    at = select(Household.id).where(rows_visible(actor, Household.team_id, Household.center_id),
+                                    Household.address.contains(q, autoescape=True))
+    if kind == "name":  # a name, or a fragment of an address
+        # Found by id: the scope's (name, household, id) come from a covering index without touching the
+        # table (PostgreSQL index-only scan), then only the matching rows are read and sorted.
+        hit = select(Resident.id).where(
+            rows_visible(actor, Resident.team_id, Resident.center_id),
+            or_(Resident.name.contains(q, autoescape=True), Resident.household_id.in_(at)))
+        return Resident.id.in_(hit)
+    return Resident.household_id.in_(at)

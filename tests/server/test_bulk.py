@@ -28,8 +28,10 @@ def test_bulk_insert_stores_what_an_insert_stores(world, session):
 
     table = Resident.__table__
     conn = session.connection()
-    copied = _resident(world, "00000000-0000-4000-8000-000000000001", "31011500500199001", "110101196102280026")
-    inserted = _resident(world, "00000000-0000-4000-8000-000000000002", "31011500500199002", "110101196102280042")
+    copied = _resident(world, "00000000-0000-4000-8000-000000000001", "31011500500199001",
+                       "110101196102280026")
+    inserted = _resident(world, "00000000-0000-4000-8000-000000000002", "31011500500199002",
+                         "110101196102280042")
     assert bulk.insert_rows(conn, table, [copied]) == 1
     conn.execute(insert(table), [inserted])
     session.commit()

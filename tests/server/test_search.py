@@ -69,3 +69,35 @@ def test_pagination_and_filters(as_user, world):
 def test_like_wildcards_are_literal(as_user, world):
     assert ids(as_user("gp-a1").get("/api/v1/residents?q=%25")) == []
     assert ids(as_user("gp-a1").get("/api/v1/residents?q=_")) == []
+
+
+@pytest.mark.parametrize("user", ["gp-a1", "staff-a", "admin"])
+def test_every_kind_finds_the_resident_for_every_scope(as_user, world, session, user):
+    """Each kind of query takes its own path (indexes, sub-selects); each must find the same resident."""
+    from server.households.models import Household, Resident
+
+    r = session.get(Resident, world.residents["A1-1-1"])
+    address = session.get(Household, r.household_id).address  # "A1路2号"
+    c = as_user(user)
+    # ID number, its first 7 digits (read as a phone: phone fragment or ID prefix), record number and
+    # its last 8, phone whole and in part, initials, pinyin prefix, name, name fragment, address, fragment
+    for q in (r.id_number, r.id_number[:7], r.record_number, r.record_number[-8:], r.phone, r.phone[-4:],
+              r.phone[:7], r.name_initials, r.name_pinyin[:2], r.name, r.name[:1], address, "A1路2"):
+        assert r.id in ids(c.get(f"/api/v1/residents?q={q}&page_size=100")), (user, q)
+
+
+def test_a_name_query_also_finds_by_address_within_scope(as_user, world, session):
+    """Short Chinese text without digits is a name or an address fragment: both are searched, in scope."""
+    from server.households import services as hh
+    from server.households.models import Household
+    from server.scope import Actor
+    from server.auth.models import User
+
+    admin = Actor.of(session.get(User, world.users["admin"]))
+    for key in ("A1-0", "B1-0"):
+        household = session.get(Household, world.households[key])
+        hh.update_household(session, admin, household, {"address": "潍坊新村" + key})
+    session.commit()
+    found = set(ids(as_user("gp-a1").get("/api/v1/residents?q=潍坊新村")))
+    assert found == {world.residents["A1-0-0"], world.residents["A1-0-1"]}
+    assert len(ids(as_user("admin").get("/api/v1/residents?q=潍坊新村"))) == 4
