@@ -333,7 +333,12 @@ def _changes_page(conn, team: int, cur: Cursor, limit: int) -> dict:
         q = q.where(c.xid < xmin)
     changes = conn.execute(q.order_by(c.xid, c.seq).limit(limit)).all()
     if not changes:
-        return {"entities": {}, "cursor": cur.encode(), "more": False, "mode": "changes", "remaining": 0}
+        # Nothing new for this team: the cursor moves up to where the log is final (no row of this team
+        # lies in between), so the tablets of a quiet team do not fall below a pruning horizon and resync.
+        head = Cursor(xmin, 0) if xmin is not None else Cursor(
+            0, conn.execute(select(func.coalesce(func.max(c.seq), 0))).scalar_one())
+        nxt = head if (head.xid, head.seq) > (cur.xid, cur.seq) else cur
+        return {"entities": {}, "cursor": nxt.encode(), "more": False, "mode": "changes", "remaining": 0}
     wanted: dict[str, list[str]] = {}
     for ch in changes:
         ids = wanted.setdefault(ch.entity, [])

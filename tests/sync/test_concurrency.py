@@ -147,11 +147,12 @@ def test_a_writer_in_another_database_does_not_hold_back_but_one_here_does(clean
             _change(conn, "B")
         with engine.connect() as reader:
             held = _changes_page(reader, TEAM, Cursor.decode(first["cursor"]), 100)
-        assert _ids(held) == [] and held["cursor"] == first["cursor"]
+        # An empty page may move the cursor up to the horizon (so quiet teams keep up), never past it.
+        assert _ids(held) == []
         _change(here, "W")  # the open writer writes now, with its lower xid, and commits
         here.commit()
         with engine.connect() as reader:
-            rest = _changes_page(reader, TEAM, Cursor.decode(first["cursor"]), 100)
+            rest = _changes_page(reader, TEAM, Cursor.decode(held["cursor"]), 100)
         assert sorted(_ids(rest)) == ["B", "W"]
     finally:
         idle.close()

@@ -70,3 +70,18 @@ def test_the_pull_says_resync_below_the_horizon_and_a_new_epoch_folds_it(world, 
         assert _horizon(conn) == Cursor(0, before.seq)
     result = engine.sync()
     assert result.synced and result.epoch_changed
+
+
+def test_a_quiet_teams_tablet_is_carried_past_other_teams_changes_and_never_resyncs(
+        world, tablet, as_user, clean_app):
+    store, engine = tablet("gp-b1")
+    engine.sync()
+    for n in range(3):  # center A's teams are busy; B1 has nothing new
+        r = as_user("staff-a").patch(f"/api/v1/residents/{world.residents['A1-0-0']}",
+                                     json={"phone": f"1390000000{n}"}, headers={"If-Match": "*"})
+        assert r.status_code == 200
+    engine.sync()  # an empty page moves its cursor up to the log's final position
+    _prune(clean_app)
+    gen = store.state("gen", 0)
+    result = engine.sync()
+    assert result.synced and result.pulled == 0 and store.state("gen", 0) == gen
