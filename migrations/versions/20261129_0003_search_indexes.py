@@ -5,8 +5,8 @@ Revises: 0002
 Create Date: 2026-11-29
 
 Resident search matches prefixes (initials, pinyin, ID numbers: LIKE 'x%'), fragments (phones, addresses:
-LIKE '%x%') and the last 8 digits of record numbers; names by fragments of one to three characters, too
-short for trigrams, read from covering (scope, name) indexes. The databases use a non-C collation
+LIKE '%x%') and the last 8 digits of record numbers; names by trigrams, and by fragments of one or two
+characters (too short for trigrams) read from covering (scope, name) indexes. The databases use a non-C collation
 (C.UTF-8 on PostgreSQL 15 is not C), so the plain btree indexes could serve neither: every such query
 read all of a team's or the district's rows. On PostgreSQL the prefix indexes get varchar_pattern_ops and the fragment indexes are trigram GIN
 (pg_trgm, a trusted extension in PostgreSQL 13+). The plain btree on phone served nothing (search only
@@ -45,6 +45,7 @@ NEW = (
     # The last 8 of the 17 digits, the short form on paper records (substr is the same on both).
     ("ix_residents_record_last8", "residents", [sa.text("substr(record_number, 10)")], {}),
     ("ix_households_address_trgm", "households", ["address"], _trgm("address")),
+    ("ix_residents_name_trgm", "residents", ["name"], _trgm("name")),
 )
 # name, table, columns, new PostgreSQL options; rebuilt on PostgreSQL only (SQLite's are unchanged)
 REBUILT = (

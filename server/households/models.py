@@ -60,8 +60,8 @@ class Resident(Base):
     # serve LIKE: on PostgreSQL the prefix indexes use varchar_pattern_ops and the fragment indexes are
     # trigram GIN (pg_trgm). SQLite ignores these options and gets plain indexes under the same names,
     # so one set of models matches both (ix_residents_id_prefix then merely duplicates the unique
-    # constraint on the demo database). Name fragments (1-3 characters: too short for trigrams) are
-    # matched by reading a team's or a center's names from the covering (scope, name) indexes alone,
+    # constraint on the demo database). Names of three characters or more are found by trigrams; shorter
+    # fragments (no trigram) by reading a team's or a center's names from covering (scope, name) indexes,
     # with the household and the row id included so neither the count nor the match touches the table.
     # The record number's last 8 digits are indexed as an expression
     # below (a trigram index on record numbers, which share long prefixes, made imports twice as slow).
@@ -80,7 +80,9 @@ class Resident(Base):
                       Index("ix_residents_id_prefix", "id_number",
                             postgresql_ops={"id_number": "varchar_pattern_ops"}),
                       Index("ix_residents_phone", "phone", postgresql_using="gin",
-                            postgresql_ops={"phone": "gin_trgm_ops"}))
+                            postgresql_ops={"phone": "gin_trgm_ops"}),
+                      Index("ix_residents_name_trgm", "name", postgresql_using="gin",
+                            postgresql_ops={"name": "gin_trgm_ops"}))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     # Denormalised from the household so a team's scope is one indexed column away (search, sync).
