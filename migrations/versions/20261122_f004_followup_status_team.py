@@ -5,8 +5,9 @@ Revises: f003
 Create Date: 2026-11-22
 
 A team's worklist scanned every registry entry of the district before joining the team's residents; with
-the resident's team and the first day a worklist bucket takes the patient (due_from) on the status row it
-reads the team's due rows from one index. `reassessed` marks rows whose latest visit was re-decided because
+the resident's team and the first day a worklist bucket takes the patient (due_from) on the status row, and
+a row for every registry entry (visit columns empty until the first visit), it reads the team's due rows
+from one index. `reassessed` marks rows whose latest visit was re-decided because
 an older visit was signed after it.
 
 followup_years holds per patient, condition and year what the yearly indicators need, so a district's
@@ -46,12 +47,21 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("team_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("due_from", sa.Date(), nullable=True))
         batch_op.add_column(sa.Column("reassessed", sa.Boolean(), server_default=sa.false(), nullable=False))
+    postgres = op.get_bind().dialect.name == "postgresql"
+    day, false = ("DATE '0001-01-01'", "false") if postgres else ("'0001-01-01'", "0")
     # A correlated subquery rather than UPDATE ... FROM: the same statement on SQLite and PostgreSQL.
-    op.execute("UPDATE followup_status SET due_from = DATE '0001-01-01', team_id = "
-               "(SELECT residents.team_id FROM residents WHERE residents.id = followup_status.resident_id)"
-               if op.get_bind().dialect.name == "postgresql" else
-               "UPDATE followup_status SET due_from = '0001-01-01', team_id = "
+    op.execute("UPDATE followup_status SET due_from = " + day + ", team_id = "
                "(SELECT residents.team_id FROM residents WHERE residents.id = followup_status.resident_id)")
+    with op.batch_alter_table("followup_status", schema=None) as batch_op:
+        for name, kind in (("followup_id", sa.String(length=36)), ("visit_date", sa.Date()),
+                           ("emergency", sa.Boolean()), ("referred", sa.Boolean()), ("signed_by", sa.Integer())):
+            batch_op.alter_column(name, existing_type=kind, nullable=True)
+    # A row for every registry entry, visited or not: the visit columns are empty until the first visit.
+    op.execute("INSERT INTO followup_status (resident_id, condition, team_id, due_from, reassessed) "
+               "SELECT c.resident_id, c.condition, r.team_id, " + day + ", " + false + " "
+               "FROM chronic_conditions c JOIN residents r ON r.id = c.resident_id "
+               "WHERE NOT EXISTS (SELECT 1 FROM followup_status s "
+               "WHERE s.resident_id = c.resident_id AND s.condition = c.condition)")
     with op.batch_alter_table("followup_status", schema=None) as batch_op:
         batch_op.alter_column("due_from", existing_type=sa.Date(), nullable=False)
         batch_op.create_foreign_key(batch_op.f("fk_followup_status_team_id_teams"), "teams", ["team_id"], ["id"])
@@ -95,7 +105,11 @@ def _years_from_visits():
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM followup_status WHERE followup_id IS NULL")  # entries without a visit
     with op.batch_alter_table("followup_status", schema=None) as batch_op:
+        for name, kind in (("followup_id", sa.String(length=36)), ("visit_date", sa.Date()),
+                           ("emergency", sa.Boolean()), ("referred", sa.Boolean()), ("signed_by", sa.Integer())):
+            batch_op.alter_column(name, existing_type=kind, nullable=False)
         batch_op.drop_index("ix_followup_status_team_due")
         batch_op.drop_constraint(batch_op.f("fk_followup_status_team_id_teams"), type_="foreignkey")
         batch_op.drop_column("reassessed")

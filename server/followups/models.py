@@ -87,10 +87,13 @@ class FollowUp(Base):
 
 
 class FollowUpStatus(Base):
-    """Per patient and condition: the latest effective visit, kept so the worklist reads one row a patient.
+    """Per registry entry (patient and condition): the latest effective visit, kept so the worklist reads
+    one row a patient. An entry nobody has visited yet has a row too, with the visit columns empty, so a
+    team's worklist never has to look through the registry for patients without visits.
 
-    A cache derived from `followups` (services.refresh_status after every signed visit or amendment;
-    services.rebuild_status for a bulk load); unlike the records it is overwritten.
+    A cache derived from `followups` and the registry (services.refresh_status after every signed visit or
+    amendment, services.add_status_rows when an entry is registered or imported; services.rebuild_status
+    for a bulk load or a repair); unlike the records it is overwritten.
     """
 
     __tablename__ = "followup_status"
@@ -99,15 +102,16 @@ class FollowUpStatus(Base):
     __table_args__ = (Index("ix_followup_status_team_due", "team_id", "due_from"),)
     resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), primary_key=True)
     condition: Mapped[str] = mapped_column(String(20), primary_key=True)
-    followup_id: Mapped[str] = mapped_column(ForeignKey("followups.id"))
-    visit_date: Mapped[dt.date] = mapped_column(Date)
+    # The latest effective visit; all null while the entry has none.
+    followup_id: Mapped[str | None] = mapped_column(ForeignKey("followups.id"))
+    visit_date: Mapped[dt.date | None] = mapped_column(Date)
     visit_mode: Mapped[int | None] = mapped_column(Integer)
     classification: Mapped[int | None] = mapped_column(Integer)
-    emergency: Mapped[bool] = mapped_column(Boolean)
+    emergency: Mapped[bool | None] = mapped_column(Boolean)
     referral: Mapped[str | None] = mapped_column(String(10))
-    referred: Mapped[bool] = mapped_column(Boolean)
+    referred: Mapped[bool | None] = mapped_column(Boolean)
     next_visit_date: Mapped[dt.date | None] = mapped_column(Date)
-    signed_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     last_face_to_face: Mapped[dt.date | None] = mapped_column(Date)  # any year
     # The resident's team (Resident.team_id), copied so the worklist can start from the team; kept when
     # households are assigned (assignment.services.assign) and residents move (households.move_resident).

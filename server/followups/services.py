@@ -23,6 +23,7 @@ from ..households.models import ChronicCondition, Resident
 from ..org.models import Team
 from ..scope import Actor, require_visible, rows_visible
 from .models import DEATH, LOST, VISIT, FollowUp, FollowUpStatus, FollowUpYear
+from .status_rows import add_status_rows, empty_status
 
 # Registry code (server/households) -> the national form that records it (gpcore).
 FORMS = {"hypertension": rules.HypertensionVisit, "t2dm": rules.DiabetesVisit}
@@ -368,7 +369,9 @@ def refresh_status(session: Session, resident_id: str, condition: str, signed: F
                                                    FollowUp.condition == condition)).mappings().first()
     session.execute(delete(FollowUpStatus).where(FollowUpStatus.resident_id == resident_id,
                                                  FollowUpStatus.condition == condition))
-    if row is None:
+    if row is None:  # no effective visit (not reached after a signed visit; kept for repairs)
+        team_id = session.scalar(select(Resident.team_id).where(Resident.id == resident_id))
+        session.execute(insert(FollowUpStatus), [empty_status(resident_id, condition, team_id)])
         return
     row = dict(row)
     if signed is not None and signed.id != row["followup_id"] and signed.visit_date < row["visit_date"]:
@@ -391,6 +394,12 @@ def rebuild_status(session: Session, chunk: int = 5000) -> None:
             batch = []
     if batch:
         session.execute(insert(FollowUpStatus), batch)
+    # Registry entries nobody has visited yet.
+    unvisited = (select(ChronicCondition.resident_id, ChronicCondition.condition, Resident.team_id)
+                 .join(Resident, Resident.id == ChronicCondition.resident_id)
+                 .where(~exists().where(FollowUpStatus.resident_id == ChronicCondition.resident_id,
+                                        FollowUpStatus.condition == ChronicCondition.condition)))
+    add_status_rows(session.connection(), session.execute(unvisited).all())
 
 
 _YEAR_COLUMNS = ("resident_id", "condition", "year", "face_to_face", "visits", "complete", "emergencies",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import exists, func, null, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gpcore.followup import codes
@@ -49,49 +49,37 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
     resident = (Resident.id.label("resident_id"), Resident.name, Resident.sex, Resident.birth_date,
                 Resident.phone, Resident.team_id, Resident.responsible_doctor_id, Household.address,
                 Committee.code.label("committee_code"), Committee.name.label("committee_name"),
-                ChronicCondition.condition)
+                latest.condition)
     visit = (latest.visit_date, latest.visit_mode, latest.classification, latest.emergency, latest.referral,
              latest.referred, latest.next_visit_date, latest.signed_by, latest.last_face_to_face,
              latest.reassessed)
-    year_start = dt.date(today.year, 1, 1)
-
-    def narrowed(stmt, member):
-        stmt = (stmt.join(Household, Household.id == Resident.household_id)
-                .join(Committee, Committee.id == Household.committee_id)
-                .where(ChronicCondition.status == "managed", Resident.status == "active",
-                       rows_visible(actor, Resident.team_id, Resident.center_id)))
-        if team_id is not None:
-            stmt = stmt.where(Resident.team_id == team_id)
-        if condition:
-            stmt = stmt.where(ChronicCondition.condition == condition)
-        if args.get("member_id") is not None:
-            stmt = stmt.where(member == args["member_id"])
-        return stmt
-
-    # Patients with a visit: from the status rows of the team that some bucket can take today (the index
-    # on team_id, due_from), not from every registry entry of the district. The resident's own team is
-    # checked as well, so a status row whose team were stale could drop a patient but never show one to
-    # another team.
-    seen = (select(*resident, *visit)
+    # From the team's status rows that some bucket can take today (the index on team_id, due_from), not
+    # from every registry entry of the district; every registry entry has a row, visited or not. The
+    # resident's own team is checked as well, so a status row whose team were stale could drop a patient
+    # but never show one to another team.
+    # The registry entry's status as a correlated subquery: one probe of its unique index per row read
+    # (PostgreSQL otherwise hashes every registry entry of the district to join a team's ~1,500 rows).
+    registry = (select(ChronicCondition.status)
+                .where(ChronicCondition.resident_id == latest.resident_id,
+                       ChronicCondition.condition == latest.condition)
+                .correlate(latest).scalar_subquery())
+    stmt = (select(*resident, *visit)
             .select_from(latest)
-            .join(ChronicCondition, (ChronicCondition.resident_id == latest.resident_id)
-                  & (ChronicCondition.condition == latest.condition))
             .join(Resident, Resident.id == latest.resident_id)
-            .where(latest.due_from <= today))
+            .join(Household, Household.id == Resident.household_id)
+            .join(Committee, Committee.id == Household.committee_id)
+            .where(latest.due_from <= today, registry == "managed", Resident.status == "active",
+                   rows_visible(actor, Resident.team_id, Resident.center_id)))
     if team_id is not None:
-        seen = seen.where(latest.team_id == team_id)
-    seen = narrowed(seen, func.coalesce(Resident.responsible_doctor_id, latest.signed_by))
-    # Registered patients never visited (no status row): always "not seen this year".
-    never = (select(*resident, *[null().label(c.key) for c in visit])
-             .select_from(ChronicCondition)
-             .join(Resident, Resident.id == ChronicCondition.resident_id)
-             .where(~exists().where(latest.resident_id == ChronicCondition.resident_id,
-                                    latest.condition == ChronicCondition.condition)))
-    never = narrowed(never, Resident.responsible_doctor_id)
-    stmt = union_all(seen, never)
+        stmt = stmt.where(latest.team_id == team_id, Resident.team_id == team_id)
+    if condition:
+        stmt = stmt.where(latest.condition == condition)
+    if args.get("member_id") is not None:
+        stmt = stmt.where(func.coalesce(Resident.responsible_doctor_id, latest.signed_by) == args["member_id"])
+    year_start = dt.date(today.year, 1, 1)
     # Core rows, not ORM ones: a center's list is thousands of rows and only plain values are needed.
-    items = [item for row in session.connection().execute(stmt).mappings()
-             if (item := _item(row, today, year_start))["buckets"]]
+    items = [item for row in session.connection().execute(stmt)
+             if (item := _item(row._asdict(), today, year_start))["buckets"]]
     if args.get("bucket"):
         items = [item for item in items if args["bucket"] in item["buckets"]]
     items.sort(key=lambda i: (i["urgency"], i["committee_code"], i["address"], i["name"], i["condition"]))
@@ -114,8 +102,9 @@ def due_from(row) -> dt.date:
     return min(days)
 
 
-def _item(row, today: dt.date, year_start: dt.date) -> dict:
-    item = dict(row)
+def _item(row: dict, today: dt.date, year_start: dt.date) -> dict:
+    """The worklist item of a row (the dict itself, completed): buckets, urgency, age."""
+    item = row
     buckets = []
     visit_date, next_date = row["visit_date"], row["next_visit_date"]
     item["referral_due_date"] = None

@@ -14,6 +14,7 @@ from ..audit import services as audit
 from ..db import new_uuid
 from ..errors import Conflict, Forbidden, Invalid, NotFound, field_error
 from ..followups.models import FollowUpStatus
+from ..followups import status_rows as followups
 from ..org.models import Center, Committee
 from ..scope import Actor, require_visible, rows_visible
 from .models import ChronicCondition, Household, Resident, ResidentMove
@@ -253,6 +254,9 @@ def add_condition(session: Session, actor: Actor, res: Resident, data: dict,
         raise field_error("diagnosed_on", "diagnosis date must lie between birth and today")
     if res.status != "active":
         raise Conflict("Only an active resident can join a registry.", {"status": [res.status]})
+    # The follow-up worklist reads one status row per registry entry, visited or not. Written before the
+    # entry is added: the autoflush this may cause must not flush the entry (sync sets its id afterwards).
+    followups.add_status_rows(session, [(res.id, data["condition"], res.team_id)])
     cond = ChronicCondition(resident_id=res.id, condition=data["condition"],
                             diagnosed_on=data.get("diagnosed_on"))
     session.add(cond)

@@ -160,7 +160,8 @@ def test_status_rows_follow_households_assigned_to_another_team(fu, as_user, ses
         "household_ids": [fu.w.households["A1-0"]], "team_id": a2, "reason": "调整服务范围"})
     assert r.status_code == 200 and r.get_json()["changed"] == 1
     assert _status(session, zhang).team_id == a2
-    assert _status(session, zhang, "t2dm") is None  # never visited: no row, found through the registry
+    assert _status(session, zhang, "t2dm").team_id == a2  # never visited: an empty row, moved too
+    assert _status(session, zhang, "t2dm").visit_date is None
     moved = {("张三", "hypertension"), ("张三", "t2dm"), ("李四", "hypertension"), ("李四", "t2dm")}
     assert set(_names(as_user, "gp-a2")) == set(before_a2) | moved
     assert not moved & set(_names(as_user, "gp-a1"))
@@ -209,7 +210,7 @@ def test_due_from_reads_every_row_a_bucket_can_take():
                "referral": referral, "referred": referred, "birth_date": dt.date(1950, 1, 1)}
         start = wl.due_from(row)
         for today in days:
-            buckets = wl._item(row, today, dt.date(today.year, 1, 1))["buckets"]
+            buckets = wl._item(dict(row), today, dt.date(today.year, 1, 1))["buckets"]
             assert not buckets or start <= today, (row, today, buckets, start)
             count += bool(buckets)
     assert count > 10_000
@@ -309,4 +310,42 @@ def test_an_amended_older_visit_re_decides_the_latest(fu, as_user, session):
                                                                   classification=2)}))
     row = _status(session, fu.w.residents["A1-0-1"])
     assert (row.visit_date.isoformat(), row.referral, row.reassessed) == ("2026-05-15", "routine", True)
+    _rebuilt_agrees(session)
+
+
+def test_every_registry_entry_has_a_status_row(fu, as_user, session):
+    """Registered over the API, imported from the old system or recorded by a tablet: every registry entry
+    has its worklist row from the start (the worklist reads nothing else), the same a rebuild makes."""
+    import io
+    import uuid
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from server.followups.models import FollowUpStatus
+    from server.households.models import ChronicCondition
+
+    from server.org.models import Committee
+
+    fu.register("A1-0-0")
+    fu.register("A2-0-1", "t2dm")
+    # The sample file also names village committee 101 (as tests/server/test_import.py adds it).
+    session.add(Committee(center_id=fu.w.centers["A"], code="101", name="东沟村村委会", last_serial=0))
+    session.commit()
+    sample = Path(__file__).resolve().parents[2] / "server" / "imports" / "sample" / "residents-sample.csv"
+    r = as_user("staff-a").post(f"/api/v1/imports/residents?center_id={fu.w.centers['A']}&dry_run=false",
+                                data={"file": (io.BytesIO(sample.read_bytes()), "list.csv")},
+                                content_type="multipart/form-data")
+    assert r.status_code == 200 and r.get_json()["conditions"] > 0, r.get_json()
+    push = as_user("gp-a1").post("/api/v1/sync/push", json={
+        "device_id": "tablet-1", "batch_id": str(uuid.uuid4()), "records": [
+            {"change_id": str(uuid.uuid4()), "entity": "chronic_conditions", "entity_id": str(uuid.uuid4()),
+             "op": "create", "fields": {"resident_id": fu.w.residents["A1-1-1"], "condition": "hypertension"}}]})
+    assert push.status_code == 200 and push.get_json()["results"][0]["status"] == "applied", push.get_json()
+    session.expire_all()
+    entries = sorted(session.execute(select(ChronicCondition.resident_id, ChronicCondition.condition)).all())
+    rows = {(s.resident_id, s.condition): s for s in session.scalars(select(FollowUpStatus))}
+    assert sorted(rows) == entries and len(entries) >= 2
+    assert all(row.visit_date is None for row in rows.values())
+    assert (fu.w.residents["A1-1-1"], "hypertension") in rows and len(entries) >= 3
     _rebuilt_agrees(session)
