@@ -73,9 +73,10 @@ class Resident(Base):
                             postgresql_ops={"name_initials": "varchar_pattern_ops"}),
                       Index("ix_residents_team_pinyin", "team_id", "name_pinyin",
                             postgresql_ops={"name_pinyin": "varchar_pattern_ops"}),
-                      Index("ix_residents_name_initials", "name_initials",
+                      # center_id second: a center's matches are picked out in the index (center staff)
+                      Index("ix_residents_name_initials", "name_initials", "center_id",
                             postgresql_ops={"name_initials": "varchar_pattern_ops"}),
-                      Index("ix_residents_name_pinyin", "name_pinyin",
+                      Index("ix_residents_name_pinyin", "name_pinyin", "center_id",
                             postgresql_ops={"name_pinyin": "varchar_pattern_ops"}),
                       Index("ix_residents_id_prefix", "id_number",
                             postgresql_ops={"id_number": "varchar_pattern_ops"}),
