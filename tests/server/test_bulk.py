@@ -85,6 +85,10 @@ def test_import_writer_sets_heads_and_logs_every_record_in_one_transaction(world
         [r.id for r in residents])).limit(1))
     assert conditions is not None
     assert session.query(AssignmentChange).filter_by(reason="test import").count() == 1500
+    from server.followups.models import FollowUpStatus
+    status = session.execute(select(FollowUpStatus.team_id, FollowUpStatus.reassessed).where(
+        FollowUpStatus.resident_id.in_([r.id for r in residents]))).all()
+    assert len(status) == 3000 and set(status) == {(world.teams["A1"], False)}  # one per registry entry
     logged = session.execute(select(SyncChange.entity, SyncChange.xid, SyncChange.team_id)
                              .where(SyncChange.seq > before)).all()
     by_entity = {}
