@@ -72,16 +72,26 @@ def load_followups(session: Session, today: dt.date, seed: int = 20261129) -> in
             continue  # not yet seen: shows as "not seen this year"
         actor = Actor.of(leaders[team_id])
         tendency = rng.choice((0.05, 0.15, 0.3, 0.5))
-        day = today - dt.timedelta(days=rng.randint(330, 400))
-        last_gap = rng.choice((70, 85, 95, 110, 130))  # how long ago the last visit was
-        end = today - dt.timedelta(days=last_gap)
-        while day <= end:
+        # Quarterly visits counted back from the last one, which was days ago (a recheck may be due) or
+        # more than a quarter ago (overdue).
+        last = today - dt.timedelta(days=rng.choice((3, 6, 10, 40, 70, 85, 95, 110, 130)))
+        first = today - dt.timedelta(days=rng.randint(330, 400))
+        days = []
+        while last >= first:
+            days.append(last)
+            last -= dt.timedelta(days=rng.randint(85, 95))
+        for day in reversed(days):
             uncontrolled = rng.random() < tendency
-            data = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "resident_id": resident_id,
-                    "condition": condition, "form": visit_form(rng, condition, day, uncontrolled)}
-            followups.record_visit(session, actor, data, today=today, language="zh")
-            recorded += 1
-            day += dt.timedelta(days=14 if uncontrolled else rng.randint(85, 95))
+            for when in (day, day + dt.timedelta(days=14)):
+                if when >= today:
+                    break
+                data = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "resident_id": resident_id,
+                        "condition": condition, "form": visit_form(rng, condition, when, uncontrolled)}
+                followups.record_visit(session, actor, data, today=today, language="zh")
+                recorded += 1
+                if not uncontrolled:
+                    break
+                uncontrolled = rng.random() < 0.3  # the 2-week recheck: most are controlled by then
     session.commit()
     return recorded
 
