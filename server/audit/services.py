@@ -12,10 +12,17 @@ from .models import AuditEvent
 def record(session: Session, actor: Actor, action: str, entity: str, entity_id: str | None,
            resident_id: str | None = None, detail: dict | None = None) -> None:
     """Log one access; it commits with the caller's transaction (a failed write logs nothing)."""
+    session.add(AuditEvent(**values(actor, action, entity, entity_id, resident_id, detail)))
+
+
+def values(actor: Actor, action: str, entity: str, entity_id: str | None, resident_id: str | None = None,
+           detail: dict | None = None) -> dict:
+    """The row record() adds, as plain column values, for a writer that inserts with Core (lab intake:
+    one INSERT, no unit of work); the caller adds `at` when it wants one time for the whole write."""
     in_request = has_request_context()
-    session.add(AuditEvent(
+    return dict(
         user_id=actor.user_id, username=actor.username, role=actor.role, action=action, entity=entity,
         entity_id=entity_id, resident_id=resident_id, detail=detail,
         address=client_address() if in_request else "local",
         device=device_id() if in_request else None,
-        request_id=g.get("request_id") if in_request else None))
+        request_id=g.get("request_id") if in_request else None)

@@ -5,8 +5,14 @@ the ACK, so an AA always means the result is durably stored. Choices:
 - A feed is a hospital's interface engine with its own random key (header X-Lab-Feed-Key over HTTP); the
   MLLP listener is bound to one feed when it starts, since MLLP has no authentication of its own.
 - Idempotency: feed + MSH-4 + MSH-10 (FHIR: feed + Bundle.identifier). A repeat answers the stored ACK,
-  byte for byte, and stores nothing new. A rejected message (AR/AE from parsing) is not stored, so the sender
-  may fix it and resend under the same control id; the rejection is logged.
+  byte for byte, and stores nothing new. A rejected message (AR/AE) is not stored as results, so the sender
+  may fix it and resend under the same control id; its bytes, the reason and the ACK are kept in
+  lab_rejections (center staff and admin list them), so nothing a hospital sent is lost.
+- Throughput (bench/bench_labs.py): a message for a new order -- nearly all of them -- is written with Core
+  INSERTs (message, reports, link, results in one executemany, audit, sync change log), read in one SELECT
+  (resident candidates and whether any of its orders is known), the feed's key looked up once per process.
+  A message adding to a known order (a final after a preliminary, a correction) takes the ORM path below,
+  which reconciles, supersedes and lets the sync hook log what changed.
 - Times without an offset are China Standard Time (UTC+8, no daylight saving), as hospital LIS send them.
 """
 from __future__ import annotations
@@ -20,11 +26,12 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from ..audit import services as audit
+from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
 from ..errors import Forbidden, Invalid, NotFound, Unauthorized, field_error
 from ..org.models import Center, Hospital
@@ -32,8 +39,8 @@ from ..scope import Actor
 from . import model as parsed
 from .fhir import FHIRBundleError, parse_fhir_bundle
 from .hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
-from .matching import REASONS, Match, match_patient
-from .models import LabFeed, LabMessage, LabReport, LabResultRow
+from .matching import REASONS, Match, candidates, decide
+from .models import LabFeed, LabMessage, LabRejection, LabReport, LabResultRow, lab_message_reports
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +88,40 @@ def revoke_feed(session: Session, actor: Actor, feed_id: str) -> LabFeed:
     return feed
 
 
-def feed_for_key(session: Session, key: str) -> LabFeed:
-    """The active feed holding this key; Unauthorized otherwise."""
-    feed = session.scalar(select(LabFeed).where(LabFeed.key_hash == _hash(key)))
-    if feed is None or feed.revoked_at is not None:
-        raise Unauthorized("This lab feed key is unknown or revoked.", {"authentication": "invalid_feed_key"})
-    return feed
+@dataclass(frozen=True)
+class FeedRef:
+    """What intake needs of a feed (a LabFeed row serves as well): plain values, safe to share across
+    requests and threads."""
+
+    id: int
+    hospital_id: int
+    name: str
+
+
+# Key hash -> feed, filled on first use. A key belongs to one feed for ever (keys are random and never
+# reassigned), so only revocation can change the answer, and that is checked in the transaction that stores
+# the message (_insert_message's guard), not here: no SELECT of the feed per message, no stale revocation.
+_FEEDS: dict[str, FeedRef] = {}
+
+
+def feed_for_key(session: Session, key: str) -> FeedRef:
+    """The feed holding this key; Unauthorized when it is unknown (or, on first use, revoked)."""
+    digest = _hash(key)
+    ref = _FEEDS.get(digest)
+    if ref is None:
+        feed = session.scalar(select(LabFeed).where(LabFeed.key_hash == digest))
+        if feed is None or feed.revoked_at is not None:
+            raise revoked_error()
+        ref = _FEEDS[digest] = FeedRef(feed.id, feed.hospital_id, feed.name)
+    return ref
+
+
+def revoked_error() -> Unauthorized:
+    return Unauthorized("This lab feed key is unknown or revoked.", {"authentication": "invalid_feed_key"})
+
+
+class FeedRevoked(Exception):
+    """The feed was revoked after its key was cached: nothing was stored (the caller answers 401/AR)."""
 
 
 def facility_encodings(config: Mapping) -> dict[str, str]:
@@ -113,61 +148,114 @@ class Receipt:
     report_ids: list[str] = field(default_factory=list)
 
 
-def receive_hl7(session: Session, feed: LabFeed, raw: bytes, *, transport: str,
+def receive_hl7(session: Session, feed: LabFeed | FeedRef, raw: bytes, *, transport: str,
                 encodings: Mapping[str, str] | None = None, now: Callable[[], dt.datetime] = utcnow) -> Receipt:
-    """Parse, match and store one HL7 v2 ORU^R01, commit, and return the ACK to send (never before commit)."""
+    """Parse, match and store one HL7 v2 ORU^R01, commit, and return the ACK to send (never before commit).
+    Raises FeedRevoked (nothing stored) when the feed was revoked."""
     try:
         msg = parse_oru(raw, encodings)
     except HL7MessageError as err:
         log.warning("lab feed %s: %s rejected: %s", feed.name, err.header.control_id if err.header else "?",
                     err.reason)
-        return Receipt(build_ack(err, err.ack_code, control_id=generate_control_id()), err.ack_code,
-                       err.header.encoding if err.header else "utf-8")
+        ack = build_ack(err, err.ack_code, control_id=generate_control_id())
+        header = err.header
+        keep_rejection(session, feed, raw, fmt="hl7v2", transport=transport, ack_code=err.ack_code,
+                       error_code=err.error_code, reason=err.reason, ack=ack,
+                       facility=header.sending_facility if header else "",
+                       control_id=header.control_id if header else None,
+                       encoding=header.encoding if header else None, now=now())
+        return Receipt(ack, err.ack_code, header.encoding if header else "utf-8")
     facility = msg.sending_facility[:200]
-    # No look-up first: the unique constraint finds a repeat at the commit, one round trip fewer per message.
-    try:
-        row = store(session, feed, msg, raw, fmt="hl7v2", transport=transport, now=now())
-        row.ack_code = "AA"
-        row.ack = build_ack(msg, "AA", control_id=generate_control_id())
-        session.commit()
-    except IntegrityError:
-        # Received before (or just now on another connection): answer what it was answered.
-        session.rollback()
-        stored = _find(session, feed, facility, msg.control_id)
-        if stored is not None:
-            return _repeat(stored)
-        return _storage_failed(session, feed, msg)
-    except SQLAlchemyError:
-        return _storage_failed(session, feed, msg)
-    return Receipt(row.ack, "AA", msg.encoding, row.id, match_status=row.match_status,
-                   report_ids=[r.id for r in row.reports])
+    # No look-up first: the unique constraint finds a repeat (one round trip fewer per message).
+    for attempt in (1, 2):
+        try:
+            ack = build_ack(msg, "AA", control_id=generate_control_id())
+            stored = store(session, feed, msg, raw, fmt="hl7v2", transport=transport, now=now(), ack=ack)
+            session.commit()
+            return Receipt(ack, "AA", msg.encoding, stored.id, match_status=stored.match_status,
+                           report_ids=stored.report_ids)
+        except FeedRevoked:
+            session.rollback()
+            raise
+        except IntegrityError:
+            # Received before (or just now on another connection): answer what it was answered.
+            session.rollback()
+            stored_before = _find(session, feed, facility, msg.control_id)
+            if stored_before is not None:
+                return _repeat(stored_before)
+            if attempt == 1:
+                # Another connection filed one of its orders first (a preliminary and a final at the same
+                # moment): the second attempt finds the order and adds to it.
+                continue
+            return _storage_failed(session, feed, msg, raw, transport, now())
+        except SQLAlchemyError:
+            return _storage_failed(session, feed, msg, raw, transport, now())
+    raise AssertionError("unreachable")
 
 
-def receive_fhir(session: Session, feed: LabFeed, raw: bytes, *, now: Callable[[], dt.datetime] = utcnow) -> Receipt:
-    """Validate, match and store one FHIR R4 Bundle, committed; a bad bundle is Invalid with the FHIR path."""
+def receive_fhir(session: Session, feed: LabFeed | FeedRef, raw: bytes, *,
+                 now: Callable[[], dt.datetime] = utcnow) -> Receipt:
+    """Validate, match and store one FHIR R4 Bundle, committed; a bad bundle is Invalid with the FHIR path
+    (and kept in lab_rejections). Raises FeedRevoked (nothing stored) when the feed was revoked."""
     try:
         msg = parse_fhir_bundle(raw)
-    except FHIRBundleError as err:
-        errors: dict[str, list[str]] = {}
-        for path, reason in err.errors:
-            errors.setdefault(path or "$", []).append(reason)
-        raise Invalid(f"The bundle is not acceptable: {err}", errors) from err
-    if not msg.control_id:
-        raise field_error("identifier", "a Bundle needs identifier.value (or id) so a resend is recognised")
+        if not msg.control_id:
+            raise field_error("identifier", "a Bundle needs identifier.value (or id) so a resend is recognised")
+    except (FHIRBundleError, Invalid) as err:
+        if isinstance(err, FHIRBundleError):
+            errors: dict[str, list[str]] = {}
+            for path, reason in err.errors:
+                errors.setdefault(path or "$", []).append(reason)
+            refusal = Invalid(f"The bundle is not acceptable: {err}", errors)
+        else:
+            refusal = err
+        keep_rejection(session, feed, raw, fmt="fhir", transport="http", ack_code="AR", error_code="",
+                       reason=f"{refusal.message}: {json.dumps(refusal.errors, ensure_ascii=False)}"[:4000],
+                       ack=None, facility="", control_id=None, encoding=None, now=now())
+        raise refusal from err
+    for attempt in (1, 2):
+        try:
+            stored = store(session, feed, msg, raw, fmt="fhir", transport="http", now=now())
+            session.commit()
+            return Receipt(b"", "AA", "utf-8", stored.id, match_status=stored.match_status,
+                           report_ids=stored.report_ids)
+        except FeedRevoked:
+            session.rollback()
+            raise
+        except IntegrityError:
+            session.rollback()
+            stored_before = _find(session, feed, "", msg.control_id)
+            if stored_before is not None:
+                return _repeat(stored_before)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def keep_rejection(session: Session, feed: LabFeed | FeedRef, raw: bytes, *, fmt: str, transport: str,
+                   ack_code: str, error_code: str, reason: str, ack: bytes | None, facility: str,
+                   control_id: str | None, encoding: str | None, now: dt.datetime,
+                   storage_failed: bool = False) -> None:
+    """Keep a refused message in lab_rejections and commit. Best effort: when even this cannot be written
+    (the database is down) the refusal is logged and the sender, told AE/AR, still holds the message.
+    Raises FeedRevoked (nothing kept) when the feed was revoked."""
     try:
-        row = store(session, feed, msg, raw, fmt="fhir", transport="http", now=now())
+        _insert_while_feed_live(session, LabRejection.__table__, dict(
+            id=new_uuid(), feed_id=feed.id, hospital_id=feed.hospital_id, format=fmt, transport=transport,
+            received_at=now, raw=bytes(raw), size=len(raw), encoding=encoding,
+            sending_facility=(facility or "")[:200],
+            control_id=control_id[:200] if control_id else None, ack_code=ack_code, error_code=error_code or "",
+            reason=reason or "", storage_failed=storage_failed, ack=ack))
         session.commit()
-    except IntegrityError:
+    except FeedRevoked:
         session.rollback()
-        stored = _find(session, feed, "", msg.control_id)
-        if stored is not None:
-            return _repeat(stored)
         raise
-    return Receipt(b"", "AA", "utf-8", row.id, match_status=row.match_status,
-                   report_ids=[r.id for r in row.reports])
+    except SQLAlchemyError:
+        session.rollback()
+        log.exception("lab feed %s: could not keep a refused message (%d bytes)", feed.name, len(raw))
 
 
-def _find(session: Session, feed: LabFeed, facility: str, control_id: str) -> LabMessage | None:
+def _find(session: Session, feed: LabFeed | FeedRef, facility: str, control_id: str) -> LabMessage | None:
     return session.scalar(select(LabMessage).where(
         LabMessage.feed_id == feed.id, LabMessage.sending_facility == facility,
         LabMessage.control_id == control_id[:200]).options(selectinload(LabMessage.reports)))
@@ -178,12 +266,16 @@ def _repeat(stored: LabMessage) -> Receipt:
                    match_status=stored.match_status, report_ids=[r.id for r in stored.reports])
 
 
-def _storage_failed(session: Session, feed: LabFeed, msg: parsed.LabMessage) -> Receipt:
+def _storage_failed(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, transport: str,
+                    now: dt.datetime) -> Receipt:
     session.rollback()
     log.exception("lab feed %s: could not store message %s", feed.name, msg.control_id)
     err = HL7MessageError("could not store the message; send it again later", error_code="207")
-    return Receipt(build_ack(msg, "AE", control_id=generate_control_id(), error=err), "AE", msg.encoding,
-                   storage_failed=True)
+    ack = build_ack(msg, "AE", control_id=generate_control_id(), error=err)
+    keep_rejection(session, feed, raw, fmt="hl7v2", transport=transport, ack_code="AE", error_code="207",
+                   reason=err.reason, ack=ack, facility=msg.sending_facility, control_id=msg.control_id,
+                   encoding=msg.encoding, now=now, storage_failed=True)
+    return Receipt(ack, "AE", msg.encoding, storage_failed=True)
 
 
 # --- storing -------------------------------------------------------------------------------------
@@ -195,38 +287,166 @@ def local_time(value: dt.datetime | None) -> dt.datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=CHINA_STANDARD_TIME)
 
 
-def _feed_actor(feed: LabFeed) -> Actor:
+def _feed_actor(feed: LabFeed | FeedRef) -> Actor:
     return Actor(None, f"lab-feed:{feed.name}"[:60], "lab_feed")  # type: ignore[arg-type]
 
 
-def store(session: Session, feed: LabFeed, msg: parsed.LabMessage, raw: bytes, *, fmt: str, transport: str,
-          now: dt.datetime) -> LabMessage:
-    """Add the message, its reports and result rows to the session (no commit); match it or queue it."""
-    match = match_patient(session, msg.patient)
-    fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
-    existing: dict[str, LabReport] = {}
-    if fillers:
-        existing = {rep.filler_no: rep for rep in session.scalars(
-            select(LabReport).where(LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(fillers))
-            .options(selectinload(LabReport.results)))}
-    match = _reconcile_with_orders(match, list(existing.values()))
+@dataclass
+class Stored:
+    """What store() wrote: the message id, whether it was matched, its reports."""
 
+    id: str
+    match_status: str
+    report_ids: list[str]
+
+
+def store(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str,
+          transport: str, now: dt.datetime, ack: bytes | None = None) -> Stored:
+    """Write the message, its reports and result rows in the session's transaction (no commit); match it
+    or queue it. Raises FeedRevoked when the feed was revoked (the caller rolls back)."""
+    fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
+    known = None
+    if fillers:
+        known = (select(func.count()).select_from(LabReport)
+                 .where(LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(sorted(set(fillers))))
+                 .scalar_subquery())
+    # One round trip: the resident candidates of both matching rules and whether an order is known.
+    stmt = candidates(msg.patient, known)
+    rows = session.execute(stmt).all() if stmt is not None else []
+    match = decide(msg.patient, rows)
+    if (fillers and rows[0].known_orders) or len(set(fillers)) < len(fillers):
+        # Adds to a known order (or one order twice in this message): reconcile and supersede with the ORM.
+        return _store_with_orm(session, feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack,
+                               match=match)
+    team_id = next((r.team_id for r in rows if match.resident_id and getattr(r, "id", None) == match.resident_id),
+                   None)
+    return _store_new_orders(session, feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack,
+                             match=match, team_id=team_id)
+
+
+def _message_values(feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str, transport: str,
+                    now: dt.datetime, ack: bytes | None, match: Match) -> dict:
     patient = msg.patient
-    row = LabMessage(
+    return dict(
         id=new_uuid(), feed_id=feed.id, hospital_id=feed.hospital_id, format=fmt, transport=transport,
         sending_app=msg.sending_app[:200], sending_facility=msg.sending_facility[:200],
         control_id=msg.control_id[:200], message_type=msg.message_type[:40], version=msg.version[:60],
         raw=bytes(raw), encoding=msg.encoding, encoding_reason=msg.encoding_reason,
         charset_declared=msg.charset_declared[:40], sent_at=local_time(msg.sent_at), received_at=now,
+        ack_code="AA" if ack is not None else None, ack=ack,
         warnings=list(msg.warnings), patient_name=patient.name[:100],
         patient_name_alphabetic=patient.name_alphabetic[:100], patient_sex=patient.sex[:1] or "U",
-        patient_birth_date=patient.birth_date, patient_id_number=_id_number(patient),
+        patient_birth_date=patient.birth_date, patient_id_number=patient.citizen_id,
         patient_identifiers=[i._asdict() for i in patient.identifiers],
         match_status="matched" if match.resident_id else "unmatched", match_method=match.method,
-        match_reason=match.reason, match_note=match.note or None, resident_id=match.resident_id)
+        match_reason=match.reason, match_note=match.note or None, resident_id=match.resident_id,
+        resolved_by=None, resolved_at=None, dismiss_reason=None)
+
+
+def _insert_while_feed_live(session: Session, table, values: dict) -> None:
+    """INSERT one row only while its feed (values["feed_id"]) is not revoked: the revocation check rides
+    on the INSERT (feed keys are cached per process), so a revoked key stores nothing, at no extra round
+    trip. Raises FeedRevoked when nothing was inserted."""
+    feeds = LabFeed.__table__
+    live = exists().where(feeds.c.id == values["feed_id"], feeds.c.revoked_at.is_(None))
+    source = select(*[literal(value, type_=table.c[name].type) for name, value in values.items()]).where(live)
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy here.
+    if session.execute(insert(table).from_select(list(values), source).returning(table.c.id)).first() is None:
+        raise FeedRevoked(values["feed_id"])
+
+
+def _report_values(feed: LabFeed | FeedRef, report: parsed.LabReport, resident_id: str | None,
+                   now: dt.datetime) -> dict:
+    # A new report takes every header field as sent (_update_header's rule for a report with no values yet).
+    return dict(
+        id=new_uuid(), hospital_id=feed.hospital_id, resident_id=resident_id,
+        filler_no=report.filler_no[:100] or None, placer_no=report.placer_no[:100],
+        panel_code=report.panel_code[:60], panel_name=report.panel_name[:200],
+        panel_coding_system=report.panel_coding_system[:60], specimen_type=report.specimen_type[:100],
+        collected_at=local_time(report.collected_at), specimen_received_at=local_time(report.specimen_received_at),
+        reported_at=local_time(report.reported_at), status=report.status[:2], tester=report.tester[:100],
+        reviewer=report.reviewer[:100], critical=False, abnormal=False, excluded=_excluded(report),
+        created_at=now, changed_at=now)
+
+
+def _excluded(report: parsed.LabReport) -> list[dict]:
+    return [{"set_id": e.set_id, "value_type": e.value_type, "code": e.code, "name": e.name,
+             "value_text": e.value_text[:500], "reason": e.reason} for e in report.excluded]
+
+
+def _result_values(result: parsed.LabResult, report_id: str, message_id: str, position: int,
+                   now: dt.datetime) -> dict:
+    return dict(
+        report_id=report_id, message_id=message_id, position=position, set_id=result.set_id[:20],
+        code=(result.code or result.name)[:60], name=result.name[:200], coding_system=result.coding_system[:60],
+        value_type=result.value_type[:5], value_text=result.value_text, value_num=result.value_num,
+        value_code=result.value_code[:60], comparator=result.comparator[:2], unit=result.unit[:60],
+        range_text=result.range_text[:200], range_low=result.range_low, range_high=result.range_high,
+        range_by_sex=dict(result.range_by_sex), flags=list(result.flags), critical=result.critical,
+        abnormal=result.abnormal, status=result.status[:2], observed_at=local_time(result.observed_at),
+        observer=result.observer[:100], received_at=now, superseded_by_id=None, superseded_at=None)
+
+
+def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *,
+                      fmt: str, transport: str, now: dt.datetime, ack: bytes | None, match: Match,
+                      team_id: int | None) -> Stored:
+    """Every order of the message is new: plain INSERTs, no unit of work. The rows are what the ORM path
+    would write for a new report (same positions, flags and report summary); the sync change log is written
+    here because the ORM hook does not see Core writes."""
+    from ..sync import changes as sync_changes  # sync's registry imports this package's models
+
+    message = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
+    _insert_while_feed_live(session, LabMessage.__table__, message)
+    reports, results = [], []
+    for report in msg.reports:
+        rep = _report_values(feed, report, match.resident_id, now)
+        last: dict[str, dict] = {}
+        for position, result in enumerate(report.results):
+            row = _result_values(result, rep["id"], message["id"], position, now)
+            last[row["code"]] = row  # a code twice in one report: the later row is the current one
+            results.append(row)
+        rep["critical"] = any(r["critical"] for r in last.values())
+        rep["abnormal"] = any(r["abnormal"] for r in last.values())
+        reports.append(rep)
+    if reports:
+        session.execute(insert(LabReport.__table__), reports)
+        session.execute(insert(lab_message_reports), [{"message_id": message["id"], "report_id": r["id"]}
+                                                      for r in reports])
+    result_ids: list[int] = []
+    if results:
+        stmt = insert(LabResultRow.__table__)
+        if team_id is not None:  # the change log needs the new rows' ids
+            stmt = stmt.returning(LabResultRow.__table__.c.id, sort_by_parameter_order=True)
+            result_ids = list(session.execute(stmt, results).scalars())
+        else:
+            session.execute(stmt, results)
+    if match.resident_id:
+        session.execute(insert(AuditEvent.__table__).values(
+            at=now, **audit.values(_feed_actor(feed), "match", "lab_message", message["id"], match.resident_id,
+                                   {"method": match.method})))
+    if team_id is not None:
+        sync_changes.log(session.connection(), [
+            *({"entity": "lab_reports", "entity_id": r["id"], "team_id": team_id, "op": "upsert"} for r in reports),
+            *({"entity": "lab_results", "entity_id": i, "team_id": team_id, "op": "upsert"} for i in result_ids)])
+    return Stored(message["id"], message["match_status"], [r["id"] for r in reports])
+
+
+def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str,
+                    transport: str, now: dt.datetime, ack: bytes | None, match: Match) -> Stored:
+    """A message adding to known orders: load them with their rows, reconcile the match with who holds
+    them, add rows that supersede (or are superseded by) the current ones."""
+    if session.scalar(select(LabFeed.revoked_at).where(LabFeed.id == feed.id)) is not None:
+        raise FeedRevoked(feed.id)
+    fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
+    existing = {rep.filler_no: rep for rep in session.scalars(
+        select(LabReport).where(LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(fillers))
+        .options(selectinload(LabReport.results)))}
+    match = _reconcile_with_orders(match, list(existing.values()))
+    row = LabMessage(**_message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack,
+                                       match=match))
     session.add(row)
 
-    for position, report in enumerate(msg.reports):
+    for report in msg.reports:
         filler = report.filler_no[:100] or None
         rep = existing.get(filler) if filler else None
         if rep is None:
@@ -244,12 +464,8 @@ def store(session: Session, feed: LabFeed, msg: parsed.LabMessage, raw: bytes, *
     if match.resident_id:
         audit.record(session, _feed_actor(feed), "match", "lab_message", row.id, match.resident_id,
                      {"method": match.method})
-    return row
-
-
-def _id_number(patient: parsed.LabPatient) -> str | None:
-    from .matching import citizen_id
-    return citizen_id(patient)
+    session.flush()
+    return Stored(row.id, row.match_status, [r.id for r in row.reports])
 
 
 def _reconcile_with_orders(match: Match, reports: list[LabReport]) -> Match:
@@ -336,6 +552,11 @@ def feed_handler(sessionmaker, feed_id: int, encodings: Mapping[str, str] | None
                 header = read_header(raw, encodings)
                 err = HL7MessageError("this feed is revoked", ack_code="AR", error_code="207", header=header)
                 return build_ack(err, "AR", control_id=generate_control_id())
-            return receive_hl7(session, feed, raw, transport="mllp", encodings=encodings).ack
+            try:
+                return receive_hl7(session, feed, raw, transport="mllp", encodings=encodings).ack
+            except FeedRevoked:  # revoked while this listener ran
+                header = read_header(raw, encodings)
+                err = HL7MessageError("this feed is revoked", ack_code="AR", error_code="207", header=header)
+                return build_ack(err, "AR", control_id=generate_control_id())
 
     return handle

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, literal, or_, select
 from sqlalchemy.orm import Session
 
 from gpcore import pinyin
@@ -57,7 +57,7 @@ def _same_name(sent: str, on_file: str) -> bool:
     return bool(a) and a == b
 
 
-def _name_agrees(patient: LabPatient, res: Resident) -> bool:
+def _name_agrees(patient: LabPatient, res) -> bool:
     if _CJK.search(patient.name or ""):
         return _same_name(patient.name, res.name)
     alphabetic = patient.name_alphabetic or patient.name
@@ -68,29 +68,66 @@ def _name_agrees(patient: LabPatient, res: Resident) -> bool:
     return True  # no name sent: the ID number alone identifies the person
 
 
-def match_patient(session: Session, patient: LabPatient) -> Match:
-    """Find the one resident a message's patient is, or say why a person must decide."""
-    number = citizen_id(patient)
+# What matching reads of a resident (a plain row, not an ORM object: this runs for every message).
+_COLUMNS = (Resident.id, Resident.name, Resident.birth_date, Resident.sex, Resident.id_number, Resident.team_id)
+
+
+def candidates(patient: LabPatient, known_orders=None):
+    """One select for both rules: the resident holding the ID number (first) and up to 3 namesakes with
+    the same birth date and sex, as plain rows. `known_orders` (a scalar subquery) is read in the same round
+    trip: the select then always returns at least one row, with that value and NULL resident columns when
+    nobody matched. None when there is nothing to read."""
+    number = patient.citizen_id
+    sex = SEX_CODES.get(patient.sex)
+    terms = []
     if number is not None:
-        res = session.scalar(select(Resident).where(Resident.id_number == number))
-        if res is not None:
-            birth_ok = patient.birth_date is None or patient.birth_date == res.birth_date
-            if _name_agrees(patient, res) and birth_ok:
-                return Match(res.id, "id_number")
+        terms.append(Resident.id_number == number)
+    if _CJK.search(patient.name or "") and patient.birth_date is not None and sex is not None:
+        terms.append(and_(Resident.name == patient.name.strip(), Resident.birth_date == patient.birth_date,
+                          Resident.sex == sex))
+    if not terms:
+        return select(known_orders.label("known_orders")) if known_orders is not None else None
+    # The ID holder first; 4 rows (holder + 3 namesakes) tell one namesake from several.
+    order = [case((Resident.id_number == number, 0), else_=1)] if number is not None else []
+    if known_orders is None:
+        stmt = select(*_COLUMNS).where(or_(*terms))
+    else:
+        one = select(literal(1).label("one")).subquery("one")
+        stmt = (select(known_orders.label("known_orders"), *_COLUMNS).select_from(one)
+                .outerjoin(Resident, or_(*terms)))
+    return stmt.order_by(*order, Resident.id).limit(4)
+
+
+def decide(patient: LabPatient, rows) -> Match:
+    """The rules of the module docstring over the rows `candidates` found (id, name, birth_date, sex,
+    id_number, ...): a pure function, so the queue's reasons do not depend on how the rows were read."""
+    rows = [r for r in rows if getattr(r, "id", None) is not None]  # the outer join's empty row when nobody matched
+    number = patient.citizen_id
+    if number is not None:
+        holder = next((r for r in rows if r.id_number == number), None)
+        if holder is not None:
+            birth_ok = patient.birth_date is None or patient.birth_date == holder.birth_date
+            if _name_agrees(patient, holder) and birth_ok:
+                return Match(holder.id, "id_number")
             return Match(None, reason="id_name_mismatch",
-                         note=f"ID number on file for a resident named {res.name}")
+                         note=f"ID number on file for a resident named {holder.name}")
     sex = SEX_CODES.get(patient.sex)
     if not _CJK.search(patient.name or "") or patient.birth_date is None or sex is None:
         return Match(None, reason="no_candidate" if number else "incomplete_identity")
-    candidates = session.scalars(select(Resident).where(
-        Resident.name == patient.name.strip(), Resident.birth_date == patient.birth_date,
-        Resident.sex == sex).limit(3)).all()
-    if not candidates:
+    name = patient.name.strip()
+    namesakes = [r for r in rows if r.name == name and r.birth_date == patient.birth_date and r.sex == sex]
+    if not namesakes:
         return Match(None, reason="no_candidate")
-    if len(candidates) > 1:
+    if len(namesakes) > 1:
         return Match(None, reason="ambiguous",
-                     note="2 residents" if len(candidates) == 2 else "3 or more residents")
-    res = candidates[0]
+                     note="2 residents" if len(namesakes) == 2 else "3 or more residents")
+    res = namesakes[0]
     if number is not None and res.id_number and res.id_number != number:
         return Match(None, reason="id_conflict")
     return Match(res.id, "name_birth_sex")
+
+
+def match_patient(session: Session, patient: LabPatient) -> Match:
+    """Find the one resident a message's patient is, or say why a person must decide."""
+    stmt = candidates(patient)
+    return decide(patient, session.execute(stmt).all() if stmt is not None else [])

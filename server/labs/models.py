@@ -186,3 +186,36 @@ class LabReportSeen(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     seen_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LabRejection(Base):
+    """A message a feed sent that was not stored as results (AR/AE, or a FHIR bundle refused with 422): the
+    bytes as received, why, and what the sender was answered, so nothing a hospital sent is ever lost.
+
+    Not unique by control id: a sender may fix a message and resend it under the same id, and each refused
+    attempt is kept. A message later stored under the same id is in lab_messages; this row stays.
+    """
+
+    __tablename__ = "lab_rejections"
+    __table_args__ = (Index("ix_lab_rejections_feed_received", "feed_id", "received_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("lab_feeds.id"))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    format: Mapped[str] = mapped_column(String(10))  # hl7v2 | fhir
+    transport: Mapped[str] = mapped_column(String(10))  # http | mllp
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)  # len(raw), so a list need not read the bytes
+    encoding: Mapped[str | None] = mapped_column(String(40))  # the charset the header was read with, if any
+    sending_facility: Mapped[str] = mapped_column(String(200), default="")  # "" when the header was unreadable
+    control_id: Mapped[str | None] = mapped_column(String(200))
+    ack_code: Mapped[str] = mapped_column(String(2))  # AR | AE (FHIR: AR)
+    error_code: Mapped[str] = mapped_column(String(10), default="")  # HL7 table 0357, e.g. 207; FHIR: ""
+    reason: Mapped[str] = mapped_column(Text)
+    # True when the message itself was acceptable but the database could not store it (AE 207; the sender
+    # was asked to send it again), so staff can tell an outage from a bad message.
+    storage_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack: Mapped[bytes | None] = mapped_column(LargeBinary)  # the HL7 ACK sent (FHIR: the error body)
+
+    feed: Mapped[LabFeed] = relationship()
+    hospital: Mapped[Hospital] = relationship()

@@ -16,7 +16,8 @@ from . import intake, services
 from .models import LabMessage
 from .schemas import (LabDismissSchema, LabFeedCreatedSchema, LabFeedCreateSchema, LabFeedSchema, LabFHIRReceiptSchema,
                       LabMatchSchema, LabPagingArgs, LabQueueArgs, LabQueueDetailSchema, LabQueueItemSchema, LabReportListArgs,
-                      LabReportRowSchema, LabReportSchema, LabSeenSchema)
+                      LabRejectionArgs, LabRejectionDetailSchema, LabRejectionSchema, LabReportRowSchema,
+                      LabReportSchema, LabSeenSchema)
 
 blp = Blueprint("labs", __name__, url_prefix="/api/v1", description="Lab results from hospital feeds")
 STAFF = ("center_staff", "admin")
@@ -25,6 +26,7 @@ HL7_TYPES = ("x-application/hl7-v2+er7", "application/hl7-v2", "text/plain", "ap
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # as the MLLP listener's frame limit
 QueuePage = page_schema(LabQueueItemSchema, "LabQueuePage")
 ReportPage = page_schema(LabReportRowSchema, "LabReportPage")
+RejectionPage = page_schema(LabRejectionSchema, "LabRejectionPage")
 FEED_KEY_DOC = {"parameters": [{"in": "header", "name": intake.KEY_HEADER, "required": True,
                                 "schema": {"type": "string"}, "description": "the feed's key"}]}
 
@@ -68,8 +70,11 @@ def post_hl7():
     """Receive one HL7 v2 ORU^R01 (raw bytes, any charset); the body answered is the HL7 ACK."""
     feed = _feed()
     raw = _body(HL7_TYPES)
-    receipt = intake.receive_hl7(db.session(), feed, raw, transport="http",
-                                 encodings=intake.facility_encodings(current_app.config))
+    try:
+        receipt = intake.receive_hl7(db.session(), feed, raw, transport="http",
+                                     encodings=intake.facility_encodings(current_app.config))
+    except intake.FeedRevoked:
+        raise intake.revoked_error() from None
     status = 200 if receipt.ack_code == "AA" else 503 if receipt.storage_failed else 422
     headers = {"Retry-After": "30"} if receipt.storage_failed else {}
     return Response(receipt.ack, status=status, headers=headers,
@@ -86,7 +91,10 @@ def post_fhir():
     """Receive one FHIR R4 Bundle (Patient, DiagnosticReport, Observation)."""
     feed = _feed()
     raw = _body(("application/fhir+json", "application/json"))
-    receipt = intake.receive_fhir(db.session(), feed, raw)
+    try:
+        receipt = intake.receive_fhir(db.session(), feed, raw)
+    except intake.FeedRevoked:
+        raise intake.revoked_error() from None
     return {"message_id": receipt.message_id, "duplicate": receipt.duplicate,
             "match_status": receipt.match_status, "report_ids": receipt.report_ids}, \
         200 if receipt.duplicate else 201
@@ -169,6 +177,27 @@ def dismiss_unmatched(data, message_id):
     msg = services.dismiss(session, _actor(), _queued(message_id), data["reason"])
     session.commit()
     return msg
+
+
+@blp.route("/labs/rejections")
+@blp.auth(*STAFF)
+@blp.arguments(LabRejectionArgs, location="query")
+@blp.response(200, RejectionPage)
+def list_rejections(args):
+    """Messages your center's feeds sent that were refused (AR/AE, or FHIR 422), newest first; kept with
+    their bytes so a hospital's message is never lost."""
+    return paginate(db.session(), services.list_rejections(_actor(), args), args["page"], args["page_size"])
+
+
+@blp.route("/labs/rejections/<rejection_id>")
+@blp.auth(*STAFF)
+@blp.response(200, LabRejectionDetailSchema)
+def get_rejection(rejection_id):
+    """One refused message: the bytes as received, the reason and the ACK sent (the read is logged)."""
+    session = db.session()
+    rej = services.get_rejection(session, _actor(), rejection_id)
+    session.commit()
+    return rej
 
 
 def _queued(message_id) -> LabMessage:

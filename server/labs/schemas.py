@@ -1,4 +1,6 @@
-"""Shapes of lab feeds, the unmatched queue and lab reports on the wire."""
+"""Shapes of lab feeds, the unmatched queue, refused messages and lab reports on the wire."""
+import base64
+
 import marshmallow as ma
 
 from ..api import Schema
@@ -230,3 +232,46 @@ class LabSeenSchema(Schema):
     team_id = ma.fields.Integer()
     seen_by = ma.fields.Integer()
     seen_at = ma.fields.DateTime()
+
+
+class LabRejectionSchema(Schema):
+    """A message a feed sent that was refused (kept with its bytes; nothing from a hospital is lost)."""
+
+    id = ma.fields.String()
+    feed_id = ma.fields.Integer()
+    hospital_id = ma.fields.Integer()
+    hospital_name = ma.fields.Function(lambda r: r.hospital.name)
+    format = ma.fields.String(metadata={"description": "hl7v2 | fhir"})
+    transport = ma.fields.String(metadata={"description": "http | mllp"})
+    received_at = ma.fields.DateTime()
+    sending_facility = ma.fields.String()
+    control_id = ma.fields.String(allow_none=True)
+    ack_code = ma.fields.String(metadata={"description": "AR or AE as answered (FHIR: AR, HTTP 422)"})
+    error_code = ma.fields.String(metadata={"description": "HL7 table 0357 (207: could not be stored)"})
+    reason = ma.fields.String()
+    storage_failed = ma.fields.Boolean(metadata={
+        "description": "the message was acceptable but could not be stored then; the sender was asked to resend"})
+    size = ma.fields.Integer(metadata={"description": "bytes received"})
+
+
+class LabRejectionDetailSchema(LabRejectionSchema):
+    encoding = ma.fields.String(allow_none=True, metadata={"description": "charset the header was read with"})
+    raw_base64 = ma.fields.Function(lambda r: base64.b64encode(r.raw).decode("ascii"),
+                                    metadata={"description": "the bytes exactly as received"})
+    raw_text = ma.fields.Function(lambda r: _as_text(r.raw, r.encoding), metadata={
+        "description": "the bytes decoded for reading (undecodable bytes replaced); raw_base64 is the record"})
+    ack_text = ma.fields.Function(lambda r: _as_text(r.ack, r.encoding) if r.ack else None)
+
+
+def _as_text(data: bytes, encoding: str | None) -> str:
+    try:
+        return data.decode(encoding or "utf-8", errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
+class LabRejectionArgs(Schema):
+    feed_id = ma.fields.Integer()
+    since = ma.fields.AwareDateTime(metadata={"description": "received at or after (ISO 8601 with offset)"})
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import and_, case, func, or_, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 import printing
 
@@ -20,20 +20,20 @@ from ..households.services import get_resident
 from ..org.models import Hospital
 from ..scope import Actor, can_see, rows_visible
 from .intake import CHINA_STANDARD_TIME, reason_text
-from .models import LabMessage, LabReport, LabReportSeen, LabResultRow, lab_feed_centers
+from .models import LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers
 
 PRINTABLE_FLAGS = ("HH", "LL", "H", "L", "A")
 
 
 # --- the unmatched queue ---------------------------------------------------------------------------
 
-def _queue_visible(actor: Actor):
+def _queue_visible(actor: Actor, feed_column=LabMessage.feed_id, what: str = "The unmatched queue"):
     if actor.role == "admin":
         return true()
     if actor.role == "center_staff" and actor.center_id is not None:
-        return LabMessage.feed_id.in_(select(lab_feed_centers.c.feed_id)
-                                      .where(lab_feed_centers.c.center_id == actor.center_id))
-    raise Forbidden("The unmatched queue is for center staff.", {"authorization": "role"})
+        return feed_column.in_(select(lab_feed_centers.c.feed_id)
+                               .where(lab_feed_centers.c.center_id == actor.center_id))
+    raise Forbidden(f"{what} is for center staff.", {"authorization": "role"})
 
 
 def list_queue(actor: Actor, args: dict):
@@ -78,6 +78,29 @@ def dismiss(session: Session, actor: Actor, msg: LabMessage, reason: str) -> Lab
     msg.resolved_by, msg.resolved_at = actor.user_id, dt.datetime.now(dt.timezone.utc)
     audit.record(session, actor, "dismiss", "lab_message", msg.id, None, {"reason": reason})
     return msg
+
+
+# --- refused messages -----------------------------------------------------------------------------
+
+def list_rejections(actor: Actor, args: dict):
+    """A select of refused messages of the feeds serving the actor's center (admin: all), newest first."""
+    stmt = (select(LabRejection).where(_queue_visible(actor, LabRejection.feed_id, "The list of refused messages"))
+            .options(selectinload(LabRejection.hospital), defer(LabRejection.raw), defer(LabRejection.ack)))
+    if args.get("feed_id") is not None:
+        stmt = stmt.where(LabRejection.feed_id == args["feed_id"])
+    if args.get("since") is not None:
+        stmt = stmt.where(LabRejection.received_at >= args["since"])
+    return stmt.order_by(LabRejection.received_at.desc(), LabRejection.id)
+
+
+def get_rejection(session: Session, actor: Actor, rejection_id: str) -> LabRejection:
+    """One refused message with its bytes; the read is logged (it may name a patient)."""
+    rej = session.scalar(select(LabRejection).where(
+        LabRejection.id == rejection_id, _queue_visible(actor, LabRejection.feed_id, "The list of refused messages")))
+    if rej is None:
+        raise NotFound("No such refused message.")
+    audit.record(session, actor, "read", "lab_rejection", rej.id)
+    return rej
 
 
 # --- reports for teams -----------------------------------------------------------------------------
@@ -203,5 +226,5 @@ def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
                               department=rep.panel_name)
 
 
-__all__ = ["list_queue", "get_queued", "match_by_hand", "dismiss", "list_for_resident", "list_reports",
+__all__ = ["list_queue", "get_queued", "match_by_hand", "dismiss", "list_rejections", "get_rejection", "list_for_resident", "list_reports",
            "get_report", "mark_seen", "current_results", "history_of", "printable", "reason_text"]

@@ -291,6 +291,8 @@ TARGETED.update({
         "post", f"/api/v1/labs/unmatched/no-msg-{k}/match", {"json": {"resident_id": _res(w, k)}}),
     "POST /api/v1/labs/unmatched/{message_id}/dismiss": lambda w, u, k: (
         "post", f"/api/v1/labs/unmatched/no-msg-{k}/dismiss", {"json": {"reason": "scope test"}}),
+    # Refused messages: the per-center walk over real ones is tests/server_labs/test_rejections.py.
+    "GET /api/v1/labs/rejections/{rejection_id}": lambda w, u, k: ("get", f"/api/v1/labs/rejections/no-rej-{k}", {}),
 })
 ROLE_ONLY.update({
     "POST /api/v1/labs/hl7": ("hospital_feed", lambda w: {"data": _LAB_HL7,
@@ -302,4 +304,4 @@ ROLE_ONLY.update({
                                                              "center_ids": [w.centers["A"]]}}),
     "POST /api/v1/labs/feeds/{feed_id}/revoke": ("admin", lambda w: {}),
 })
-LISTS += ("GET /api/v1/labs/unmatched", "GET /api/v1/lab-reports")
+LISTS += ("GET /api/v1/labs/unmatched", "GET /api/v1/lab-reports", "GET /api/v1/labs/rejections")
