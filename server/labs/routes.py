@@ -151,8 +151,14 @@ def get_unmatched(message_id):
     """One queued message with the patient as sent and its results (the read is logged)."""
     session = db.session()
     msg = services.get_queued(session, _actor(), message_id)
+    _offer_same_patient(session, msg)
     session.commit()
     return msg
+
+
+def _offer_same_patient(session, msg: LabMessage) -> None:
+    # For the answer only (LabQueueDetailSchema.same_patient): what staff may file with this message.
+    msg.same_patient = services.same_patient(session, _actor(), msg)
 
 
 @blp.route("/labs/unmatched/<message_id>/match", methods=["POST"])
@@ -160,9 +166,12 @@ def get_unmatched(message_id):
 @blp.arguments(LabMatchSchema)
 @blp.response(200, LabQueueDetailSchema)
 def match_unmatched(data, message_id):
-    """File a queued message under a resident of your center (logged)."""
+    """File a queued message under a resident of your center (logged); `also` files other queued messages of
+    the same patient with it. The answer offers those of the same patient still queued."""
     session = db.session()
-    msg = services.match_by_hand(session, _actor(), _queued(message_id), data["resident_id"])
+    msg = services.match_by_hand(session, _actor(), _queued(message_id), data["resident_id"], data["also"])
+    session.flush()
+    _offer_same_patient(session, msg)
     session.commit()
     return msg
 
@@ -175,6 +184,8 @@ def dismiss_unmatched(data, message_id):
     """Take a message off the queue with a reason; it is kept, not deleted."""
     session = db.session()
     msg = services.dismiss(session, _actor(), _queued(message_id), data["reason"])
+    session.flush()
+    _offer_same_patient(session, msg)
     session.commit()
     return msg
 

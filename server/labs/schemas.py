@@ -111,11 +111,29 @@ class LabQueueItemSchema(Schema):
     report_count = ma.fields.Function(lambda m: len(m.reports))
 
 
+class LabSamePatientSchema(LabQueueItemSchema):
+    """Another queued message about the same patient, offered when one is filed."""
+
+    same_on = ma.fields.List(ma.fields.String(), metadata={
+        "description": "what ties it: id_number, hospital_patient_id (same hospital), name_birth_sex"})
+
+
 class LabQueueDetailSchema(LabQueueItemSchema):
     warnings = ma.fields.List(ma.fields.String())
     encoding = ma.fields.String()
     encoding_reason = ma.fields.String()
     reports = ma.fields.List(ma.fields.Nested(LabQueueReportSchema))
+    same_patient = ma.fields.Method("_same_patient", metadata={
+        "description": "other unmatched messages of the same patient (LabSamePatientSchema), oldest first; "
+                       "file them with this one by listing their ids in `also` when matching"})
+
+    def _same_patient(self, msg):
+        out = []
+        for other, keys in getattr(msg, "same_patient", []):
+            data = LabSamePatientSchema(exclude=("same_on",)).dump(other)
+            data["same_on"] = keys
+            out.append(data)
+        return out
 
 
 class LabQueueArgs(Schema):
@@ -126,6 +144,10 @@ class LabQueueArgs(Schema):
 
 class LabMatchSchema(Schema):
     resident_id = ma.fields.String(required=True, validate=V.Length(min=1, max=36))
+    also = ma.fields.List(ma.fields.String(validate=V.Length(min=1, max=36)), load_default=list,
+                          validate=V.Length(max=200), metadata={
+                              "description": "ids of other queued messages of the same patient (the detail's "
+                                             "same_patient) to file under the same resident"})
 
 
 class LabDismissSchema(Schema):

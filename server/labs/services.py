@@ -7,8 +7,9 @@ The queue shows a message to staff of the centers its feed serves (LabFeed.cente
 from __future__ import annotations
 
 import datetime as dt
+import json
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import String, and_, case, cast, func, or_, select, true
 from sqlalchemy.orm import Session, defer, selectinload
 
 import printing
@@ -54,19 +55,88 @@ def get_queued(session: Session, actor: Actor, message_id: str) -> LabMessage:
     return msg
 
 
-def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: str) -> LabMessage:
-    """File a queued message (and its reports) under a resident the actor may see."""
+def _local_ids(msg: LabMessage) -> set[tuple[str, str]]:
+    """The hospital's own patient numbers of a message (not the citizen ID): (authority, value) pairs.
+    Compared only between messages of the same hospital, where an empty authority means that hospital."""
+    return {((i.get("authority") or "").strip().upper(), (i.get("value") or "").strip())
+            for i in (msg.patient_identifiers or [])
+            if (i.get("value") or "").strip() and i.get("value", "").strip().upper() != (msg.patient_id_number or "")}
+
+
+def _same_patient_keys(msg: LabMessage, other: LabMessage) -> list[str]:
+    """Why two queued messages are about the same patient ("id_number", "hospital_patient_id",
+    "name_birth_sex"), or [] when nothing ties them or something contradicts: different ID numbers, birth
+    dates or (known) sexes are different people however much else agrees."""
+    if msg.patient_id_number and other.patient_id_number and msg.patient_id_number != other.patient_id_number:
+        return []
+    if msg.patient_birth_date and other.patient_birth_date and msg.patient_birth_date != other.patient_birth_date:
+        return []
+    known = {"M", "F"}
+    if msg.patient_sex in known and other.patient_sex in known and msg.patient_sex != other.patient_sex:
+        return []
+    keys = []
+    if msg.patient_id_number and msg.patient_id_number == other.patient_id_number:
+        keys.append("id_number")
+    if msg.hospital_id == other.hospital_id and _local_ids(msg) & _local_ids(other):
+        keys.append("hospital_patient_id")
+    name = (msg.patient_name or "").strip()
+    if (name and name == (other.patient_name or "").strip() and msg.patient_birth_date
+            and msg.patient_sex in known and other.patient_sex == msg.patient_sex
+            and other.patient_birth_date == msg.patient_birth_date):
+        keys.append("name_birth_sex")
+    return keys
+
+
+def same_patient(session: Session, actor: Actor, msg: LabMessage) -> list[tuple[LabMessage, list[str]]]:
+    """Other unmatched messages in the actor's queue about the same patient as `msg` (see
+    _same_patient_keys), oldest first, each with the keys that tie them. Offered, never filed unasked."""
+    arms = []
+    if msg.patient_id_number:
+        arms.append(LabMessage.patient_id_number == msg.patient_id_number)
+    name = (msg.patient_name or "").strip()
+    if name and msg.patient_birth_date:
+        arms.append(and_(LabMessage.patient_name == name, LabMessage.patient_birth_date == msg.patient_birth_date))
+    local = _local_ids(msg)
+    if local:
+        # A coarse filter in SQL (the value appears in the JSON text); _same_patient_keys decides exactly.
+        text = func.coalesce(cast(LabMessage.patient_identifiers, String), "")
+        arms.append(and_(LabMessage.hospital_id == msg.hospital_id,
+                         or_(*(text.contains(json.dumps(value), autoescape=True) for _authority, value in local))))
+    if not arms:
+        return []
+    others = session.scalars(select(LabMessage).where(
+        _queue_visible(actor), LabMessage.match_status == "unmatched", LabMessage.id != msg.id, or_(*arms))
+        .options(selectinload(LabMessage.reports)).order_by(LabMessage.received_at, LabMessage.id).limit(200))
+    return [(other, keys) for other in others if (keys := _same_patient_keys(msg, other))]
+
+
+def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: str,
+                  also: list[str] | tuple[str, ...] = ()) -> LabMessage:
+    """File a queued message (and its reports) under a resident the actor may see; `also` files other
+    queued messages of the same patient (same_patient) with it, in the same transaction. Any id in `also`
+    that is not such a message refuses the whole request (422 naming `also`): nothing is filed by guess."""
     if msg.match_status == "matched":
         raise Conflict("This message is already matched.", {"match_status": ["matched"]})
     res = session.get(Resident, resident_id)
     if res is None or not can_see(actor, res.team_id, res.center_id):
         raise field_error("resident_id", "no such resident in your scope")
-    msg.match_status, msg.match_method, msg.resident_id = "matched", "manual", res.id
-    msg.resolved_by, msg.resolved_at, msg.dismiss_reason = actor.user_id, dt.datetime.now(dt.timezone.utc), None
-    for rep in msg.reports:
-        rep.resident_id = res.id
-    audit.record(session, actor, "match", "lab_message", msg.id, res.id,
-                 {"method": "manual", "reason": msg.match_reason, "reports": [r.id for r in msg.reports]})
+    siblings = {}
+    if also:
+        offered = {other.id: other for other, _keys in same_patient(session, actor, msg)}
+        unknown = [i for i in also if i not in offered]
+        if unknown:
+            raise field_error("also", f"not a queued message of the same patient: {', '.join(sorted(unknown))}")
+        siblings = {i: offered[i] for i in also}
+    now = dt.datetime.now(dt.timezone.utc)
+    for one in (msg, *siblings.values()):
+        one.match_status, one.match_method, one.resident_id = "matched", "manual", res.id
+        one.resolved_by, one.resolved_at, one.dismiss_reason = actor.user_id, now, None
+        for rep in one.reports:
+            rep.resident_id = res.id
+        detail = {"method": "manual", "reason": one.match_reason, "reports": [r.id for r in one.reports]}
+        if one is not msg:
+            detail["with"] = msg.id  # filed together with the message staff matched
+        audit.record(session, actor, "match", "lab_message", one.id, res.id, detail)
     return msg
 
 
@@ -226,5 +296,5 @@ def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
                               department=rep.panel_name)
 
 
-__all__ = ["list_queue", "get_queued", "match_by_hand", "dismiss", "list_rejections", "get_rejection", "list_for_resident", "list_reports",
+__all__ = ["list_queue", "get_queued", "same_patient", "match_by_hand", "dismiss", "list_rejections", "get_rejection", "list_for_resident", "list_reports",
            "get_report", "mark_seen", "current_results", "history_of", "printable", "reason_text"]
