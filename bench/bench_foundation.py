@@ -369,7 +369,7 @@ def explain(engine, stmt, title: str, page: int = 1, page_size: int = 20, then=N
     if then is not None:
         paged = then(paged.subquery("page"))
     for what, s in (("count", count), ("page", paged)):
-        compiled = s.compile(dialect=engine.dialect)
+        compiled = s.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})
         raw = engine.raw_connection()
         try:
             cur = raw.driver_connection.cursor()

@@ -101,3 +101,18 @@ def test_a_name_query_also_finds_by_address_within_scope(as_user, world, session
     found = set(ids(as_user("gp-a1").get("/api/v1/residents?q=潍坊新村")))
     assert found == {world.residents["A1-0-0"], world.residents["A1-0-1"]}
     assert len(ids(as_user("admin").get("/api/v1/residents?q=潍坊新村"))) == 4
+
+
+def test_patterns_are_in_the_sql_text_not_bound():
+    """A re-used prepared statement gets a generic plan, which cannot use the pattern and trigram indexes
+    for an unknown pattern: the LIKE patterns are written into the statement (escaped), never bound."""
+    from sqlalchemy.dialects import postgresql
+
+    from server.scope import Actor
+    from server.search.services import search_residents
+
+    gp = Actor(1, "gp", "gp", team_id=7, center_id=2)
+    for q, pattern in (("白_%", "'%白/_/%%'"), ("zs", "'zs%'"), ("1380", "'%1380%'"), ("A路2号", "'%A路2号%'")):
+        sql = str(search_residents(gp, {"q": q}).compile(dialect=postgresql.dialect(),
+                                                          compile_kwargs={"render_postcompile": True}))
+        assert pattern.replace("%", "%%") in sql and "ESCAPE '/'" in sql, (q, sql)  # pyformat doubles %
