@@ -4,6 +4,7 @@ import marshmallow as ma
 from gpcore.followup import REFERRAL_LEVELS, VISIT_CLASSIFICATIONS
 
 from ..api import Schema
+from ..labs.schemas import LabAlertsSchema
 from .models import KINDS
 from .worklist import BUCKETS
 
@@ -213,6 +214,9 @@ class WorklistSchema(Schema):
     team_id = ma.fields.Integer(allow_none=True)
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     items = ma.fields.List(ma.fields.Nested(WorklistItemSchema))
+    lab_alerts = ma.fields.Nested(LabAlertsSchema, metadata={
+        "description": "residents with lab reports new since their last follow-up visit, critical first "
+                       "(the whole team, whatever the filters above)"})
     page = ma.fields.Integer()
     page_size = ma.fields.Integer()
     total = ma.fields.Integer()

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from gpcore.followup import codes
 
 from ..households.models import ChronicCondition, Household, Resident
+from ..labs.alerts import lab_alerts
 from ..org.models import Committee
 from ..scope import Actor, rows_visible
 from .models import FollowUpStatus
@@ -84,7 +85,9 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
         items = [item for item in items if args["bucket"] in item["buckets"]]
     items.sort(key=lambda i: (i["urgency"], i["committee_code"], i["address"], i["name"], i["condition"]))
     counts = {name: sum(name in item["buckets"] for item in items) for name in BUCKETS}
-    return {"today": today, "team_id": team_id, "counts": counts, "items": items}
+    # Residents with lab reports new since their last visit, for the top of the list (server/labs/alerts.py).
+    return {"today": today, "team_id": team_id, "counts": counts, "items": items,
+            "lab_alerts": lab_alerts(session, actor, team_id, today)}
 
 
 def due_from(row) -> dt.date:

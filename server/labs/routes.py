@@ -220,9 +220,10 @@ def _queued(message_id) -> LabMessage:
 @blp.arguments(LabPagingArgs, location="query")
 @blp.response(200, ReportPage)
 def resident_reports(args, resident_id):
-    """A resident's lab reports, newest first (the read is logged)."""
+    """A resident's lab reports, newest first; since_visit=true: new since the last follow-up visit, critical
+    values first (the read is logged)."""
     session = db.session()
-    page = paginate(session, services.list_for_resident(session, _actor(), resident_id), args["page"],
+    page = paginate(session, services.list_for_resident(session, _actor(), resident_id, args), args["page"],
                     args["page_size"], rows=True)
     session.commit()
     return page

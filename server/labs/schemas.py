@@ -172,12 +172,19 @@ class LabReportRowSchema(Schema):
     critical = ma.fields.Boolean()
     abnormal = ma.fields.Boolean()
     seen_at = ma.fields.DateTime(allow_none=True)
-    new = ma.fields.Function(lambda r: r["seen_at"] is None or r["seen_at"] < r["changed_at"])
+    new = ma.fields.Function(lambda r: r["seen_at"] is None or r["seen_at"] < r["changed_at"], metadata={
+        "description": "the resident's team has not seen it since results last arrived"})
+    last_visit_date = ma.fields.Date(allow_none=True, metadata={
+        "description": "the resident's latest follow-up visit (any condition); null: none"})
+    new_since_visit = ma.fields.Boolean(metadata={
+        "description": "results arrived on or after the last visit's day (or there was no visit)"})
 
 
 class LabReportListArgs(Schema):
     new = ma.fields.Boolean(load_default=False, metadata={
         "description": "only reports the resident's team has not seen since results last arrived"})
+    since_visit = ma.fields.Boolean(load_default=False, metadata={
+        "description": "only reports new since the resident's last follow-up visit"})
     critical = ma.fields.Boolean(load_default=False)
     team_id = ma.fields.Integer()
     page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
@@ -185,6 +192,8 @@ class LabReportListArgs(Schema):
 
 
 class LabPagingArgs(Schema):
+    since_visit = ma.fields.Boolean(load_default=False, metadata={
+        "description": "only reports new since the resident's last follow-up visit, critical values first"})
     page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
     page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
 
@@ -297,3 +306,23 @@ class LabRejectionArgs(Schema):
     since = ma.fields.AwareDateTime(metadata={"description": "received at or after (ISO 8601 with offset)"})
     page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
     page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
+
+
+class LabAlertSchema(Schema):
+    """A resident with lab reports new since their last follow-up visit (the worklist's lab_alerts)."""
+
+    resident_id = ma.fields.String()
+    name = ma.fields.String()
+    sex = ma.fields.String()
+    birth_date = ma.fields.Date()
+    team_id = ma.fields.Integer(allow_none=True)
+    reports = ma.fields.Integer(metadata={"description": "reports new since the last visit"})
+    critical = ma.fields.Integer(metadata={"description": "of which with a critical value"})
+    unseen = ma.fields.Integer(metadata={"description": "of which the team has not seen since they changed"})
+    latest_changed_at = ma.fields.DateTime()
+    last_visit_date = ma.fields.Date(allow_none=True, metadata={"description": "null: no visit yet"})
+
+
+class LabAlertsSchema(Schema):
+    total = ma.fields.Integer(metadata={"description": "residents with new reports (items: the first 200)"})
+    items = ma.fields.List(ma.fields.Nested(LabAlertSchema))

@@ -20,6 +20,7 @@ from ..households.models import Resident
 from ..households.services import get_resident
 from ..org.models import Hospital
 from ..scope import Actor, can_see, rows_visible
+from . import alerts
 from .intake import CHINA_STANDARD_TIME, reason_text
 from .models import LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers
 
@@ -178,23 +179,30 @@ def get_rejection(session: Session, actor: Actor, rejection_id: str) -> LabRejec
 def _report_rows():
     seen = LabReportSeen.__table__.alias("seen")
     reported = func.coalesce(LabReport.reported_at, LabReport.changed_at)
+    last_visit = alerts.last_visit_date()
     stmt = (select(LabReport.id, LabReport.resident_id, Resident.name.label("resident_name"),
                    Resident.team_id, Hospital.name.label("hospital_name"), LabReport.filler_no,
                    LabReport.panel_code, LabReport.panel_name, LabReport.specimen_type, LabReport.status,
                    LabReport.reported_at, LabReport.changed_at, LabReport.critical, LabReport.abnormal,
-                   seen.c.seen_at)
+                   seen.c.seen_at, last_visit.label("last_visit_date"),
+                   case((alerts.new_since_visit(last_visit), True), else_=False).label("new_since_visit"))
             .join(Resident, Resident.id == LabReport.resident_id)
             .join(Hospital, Hospital.id == LabReport.hospital_id)
             .outerjoin(seen, and_(seen.c.report_id == LabReport.id, seen.c.team_id == Resident.team_id)))
     return stmt, seen, reported
 
 
-def list_for_resident(session: Session, actor: Actor, resident_id: str):
-    """A select of a visible resident's reports, newest first; the read is logged."""
+def list_for_resident(session: Session, actor: Actor, resident_id: str, args: dict | None = None):
+    """A select of a visible resident's reports, newest first; since_visit=true: only those new since the
+    last follow-up visit, critical values first. The read is logged."""
     res = get_resident(session, actor, resident_id, log_read=False)
     audit.record(session, actor, "read", "lab_reports", None, res.id)
     stmt, _seen, reported = _report_rows()
-    return stmt.where(LabReport.resident_id == res.id).order_by(reported.desc(), LabReport.id)
+    stmt = stmt.where(LabReport.resident_id == res.id)
+    if (args or {}).get("since_visit"):
+        return stmt.where(alerts.new_since_visit(alerts.last_visit_date())).order_by(
+            case((LabReport.critical.is_(True), 0), else_=1), reported.desc(), LabReport.id)
+    return stmt.order_by(reported.desc(), LabReport.id)
 
 
 def list_reports(actor: Actor, args: dict):
@@ -205,6 +213,8 @@ def list_reports(actor: Actor, args: dict):
     stmt = stmt.where(rows_visible(actor, Resident.team_id, Resident.center_id))
     if args.get("new"):
         stmt = stmt.where(or_(seen.c.seen_at.is_(None), seen.c.seen_at < LabReport.changed_at))
+    if args.get("since_visit"):
+        stmt = stmt.where(alerts.new_since_visit(alerts.last_visit_date()))
     if args.get("critical"):
         stmt = stmt.where(LabReport.critical.is_(True))
     if "team_id" in args:
