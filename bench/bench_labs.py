@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_labs.py                       # 3,000 messages, 8 client connections
     .venv/bin/python bench/bench_labs.py --messages 5000 --clients 16
 
-The app runs under werkzeug's threaded WSGI server (one process, so one GIL) in a child process on
-127.0.0.1; this process posts from --clients connections (keep-alive) and times every request. The database
+The app runs under werkzeug's threaded WSGI server (one process, so one GIL; --servers N starts N such
+processes sharing the port with SO_REUSEPORT) in child processes on 127.0.0.1; this process posts from --clients connections (keep-alive) and times every request. The database
 `gpo_bench_labs` (--db) is dropped and recreated on each run; `test` is never touched. Every message is a new
 order for a resident found by ID number (one in ten is an unknown patient and goes to the queue), so each one
 is parsed, matched, stored (message, report, 8 rows, audit) and committed before its ACK. Afterwards the row
@@ -115,7 +115,8 @@ def message(n: int, person: tuple[str, str, dt.date, str] | None) -> bytes:
 
 
 def serve(url: str, port: int, ready) -> None:
-    """Child process: the real app under werkzeug's WSGI server."""
+    """Child process: the real app under werkzeug's WSGI server, on a socket with SO_REUSEPORT so that
+    several such processes share the port (the kernel spreads connections over them)."""
     import logging
 
     from werkzeug.serving import WSGIRequestHandler, make_server
@@ -126,9 +127,20 @@ def serve(url: str, port: int, ready) -> None:
     WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as an interface engine holds its connection
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     logging.getLogger("server").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    server = make_server("127.0.0.1", port, app, threaded=True, fd=sock.fileno())
     ready.set()
     server.serve_forever()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc), threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def post_all(port: int, key: str, payloads: list[bytes], clients: int) -> tuple[list[float], list[int], float]:
@@ -213,6 +225,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--servers", type=int, default=1,
+                        help="server processes sharing the port (SO_REUSEPORT); 1 = one process, one GIL")
     parser.add_argument("--residents", type=int, default=2000)
     parser.add_argument("--print-runs", type=int, default=200)
     args = parser.parse_args()
@@ -229,25 +243,35 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ctx = mp.get_context("spawn")
-    ready = ctx.Event()
-    server = ctx.Process(target=serve, args=(url, port, ready), daemon=True)
-    server.start()
-    ready.wait(60)
+    servers = []
+    for _ in range(args.servers):
+        ready = ctx.Event()
+        servers.append(ctx.Process(target=serve, args=(url, port, ready), daemon=True))
+        servers[-1].start()
+        ready.wait(60)
     time.sleep(0.3)
     try:
         post_all(port, key, payloads[:args.warmup], args.clients)
+        server_cpu = sum(cpu_seconds(p.pid) for p in servers)
+        client_cpu = time.process_time()
         latencies, statuses, wall = post_all(port, key, payloads[args.warmup:], args.clients)
+        client_cpu = time.process_time() - client_cpu
+        server_cpu = sum(cpu_seconds(p.pid) for p in servers) - server_cpu
     finally:
-        server.terminate()
-        server.join(10)
+        for p in servers:
+            p.terminate()
+            p.join(10)
 
     failed = [s for s in statuses if s != 200]
-    print(f"HTTP intake (werkzeug threaded WSGI server; {args.clients} client connections; "
-          f"{args.messages} messages x {len(PANEL)} results; warm-up {args.warmup}):")
+    print(f"HTTP intake (werkzeug threaded WSGI server x {args.servers} process(es); {args.clients} client "
+          f"connections; {args.messages} messages x {len(PANEL)} results; warm-up {args.warmup}):")
     print(f"  {args.messages / wall:.0f} msg/s ({args.messages * len(PANEL) / wall:.0f} results/s), "
           f"wall {wall:.2f} s, failures {len(failed)}")
     print(f"  latency p50 {pct(latencies, 50) * 1000:.1f} ms, p95 {pct(latencies, 95) * 1000:.1f} ms, "
           f"p99 {pct(latencies, 99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+    print(f"  CPU per message: server process(es) {server_cpu * 1000 / args.messages:.1f} ms, "
+          f"client (this process) {client_cpu * 1000 / args.messages:.1f} ms; load average after "
+          f"{os.getloadavg()[0]:.1f}")
 
     from sqlalchemy import func, select
 

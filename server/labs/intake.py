@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, func, insert, literal, select
+from sqlalchemy import String, cast, exists, func, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
@@ -393,8 +393,6 @@ def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.Lab
     """Every order of the message is new: plain INSERTs, no unit of work. The rows are what the ORM path
     would write for a new report (same positions, flags and report summary); the sync change log is written
     here because the ORM hook does not see Core writes."""
-    from ..sync import changes as sync_changes  # sync's registry imports this package's models
-
     message = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
     _insert_while_feed_live(session, LabMessage.__table__, message)
     reports, results = [], []
@@ -412,23 +410,35 @@ def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.Lab
         session.execute(insert(LabReport.__table__), reports)
         session.execute(insert(lab_message_reports), [{"message_id": message["id"], "report_id": r["id"]}
                                                       for r in reports])
-    result_ids: list[int] = []
     if results:
-        stmt = insert(LabResultRow.__table__)
-        if team_id is not None:  # the change log needs the new rows' ids
-            stmt = stmt.returning(LabResultRow.__table__.c.id, sort_by_parameter_order=True)
-            result_ids = list(session.execute(stmt, results).scalars())
-        else:
-            session.execute(stmt, results)
+        # A plain executemany (no RETURNING): psycopg pipelines it, and its short statement stays in
+        # psycopg's query cache; a multi-row VALUES ... RETURNING is longer than that cache takes and was
+        # re-parsed for every message (profiled: the largest single cost of the write).
+        session.execute(insert(LabResultRow.__table__), results)
     if match.resident_id:
         session.execute(insert(AuditEvent.__table__).values(
             at=now, **audit.values(_feed_actor(feed), "match", "lab_message", message["id"], match.resident_id,
                                    {"method": match.method})))
-    if team_id is not None:
-        sync_changes.log(session.connection(), [
-            *({"entity": "lab_reports", "entity_id": r["id"], "team_id": team_id, "op": "upsert"} for r in reports),
-            *({"entity": "lab_results", "entity_id": i, "team_id": team_id, "op": "upsert"} for i in result_ids)])
+    if team_id is not None and reports:
+        _log_sync_changes(session, team_id, message["id"], [r["id"] for r in reports])
     return Stored(message["id"], message["match_status"], [r["id"] for r in reports])
+
+
+def _log_sync_changes(session: Session, team_id: int, message_id: str, report_ids: list[str]) -> None:
+    """The sync change log rows the ORM hook would write for new reports and their result rows (upserts
+    for the resident's team), in one INSERT ... SELECT: the result rows' ids never leave the database."""
+    from ..sync import changes as sync_changes  # sync's registry imports this package's models
+    from ..sync.models import SyncChange
+
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # The writing transaction's id, as sync.changes.log writes it (0 on SQLite, whose writers are serial).
+    xid = sync_changes._PG_XID if postgres else literal(0)
+    team, upsert = literal(team_id), literal("upsert")
+    rows = union_all(
+        select(xid, literal("lab_reports"), LabReport.id, team, upsert).where(LabReport.id.in_(report_ids)),
+        select(xid, literal("lab_results"), cast(LabResultRow.id, String), team, upsert)
+        .where(LabResultRow.message_id == message_id))
+    session.execute(insert(SyncChange.__table__).from_select(["xid", "entity", "entity_id", "team_id", "op"], rows))
 
 
 def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str,
