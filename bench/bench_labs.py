@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_labs.py --messages 5000 --clients 16
 
 The app runs under werkzeug's threaded WSGI server (one process, so one GIL; --servers N starts N such
-processes sharing the port with SO_REUSEPORT) in child processes on 127.0.0.1; this process posts from --clients connections (keep-alive) and times every request. The database
+processes sharing the port with SO_REUSEPORT) in child processes on 127.0.0.1; this process posts from
+--clients connections (keep-alive) and times every request. The database
 `gpo_bench_labs` (--db) is dropped and recreated on each run; `test` is never touched. Every message is a new
 order for a resident found by ID number (one in ten is an unknown patient and goes to the queue), so each one
 is parsed, matched, stored (message, report, 8 rows, audit) and committed before its ACK. Afterwards the row
