@@ -91,17 +91,20 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
 
 
 def due_from(row) -> dt.date:
-    """The first day some bucket takes this status row (a dict of FollowUpStatus values); date.min when one
-    does whatever the day. Every bucket, once it applies, applies on every later day until the next visit
-    replaces the row, so `due_from <= today` keeps exactly the rows _item can give a bucket."""
-    if (row["last_face_to_face"] is None or row["emergency"] or row["referred"]
-            or row["classification"] in TROUBLE or row["referral"] not in (None, codes.NO_REFERRAL)):
-        return dt.date.min  # not seen face to face, emergency, referral, recheck: from the visit on
+    """The first day _item gives this status row (a dict of FollowUpStatus values) a bucket; date.min when
+    it has one whatever the day. Every bucket, once it applies, applies on every later day until the next
+    visit replaces the row, so `due_from <= today` keeps exactly the rows that have a bucket today."""
+    visit_date, next_date = row["visit_date"], row["next_visit_date"]
+    if row["last_face_to_face"] is None or row["emergency"] or row["referred"]:
+        return dt.date.min  # not seen face to face yet, emergency, referral
+    short = next_date is not None and (next_date - visit_date).days <= SHORT_DAYS
+    if short and (row["classification"] in TROUBLE or row["referral"] not in (None, codes.NO_REFERRAL)):
+        return dt.date.min  # recheck
     # not_seen_this_year from the 1 January after the last face-to-face visit.
     days = [dt.date(row["last_face_to_face"].year + 1, 1, 1)]
-    if row["next_visit_date"] is not None:
+    if next_date is not None:
         # due_this_week (next < today + 7) and then overdue (next < today).
-        days.append(row["next_visit_date"] - dt.timedelta(days=WEEK_DAYS - 1))
+        days.append(next_date - dt.timedelta(days=WEEK_DAYS - 1))
     return min(days)
 
 
