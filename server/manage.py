@@ -58,7 +58,8 @@ def _demo(app) -> None:
         if demo.is_loaded(session):
             print("Existing data kept (demo data is loaded only into an empty database).")
             return
-        print("Loading the demo district (one center, three teams, ~600 households)...")
+        print("Loading the demo district (one center, three teams, ~600 households, a year of follow-ups; "
+              "about a minute)...")
         counts = demo.load(session)
         print(f"Demo loaded: {counts['households']} households, {counts['residents']} residents, "
               f"{counts.get('followups', 0)} follow-up visits, {counts.get('lab_messages', 0)} lab messages. "

