@@ -63,9 +63,11 @@ def load_followups(session: Session, today: dt.date, seed: int = 20261129) -> in
     rng = random.Random(seed)
     leaders = {u.team_id: u for u in session.scalars(select(User).where(User.role == "gp",
                                                                        User.is_team_leader.is_(True)))}
+    # In ID-number order (the generator's, fixed by the seed), not by the random row ids: the same seed gives
+    # the same visits.
     entries = session.execute(select(ChronicCondition.resident_id, ChronicCondition.condition, Resident.team_id)
                               .join(Resident, Resident.id == ChronicCondition.resident_id)
-                              .order_by(Resident.id, ChronicCondition.condition)).all()
+                              .order_by(Resident.id_number, ChronicCondition.condition)).all()
     recorded = 0
     for resident_id, condition, team_id in entries:
         if team_id not in leaders or rng.random() < 0.05:
@@ -129,7 +131,7 @@ def load_labs(session: Session, admin: User, now: dt.datetime, seed: int = 20261
                                                             "center_ids": list(centers)})
     session.commit()
     patients = session.scalars(select(Resident).join(ChronicCondition, ChronicCondition.resident_id == Resident.id)
-                               .where(Resident.id_number.is_not(None)).order_by(Resident.id).distinct()).all()
+                               .where(Resident.id_number.is_not(None)).order_by(Resident.id_number).distinct()).all()
     stored = 0
     for n, resident in enumerate(rng.sample(patients, min(reports, len(patients))), 1):
         when = now - dt.timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 8))

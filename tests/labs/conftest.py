@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-# shared/ sits beside the project's root (CI clones the repo next to it).
-SHARED_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "hl7"
+# The team's shared HL7 samples (shared/samples/hl7), copied into the repo so a clone anywhere tests them.
+SHARED_SAMPLES = Path(__file__).parent / "samples"
 MESSAGES = Path(__file__).parent / "messages"
 
 
