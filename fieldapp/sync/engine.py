@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -133,37 +134,65 @@ class SyncEngine:
     # --- pull -----------------------------------------------------------------------------------
 
     def pull_all(self) -> tuple[int, int]:
-        """Fetch and apply pages until the server has nothing more; returns (rows applied, pages)."""
+        """Fetch and apply pages until the server has nothing more; returns (rows applied, pages).
+
+        With a transport that can make a request on another thread (`detached`), the next page is asked
+        for while this one is written: the server's work and the tablet's overlap (a first sync is ~40
+        pages). A page fetched ahead is used only if the store, once this page is written, asks for
+        exactly the same thing; otherwise (or if it failed) it is asked for again here, with retries."""
         done = pages = 0
         restarts = 0
-        while True:
-            page = self._call("GET", PULL, params={"cursor": self.store.state("cursor"), "limit": self.page_limit,
-                                                   "ref": self.store.state("ref")})
-            if page.get("resync") and not self._epoch_differs(page.get("epoch")):
-                # The server pruned its change log past this tablet's cursor: download afresh (the sweep
-                # drops what left the team meanwhile); the server has everything acknowledged, so nothing
-                # is re-sent.
-                restarts += 1
-                if restarts > 3:
-                    raise SyncFailed("The server keeps restarting its history; try again later.")
-                self.store.start_snapshot(self.store.state("epoch"), requeue=False)
-                done = 0
-                continue
-            if page.get("reset") or self._epoch_differs(page.get("epoch")):
-                restarts += 1
-                if restarts > 3:
-                    raise SyncFailed("The server keeps restarting its history; try again later.")
-                self._restart(page.get("epoch"), everything=bool(page.get("reset")))
-                done = 0
-                continue
-            if self.store.state("epoch") is None:
-                with self.store.transaction():
-                    self.store.set_state("epoch", page.get("epoch"))
-            done += self.store.apply_page(page, finish_snapshot=bool(page.get("snapshot_complete")))
-            pages += 1
-            self.progress(Progress("pull", done, done + int(page.get("remaining") or 0)))
-            if not page.get("more"):
-                return done, pages
+        ahead = None  # (params, future) of a page asked for while the previous one was being written
+        can_detach = hasattr(self.transport, "detached")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            while True:
+                params = self._pull_params(self.store.state("cursor"), self.store.state("ref"))
+                page = self._take(ahead, params)
+                ahead = None
+                if page is None:
+                    page = self._call("GET", PULL, params=params)
+                if page.get("resync") and not self._epoch_differs(page.get("epoch")):
+                    # The server pruned its change log past this tablet's cursor: download afresh (the
+                    # sweep drops what left the team meanwhile); the server has everything acknowledged,
+                    # so nothing is re-sent.
+                    restarts += 1
+                    if restarts > 3:
+                        raise SyncFailed("The server keeps restarting its history; try again later.")
+                    self.store.start_snapshot(self.store.state("epoch"), requeue=False)
+                    done = 0
+                    continue
+                if page.get("reset") or self._epoch_differs(page.get("epoch")):
+                    restarts += 1
+                    if restarts > 3:
+                        raise SyncFailed("The server keeps restarting its history; try again later.")
+                    self._restart(page.get("epoch"), everything=bool(page.get("reset")))
+                    done = 0
+                    continue
+                if self.store.state("epoch") is None:
+                    with self.store.transaction():
+                        self.store.set_state("epoch", page.get("epoch"))
+                if can_detach and page.get("more"):
+                    ref = (page.get("reference") or {}).get("version", self.store.state("ref"))
+                    nxt = self._pull_params(page.get("cursor"), ref)
+                    ahead = (nxt, pool.submit(self.transport.detached().call, "GET", PULL, params=nxt))
+                done += self.store.apply_page(page, finish_snapshot=bool(page.get("snapshot_complete")))
+                pages += 1
+                self.progress(Progress("pull", done, done + int(page.get("remaining") or 0)))
+                if not page.get("more"):
+                    return done, pages
+
+    def _pull_params(self, cursor, ref) -> dict:
+        return {"cursor": cursor, "limit": self.page_limit, "ref": ref}
+
+    @staticmethod
+    def _take(ahead, params: dict) -> dict | None:
+        """The page fetched ahead, if it was asked with these very parameters and arrived."""
+        if ahead is None or ahead[0] != params:
+            return None
+        try:
+            return ahead[1].result()
+        except Exception:  # noqa: BLE001 - lost, refused or signed out: asked again on this thread
+            return None
 
     def _epoch_differs(self, epoch: str | None) -> bool:
         known = self.store.state("epoch")

@@ -42,6 +42,17 @@ class HttpTransport:
         self._token = token
         self.bytes_received = 0
         self.bytes_sent = 0
+        self.device_id: str | None = None  # sent when there is no store (a detached copy)
+        self._counter = self  # whose byte counts a request adds to
+
+    def detached(self) -> HttpTransport:
+        """A copy that needs no store, for one request made on another thread (a SQLite connection
+        belongs to its thread): the token and device id are read now; bytes count on this transport.
+        It does not refresh an expired sign-in; the caller asks again on its own thread if it fails."""
+        copy = HttpTransport(self.base_url, None, self.timeout, self._access_token())
+        copy.device_id = self.store.device_id if self.store is not None else self.device_id
+        copy._counter = self
+        return copy
 
     def _access_token(self) -> str | None:
         return self._token or (self.store.state("access_token") if self.store else None)
@@ -56,8 +67,9 @@ class HttpTransport:
         bearer = token or self._access_token()
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
-        if self.store is not None:
-            headers["X-Device-ID"] = self.store.device_id
+        device = self.store.device_id if self.store is not None else self.device_id
+        if device:
+            headers["X-Device-ID"] = device
         data = None
         if body is not None:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -82,8 +94,8 @@ class HttpTransport:
             raise HttpError(err.code, payload) from None
         except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as err:
             raise TransportError(str(err)) from err
-        self.bytes_sent += len(data or b"")
-        self.bytes_received += len(raw)
+        self._counter.bytes_sent += len(data or b"")
+        self._counter.bytes_received += len(raw)
         if encoding == "gzip":
             raw = gzip.decompress(raw)
         return json.loads(raw) if raw else {}

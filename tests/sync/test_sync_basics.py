@@ -188,3 +188,45 @@ def test_only_gps_pull_and_push(world, as_user):
         assert as_user(user).get("/api/v1/sync/pull").status_code == 403
         assert as_user(user).post("/api/v1/sync/push", json={"batch_id": str(uuid.uuid4()), "device_id": "x",
                                                               "records": []}).status_code == 403
+
+
+class _AheadTransport:
+    """A FlaskTransport that, like HttpTransport, can make a request on another thread (`detached`);
+    every `fail_every`-th request made ahead is lost, as on a poor connection."""
+
+    def __init__(self, inner, fail_every=0):
+        self.inner, self.fail_every = inner, fail_every
+        self.ahead_calls = self.ahead_lost = self.pulls_here = 0
+
+    def call(self, method, path, **kw):
+        self.pulls_here += path.endswith("/pull")
+        return self.inner.call(method, path, **kw)
+
+    def detached(self):
+        outer = self
+
+        class Detached:
+            def call(self, method, path, **kw):
+                from fieldapp.sync.transport import TransportError
+
+                outer.ahead_calls += 1
+                if outer.fail_every and outer.ahead_calls % outer.fail_every == 0:
+                    outer.ahead_lost += 1
+                    raise TransportError("connection reset (test)")
+                return outer.inner.call(method, path, **kw)
+
+        return Detached()
+
+
+@pytest.mark.parametrize("fail_every", [0, 3])
+def test_pages_fetched_ahead_cover_everything_once(world, tablet, session, server_scope, tablet_scope, fail_every):
+    """The next page is asked for while one is written; a page lost on the way is asked for again."""
+    store, engine = tablet("gp-a1", page_limit=1)
+    engine.transport = _AheadTransport(engine.transport, fail_every)
+    result = engine.sync()
+    assert result.synced and result.pages >= 6
+    assert engine.transport.ahead_calls >= result.pages - 1
+    assert engine.transport.ahead_lost == (engine.transport.ahead_calls // 3 if fail_every else 0)
+    # Only the first page and the lost ones were asked for on the engine's own thread.
+    assert engine.transport.pulls_here == 1 + engine.transport.ahead_lost
+    assert tablet_scope(store) == server_scope(session, world.teams["A1"])
