@@ -166,31 +166,16 @@ def receive_hl7(session: Session, feed: LabFeed | FeedRef, raw: bytes, *, transp
                        encoding=header.encoding if header else None, now=now())
         return Receipt(ack, err.ack_code, header.encoding if header else "utf-8")
     facility = msg.sending_facility[:200]
-    # No look-up first: the unique constraint finds a repeat (one round trip fewer per message).
-    for attempt in (1, 2):
-        try:
-            ack = build_ack(msg, "AA", control_id=generate_control_id())
-            stored = store(session, feed, msg, raw, fmt="hl7v2", transport=transport, now=now(), ack=ack)
-            session.commit()
-            return Receipt(ack, "AA", msg.encoding, stored.id, match_status=stored.match_status,
-                           report_ids=stored.report_ids)
-        except FeedRevoked:
-            session.rollback()
-            raise
-        except IntegrityError:
-            # Received before (or just now on another connection): answer what it was answered.
-            session.rollback()
-            stored_before = _find(session, feed, facility, msg.control_id)
-            if stored_before is not None:
-                return _repeat(stored_before)
-            if attempt == 1:
-                # Another connection filed one of its orders first (a preliminary and a final at the same
-                # moment): the second attempt finds the order and adds to it.
-                continue
-            return _storage_failed(session, feed, msg, raw, transport, now())
-        except SQLAlchemyError:
-            return _storage_failed(session, feed, msg, raw, transport, now())
-    raise AssertionError("unreachable")
+    try:
+        stored, ack, repeat = _store_committed(
+            session, feed, msg, raw, fmt="hl7v2", transport=transport, facility=facility, now=now,
+            make_ack=lambda: build_ack(msg, "AA", control_id=generate_control_id()))
+    except SQLAlchemyError:  # the database refused it twice, or is down: AE, the sender keeps it
+        return _storage_failed(session, feed, msg, raw, transport, now())
+    if repeat is not None:
+        return repeat
+    return Receipt(ack, "AA", msg.encoding, stored.id, match_status=stored.match_status,
+                   report_ids=stored.report_ids)
 
 
 def receive_fhir(session: Session, feed: LabFeed | FeedRef, raw: bytes, *,
@@ -213,22 +198,39 @@ def receive_fhir(session: Session, feed: LabFeed | FeedRef, raw: bytes, *,
                        reason=f"{refusal.message}: {json.dumps(refusal.errors, ensure_ascii=False)}"[:4000],
                        ack=None, facility="", control_id=None, encoding=None, now=now())
         raise refusal from err
+    stored, _, repeat = _store_committed(session, feed, msg, raw, fmt="fhir", transport="http", facility="",
+                                         now=now)
+    if repeat is not None:
+        return repeat
+    return Receipt(b"", "AA", "utf-8", stored.id, match_status=stored.match_status, report_ids=stored.report_ids)
+
+
+def _store_committed(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str,
+                     transport: str, facility: str, now: Callable[[], dt.datetime],
+                     make_ack: Callable[[], bytes] | None = None) -> tuple[Stored | None, bytes | None, Receipt | None]:
+    """Store and commit one message: (stored, ack, None), or (None, None, the earlier answer) for a repeat.
+
+    No look-up first: the unique constraint finds a repeat at the commit (one round trip fewer per message).
+    Raises FeedRevoked (rolled back), or the IntegrityError of a second attempt."""
     for attempt in (1, 2):
+        ack = make_ack() if make_ack else None
         try:
-            stored = store(session, feed, msg, raw, fmt="fhir", transport="http", now=now())
+            stored = store(session, feed, msg, raw, fmt=fmt, transport=transport, now=now(), ack=ack)
             session.commit()
-            return Receipt(b"", "AA", "utf-8", stored.id, match_status=stored.match_status,
-                           report_ids=stored.report_ids)
+            return stored, ack, None
         except FeedRevoked:
             session.rollback()
             raise
         except IntegrityError:
+            # Received before (or just now on another connection): answer what it was answered.
             session.rollback()
-            stored_before = _find(session, feed, "", msg.control_id)
+            stored_before = _find(session, feed, facility, msg.control_id)
             if stored_before is not None:
-                return _repeat(stored_before)
+                return None, None, _repeat(stored_before)
             if attempt == 2:
                 raise
+            # Another connection filed one of its orders first (a preliminary and a final at the same
+            # moment): the second attempt finds the order and adds to it.
     raise AssertionError("unreachable")
 
 
