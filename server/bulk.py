@@ -4,11 +4,17 @@ The import writer and the sync change log write tens of thousands of rows in one
 PostgreSQL an executemany INSERT costs a statement round trip and a Python-side parameter dump per row
 (profiled: most of the writer's time); COPY streams the rows into the same transaction instead.
 Both paths insert exactly the given columns; database-side defaults fill the rest.
+
+Rows may come from a generator: COPY then takes each row as it is made, so PostgreSQL (on its own core)
+checks and indexes the rows already sent while Python builds the next ones, instead of waiting for the
+whole list (the import writer builds a team's residents this way; see imports.services.write).
 """
 from __future__ import annotations
 
 import json
+from itertools import islice
 from operator import itemgetter
+from typing import Iterable, Sequence
 
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.engine import Connection
@@ -16,32 +22,52 @@ from sqlalchemy.engine import Connection
 _CHUNK = 5000
 
 
-def insert_rows(conn: Connection, table: Table, rows: list[dict], chunk: int = _CHUNK) -> int:
-    """Insert rows (dicts with the same keys) into table in the connection's transaction; returns how many."""
-    if not rows:
-        return 0
+def insert_rows(conn: Connection, table: Table, rows: Iterable, chunk: int = _CHUNK,
+                columns: Sequence[str] | None = None) -> int:
+    """Insert rows into table in the connection's transaction; returns how many.
+
+    Without `columns` the rows are dicts with the same keys; with it they are tuples in that column order.
+    Either may be any iterable, a generator included (read once, in order)."""
+    it = iter(rows)
+    if columns is None:
+        first = next(it, None)
+        if first is None:
+            return 0
+        columns = list(first)
+        pick = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
+        it = map(pick, _chain1(first, it))
+    columns = list(columns)
     if conn.dialect.name != "postgresql":
-        for i in range(0, len(rows), chunk):
-            conn.execute(insert(table), rows[i:i + chunk])
-        return len(rows)
-    columns = list(rows[0])
+        n = 0
+        while part := [dict(zip(columns, row)) for row in islice(it, chunk)]:
+            conn.execute(insert(table), part)
+            n += len(part)
+        return n
     json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-    pick = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
     quote = conn.dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    n = 0
     # The session's own DBAPI connection, so the rows share its transaction (all-or-nothing).
     raw = conn.connection.driver_connection
     with raw.cursor() as cur, cur.copy(sql) as copy:
+        write = copy.write_row
         if not json_at:
-            for row in rows:
-                copy.write_row(pick(row))
+            for row in it:
+                write(row)
+                n += 1
         else:
-            for row in rows:
-                values = list(pick(row))
+            for row in it:
+                values = list(row)
                 for i in json_at:
                     values[i] = _json_text(values[i])
-                copy.write_row(values)
-    return len(rows)
+                write(values)
+                n += 1
+    return n
+
+
+def _chain1(first, rest):
+    yield first
+    yield from rest
 
 
 def _json_text(value) -> str | None:

@@ -17,7 +17,7 @@ from gpcore import idcard, pinyin, record_number
 
 from .. import bulk
 from ..assignment.models import AssignmentChange
-from ..db import new_uuid, utcnow
+from ..db import ordered_uuids, utcnow
 from ..errors import Invalid
 from ..followups import status_rows as followups
 from ..followups.models import FollowUpStatus
@@ -255,9 +255,28 @@ def _households(rows: list[dict]) -> list[list[dict]]:
     return list(groups.values())
 
 
+# Column order of the tuples write() streams into COPY (server.bulk.insert_rows with columns=...).
+_HOUSEHOLD_COLUMNS = ("id", "center_id", "committee_id", "team_id", "address", "head_id", "created_at",
+                      "updated_at", "created_by", "version")
+_RESIDENT_COLUMNS = (
+    "id", "household_id", "team_id", "center_id", "record_number", "id_number", "name", "name_pinyin",
+    "name_initials", "sex", "birth_date", "relation_to_head", "phone", "employer", "contact_name",
+    "contact_phone", "residence_type", "ethnicity", "ethnicity_name", "payment_methods", "drug_allergies",
+    "exposures", "past_diseases", "procedures", "family_history", "disabilities", "status", "created_at",
+    "updated_at", "created_by", "version")
+_CONDITION_COLUMNS = ("id", "resident_id", "condition", "diagnosed_on", "status", "created_at", "updated_at",
+                      "version")
+_CONDITIONS = ("hypertension", "t2dm")
+
+
 def write(session: Session, actor: Actor, center: Center, groups: list[list[dict]], *, reason: str,
           progress: Callable[[int, int], None] | None = None, chunk: int = 5000) -> None:
-    """Insert households, residents and registry entries in bulk; record numbers taken in blocks."""
+    """Insert households, residents and registry entries in bulk; record numbers taken in blocks.
+
+    One transaction (the session's), so all-or-nothing. On PostgreSQL each table is one COPY, and the
+    resident rows are built while COPY takes them (a generator), so Python's work on one core overlaps
+    PostgreSQL's checking and indexing on the other. Ids are ordered_uuids, so every key index takes the
+    new rows at its end."""
     now = utcnow()
     per_committee: dict[int, int] = defaultdict(int)
     for members in groups:
@@ -268,80 +287,78 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
                                .values(last_serial=Committee.last_serial + count)
                                .returning(Committee.last_serial)).scalar_one()
         next_serial[committee_id] = last - count + 1
-    # The record-number prefix is the same for every resident of a committee: compose (and check) it
-    # once per committee, then append the serial (compose's own format, 5 digits).
-    prefixes = {}
-    households, residents, conditions, changes = [], [], [], []
+    n_residents = sum(per_committee.values())
+    n_conditions = sum(1 for members in groups for m in members for cond in _CONDITIONS if m.get(cond))
+    total = len(groups) + n_residents + n_conditions
+    hh_ids, res_ids, cond_ids = (iter(ordered_uuids(n)) for n in (len(groups), n_residents, n_conditions))
+    # Plan every household first (cheap): its id, its members' ids and serials, its head. The record-number
+    # prefix is the same for every resident of a committee: compose (and check) it once per committee, then
+    # append the serial (compose's own format, 5 digits).
+    prefixes: dict[int, str] = {}
+    plan = []
     for members in groups:
         committee = members[0]["committee"]
         if committee.id not in prefixes:
             prefixes[committee.id] = record_number.compose(center.county_code, center.township_code,
                                                            committee.code, 1)[:-5]
-        prefix = prefixes[committee.id]
         first = next_serial[committee.id]
         last = first + len(members) - 1
         if last > record_number.MAX_SERIAL:
             record_number.compose(center.county_code, center.township_code, committee.code, last)  # raises
         next_serial[committee.id] = last + 1
-        hh_id = new_uuid()
-        head = None
-        for serial, m in enumerate(members, start=first):
-            res_id = new_uuid()
-            residents.append(_resident_row(m, res_id, hh_id, committee, center, actor, now,
-                                           f"{prefix}{serial:05d}"))
-            if head is None and m.get("relation_to_head") == "02":
-                head = res_id
-            for cond in ("hypertension", "t2dm"):
-                if m.get(cond):
-                    conditions.append({"id": new_uuid(), "resident_id": res_id, "condition": cond,
-                                       "diagnosed_on": m[cond] if isinstance(m[cond], dt.date) else None,
-                                       "status": "managed", "created_at": now, "updated_at": now, "version": 1})
+        ids = [next(res_ids) for _ in members]
         # The head is known before the household row is written: no UPDATE pass afterwards.
-        households.append({"id": hh_id, "center_id": center.id, "committee_id": committee.id,
-                           "team_id": committee.team_id, "address": members[0]["address"], "head_id": head,
-                           "created_at": now, "updated_at": now, "created_by": actor.user_id, "version": 1})
-        if committee.team_id is not None:
-            changes.append({"household_id": hh_id, "from_team_id": None, "to_team_id": committee.team_id,
-                            "changed_by": actor.user_id, "changed_at": now, "reason": reason})
-    total = len(households) + len(residents) + len(conditions)
-    done = 0
+        head = next((rid for rid, m in zip(ids, members) if m.get("relation_to_head") == "02"), None)
+        plan.append((next(hh_ids), committee, prefixes[committee.id], first, members, ids, head))
+
     conn = session.connection()
+    user = actor.user_id
     # COPY on PostgreSQL, executemany elsewhere (server.bulk); one transaction either way.
-    for table, rows in ((Household.__table__, households), (Resident.__table__, residents),
-                        (ChronicCondition.__table__, conditions)):
-        for i in range(0, len(rows), chunk):
-            part = rows[i:i + chunk]
-            bulk.insert_rows(conn, table, part)
-            done += len(part)
-            if progress:
-                progress(done, total)
-    bulk.insert_rows(conn, AssignmentChange.__table__, changes)
+    bulk.insert_rows(conn, Household.__table__, columns=_HOUSEHOLD_COLUMNS, rows=(
+        (hh_id, center.id, committee.id, committee.team_id, members[0]["address"], head, now, now, user, 1)
+        for hh_id, committee, _prefix, _first, members, _ids, head in plan))
+    done = len(plan)
+    if progress:
+        progress(done, total)
+    conditions: list[tuple] = []  # (id, resident_id, condition, team_id), filled while residents are written
+
+    def resident_rows():
+        nonlocal done
+        full, initials = pinyin.full, pinyin.initials
+        for hh_id, committee, prefix, first, members, ids, _head in plan:
+            team_id = committee.team_id
+            for serial, m, res_id in zip(range(first, first + len(members)), members, ids):
+                name = m["name"]
+                get = m.get
+                yield (res_id, hh_id, team_id, center.id, f"{prefix}{serial:05d}", get("id_number"), name,
+                       full(name), initials(name), m["sex"], m["birth_date"], get("relation_to_head"),
+                       get("phone"), get("employer"), get("contact_name"), get("contact_phone"),
+                       get("residence_type"), get("ethnicity"), get("ethnicity_name"), [], [], [], [], {}, {},
+                       [], "active", now, now, user, 1)
+                for cond in _CONDITIONS:
+                    if get(cond):
+                        conditions.append((next(cond_ids), res_id, cond, m[cond], team_id))
+                done += 1
+                if progress and done % chunk == 0:
+                    progress(done, total)
+
+    bulk.insert_rows(conn, Resident.__table__, resident_rows(), columns=_RESIDENT_COLUMNS)
+    bulk.insert_rows(conn, ChronicCondition.__table__, columns=_CONDITION_COLUMNS, rows=(
+        (cid, rid, cond, diagnosed if isinstance(diagnosed, dt.date) else None, "managed", now, now, 1)
+        for cid, rid, cond, diagnosed, _team in conditions))
+    if progress:
+        progress(total, total)
+    bulk.insert_rows(conn, AssignmentChange.__table__, [
+        {"household_id": hh_id, "from_team_id": None, "to_team_id": committee.team_id, "changed_by": user,
+         "changed_at": now, "reason": reason}
+        for hh_id, committee, *_rest in plan if committee.team_id is not None])
     # Core INSERTs bypass the ORM's flush events: log the new records for their team's tablets here.
-    res_team = {r["id"]: r["team_id"] for r in residents}
-    sync_changes.log(conn, [
-        *({"entity": "households", "entity_id": h["id"], "team_id": h["team_id"], "op": "upsert"}
-          for h in households),
-        *({"entity": "residents", "entity_id": r["id"], "team_id": r["team_id"], "op": "upsert"}
-          for r in residents),
-        *({"entity": "chronic_conditions", "entity_id": c["id"], "team_id": res_team[c["resident_id"]],
-           "op": "upsert"} for c in conditions)])
+    sync_changes.log_many(conn, [
+        *(("households", hh_id, committee.team_id, "upsert") for hh_id, committee, *_rest in plan),
+        *(("residents", rid, committee.team_id, "upsert") for _h, committee, _p, _f, _m, ids, _hd in plan
+          for rid in ids),
+        *(("chronic_conditions", cid, team, "upsert") for cid, _rid, _cond, _d, team in conditions)])
     # The follow-up worklist reads one status row per registry entry, visited or not (COPY here too:
     # an executemany of a team's 4,000 rows cost about a tenth of the writer's time).
     bulk.insert_rows(conn, FollowUpStatus.__table__, [
-        followups.empty_status(c["resident_id"], c["condition"], res_team[c["resident_id"]]) for c in conditions])
-
-
-def _resident_row(m: dict, res_id: str, hh_id: str, committee: Committee, center: Center, actor: Actor,
-                  now: dt.datetime, number: str) -> dict:
-    return {
-        "id": res_id, "household_id": hh_id, "team_id": committee.team_id, "center_id": center.id,
-        "record_number": number,
-        "id_number": m.get("id_number"), "name": m["name"], "name_pinyin": pinyin.full(m["name"]),
-        "name_initials": pinyin.initials(m["name"]), "sex": m["sex"], "birth_date": m["birth_date"],
-        "relation_to_head": m.get("relation_to_head"), "phone": m.get("phone"), "employer": m.get("employer"),
-        "contact_name": m.get("contact_name"), "contact_phone": m.get("contact_phone"),
-        "residence_type": m.get("residence_type"), "ethnicity": m.get("ethnicity"),
-        "ethnicity_name": m.get("ethnicity_name"), "payment_methods": [], "drug_allergies": [], "exposures": [],
-        "past_diseases": [], "procedures": {}, "family_history": {}, "disabilities": [], "status": "active",
-        "created_at": now, "updated_at": now, "created_by": actor.user_id, "version": 1,
-    }
+        followups.empty_status(rid, cond, team) for _cid, rid, cond, _d, team in conditions])
