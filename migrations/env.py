@@ -29,12 +29,24 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Batch mode rebuilds a table on SQLite (copy, drop, rename); with foreign keys enforced (the
+        # engine turns them on) dropping a table that other rows reference fails. Off while migrating, as
+        # SQLite's own procedure for altering a table says (the pragma is ignored inside a transaction, so
+        # before it begins), then every reference is checked before they are on again.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(connection=connection, target_metadata=_target_metadata(),
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                      render_as_batch=sqlite, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
     if connection.in_transaction():
         connection.commit()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        if broken:
+            raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
 
 
 run_migrations_online()

@@ -59,8 +59,7 @@ class Resident(Base):
     # phones and record numbers (LIKE '%x%'). The database's collation is not C, so a plain btree cannot
     # serve LIKE: on PostgreSQL the prefix indexes use varchar_pattern_ops and the fragment indexes are
     # trigram GIN (pg_trgm). SQLite ignores these options and gets plain indexes under the same names,
-    # so one set of models matches both (ix_residents_id_prefix then merely duplicates the unique
-    # constraint on the demo database). Names of three characters or more are found by trigrams; shorter
+    # so one set of models matches both. Names of three characters or more are found by trigrams; shorter
     # fragments (no trigram) by reading a team's or a center's names from covering (scope, name) indexes,
     # with the household and the row id included so neither the count nor the match touches the table.
     # The record number's last 8 digits are indexed as an expression
@@ -78,7 +77,10 @@ class Resident(Base):
                             postgresql_ops={"name_initials": "varchar_pattern_ops"}),
                       Index("ix_residents_name_pinyin", "name_pinyin", "center_id",
                             postgresql_ops={"name_pinyin": "varchar_pattern_ops"}),
-                      Index("ix_residents_id_prefix", "id_number",
+                      # Unique, and with pattern ops also the index for ID-number prefixes (LIKE 'x%')
+                      # and equality: one index where a unique constraint and a prefix index were two
+                      # (migration 0004; each is a random-order btree the import has to keep).
+                      Index("uq_residents_id_number", "id_number", unique=True,
                             postgresql_ops={"id_number": "varchar_pattern_ops"}),
                       Index("ix_residents_phone", "phone", postgresql_using="gin",
                             postgresql_ops={"phone": "gin_trgm_ops"}),
@@ -91,7 +93,7 @@ class Resident(Base):
     # Indexed by ix_residents_center_name (center_id leads it), which serves every center-scoped lookup.
     center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
     record_number: Mapped[str] = mapped_column(String(17), unique=True)
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    id_number: Mapped[str | None] = mapped_column(String(18))  # unique: uq_residents_id_number above
     name: Mapped[str] = mapped_column(String(50))
     name_pinyin: Mapped[str] = mapped_column(String(200), default="")
     name_initials: Mapped[str] = mapped_column(String(50), default="")
@@ -148,7 +150,8 @@ class ChronicCondition(Base):
     __tablename__ = "chronic_conditions"
     __table_args__ = (UniqueConstraint("resident_id", "condition"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
-    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"), index=True)
+    # Looked up through the unique (resident_id, condition) index, which resident_id leads.
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"))
     condition: Mapped[str] = mapped_column(String(20))  # hypertension | t2dm
     diagnosed_on: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(12), default="managed")
