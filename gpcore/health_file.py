@@ -86,8 +86,12 @@ def check_codes(data: dict) -> dict[str, list[str]]:
     return errors
 
 
-def check_identity(data: dict, today: dt.date | None = None) -> dict[str, list[str]]:
-    """ID number valid by check digit, and the record's sex and birth date agree with it."""
+def check_identity(data: dict, today: dt.date | None = None,
+                   facts: idcard.IdNumberFacts | None = None) -> dict[str, list[str]]:
+    """ID number valid by check digit, and the record's sex and birth date agree with it.
+
+    `facts`: what idcard.parse(data["id_number"], today=today) returned, when the caller has parsed the
+    number already (the import parses every row's once, not twice)."""
     today = today or dt.date.today()
     errors: dict[str, list[str]] = {}
     raw = data.get("id_number")
@@ -96,11 +100,12 @@ def check_identity(data: dict, today: dt.date | None = None) -> dict[str, list[s
         errors["birth_date"] = ["birth date is in the future"]
     if not raw:
         return errors
-    try:
-        facts = idcard.parse(raw, today=today)
-    except idcard.InvalidIdNumber as exc:
-        errors["id_number"] = [str(exc)]
-        return errors
+    if facts is None:
+        try:
+            facts = idcard.parse(raw, today=today)
+        except idcard.InvalidIdNumber as exc:
+            errors["id_number"] = [str(exc)]
+            return errors
     if birth is not None and birth != facts.birth_date:
         errors.setdefault("birth_date", []).append(
             f"birth date {birth.isoformat()} does not match the ID number ({facts.birth_date.isoformat()})")

@@ -9,7 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import String, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gpcore import health_file as hf
@@ -190,7 +191,8 @@ def validate(session: Session, center: Center, rows: list[dict], today: dt.date)
         if facts:  # the ID card is the source of truth for what is missing; mismatches are problems
             parsed.setdefault("birth_date", facts.birth_date)
             parsed.setdefault("sex", str(facts.sex))
-            for key, messages in hf.check_identity({**parsed, "id_number": facts.number}, today).items():
+            for key, messages in hf.check_identity({**parsed, "id_number": facts.number}, today,
+                                                   facts=facts).items():
                 for message in messages:
                     problem(key, message)
             if facts.number in seen_ids:
@@ -220,8 +222,15 @@ def validate(session: Session, center: Center, rows: list[dict], today: dt.date)
     if seen_ids:
         existing = set()
         ids = list(seen_ids)
-        for i in range(0, len(ids), 1000):
-            existing.update(session.scalars(select(Resident.id_number).where(Resident.id_number.in_(ids[i:i + 1000]))))
+        if session.get_bind().dialect.name == "postgresql":
+            # One statement with the numbers as one array parameter: IN lists of 1,000 bound values cost
+            # more to render and send than to look up (a quarter of a 15,000-row dry run).
+            existing.update(session.scalars(select(Resident.id_number).where(
+                Resident.id_number == any_(bindparam("ids", ids, type_=ARRAY(String))))))
+        else:
+            for i in range(0, len(ids), 1000):
+                existing.update(session.scalars(select(Resident.id_number).where(
+                    Resident.id_number.in_(ids[i:i + 1000]))))
         for number in existing:
             problems.append(Problem(seen_ids[number], "id_number", "already on file in the system", number))
     problems.sort(key=lambda p: (p.row, p.field))
