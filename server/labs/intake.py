@@ -11,6 +11,8 @@ the ACK, so an AA always means the result is durably stored. Choices:
 - Throughput (bench/bench_labs.py): a message for a new order -- nearly all of them -- is written with Core
   INSERTs (message, reports, link, results in one executemany, audit, sync change log), read in one SELECT
   (resident candidates and whether any of its orders is known), the feed's key looked up once per process.
+  Those statements are built once per process with bind parameters: building them per message (cache-key
+  walk of every literal) cost more CPU than the database work itself.
   A message adding to a known order (a final after a preliminary, a correction) takes the ORM path below,
   which reconciles, supersedes and lets the sync hook log what changed.
 - Times without an offset are China Standard Time (UTC+8, no daylight saving), as hospital LIS send them.
@@ -18,6 +20,7 @@ the ACK, so an AA always means the result is durably stored. Choices:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -26,7 +29,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, cast, exists, func, insert, literal, select, union_all
+from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
@@ -49,6 +52,11 @@ KEY_HEADER = "X-Lab-Feed-Key"
 # OBX-11 codes ranked: a row replaces the current one for its code unless it is of lower standing, so a late
 # preliminary never hides a final value, and a re-sent final never hides a correction.
 _STANDING = {"C": 2, "D": 2, "F": 1, "U": 1, "X": 1}
+# The new-order path's plain INSERTs, built once (their cache keys are then computed once, not per message).
+_INSERT_REPORT = insert(LabReport.__table__)
+_INSERT_MESSAGE_REPORT = insert(lab_message_reports)
+_INSERT_RESULT = insert(LabResultRow.__table__)
+_INSERT_AUDIT = insert(AuditEvent.__table__)
 
 
 # --- feeds ---------------------------------------------------------------------------------------
@@ -307,14 +315,11 @@ def store(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw
     """Write the message, its reports and result rows in the session's transaction (no commit); match it
     or queue it. Raises FeedRevoked when the feed was revoked (the caller rolls back)."""
     fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
-    known = None
-    if fillers:
-        known = (select(func.count()).select_from(LabReport)
-                 .where(LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(sorted(set(fillers))))
-                 .scalar_subquery())
     # One round trip: the resident candidates of both matching rules and whether an order is known.
-    stmt = candidates(msg.patient, known)
-    rows = session.execute(stmt).all() if stmt is not None else []
+    query = candidates(msg.patient, _known_orders() if fillers else None)
+    if fillers:
+        query[1].update(hospital_id=feed.hospital_id, fillers=sorted(set(fillers)))
+    rows = session.connection().execute(*query).all() if query is not None else []
     match = decide(msg.patient, rows)
     if (fillers and rows[0].known_orders) or len(set(fillers)) < len(fillers):
         # Adds to a known order (or one order twice in this message): reconcile and supersede with the ORM.
@@ -324,6 +329,15 @@ def store(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw
                    None)
     return _store_new_orders(session, feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack,
                              match=match, team_id=team_id)
+
+
+@functools.cache
+def _known_orders():
+    """How many of the message's orders (bind parameters hospital_id, fillers) are already filed."""
+    return (select(func.count()).select_from(LabReport)
+            .where(LabReport.hospital_id == bindparam("hospital_id"),
+                   LabReport.filler_no.in_(bindparam("fillers", expanding=True)))
+            .scalar_subquery())
 
 
 def _message_values(feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str, transport: str,
@@ -349,12 +363,20 @@ def _insert_while_feed_live(session: Session, table, values: dict) -> None:
     """INSERT one row only while its feed (values["feed_id"]) is not revoked: the revocation check rides
     on the INSERT (feed keys are cached per process), so a revoked key stores nothing, at no extra round
     trip. Raises FeedRevoked when nothing was inserted."""
-    feeds = LabFeed.__table__
-    live = exists().where(feeds.c.id == values["feed_id"], feeds.c.revoked_at.is_(None))
-    source = select(*[literal(value, type_=table.c[name].type) for name, value in values.items()]).where(live)
+    stmt = _insert_live_statement(table, tuple(values))
     # RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy here.
-    if session.execute(insert(table).from_select(list(values), source).returning(table.c.id)).first() is None:
+    if session.connection().execute(stmt, values).first() is None:
         raise FeedRevoked(values["feed_id"])
+
+
+@functools.cache
+def _insert_live_statement(table, columns: tuple[str, ...]):
+    # Built once per table and column list, with bind parameters rather than literal values: a statement
+    # built per message cost more CPU (coercion and cache-key walk of ~40 literals) than sending it.
+    feeds = LabFeed.__table__
+    live = exists().where(feeds.c.id == bindparam("feed_id"), feeds.c.revoked_at.is_(None))
+    source = select(*[bindparam(name, type_=table.c[name].type) for name in columns]).where(live)
+    return insert(table).from_select(list(columns), source).returning(table.c.id)
 
 
 def _report_values(feed: LabFeed | FeedRef, report: parsed.LabReport, resident_id: str | None,
@@ -408,17 +430,18 @@ def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.Lab
         rep["critical"] = any(r["critical"] for r in last.values())
         rep["abnormal"] = any(r["abnormal"] for r in last.values())
         reports.append(rep)
+    conn = session.connection()
     if reports:
-        session.execute(insert(LabReport.__table__), reports)
-        session.execute(insert(lab_message_reports), [{"message_id": message["id"], "report_id": r["id"]}
-                                                      for r in reports])
+        conn.execute(_INSERT_REPORT, reports)
+        conn.execute(_INSERT_MESSAGE_REPORT,
+                     [{"message_id": message["id"], "report_id": r["id"]} for r in reports])
     if results:
         # A plain executemany (no RETURNING): psycopg pipelines it, and its short statement stays in
         # psycopg's query cache; a multi-row VALUES ... RETURNING is longer than that cache takes and was
         # re-parsed for every message (profiled: the largest single cost of the write).
-        session.execute(insert(LabResultRow.__table__), results)
+        conn.execute(_INSERT_RESULT, results)
     if match.resident_id:
-        session.execute(insert(AuditEvent.__table__).values(
+        conn.execute(_INSERT_AUDIT, dict(
             at=now, **audit.values(_feed_actor(feed), "match", "lab_message", message["id"], match.resident_id,
                                    {"method": match.method})))
     if team_id is not None and reports:
@@ -429,18 +452,25 @@ def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.Lab
 def _log_sync_changes(session: Session, team_id: int, message_id: str, report_ids: list[str]) -> None:
     """The sync change log rows the ORM hook would write for new reports and their result rows (upserts
     for the resident's team), in one INSERT ... SELECT: the result rows' ids never leave the database."""
+    conn = session.connection()
+    conn.execute(_sync_log_statement(conn.dialect.name == "postgresql"),
+                 {"team_id": team_id, "message_id": message_id, "report_ids": report_ids})
+
+
+@functools.cache
+def _sync_log_statement(postgres: bool):
     from ..sync import changes as sync_changes  # sync's registry imports this package's models
     from ..sync.models import SyncChange
 
-    postgres = session.get_bind().dialect.name == "postgresql"
     # The writing transaction's id, as sync.changes.log writes it (0 on SQLite, whose writers are serial).
     xid = sync_changes._PG_XID if postgres else literal(0)
-    team, upsert = literal(team_id), literal("upsert")
+    team, upsert = bindparam("team_id", type_=SyncChange.__table__.c.team_id.type), literal("upsert")
     rows = union_all(
-        select(xid, literal("lab_reports"), LabReport.id, team, upsert).where(LabReport.id.in_(report_ids)),
+        select(xid, literal("lab_reports"), LabReport.id, team, upsert)
+        .where(LabReport.id.in_(bindparam("report_ids", expanding=True))),
         select(xid, literal("lab_results"), cast(LabResultRow.id, String), team, upsert)
-        .where(LabResultRow.message_id == message_id))
-    session.execute(insert(SyncChange.__table__).from_select(["xid", "entity", "entity_id", "team_id", "op"], rows))
+        .where(LabResultRow.message_id == bindparam("message_id")))
+    return insert(SyncChange.__table__).from_select(["xid", "entity", "entity_id", "team_id", "op"], rows)
 
 
 def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str,

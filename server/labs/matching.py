@@ -11,11 +11,12 @@ Residents of every center and status are candidates: a namesake elsewhere makes 
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, literal, or_, select
+from sqlalchemy import and_, bindparam, case, literal, or_, select
 from sqlalchemy.orm import Session
 
 from gpcore import pinyin
@@ -72,23 +73,39 @@ def _name_agrees(patient: LabPatient, res) -> bool:
 _COLUMNS = (Resident.id, Resident.name, Resident.birth_date, Resident.sex, Resident.id_number, Resident.team_id)
 
 
-def candidates(patient: LabPatient, known_orders=None):
+def candidates(patient: LabPatient, known_orders=None) -> tuple | None:
     """One select for both rules: the resident holding the ID number (first) and up to 3 namesakes with
-    the same birth date and sex, as plain rows. `known_orders` (a scalar subquery) is read in the same round
-    trip: the select then always returns at least one row, with that value and NULL resident columns when
-    nobody matched. None when there is nothing to read."""
+    the same birth date and sex, as plain rows; (statement, parameters), or None when there is nothing to
+    read. `known_orders` (a scalar subquery; the caller adds its parameters) is read in the same round trip:
+    the select then always returns at least one row, with that value and NULL resident columns when nobody
+    matched."""
     number = patient.citizen_id
     sex = SEX_CODES.get(patient.sex)
-    terms = []
+    by_name = bool(_CJK.search(patient.name or "")) and patient.birth_date is not None and sex is not None
+    if number is None and not by_name and known_orders is None:
+        return None
+    params = {}
     if number is not None:
-        terms.append(Resident.id_number == number)
-    if _CJK.search(patient.name or "") and patient.birth_date is not None and sex is not None:
-        terms.append(and_(Resident.name == patient.name.strip(), Resident.birth_date == patient.birth_date,
-                          Resident.sex == sex))
+        params["number"] = number
+    if by_name:
+        params.update(name=patient.name.strip(), birth_date=patient.birth_date, sex=sex)
+    return _candidates_statement(number is not None, by_name, known_orders), params
+
+
+@functools.cache
+def _candidates_statement(by_number: bool, by_name: bool, known_orders):
+    # Built once per shape, with bind parameters (runs for every message: building it each time cost more
+    # CPU than the round trip).
+    terms = []
+    if by_number:
+        terms.append(Resident.id_number == bindparam("number"))
+    if by_name:
+        terms.append(and_(Resident.name == bindparam("name"), Resident.birth_date == bindparam("birth_date"),
+                          Resident.sex == bindparam("sex")))
     if not terms:
-        return select(known_orders.label("known_orders")) if known_orders is not None else None
+        return select(known_orders.label("known_orders"))
     # The ID holder first; 4 rows (holder + 3 namesakes) tell one namesake from several.
-    order = [case((Resident.id_number == number, 0), else_=1)] if number is not None else []
+    order = [case((Resident.id_number == bindparam("number"), 0), else_=1)] if by_number else []
     if known_orders is None:
         stmt = select(*_COLUMNS).where(or_(*terms))
     else:
@@ -129,5 +146,5 @@ def decide(patient: LabPatient, rows) -> Match:
 
 def match_patient(session: Session, patient: LabPatient) -> Match:
     """Find the one resident a message's patient is, or say why a person must decide."""
-    stmt = candidates(patient)
-    return decide(patient, session.execute(stmt).all() if stmt is not None else [])
+    query = candidates(patient)
+    return decide(patient, session.execute(*query).all() if query is not None else [])
