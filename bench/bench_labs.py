@@ -1,11 +1,13 @@
 """Lab intake throughput: ORU^R01 messages (8 results each) over HTTP into PostgreSQL, and a printed lab report.
 
     .venv/bin/python bench/bench_labs.py                       # 3,000 messages, 8 client connections
-    .venv/bin/python bench/bench_labs.py --messages 5000 --clients 16
+    .venv/bin/python bench/bench_labs.py --servers 2 --messages 5000 --clients 16
 
-The app runs under werkzeug's threaded WSGI server (one process, so one GIL; --servers N starts N such
-processes sharing the port with SO_REUSEPORT) in child processes on 127.0.0.1; this process posts from
---clients connections (keep-alive) and times every request. The database
+The app runs as production serves it, `python -m server.manage serve-production` (gunicorn) in a child
+process on 127.0.0.1 with --servers worker processes (default 1: one process, one GIL) of --threads threads
+(default 1: gunicorn's sync workers); `--http werkzeug` runs werkzeug's threaded development server instead
+(--servers N such processes sharing the port with SO_REUSEPORT), as measured before. This process posts from
+--clients connections (keep-alive where the server keeps it) and times every request. The database
 `gpo_bench_labs` (--db) is dropped and recreated on each run; `test` is never touched. Every message is a new
 order for a resident found by ID number (one in ten is an unknown patient and goes to the queue), so each one
 is parsed, matched, stored (message, report, 8 rows, audit) and committed before its ACK. Afterwards the row
@@ -18,6 +20,7 @@ import argparse
 import datetime as dt
 import multiprocessing as mp
 import os
+import signal
 import socket
 import statistics
 import sys
@@ -138,10 +141,71 @@ def serve(url: str, port: int, ready) -> None:
     server.serve_forever()
 
 
+def serve_production(url: str, port: int, workers: int, threads: int) -> list[int]:
+    """Start `server.manage serve-production` (gunicorn) on the port; its pids once every worker is forked
+    (master first). The app is loaded before the fork, so a forked worker is ready to serve."""
+    import subprocess
+
+    env = dict(os.environ, DATABASE_URL=url)
+    master = subprocess.Popen([sys.executable, "-m", "server.manage", "serve-production", "--port", str(port),
+                               "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if master.poll() is not None:
+            sys.exit(f"serve-production stopped with exit code {master.returncode}")
+        children = [int(p) for p in (Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split())]
+        if len(children) == workers:
+            try:
+                socket.create_connection(("127.0.0.1", port), 1).close()
+                return [master.pid] + children
+            except OSError:
+                pass
+        time.sleep(0.1)
+    master.terminate()
+    sys.exit("serve-production did not start within 60 s")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc), threads included."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The PostgreSQL postmaster's process id (the parent of a backend), when the server runs on this machine."""
+    from sqlalchemy import text
+
+    from server.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:  # read while the backend lives
+            backend = conn.scalar(text("SELECT pg_backend_pid()"))
+            return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def postgres_cpu_seconds(postmaster: int | None) -> float | None:
+    """CPU time the whole PostgreSQL cluster has used so far: the postmaster with its exited children (backends
+    that ended, counted by the kernel on reaping) and every live child. Other databases' work counts too."""
+    if postmaster is None:
+        return None
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry.name) == postmaster:
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        elif int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def post_all(port: int, key: str, payloads: list[bytes], clients: int) -> tuple[list[float], list[int], float]:
@@ -227,7 +291,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--servers", type=int, default=1,
-                        help="server processes sharing the port (SO_REUSEPORT); 1 = one process, one GIL")
+                        help="server processes (gunicorn workers); 1 = one process, one GIL")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (1: sync workers)")
+    parser.add_argument("--http", choices=("gunicorn", "werkzeug"), default="gunicorn",
+                        help="gunicorn: server.manage serve-production; werkzeug: the development server")
     parser.add_argument("--residents", type=int, default=2000)
     parser.add_argument("--print-runs", type=int, default=200)
     args = parser.parse_args()
@@ -243,36 +310,51 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    ctx = mp.get_context("spawn")
-    servers = []
-    for _ in range(args.servers):
-        ready = ctx.Event()
-        servers.append(ctx.Process(target=serve, args=(url, port, ready), daemon=True))
-        servers[-1].start()
-        ready.wait(60)
-    time.sleep(0.3)
+    postmaster = postmaster_pid(url)
+    if args.http == "werkzeug":
+        ctx = mp.get_context("spawn")
+        servers = []
+        for _ in range(args.servers):
+            ready = ctx.Event()
+            servers.append(ctx.Process(target=serve, args=(url, port, ready), daemon=True))
+            servers[-1].start()
+            ready.wait(60)
+        pids = [p.pid for p in servers]
+        time.sleep(0.3)
+    else:
+        pids = serve_production(url, port, args.servers, args.threads)
     try:
         post_all(port, key, payloads[:args.warmup], args.clients)
-        server_cpu = sum(cpu_seconds(p.pid) for p in servers)
+        server_cpu = sum(cpu_seconds(pid) for pid in pids)
         client_cpu = time.process_time()
+        pg_cpu = postgres_cpu_seconds(postmaster)
         latencies, statuses, wall = post_all(port, key, payloads[args.warmup:], args.clients)
         client_cpu = time.process_time() - client_cpu
-        server_cpu = sum(cpu_seconds(p.pid) for p in servers) - server_cpu
+        server_cpu = sum(cpu_seconds(pid) for pid in pids) - server_cpu
+        pg_after = postgres_cpu_seconds(postmaster)
+        pg_cpu = pg_after - pg_cpu if pg_cpu is not None and pg_after is not None else None
     finally:
-        for p in servers:
-            p.terminate()
-            p.join(10)
+        if args.http == "werkzeug":
+            for p in servers:
+                p.terminate()
+                p.join(10)
+        else:
+            os.kill(pids[0], signal.SIGTERM)  # gunicorn's master stops its workers
+            os.waitpid(pids[0], 0)
 
     failed = [s for s in statuses if s != 200]
-    print(f"HTTP intake (werkzeug threaded WSGI server x {args.servers} process(es); {args.clients} client "
+    http = ("werkzeug threaded WSGI server" if args.http == "werkzeug" else
+            f"gunicorn {'sync' if args.threads == 1 else f'gthread x {args.threads} threads'} workers")
+    print(f"HTTP intake ({http} x {args.servers} process(es); {args.clients} client "
           f"connections; {args.messages} messages x {len(PANEL)} results; warm-up {args.warmup}):")
     print(f"  {args.messages / wall:.0f} msg/s ({args.messages * len(PANEL) / wall:.0f} results/s), "
           f"wall {wall:.2f} s, failures {len(failed)}")
     print(f"  latency p50 {pct(latencies, 50) * 1000:.1f} ms, p95 {pct(latencies, 95) * 1000:.1f} ms, "
           f"p99 {pct(latencies, 99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
     print(f"  CPU per message: server process(es) {server_cpu * 1000 / args.messages:.1f} ms, "
-          f"client (this process) {client_cpu * 1000 / args.messages:.1f} ms; load average after "
-          f"{os.getloadavg()[0]:.1f}")
+          f"client (this process) {client_cpu * 1000 / args.messages:.1f} ms, PostgreSQL "
+          + (f"{pg_cpu * 1000 / args.messages:.1f} ms" if pg_cpu is not None else "(not readable)")
+          + f"; load average after {os.getloadavg()[0]:.1f}")
 
     from sqlalchemy import func, select
 

@@ -1,6 +1,8 @@
 """Operator commands: serve the demo, migrate, load demo data, import a file, add an admin.
 
-    python -m server.manage serve [--port 5000]     migrate, load the demo once, serve
+    python -m server.manage serve [--port 5000]     migrate, load the demo once, serve (development)
+    python -m server.manage serve-production [--host H] [--port 8000] [--workers N] [--threads T]
+                                                    serve with gunicorn; migrate first, no demo data
     python -m server.manage migrate [--revision head]
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
@@ -47,6 +49,41 @@ def cmd_serve(args) -> None:
     _demo(app)
     print(f"GP Outreach on http://127.0.0.1:{args.port}  (API docs: /docs, OpenAPI: /openapi.json)")
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+
+
+def cmd_serve_production(args) -> None:
+    """Serve the app with gunicorn (the production server; `serve` is werkzeug's development server).
+
+    Workers are processes, so N workers use N cores (one Python interpreter each). `--threads 1` runs
+    gunicorn's sync workers: one request at a time per process, the connection closed after each answer,
+    so slow clients need a buffering reverse proxy (nginx) in front, as gunicorn's documentation advises;
+    `--threads T` > 1 runs gthread workers (keep-alive, T requests at once per process). Measured on the lab
+    intake (bench/bench_labs.py): threads in one process contend for the GIL and cost CPU, so more
+    processes with fewer threads serve more. The database is not migrated here: run `migrate` first."""
+    from gunicorn.app.base import BaseApplication
+
+    from . import create_app
+
+    app = create_app()  # before forking (preload): a broken configuration stops here, not in each worker
+
+    def fresh_connections(_server, _worker) -> None:
+        # A worker must not reuse a database connection the parent may hold (close=False leaves those to
+        # the parent).
+        app.extensions["db_engine"].dispose(close=False)
+
+    class Server(BaseApplication):
+        def load_config(self):
+            options = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
+                       "worker_class": "sync" if args.threads == 1 else "gthread", "preload_app": True,
+                       "post_fork": fresh_connections,
+                       "control_socket_disable": True}  # no gunicornc socket in $HOME (one per host)
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    Server().run()
 
 
 def _demo(app) -> None:
@@ -190,6 +227,13 @@ def main(argv=None) -> None:
     p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("serve-production", help="serve with gunicorn (no migration, no demo data)")
+    p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1)),
+                   help="processes (default: WEB_CONCURRENCY, else one per core)")
+    p.add_argument("--threads", type=int, default=1, help="requests at once per process (1: sync workers)")
+    p.set_defaults(func=cmd_serve_production)
     p = sub.add_parser("migrate")
     p.add_argument("--revision", default="heads")
     p.set_defaults(func=cmd_migrate)
