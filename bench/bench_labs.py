@@ -153,7 +153,7 @@ def serve_production(url: str, port: int, workers: int, threads: int) -> list[in
     while time.monotonic() < deadline:
         if master.poll() is not None:
             sys.exit(f"serve-production stopped with exit code {master.returncode}")
-        children = [int(p) for p in (Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split())]
+        children = [int(p) for p in Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()]
         if len(children) == workers:
             try:
                 socket.create_connection(("127.0.0.1", port), 1).close()
@@ -172,7 +172,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def postmaster_pid(url: str) -> int | None:
-    """The PostgreSQL postmaster's process id (the parent of a backend), when the server runs on this machine."""
+    """The PostgreSQL postmaster's process id (a backend's parent), when the server runs on this machine."""
     from sqlalchemy import text
 
     from server.db import make_engine
@@ -189,8 +189,9 @@ def postmaster_pid(url: str) -> int | None:
 
 
 def postgres_cpu_seconds(postmaster: int | None) -> float | None:
-    """CPU time the whole PostgreSQL cluster has used so far: the postmaster with its exited children (backends
-    that ended, counted by the kernel on reaping) and every live child. Other databases' work counts too."""
+    """CPU time the whole PostgreSQL cluster has used so far: the postmaster with its exited children
+    (backends that ended, counted by the kernel on reaping) and every live child. Other databases' work
+    counts too."""
     if postmaster is None:
         return None
     total = 0
@@ -292,7 +293,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--servers", type=int, default=1,
                         help="server processes (gunicorn workers); 1 = one process, one GIL")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (1: sync workers)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per gunicorn worker (1: sync workers)")
     parser.add_argument("--http", choices=("gunicorn", "werkzeug"), default="gunicorn",
                         help="gunicorn: server.manage serve-production; werkzeug: the development server")
     parser.add_argument("--residents", type=int, default=2000)

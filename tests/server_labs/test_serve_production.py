@@ -57,8 +57,8 @@ def _post(port: int, key: str, raw: bytes) -> tuple[int, bytes]:
         return r.status, r.read()
 
 
-def test_production_server_stores_then_acknowledges(production_server, feed, fixture_message, session, ack_fields,
-                                                     zhang_san):
+def test_production_server_stores_then_acknowledges(production_server, feed, fixture_message, session,
+                                                     ack_fields, zhang_san):
     utf8 = fixture_message("utf8-escapes-criticals-cr.hl7")
     gbk = fixture_message("gbk-no-msh18-crlf.hl7")
     status, first = _post(production_server, feed[1], utf8)
