@@ -1,4 +1,5 @@
-"""fewer import indexes: one unique pattern-ops index on residents.id_number, no separate chronic_conditions.resident_id index
+"""fewer import indexes: one unique pattern-ops index on residents.id_number, no separate index on
+chronic_conditions.resident_id
 
 Revision ID: 0004
 Revises: 0003
@@ -47,7 +48,8 @@ def upgrade() -> None:
         op.drop_constraint("uq_residents_id_number", "residents", type_="unique")
     else:
         _rebuild_sqlite(lambda batch: batch.drop_constraint("uq_residents_id_number", type_="unique"))
-    op.create_index("uq_residents_id_number", "residents", ["id_number"], unique=True, **(_PATTERN if pg else {}))
+    op.create_index("uq_residents_id_number", "residents", ["id_number"], unique=True,
+                    **(_PATTERN if pg else {}))
 
 
 def downgrade() -> None:
@@ -57,5 +59,6 @@ def downgrade() -> None:
         op.create_unique_constraint("uq_residents_id_number", "residents", ["id_number"])
     else:
         _rebuild_sqlite(lambda batch: batch.create_unique_constraint("uq_residents_id_number", ["id_number"]))
-    op.create_index("ix_residents_id_prefix", "residents", ["id_number"], unique=False, **(_PATTERN if pg else {}))
+    op.create_index("ix_residents_id_prefix", "residents", ["id_number"], unique=False,
+                    **(_PATTERN if pg else {}))
     op.create_index("ix_chronic_conditions_resident_id", "chronic_conditions", ["resident_id"], unique=False)
