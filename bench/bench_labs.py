@@ -5,8 +5,8 @@
 
 The app runs as production serves it, `python -m server.manage serve-production` (gunicorn) in a child
 process on 127.0.0.1 with --servers worker processes (default 1: one process, one GIL) of --threads threads
-(default 1: gunicorn's sync workers); `--http werkzeug` runs werkzeug's threaded development server instead
-(--servers N such processes sharing the port with SO_REUSEPORT), as measured before. This process posts from
+(default 2, gthread workers; 1: gunicorn's sync workers); `--http werkzeug` runs werkzeug's threaded
+development server instead (--servers N such processes sharing the port with SO_REUSEPORT), as before. This process posts from
 --clients connections (keep-alive where the server keeps it) and times every request. The database
 `gpo_bench_labs` (--db) is dropped and recreated on each run; `test` is never touched. Every message is a new
 order for a resident found by ID number (one in ten is an unknown patient and goes to the queue), so each one
@@ -293,8 +293,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--servers", type=int, default=1,
                         help="server processes (gunicorn workers); 1 = one process, one GIL")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads per gunicorn worker (1: sync workers)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads per gunicorn worker (serve-production's default; 1: sync workers)")
     parser.add_argument("--http", choices=("gunicorn", "werkzeug"), default="gunicorn",
                         help="gunicorn: server.manage serve-production; werkzeug: the development server")
     parser.add_argument("--residents", type=int, default=2000)

@@ -54,12 +54,13 @@ def cmd_serve(args) -> None:
 def cmd_serve_production(args) -> None:
     """Serve the app with gunicorn (the production server; `serve` is werkzeug's development server).
 
-    Workers are processes, so N workers use N cores (one Python interpreter each). `--threads 1` runs
-    gunicorn's sync workers: one request at a time per process, the connection closed after each answer,
-    so slow clients need a buffering reverse proxy (nginx) in front, as gunicorn's documentation advises;
-    `--threads T` > 1 runs gthread workers (keep-alive, T requests at once per process). Measured on the lab
-    intake (bench/bench_labs.py): threads in one process contend for the GIL and cost CPU, so more
-    processes with fewer threads serve more. The database is not migrated here: run `migrate` first."""
+    Workers are processes, so N workers use N cores (one Python interpreter each). `--threads T` (default 2)
+    runs gthread workers: keep-alive, T requests at once per process, so one thread runs Python while another
+    waits for the database. `--threads 1` runs gunicorn's sync workers: one request at a time, the connection
+    closed after each answer (slow clients then need a buffering reverse proxy in front, as gunicorn's
+    documentation advises). Measured on the lab intake (bench/bench_labs.py, 2 cores): 2 workers x 2 threads
+    served most; more threads per process cost CPU in GIL contention. The database is not migrated here: run
+    `migrate` first."""
     from gunicorn.app.base import BaseApplication
 
     from . import create_app
@@ -232,7 +233,8 @@ def main(argv=None) -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1)),
                    help="processes (default: WEB_CONCURRENCY, else one per core)")
-    p.add_argument("--threads", type=int, default=1, help="requests at once per process (1: sync workers)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="requests at once per process (gthread workers; 1: sync workers)")
     p.set_defaults(func=cmd_serve_production)
     p = sub.add_parser("migrate")
     p.add_argument("--revision", default="heads")
