@@ -36,17 +36,27 @@ def _run(connection) -> None:
         # SQLite's own procedure for altering a table says (the pragma is ignored inside a transaction, so
         # before it begins), then every reference is checked before they are on again.
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-    context.configure(connection=connection, target_metadata=_target_metadata(),
-                      render_as_batch=sqlite, compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
-    if connection.in_transaction():
+        # The pragma opened SQLAlchemy's transaction; Alembic would take an open one for the caller's and
+        # then commit nothing until the end, so a failing migration would also roll back the version rows
+        # of the ones before it (whose DDL SQLite has already kept). Close it: each migration commits.
         connection.commit()
-    if sqlite:
-        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-        if broken:
-            raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
+    try:
+        context.configure(connection=connection, target_metadata=_target_metadata(),
+                          render_as_batch=sqlite, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        if connection.in_transaction():
+            connection.commit()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"migration left rows with broken references: {broken[:5]}")
+    finally:
+        if sqlite:
+            if connection.in_transaction():
+                connection.rollback()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
 
 
 run_migrations_online()

@@ -69,3 +69,28 @@ def current(url):
         revs = set(MigrationContext.configure(conn).get_current_heads())
     engine.dispose()
     return revs
+
+
+def test_a_failing_migration_keeps_the_ones_before_it_on_sqlite(tmp_path):
+    """SQLite keeps DDL at once, so each migration must commit its version row as it goes: when a later one
+    fails, the database says where it is and the next `migrate` (make run) goes on from there."""
+    import shutil
+
+    scripts = tmp_path / "migrations"
+    shutil.copytree(alembic_config("sqlite://").get_main_option("script_location"), scripts,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "zz_fails.py").write_text(
+        'from alembic import op\nimport sqlalchemy as sa\n'
+        'revision = "zz_fails"\ndown_revision = "0004"\nbranch_labels = None\ndepends_on = None\n'
+        'def upgrade():\n    op.create_table("zz_half", sa.Column("id", sa.Integer, primary_key=True))\n'
+        '    raise RuntimeError("this migration fails")\n'
+        'def downgrade():\n    pass\n')
+    url = f"sqlite:///{tmp_path / 'half.db'}"
+    cfg = alembic_config(url)
+    cfg.set_main_option("script_location", str(scripts))
+    with pytest.raises(RuntimeError, match="this migration fails"):
+        command.upgrade(cfg, "heads")
+    assert "0004" in current(url)
+    (scripts / "versions" / "zz_fails.py").unlink()
+    migrate(url)  # the real scripts: nothing left to do but the other branches' heads
+    assert current(url) == set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
