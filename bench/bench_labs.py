@@ -210,29 +210,48 @@ def postgres_cpu_seconds(postmaster: int | None) -> float | None:
 
 
 def post_all(port: int, key: str, payloads: list[bytes], clients: int) -> tuple[list[float], list[int], float]:
-    """Post every payload from `clients` keep-alive connections; (latencies s, HTTP statuses, wall time s)."""
-    import requests
+    """Post every payload from `clients` keep-alive connections; (latencies s, HTTP statuses, wall time s).
+
+    The load generator is the standard library's http.client, not `requests`: it shares the two cores
+    with the server under test (in production the sender is the hospital's interface engine, elsewhere),
+    and `requests` cost 1.0-1.6 ms of CPU a message against 0.3-0.4 ms here (measured), CPU the server
+    did not get."""
+    import http.client
 
     latencies: list[float] = []
     statuses: list[int] = []
     lock = threading.Lock()
     queue = list(reversed(payloads))
+    headers = {"X-Lab-Feed-Key": key, "Content-Type": "x-application/hl7-v2+er7"}
+
+    def post(conn: http.client.HTTPConnection, body: bytes) -> tuple[int, bytes]:
+        conn.request("POST", "/api/v1/labs/hl7", body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read()
 
     def worker():
-        with requests.Session() as http:
-            headers = {"X-Lab-Feed-Key": key, "Content-Type": "x-application/hl7-v2+er7"}
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
             while True:
                 with lock:
                     if not queue:
                         return
                     body = queue.pop()
                 t0 = time.perf_counter()
-                r = http.post(f"http://127.0.0.1:{port}/api/v1/labs/hl7", data=body, headers=headers, timeout=30)
+                try:
+                    status, content = post(conn, body)
+                except (http.client.RemoteDisconnected, ConnectionError):
+                    # The server closed an idle keep-alive connection: connect again and send once more
+                    # (a repeat is answered with the first ACK: intake is idempotent per MSH-10).
+                    conn.close()
+                    status, content = post(conn, body)
                 took = time.perf_counter() - t0
-                ok = r.status_code == 200 and b"MSA|AA|" in r.content
+                ok = status == 200 and b"MSA|AA|" in content
                 with lock:
                     latencies.append(took)
-                    statuses.append(r.status_code if ok else -r.status_code)
+                    statuses.append(status if ok else -status)
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
     start = time.perf_counter()
