@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +14,7 @@ import pytest
 # The team's shared HL7 samples (shared/samples/hl7), copied into the repo so a clone anywhere tests them.
 SHARED_SAMPLES = Path(__file__).resolve().parents[1] / "labs" / "samples"
 MESSAGES = Path(__file__).resolve().parents[1] / "labs" / "messages"
+ROOT = Path(__file__).resolve().parents[2]
 HL7 = "x-application/hl7-v2+er7"
 # The patient of the messy fixtures (PID-3 ID number 11010519491231002X, 张三, born 1949-12-31).
 ZHANG_SAN_ID = "11010519491231002X"
@@ -101,3 +107,39 @@ def oru(control_id: str, *, pid: str, obr: str, obx: list[str], facility: str = 
 def make_oru():
     """make_oru(control_id, pid=..., obr=..., obx=[...]) -> bytes."""
     return oru
+
+
+@pytest.fixture
+def manage_command(db_url):
+    """Start `python -m server.manage <args...> --port P` on a free port against the test database, wait until
+    it accepts connections, return P; stopped (SIGTERM, then kill) when the test ends."""
+    procs: list[subprocess.Popen] = []
+
+    def start(*args: str, stop_timeout: float = 20) -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        proc = subprocess.Popen([sys.executable, "-m", "server.manage", *args, "--port", str(port)], cwd=ROOT,
+                                env={**os.environ, "DATABASE_URL": db_url},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stop_timeout = stop_timeout
+        procs.append(proc)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return port
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise AssertionError(f"{args[0]} did not start: {proc.communicate()}")
+                time.sleep(0.1)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=proc.stop_timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,12 +1,7 @@
 """`python -m server.manage mllp` end to end over a real TCP socket on 127.0.0.1: frames in, stored, ACK out."""
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,39 +9,10 @@ from sqlalchemy import func, select
 from server.labs.mllp import MLLPDecoder, encode_frame
 from server.labs.models import LabMessage, LabResultRow
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
-def listener(db_url, feed):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url}
-    proc = subprocess.Popen([sys.executable, "-m", "server.manage", "mllp", "--port", str(port),
-                             "--feed", str(feed[0])], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"listener did not start: {proc.communicate()}")
-            time.sleep(0.1)
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def listener(manage_command, feed):
+    return manage_command("mllp", "--feed", str(feed[0]), stop_timeout=10)
 
 
 def _exchange(sock, raw: bytes) -> bytes:

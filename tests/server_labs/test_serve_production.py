@@ -2,52 +2,17 @@
 messages posted over HTTP, each answered AA after it is stored, a resend answered with the same ACK."""
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from server.labs.models import LabMessage, LabResultRow
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
-def production_server(db_url, feed):
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db_url}
-    proc = subprocess.Popen([sys.executable, "-m", "server.manage", "serve-production", "--port", str(port),
-                             "--workers", "2"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise AssertionError(f"server did not start: {proc.communicate()}")
-            time.sleep(0.1)
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def production_server(manage_command, feed):
+    return manage_command("serve-production", "--workers", "2")
 
 
 def _post(port: int, key: str, raw: bytes) -> tuple[int, bytes]:
