@@ -12,7 +12,7 @@ whole list (the import writer builds a team's residents this way; see imports.se
 from __future__ import annotations
 
 import json
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Iterable, Sequence
 
@@ -35,7 +35,7 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable, chunk: int = _CH
             return 0
         columns = list(first)
         pick = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
-        it = map(pick, _chain1(first, it))
+        it = map(pick, chain((first,), it))
     columns = list(columns)
     if conn.dialect.name != "postgresql":
         n = 0
@@ -63,11 +63,6 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable, chunk: int = _CH
                 write(values)
                 n += 1
     return n
-
-
-def _chain1(first, rest):
-    yield first
-    yield from rest
 
 
 def _json_text(value) -> str | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import String, any_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -278,6 +279,18 @@ _CONDITION_COLUMNS = ("id", "resident_id", "condition", "diagnosed_on", "status"
 _CONDITIONS = ("hypertension", "t2dm")
 
 
+class _PlannedHousehold(NamedTuple):
+    """A household of the file with its ids, decided before any row is written."""
+
+    id: str
+    committee: Committee
+    prefix: str  # the committee's record-number prefix
+    first_serial: int  # the members' serials are consecutive from here
+    members: list[dict]
+    member_ids: list[str]
+    head_id: str | None
+
+
 def write(session: Session, actor: Actor, center: Center, groups: list[list[dict]], *, reason: str,
           progress: Callable[[int, int], None] | None = None, chunk: int = 5000) -> None:
     """Insert households, residents and registry entries in bulk; record numbers taken in blocks.
@@ -304,7 +317,7 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
     # prefix is the same for every resident of a committee: compose (and check) it once per committee, then
     # append the serial (compose's own format, 5 digits).
     prefixes: dict[int, str] = {}
-    plan = []
+    plan: list[_PlannedHousehold] = []
     for members in groups:
         committee = members[0]["committee"]
         if committee.id not in prefixes:
@@ -318,25 +331,27 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
         ids = [next(res_ids) for _ in members]
         # The head is known before the household row is written: no UPDATE pass afterwards.
         head = next((rid for rid, m in zip(ids, members) if m.get("relation_to_head") == "02"), None)
-        plan.append((next(hh_ids), committee, prefixes[committee.id], first, members, ids, head))
+        plan.append(_PlannedHousehold(next(hh_ids), committee, prefixes[committee.id], first, members, ids,
+                                      head))
 
     conn = session.connection()
     user = actor.user_id
     # COPY on PostgreSQL, executemany elsewhere (server.bulk); one transaction either way.
     bulk.insert_rows(conn, Household.__table__, columns=_HOUSEHOLD_COLUMNS, rows=(
-        (hh_id, center.id, committee.id, committee.team_id, members[0]["address"], head, now, now, user, 1)
-        for hh_id, committee, _prefix, _first, members, _ids, head in plan))
+        (h.id, center.id, h.committee.id, h.committee.team_id, h.members[0]["address"], h.head_id, now, now,
+         user, 1) for h in plan))
     done = len(plan)
     if progress:
         progress(done, total)
-    conditions: list[tuple] = []  # (id, resident_id, condition, team_id), filled while residents are written
+    # (id, resident_id, condition, diagnosed, team_id), filled while the residents are written
+    conditions: list[tuple] = []
 
     def resident_rows():
         nonlocal done
         full, initials = pinyin.full, pinyin.initials
-        for hh_id, committee, prefix, first, members, ids, _head in plan:
-            team_id = committee.team_id
-            for serial, m, res_id in zip(range(first, first + len(members)), members, ids):
+        for h in plan:
+            hh_id, prefix, team_id = h.id, h.prefix, h.committee.team_id
+            for serial, m, res_id in zip(itertools.count(h.first_serial), h.members, h.member_ids):
                 name = m["name"]
                 get = m.get
                 yield (res_id, hh_id, team_id, center.id, f"{prefix}{serial:05d}", get("id_number"), name,
@@ -358,14 +373,13 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
     if progress:
         progress(total, total)
     bulk.insert_rows(conn, AssignmentChange.__table__, [
-        {"household_id": hh_id, "from_team_id": None, "to_team_id": committee.team_id, "changed_by": user,
+        {"household_id": h.id, "from_team_id": None, "to_team_id": h.committee.team_id, "changed_by": user,
          "changed_at": now, "reason": reason}
-        for hh_id, committee, *_rest in plan if committee.team_id is not None])
+        for h in plan if h.committee.team_id is not None])
     # Core INSERTs bypass the ORM's flush events: log the new records for their team's tablets here.
     sync_changes.log_many(conn, [
-        *(("households", hh_id, committee.team_id, "upsert") for hh_id, committee, *_rest in plan),
-        *(("residents", rid, committee.team_id, "upsert") for _h, committee, _p, _f, _m, ids, _hd in plan
-          for rid in ids),
+        *(("households", h.id, h.committee.team_id, "upsert") for h in plan),
+        *(("residents", rid, h.committee.team_id, "upsert") for h in plan for rid in h.member_ids),
         *(("chronic_conditions", cid, team, "upsert") for cid, _rid, _cond, _d, team in conditions)])
     # The follow-up worklist reads one status row per registry entry, visited or not (COPY here too:
     # an executemany of a team's 4,000 rows cost about a tenth of the writer's time).

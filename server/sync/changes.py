@@ -19,35 +19,32 @@ _CHUNK = 5000
 _COPY_FROM = 1000  # rows; below this an INSERT is as quick and simpler
 
 
+_COLUMNS = ("entity", "entity_id", "team_id", "op")
+
+
 def log(conn: Connection, rows: Iterable[dict]) -> int:
     """Append change rows {entity, entity_id, team_id, op}; rows without a team reach no tablet."""
     # Ids go in as text whatever the key type (lab result rows have integer keys).
-    rows = [{**r, "entity_id": str(r["entity_id"])} for r in rows if r["team_id"] is not None]
-    if not rows:
-        return 0
-    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
-        # A bulk write (an import): COPY, with the transaction's id taken once (the same for every row).
-        xid = conn.execute(select(_PG_XID)).scalar_one()
-        return bulk.insert_rows(conn, SyncChange.__table__, [{**r, "xid": xid} for r in rows])
-    stmt = insert(SyncChange.__table__)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.values(xid=_PG_XID)
-    for i in range(0, len(rows), _CHUNK):
-        conn.execute(stmt, rows[i:i + _CHUNK])
-    return len(rows)
-
-
-_COLUMNS = ("entity", "entity_id", "team_id", "op")
+    return log_many(conn, ((r["entity"], str(r["entity_id"]), r["team_id"], r["op"]) for r in rows))
 
 
 def log_many(conn: Connection, rows: Iterable[tuple[str, str, int | None, str]]) -> int:
     """As log(), for rows already as (entity, entity_id as text, team_id, op) tuples: the bulk writers'
     tens of thousands of rows go to COPY without two dicts made per row on the way."""
     rows = [r for r in rows if r[2] is not None]
-    if not (conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM):
-        return log(conn, [dict(zip(_COLUMNS, r)) for r in rows])
-    xid = conn.execute(select(_PG_XID)).scalar_one()
-    return bulk.insert_rows(conn, SyncChange.__table__, ((xid, *r) for r in rows), columns=("xid", *_COLUMNS))
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql" and len(rows) >= _COPY_FROM:
+        # A bulk write (an import): COPY, with the transaction's id taken once (the same for every row).
+        xid = conn.execute(select(_PG_XID)).scalar_one()
+        return bulk.insert_rows(conn, SyncChange.__table__, ((xid, *r) for r in rows),
+                                columns=("xid", *_COLUMNS))
+    stmt = insert(SyncChange.__table__)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.values(xid=_PG_XID)
+    for i in range(0, len(rows), _CHUNK):
+        conn.execute(stmt, [dict(zip(_COLUMNS, r)) for r in rows[i:i + _CHUNK]])
+    return len(rows)
 
 
 def _descendants(conn: Connection, entity: str, ids: list[str]) -> list[tuple[str, str]]:
