@@ -1,15 +1,15 @@
 """Lab intake throughput: ORU^R01 messages (8 results each) over HTTP into PostgreSQL, and a printed lab report.
 
     .venv/bin/python bench/bench_labs.py                       # 3,000 messages, 8 client connections
-    .venv/bin/python bench/bench_labs.py --servers 2 --messages 5000 --clients 16
+    .venv/bin/python bench/bench_labs.py --servers 1 --messages 5000 --clients 16 --teams 42
 
 The app runs as production serves it, `python -m server.manage serve-production` (gunicorn) in a child
-process on 127.0.0.1 with --servers worker processes (default 1: one process, one GIL) of --threads threads
+process on 127.0.0.1 with --servers worker processes (default one per core, as serve-production) of --threads threads
 (default 2, gthread workers; 1: gunicorn's sync workers); `--http werkzeug` runs werkzeug's threaded
 development server instead (--servers N such processes sharing the port with SO_REUSEPORT), as before. This process posts from
 --clients connections (keep-alive where the server keeps it) and times every request. The database
-`gpo_bench_labs` (--db) is dropped and recreated on each run; `test` is never touched. Every message is a new
-order for a resident found by ID number (one in ten is an unknown patient and goes to the queue), so each one
+`gpo_bench_labs` (--db) is dropped and recreated on each run, with a district of --teams standard team caseloads
+(default 6: 90,000 residents); `test` is never touched. Every message is a new order for a resident found by ID number (one in ten is an unknown patient and goes to the queue), so each one
 is parsed, matched, stored (message, report, 8 rows, audit) and committed before its ACK. Afterwards the row
 counts are checked against what was sent. It prints figures and asserts nothing else; targets: >= 200 msg/s,
 a lab report rendered by `printing` in <= 20 ms.
@@ -50,49 +50,46 @@ def recreate(db: str) -> str:
     return f"{PG}/{db}"
 
 
-def seed(url: str, residents: int) -> tuple[str, list[tuple[str, str, dt.date, str]]]:
-    """One center, team, committee, hospital, admin, `residents` residents with ID numbers, one feed: (key, people)."""
-    from gpcore import idcard
+def seed(url: str, teams: int, patients: int) -> tuple[str, list[tuple[str, str, dt.date, str]]]:
+    """A district of `teams` standard team caseloads (caseload.md: 15,000 residents each, written with the
+    import writer, as bench_foundation does), a hospital and one feed serving every center: (key, people), the
+    people being `patients` residents with ID numbers, spread over the district, whom the messages are about.
+
+    The residents table is district-sized because matching reads it for every message: with 2,000 residents
+    (this benchmark before 29 November) a whole-table scan per message cost 0.4 ms and went unnoticed; at
+    20,000 it cost 3.6 ms (migration 0005 added the index it lacked)."""
+    import random
+
+    from sqlalchemy import select
+
+    import _district
     from server import create_app, db
-    from server.auth.users import create_user
-    from server.households import services as hh
+    from server.demo.caseload import Generator
+    from server.households.models import Resident
     from server.labs import intake
     from server.manage import migrate
-    from server.org.models import Center, Committee, Hospital, Team
-    from server.scope import Actor
+    from server.org.models import Hospital
 
     migrate(url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast"})
-    people = []
     with app.app_context():
         s = db.session()
-        center = Center(code="BENCH", name="基准中心", county_code="310115", township_code="005", township_name="某街道")
+        district = _district.create_organisation(s, teams)
         hosp = Hospital(code="HB", name="基准医院")
-        s.add_all([center, hosp])
-        s.flush()
-        team = Team(center_id=center.id, name="基准团队")
-        s.add(team)
-        s.flush()
-        committee = Committee(center_id=center.id, code="001", name="某居委", team_id=team.id, last_serial=0)
-        s.add(committee)
-        admin_user = create_user(s, {"username": "bench-admin", "password": "bench-password-1",
-                                     "full_name": "admin", "role": "admin"}, "fast")
-        s.flush()
-        admin = Actor.of(admin_user)
-        for i in range(residents):
-            if i % 4 == 0:
-                house = hh.create_household(s, admin, {"committee_id": committee.id, "address": f"某路{i}号"})
-            birth = dt.date(1940 + i % 50, 1 + i % 12, 1 + i % 28)
-            sex = "1" if i % 2 else "2"
-            number = idcard.make("310115", birth, (i % 500) * 2 + (1 if sex == "1" else 0))
-            name = f"测{chr(0x4e00 + i % 20000)}{chr(0x4e00 + (i * 7) % 20000)}"
-            hh.create_resident(s, admin, {"household_id": house.id, "name": name, "sex": sex, "birth_date": birth,
-                                          "id_number": number})
-            people.append((name, "M" if sex == "1" else "F", birth, number))
-        _feed, key = intake.create_feed(s, admin, {"hospital_id": hosp.id, "name": "bench LIS",
-                                                   "center_ids": [center.id]})
+        s.add(hosp)
         s.commit()
+        gen = Generator(_district.SEED)
+        for team in district.teams:
+            _district.write_team(s, district, team, _district.generate_team(gen, team))
+        _feed, key = intake.create_feed(s, district.admin, {"hospital_id": hosp.id, "name": "bench LIS",
+                                                            "center_ids": list(district.centers)})
+        s.commit()
+        rows = s.execute(select(Resident.name, Resident.sex, Resident.birth_date, Resident.id_number)).all()
+    print(f"district: {len(district.centers)} center(s), {teams} teams, {len(rows):,} residents")
+    rows = [r for r in rows if r.id_number]
     app.extensions["db_engine"].dispose()
+    people = [(name, "M" if sex == "1" else "F", birth, number)
+              for name, sex, birth, number in random.Random(_district.SEED).sample(rows, min(patients, len(rows)))]
     return key, people
 
 
@@ -310,21 +307,23 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--servers", type=int, default=1,
-                        help="server processes (gunicorn workers); 1 = one process, one GIL")
+    parser.add_argument("--servers", type=int, default=os.cpu_count() or 1,
+                        help="server processes (gunicorn workers; serve-production's default: one per core)")
     parser.add_argument("--threads", type=int, default=2,
                         help="threads per gunicorn worker (serve-production's default; 1: sync workers)")
     parser.add_argument("--http", choices=("gunicorn", "werkzeug"), default="gunicorn",
                         help="gunicorn: server.manage serve-production; werkzeug: the development server")
-    parser.add_argument("--residents", type=int, default=2000)
+    parser.add_argument("--teams", type=int, default=6,
+                        help="teams of 15,000 residents each in the district (6: one center, 90,000 residents)")
+    parser.add_argument("--patients", type=int, default=2000, help="residents the messages are about")
     parser.add_argument("--print-runs", type=int, default=200)
     args = parser.parse_args()
 
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, database {args.db} (dropped and recreated)")
     url = recreate(args.db)
     t0 = time.perf_counter()
-    key, people = seed(url, args.residents)
-    print(f"seeded {len(people)} residents in {time.perf_counter() - t0:.1f} s")
+    key, people = seed(url, args.teams, args.patients)
+    print(f"seeded in {time.perf_counter() - t0:.1f} s; the messages are about {len(people)} of them")
 
     total = args.warmup + args.messages
     payloads = [message(n, None if n % 10 == 9 else people[n % len(people)]) for n in range(total)]

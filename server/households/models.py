@@ -85,7 +85,12 @@ class Resident(Base):
                       Index("ix_residents_phone", "phone", postgresql_using="gin",
                             postgresql_ops={"phone": "gin_trgm_ops"}),
                       Index("ix_residents_name_trgm", "name", postgresql_using="gin",
-                            postgresql_ops={"name": "gin_trgm_ops"}))
+                            postgresql_ops={"name": "gin_trgm_ops"}),
+                      # Exact name + birth date, district-wide: how a lab result without a usable ID number
+                      # finds its patient (labs.matching). The trigram index does not serve it: no trigrams
+                      # for two-character names, and a scan of every shared surname's trigrams for the rest
+                      # (migration 0005).
+                      Index("ix_residents_name_birth_date", "name", "birth_date"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     # Denormalised from the household so a team's scope is one indexed column away (search, sync).
