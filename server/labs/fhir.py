@@ -28,6 +28,8 @@ from .model import (
     LabReport,
     LabResult,
     PatientIdentifier,
+    storable_number,
+    storable_range,
 )
 
 FHIR_VERSION_LABEL = "FHIR R4 (validated with fhir.resources.R4B)"
@@ -70,7 +72,8 @@ def _load(data: bytes | str | Mapping[str, Any]) -> dict:
         # parse_float=Decimal keeps "6.20" as written; a float would print 6.2.
         obj = json.loads(data.decode("utf-8-sig") if isinstance(data, (bytes, bytearray)) else data,
                          parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except ValueError as err:
+        # JSONDecodeError, UnicodeDecodeError, and an integer past Python's 4300-digit conversion limit.
         raise FHIRBundleError(f"not JSON: {err}", "$") from err
     if not isinstance(obj, dict):
         raise FHIRBundleError("a Bundle must be a JSON object", "$")
@@ -97,6 +100,15 @@ def _check_resource_types(obj: dict) -> None:
 
 def parse_fhir_bundle(data: bytes | str | Mapping[str, Any]) -> LabMessage:
     """Validate an R4 Bundle (bytes, str or dict) and map its lab content onto a LabMessage."""
+    try:
+        return _parse(data)
+    except RecursionError as err:
+        # The json module, pydantic and fhir.resources all recurse per nesting level, so "[[[[..." or
+        # extensions a few hundred deep exhaust the stack: that is a bad bundle (422), not a server error.
+        raise FHIRBundleError("nested too deeply to read", "$") from err
+
+
+def _parse(data: bytes | str | Mapping[str, Any]) -> LabMessage:
     obj = _load(data)
     _check_resource_types(obj)
     try:
@@ -124,6 +136,7 @@ def parse_fhir_bundle(data: bytes | str | Mapping[str, Any]) -> LabMessage:
     patient = _patient(patients[0][1])
 
     reports: list[LabReport] = []
+    warnings: list[str] = []
     used: set[int] = set()
     for i, res in ordered:
         if res.get_resource_type() != "DiagnosticReport":
@@ -136,7 +149,7 @@ def parse_fhir_bundle(data: bytes | str | Mapping[str, Any]) -> LabMessage:
                     f"result reference {ref.reference!r} is not an Observation in this bundle",
                     f"entry[{i}].resource.result[{j}]")
             used.add(id(obs))
-            _add_observation(report, obs, patient, resources, str(j + 1))
+            _add_observation(report, obs, patient, resources, str(j + 1), warnings)
         reports.append(report)
     loose = [r for _, r in ordered if r.get_resource_type() == "Observation" and id(r) not in used]
     member_ids = {id(_resolve(m, resources)) for _, r in ordered if r.get_resource_type() == "Observation"
@@ -146,7 +159,7 @@ def parse_fhir_bundle(data: bytes | str | Mapping[str, Any]) -> LabMessage:
         # Observations no DiagnosticReport lists still are results; they share one report without a panel.
         report = LabReport()
         for k, obs in enumerate(loose, 1):
-            _add_observation(report, obs, patient, resources, str(k))
+            _add_observation(report, obs, patient, resources, str(k), warnings)
         reports.append(report)
     if not reports:
         raise FHIRBundleError("no DiagnosticReport or Observation: no results to store", "entry")
@@ -158,7 +171,7 @@ def parse_fhir_bundle(data: bytes | str | Mapping[str, Any]) -> LabMessage:
                     else bundle.id or ""),
         version=FHIR_VERSION_LABEL, encoding="utf-8", encoding_reason="JSON is UTF-8 (RFC 8259)",
         patient=patient, reports=reports, message_type=f"Bundle/{bundle.type}",
-        sent_at=_when(bundle.timestamp),
+        sent_at=_when(bundle.timestamp), warnings=warnings,
     )
 
 
@@ -351,7 +364,8 @@ def _bounds(rr, sex: str) -> tuple[Decimal | None, Decimal | None]:
     return (Decimal(str(low)) if low is not None else None, Decimal(str(high)) if high is not None else None)
 
 
-def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set_id: str) -> None:
+def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set_id: str,
+                     warnings: list[str], panels: tuple[int, ...] = ()) -> None:
     members = [_resolve(m, resources) for m in obs.hasMember or []]
     for k, member in enumerate(members):
         if member is None or member.get_resource_type() != "Observation":
@@ -360,7 +374,11 @@ def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set
     if members and obs.valueQuantity is None and obs.valueString is None and obs.valueCodeableConcept is None:
         # A panel Observation carries no value of its own: its members are the results.
         for k, member in enumerate(members):
-            _add_observation(report, member, patient, resources, f"{set_id}.{k + 1}")
+            if member is obs or id(member) in panels:  # expanding it would never end
+                raise FHIRBundleError(f"hasMember reference {obs.hasMember[k].reference!r} is this panel or "
+                                      "one that contains it", f"Observation/{obs.id}.hasMember[{k}]")
+            _add_observation(report, member, patient, resources, f"{set_id}.{k + 1}", warnings,
+                             panels + (id(obs),))
         return
     code, name, system = _coding(obs.code)
     value_type, value_text, value_num, comparator, unit, value_code = _value(obs)
@@ -374,10 +392,13 @@ def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set
         _range_text(chosen) if chosen is not None else "")
     low, high = _bounds(chosen, patient.sex) if chosen is not None else (None, None)
     flags = [c.code.upper() for concept in obs.interpretation or [] for c in concept.coding or [] if c.code]
-    reason = exclusion_reason(value_type, code, name, unit, range_text, flags)
+    reason = exclusion_reason(value_type, code, name, value_text, unit, range_text, flags)
     if reason:
         report.excluded.append(ExcludedObservation(set_id, value_type, code, name, value_text, reason))
         return
+    where = f"Observation/{obs.id}" if obs.id else f"Observation {set_id}"
+    value_num = storable_number(value_num, f"{where}: value", warnings)
+    low, high = storable_range(low, high, f"{where}: referenceRange", warnings)
     if not report.tester and obs.performer:
         report.tester = _display(obs.performer[0], resources)
     report.results.append(LabResult(

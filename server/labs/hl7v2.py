@@ -7,14 +7,17 @@ character set, and the mapping of PID/OBR/OBX/SPM fields onto the plain dataclas
 Choices worth knowing:
 - Character set: the per-facility setting (matched on MSH-4), else MSH-18 if it names a codec and the
   bytes decode cleanly (a single-byte MSH-18 such as 8859/1 is overruled when the bytes are valid UTF-8
-  or GB18030 ideographs), else valid UTF-8, else GB18030. `LabMessage.encoding_reason` says which.
+  or GB18030 ideographs, a GBK/GB18030 one when they are UTF-8 ideographs), else valid UTF-8, else GB18030.
+  `LabMessage.encoding_reason` says which. The facility setting is the staff's override and is not
+  second-guessed: it is how a sender whose bytes fool the detection is read right.
 - Times are naive datetimes in the sender's local time unless the message carries an offset.
 - OBX-14 empty: the result's time is the panel's OBR-7. OBX-11 empty: OBR-25 when it is F/P/C/X/I/R.
 - Tester is OBR-34 (technician), else the first OBX-16; reviewer is OBR-32, else OBR-33.
 - Names are family name first: "张三" for ideographic names, "ZHANG SAN" / "DUCK DONALD D" otherwise.
 - Which OBX rows are results: see `exclusion_reason`.
-- Whatever is tolerated (bad timestamps, unescaped "^" in units, raw line breaks in text, non-numeric NM)
-  is listed in `LabMessage.warnings`; whatever is refused raises HL7MessageError with ACK codes.
+- Whatever is tolerated (bad timestamps, unescaped "^" in units, raw line breaks in text, non-numeric NM,
+  numbers the result columns cannot hold, kept as text) is listed in `LabMessage.warnings`; whatever is
+  refused raises HL7MessageError with ACK codes.
 """
 from __future__ import annotations
 
@@ -39,6 +42,8 @@ from .model import (
     LabReport,
     LabResult,
     PatientIdentifier,
+    storable_number,
+    storable_range,
 )
 
 # --------------------------------------------------------------------------------------------------
@@ -189,6 +194,11 @@ def choose_encoding(raw: bytes, facility_encodings: Mapping[str, str] | None = N
                                               "as GB18030 ideographs")
                 else:
                     return text, codec, f"MSH-18 {declared!r}"
+            elif codec != "utf-8" and _CJK.search(_decodes(raw, "utf-8") or ""):
+                # GBK/GB18030 decode UTF-8 bytes without error (生化 -> 鐢熷寲), and senders that moved to
+                # UTF-8 keep a stale MSH-18. Genuine GBK is almost never valid UTF-8, and when a short run
+                # is (a two-character name, ~3%), it reads as Latin/Cyrillic letters, not ideographs.
+                notes.append(f"MSH-18 {declared!r} but the bytes are valid UTF-8 ideographs")
             else:
                 return text, codec, f"MSH-18 {declared!r}"
     else:
@@ -412,35 +422,40 @@ def parse_reference_range(text: str, sex: str = "U") -> ReferenceRange:
 _DEMOGRAPHIC_CODES = {"30525-0", "21612-7", "29553-5"}
 _ENCAPSULATED_TYPES = {"ED", "RP", "AD"}
 _TEXT_TYPES = {"ST", "TX", "FT", "IS", "CE", "CWE", "CNE"}
-_INSTRUMENT_META = re.compile(
-    r"(?<![A-Za-z])(mode|remark|comment|note|alert|message|ref(?:erence)?\s*group|flag|histogram"
-    r"|scattergram)s?"
-    r"(?![A-Za-z])|模式|备注|说明|提示|报警|直方图|散点图",
+# Names of an analyser's settings and alerts (the shared analyser sample's Take Mode, Ref Group, Multiple
+# alerts rows): what the instrument was set to, not what was found in the specimen.
+_INSTRUMENT_SETTING = re.compile(
+    r"(?<![A-Za-z])(mode|alert|message|ref(?:erence)?\s*group|flag|histogram|scattergram)s?(?![A-Za-z])"
+    r"|模式|提示|报警|直方图|散点图",
     re.IGNORECASE)
+# Remarks can carry what a doctor must know (备注 标本轻度溶血: a haemolysed specimen raises potassium), so
+# only a remark that says nothing is left out, such as the analyser sample's Remark "Normal".
+_REMARK = re.compile(r"(?<![A-Za-z])(remark|comment|note)s?(?![A-Za-z])|备注|说明", re.IGNORECASE)
+_EMPTY_REMARKS = {"", "normal", "none", "-", "/", "无", "正常"}
 
 
-def exclusion_reason(value_type: str, code: str, name: str, unit: str, range_text: str,
+def exclusion_reason(value_type: str, code: str, name: str, value_text: str, unit: str, range_text: str,
                      flags: list[str]) -> str:
     """Why an OBX row is not a lab result ('' when it is one).
 
     Rule, in order: encapsulated data (ED/RP/AD: histograms, images) is never a result; LOINC
-    demographics (Age) are not results; an IS row with no unit and no reference range is an instrument
-    setting (take mode, blood mode, reference group, alert count); a text-like row (ST/TX/FT/IS/CE/CWE)
-    with no unit, no range and no abnormal flag whose name says mode/remark/comment/alert/flag is an
-    instrument remark. Anything with a unit, a range or an abnormal flag is kept: that is how
-    qualitative results such as urine protein "阴性" arrive.
+    demographics (Age) are not results; anything with a unit, a range or an abnormal flag is a result
+    (that is how qualitative results such as urine protein "阴性" arrive); a text-like row (ST/TX/FT/IS/CE/CWE)
+    named like an instrument setting (mode, reference group, alert, flag) is not, nor is a remark or comment
+    that says nothing ("Normal", empty). Everything else is kept, IS rows too: blood group A arrives as
+    IS without unit or range, and a setting shown to a doctor costs less than a result hidden.
     """
     if value_type in _ENCAPSULATED_TYPES:
         return f"encapsulated data ({value_type}), e.g. a histogram: not a result"
     if code in _DEMOGRAPHIC_CODES:
         return "patient demographic sent as an observation: not a result"
     has_context = bool(unit or range_text or any(f not in NORMAL_FLAGS for f in flags))
-    if has_context:
+    if has_context or value_type not in _TEXT_TYPES:
         return ""
-    if value_type == "IS":
-        return "instrument setting (IS value without unit or reference range): not a result"
-    if value_type in _TEXT_TYPES and _INSTRUMENT_META.search(name):
-        return f"instrument remark or mode ({value_type} named {name!r}): not a result"
+    if _INSTRUMENT_SETTING.search(name):
+        return f"instrument setting or alert ({value_type} named {name!r}): not a result"
+    if _REMARK.search(name) and value_text.strip().lower() in _EMPTY_REMARKS:
+        return f"empty remark ({value_type} named {name!r} reads {value_text.strip()!r}): not a result"
     return ""
 
 
@@ -778,14 +793,16 @@ def _add_observation(report: LabReport, obr: _Segment, obx: _Segment, patient: L
     unit = _unit(obx, ctx)
     range_text = obx.text(7)
     flags = _flags(obx)
-    reason = exclusion_reason(value_type, code, name, unit, range_text, flags)
+    value_text = obx.text(5)
+    reason = exclusion_reason(value_type, code, name, value_text, unit, range_text, flags)
     if reason:
-        value_text = obx.text(5)
         report.excluded.append(ExcludedObservation(set_id, value_type, code, name, value_text, reason))
         return
 
     value_text, value_num, comparator, value_code = _value(obx, value_type, ctx)
+    value_num = storable_number(value_num, f"{where}: OBX-5", ctx.warnings)
     ref = parse_reference_range(range_text, patient.sex) if range_text else ReferenceRange("")
+    ref.low, ref.high = storable_range(ref.low, ref.high, f"{where}: OBX-7", ctx.warnings)
     if ref.by_sex and patient.sex not in ref.by_sex:
         ctx.warnings.append(f"{where}: sex-specific range {range_text!r} but patient sex {patient.sex}")
     status = obx.get(11).upper()

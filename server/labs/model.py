@@ -37,6 +37,35 @@ CRITICAL_FLAGS = frozenset({"HH", "LL", "AA"})
 # Flags that say "nothing abnormal"; any other flag marks the row abnormal.
 NORMAL_FLAGS = frozenset({"N", ""})
 
+# The result columns are models.LabNumber, Numeric(20, 6) (tests/labs check the two agree; this module does
+# not import the ORM). A number the column cannot hold exactly must not reach it: PostgreSQL refuses it, so
+# the message fails on every resend, and scale 6 would round 0.00000012 to 0.
+NUMBER_PRECISION, NUMBER_SCALE = 20, 6
+_NUMBER_STEP = Decimal(1).scaleb(-NUMBER_SCALE)
+
+
+def storable_number(number: Decimal | None, what: str, warnings: list[str]) -> Decimal | None:
+    """The number when the result columns hold it exactly, else None and a warning; the row keeps its text."""
+    if number is None:
+        return None
+    fits = number.is_finite() and (
+        number.is_zero() or number.adjusted() < NUMBER_PRECISION - NUMBER_SCALE) and (
+        number == number.quantize(_NUMBER_STEP))  # compared exactly: no silent rounding
+    if fits:
+        return number
+    # The number itself is left out: it can be thousands of digits, and the row keeps its text.
+    warnings.append(f"{what} does not fit the result column (more than {NUMBER_PRECISION - NUMBER_SCALE} "
+                    f"digits before the point or {NUMBER_SCALE} after it): kept as text only")
+    return None
+
+
+def storable_range(low: Decimal | None, high: Decimal | None, what: str,
+                   warnings: list[str]) -> tuple[Decimal | None, Decimal | None]:
+    """Both bounds when the result columns hold them, else neither: a range that lost one bound would read
+    as one-sided (0-1e20 as ">= 0"). The range text is kept as sent either way."""
+    kept = (storable_number(low, f"{what} low", warnings), storable_number(high, f"{what} high", warnings))
+    return kept if kept == (low, high) else (None, None)
+
 
 class PatientIdentifier(NamedTuple):
     """One patient identifier: value, HL7 type code (table 0203), assigning authority, where it was found."""

@@ -145,3 +145,46 @@ def test_non_object_entry_path_has_no_pydantic_root(bundle):
     with pytest.raises(FHIRBundleError) as caught:
         parse_fhir_bundle({**bundle, "entry": [1]})
     assert caught.value.path == "entry[0]"
+
+
+def test_numbers_the_result_column_cannot_hold_stay_text(bundle):
+    b = mutate(bundle, 4, valueQuantity={"value": 1e20, "unit": "mmol/L"})
+    b = mutate(b, 5, referenceRange=[{"low": {"value": 0}, "high": {"value": 1e20}}])
+    b = mutate(b, 6, valueQuantity={"value": 0.00000012, "unit": "mmol/L"})
+    msg = parse_fhir_bundle(json.dumps(b).encode())  # bytes: numbers are read as Decimal, as from a feed
+    chol, hgb, k = msg.results[:3]
+    assert (chol.value_text, chol.value_num) == ("1E+20", None)
+    assert (hgb.value_num, hgb.range_text, hgb.range_low, hgb.range_high) == (
+        Decimal("108"), "0-1E+20", None, None)
+    assert (k.value_text, k.value_num) == ("1.2E-7", None)  # not rounded to 0
+    tail = (" does not fit the result column (more than 14 digits before the point or 6 after it): "
+            "kept as text only")
+    assert msg.warnings == ["Observation/o1: value" + tail, "Observation/o2: referenceRange high" + tail,
+                            "Observation/o3: value" + tail]
+
+
+def deep_extension(depth):
+    ext = {"url": "http://example.org/x", "valueString": "v"}
+    for _ in range(depth):
+        ext = {"url": "http://example.org/x", "extension": [ext]}
+    return ext
+
+
+@pytest.mark.parametrize("make, path", [
+    (lambda b: b"[" * 100000 + b"]" * 100000, "$"),
+    (lambda b: b'{"a":' * 100000 + b"1" + b"}" * 100000, "$"),
+    (lambda b: mutate(b, 0, extension=[deep_extension(400)]), "$"),  # shallow for json, too deep for pydantic
+    (lambda b: json.dumps({**b, "total": 1}).replace('"total": 1', '"total": ' + "9" * 5000).encode(), "$"),
+    (lambda b: json.dumps({**b, "total": 1}).replace('"total": 1', '"total": 1e999999').encode(), "total"),
+], ids=["deep arrays", "deep objects", "deep extensions", "5000-digit integer", "1e999999"])
+def test_pathological_json_is_a_bundle_error(bundle, make, path):
+    with pytest.raises(FHIRBundleError) as caught:
+        parse_fhir_bundle(make(bundle))
+    assert caught.value.path == path
+
+
+def test_panel_that_contains_itself_is_an_error(bundle):
+    b = panel_bundle(bundle, ["urn:uuid:panel"])
+    with pytest.raises(FHIRBundleError) as caught:
+        parse_fhir_bundle(b)
+    assert caught.value.path == "Observation/panel.hasMember[0]"

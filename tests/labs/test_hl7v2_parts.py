@@ -60,6 +60,46 @@ def test_facility_setting_that_fails_falls_through():
     assert codec == "gb18030" and reason.startswith("facility setting ascii for HOSP did not decode cleanly")
 
 
+def chinese_oru(charset: str, name: str = "张三", panel: str = "生化", item: str = "钾") -> str:
+    """An ORU with MSH-18 set to charset and the given patient name, panel name and row name."""
+    return "\r".join([
+        f"MSH|^~\\&|LIS|HOSP|GPO|CLINIC|20250101120000||ORU^R01|C1|P|2.5||||||{charset}",
+        f"PID|1||P1^^^^MR||{name}||19800101|F", f"OBR|1||F1|CHEM^{panel}^L",
+        f"OBX|1|NM|K^{item}^L||4.1|mmol/L|3.5-5.5|N|||F"])
+
+
+@pytest.mark.parametrize("declared", ["GBK", "GB18030", "GB 18030-2000"])
+def test_gbk_msh18_over_utf8_bytes_is_overruled(declared):
+    msg = parse_oru(chinese_oru(declared).encode("utf-8"))
+    assert (msg.encoding, msg.charset_declared) == ("utf-8", declared)
+    assert msg.encoding_reason == (f"MSH-18 {declared!r} but the bytes are valid UTF-8 ideographs; "
+                                   "bytes are valid UTF-8")
+    assert (msg.patient.name, msg.reports[0].panel_name, msg.results[0].name) == ("张三", "生化", "钾")
+
+
+@pytest.mark.parametrize("name, panel, item, valid_utf8", [
+    ("张三", "生化", "钾", False),  # GBK text of any length is practically never UTF-8
+    ("谢伟", "CHEM", "K", True),  # a lone short name can be ("лΰ"), but never reads as ideographs
+])
+def test_gbk_msh18_over_gbk_bytes_is_kept(name, panel, item, valid_utf8):
+    raw = chinese_oru("GBK", name, panel, item).encode("gbk")
+    try:
+        raw.decode("utf-8")
+        is_utf8 = True
+    except UnicodeDecodeError:
+        is_utf8 = False
+    assert is_utf8 is valid_utf8
+    msg = parse_oru(raw)
+    assert (msg.encoding, msg.encoding_reason, msg.patient.name) == ("gbk", "MSH-18 'GBK'", name)
+
+
+def test_facility_setting_still_wins_over_a_utf8_reading():
+    # Staff set a facility's charset to override what its bytes seem to be; MSH-18 and detection do not.
+    raw = chinese_oru("UNICODE UTF-8", "谢伟", "CHEM", "K").encode("gbk")
+    text, codec, reason = choose_encoding(raw, {"HOSP": "gbk"})
+    assert (codec, reason) == ("gbk", "facility setting for HOSP") and "谢伟" in text
+
+
 # --- escapes --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("escaped, plain", [
@@ -144,21 +184,57 @@ def test_bad_timestamp_is_a_warning_not_a_rejection():
 
 # --- which rows are results -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("value_type, code, name, unit, range_text, flags, excluded", [
-    ("ED", "15000", "WBC Histogram", "", "", [], True),
-    ("NM", "30525-0", "Age", "yr", "", [], True),
-    ("IS", "08001", "Take Mode", "", "", [], True),
-    ("IS", "X", "Blood group", "", "A/B/O/AB", [], False),  # a range makes it a result
-    ("ST", "01001", "Remark", "", "", [], True),
-    ("ST", "REM", "备注", "", "", [], True),
-    ("ST", "PRO", "尿蛋白", "", "阴性", [], False),
-    ("ST", "PRO", "尿蛋白", "", "", ["A"], False),  # abnormal flag: a result
-    ("ST", "HBSAG", "HBsAg", "", "", [], False),  # no unit or range but not named like a remark
-    ("NM", "GLU", "Glucose", "", "", [], False),  # an incomplete NM row is still a result
-    ("TX", "NOTE", "Lab comment", "", "", [], True),
+@pytest.mark.parametrize("value_type, code, name, value, unit, range_text, flags, excluded", [
+    ("ED", "15000", "WBC Histogram", "^Application^Octet-stream^Base64^AA==", "", "", [], True),
+    ("NM", "30525-0", "Age", "35", "yr", "", [], True),
+    ("IS", "08001", "Take Mode", "O", "", "", [], True),
+    ("IS", "01002", "Ref Group", "Common", "", "", [], True),
+    ("IS", "12045", "Multiple alerts", "F", "", "", [], True),
+    ("IS", "X", "Blood group", "A", "", "A/B/O/AB", [], False),  # a range makes it a result
+    ("IS", "BT", "血型", "A", "", "", [], False),  # a coded result without unit or range is still one
+    ("IS", "RH", "Rh(D)血型", "阳性", "", "", [], False),
+    ("ST", "01001", "Remark", "Normal", "", "", [], True),
+    ("ST", "REM", "备注", "", "", "", [], True),
+    ("ST", "REM", "备注", "标本轻度溶血", "", "", [], False),  # haemolysis: read the potassium with care
+    ("TX", "NOTE", "Lab comment", "", "", "", [], True),
+    ("TX", "NOTE", "Lab comment", "请结合临床", "", "", [], False),
+    ("ST", "PRO", "尿蛋白", "阴性", "", "阴性", [], False),
+    ("ST", "PRO", "尿蛋白", "+", "", "", ["A"], False),  # abnormal flag: a result
+    ("ST", "HBSAG", "HBsAg", "阴性", "", "", [], False),  # no unit or range but not named like a setting
+    ("NM", "GLU", "Glucose", "", "", "", [], False),  # an incomplete NM row is still a result
 ])
-def test_exclusion_rule(value_type, code, name, unit, range_text, flags, excluded):
-    assert bool(exclusion_reason(value_type, code, name, unit, range_text, flags)) is excluded
+def test_exclusion_rule(value_type, code, name, value, unit, range_text, flags, excluded):
+    assert bool(exclusion_reason(value_type, code, name, value, unit, range_text, flags)) is excluded
+
+
+def test_blood_group_and_a_specimen_remark_reach_the_report():
+    msg = parse_oru(oru("OBX|1|IS|BT^血型^L||A||||||F", "OBX|2|ST|REM^备注^L||标本轻度溶血||||||F",
+                        "OBX|3|IS|08001^Take Mode^99MRC||O||||||F").encode())
+    (rep,) = msg.reports
+    assert [(r.name, r.value_text, r.value_type) for r in rep.results] == [
+        ("血型", "A", "IS"), ("备注", "标本轻度溶血", "ST")]
+    assert [x.name for x in rep.excluded] == ["Take Mode"]
+
+
+def test_numbers_the_result_column_cannot_hold_stay_text():
+    msg = parse_oru(oru("OBX|1|NM|A^A^L||1e20|mmol/L|3.5-5.5|N|||F",
+                        "OBX|2|NM|B^B^L||99999999999999999999|mmol/L|3.5-5.5|N|||F",
+                        "OBX|3|NM|C^C^L||4.1|mmol/L|0-100000000000000000000|N|||F",
+                        "OBX|4|NM|D^D^L||0.00000012|mg/L|0-1|N|||F",
+                        "OBX|5|SN|E^E^L||<^0.00000001|mg/L|0-0.0000005|N|||F",
+                        "OBX|6|NM|F^F^L||4.1|mmol/L|3.5-5.5|N|||F").encode())
+    rows = msg.results
+    assert [(r.value_text, r.value_num) for r in rows] == [
+        ("1e20", None), ("99999999999999999999", None), ("4.1", Decimal("4.1")), ("0.00000012", None),
+        ("<0.00000001", None), ("4.1", Decimal("4.1"))]
+    assert [(r.range_text, r.range_low, r.range_high) for r in rows[2:5]] == [
+        ("0-100000000000000000000", None, None), ("0-1", Decimal("0"), Decimal("1")),
+        ("0-0.0000005", None, None)]
+    assert (rows[5].range_low, rows[5].range_high) == (Decimal("3.5"), Decimal("5.5"))
+    tail = (" does not fit the result column (more than 14 digits before the point or 6 after it): "
+            "kept as text only")
+    assert msg.warnings == [f"OBX^{n}: OBX-{field}{tail}" for n, field in (
+        (1, "5"), (2, "5"), (3, "7 high"), (4, "5"), (5, "5"), (5, "7 high"))]
 
 
 # --- tolerated oddities -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def test_gbk_without_msh18_is_detected_and_the_pipe_trail_byte_survives(fixture_
     rep = msg.reports[0]
     assert (rep.panel_name, rep.specimen_type, rep.tester, rep.reviewer) == ("尿常规+血常规", "URN", "陈明", "王芳")
     assert rep.reported_at == dt.datetime(2025, 3, 1, 9, 25)
-    hgb, protein, urine_wbc = rep.results
+    hgb, protein, urine_wbc, remark = rep.results
     assert (hgb.name, hgb.value_num, hgb.unit) == ("血红蛋白", Decimal("118"), "g/L")
     assert hgb.range_by_sex == {"M": "130-175", "F": "115-150"}
     assert (hgb.range_low, hgb.range_high, hgb.flags, hgb.abnormal) == (
@@ -30,7 +30,9 @@ def test_gbk_without_msh18_is_detected_and_the_pipe_trail_byte_survives(fixture_
     assert (protein.value_type, protein.value_text, protein.value_num, protein.range_text) == (
         "ST", "阴性", None, "阴性")
     assert (urine_wbc.unit, urine_wbc.range_low, urine_wbc.range_high) == ("个/HP", Decimal("0"), Decimal("5"))
-    assert [(x.name, x.value_text) for x in rep.excluded] == [("备注", "标本轻度溶血")]
+    # The lab's remark is part of the report: a haemolysed specimen changes how the results read.
+    assert (remark.name, remark.value_text, remark.value_type) == ("备注", "标本轻度溶血", "ST")
+    assert rep.excluded == []
 
 
 def test_facility_setting_wins_over_detection(fixture_message):
