@@ -35,4 +35,4 @@ def test_production_server_stores_then_acknowledges(production_server, feed, fix
     stored = session.scalars(select(LabMessage).order_by(LabMessage.received_at)).all()
     assert [(m.control_id, m.transport) for m in stored] == [("B-1001", "http"), ("GBK0001", "http")]
     assert stored[0].resident_id == zhang_san
-    assert session.scalar(select(func.count()).select_from(LabResultRow)) == 11 + 3
+    assert session.scalar(select(func.count()).select_from(LabResultRow)) == 11 + 4  # the GBK fixture: 3 values and a specimen remark
