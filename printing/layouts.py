@@ -94,6 +94,7 @@ _LEGEND = [
     ({AbnormalFlag.LOW}, "↓偏低"),
     ({AbnormalFlag.CRITICAL_HIGH, AbnormalFlag.CRITICAL_LOW}, "↑↑/↓↓危急值"),
     ({AbnormalFlag.ABNORMAL}, "*异常"),
+    ({AbnormalFlag.CRITICAL_ABNORMAL}, "**危急值"),
 ]
 
 

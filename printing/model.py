@@ -100,13 +100,16 @@ class Patient:
 
 
 class AbnormalFlag(enum.Enum):
-    """Result flag of a lab item; HH and LL are critical values (危急值)."""
+    """Result flag of a lab item; HH, LL and AA are critical values (危急值)."""
 
     NORMAL = ""
     HIGH = "H"
     LOW = "L"
     CRITICAL_HIGH = "HH"
     CRITICAL_LOW = "LL"
+    # HL7 table 0078 "very abnormal": the critical value of a result without a direction (e.g. a positive
+    # blood culture); senders and the server's parsers treat it as critical like HH and LL.
+    CRITICAL_ABNORMAL = "AA"
     ABNORMAL = "A"  # qualitative result outside normal (e.g. positive where negative expected)
 
     @classmethod
@@ -115,7 +118,7 @@ class AbnormalFlag(enum.Enum):
         if isinstance(flag, AbnormalFlag):
             return flag
         codes = [c.strip().upper() for c in str(flag or "").replace("^", "~").split("~") if c.strip()]
-        order = [cls.CRITICAL_HIGH, cls.CRITICAL_LOW, cls.HIGH, cls.LOW, cls.ABNORMAL]
+        order = [cls.CRITICAL_HIGH, cls.CRITICAL_LOW, cls.CRITICAL_ABNORMAL, cls.HIGH, cls.LOW, cls.ABNORMAL]
         for candidate in order:
             if candidate.value in codes:
                 return candidate
@@ -125,13 +128,13 @@ class AbnormalFlag(enum.Enum):
 
     @property
     def critical(self) -> bool:
-        """True for HH/LL."""
-        return self in (AbnormalFlag.CRITICAL_HIGH, AbnormalFlag.CRITICAL_LOW)
+        """True for HH/LL/AA."""
+        return self in (AbnormalFlag.CRITICAL_HIGH, AbnormalFlag.CRITICAL_LOW, AbnormalFlag.CRITICAL_ABNORMAL)
 
     @property
     def mark(self) -> str:
         """What the report prints in the flag column."""
-        return {"": "", "H": "↑", "L": "↓", "HH": "↑↑", "LL": "↓↓", "A": "*"}[self.value]
+        return {"": "", "H": "↑", "L": "↓", "HH": "↑↑", "LL": "↓↓", "AA": "**", "A": "*"}[self.value]
 
 
 @dataclass(frozen=True)

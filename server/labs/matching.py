@@ -4,10 +4,15 @@ Rules, in order (a wrong match shows one person's results to another person's do
 1. A citizen ID number (GB 11643, checked with gpcore.idcard) on file for exactly one resident: a match when
    the message's name agrees with the file (the ideographic name, or the pinyin of an alphabetic one) and the
    birth date, when sent, agrees too. A name that disagrees queues the message (`id_name_mismatch`).
-2. Otherwise the ideographic name + birth date + sex: a match when exactly one resident has all three and
-   that resident's file holds no different ID number. No one: `no_candidate`; several: `ambiguous`.
+2. Otherwise the ideographic name + birth date + sex finds a candidate, never a match: exactly one resident
+   with all three whose file holds no different ID number queues the message with that resident suggested
+   (`name_birth_sex_candidate`; the note names the resident, see suggested_resident) for staff to confirm
+   in one call. Same-day namesakes exist, and the one on file may not be the patient (who may live elsewhere
+   or be on file under another spelling): only a person can tell. No one: `no_candidate`; several:
+   `ambiguous`; the one namesake holds a different ID number: `id_conflict`.
 3. A message without enough to try rule 2 (no name, birth date or sex): `incomplete_identity`.
 Residents of every center and status are candidates: a namesake elsewhere makes a name match uncertain.
+Only rule 1 files a message by itself (intake may also file by a known order number).
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ SEX_CODES = {"M": "1", "F": "2"}  # HL7/FHIR administrative sex -> GB/T 2261.1 a
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 REASONS = {
+    "name_birth_sex_candidate": "one resident has this name, birth date and sex, but no ID number confirms "
+                                "it: confirm the suggested resident or choose another",
     "no_candidate": "no resident has this ID number, or this name, birth date and sex",
     "ambiguous": "several residents have this name, birth date and sex",
     "id_name_mismatch": "the ID number is on file for a resident with another name or birth date",
@@ -42,9 +49,23 @@ class Match:
     """The outcome: a resident and how they were found, or the reason the message needs a person."""
 
     resident_id: str | None
-    method: str | None = None  # id_number | name_birth_sex
+    method: str | None = None  # id_number (rule 1; intake adds order)
     reason: str | None = None  # a key of REASONS when unmatched
     note: str = ""
+
+
+# The suggested resident of a `name_birth_sex_candidate` message travels in its note (LabMessage.match_note,
+# stored by intake as it stores every note), in this one form, read back by suggested_resident.
+_CANDIDATE_NOTE = "candidate resident {}"
+_CANDIDATE_NOTE_RE = re.compile(r"candidate resident (\S+)")
+
+
+def suggested_resident(reason: str | None, note: str | None) -> str | None:
+    """The resident id decide() suggested for a queued message (from its match_reason and match_note)."""
+    if reason != "name_birth_sex_candidate":
+        return None
+    found = _CANDIDATE_NOTE_RE.fullmatch((note or "").strip())
+    return found.group(1) if found else None
 
 
 def citizen_id(patient: LabPatient) -> str | None:
@@ -141,7 +162,8 @@ def decide(patient: LabPatient, rows) -> Match:
     res = namesakes[0]
     if number is not None and res.id_number and res.id_number != number:
         return Match(None, reason="id_conflict")
-    return Match(res.id, "name_birth_sex")
+    # Never guessed: a lone namesake is only a suggestion; staff confirm it (one call) or choose another.
+    return Match(None, reason="name_birth_sex_candidate", note=_CANDIDATE_NOTE.format(res.id))
 
 
 def match_patient(session: Session, patient: LabPatient) -> Match:

@@ -148,7 +148,8 @@ def list_unmatched(args):
 @blp.auth(*STAFF)
 @blp.response(200, LabQueueDetailSchema)
 def get_unmatched(message_id):
-    """One queued message with the patient as sent and its results (the read is logged)."""
+    """One queued message with the patient as sent, its results and the resident suggested, if any (the read
+    is logged). A message already matched is shown only while its resident is in your scope."""
     session = db.session()
     msg = services.get_queued(session, _actor(), message_id)
     _offer_same_patient(session, msg)
@@ -157,8 +158,11 @@ def get_unmatched(message_id):
 
 
 def _offer_same_patient(session, msg: LabMessage) -> None:
-    # For the answer only (LabQueueDetailSchema.same_patient): what staff may file with this message.
-    msg.same_patient = services.same_patient(session, _actor(), msg)
+    # For the answer only (LabQueueDetailSchema.same_patient, suggested_resident): what staff may file with
+    # this message, and the resident matching suggests they confirm.
+    actor = _actor()
+    msg.same_patient = services.same_patient(session, actor, msg)
+    msg.suggested_resident = services.suggested_resident(session, actor, msg)
 
 
 @blp.route("/labs/unmatched/<message_id>/match", methods=["POST"])
@@ -166,8 +170,9 @@ def _offer_same_patient(session, msg: LabMessage) -> None:
 @blp.arguments(LabMatchSchema)
 @blp.response(200, LabQueueDetailSchema)
 def match_unmatched(data, message_id):
-    """File a queued message under a resident of your center (logged); `also` files other queued messages of
-    the same patient with it. The answer offers those of the same patient still queued."""
+    """File a queued message under a resident of your center (logged), e.g. the suggested_resident to confirm
+    it; `also` files other queued messages of the same patient with it. The answer offers those of the same
+    patient still queued."""
     session = db.session()
     msg = services.match_by_hand(session, _actor(), _queued(message_id), data["resident_id"], data["also"])
     session.flush()

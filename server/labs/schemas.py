@@ -80,11 +80,26 @@ class LabQueueReportSchema(Schema):
     specimen_type = ma.fields.String()
     reported_at = ma.fields.DateTime(allow_none=True)
     critical = ma.fields.Boolean()
-    results = ma.fields.Method("_results")
+    results = ma.fields.Method("_results", metadata={
+        "description": "code, name, value_text, unit, flags, current, message_id (the message it came in)"})
 
     def _results(self, rep):
         return [{"code": r.code, "name": r.name, "value_text": r.value_text, "unit": r.unit,
-                 "flags": r.flags, "current": r.superseded_by_id is None} for r in rep.results]
+                 "flags": r.flags, "current": r.superseded_by_id is None, "message_id": r.message_id}
+                for r in rep.results]
+
+
+class LabSuggestedResidentSchema(Schema):
+    """The resident suggested for a queued message: name, birth date and sex agree, no ID number confirms."""
+
+    id = ma.fields.String()
+    name = ma.fields.String()
+    sex = ma.fields.String(metadata={"description": "GB/T 2261.1: 1 male, 2 female"})
+    birth_date = ma.fields.Date()
+    id_number = ma.fields.String(allow_none=True)
+    record_number = ma.fields.String()
+    team_id = ma.fields.Integer(allow_none=True)
+    status = ma.fields.String()
 
 
 class LabQueueItemSchema(Schema):
@@ -122,10 +137,27 @@ class LabQueueDetailSchema(LabQueueItemSchema):
     warnings = ma.fields.List(ma.fields.String())
     encoding = ma.fields.String()
     encoding_reason = ma.fields.String()
-    reports = ma.fields.List(ma.fields.Nested(LabQueueReportSchema))
+    reports = ma.fields.List(ma.fields.Nested(LabQueueReportSchema), metadata={
+        "description": "each with the rows this message brought"})
+    suggested_resident = ma.fields.Method("_suggested", metadata={
+        "description": "LabSuggestedResidentSchema or null: for match_reason name_birth_sex_candidate, "
+                       "the one resident of your scope with the message's name, birth date and sex; "
+                       "confirm by matching with its id"})
     same_patient = ma.fields.Method("_same_patient", metadata={
         "description": "other unmatched messages of the same patient (LabSamePatientSchema), oldest first; "
                        "file them with this one by listing their ids in `also` when matching"})
+
+    @ma.post_dump
+    def _own_rows_only(self, data, **kwargs):
+        # A report (one order) may also hold rows other messages brought, e.g. of a patient the order number
+        # was filed for before, whom the staff reading this message may not see: show this message's only.
+        for rep in data.get("reports", ()):
+            rep["results"] = [r for r in rep["results"] if r["message_id"] == data["id"]]
+        return data
+
+    def _suggested(self, msg):
+        res = getattr(msg, "suggested_resident", None)
+        return LabSuggestedResidentSchema().dump(res) if res is not None else None
 
     def _same_patient(self, msg):
         out = []

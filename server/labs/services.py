@@ -2,7 +2,9 @@
 
 No HTTP here. A report is visible exactly when its resident is (server.scope: a GP sees their team's residents,
 center staff their center's, admin all); a report no one is matched to is visible only through the queue.
-The queue shows a message to staff of the centers its feed serves (LabFeed.centers) and to admin.
+The queue shows a message to staff of the centers its feed serves (LabFeed.centers) and to admin; a message
+already matched only while its resident is in the staff member's scope as well (it names the resident and
+their results, as a report does).
 """
 from __future__ import annotations
 
@@ -20,11 +22,13 @@ from ..households.models import Resident
 from ..households.services import get_resident
 from ..org.models import Hospital
 from ..scope import Actor, can_see, rows_visible
-from . import alerts
+from . import alerts, matching
 from .intake import CHINA_STANDARD_TIME, reason_text
 from .models import LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers
 
-PRINTABLE_FLAGS = ("HH", "LL", "H", "L", "A")
+# The flags printing knows (printing.AbnormalFlag), most severe first; others (e.g. HU, POS) print as A or AA.
+PRINTABLE_FLAGS = ("HH", "LL", "AA", "H", "L", "A")
+PRINTED_CRITICAL = ("HH", "LL", "AA")
 
 
 # --- the unmatched queue ---------------------------------------------------------------------------
@@ -47,13 +51,36 @@ def list_queue(actor: Actor, args: dict):
 
 
 def get_queued(session: Session, actor: Actor, message_id: str) -> LabMessage:
-    """One message of the queue (any status), with its reports and rows, if the actor may resolve it."""
+    """One message of the queue (any status), with its reports and rows, if the actor may resolve it; a
+    matched message only while its resident is in the actor's scope."""
     msg = session.scalar(select(LabMessage).where(LabMessage.id == message_id, _queue_visible(actor))
                          .options(selectinload(LabMessage.reports).selectinload(LabReport.results)))
+    if msg is not None and msg.resident_id is not None:
+        # The feed serving the actor's center is not enough once the message is filed: it then shows a
+        # resident of another center (ID number, results) to staff who may not see that resident's reports.
+        res = session.get(Resident, msg.resident_id)
+        if res is None or not can_see(actor, res.team_id, res.center_id):
+            msg = None
     if msg is None:
         raise NotFound("No such message in your queue.")
     audit.record(session, actor, "read", "lab_message", msg.id, msg.resident_id)
     return msg
+
+
+def suggested_resident(session: Session, actor: Actor, msg: LabMessage) -> Resident | None:
+    """The resident matching suggested for an unmatched message (matching.suggested_resident), when the actor
+    may see them and their file still has the message's name, birth date and sex and no other ID number."""
+    resident_id = matching.suggested_resident(msg.match_reason, msg.match_note)
+    if msg.match_status != "unmatched" or resident_id is None:
+        return None
+    res = session.get(Resident, resident_id)
+    if res is None or not can_see(actor, res.team_id, res.center_id):
+        return None  # a namesake of another center is staff's business there (or admin's), not named here
+    # The file may have changed since the message came: suggest only what matching would still suggest.
+    same = ((msg.patient_name or "").strip() == res.name and msg.patient_birth_date == res.birth_date
+            and matching.SEX_CODES.get(msg.patient_sex) == res.sex)
+    other_id = msg.patient_id_number and res.id_number and res.id_number != msg.patient_id_number
+    return res if same and not other_id else None
 
 
 def _local_ids(msg: LabMessage) -> set[tuple[str, str]]:
@@ -119,8 +146,11 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
     if msg.match_status == "matched":
         raise Conflict("This message is already matched.", {"match_status": ["matched"]})
     res = session.get(Resident, resident_id)
+    # Only a resident the actor may see: filing under another center's resident would hand its team results
+    # the actor could then never read back (that center's staff, or admin, resolve it).
     if res is None or not can_see(actor, res.team_id, res.center_id):
         raise field_error("resident_id", "no such resident in your scope")
+    suggested = matching.suggested_resident(msg.match_reason, msg.match_note)
     siblings = {}
     if also:
         offered = {other.id: other for other, _keys in same_patient(session, actor, msg)}
@@ -135,6 +165,8 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
         for rep in one.reports:
             rep.resident_id = res.id
         detail = {"method": "manual", "reason": one.match_reason, "reports": [r.id for r in one.reports]}
+        if one is msg and suggested is not None:
+            detail["suggestion"] = "confirmed" if suggested == res.id else "overruled"
         if one is not msg:
             detail["with"] = msg.id  # filed together with the message staff matched
         audit.record(session, actor, "match", "lab_message", one.id, res.id, detail)
@@ -283,9 +315,16 @@ def _local(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _print_flag(row: LabResultRow) -> str:
+    """The flag printed for a row; the paper shows a critical value (危急值 section) exactly when the stored
+    row is critical, as the report lists and alerts say."""
     flags = [f for f in PRINTABLE_FLAGS if f in (row.flags or [])]
+    if not row.critical:
+        # printing lists every HH/LL/AA under 危急值; a row the report does not call critical prints H/L/A.
+        flags = [f[0] if f in PRINTED_CRITICAL else f for f in flags]
+    elif not any(f in PRINTED_CRITICAL for f in flags):
+        flags.insert(0, "AA")  # critical by a flag printing does not know: very abnormal, no direction
     if flags:
-        return "~".join(flags)
+        return "~".join(dict.fromkeys(flags))
     return "A" if row.abnormal else ""
 
 
@@ -306,5 +345,5 @@ def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
                               department=rep.panel_name)
 
 
-__all__ = ["list_queue", "get_queued", "same_patient", "match_by_hand", "dismiss", "list_rejections", "get_rejection", "list_for_resident", "list_reports",
-           "get_report", "mark_seen", "current_results", "history_of", "printable", "reason_text"]
+__all__ = ["list_queue", "get_queued", "suggested_resident", "same_patient", "match_by_hand", "dismiss",
+           "list_rejections", "get_rejection", "list_for_resident", "list_reports", "get_report", "mark_seen", "current_results", "history_of", "printable", "reason_text"]

@@ -1,5 +1,6 @@
-"""Matching to residents: ID number first, else one name + birth date + sex; doubt goes to the queue that
-center staff resolve by hand (scoped to the feed's centers), logged; nothing is dropped or guessed."""
+"""Matching to residents: ID number first; one name + birth date + sex is only a suggestion; doubt goes to
+the queue that center staff resolve by hand (scoped to the feed's centers), logged; nothing is dropped or
+guessed."""
 from __future__ import annotations
 
 import datetime as dt
@@ -46,10 +47,70 @@ def test_id_number_with_pinyin_name_matches(post_hl7, make_oru, session, zhang_s
     assert _message(session, "M-3").resident_id == zhang_san
 
 
-def test_name_birth_sex_hit(post_hl7, make_oru, session, world):
+def test_name_birth_sex_only_suggests_and_staff_confirm_in_one_call(post_hl7, make_oru, session, world,
+                                                                     as_user):
+    wang = world.residents["A1-1-0"]  # the one 王五 born 1951-03-14, male
     _send(post_hl7, make_oru, "M-4", "PID|1||H-9^^^^MR||王五||19510314|M")
     msg = _message(session, "M-4")
-    assert (msg.match_method, msg.resident_id) == ("name_birth_sex", world.residents["A1-1-0"])
+    # Never guessed: queued, filed under nobody, with the one namesake suggested.
+    assert (msg.match_status, msg.match_method, msg.resident_id) == ("unmatched", None, None)
+    assert msg.match_reason == "name_birth_sex_candidate" and msg.reports[0].resident_id is None
+    assert as_user("gp-a1").get("/api/v1/lab-reports").get_json()["total"] == 0
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "match")) is None
+
+    detail = as_user("staff-a").get(f"/api/v1/labs/unmatched/{msg.id}").get_json()
+    assert detail["match_reason_text"].startswith("one resident has this name, birth date and sex")
+    assert (detail["suggested_resident"]["id"], detail["suggested_resident"]["name"]) == (wang, "王五")
+    r = as_user("staff-a").post(f"/api/v1/labs/unmatched/{msg.id}/match", json={"resident_id": wang})
+    assert r.status_code == 200 and r.get_json()["match_status"] == "matched"
+    assert r.get_json()["suggested_resident"] is None  # nothing left to confirm
+    assert as_user("gp-a1").get("/api/v1/lab-reports").get_json()["total"] == 1
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "match"))
+    assert (event.username, event.resident_id) == ("staff-a", wang)
+    assert (event.detail["method"], event.detail["reason"], event.detail["suggestion"]) == (
+        "manual", "name_birth_sex_candidate", "confirmed")
+
+
+def test_a_suggestion_is_not_shown_once_the_file_disagrees(post_hl7, make_oru, session, world, as_user):
+    from server.households.models import Resident
+
+    _send(post_hl7, make_oru, "M-4b", "PID|1||H-9^^^^MR||王五||19510314|M")
+    msg = _message(session, "M-4b")
+    shown = as_user("staff-a").get(f"/api/v1/labs/unmatched/{msg.id}").get_json()["suggested_resident"]
+    assert shown["name"] == "王五"
+    # The file is corrected after the message came: the suggestion no longer holds.
+    session.get(Resident, world.residents["A1-1-0"]).birth_date = dt.date(1951, 3, 15)
+    session.commit()
+    assert as_user("staff-a").get(f"/api/v1/labs/unmatched/{msg.id}").get_json()["suggested_resident"] is None
+    # Staff may still file it under anyone in scope; the log says the suggestion was overruled.
+    other = world.residents["A2-0-0"]
+    assert as_user("staff-a").post(f"/api/v1/labs/unmatched/{msg.id}/match",
+                                   json={"resident_id": other}).status_code == 200
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "match"))
+    assert event.detail["suggestion"] == "overruled"
+
+
+def test_decide_never_files_on_name_birth_sex():
+    from types import SimpleNamespace
+
+    from server.labs import matching
+    from server.labs.model import LabPatient
+
+    number = idcard.make("110105", dt.date(1951, 3, 14), 11)
+    row = SimpleNamespace(id="r-1", name="王五", birth_date=dt.date(1951, 3, 14), sex="1", id_number=None)
+    patient = LabPatient(name="王五", birth_date=dt.date(1951, 3, 14), sex="M")
+    found = matching.decide(patient, [row])
+    assert (found.resident_id, found.method, found.reason) == (None, None, "name_birth_sex_candidate")
+    assert matching.suggested_resident(found.reason, found.note) == "r-1"
+    assert matching.suggested_resident("ambiguous", found.note) is None  # only this reason carries one
+    # A valid ID number that no file holds does not make the namesake certain either.
+    with_id = matching.decide(LabPatient(name="王五", birth_date=dt.date(1951, 3, 14), sex="M",
+                                         identifiers=[_citizen(number)]), [row])
+    assert (with_id.resident_id, with_id.reason) == (None, "name_birth_sex_candidate")
+    # The ID number rule stays a certain match.
+    held = SimpleNamespace(**{**vars(row), "id_number": number})
+    assert matching.decide(LabPatient(name="王五", birth_date=dt.date(1951, 3, 14), sex="M",
+                                      identifiers=[_citizen(number)]), [held]).method == "id_number"
 
 
 def test_name_birth_sex_needs_all_three(post_hl7, make_oru, session):
@@ -137,15 +198,22 @@ def test_order_already_filed_ties_a_later_message(post_hl7, make_oru, session, z
 
 def test_order_filed_for_someone_else_goes_back_to_the_queue(post_hl7, make_oru, session, world, zhang_san,
                                                              as_user):
-    _send(post_hl7, make_oru, "M-14", "PID|1||H-9^^^^MR||王五||19510314|M", filler="ORD-8")
+    from server.households.models import Resident
+
+    wang_id = session.get(Resident, world.residents["A1-1-0"]).id_number
+    _send(post_hl7, make_oru, "M-14", f"PID|1||{wang_id}^^^^ID||王五||19510314|M", filler="ORD-8")
     assert as_user("gp-a1").get("/api/v1/lab-reports").get_json()["total"] == 1
     _send(post_hl7, make_oru, "M-15", "PID|1||11010519491231002X^^^^ID||张三||19491231|M", filler="ORD-8")
     msg = _message(session, "M-15")
     assert (msg.match_status, msg.match_reason) == ("unmatched", "order_conflict")
-    # Withdrawn from the team until a person decides.
-    assert session.scalar(select(LabReport)).resident_id is None
-    assert as_user("gp-a1").get("/api/v1/lab-reports").get_json()["total"] == 0
+    # What becomes of 王五's report is intake's reused-order rule (tests/server_labs/test_reused_numbers.py);
+    # here: a person files the message, and its results reach the resident they chose.
     r = as_user("staff-a").post(f"/api/v1/labs/unmatched/{msg.id}/match", json={"resident_id": zhang_san})
     assert r.status_code == 200
-    session.expire_all()
-    assert session.scalar(select(LabReport)).resident_id == zhang_san
+    assert {rep.resident_id for rep in _message(session, "M-15").reports} == {zhang_san}
+
+
+def _citizen(number):
+    from server.labs.model import PatientIdentifier
+
+    return PatientIdentifier(number, "ID", "", "PID-3")

@@ -24,11 +24,12 @@ def _obr(filler, reported, status="F"):
 
 
 def _file(session, world, make_oru, post_hl7, key, n, *, reported="20250302105500", critical=False):
-    """A report for resident <key>-0-0, matched by name + birth + sex; returns the report id."""
+    """A report for resident <key>-0-0, matched by ID number; returns the report id."""
     res = session.get(Resident, world.residents[f"{key}-0-0"])
     sex = {"1": "M", "2": "F"}[res.sex]
     flag = "HH" if critical else "N"
-    raw = make_oru(f"{key}-{n}", pid=f"PID|1||X^^^^MR||{res.name}||{res.birth_date:%Y%m%d}|{sex}",
+    pid = f"PID|1||{res.id_number}^^^^ID~X^^^^MR||{res.name}||{res.birth_date:%Y%m%d}|{sex}"
+    raw = make_oru(f"{key}-{n}", pid=pid,
                    obr=_obr(f"{key}-ORD-{n}", reported),
                    obx=[f"OBX|1|NM|K^钾^L||{'6.8' if critical else '4.1'}|mmol/L|3.5-5.5|{flag}|||F"])
     assert post_hl7(raw).status_code == 200
@@ -112,3 +113,37 @@ def test_printing_adapter_renders(session, world, make_oru, post_hl7, clean_app)
     data = printing.lab_report(printable, printing.PrinterSettings())
     shown = printing.preview(data).text
     assert "张三" in shown and "钾" in shown and "6.8" in shown and "王强" in shown
+
+
+def test_a_very_abnormal_flag_prints_as_a_critical_value(session, world, make_oru, post_hl7, clean_app):
+    """AA (HL7 table 0078, very abnormal: the critical value of a result without a direction) is critical in
+    the stored report, so the paper shows it in the 危急值 section too, not as a plain abnormal '*'."""
+    res = session.get(Resident, world.residents["A1-0-0"])
+    raw = make_oru("A1-AA", pid=f"PID|1||{res.id_number}^^^^ID||{res.name}||{res.birth_date:%Y%m%d}|M",
+                   obr=_obr("A1-ORD-AA", "20250302105500"),
+                   obx=["OBX|1|ST|BC^血培养^L||阳性|||AA|||F", "OBX|2|ST|UPRO^尿蛋白^L||+|||A|||F"])
+    assert post_hl7(raw).status_code == 200
+    session.expire_all()
+    rep = session.scalar(select(LabReport).where(LabReport.filler_no == "A1-ORD-AA"))
+    assert rep.critical and [(r.code, r.critical) for r in services.current_results(rep)] == [
+        ("BC", True), ("UPRO", False)]
+    printable = services.printable(rep, res)
+    assert [r.abnormal_flag for r in printable.results] == [printing.AbnormalFlag.CRITICAL_ABNORMAL,
+                                                             printing.AbnormalFlag.ABNORMAL]
+    shown = printing.preview(printing.lab_report(printable, printing.PrinterSettings())).text
+    critical_section = shown[shown.index("危急值"):]
+    assert "血培养 阳性 **" in critical_section and "尿蛋白" not in critical_section
+
+
+def test_the_printed_flag_follows_the_stored_critical_value():
+    from server.labs.models import LabResultRow
+
+    def flag(flags, critical):
+        return services._print_flag(LabResultRow(flags=flags, critical=critical, abnormal=flags != ["N"]))
+
+    assert (flag(["HH"], True), flag(["L", "LL"], True), flag(["AA"], True), flag(["N"], False)) == (
+        "HH", "LL~L", "AA", "")
+    # Critical by a flag printing does not know: printed as very abnormal, so the 危急值 section lists it.
+    assert flag(["HU"], True) == "AA"
+    # Stored as not critical: the paper must not list it as a critical value.
+    assert flag(["HH"], False) == "H"
