@@ -4,10 +4,13 @@ No Flask here: the HTTP views and the MLLP listener both call `receive_hl7`, whi
 the ACK, so an AA always means the result is durably stored. Choices:
 - A feed is a hospital's interface engine with its own random key (header X-Lab-Feed-Key over HTTP); the
   MLLP listener is bound to one feed when it starts, since MLLP has no authentication of its own.
-- Idempotency: feed + MSH-4 + MSH-10 (FHIR: feed + Bundle.identifier). A repeat answers the stored ACK,
-  byte for byte, and stores nothing new. A rejected message (AR/AE) is not stored as results, so the sender
-  may fix it and resend under the same control id; its bytes, the reason and the ACK are kept in
-  lab_rejections (center staff and admin list them), so nothing a hospital sent is lost.
+- Idempotency: feed + MSH-4 + MSH-10 + the content's fingerprint (models.content_fingerprint: the bytes
+  after MSH; FHIR: feed + Bundle.identifier). A repeat answers the stored ACK, byte for byte, and stores
+  nothing new. The same MSH-10 with other content is a new message, stored with a warning: analysers may
+  number every message 1, and dropping one would lose a patient's results. A rejected message (AR/AE) is
+  not stored as results, so the sender may fix it and resend under the same control id; its bytes, the
+  reason and the ACK are kept in lab_rejections (center staff and admin list them), so nothing a hospital
+  sent is lost.
 - Throughput (bench/bench_labs.py): a message for a new order -- nearly all of them -- is written with Core
   INSERTs (message, reports, link, results in one executemany, audit, sync change log), read in one SELECT
   (resident candidates and whether any of its orders is known), the feed's key looked up once per process.
@@ -15,6 +18,8 @@ the ACK, so an AA always means the result is durably stored. Choices:
   walk of every literal) cost more CPU than the database work itself.
   A message adding to a known order (a final after a preliminary, a correction) takes the ORM path below,
   which reconciles, supersedes and lets the sync hook log what changed.
+- Order numbers are reused (analysers recycle sample numbers): a message adds to a known report only when
+  its patient is the report's (same_person); otherwise its order is a report of its own, queued.
 - Times without an offset are China Standard Time (UTC+8, no daylight saving), as hospital LIS send them.
 """
 from __future__ import annotations
@@ -25,25 +30,32 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import String, bindparam, cast, exists, func, insert, literal, select, union_all
+from sqlalchemy import JSON, String, bindparam, case, cast, exists, func, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
+
+from gpcore import pinyin
 
 from ..audit import services as audit
 from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
-from ..errors import Forbidden, Invalid, NotFound, Unauthorized, field_error
+from ..errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized, field_error
+from ..households.models import Resident
 from ..org.models import Center, Hospital
 from ..scope import Actor
 from . import model as parsed
 from .fhir import FHIRBundleError, parse_fhir_bundle
 from .hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
-from .matching import REASONS, Match, candidates, decide
-from .models import LabFeed, LabMessage, LabRejection, LabReport, LabResultRow, lab_message_reports
+from .matching import _CJK, REASONS, Match, candidates, decide
+from .mllp import oversized_reason
+from .models import (LabFeed, LabMessage, LabRejection, LabReport, LabResultRow, content_fingerprint,
+                     lab_message_reports)
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +144,16 @@ class FeedRevoked(Exception):
     """The feed was revoked after its key was cached: nothing was stored (the caller answers 401/AR)."""
 
 
+class StorageUnavailable(DomainError):
+    """The database could not store an acceptable message now (FHIR's 503; HL7 answers AE 207 instead)."""
+
+    status = 503
+    retry_after = 30  # as the HL7 view's Retry-After: a sender's retry, not a person's
+
+    def __init__(self):
+        super().__init__("The bundle could not be stored now; send it again later.", {"storage": "unavailable"})
+
+
 def facility_encodings(config: Mapping) -> dict[str, str]:
     """Per-sending-facility (MSH-4) charsets: config LAB_FACILITY_ENCODINGS, else that env variable as JSON."""
     value = config.get("LAB_FACILITY_ENCODINGS")
@@ -206,8 +228,17 @@ def receive_fhir(session: Session, feed: LabFeed | FeedRef, raw: bytes, *,
                        reason=f"{refusal.message}: {json.dumps(refusal.errors, ensure_ascii=False)}"[:4000],
                        ack=None, facility="", control_id=None, encoding=None, now=now())
         raise refusal from err
-    stored, _, repeat = _store_committed(session, feed, msg, raw, fmt="fhir", transport="http", facility="",
-                                         now=now)
+    try:
+        stored, _, repeat = _store_committed(session, feed, msg, raw, fmt="fhir", transport="http",
+                                             facility="", now=now)
+    except SQLAlchemyError as err:  # the database refused it twice, or is down: the sender keeps it
+        session.rollback()
+        log.exception("lab feed %s: could not store bundle %s", feed.name, msg.control_id)
+        refusal = StorageUnavailable()
+        keep_rejection(session, feed, raw, fmt="fhir", transport="http", ack_code="AE", error_code="",
+                       reason=refusal.message, ack=None, facility="", control_id=msg.control_id, encoding=None,
+                       now=now(), storage_failed=True)
+        raise refusal from err
     if repeat is not None:
         return repeat
     return Receipt(b"", "AA", "utf-8", stored.id, match_status=stored.match_status, report_ids=stored.report_ids)
@@ -232,7 +263,7 @@ def _store_committed(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabM
         except IntegrityError:
             # Received before (or just now on another connection): answer what it was answered.
             session.rollback()
-            stored_before = _find(session, feed, facility, msg.control_id)
+            stored_before = _find(session, feed, facility, msg.control_id, content_fingerprint(raw, fmt))
             if stored_before is not None:
                 return None, None, _repeat(stored_before)
             if attempt == 2:
@@ -245,14 +276,15 @@ def _store_committed(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabM
 def keep_rejection(session: Session, feed: LabFeed | FeedRef, raw: bytes, *, fmt: str, transport: str,
                    ack_code: str, error_code: str, reason: str, ack: bytes | None, facility: str,
                    control_id: str | None, encoding: str | None, now: dt.datetime,
-                   storage_failed: bool = False) -> None:
+                   storage_failed: bool = False, size: int | None = None) -> None:
     """Keep a refused message in lab_rejections and commit. Best effort: when even this cannot be written
     (the database is down) the refusal is logged and the sender, told AE/AR, still holds the message.
+    `size`: the message's length when `raw` is only its first bytes (an MLLP frame over the limit).
     Raises FeedRevoked (nothing kept) when the feed was revoked."""
     try:
         _insert_while_feed_live(session, LabRejection.__table__, dict(
             id=new_uuid(), feed_id=feed.id, hospital_id=feed.hospital_id, format=fmt, transport=transport,
-            received_at=now, raw=bytes(raw), size=len(raw), encoding=encoding,
+            received_at=now, raw=bytes(raw), size=len(raw) if size is None else size, encoding=encoding,
             sending_facility=(facility or "")[:200],
             control_id=control_id[:200] if control_id else None, ack_code=ack_code, error_code=error_code or "",
             reason=reason or "", storage_failed=storage_failed, ack=ack))
@@ -265,10 +297,12 @@ def keep_rejection(session: Session, feed: LabFeed | FeedRef, raw: bytes, *, fmt
         log.exception("lab feed %s: could not keep a refused message (%d bytes)", feed.name, len(raw))
 
 
-def _find(session: Session, feed: LabFeed | FeedRef, facility: str, control_id: str) -> LabMessage | None:
+def _find(session: Session, feed: LabFeed | FeedRef, facility: str, control_id: str,
+          fingerprint: str) -> LabMessage | None:
     return session.scalar(select(LabMessage).where(
         LabMessage.feed_id == feed.id, LabMessage.sending_facility == facility,
-        LabMessage.control_id == control_id[:200]).options(selectinload(LabMessage.reports)))
+        LabMessage.control_id == control_id[:200], LabMessage.fingerprint == fingerprint)
+        .options(selectinload(LabMessage.reports)))
 
 
 def _repeat(stored: LabMessage) -> Receipt:
@@ -346,7 +380,8 @@ def _message_values(feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes,
     return dict(
         id=new_uuid(), feed_id=feed.id, hospital_id=feed.hospital_id, format=fmt, transport=transport,
         sending_app=msg.sending_app[:200], sending_facility=msg.sending_facility[:200],
-        control_id=msg.control_id[:200], message_type=msg.message_type[:40], version=msg.version[:60],
+        control_id=msg.control_id[:200], fingerprint=content_fingerprint(raw, fmt),
+        message_type=msg.message_type[:40], version=msg.version[:60],
         raw=bytes(raw), encoding=msg.encoding, encoding_reason=msg.encoding_reason,
         charset_declared=msg.charset_declared[:40], sent_at=local_time(msg.sent_at), received_at=now,
         ack_code="AA" if ack is not None else None, ack=ack,
@@ -363,7 +398,7 @@ def _insert_while_feed_live(session: Session, table, values: dict) -> None:
     """INSERT one row only while its feed (values["feed_id"]) is not revoked: the revocation check rides
     on the INSERT (feed keys are cached per process), so a revoked key stores nothing, at no extra round
     trip. Raises FeedRevoked when nothing was inserted."""
-    stmt = _insert_live_statement(table, tuple(values))
+    stmt = _insert_live_statement(table, tuple(name for name in values if name in table.c))
     # RETURNING, not rowcount: psycopg reports -1 for INSERT ... SELECT through SQLAlchemy here.
     if session.connection().execute(stmt, values).first() is None:
         raise FeedRevoked(values["feed_id"])
@@ -375,8 +410,25 @@ def _insert_live_statement(table, columns: tuple[str, ...]):
     # built per message cost more CPU (coercion and cache-key walk of ~40 literals) than sending it.
     feeds = LabFeed.__table__
     live = exists().where(feeds.c.id == bindparam("feed_id"), feeds.c.revoked_at.is_(None))
-    source = select(*[bindparam(name, type_=table.c[name].type) for name in columns]).where(live)
+    source = select(*[_reused_control_id_warnings() if table is LabMessage.__table__ and name == "warnings"
+                      else bindparam(name, type_=table.c[name].type) for name in columns]).where(live)
     return insert(table).from_select(list(columns), source).returning(table.c.id)
+
+
+def _reused_control_id_warnings():
+    # A message's warnings, or (parameter warnings_reused) the same with a note that its control id came
+    # before with other content: decided inside the INSERT, so the new-order path gains no round trip.
+    earlier = LabMessage.__table__.alias("earlier")
+    reused = exists().where(earlier.c.feed_id == bindparam("feed_id"),
+                            earlier.c.sending_facility == bindparam("sending_facility"),
+                            earlier.c.control_id == bindparam("control_id"),
+                            earlier.c.fingerprint != bindparam("fingerprint"))
+    return case((reused, bindparam("warnings_reused", type_=JSON)), else_=bindparam("warnings", type_=JSON))
+
+
+def _reused_control_id_note(control_id: str) -> str:
+    return (f"MSH-10 control id {control_id} was received before with different content: stored as another "
+            "message (the sender reuses control ids)")
 
 
 def _report_values(feed: LabFeed | FeedRef, report: parsed.LabReport, resident_id: str | None,
@@ -384,7 +436,7 @@ def _report_values(feed: LabFeed | FeedRef, report: parsed.LabReport, resident_i
     # A new report takes every header field as sent (_update_header's rule for a report with no values yet).
     return dict(
         id=new_uuid(), hospital_id=feed.hospital_id, resident_id=resident_id,
-        filler_no=report.filler_no[:100] or None, placer_no=report.placer_no[:100],
+        filler_no=report.filler_no[:100] or None, filler_reuse=0, placer_no=report.placer_no[:100],
         panel_code=report.panel_code[:60], panel_name=report.panel_name[:200],
         panel_coding_system=report.panel_coding_system[:60], specimen_type=report.specimen_type[:100],
         collected_at=local_time(report.collected_at), specimen_received_at=local_time(report.specimen_received_at),
@@ -418,7 +470,8 @@ def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.Lab
     would write for a new report (same positions, flags and report summary); the sync change log is written
     here because the ORM hook does not see Core writes."""
     message = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
-    _insert_while_feed_live(session, LabMessage.__table__, message)
+    _insert_while_feed_live(session, LabMessage.__table__, {
+        **message, "warnings_reused": [*message["warnings"], _reused_control_id_note(message["control_id"])]})
     reports, results = [], []
     for report in msg.reports:
         rep = _report_values(feed, report, match.resident_id, now)
@@ -475,28 +528,44 @@ def _sync_log_statement(postgres: bool):
 
 def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str,
                     transport: str, now: dt.datetime, ack: bytes | None, match: Match) -> Stored:
-    """A message adding to known orders: load them with their rows, reconcile the match with who holds
-    them, add rows that supersede (or are superseded by) the current ones."""
+    """A message adding to known orders: load them with their rows, decide which of them are this patient's
+    (place_orders), add rows that supersede (or are superseded by) the current ones; an order number another
+    patient holds becomes a report of its own."""
     if session.scalar(select(LabFeed.revoked_at).where(LabFeed.id == feed.id)) is not None:
         raise FeedRevoked(feed.id)
     fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
-    existing = {rep.filler_no: rep for rep in session.scalars(
+    known = session.scalars(
         select(LabReport).where(LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(fillers))
-        .options(selectinload(LabReport.results)))}
-    match = _reconcile_with_orders(match, list(existing.values()))
-    row = LabMessage(**_message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack,
-                                       match=match))
+        .options(selectinload(LabReport.results), selectinload(LabReport.messages).load_only(
+            LabMessage.received_at, LabMessage.patient_name, LabMessage.patient_name_alphabetic,
+            LabMessage.patient_birth_date, LabMessage.patient_id_number))  # not raw: megabytes a message
+        .order_by(LabReport.filler_reuse)).all()
+    owner_ids = {rep.resident_id for rep in known if rep.resident_id}
+    owners = {r.id: r for r in session.execute(
+        select(Resident.id, Resident.name, Resident.birth_date, Resident.id_number)
+        .where(Resident.id.in_(owner_ids)))} if owner_ids else {}
+    match, targets = place_orders(msg.patient, match, known, owners)
+    values = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
+    if session.scalar(select(exists().where(
+            LabMessage.feed_id == feed.id, LabMessage.sending_facility == values["sending_facility"],
+            LabMessage.control_id == values["control_id"], LabMessage.fingerprint != values["fingerprint"]))):
+        values["warnings"].append(_reused_control_id_note(values["control_id"]))
+    row = LabMessage(**values)
     session.add(row)
 
+    reuses = {rep.filler_no: rep.filler_reuse for rep in known}  # ordered by filler_reuse: the highest wins
     for report in msg.reports:
         filler = report.filler_no[:100] or None
-        rep = existing.get(filler) if filler else None
+        rep = targets.get(filler) if filler else None
         if rep is None:
-            rep = LabReport(hospital_id=feed.hospital_id, filler_no=filler, resident_id=match.resident_id,
-                            created_at=now, results=[])
+            # A new order, or a number another patient holds: the next free filler_reuse (a collision with
+            # a connection filing the same number now fails the commit, and the retry sees its report).
+            reuse = reuses[filler] + 1 if filler in reuses else 0
+            rep = LabReport(hospital_id=feed.hospital_id, filler_no=filler, filler_reuse=reuse,
+                            resident_id=match.resident_id, created_at=now, results=[])
             session.add(rep)
             if filler:
-                existing[filler] = rep  # a second OBR with the same order number in this message joins it
+                targets[filler], reuses[filler] = rep, reuse  # a second OBR with this number joins it
         _update_header(rep, report)
         _add_results(rep, report, row, now)
         rep.changed_at = now
@@ -510,22 +579,92 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
     return Stored(row.id, row.match_status, [r.id for r in row.reports])
 
 
-def _reconcile_with_orders(match: Match, reports: list[LabReport]) -> Match:
-    """An order already filed for a patient ties a message to them; a disagreement goes to a person."""
-    if not reports:
-        return match
-    owners = {rep.resident_id for rep in reports}
-    if match.resident_id is not None:
-        if owners == {match.resident_id}:
-            return match
-        # A different (or unresolved) patient already holds this order: take the order away from whoever
-        # holds it until a person decides, rather than show results to the wrong team.
-        for rep in reports:
-            rep.resident_id = None
-        return Match(None, reason="order_conflict", note=f"message identifies resident {match.resident_id}")
-    if len(owners) == 1 and None not in owners:
-        return Match(owners.pop(), "order", note=f"no certain match of its own ({match.reason})")
-    return match
+def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport],
+                 owners: Mapping[str, object]) -> tuple[Match, dict[str, LabReport]]:
+    """Which known report (by order number) each of the message's orders adds to, and the message's match.
+
+    Results of one patient must never reach another patient's report, so a report is joined only when it is
+    this patient's: held by the resident the message matched; or, for a message without a certain match of
+    its own, held by a resident whose file same_person agrees with (then the message is filed under them,
+    method 'order'); or held by nobody yet (queued) and same_person agrees with its first message. Any other
+    report under the number is another patient's order that reuses it: the message's order becomes a report
+    of its own, and the message goes to a person ('order_conflict'), the other report and its owner untouched.
+    A queued message adds only to queued reports, so the person's match by hand moves no one else's rows.
+    `owners`: resident id -> a row with name, birth_date, id_number.
+    """
+    own = match
+    why = f"no certain match of its own ({own.reason}{': ' + own.note if own.note else ''})"
+    if match.resident_id is None:
+        agreeing = {owner.id for owner in (owners[rep.resident_id] for rep in known if rep.resident_id)
+                    if same_person(patient, owner.name, owner.birth_date, owner.id_number)}
+        if len(agreeing) == 1:
+            match = Match(agreeing.pop(), "order", note=why)
+    targets: dict[str, LabReport] = {}
+    queued = False
+    for rep in known:  # ordered by filler_reuse: the latest report of a number wins
+        if match.resident_id is not None and rep.resident_id == match.resident_id:
+            targets[rep.filler_no] = rep
+        elif rep.resident_id is None and rep.messages and _same_as_message(patient, rep.messages[0]):
+            targets[rep.filler_no] = rep
+            queued = True
+    held_by_others = sorted({rep.filler_no for rep in known} - set(targets))
+    if not held_by_others and not (queued and match.resident_id is not None):
+        return match, targets
+    if own.resident_id is not None:
+        note = f"the message identifies resident {own.resident_id} ({own.method}); "
+    else:
+        note = f"{why}; "
+    note += (f"order {', '.join(held_by_others)} is filed for another patient, so this is a report of its own"
+             if held_by_others else "its order is waiting in the queue for a person")
+    return (Match(None, reason="order_conflict", note=note),
+            {filler: rep for filler, rep in targets.items() if rep.resident_id is None})
+
+
+def same_person(patient: parsed.LabPatient, name: str, birth_date: dt.date | None, id_number: str | None,
+                name_alphabetic: str = "") -> bool:
+    """Whether a message's patient, not matched with certainty, is the person known as (name, birth date, ID
+    number) -- the holder of an order number the message reuses.
+
+    The order number already ties them, so this asks only that nothing says otherwise and something says so:
+    - different ID numbers, different birth dates (each when both are known) or different names are
+      different people (a name that disagrees with the ID number is a mistyped ID, as in matching's
+      id_name_mismatch);
+    - then the same ID number, or the same name (ideographic; else the letters of the alphabetic form
+      against the pinyin) is the same person; a message with neither (no ID number, no name) is not.
+    Sex is not compared: matching's ID rule does not either, and hospitals often send it wrong or not at all.
+    """
+    number = patient.citizen_id
+    if number and id_number and number != id_number:
+        return False
+    if patient.birth_date and birth_date and patient.birth_date != birth_date:
+        return False
+    names = _names_agree(_name_forms(patient.name, patient.name_alphabetic), _name_forms(name, name_alphabetic))
+    if names is False:
+        return False
+    return names is True or (number is not None and number == id_number)
+
+
+def _same_as_message(patient: parsed.LabPatient, other: LabMessage) -> bool:
+    return same_person(patient, other.patient_name, other.patient_birth_date, other.patient_id_number,
+                       other.patient_name_alphabetic)
+
+
+def _name_forms(name: str, alphabetic: str = "") -> tuple[str, str]:
+    # (ideographic name, letters): "张 三" -> ("张三", "zhangsan"); "ZHANG^SAN" -> ("", "zhangsan").
+    name = re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
+    ideographic = name if _CJK.search(name) else ""
+    letters = alphabetic or ("" if ideographic else name)
+    letters = re.sub(r"[^a-z]", "", (letters or pinyin.full(ideographic)).lower())
+    return ideographic, letters
+
+
+def _names_agree(a: tuple[str, str], b: tuple[str, str]) -> bool | None:
+    """True or False when the names can be compared (ideographic first, else by letters), None when not."""
+    if a[0] and b[0]:
+        return a[0] == b[0]
+    if a[1] and b[1]:
+        return a[1] == b[1]
+    return None
 
 
 def _update_header(rep: LabReport, report: parsed.LabReport) -> None:
@@ -585,20 +724,42 @@ def reason_text(reason: str | None) -> str:
 
 
 def feed_handler(sessionmaker, feed_id: int, encodings: Mapping[str, str] | None = None) -> Callable[[bytes], bytes]:
-    """An MLLP handler: one session per message, stored through receive_hl7, the ACK returned after commit."""
+    """An MLLP handler: one session per message, stored through receive_hl7, the ACK returned after commit;
+    its `oversized` answers a frame over the listener's limit (mllp.MLLPListener)."""
 
     def handle(raw: bytes) -> bytes:
         with sessionmaker() as session:
             feed = session.get(LabFeed, feed_id)
             if feed is None or feed.revoked_at is not None:
-                header = read_header(raw, encodings)
-                err = HL7MessageError("this feed is revoked", ack_code="AR", error_code="207", header=header)
-                return build_ack(err, "AR", control_id=generate_control_id())
+                return _revoked_ack(raw, encodings)
             try:
                 return receive_hl7(session, feed, raw, transport="mllp", encodings=encodings).ack
             except FeedRevoked:  # revoked while this listener ran
-                header = read_header(raw, encodings)
-                err = HL7MessageError("this feed is revoked", ack_code="AR", error_code="207", header=header)
-                return build_ack(err, "AR", control_id=generate_control_id())
+                return _revoked_ack(raw, encodings)
 
+    def oversized(head: bytes, size: int, limit: int) -> bytes:
+        """AR from whatever header the first bytes hold; those bytes kept as a rejection with the size."""
+        with sessionmaker() as session:
+            feed = session.get(LabFeed, feed_id)
+            if feed is None or feed.revoked_at is not None:
+                return _revoked_ack(head, encodings)
+            header = read_header(head, encodings)
+            err = HL7MessageError(oversized_reason(size, limit), ack_code="AR", error_code="207", header=header)
+            ack = build_ack(err, "AR", control_id=generate_control_id())
+            try:
+                keep_rejection(session, feed, head, fmt="hl7v2", transport="mllp", ack_code="AR", error_code="207",
+                               reason=f"{err.reason} (its first {len(head)} bytes kept)", ack=ack,
+                               facility=header.sending_facility if header else "",
+                               control_id=header.control_id if header else None,
+                               encoding=header.encoding if header else None, now=utcnow(), size=size)
+            except FeedRevoked:
+                return _revoked_ack(head, encodings)
+            return ack
+
+    handle.oversized = oversized
     return handle
+
+
+def _revoked_ack(raw: bytes, encodings: Mapping[str, str] | None) -> bytes:
+    err = HL7MessageError("this feed is revoked", ack_code="AR", error_code="207", header=read_header(raw, encodings))
+    return build_ack(err, "AR", control_id=generate_control_id())

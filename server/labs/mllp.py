@@ -1,7 +1,9 @@
 """MLLP (Minimal Lower Layer Protocol) framing and a small TCP listener for HL7 v2 feeds.
 
 A frame is 0x0B, the message bytes, 0x1C 0x0D. The listener knows nothing about storing: it calls an
-injected handler(message_bytes) -> ack_bytes for each complete frame and sends the ACK back framed.
+injected handler(message_bytes) -> ack_bytes for each complete frame and sends the ACK back framed. A frame
+over the size limit is not buffered, but it is answered (AR) in its turn, so the sender does not wait for
+an ACK that never comes and resend the same message for ever.
 """
 from __future__ import annotations
 
@@ -10,10 +12,13 @@ import socket
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c"
 CARRIAGE_RETURN = b"\r"
+# Of a frame over the limit, the bytes kept: its header (for the ACK) and enough to tell staff what it was.
+OVERSIZED_HEAD_BYTES = 64 * 1024
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +34,38 @@ def encode_frame(message: bytes) -> bytes:
 _OUTSIDE, _INSIDE, _SKIPPING = "outside", "inside", "skipping"
 
 
+@dataclass(frozen=True)
+class OversizedFrame:
+    """A complete frame longer than the decoder's limit: its first bytes and its whole length."""
+
+    head: bytes
+    size: int
+
+
 class MLLPDecoder:
     """Incremental MLLP decoder: feed it chunks as they arrive, get back the complete messages.
 
     Bytes outside a frame are skipped and counted (the CR after 0x1C is expected, not counted). A 0x0B
     inside a frame means the sender gave up on that frame and started again, so the partial frame is
     dropped. The end of a frame is 0x1C alone: waiting for the CR would stall on senders that omit it.
-    A frame longer than max_frame_bytes is skipped up to its end block rather than buffered.
+    A frame longer than max_frame_bytes is skipped up to its end block rather than buffered; with
+    head_bytes > 0 its end then yields an OversizedFrame holding its first head_bytes, in the frame's turn.
     """
 
-    def __init__(self, max_frame_bytes: int = 8 * 1024 * 1024):
+    def __init__(self, max_frame_bytes: int = 8 * 1024 * 1024, head_bytes: int = 0):
         self.max_frame_bytes = max_frame_bytes
+        self.head_bytes = head_bytes
+        self._head = b""  # of the frame being skipped
+        self._skipped = 0  # its length so far
         self._frame = bytearray()
         self._state = _OUTSIDE
         self._just_ended = False  # the next byte may be the frame's trailing CR
         self.discarded_bytes = 0  # garbage between frames and the contents of dropped frames
         self.dropped_frames = 0  # restarted or oversized frames
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        """Consume a chunk; return the messages completed by it, in order."""
+    def feed(self, chunk: bytes) -> list[bytes | OversizedFrame]:
+        """Consume a chunk; return the messages completed by it, in order (OversizedFrame only with
+        head_bytes)."""
         return list(self._iter_messages(chunk))
 
     @property
@@ -55,7 +73,7 @@ class MLLPDecoder:
         """Bytes of an incomplete frame held so far."""
         return len(self._frame)
 
-    def _iter_messages(self, chunk: bytes) -> Iterator[bytes]:
+    def _iter_messages(self, chunk: bytes) -> Iterator[bytes | OversizedFrame]:
         pos, n = 0, len(chunk)
         while pos < n:
             if self._state == _OUTSIDE:
@@ -79,8 +97,12 @@ class MLLPDecoder:
             stop = n if end < 0 else end
             if self._state == _SKIPPING:
                 self.discarded_bytes += stop - pos
+                self._skipped += stop - pos
             elif len(self._frame) + stop - pos > self.max_frame_bytes:
-                self._drop(len(self._frame) + stop - pos)
+                self._skipped = len(self._frame) + stop - pos
+                self._head = (bytes(self._frame[:self.head_bytes])
+                              + chunk[pos:pos + max(0, self.head_bytes - len(self._frame))])
+                self._drop(self._skipped)
                 self._state = _SKIPPING
             else:
                 self._frame += chunk[pos:stop]
@@ -93,6 +115,9 @@ class MLLPDecoder:
                 self._frame.clear()
                 self._state = _OUTSIDE
                 yield message
+            elif self.head_bytes:
+                self._state = _OUTSIDE
+                yield OversizedFrame(self._head, self._skipped)
             self._state = _OUTSIDE
 
     def _count_garbage(self, data: bytes) -> None:
@@ -117,7 +142,8 @@ class _Connection(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         sock: socket.socket = self.request
         sock.settimeout(self.server.idle_timeout)
-        decoder = MLLPDecoder(self.server.max_frame_bytes)
+        decoder = MLLPDecoder(self.server.max_frame_bytes,
+                              head_bytes=min(OVERSIZED_HEAD_BYTES, self.server.max_frame_bytes))
         self.server._track(sock, True)
         try:
             while True:
@@ -140,6 +166,8 @@ class MLLPListener(socketserver.ThreadingTCPServer):
 
     The handler runs in the connection's thread, so it may block (database writes). If it raises, the
     sender gets an AE ACK (HL7 error 207) built from the message header, and the error is logged.
+    A frame over max_frame_bytes goes to the handler's `oversized(head, size, limit) -> ack` if it has one (the
+    storing handler keeps it as a rejection), else is answered here: AR built from the header in its head.
     """
 
     daemon_threads = True
@@ -161,19 +189,21 @@ class MLLPListener(socketserver.ThreadingTCPServer):
         """The (host, port) actually bound (port 0 asks the OS for a free one)."""
         return self.server_address[:2]
 
-    def call_handler(self, message: bytes) -> bytes:
+    def call_handler(self, message: bytes | OversizedFrame) -> bytes:
         """Run the injected handler; on an unexpected error, an AE ACK instead of a dropped connection."""
+        oversized = getattr(self.handler, "oversized", None)
         try:
+            if isinstance(message, OversizedFrame):
+                log.warning("MLLP frame of %d bytes over the %d byte limit refused", message.size,
+                            self.max_frame_bytes)
+                if oversized is not None:
+                    return oversized(message.head, message.size, self.max_frame_bytes)
+                return _ack(message.head, "AR", oversized_reason(message.size, self.max_frame_bytes))
             return self.handler(message)
         except Exception:
             log.exception("MLLP handler failed")
-            # Imported here so framing stays usable without the HL7 layer.
-            from .hl7v2 import HL7MessageError, build_ack, generate_control_id, read_header
-
-            header = read_header(message)
-            error = HL7MessageError("internal error while storing the message", error_code="207",
-                                    header=header)
-            return build_ack(error, "AE", control_id=generate_control_id())
+            head = message.head if isinstance(message, OversizedFrame) else message
+            return _ack(head, "AE", "internal error while storing the message")
 
     def start(self) -> MLLPListener:
         """Serve in a background thread; returns self."""
@@ -203,3 +233,16 @@ class MLLPListener(socketserver.ThreadingTCPServer):
     def _track(self, sock: socket.socket, open_: bool) -> None:
         with self._lock:
             (self._sockets.add if open_ else self._sockets.discard)(sock)
+
+
+def oversized_reason(size: int, limit: int) -> str:
+    """The ACK text for a frame over the limit."""
+    return f"message of {size} bytes is over the {limit} byte limit; not stored"
+
+
+def _ack(head: bytes, code: str, reason: str) -> bytes:
+    # Imported here so framing stays usable without the HL7 layer.
+    from .hl7v2 import HL7MessageError, build_ack, generate_control_id, read_header
+
+    error = HL7MessageError(reason, ack_code=code, error_code="207", header=read_header(head))
+    return build_ack(error, code, control_id=generate_control_id())

@@ -1,13 +1,16 @@
 """Stored lab results: hospital feeds, inbound messages (raw bytes kept), reports, result rows with history.
 
 A message is the unit of patient identity (one PID / one Patient per message), so matching to a resident
-and the unmatched queue work per message. A report is one ordered panel, identified by the hospital and its
-filler order number, so a later message for the same order (final after preliminary, a correction) adds
-rows to the same report; an older row is never changed except to mark it superseded.
+and the unmatched queue work per message. A report is one ordered panel of one patient, found by the
+hospital and its filler order number, so a later message for the same order and patient (final after
+preliminary, a correction) adds rows to the same report; an older row is never changed except to mark it
+superseded. Order numbers are reused (analysers recycle sample numbers), so a message for another patient
+under a known number gets a report of its own (filler_reuse 1, 2, ...), never another patient's report.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, Numeric, String,
@@ -19,6 +22,25 @@ from ..org.models import Center, Hospital
 
 # Enough digits for any lab value; Decimal keeps what was written ("0.250" stays in value_text).
 LabNumber = Numeric(20, 6, asdecimal=True)
+
+
+def content_fingerprint(raw: bytes, fmt: str) -> str:
+    """What tells two messages under one control id apart: for HL7 v2 the SHA-256 (hex) of the bytes after
+    the MSH segment, line endings normalised; "" for FHIR, where Bundle.identifier alone identifies.
+
+    HL7: an interface engine resending a message may regenerate MSH (MSH-7's time, even the ACK fields) and
+    change CR to CRLF, so those do not count; what the lab said about the patient and the results does. An
+    analyser that numbers every message 1 thus has each of its messages stored.
+    FHIR: Bundle.identifier is meant to be unique and to survive copying between servers, while JSON has no
+    canonical bytes (key order, spacing, number forms, a regenerated meta.lastUpdated or timestamp), so a
+    byte hash would take resends of one bundle for new messages and store their results twice.
+    Plain Python (no database, no app): migration l003 backfills with it, and must agree with intake.
+    """
+    if fmt != "hl7v2":
+        return ""
+    _msh, _end, rest = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").partition(b"\r")
+    return hashlib.sha256(rest.strip(b"\r")).hexdigest()
+
 
 lab_feed_centers = Table(
     "lab_feed_centers", Base.metadata,
@@ -55,8 +77,9 @@ class LabMessage(Base):
     """One inbound message as received (raw bytes), what was read from it, the ACK sent and the match."""
 
     __tablename__ = "lab_messages"
-    # Idempotency: a repeat of the same control id from the same feed and facility is the same message.
-    __table_args__ = (UniqueConstraint("feed_id", "sending_facility", "control_id"),
+    # Idempotency: the same control id from the same feed and facility with the same content (fingerprint)
+    # is a repeat; the same control id with other content is another message (analysers reuse MSH-10).
+    __table_args__ = (UniqueConstraint("feed_id", "sending_facility", "control_id", "fingerprint"),
                       Index("ix_lab_messages_match_status_received_at", "match_status", "received_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     feed_id: Mapped[int] = mapped_column(ForeignKey("lab_feeds.id"))
@@ -66,6 +89,7 @@ class LabMessage(Base):
     sending_app: Mapped[str] = mapped_column(String(200), default="")
     sending_facility: Mapped[str] = mapped_column(String(200), default="")
     control_id: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")  # content_fingerprint(raw, format)
     message_type: Mapped[str] = mapped_column(String(40), default="")
     version: Mapped[str] = mapped_column(String(60), default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
@@ -104,12 +128,17 @@ class LabReport(Base):
 
     __tablename__ = "lab_reports"
     # NULL filler numbers do not collide (SQL NULLs are distinct), so a panel without one is its own report.
-    __table_args__ = (UniqueConstraint("hospital_id", "filler_no"),
+    # Unique with filler_reuse rather than dropped: two connections filing one new order at once still
+    # collide here, and the second adds to the first's report on its retry (intake._store_committed).
+    __table_args__ = (UniqueConstraint("hospital_id", "filler_no", "filler_reuse"),
                       Index("ix_lab_reports_resident_reported", "resident_id", "reported_at"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
     resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"))
     filler_no: Mapped[str | None] = mapped_column(String(100))
+    # 0 for the first report under this order number at this hospital; 1, 2, ... for other patients' orders
+    # that reuse the number (the printed number stays the hospital's).
+    filler_reuse: Mapped[int] = mapped_column(Integer, default=0)
     placer_no: Mapped[str] = mapped_column(String(100), default="")
     panel_code: Mapped[str] = mapped_column(String(60), default="")
     panel_name: Mapped[str] = mapped_column(String(200), default="")

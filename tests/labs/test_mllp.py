@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.labs.hl7v2 import HL7MessageError, build_ack, parse_oru
-from server.labs.mllp import MLLPDecoder, MLLPListener, encode_frame
+from server.labs.hl7v2 import HL7MessageError, build_ack, parse_oru, read_header
+from server.labs.mllp import MLLPDecoder, MLLPListener, OversizedFrame, encode_frame
 
 payloads = st.binary(max_size=300).filter(lambda b: b"\x0b" not in b and b"\x1c" not in b)
 garbage = st.binary(max_size=40).filter(lambda b: b"\x0b" not in b and b"\x1c" not in b)
@@ -64,6 +64,16 @@ def test_oversized_frame_is_skipped_without_buffering():
     out = [m for i in range(0, len(stream), 7) for m in decoder.feed(stream[i:i + 7])]
     assert out == [b"short", b"also ok"]
     assert decoder.dropped_frames == 1 and decoder.buffered == 0
+
+
+def test_oversized_frame_reported_with_its_first_bytes_when_asked():
+    decoder = MLLPDecoder(max_frame_bytes=10, head_bytes=4)
+    stream = encode_frame(b"short") + encode_frame(b"MSH|" + b"x" * 46) + encode_frame(b"also ok")
+    out = [m for i in range(0, len(stream), 7) for m in decoder.feed(stream[i:i + 7])]
+    assert out == [b"short", OversizedFrame(b"MSH|", 50), b"also ok"]  # in order: its ACK goes in turn
+    assert decoder.dropped_frames == 1 and decoder.buffered == 0
+    # Abandoned by the sender (a new start block) while skipped: nothing to answer.
+    assert decoder.feed(b"\x0b" + b"y" * 20 + encode_frame(b"next")) == [b"next"]
 
 
 def test_end_block_without_trailing_cr_still_ends_the_frame():
@@ -160,6 +170,29 @@ def test_handler_crash_becomes_an_ae_ack():
     parsed = hl7.parse(ack.decode())
     assert msa(ack) == ("AE", "X1")
     assert parsed.segment("ERR")(3)(1)(1)[0] == "207"
+
+
+def test_oversized_frame_gets_an_ar_from_its_header():
+    seen = []
+
+    def handler(raw: bytes) -> bytes:
+        raise AssertionError("an oversized frame is not a message to store")
+
+    def oversized(head: bytes, size: int, limit: int) -> bytes:
+        seen.append((head, size, limit))
+        return build_ack(HL7MessageError("too large", ack_code="AR", header=read_header(head)), "AR",
+                         control_id="ACK")
+
+    big = ORU.format(cid="BIG1").encode() + b"OBX|2|TX|NOTE||" + b"x" * 5000 + b"\r"
+    for kept in (None, oversized):  # with the handler's own answer, and without one
+        handler.oversized = kept
+        with MLLPListener(handler, "127.0.0.1", 0, max_frame_bytes=4096) as server:
+            with socket.create_connection(server.address, timeout=5) as client:
+                client.sendall(encode_frame(big) + encode_frame(big))  # the connection stays usable
+                acks = read_acks(client, 2)
+        assert [msa(a) for a in acks] == [("AR", "BIG1"), ("AR", "BIG1")]
+        assert b"ERR|" in acks[0]
+    assert seen == [(big[:4096], len(big), 4096)] * 2
 
 
 def test_stop_closes_idle_connections():

@@ -49,3 +49,23 @@ def test_database_failure_gives_ae_then_the_resend_is_stored(post_hl7, fixture_m
     r = post_hl7(raw)
     assert r.status_code == 200 and ack_fields(r.data)[1] == "AA"
     assert _counts(session) == (1, 1, 11)
+
+
+def test_fhir_database_failure_is_a_503_in_the_error_shape_then_the_resend_is_stored(
+        post_fhir, fixture_message, session, database_fails):
+    from server.labs.models import LabRejection
+
+    raw = fixture_message("bundle-chem-r4.json")
+    database_fails(True)
+    r = post_fhir(raw)
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    body = r.get_json()
+    assert set(body) == {"code", "status", "message", "errors"} and body["code"] == 503
+    assert body["errors"] == {"storage": "unavailable"}
+    database_fails(False)
+    assert _counts(session) == (0, 0, 0)
+    kept = session.scalar(select(LabRejection))
+    assert (kept.format, kept.storage_failed, kept.raw) == ("fhir", True, raw)
+
+    assert post_fhir(raw).status_code == 201
+    assert _counts(session)[0] == 1

@@ -6,6 +6,7 @@ import socket
 import pytest
 from sqlalchemy import func, select
 
+from server.labs.hl7v2 import parse_oru
 from server.labs.mllp import MLLPDecoder, encode_frame
 from server.labs.models import LabMessage, LabResultRow
 
@@ -42,4 +43,23 @@ def test_mllp_stores_and_acknowledges(listener, fixture_message, session, ack_fi
     assert [(m.control_id, m.transport, m.raw) for m in messages] == [("GBK0001", "mllp", gbk),
                                                                        ("B-1001", "mllp", utf8)]
     assert messages[1].resident_id == zhang_san
-    assert session.scalar(select(func.count()).select_from(LabResultRow)) == 3 + 11  # the remark is no result
+    # Every result row the parser finds in the two messages, stored once (the resend added none).
+    assert session.scalar(select(func.count()).select_from(LabResultRow)) == sum(
+        len(report.results) for raw in (gbk, utf8) for report in parse_oru(raw).reports)
+
+
+def test_mllp_oversized_message_gets_ar_and_is_kept_in_part(listener, fixture_message, session, ack_fields):
+    from server.labs.mllp import OVERSIZED_HEAD_BYTES
+    from server.labs.models import LabRejection
+
+    utf8 = fixture_message("utf8-escapes-criticals-cr.hl7")
+    big = utf8 + b"NTE|1||" + b"x" * (8 * 1024 * 1024) + b"\r"  # over the listener's 8 MiB
+    with socket.create_connection(("127.0.0.1", listener), timeout=20) as sock:
+        refused = _exchange(sock, big)
+        assert ack_fields(refused)[1:3] == ["AR", "B-1001"] and "8388608" in ack_fields(refused)[3]
+        assert ack_fields(_exchange(sock, utf8))[1:3] == ["AA", "B-1001"]  # the connection goes on
+    session.expire_all()
+    kept = session.scalar(select(LabRejection))
+    assert (kept.transport, kept.ack_code, kept.control_id, kept.size) == ("mllp", "AR", "B-1001", len(big))
+    assert kept.raw == big[:OVERSIZED_HEAD_BYTES] and kept.ack == refused
+    assert session.scalar(select(func.count()).select_from(LabMessage)) == 1
