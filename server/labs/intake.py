@@ -588,7 +588,8 @@ def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport
     its own, held by a resident whose file same_person agrees with (then the message is filed under them,
     method 'order'); or held by nobody yet (queued) and same_person agrees with its first message. Any other
     report under the number is another patient's order that reuses it: the message's order becomes a report
-    of its own, and the message goes to a person ('order_conflict'), the other report and its owner untouched.
+    of its own, the other report and its owner untouched; the message keeps a certain match of its own (by ID
+    number), and otherwise goes to a person ('order_conflict').
     A queued message adds only to queued reports, so the person's match by hand moves no one else's rows.
     `owners`: resident id -> a row with name, birth_date, id_number.
     """
@@ -610,6 +611,12 @@ def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport
     held_by_others = sorted({rep.filler_no for rep in known} - set(targets))
     if not held_by_others and not (queued and match.resident_id is not None):
         return match, targets
+    if own.resident_id is not None and not queued:
+        # Certain by its own ID number (matching's rule 1): the number is the hospital's, reused for another
+        # patient, so the results become this resident's own report and the other report is not touched.
+        # Nothing is left for a person to decide, and queueing would hold back a critical value.
+        return Match(own.resident_id, own.method, note=f"order {', '.join(held_by_others)} is also filed for "
+                                                          "another patient; this is a report of its own"), targets
     if own.resident_id is not None:
         note = f"the message identifies resident {own.resident_id} ({own.method}); "
     else:

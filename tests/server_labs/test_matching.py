@@ -196,21 +196,20 @@ def test_order_already_filed_ties_a_later_message(post_hl7, make_oru, session, z
     assert len(session.scalars(select(LabReport)).all()) == 1
 
 
-def test_order_filed_for_someone_else_goes_back_to_the_queue(post_hl7, make_oru, session, world, zhang_san,
-                                                             as_user):
+def test_an_order_number_filed_for_someone_else_does_not_move_a_certain_match(post_hl7, make_oru, session, world,
+                                                                             zhang_san, as_user):
     from server.households.models import Resident
 
     wang_id = session.get(Resident, world.residents["A1-1-0"]).id_number
     _send(post_hl7, make_oru, "M-14", f"PID|1||{wang_id}^^^^ID||王五||19510314|M", filler="ORD-8")
-    assert as_user("gp-a1").get("/api/v1/lab-reports").get_json()["total"] == 1
     _send(post_hl7, make_oru, "M-15", "PID|1||11010519491231002X^^^^ID||张三||19491231|M", filler="ORD-8")
-    msg = _message(session, "M-15")
-    assert (msg.match_status, msg.match_reason) == ("unmatched", "order_conflict")
-    # What becomes of 王五's report is intake's reused-order rule (tests/server_labs/test_reused_numbers.py);
-    # here: a person files the message, and its results reach the resident they chose.
-    r = as_user("staff-a").post(f"/api/v1/labs/unmatched/{msg.id}/match", json={"resident_id": zhang_san})
-    assert r.status_code == 200
-    assert {rep.resident_id for rep in _message(session, "M-15").reports} == {zhang_san}
+    wang, zhang = _message(session, "M-14"), _message(session, "M-15")
+    # Matched by her own ID number, 张三's results are a report of her own; 王五's report keeps its owner
+    # (intake's reused-order rule: tests/server_labs/test_reused_numbers.py).
+    assert (zhang.match_status, zhang.resident_id, zhang.match_method) == ("matched", zhang_san, "id_number")
+    assert {rep.resident_id for rep in wang.reports} == {wang.resident_id} != {zhang_san}
+    assert {rep.id for rep in zhang.reports}.isdisjoint(rep.id for rep in wang.reports)
+    assert as_user("gp-a1").get("/api/v1/lab-reports").get_json()["total"] == 2
 
 
 def _citizen(number):

@@ -82,6 +82,26 @@ def test_order_reused_for_another_resident_leaves_the_owner_alone(post_hl7, make
     assert [row["value_text"] for row in mine["results"]] == ["4.1"] and _history(mine) == {"K": []}
 
 
+def test_order_reused_for_a_resident_matched_by_id_is_their_own_report(post_hl7, make_oru, session, zhang_san,
+                                                                       add_resident, as_user):
+    # A certain match by ID number is not queued because the hospital reused the number: the results go to
+    # a new report of that resident at once (a critical value is not held back), 张三's report is untouched.
+    li_id = "110105195001010012"
+    li = add_resident("B1", "李四", "1", dt.date(1950, 1, 1), li_id)
+    post_hl7(make_oru("G1", pid=PID_ZS, obr=obr("S009"), obx=[k("4.1")]))
+    post_hl7(make_oru("G2", pid=f"PID|1||{li_id}^^^^ID||李四||19500101|M", obr=obr("S009"), obx=[k("6.9", "HH")]))
+
+    first, second = _messages(session)
+    assert (second.match_status, second.resident_id, second.match_method) == ("matched", li, "id_number")
+    assert "S009" in second.match_note
+    assert second.reports[0].id != first.reports[0].id and second.reports[0].filler_reuse == 1
+    theirs = as_user("gp-b1").get(f"/api/v1/lab-reports/{second.reports[0].id}").get_json()
+    assert theirs["critical"] is True and _history(theirs) == {"K": []}
+    mine = as_user("gp-a1").get(f"/api/v1/lab-reports/{first.reports[0].id}").get_json()
+    assert [row["value_text"] for row in mine["results"]] == ["4.1"] and _history(mine) == {"K": []}
+    assert as_user("gp-a1").get(f"/api/v1/lab-reports/{second.reports[0].id}").status_code == 404
+
+
 def test_an_uncertain_message_agreeing_with_the_owner_adds_to_the_order(post_hl7, make_oru, session, zhang_san):
     post_hl7(make_oru("A1", pid=PID_ZS, obr=obr("S003", "P"), obx=[k("4.1", status="P")]))
     # No ID number and no sex: not a certain match of its own, but the same name and birth date as the
@@ -133,11 +153,12 @@ def test_a_certain_match_and_a_queued_report_of_its_order(post_hl7, make_oru, se
     post_hl7(make_oru("T2", pid=PID_ZS, obr=obr("S006"), obx=[k("5.2")]))
     prelim, final = _messages(session)
     assert prelim.match_status == "unmatched"
-    # The same patient adds to the queued order and waits with it (a person files both); another patient
-    # gets a report of their own. Neither files the queued rows under 张三 unasked.
+    # The same patient adds to the queued order and waits with it (a person files both); when the queued
+    # order may be someone else's, 张三's certain result becomes a report of her own at once. Neither files
+    # the queued rows under 张三 unasked.
     assert ([r.id for r in final.reports] == [r.id for r in prelim.reports]) is joins
     assert (final.match_status, final.match_reason, final.reports[0].resident_id) == (
-        "unmatched", "order_conflict", None)
+        ("unmatched", "order_conflict", None) if joins else ("matched", None, zhang_san))
     assert _k_rows(session, prelim.reports[0].id) == ([("5.0", False), ("5.2", True)] if joins else [("5.0", True)])
 
 
