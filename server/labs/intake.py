@@ -391,7 +391,7 @@ def _message_values(feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes,
         patient_identifiers=[i._asdict() for i in patient.identifiers],
         match_status="matched" if match.resident_id else "unmatched", match_method=match.method,
         match_reason=match.reason, match_note=match.note or None, resident_id=match.resident_id,
-        resolved_by=None, resolved_at=None, dismiss_reason=None)
+        suggested_resident_id=match.suggested, resolved_by=None, resolved_at=None, dismiss_reason=None)
 
 
 def _insert_while_feed_live(session: Session, table, values: dict) -> None:
@@ -623,7 +623,7 @@ def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport
         note = f"{why}; "
     note += (f"order {', '.join(held_by_others)} is filed for another patient, so this is a report of its own"
              if held_by_others else "its order is waiting in the queue for a person")
-    return (Match(None, reason="order_conflict", note=note),
+    return (Match(None, reason="order_conflict", note=note, suggested=own.suggested),
             {filler: rep for filler, rep in targets.items() if rep.resident_id is None})
 
 

@@ -6,7 +6,7 @@ Rules, in order (a wrong match shows one person's results to another person's do
    birth date, when sent, agrees too. A name that disagrees queues the message (`id_name_mismatch`).
 2. Otherwise the ideographic name + birth date + sex finds a candidate, never a match: exactly one resident
    with all three whose file holds no different ID number queues the message with that resident suggested
-   (`name_birth_sex_candidate`; the note names the resident, see suggested_resident) for staff to confirm
+   (`name_birth_sex_candidate`; Match.suggested, kept as LabMessage.suggested_resident_id) for staff to confirm
    in one call. Same-day namesakes exist, and the one on file may not be the patient (who may live elsewhere
    or be on file under another spelling): only a person can tell. No one: `no_candidate`; several:
    `ambiguous`; the one namesake holds a different ID number: `id_conflict`.
@@ -52,20 +52,7 @@ class Match:
     method: str | None = None  # id_number (rule 1; intake adds order)
     reason: str | None = None  # a key of REASONS when unmatched
     note: str = ""
-
-
-# The suggested resident of a `name_birth_sex_candidate` message travels in its note (LabMessage.match_note,
-# stored by intake as it stores every note), in this one form, read back by suggested_resident.
-_CANDIDATE_NOTE = "candidate resident {}"
-_CANDIDATE_NOTE_RE = re.compile(r"candidate resident (\S+)")
-
-
-def suggested_resident(reason: str | None, note: str | None) -> str | None:
-    """The resident id decide() suggested for a queued message (from its match_reason and match_note)."""
-    if reason != "name_birth_sex_candidate":
-        return None
-    found = _CANDIDATE_NOTE_RE.fullmatch((note or "").strip())
-    return found.group(1) if found else None
+    suggested: str | None = None  # a resident for staff to confirm (unmatched only)
 
 
 def citizen_id(patient: LabPatient) -> str | None:
@@ -163,7 +150,7 @@ def decide(patient: LabPatient, rows) -> Match:
     if number is not None and res.id_number and res.id_number != number:
         return Match(None, reason="id_conflict")
     # Never guessed: a lone namesake is only a suggestion; staff confirm it (one call) or choose another.
-    return Match(None, reason="name_birth_sex_candidate", note=_CANDIDATE_NOTE.format(res.id))
+    return Match(None, reason="name_birth_sex_candidate", suggested=res.id)
 
 
 def match_patient(session: Session, patient: LabPatient) -> Match:

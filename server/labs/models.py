@@ -109,9 +109,13 @@ class LabMessage(Base):
     patient_id_number: Mapped[str | None] = mapped_column(String(18), index=True)
     patient_identifiers: Mapped[list] = mapped_column(JSON, default=list)
     match_status: Mapped[str] = mapped_column(String(12))  # matched | unmatched | dismissed
-    match_method: Mapped[str | None] = mapped_column(String(20))  # id_number | name_birth_sex | order | manual
+    # id_number | order | manual (name_birth_sex: filed by name + birth date + sex before 29 Nov 2026)
+    match_method: Mapped[str | None] = mapped_column(String(20))
     match_reason: Mapped[str | None] = mapped_column(String(40))  # why it is in the queue
     match_note: Mapped[str | None] = mapped_column(Text)
+    # The resident matching suggests for a queued message (one namesake with the same birth date and sex): a
+    # suggestion for staff to confirm, never a match; shown only while the file still agrees (services).
+    suggested_resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"))
     resident_id: Mapped[str | None] = mapped_column(ForeignKey("residents.id"), index=True)
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

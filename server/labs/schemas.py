@@ -140,7 +140,8 @@ class LabQueueDetailSchema(LabQueueItemSchema):
     reports = ma.fields.List(ma.fields.Nested(LabQueueReportSchema), metadata={
         "description": "each with the rows this message brought"})
     suggested_resident = ma.fields.Method("_suggested", metadata={
-        "description": "LabSuggestedResidentSchema or null: for match_reason name_birth_sex_candidate, "
+        "description": "LabSuggestedResidentSchema or null: for a message queued as name_birth_sex_candidate "
+                       "(or then as order_conflict), "
                        "the one resident of your scope with the message's name, birth date and sex; "
                        "confirm by matching with its id"})
     same_patient = ma.fields.Method("_same_patient", metadata={

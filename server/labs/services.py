@@ -68,12 +68,11 @@ def get_queued(session: Session, actor: Actor, message_id: str) -> LabMessage:
 
 
 def suggested_resident(session: Session, actor: Actor, msg: LabMessage) -> Resident | None:
-    """The resident matching suggested for an unmatched message (matching.suggested_resident), when the actor
+    """The resident matching suggested for an unmatched message (suggested_resident_id), when the actor
     may see them and their file still has the message's name, birth date and sex and no other ID number."""
-    resident_id = matching.suggested_resident(msg.match_reason, msg.match_note)
-    if msg.match_status != "unmatched" or resident_id is None:
+    if msg.match_status != "unmatched" or msg.suggested_resident_id is None:
         return None
-    res = session.get(Resident, resident_id)
+    res = session.get(Resident, msg.suggested_resident_id)
     if res is None or not can_see(actor, res.team_id, res.center_id):
         return None  # a namesake of another center is staff's business there (or admin's), not named here
     # The file may have changed since the message came: suggest only what matching would still suggest.
@@ -150,7 +149,7 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
     # the actor could then never read back (that center's staff, or admin, resolve it).
     if res is None or not can_see(actor, res.team_id, res.center_id):
         raise field_error("resident_id", "no such resident in your scope")
-    suggested = matching.suggested_resident(msg.match_reason, msg.match_note)
+    suggested = msg.suggested_resident_id
     siblings = {}
     if also:
         offered = {other.id: other for other, _keys in same_patient(session, actor, msg)}

@@ -100,9 +100,10 @@ def test_decide_never_files_on_name_birth_sex():
     row = SimpleNamespace(id="r-1", name="王五", birth_date=dt.date(1951, 3, 14), sex="1", id_number=None)
     patient = LabPatient(name="王五", birth_date=dt.date(1951, 3, 14), sex="M")
     found = matching.decide(patient, [row])
-    assert (found.resident_id, found.method, found.reason) == (None, None, "name_birth_sex_candidate")
-    assert matching.suggested_resident(found.reason, found.note) == "r-1"
-    assert matching.suggested_resident("ambiguous", found.note) is None  # only this reason carries one
+    assert (found.resident_id, found.method, found.reason, found.suggested) == (
+        None, None, "name_birth_sex_candidate", "r-1")
+    namesake = SimpleNamespace(**{**vars(row), "id": "r-2"})
+    assert matching.decide(patient, [row, namesake]).suggested is None  # two: ambiguous, no one suggested
     # A valid ID number that no file holds does not make the namesake certain either.
     with_id = matching.decide(LabPatient(name="王五", birth_date=dt.date(1951, 3, 14), sex="M",
                                          identifiers=[_citizen(number)]), [row])

@@ -69,7 +69,7 @@ def test_order_reused_for_another_resident_leaves_the_owner_alone(post_hl7, make
 
     first, second = _messages(session)
     assert (second.match_status, second.match_reason) == ("unmatched", "order_conflict")
-    assert wang in second.match_note  # the person deciding sees whom the message names
+    assert second.suggested_resident_id == wang  # the person deciding is offered the namesake on file
     gp_a1 = as_user("gp-a1")
     assert [r["id"] for r in gp_a1.get(f"/api/v1/residents/{zhang_san}/lab-reports").get_json()["items"]] == [
         first.reports[0].id]  # still on 张三's record
