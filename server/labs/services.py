@@ -24,7 +24,8 @@ from ..org.models import Hospital
 from ..scope import Actor, can_see, rows_visible
 from . import alerts, matching
 from .intake import CHINA_STANDARD_TIME, reason_text
-from .models import LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers
+from .models import (LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers,
+                     lab_message_reports)
 
 # The flags printing knows (printing.AbnormalFlag), most severe first; others (e.g. HU, POS) print as A or AA.
 PRINTABLE_FLAGS = ("HH", "LL", "AA", "H", "L", "A")
@@ -141,7 +142,11 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
                   also: list[str] | tuple[str, ...] = ()) -> LabMessage:
     """File a queued message (and its reports) under a resident the actor may see; `also` files other
     queued messages of the same patient (same_patient) with it, in the same transaction. Any id in `also`
-    that is not such a message refuses the whole request (422 naming `also`): nothing is filed by guess."""
+    that is not such a message refuses the whole request (422 naming `also`): nothing is filed by guess.
+    Queued messages that brought rows to the same reports (a preliminary and its final, which intake joins
+    only when their patients agree) are filed with it: a report has one owner, so a message left in the
+    queue beside it could later be filed under someone else and take the report, and this message's rows,
+    with it."""
     if msg.match_status == "matched":
         raise Conflict("This message is already matched.", {"match_status": ["matched"]})
     res = session.get(Resident, resident_id)
@@ -157,6 +162,8 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
         if unknown:
             raise field_error("also", f"not a queued message of the same patient: {', '.join(sorted(unknown))}")
         siblings = {i: offered[i] for i in also}
+    for other in _sharing_reports(session, [msg, *siblings.values()]):
+        siblings.setdefault(other.id, other)
     now = dt.datetime.now(dt.timezone.utc)
     for one in (msg, *siblings.values()):
         one.match_status, one.match_method, one.resident_id = "matched", "manual", res.id
@@ -170,6 +177,22 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
             detail["with"] = msg.id  # filed together with the message staff matched
         audit.record(session, actor, "match", "lab_message", one.id, res.id, detail)
     return msg
+
+
+def _sharing_reports(session: Session, messages: list[LabMessage]) -> list[LabMessage]:
+    """Unmatched messages that share a report with any of `messages`, and with those, transitively."""
+    seen = {m.id for m in messages}
+    frontier = reports = {rep.id for m in messages for rep in m.reports}
+    found: list[LabMessage] = []
+    while frontier:
+        more = session.scalars(select(LabMessage).join(lab_message_reports).where(
+            lab_message_reports.c.report_id.in_(frontier), LabMessage.match_status == "unmatched",
+            LabMessage.id.not_in(seen)).options(selectinload(LabMessage.reports))).unique().all()
+        found += more
+        seen |= {m.id for m in more}
+        frontier = {rep.id for m in more for rep in m.reports} - reports
+        reports |= frontier
+    return found
 
 
 def dismiss(session: Session, actor: Actor, msg: LabMessage, reason: str) -> LabMessage:

@@ -141,6 +141,13 @@ def test_queued_orders_join_only_for_the_same_patient(post_hl7, make_oru, sessio
     r = as_user("staff-a").post(f"/api/v1/labs/unmatched/{prelim.id}/match", json={"resident_id": resident})
     assert r.status_code == 200, r.get_json()
     assert _k_rows(session, prelim.reports[0].id) == [("5.0", False), ("5.2", True)]  # 路人甲's 6.9 is not here
+    # The final shares the preliminary's report, so it is filed with it: left in the queue, it could later
+    # be filed under someone else and take the report (and the preliminary's rows) along.
+    prelim, final, stranger = _messages(session)
+    assert [(m.match_status, m.resident_id) for m in (prelim, final)] == [("matched", resident)] * 2
+    assert (stranger.match_status, stranger.resident_id) == ("unmatched", None)
+    r = as_user("staff-a").post(f"/api/v1/labs/unmatched/{final.id}/match", json={"resident_id": resident})
+    assert r.status_code == 409  # nothing left to file
 
 
 @pytest.mark.parametrize("prelim_pid, joins", [
