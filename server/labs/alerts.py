@@ -62,15 +62,19 @@ def new_since_visit(last_visit):
 
 def lab_alerts(session: Session, actor: Actor, team_id: int | None, today: dt.date) -> dict:
     """Residents in the actor's scope (one team when team_id is given) with lab reports new since their
-    last visit: critical values first, then reports the team has not seen, then the latest arrival.
+    last visit: critical values nobody has noted phoning through first, then other critical values, then
+    reports the team has not seen, then the latest arrival.
     {"total": residents, "items": the first ALERT_LIMIT}."""
     seen = LabReportSeen.__table__.alias("seen")
     last_visit = last_visit_date()
     unseen = or_(seen.c.seen_at.is_(None), seen.c.seen_at < LabReport.changed_at)
+    # services.call_due in SQL
+    call_due = and_(LabReport.critical, or_(LabReport.critical_call_noted_at.is_(None),
+                                            LabReport.critical_call_noted_at < LabReport.changed_at))
     since = dt.datetime.combine(today - dt.timedelta(days=ALERT_DAYS), dt.time(), tzinfo=dt.timezone.utc)
     per_report = (
         select(LabReport.resident_id, LabReport.critical, LabReport.changed_at, last_visit.label("last_visit_date"),
-               case((unseen, 1), else_=0).label("unseen"))
+               case((unseen, 1), else_=0).label("unseen"), case((call_due, 1), else_=0).label("call_due"))
         .join(Resident, Resident.id == LabReport.resident_id)
         .outerjoin(seen, and_(seen.c.report_id == LabReport.id, seen.c.team_id == Resident.team_id))
         .where(LabReport.changed_at >= since, Resident.status == "active",
@@ -80,9 +84,11 @@ def lab_alerts(session: Session, actor: Actor, team_id: int | None, today: dt.da
     per_report = per_report.where(new_since_visit(last_visit)).subquery("r")
     critical = func.sum(case((per_report.c.critical, 1), else_=0))
     unseen_count = func.sum(per_report.c.unseen)
+    calls_due = func.sum(per_report.c.call_due)
     latest = func.max(per_report.c.changed_at)
     grouped = (select(per_report.c.resident_id, func.count().label("reports"), critical.label("critical"),
-                      unseen_count.label("unseen"), latest.label("latest_changed_at"),
+                      unseen_count.label("unseen"), calls_due.label("calls_due"),
+                      latest.label("latest_changed_at"),
                       func.max(per_report.c.last_visit_date).label("last_visit_date"))
                .group_by(per_report.c.resident_id).subquery("g"))
     # The total rides on the page's rows (a window count), one round trip for the worklist.
@@ -90,7 +96,7 @@ def lab_alerts(session: Session, actor: Actor, team_id: int | None, today: dt.da
         select(grouped, Resident.name, Resident.sex, Resident.birth_date, Resident.team_id,
                func.count().over().label("total"))
         .join(Resident, Resident.id == grouped.c.resident_id)
-        .order_by((grouped.c.critical > 0).desc(), (grouped.c.unseen > 0).desc(),
+        .order_by((grouped.c.calls_due > 0).desc(), (grouped.c.critical > 0).desc(), (grouped.c.unseen > 0).desc(),
                   grouped.c.latest_changed_at.desc(), grouped.c.resident_id)
         .limit(ALERT_LIMIT)).mappings().all()
     items = [{k: v for k, v in row.items() if k != "total"} for row in rows]

@@ -17,8 +17,13 @@ from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer,
                         Table, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from typing import TYPE_CHECKING
+
 from ..db import Base, UTCDateTime, new_uuid, utcnow
 from ..org.models import Center, Hospital
+
+if TYPE_CHECKING:
+    from ..auth.models import User
 
 # Enough digits for any lab value; Decimal keeps what was written ("0.250" stays in value_text).
 LabNumber = Numeric(20, 6, asdecimal=True)
@@ -160,8 +165,18 @@ class LabReport(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When results last arrived: a report seen before a correction is new again.
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The critical value phoned through to the patient (standards section 6: "phoned through and the call
+    # noted"), noted by the team: when the call was made, by whom, what was said, and when it was noted. A
+    # note older than changed_at covered the report as it was then: a correction arriving after it needs a
+    # call of its own (services.call_due). The call itself may precede the report's arrival: the lab phones
+    # the doctor before its system sends the result, and the doctor phones the patient at once.
+    critical_call_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    critical_call_noted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    critical_call_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    critical_call_note: Mapped[str | None] = mapped_column(String(200))
 
     hospital: Mapped[Hospital] = relationship()
+    critical_caller: Mapped[User | None] = relationship("User", foreign_keys=[critical_call_by])
     results: Mapped[list[LabResultRow]] = relationship(back_populates="report",
                                                        order_by="[LabResultRow.position, LabResultRow.id]")
     messages: Mapped[list[LabMessage]] = relationship(secondary=lab_message_reports, back_populates="reports",

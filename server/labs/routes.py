@@ -14,7 +14,7 @@ from ..errors import DomainError, Forbidden, Unauthorized
 from ..scope import Actor
 from . import intake, services
 from .models import LabMessage
-from .schemas import (LabDismissSchema, LabFeedCreatedSchema, LabFeedCreateSchema, LabFeedSchema, LabFHIRReceiptSchema,
+from .schemas import (LabCriticalCallSchema, LabDismissSchema, LabFeedCreatedSchema, LabFeedCreateSchema, LabFeedSchema, LabFHIRReceiptSchema,
                       LabMatchSchema, LabPagingArgs, LabQueueArgs, LabQueueDetailSchema, LabQueueItemSchema, LabReportListArgs,
                       LabRejectionArgs, LabRejectionDetailSchema, LabRejectionSchema, LabReportRowSchema,
                       LabReportSchema, LabSeenSchema)
@@ -251,6 +251,22 @@ def get_report(report_id):
     """One lab report with everything the printed 检验报告单 needs and each value's history (logged)."""
     session = db.session()
     rep = services.get_report(session, _actor(), report_id)
+    session.commit()
+    return rep
+
+
+@blp.route("/lab-reports/<report_id>/critical-call", methods=["PUT"])
+@blp.auth("gp")
+@blp.arguments(LabCriticalCallSchema)
+@blp.response(200, LabReportSchema)
+@blp.alt_response(409, description="the report has no critical value")
+def note_critical_call(data, report_id):
+    """Note that your team phoned the report's critical values through to the patient (when, what was said;
+    standards section 6). The printed report then shows it; a correction arriving later asks for a new call."""
+    session = db.session()
+    actor = _actor()
+    rep = services.note_critical_call(session, actor, services.get_report(session, actor, report_id),
+                                      data["note"], data["called_at"])
     session.commit()
     return rep
 

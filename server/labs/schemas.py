@@ -243,6 +243,19 @@ class LabPatientSchema(Schema):
     record_number = ma.fields.String()
 
 
+class LabCriticalCallSchema(Schema):
+    """The team phoned the critical values through (to the patient or family): when, who, what was said."""
+
+    called_at = ma.fields.DateTime(load_default=None, metadata={
+        "description": "when the call was made (default: now); without an offset, China Standard Time"})
+    note = ma.fields.String(required=True, validate=[V.Length(min=1, max=200), V.Regexp(r"(?s).*\S",
+                            error="Say what was said on the call.")], metadata={
+        "description": "e.g. 已电话通知患者本人，嘱今日到医院急诊复查"})
+    noted_at = ma.fields.DateTime(dump_only=True)
+    by_user_id = ma.fields.Integer(dump_only=True)
+    by_name = ma.fields.String(dump_only=True, allow_none=True)
+
+
 class LabReportSchema(Schema):
     """Everything a printed lab report (检验报告单) needs, plus each value's history."""
 
@@ -265,7 +278,24 @@ class LabReportSchema(Schema):
     abnormal = ma.fields.Boolean()
     changed_at = ma.fields.DateTime()
     seen_at = ma.fields.DateTime(allow_none=True)
+    critical_call = ma.fields.Method("_critical_call", metadata={
+        "description": "LabCriticalCallSchema or null: the team's note of phoning the critical values through"})
+    critical_call_due = ma.fields.Method("_call_due", metadata={
+        "description": "true: a critical value nobody has noted phoning through since the report last changed"})
     results = ma.fields.Method("_results", metadata={"description": "current rows, each with its history"})
+
+    def _critical_call(self, rep):
+        if rep.critical_call_at is None:
+            return None
+        return LabCriticalCallSchema().dump({
+            "called_at": rep.critical_call_at, "noted_at": rep.critical_call_noted_at,
+            "note": rep.critical_call_note, "by_user_id": rep.critical_call_by,
+            "by_name": rep.critical_caller.full_name if rep.critical_caller else None})
+
+    def _call_due(self, rep):
+        from .services import call_due
+
+        return call_due(rep)
 
     def _patient(self, rep):
         from printing import sex_label
@@ -352,6 +382,8 @@ class LabAlertSchema(Schema):
     reports = ma.fields.Integer(metadata={"description": "reports new since the last visit"})
     critical = ma.fields.Integer(metadata={"description": "of which with a critical value"})
     unseen = ma.fields.Integer(metadata={"description": "of which the team has not seen since they changed"})
+    calls_due = ma.fields.Integer(metadata={
+        "description": "of which with a critical value nobody has noted phoning through since it changed"})
     latest_changed_at = ma.fields.DateTime()
     last_visit_date = ma.fields.Date(allow_none=True, metadata={"description": "null: no visit yet"})
 

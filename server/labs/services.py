@@ -305,6 +305,35 @@ def mark_seen(session: Session, actor: Actor, rep: LabReport) -> LabReportSeen:
     return seen
 
 
+def call_due(rep: LabReport) -> bool:
+    """A critical value nobody has yet noted phoning through since the report last changed."""
+    return rep.critical and (rep.critical_call_noted_at is None or rep.critical_call_noted_at < rep.changed_at)
+
+
+def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str,
+                       called_at: dt.datetime | None = None) -> LabReport:
+    """The team phoned the patient (or their family) about the report's critical values: what was said, and
+    when (default now). A later call replaces the note; every one stays in the audit log."""
+    if actor.role != "gp" or actor.team_id is None:
+        raise Forbidden("Only a GP team notes the call to its patient.", {"authorization": "role"})
+    if not rep.critical:
+        raise Conflict("This report has no critical value to phone through.", {"critical": ["false"]})
+    now = dt.datetime.now(dt.timezone.utc)
+    called_at = called_at or now
+    if called_at.tzinfo is None:
+        called_at = called_at.replace(tzinfo=CHINA_STANDARD_TIME)  # a wall-clock time as the doctor reads it
+    if called_at > now + dt.timedelta(minutes=5):  # tablets' clocks drift a little
+        raise field_error("called_at", "is in the future")
+    earliest = rep.collected_at or rep.reported_at or rep.changed_at
+    if called_at < earliest:
+        raise field_error("called_at", "is before the specimen was taken")
+    rep.critical_call_at, rep.critical_call_noted_at = called_at, now
+    rep.critical_call_by, rep.critical_call_note = actor.user_id, note.strip()
+    audit.record(session, actor, "critical_call", "lab_report", rep.id, rep.resident_id,
+                 {"called_at": called_at.isoformat(), "note": rep.critical_call_note})
+    return rep
+
+
 def current_results(rep: LabReport) -> list[LabResultRow]:
     """The rows in force (not superseded), in report order."""
     return [r for r in rep.results if r.superseded_by_id is None]
@@ -364,8 +393,16 @@ def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
                               specimen_type=rep.specimen_type, received_at=received, reported_at=reported,
                               tester=rep.tester, reviewer=rep.reviewer, results=results,
                               institution=rep.hospital.name if rep.hospital else "",
-                              department=rep.panel_name)
+                              department=rep.panel_name, critical_call_note=_call_line(rep))
+
+
+def _call_line(rep: LabReport) -> str:
+    # Only a call that covers the values printed: one noted before a correction arrived does not.
+    if not rep.critical or call_due(rep):
+        return ""
+    caller = rep.critical_caller.full_name if rep.critical_caller else ""
+    return f"{_local(rep.critical_call_at):%m-%d %H:%M} {rep.critical_call_note}" + (f"（{caller}）" if caller else "")
 
 
 __all__ = ["list_queue", "get_queued", "suggested_resident", "same_patient", "match_by_hand", "dismiss",
-           "list_rejections", "get_rejection", "list_for_resident", "list_reports", "get_report", "mark_seen", "current_results", "history_of", "printable", "reason_text"]
+           "list_rejections", "get_rejection", "list_for_resident", "list_reports", "get_report", "mark_seen", "call_due", "note_critical_call", "current_results", "history_of", "printable", "reason_text"]
