@@ -291,7 +291,14 @@ def _report(res, resources) -> LabReport:
         status=_REPORT_STATUS[res.status],
         tester=_display(res.performer[0], resources) if res.performer else "",
         reviewer=_display(res.resultsInterpreter[0], resources) if res.resultsInterpreter else "",
+        # The lab's words on the whole report, as an NTE after OBR is in HL7 v2.
+        comments=[res.conclusion.strip()] if res.conclusion and res.conclusion.strip() else [],
     )
+
+
+def _notes(obs) -> list[str]:
+    """Observation.note[].text, the FHIR home of what HL7 v2 sends as NTE after the OBX."""
+    return [n.text.strip() for n in obs.note or [] if n.text and n.text.strip()]
 
 
 def _quantity_text(q) -> str:
@@ -372,7 +379,9 @@ def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set
             raise FHIRBundleError(f"hasMember reference {obs.hasMember[k].reference!r} is not an Observation "
                                   "in this bundle", f"Observation/{obs.id}.hasMember[{k}]")
     if members and obs.valueQuantity is None and obs.valueString is None and obs.valueCodeableConcept is None:
-        # A panel Observation carries no value of its own: its members are the results.
+        # A panel Observation carries no value of its own: its members are the results, and its notes speak
+        # of them all, so they are the report's.
+        report.comments.extend(_notes(obs))
         for k, member in enumerate(members):
             if member is obs or id(member) in panels:  # expanding it would never end
                 raise FHIRBundleError(f"hasMember reference {obs.hasMember[k].reference!r} is this panel or "
@@ -395,6 +404,8 @@ def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set
     reason = exclusion_reason(value_type, code, name, value_text, unit, range_text, flags)
     if reason:
         report.excluded.append(ExcludedObservation(set_id, value_type, code, name, value_text, reason))
+        # As hl7v2 does with an NTE after such an OBX: shown on the report, never lost, never on another row.
+        report.comments.extend(_notes(obs))
         return
     where = f"Observation/{obs.id}" if obs.id else f"Observation {set_id}"
     value_num = storable_number(value_num, f"{where}: value", warnings)
@@ -412,4 +423,5 @@ def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set
             _when(obs.effectivePeriod.start) if obs.effectivePeriod else None) or report.collected_at,
         value_code=value_code, range_by_sex=by_sex,
         observer=_display(obs.performer[0], resources) if obs.performer else "",
+        comments=_notes(obs),
     ))

@@ -15,6 +15,12 @@ Choices worth knowing:
 - Tester is OBR-34 (technician), else the first OBX-16; reviewer is OBR-32, else OBR-33.
 - Names are family name first: "张三" for ideographic names, "ZHANG SAN" / "DUCK DONALD D" otherwise.
 - Which OBX rows are results: see `exclusion_reason`.
+- NTE (notes and comments; NTE-3, repetitions as lines) belongs to the segment before it: after an OBX to
+  that result (LabResult.comments: "标本溶血，结果仅供参考" is how a high potassium must be read), after an
+  OBR, its SPM or an ORC to the report (LabReport.comments), after PID to the patient, which is not kept (the
+  resident's file is the record of the person). After an OBX that is not a result (an instrument setting, an
+  empty remark) it goes to the report, never to the result before that row, which it does not speak of; a
+  remark shown on the report costs less than one lost (noted in `warnings`). Empty NTEs are skipped.
 - Whatever is tolerated (bad timestamps, unescaped "^" in units, raw line breaks in text, non-numeric NM,
   numbers the result columns cannot hold, kept as text) is listed in `LabMessage.warnings`; whatever is
   refused raises HL7MessageError with ACK codes.
@@ -708,6 +714,11 @@ def _parse(text: str, codec: str, reason: str, header: MessageHeader) -> LabMess
     reports: list[LabReport] = []
     report_segs: dict[int, _Segment] = {}
     pending_orc: _Segment | None = None
+    orc_notes: list[str] = []
+    # Where the next NTE goes (see the module docstring); None: a note on the patient, or before any segment
+    # that takes notes. `skipped`: the OBX before it was not a result (its NTE goes to the report).
+    notes: list[str] | None = None
+    skipped: ExcludedObservation | None = None
     counts: dict[str, int] = {}
     for seg in segs[1:]:
         counts[seg.name] = counts.get(seg.name, 0) + 1
@@ -717,21 +728,36 @@ def _parse(text: str, codec: str, reason: str, header: MessageHeader) -> LabMess
                 raise HL7MessageError("more than one PID: one patient per message", error_code="100",
                                       location=where)
             patient = _patient(seg, ctx)
+            notes, skipped = None, None
         elif seg.name == "ORC":
             pending_orc = seg
+            orc_notes = []
+            notes, skipped = orc_notes, None
         elif seg.name == "OBR":
             if patient is None:
                 raise HL7MessageError("OBR before PID", error_code="100", location=where)
             reports.append(_report(seg, pending_orc, ctx))
+            reports[-1].comments.extend(orc_notes)
             report_segs[id(reports[-1])] = seg
-            pending_orc = None
+            pending_orc, orc_notes = None, []
+            notes, skipped = reports[-1].comments, None
         elif seg.name == "OBX":
             if not reports:
                 raise HL7MessageError("OBX before any OBR", error_code="100", location=where)
-            _add_observation(reports[-1], report_segs[id(reports[-1])], seg, patient, where, ctx)
+            result = _add_observation(reports[-1], report_segs[id(reports[-1])], seg, patient, where, ctx)
+            notes = result.comments if result is not None else reports[-1].comments
+            skipped = reports[-1].excluded[-1] if result is None else None
         elif seg.name == "SPM" and reports:
             _add_specimen(reports[-1], seg, ctx)
-        # NTE, PV1, PD1, TQ1, CTI and Z-segments carry nothing this layer keeps.
+            notes, skipped = reports[-1].comments, None
+        elif seg.name == "NTE":
+            text = _note(seg)
+            if text and notes is not None:
+                notes.append(text)
+                if skipped is not None:
+                    ctx.warnings.append(f"{where}: note after OBX {skipped.set_id} ({skipped.name}), which is "
+                                        "not a result, kept as a note on the report")
+        # PV1, PD1, TQ1, CTI and Z-segments carry nothing this layer keeps.
 
     if patient is None:
         raise HL7MessageError("PID segment missing", error_code="100", location="PID^1")
@@ -782,8 +808,15 @@ def _add_specimen(report: LabReport, spm: _Segment, ctx: _Context) -> None:
 _OBR_STATUS_AS_OBX = {"F", "P", "C", "X", "I", "R"}
 
 
+def _note(nte: _Segment) -> str:
+    """NTE-3 (FT, repeating) as one text: repetitions are lines, escapes decoded as in OBX-5 text."""
+    reps = nte.reps(3)
+    return "\n".join(nte.ctx.unescape(_raw_rep(nte, 3, i)) for i in range(len(reps))).strip()
+
+
 def _add_observation(report: LabReport, obr: _Segment, obx: _Segment, patient: LabPatient, where: str,
-                     ctx: _Context) -> None:
+                     ctx: _Context) -> LabResult | None:
+    """Add an OBX to the report as a result (returned) or as an excluded row (None)."""
     value_type = obx.get(2).upper()
     code, name, system = _coded(obx, 3)
     if not code and not name:
@@ -797,7 +830,7 @@ def _add_observation(report: LabReport, obr: _Segment, obx: _Segment, patient: L
     reason = exclusion_reason(value_type, code, name, value_text, unit, range_text, flags)
     if reason:
         report.excluded.append(ExcludedObservation(set_id, value_type, code, name, value_text, reason))
-        return
+        return None
 
     value_text, value_num, comparator, value_code = _value(obx, value_type, ctx)
     value_num = storable_number(value_num, f"{where}: OBX-5", ctx.warnings)
@@ -810,7 +843,7 @@ def _add_observation(report: LabReport, obr: _Segment, obx: _Segment, patient: L
         status = report.status
         ctx.warnings.append(f"{where}: OBX-11 empty, took status {status} from OBR-25")
     observers = obx.reps(16)
-    report.results.append(LabResult(
+    result = LabResult(
         set_id=set_id, code=code, name=name, coding_system=system, value_type=value_type,
         value_text=value_text, value_num=value_num, comparator=comparator, unit=unit,
         range_text=range_text, range_low=ref.low, range_high=ref.high, flags=flags,
@@ -820,7 +853,9 @@ def _add_observation(report: LabReport, obr: _Segment, obx: _Segment, patient: L
         observed_at=_time(obx, 14, ctx) or report.collected_at,
         value_code=value_code, range_by_sex=ref.by_sex,
         observer=_person(observers[0], nested=False) if observers else "",
-    ))
+    )
+    report.results.append(result)
+    return result
 
 
 # --------------------------------------------------------------------------------------------------

@@ -124,6 +124,9 @@ class LabResult:
     # {"M": "130-175", "F": "115-150"} when the range is sex-specific (text normalised to half-width).
     range_by_sex: dict[str, str] = field(default_factory=dict)
     observer: str = ""  # OBX-16 responsible observer / Observation.performer
+    # The lab's remarks on this result (HL7 NTE after its OBX, FHIR Observation.note), one string each, in
+    # message order: "标本溶血，结果仅供参考" changes how a high potassium must be read.
+    comments: list[str] = field(default_factory=list)
 
     @property
     def is_correction(self) -> bool:
@@ -161,6 +164,8 @@ class LabReport:
     reviewer: str = ""  # who signed it off (OBR-32 principal result interpreter)
     results: list[LabResult] = field(default_factory=list)
     excluded: list[ExcludedObservation] = field(default_factory=list)
+    # The lab's remarks on the whole report (HL7 NTE after OBR or ORC, FHIR DiagnosticReport.conclusion).
+    comments: list[str] = field(default_factory=list)
 
 
 @dataclass

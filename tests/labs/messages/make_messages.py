@@ -96,5 +96,36 @@ write("reject-obx-before-obr.hl7", [
     "OBX|1|NM|GLU^Glucose^L||5.1|mmol/L|3.9-6.1|N|||F",
 ], "utf-8", "\r")
 
+# 7. Notes and comments (NTE). A note on the patient after PID (not kept), one after ORC and one after OBR
+#    (the report's, the OBR one with two repetitions = two lines), haemolysis and recheck notes on a high
+#    potassium, an empty NTE, the critical-value call on a critical sodium with escapes inside the note
+#    (\.br\ a line break, \T\ "&", \S\ "^"), and a note after an instrument setting row (Take Mode, not a
+#    result): it goes to the report, not onto the sodium above it. Written twice: UTF-8 with MSH-18 and CR,
+#    and GBK without MSH-18 and CRLF (another control id and order number, so both can be stored).
+def nte_message(control_id: str, filler: str, charset: str) -> list[str]:
+    return [
+        f"MSH|^~\\&|LIS|HOSP_B|GPO|CLINIC|20250306110000||ORU^R01^ORU_R01|{control_id}|P|2.5.1|||||{charset}",
+        "PID|1||11010519491231002X^^^^ID~55501^^^HOSP_B^MR||张三~ZHANG^SAN^^^^^A||19491231|M",
+        "NTE|1|P|患者自述未空腹",
+        f"ORC|RE|ORD-{filler}|{filler}",
+        "NTE|1|L|急诊标本",
+        f"OBR|1|ORD-{filler}|{filler}|LYTE^电解质^L|||20250306070000|||||||20250306073000|SER^血清|||||||"
+        "20250306105500|||F|||||||0101&李&明||0202&王&强",
+        "NTE|1|L|标本轻度脂血~请结合临床",
+        "OBX|1|NM|K^钾^L||6.1|mmol/L|3.5-5.5|H|||F|||20250306100000",
+        "NTE|1|L|标本溶血，结果仅供参考",
+        "NTE|2|L|已复查",
+        "NTE|3|L|",
+        "OBX|2|NM|NA^钠^L||118|mmol/L|137-147|LL|||F|||20250306100000",
+        "NTE|1|L|危急值已电话通知 张医生 10:20\\.br\\复核：K\\T\\Na\\S\\2",
+        "OBX|3|ST|MODE^Take Mode^L||Whole Blood||||||F",
+        "NTE|1|L|仪器自动稀释后复测",
+        "OBX|4|NM|CL^氯^L||101|mmol/L|99-110|N|||F|||20250306100000",
+    ]
+
+
+write("nte-comments-utf8-cr.hl7", nte_message("N-2001", "LYTE-0077", "CHN|UNICODE UTF-8"), "utf-8", "\r")
+write("nte-comments-gbk-crlf.hl7", nte_message("N-2002", "LYTE-0078", "CHN"), "gbk", "\r\n")
+
 if __name__ == "__main__":
     print("written:", ", ".join(sorted(p.name for p in HERE.glob("*.hl7"))))
