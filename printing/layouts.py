@@ -125,6 +125,21 @@ def _result_lines(result: LabResult, width: PaperWidth) -> list[Line]:
     return [Line(r, bold=bold) for r in rows] + [Line("  " + d) for d in detail if d.strip()]
 
 
+# Under the result it explains, indented past the item column's start so it reads as that row's.
+_COMMENT_INDENT = "  "
+_COMMENT_LABEL = "注："
+
+
+def _comment_lines(comments: Sequence[str], cols: int) -> list[Line]:
+    """A result's remarks, each wrapped under its own label (hanging indent), one after another."""
+    lines: list[Line] = []
+    for comment in comments:
+        if comment.strip():
+            lines += [Line(_COMMENT_INDENT + t)
+                      for t in labelled(_COMMENT_LABEL, comment.strip(), cols - len(_COMMENT_INDENT))]
+    return lines
+
+
 def lab_report_blocks(report: LabReport, width: PaperWidth) -> list[Block]:
     """The blocks of a lab report (检验报告单) for one paper width."""
     cols = width.columns
@@ -148,6 +163,7 @@ def lab_report_blocks(report: LabReport, width: PaperWidth) -> list[Block]:
     blocks.append(_rule(cols))
     for result in report.results:
         blocks += _result_lines(result, width)
+        blocks += _comment_lines(result.comments, cols)
     blocks.append(_rule(cols))
     present = {r.abnormal_flag for r in report.results}
     legend = [text for flags, text in _LEGEND if present & flags]
@@ -162,6 +178,10 @@ def lab_report_blocks(report: LabReport, width: PaperWidth) -> list[Block]:
             blocks += [Line(t, bold=True) for t in wrap(text, cols)]
         blocks += [Line(t) for t in labelled("电话通知：", report.critical_call_note or "未记录", cols)]
         blocks.append(_rule(cols, "*"))
+    remarks = [c.strip() for c in report.comments if c.strip()]
+    if remarks:
+        blocks += [Line(t) for t in labelled("备注：", "\n".join(remarks), cols)]
+        blocks.append(_rule(cols))
     blocks += _field_lines([("接收时间", format_time(report.received_at)),
                             ("报告时间", format_time(report.reported_at))], cols, 2 if cols >= 48 else 1)
     blocks += _field_lines([("检验者", report.tester), ("审核者", report.reviewer)], cols, 2)

@@ -147,6 +147,8 @@ class LabResult:
     reference_range: str = ""
     flag: AbnormalFlag | str = AbnormalFlag.NORMAL
     code: str = ""  # e.g. 'GLU', printed next to the name when given
+    # The lab's remarks on this value, e.g. '标本溶血，结果仅供参考', printed under its line.
+    comments: Sequence[str] = ()
 
     @property
     def abnormal_flag(self) -> AbnormalFlag:
@@ -170,6 +172,8 @@ class LabReport:
     department: str = ""
     # How a critical value was phoned through, e.g. '已电话通知患者本人 10:20 王护士'.
     critical_call_note: str = ""
+    # The lab's remarks on the whole report, printed as 备注 before the times and signatures.
+    comments: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

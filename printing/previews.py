@@ -11,13 +11,15 @@ from pathlib import Path
 from printing.layouts import follow_up_slip, lab_report, referral_slip
 from printing.model import ChineseMode, PaperWidth, PrinterSettings
 from printing.preview import preview
-from printing.samples import sample_follow_up_slip, sample_lab_report, sample_referral_slip
+from printing.samples import (sample_follow_up_slip, sample_lab_report, sample_lab_report_with_comments,
+                              sample_referral_slip)
 
 
 def write_previews(folder: str | Path = "/tmp/print-previews") -> list[Path]:
     """Render all sample layouts and save their previews; returns the PNG paths."""
     folder = Path(folder)
     documents = [("lab-report", lab_report, sample_lab_report()),
+                 ("lab-report-comments", lab_report, sample_lab_report_with_comments()),
                  ("follow-up-slip", follow_up_slip, sample_follow_up_slip()),
                  ("referral-slip", referral_slip, sample_referral_slip())]
     paths = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 from printing.model import FollowUpSlip, LabReport, LabResult, Patient, ReferralSlip
@@ -34,6 +35,21 @@ def sample_lab_report(results: int = 8) -> LabReport:
         institution="滨湖社区卫生服务中心", department="检验科",
         critical_call_note="10:20 已电话通知家庭医生团队 陈医生（王晓红）",
     )
+
+
+def sample_lab_report_with_comments() -> LabReport:
+    """The biochemistry report with the lab's remarks (HL7 NTE): a haemolysed potassium, a recheck, the
+    critical-value call, and two notes on the whole report. A sample of its own: the golden bytes of
+    sample_lab_report() stay those of a report without remarks."""
+    report = sample_lab_report()
+    remarks = {
+        "GLU": ("已复查", "危急值已电话通知 陈医生 10:20"),
+        "K": ("标本溶血，结果仅供参考，建议重新采血复查（溶血可使血钾假性升高）",),
+    }
+    results = [replace(r, result="6.1", flag="H", comments=remarks["K"]) if r.code == "K"
+               else replace(r, comments=remarks.get(r.code, ())) for r in report.results]
+    return replace(report, results=results, comments=(
+        "标本轻度脂血", "本报告血糖结果与2024-05-01报告相差较大，已与临床沟通 (LIS ref: NTE-2024-0506-17)"))
 
 
 def sample_follow_up_slip() -> FollowUpSlip:

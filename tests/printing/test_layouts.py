@@ -10,7 +10,8 @@ from printing import (ChineseMode, PaperWidth, PrinterSettings, follow_up_slip, 
                       text_columns)
 from printing.blocks import Line
 from printing.layouts import tear_line
-from printing.samples import sample_follow_up_slip, sample_lab_report, sample_referral_slip
+from printing.samples import (sample_follow_up_slip, sample_lab_report, sample_lab_report_with_comments,
+                              sample_referral_slip)
 
 WIDTHS = list(PaperWidth)
 
@@ -22,6 +23,7 @@ def _text(data, width):
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("blocks_of, document", [
     (lab_report_blocks, sample_lab_report()),
+    (lab_report_blocks, sample_lab_report_with_comments()),
     (follow_up_slip_blocks, sample_follow_up_slip()),
     (referral_slip_blocks, sample_referral_slip()),
 ])
@@ -83,6 +85,36 @@ def test_lab_report_result_column_is_aligned(width, split_at_column):
         assert cell == " " * (size - text_columns(r.result)) + r.result
         found += 1
     assert found == len(report.results)
+
+
+@pytest.mark.parametrize("mode", list(ChineseMode))
+@pytest.mark.parametrize("width", WIDTHS)
+def test_lab_report_prints_each_result_note_under_its_row_and_report_notes_as_remarks(width, mode):
+    report = sample_lab_report_with_comments()
+    text_pv = preview(lab_report(report, PrinterSettings(width=width)), width)
+    lines = text_pv.lines
+    potassium = next(i for i, line in enumerate(lines) if line.startswith("血钾(K)"))
+    following = next(i for i, line in enumerate(lines) if line.startswith("尿蛋白(PRO)"))
+    notes = [line for line in lines[potassium + 1:following] if "注：" in line or line.startswith("      ")]
+    # Indented under the row, wrapped with a hanging indent, complete and in order.
+    assert notes[0].startswith("  注：标本溶血") and all(line.startswith("      ") for line in notes[1:])
+    assert "".join(line.strip() for line in notes).removeprefix("注：") == report.results[6].comments[0]
+    glucose = lines[next(i for i, line in enumerate(lines) if line.startswith("空腹血糖(GLU)")):potassium]
+    assert "  注：已复查" in glucose and any(line.startswith("  注：危急值已电话通知") for line in glucose)
+    remarks = next(i for i, line in enumerate(lines) if line.startswith("备注："))
+    assert lines[remarks] == "备注：标本轻度脂血" and lines[remarks + 1].startswith("      本报告血糖结果")
+    assert remarks < next(i for i, line in enumerate(lines) if line.startswith("接收时间"))
+    assert all(text_columns(line) <= width.columns for line in lines)
+    if mode is ChineseMode.RASTER:  # the same picture as text mode: nothing cut or shifted
+        raster_pv = preview(lab_report(report, PrinterSettings(width=width, mode=mode)), width)
+        assert raster_pv.image.tobytes() == text_pv.image.tobytes()
+
+
+def test_lab_report_with_blank_notes_prints_as_one_without_notes():
+    report = sample_lab_report()
+    blank = dataclasses.replace(report, comments=("", "  "),
+                                results=[dataclasses.replace(r, comments=(" ",)) for r in report.results])
+    assert lab_report(blank, PrinterSettings()) == lab_report(report, PrinterSettings())
 
 
 @pytest.mark.parametrize("width", WIDTHS)
