@@ -442,7 +442,7 @@ def _report_values(feed: LabFeed | FeedRef, report: parsed.LabReport, resident_i
         collected_at=local_time(report.collected_at), specimen_received_at=local_time(report.specimen_received_at),
         reported_at=local_time(report.reported_at), status=report.status[:2], tester=report.tester[:100],
         reviewer=report.reviewer[:100], critical=False, abnormal=False, excluded=_excluded(report),
-        created_at=now, changed_at=now)
+        comments=_new_comments([], report.comments), created_at=now, changed_at=now)
 
 
 def _excluded(report: parsed.LabReport) -> list[dict]:
@@ -460,7 +460,8 @@ def _result_values(result: parsed.LabResult, report_id: str, message_id: str, po
         range_text=result.range_text[:200], range_low=result.range_low, range_high=result.range_high,
         range_by_sex=dict(result.range_by_sex), flags=list(result.flags), critical=result.critical,
         abnormal=result.abnormal, status=result.status[:2], observed_at=local_time(result.observed_at),
-        observer=result.observer[:100], received_at=now, superseded_by_id=None, superseded_at=None)
+        observer=result.observer[:100], comments=list(result.comments), received_at=now, superseded_by_id=None,
+        superseded_at=None)
 
 
 def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *,
@@ -687,10 +688,20 @@ def _update_header(rep: LabReport, report: parsed.LabReport) -> None:
     for key, value in values.items():
         if value or getattr(rep, key) is None:
             setattr(rep, key, value)
+    comments = _new_comments(rep.comments or [], report.comments)
+    if comments:
+        # Added, never put in place of what an earlier message said: a final's remark does not make the
+        # preliminary's "已复查" untrue. A new list, as JSON columns do not track changes made in place.
+        rep.comments = list(rep.comments or []) + comments
     if report.excluded:
         rep.excluded = list(rep.excluded or []) + [
             {"set_id": e.set_id, "value_type": e.value_type, "code": e.code, "name": e.name,
              "value_text": e.value_text[:500], "reason": e.reason} for e in report.excluded]
+
+
+def _new_comments(have: list[str], comments: list[str]) -> list[str]:
+    """The comments not yet among `have`, once each, in order: a resend of a report repeats its remarks."""
+    return [c for c in dict.fromkeys(comments) if c not in have]
 
 
 def _add_results(rep: LabReport, report: parsed.LabReport, message: LabMessage, now: dt.datetime) -> None:
@@ -707,7 +718,7 @@ def _add_results(rep: LabReport, report: parsed.LabReport, message: LabMessage, 
             range_low=result.range_low, range_high=result.range_high, range_by_sex=dict(result.range_by_sex),
             flags=list(result.flags), critical=result.critical, abnormal=result.abnormal,
             status=result.status[:2], observed_at=local_time(result.observed_at), observer=result.observer[:100],
-            received_at=now)
+            comments=list(result.comments), received_at=now)
         earlier = current.get(code)
         if earlier is not None and code not in added:
             row.position = earlier.position

@@ -162,6 +162,9 @@ class LabReport(Base):
     critical: Mapped[bool] = mapped_column(Boolean, default=False)  # a current row is critical
     abnormal: Mapped[bool] = mapped_column(Boolean, default=False)
     excluded: Mapped[list] = mapped_column(JSON, default=list)  # non-result OBX rows, for the interface log
+    # The lab's remarks on the whole report (NTE after OBR/ORC, FHIR conclusion), texts in arrival order; a
+    # later message's remarks are added, not put in place of earlier ones (intake._update_header).
+    comments: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When results last arrived: a report seen before a correction is new again.
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -212,6 +215,8 @@ class LabResultRow(Base):
     status: Mapped[str] = mapped_column(String(2), default="")
     observed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     observer: Mapped[str] = mapped_column(String(100), default="")
+    # The lab's remarks on this value (NTE after its OBX, FHIR Observation.note): "标本溶血" changes how it reads.
+    comments: Mapped[list] = mapped_column(JSON, default=list)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("lab_results.id"))
     superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -10,6 +10,12 @@ V = ma.validate
 Number = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"description": "exact decimal as text"})
 
 
+def comments_field(what: str) -> ma.fields.List:
+    """The lab's remarks as a list of texts ([] when none); `what` says whose."""
+    return ma.fields.List(ma.fields.String(), metadata={"description": f"the lab's remarks on {what} (HL7 NTE, "
+                                                                        "FHIR note/conclusion), in arrival order"})
+
+
 class LabFeedCreateSchema(Schema):
     hospital_id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True, validate=V.Length(min=2, max=100),
@@ -52,6 +58,8 @@ class LabHistoryRowSchema(Schema):
     observed_at = ma.fields.DateTime(allow_none=True)
     received_at = ma.fields.DateTime()
     superseded_at = ma.fields.DateTime(allow_none=True)
+    # An earlier value keeps its own remarks: the haemolysis note belongs to the value it explains.
+    comments = comments_field("this value, e.g. 标本溶血，结果仅供参考")
 
 
 class LabResultSchema(LabHistoryRowSchema):
@@ -80,12 +88,15 @@ class LabQueueReportSchema(Schema):
     specimen_type = ma.fields.String()
     reported_at = ma.fields.DateTime(allow_none=True)
     critical = ma.fields.Boolean()
+    comments = comments_field("the whole report")
     results = ma.fields.Method("_results", metadata={
-        "description": "code, name, value_text, unit, flags, current, message_id (the message it came in)"})
+        "description": "code, name, value_text, unit, flags, comments, current, message_id (the message it "
+                       "came in)"})
 
     def _results(self, rep):
         return [{"code": r.code, "name": r.name, "value_text": r.value_text, "unit": r.unit,
-                 "flags": r.flags, "current": r.superseded_by_id is None, "message_id": r.message_id}
+                 "flags": r.flags, "comments": list(r.comments or []), "current": r.superseded_by_id is None,
+                 "message_id": r.message_id}
                 for r in rep.results]
 
 
@@ -204,6 +215,7 @@ class LabReportRowSchema(Schema):
     changed_at = ma.fields.DateTime()
     critical = ma.fields.Boolean()
     abnormal = ma.fields.Boolean()
+    comments = comments_field("the whole report")
     seen_at = ma.fields.DateTime(allow_none=True)
     new = ma.fields.Function(lambda r: r["seen_at"] is None or r["seen_at"] < r["changed_at"], metadata={
         "description": "the resident's team has not seen it since results last arrived"})
@@ -276,6 +288,7 @@ class LabReportSchema(Schema):
     reviewer = ma.fields.String()
     critical = ma.fields.Boolean()
     abnormal = ma.fields.Boolean()
+    comments = comments_field("the whole report (each result's own are on its row)")
     changed_at = ma.fields.DateTime()
     seen_at = ma.fields.DateTime(allow_none=True)
     critical_call = ma.fields.Method("_critical_call", metadata={

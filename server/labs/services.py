@@ -238,7 +238,7 @@ def _report_rows():
                    Resident.team_id, Hospital.name.label("hospital_name"), LabReport.filler_no,
                    LabReport.panel_code, LabReport.panel_name, LabReport.specimen_type, LabReport.status,
                    LabReport.reported_at, LabReport.changed_at, LabReport.critical, LabReport.abnormal,
-                   seen.c.seen_at, last_visit.label("last_visit_date"),
+                   LabReport.comments, seen.c.seen_at, last_visit.label("last_visit_date"),
                    case((alerts.new_since_visit(last_visit), True), else_=False).label("new_since_visit"))
             .join(Resident, Resident.id == LabReport.resident_id)
             .join(Hospital, Hospital.id == LabReport.hospital_id)
@@ -387,13 +387,15 @@ def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
                                age=age_on(resident.birth_date, reported.date()),
                                record_number=resident.record_number)
     results = [printing.LabResult(item=r.name or r.code, result=r.value_text, unit=r.unit,
-                                  reference_range=r.range_text, flag=_print_flag(r), code=r.code)
+                                  reference_range=r.range_text, flag=_print_flag(r), code=r.code,
+                                  comments=tuple(r.comments or ()))
                for r in current_results(rep)]
     return printing.LabReport(report_id=rep.filler_no or rep.id, patient=patient,
                               specimen_type=rep.specimen_type, received_at=received, reported_at=reported,
                               tester=rep.tester, reviewer=rep.reviewer, results=results,
                               institution=rep.hospital.name if rep.hospital else "",
-                              department=rep.panel_name, critical_call_note=_call_line(rep))
+                              department=rep.panel_name, critical_call_note=_call_line(rep),
+                              comments=tuple(rep.comments or ()))
 
 
 def _call_line(rep: LabReport) -> str:
