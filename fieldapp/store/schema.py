@@ -5,7 +5,7 @@ on names so a pulled page is inserted without mapping. Never edit an upgrade onc
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,18 @@ FOLLOWUPS = EntityTable("followups", (
     "emergency", "referral", "referred", "next_visit_date", "form", "recorded_at", "received_at", "signed_by"),
     json_columns=("form",), append_only=True)
 # Lab reports and their result rows come from the hospitals through the server: pull only.
-LAB_REPORTS = EntityTable("lab_reports", (
+# The columns upgrade 2 created them with; upgrade 4 adds comments (a shipped upgrade never changes).
+_LAB_REPORT_COLUMNS_2 = (
     "id", "resident_id", "hospital_id", "filler_no", "panel_code", "panel_name", "specimen_type",
-    "collected_at", "reported_at", "status", "critical", "abnormal", "changed_at"), append_only=True)
-LAB_RESULTS = EntityTable("lab_results", (
+    "collected_at", "reported_at", "status", "critical", "abnormal", "changed_at")
+_LAB_RESULT_COLUMNS_2 = (
     "id", "report_id", "position", "code", "name", "value_type", "value_text", "value_num", "comparator",
     "unit", "range_text", "range_low", "range_high", "flags", "critical", "abnormal", "status", "observed_at",
-    "superseded_by_id"), json_columns=("flags",), append_only=True)
+    "superseded_by_id")
+LAB_REPORTS = EntityTable("lab_reports", _LAB_REPORT_COLUMNS_2 + ("comments",), json_columns=("comments",),
+                          append_only=True)
+LAB_RESULTS = EntityTable("lab_results", _LAB_RESULT_COLUMNS_2 + ("comments",),
+                          json_columns=("flags", "comments"), append_only=True)
 
 ENTITIES: dict[str, EntityTable] = {t.name: t for t in (HOUSEHOLDS, RESIDENTS, CONDITIONS, FOLLOWUPS,
                                                         LAB_REPORTS, LAB_RESULTS)}
@@ -99,8 +104,8 @@ UPGRADES: list[list[str]] = [
     # 2: follow-up records, lab reports and result rows
     [
         _entity_ddl(FOLLOWUPS),
-        _entity_ddl(LAB_REPORTS),
-        _entity_ddl(LAB_RESULTS),
+        _entity_ddl(replace(LAB_REPORTS, columns=_LAB_REPORT_COLUMNS_2)),
+        _entity_ddl(replace(LAB_RESULTS, columns=_LAB_RESULT_COLUMNS_2)),
         "CREATE INDEX ix_followups_resident ON followups (resident_id, condition, visit_date)",
         "CREATE INDEX ix_followups_amends ON followups (amends_id)",
         "CREATE INDEX ix_lab_reports_resident ON lab_reports (resident_id)",
@@ -115,5 +120,17 @@ UPGRADES: list[list[str]] = [
     # server's version differs from sync_state 'ref', which starts empty so the next sync fills them.
     [
         "CREATE TABLE hospitals (id TEXT PRIMARY KEY, code TEXT, name TEXT)",
+    ],
+    # 4: the lab's remarks on reports and result rows (HL7 NTE). A tablet holds rows pulled before the
+    # upgrade without them (an older app drops columns it does not know, and a server may have sent remarks
+    # meanwhile), so it downloads everything once more, as after upgrade 2; a store already due for a full
+    # download (snapshot not done, e.g. just through upgrade 2) keeps its generation.
+    [
+        "ALTER TABLE lab_reports ADD COLUMN comments",
+        "ALTER TABLE lab_results ADD COLUMN comments",
+        "UPDATE sync_state SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'gen' AND EXISTS "
+        "(SELECT 1 FROM sync_state WHERE key = 'snapshot_done' AND value = 'true')",
+        "UPDATE sync_state SET value = 'null' WHERE key = 'cursor'",
+        "UPDATE sync_state SET value = 'false' WHERE key = 'snapshot_done'",
     ],
 ]

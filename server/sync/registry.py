@@ -134,13 +134,14 @@ FOLLOWUP_COLUMNS = ("id", "resident_id", "condition", "kind", "original_id", "re
                     "amendment_reason", "visit_date", "visit_mode", "sbp", "dbp", "fpg_mmol", "classification",
                     "bp_controlled", "fpg_controlled", "emergency", "referral", "referred", "next_visit_date",
                     "form", "recorded_at", "received_at", "signed_by")
+# comments: the lab's remarks (HL7 NTE); a doctor reading a high potassium on the tablet must see "标本溶血".
 LAB_REPORT_COLUMNS = ("id", "resident_id", "hospital_id", "filler_no", "panel_code", "panel_name",
                       "specimen_type", "collected_at", "reported_at", "status", "critical", "abnormal",
-                      "changed_at")
+                      "changed_at", "comments")
 # Every row, superseded ones too: a correction is a new row and the old one points to it.
 LAB_RESULT_COLUMNS = ("id", "report_id", "position", "code", "name", "value_type", "value_text", "value_num",
                       "comparator", "unit", "range_text", "range_low", "range_high", "flags", "critical",
-                      "abnormal", "status", "observed_at", "superseded_by_id")
+                      "abnormal", "status", "observed_at", "superseded_by_id", "comments")
 
 register(SyncedEntity(
     "followups", FU, FOLLOWUP_COLUMNS, parent="residents", parent_key="resident_id", append_only=True,

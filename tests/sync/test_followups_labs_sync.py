@@ -218,6 +218,45 @@ def test_a_store_from_before_visits_downloads_everything_once_more(tmp_path):
     store.close()
 
 
+def test_the_labs_notes_reach_the_tablet(world, tablet, session, lab_feed, server_scope, tablet_scope):
+    from server.households.models import Resident
+    res = session.get(Resident, world.residents["A1-0-0"])
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    lab_feed(_oru("N-1", res, ["NTE|1|L|标本轻度脂血", "OBX|1|NM|K^钾^L||6.1|mmol/L|3.5-5.3|H|||F",
+                               "NTE|1|L|标本溶血，结果仅供参考", "OBX|2|NM|GLU^血糖^L||5.0|mmol/L|3.9-6.1|N|||F"],
+                 filler="N-F"))
+    engine.sync()
+    [rep] = store.lab_reports(res.id)
+    assert rep["comments"] == ["标本轻度脂血"]
+    full = store.lab_report(rep["id"])
+    assert {r["code"]: r["comments"] for r in full["results"]} == {"K": ["标本溶血，结果仅供参考"], "GLU": []}
+    assert tablet_scope(store) == server_scope(session, world.teams["A1"])
+
+
+def test_a_store_from_before_lab_notes_downloads_everything_once_more(tmp_path):
+    import sqlite3
+
+    from fieldapp.store import Store
+    from fieldapp.store.schema import UPGRADES
+    path = str(tmp_path / "notes.sqlite")
+    db = sqlite3.connect(path, isolation_level=None)
+    for upgrade in UPGRADES[:3]:
+        for stmt in upgrade:
+            db.execute(stmt)
+    db.execute("PRAGMA user_version = 3")
+    db.executemany("INSERT INTO sync_state VALUES (?, ?)", [("cursor", '"c.0.99"'), ("gen", "7"),
+                                                            ("snapshot_done", "true")])
+    db.execute("INSERT INTO lab_results (id, report_id, code, value_text, flags) VALUES ('1', 'R', 'K', '6.1', '[]')")
+    db.close()
+    store = Store(path)
+    assert store.schema_version == len(UPGRADES) == 4
+    assert (store.state("cursor"), store.state("gen"), store.state("snapshot_done")) == (None, 8, False)
+    # Rows pulled before keep their values until the new download replaces them; no notes yet, not [].
+    assert [tuple(r) for r in store.db.execute("SELECT value_text, comments FROM lab_results")] == [("6.1", None)]
+    store.close()
+
+
 def test_lost_and_death_entries_recorded_on_the_tablet_are_signed_on_the_server(
         world, tablet, as_user, session, server_scope, tablet_scope):
     from server.followups.models import FollowUp
