@@ -76,14 +76,19 @@ def test_a_raw_line_break_inside_a_note_is_kept_as_a_new_line():
 
 # --- FHIR ---------------------------------------------------------------------------------------------
 
-def test_fhir_observation_note_and_report_conclusion(fixture_message):
-    bundle = json.loads(fixture_message("bundle-chem-r4.json"))
+def bundle_with_notes(raw: bytes) -> dict:
+    """The chemistry bundle with a conclusion on the report and notes (one blank) on the potassium (2823-3)."""
+    bundle = json.loads(raw)
     for entry in bundle["entry"]:
         res = entry["resource"]
         if res["resourceType"] == "DiagnosticReport":
             res["conclusion"] = " 标本轻度脂血 "
         elif res["resourceType"] == "Observation" and res["code"]["coding"][0]["code"] == "2823-3":
             res["note"] = [{"text": "标本溶血，结果仅供参考"}, {"text": "  "}, {"text": "已复查"}]
-    (rep,) = parse_fhir_bundle(bundle).reports
+    return bundle
+
+
+def test_fhir_observation_note_and_report_conclusion(fixture_message):
+    (rep,) = parse_fhir_bundle(bundle_with_notes(fixture_message("bundle-chem-r4.json"))).reports
     assert rep.comments == ["标本轻度脂血"]
     assert {r.code: r.comments for r in rep.results if r.comments} == {"2823-3": ["标本溶血，结果仅供参考", "已复查"]}

@@ -2,6 +2,8 @@
 message, added to by later messages, and printed under the result they explain."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -9,6 +11,7 @@ import printing
 from server.households.models import Resident
 from server.labs import services
 from server.labs.models import LabMessage, LabReport, LabResultRow
+from tests.labs.test_hl7v2_notes import bundle_with_notes
 
 from .conftest import ZHANG_SAN_ID
 
@@ -102,16 +105,8 @@ def test_a_report_without_notes_has_empty_lists(make_oru, post_hl7, zhang_san, a
 
 
 def test_fhir_notes_are_stored_like_hl7_ones(fixture_message, post_fhir, session):
-    import json
-
-    bundle = json.loads(fixture_message("bundle-chem-r4.json"))
-    for entry in bundle["entry"]:
-        res = entry["resource"]
-        if res["resourceType"] == "DiagnosticReport":
-            res["conclusion"] = "标本轻度脂血"
-        elif res["resourceType"] == "Observation" and res["code"]["coding"][0]["code"] == "2823-3":
-            res["note"] = [{"text": "标本溶血，结果仅供参考"}]
+    bundle = bundle_with_notes(fixture_message("bundle-chem-r4.json"))
     assert post_fhir(json.dumps(bundle).encode()).status_code == 201
     rep = _report(session, "FILLER-555")
     assert rep.comments == ["标本轻度脂血"]
-    assert {r.code: r.comments for r in rep.results if r.comments} == {"2823-3": ["标本溶血，结果仅供参考"]}
+    assert {r.code: r.comments for r in rep.results if r.comments} == {"2823-3": ["标本溶血，结果仅供参考", "已复查"]}
