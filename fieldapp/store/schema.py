@@ -41,7 +41,8 @@ FOLLOWUPS = EntityTable("followups", (
     "emergency", "referral", "referred", "next_visit_date", "form", "recorded_at", "received_at", "signed_by"),
     json_columns=("form",), append_only=True)
 # Lab reports and their result rows come from the hospitals through the server: pull only.
-# The columns upgrade 2 created them with; upgrade 4 adds comments (a shipped upgrade never changes).
+# The columns upgrade 2 created them with; upgrade 4 adds comments and the team's critical-value call (a
+# shipped upgrade never changes).
 _LAB_REPORT_COLUMNS_2 = (
     "id", "resident_id", "hospital_id", "filler_no", "panel_code", "panel_name", "specimen_type",
     "collected_at", "reported_at", "status", "critical", "abnormal", "changed_at")
@@ -49,8 +50,9 @@ _LAB_RESULT_COLUMNS_2 = (
     "id", "report_id", "position", "code", "name", "value_type", "value_text", "value_num", "comparator",
     "unit", "range_text", "range_low", "range_high", "flags", "critical", "abnormal", "status", "observed_at",
     "superseded_by_id")
-LAB_REPORTS = EntityTable("lab_reports", _LAB_REPORT_COLUMNS_2 + ("comments",), json_columns=("comments",),
-                          append_only=True)
+_CRITICAL_CALL_COLUMNS = ("critical_call_at", "critical_call_noted_at", "critical_call_note")
+LAB_REPORTS = EntityTable("lab_reports", _LAB_REPORT_COLUMNS_2 + ("comments",) + _CRITICAL_CALL_COLUMNS,
+                          json_columns=("comments",), append_only=True)
 LAB_RESULTS = EntityTable("lab_results", _LAB_RESULT_COLUMNS_2 + ("comments",),
                           json_columns=("flags", "comments"), append_only=True)
 
@@ -121,13 +123,15 @@ UPGRADES: list[list[str]] = [
     [
         "CREATE TABLE hospitals (id TEXT PRIMARY KEY, code TEXT, name TEXT)",
     ],
-    # 4: the lab's remarks on reports and result rows (HL7 NTE). A tablet holds rows pulled before the
+    # 4: the lab's remarks on reports and result rows (HL7 NTE), and the team's note of phoning a critical
+    # value through (lab_reports.critical_call_*). A tablet holds rows pulled before the
     # upgrade without them (an older app drops columns it does not know, and a server may have sent remarks
     # meanwhile), so it downloads everything once more, as after upgrade 2; a store already due for a full
     # download (snapshot not done, e.g. just through upgrade 2) keeps its generation.
     [
         "ALTER TABLE lab_reports ADD COLUMN comments",
         "ALTER TABLE lab_results ADD COLUMN comments",
+        *(f"ALTER TABLE lab_reports ADD COLUMN {column}" for column in _CRITICAL_CALL_COLUMNS),
         "UPDATE sync_state SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'gen' AND EXISTS "
         "(SELECT 1 FROM sync_state WHERE key = 'snapshot_done' AND value = 'true')",
         "UPDATE sync_state SET value = 'null' WHERE key = 'cursor'",

@@ -234,6 +234,21 @@ def test_the_labs_notes_reach_the_tablet(world, tablet, session, lab_feed, serve
     assert tablet_scope(store) == server_scope(session, world.teams["A1"])
 
 
+def test_the_teams_critical_call_reaches_the_tablet(world, tablet, session, lab_feed, as_user):
+    from server.households.models import Resident
+    res = session.get(Resident, world.residents["A1-0-0"])
+    store, engine = tablet("gp-a1")
+    lab_feed(_oru("CC-1", res, ["OBX|1|NM|K^钾^L||6.8|mmol/L|3.5-5.3|HH|||F"], filler="CC-F"))
+    engine.sync()
+    [rep] = store.lab_reports(res.id)
+    assert rep["critical_call_note"] is None
+    r = as_user("gp-a1").put(f"/api/v1/lab-reports/{rep['id']}/critical-call", json={"note": "已电话通知家属"})
+    assert r.status_code == 200, r.get_json()
+    engine.sync()
+    [rep] = store.lab_reports(res.id)
+    assert rep["critical_call_note"] == "已电话通知家属" and rep["critical_call_noted_at"] >= rep["changed_at"]
+
+
 def test_a_store_from_before_lab_notes_downloads_everything_once_more(tmp_path):
     import sqlite3
 
