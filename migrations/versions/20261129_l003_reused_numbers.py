@@ -9,9 +9,10 @@ control id (analysers may number every message 1) was taken for a repeat and its
 lab_messages.fingerprint holds server.labs.models.content_fingerprint(raw, format) (HL7: SHA-256 of the
 bytes after MSH, line endings normalised; FHIR: "", Bundle.identifier alone) and the unique key is
 (feed_id, sending_facility, control_id, fingerprint): a repeat is the same control id with the same content.
-Existing rows are backfilled in Python, in batches, with that same function, imported rather than copied:
-a fingerprint that differed from the one intake computes would store a resend of an old message again.
-The function is plain Python (hashlib), not a model.
+Existing rows are backfilled in Python, in batches, by a copy of that function as it was when this
+migration was written (a migration must not change when the app's code does; tests/server_labs/
+test_reused_numbers.py checks the two agree): a fingerprint that differed from the one intake computes
+would store a resend of an old message again.
 
 Order numbers: lab_reports was unique on (hospital_id, filler_no), so a number reused for another patient
 had to join that patient's report. The constraint is not dropped but widened to (hospital_id, filler_no,
@@ -23,10 +24,10 @@ adds to the first's report on its retry; and the printed filler number stays the
 Downgrade: rows the old keys cannot hold are made distinct rather than deleted: a reused order number
 becomes "<number>~<filler_reuse>", a reused control id "<control id>~<n>" (n from 2, by arrival).
 """
+import hashlib
+
 from alembic import op
 import sqlalchemy as sa
-
-from server.labs.models import content_fingerprint
 
 revision = 'l003'
 down_revision = 'l002'
@@ -34,6 +35,14 @@ branch_labels = None
 depends_on = None
 
 BATCH = 500
+
+
+def content_fingerprint(raw: bytes, fmt: str) -> str:
+    """server.labs.models.content_fingerprint of 29 November 2026."""
+    if fmt != "hl7v2":
+        return ""
+    _msh, _end, rest = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").partition(b"\r")
+    return hashlib.sha256(rest.strip(b"\r")).hexdigest()
 messages = sa.table('lab_messages', sa.column('id', sa.String), sa.column('format', sa.String),
                     sa.column('raw', sa.LargeBinary), sa.column('fingerprint', sa.String),
                     sa.column('feed_id', sa.Integer), sa.column('sending_facility', sa.String),

@@ -52,7 +52,7 @@ from ..scope import Actor
 from . import model as parsed
 from .fhir import FHIRBundleError, parse_fhir_bundle
 from .hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
-from .matching import _CJK, REASONS, Match, candidates, decide
+from .matching import _CJK, REASONS, SEX_CODES, Match, candidates, decide
 from .mllp import oversized_reason
 from .models import (LabFeed, LabMessage, LabRejection, LabReport, LabResultRow, content_fingerprint,
                      lab_message_reports)
@@ -64,6 +64,9 @@ KEY_HEADER = "X-Lab-Feed-Key"
 # OBX-11 codes ranked: a row replaces the current one for its code unless it is of lower standing, so a late
 # preliminary never hides a final value, and a re-sent final never hides a correction.
 _STANDING = {"C": 2, "D": 2, "F": 1, "U": 1, "X": 1}
+# How long an order stays open to later messages under its number (a final after a preliminary, a
+# correction): past it, the number is taken for a new order (analysers recycle sample numbers).
+ORDER_WINDOW = dt.timedelta(days=30)
 # The new-order path's plain INSERTs, built once (their cache keys are then computed once, not per message).
 _INSERT_REPORT = insert(LabReport.__table__)
 _INSERT_MESSAGE_REPORT = insert(lab_message_reports)
@@ -535,15 +538,20 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
     if session.scalar(select(LabFeed.revoked_at).where(LabFeed.id == feed.id)) is not None:
         raise FeedRevoked(feed.id)
     fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
+    of_number = (LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(fillers))
+    # Only reports that changed within ORDER_WINDOW can be added to: analysers recycle sample numbers (daily,
+    # some of them), so an older report under the number is another order, and reading every report ever
+    # filed under a recycled number made each message slower than the last. Result rows are read only for
+    # the reports joined (lazily, in _add_results), not for every report under the number.
     known = session.scalars(
-        select(LabReport).where(LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(fillers))
-        .options(selectinload(LabReport.results), selectinload(LabReport.messages).load_only(
+        select(LabReport).where(*of_number, LabReport.changed_at >= now - ORDER_WINDOW)
+        .options(selectinload(LabReport.messages).load_only(
             LabMessage.received_at, LabMessage.patient_name, LabMessage.patient_name_alphabetic,
-            LabMessage.patient_birth_date, LabMessage.patient_id_number))  # not raw: megabytes a message
+            LabMessage.patient_birth_date, LabMessage.patient_sex, LabMessage.patient_id_number))  # not raw
         .order_by(LabReport.filler_reuse)).all()
     owner_ids = {rep.resident_id for rep in known if rep.resident_id}
     owners = {r.id: r for r in session.execute(
-        select(Resident.id, Resident.name, Resident.birth_date, Resident.id_number)
+        select(Resident.id, Resident.name, Resident.birth_date, Resident.sex, Resident.id_number)
         .where(Resident.id.in_(owner_ids)))} if owner_ids else {}
     match, targets = place_orders(msg.patient, match, known, owners)
     values = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
@@ -554,7 +562,9 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
     row = LabMessage(**values)
     session.add(row)
 
-    reuses = {rep.filler_no: rep.filler_reuse for rep in known}  # ordered by filler_reuse: the highest wins
+    # The highest filler_reuse of each number, older reports included (the unique key spans them all).
+    reuses = dict(session.execute(select(LabReport.filler_no, func.max(LabReport.filler_reuse))
+                                  .where(*of_number).group_by(LabReport.filler_no)).all())
     for report in msg.reports:
         filler = report.filler_no[:100] or None
         rep = targets.get(filler) if filler else None
@@ -586,75 +596,68 @@ def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport
 
     Results of one patient must never reach another patient's report, so a report is joined only when it is
     this patient's: held by the resident the message matched; or, for a message without a certain match of
-    its own, held by a resident whose file same_person agrees with (then the message is filed under them,
-    method 'order'); or held by nobody yet (queued) and same_person agrees with its first message. Any other
-    report under the number is another patient's order that reuses it: the message's order becomes a report
-    of its own, the other report and its owner untouched; the message keeps a certain match of its own (by ID
-    number), and otherwise goes to a person ('order_conflict').
-    A queued message adds only to queued reports, so the person's match by hand moves no one else's rows.
-    `owners`: resident id -> a row with name, birth_date, id_number.
+    its own (and not one of several namesakes), held by a resident whose file same_person agrees with (the
+    message is then filed under them, method 'order'); or, for a message still without a match, held by
+    nobody yet (queued) with a first message same_person agrees with. Any other report under the number is
+    another patient's order that reuses it (or one waiting in the queue): the message's order becomes a
+    report of its own, and that report and its owner are untouched. A message with a match keeps it (its
+    results are not held back in the queue); one without goes to a person ('order_conflict').
+    `owners`: resident id -> a row with name, birth_date, sex, id_number.
     """
     own = match
     why = f"no certain match of its own ({own.reason}{': ' + own.note if own.note else ''})"
-    if match.resident_id is None:
+    if match.resident_id is None and own.reason != "ambiguous":
         agreeing = {owner.id for owner in (owners[rep.resident_id] for rep in known if rep.resident_id)
-                    if same_person(patient, owner.name, owner.birth_date, owner.id_number)}
+                    if same_person(patient, owner.name, owner.birth_date, owner.id_number, sex=owner.sex)}
         if len(agreeing) == 1:
             match = Match(agreeing.pop(), "order", note=why)
     targets: dict[str, LabReport] = {}
-    queued = False
     for rep in known:  # ordered by filler_reuse: the latest report of a number wins
         if match.resident_id is not None and rep.resident_id == match.resident_id:
             targets[rep.filler_no] = rep
-        elif rep.resident_id is None and rep.messages and _same_as_message(patient, rep.messages[0]):
+        elif (match.resident_id is None and rep.resident_id is None and rep.messages
+              and _same_as_message(patient, rep.messages[0])):
             targets[rep.filler_no] = rep
-            queued = True
     held_by_others = sorted({rep.filler_no for rep in known} - set(targets))
-    if not held_by_others and not (queued and match.resident_id is not None):
+    if not held_by_others:
         return match, targets
-    if own.resident_id is not None and not queued:
-        # Certain by its own ID number (matching's rule 1): the number is the hospital's, reused for another
-        # patient, so the results become this resident's own report and the other report is not touched.
-        # Nothing is left for a person to decide, and queueing would hold back a critical value.
-        return Match(own.resident_id, own.method, note=f"order {', '.join(held_by_others)} is also filed for "
-                                                          "another patient; this is a report of its own"), targets
-    if own.resident_id is not None:
-        note = f"the message identifies resident {own.resident_id} ({own.method}); "
-    else:
-        note = f"{why}; "
-    note += (f"order {', '.join(held_by_others)} is filed for another patient, so this is a report of its own"
-             if held_by_others else "its order is waiting in the queue for a person")
-    return (Match(None, reason="order_conflict", note=note, suggested=own.suggested),
-            {filler: rep for filler, rep in targets.items() if rep.resident_id is None})
+    note = (f"order {', '.join(held_by_others)} is also on another report (another patient's, or one waiting "
+            "in the queue): this is a report of its own")
+    if match.resident_id is not None:
+        return Match(match.resident_id, match.method, note=f"{match.note}; {note}" if match.note else note), targets
+    return Match(None, reason="order_conflict", note=f"{why}; {note}", suggested=own.suggested), targets
 
 
 def same_person(patient: parsed.LabPatient, name: str, birth_date: dt.date | None, id_number: str | None,
-                name_alphabetic: str = "") -> bool:
+                name_alphabetic: str = "", sex: str | None = None) -> bool:
     """Whether a message's patient, not matched with certainty, is the person known as (name, birth date, ID
-    number) -- the holder of an order number the message reuses.
+    number, sex as GB/T 2261.1 '1'/'2') -- the holder of an order number the message reuses.
 
-    The order number already ties them, so this asks only that nothing says otherwise and something says so:
-    - different ID numbers, different birth dates (each when both are known) or different names are
-      different people (a name that disagrees with the ID number is a mistyped ID, as in matching's
-      id_name_mismatch);
-    - then the same ID number, or the same name (ideographic; else the letters of the alphabetic form
-      against the pinyin) is the same person; a message with neither (no ID number, no name) is not.
-    Sex is not compared: matching's ID rule does not either, and hospitals often send it wrong or not at all.
+    The order number ties them only weakly (analysers recycle sample numbers), so:
+    - different ID numbers, birth dates, sexes (each when both are known) or names are different people (a
+      name that disagrees with the ID number is a mistyped ID, as in matching's id_name_mismatch);
+    - the same citizen ID number is the same person;
+    - otherwise the same name (ideographic; else the letters of the alphabetic form against the pinyin),
+      birth date and sex, all known on both sides, as matching's rule 2 compares them.
     """
-    number = patient.citizen_id
+    number, mine = patient.citizen_id, SEX_CODES.get(patient.sex)
     if number and id_number and number != id_number:
         return False
     if patient.birth_date and birth_date and patient.birth_date != birth_date:
         return False
+    if mine and sex and mine != sex:
+        return False
     names = _names_agree(_name_forms(patient.name, patient.name_alphabetic), _name_forms(name, name_alphabetic))
     if names is False:
         return False
-    return names is True or (number is not None and number == id_number)
+    if number is not None and number == id_number:
+        return True
+    return names is True and None not in (patient.birth_date, birth_date, mine, sex)
 
 
 def _same_as_message(patient: parsed.LabPatient, other: LabMessage) -> bool:
     return same_person(patient, other.patient_name, other.patient_birth_date, other.patient_id_number,
-                       other.patient_name_alphabetic)
+                       other.patient_name_alphabetic, SEX_CODES.get(other.patient_sex))
 
 
 def _name_forms(name: str, alphabetic: str = "") -> tuple[str, str]:

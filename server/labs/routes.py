@@ -259,14 +259,14 @@ def get_report(report_id):
 @blp.auth("gp")
 @blp.arguments(LabCriticalCallSchema)
 @blp.response(200, LabReportSchema)
-@blp.alt_response(409, description="the report has no critical value")
+@blp.alt_response(409, description="the report has no critical value, or changed since report_changed_at")
 def note_critical_call(data, report_id):
     """Note that your team phoned the report's critical values through to the patient (when, what was said;
     standards section 6). The printed report then shows it; a correction arriving later asks for a new call."""
     session = db.session()
     actor = _actor()
     rep = services.note_critical_call(session, actor, services.get_report(session, actor, report_id),
-                                      data["note"], data["called_at"])
+                                      data["note"], data["report_changed_at"], data["called_at"])
     session.commit()
     return rep
 

@@ -310,14 +310,19 @@ def call_due(rep: LabReport) -> bool:
     return rep.critical and (rep.critical_call_noted_at is None or rep.critical_call_noted_at < rep.changed_at)
 
 
-def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str,
+def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str, report_changed_at: dt.datetime,
                        called_at: dt.datetime | None = None) -> LabReport:
-    """The team phoned the patient (or their family) about the report's critical values: what was said, and
-    when (default now). A later call replaces the note; every one stays in the audit log."""
+    """The team phoned the patient (or their family) about the report's critical values as of
+    `report_changed_at` (the version the caller read): what was said, and when (default now). A later call
+    replaces the note; every one stays in the audit log."""
     if actor.role != "gp" or actor.team_id is None:
         raise Forbidden("Only a GP team notes the call to its patient.", {"authorization": "role"})
     if not rep.critical:
         raise Conflict("This report has no critical value to phone through.", {"critical": ["false"]})
+    if report_changed_at != rep.changed_at:
+        # A correction arrived after the caller read the values: the note would vouch for values not phoned.
+        raise Conflict("The report has changed since you read it: read it again before noting the call.",
+                       {"report_changed_at": [f"the report changed at {rep.changed_at.isoformat()}"]})
     now = dt.datetime.now(dt.timezone.utc)
     called_at = called_at or now
     if called_at.tzinfo is None:

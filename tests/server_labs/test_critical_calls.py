@@ -37,6 +37,12 @@ def _printed(session, world, rep_id) -> str:
     return printing.preview(printing.lab_report(services.printable(rep, res), printing.PrinterSettings())).text
 
 
+def _put(client, rep, body: dict, stamp: str | None = None):
+    """PUT the call note for the report as last read (its changed_at), unless `stamp` says otherwise."""
+    return client.put(f"/api/v1/lab-reports/{rep.id}/critical-call",
+                      json={"report_changed_at": stamp or rep.changed_at.isoformat(), **body})
+
+
 def _flat(text: str) -> str:
     """The printed text without line breaks and indents (the note wraps across lines)."""
     return re.sub(r"\s+", "", text)
@@ -55,7 +61,7 @@ def test_the_team_notes_the_call_and_the_paper_and_worklist_show_it(session, wor
     assert "电话通知：未记录" in _printed(session, world, rep.id)
     assert _alert(gp, rep.resident_id)["calls_due"] == 1
 
-    r = as_user("nurse-a1").put(f"/api/v1/lab-reports/{rep.id}/critical-call", json={"note": NOTE})
+    r = _put(as_user("nurse-a1"), rep, {"note": NOTE})
     assert r.status_code == 200, r.get_json()
     body = r.get_json()
     assert body["critical_call"]["note"] == NOTE and body["critical_call_due"] is False
@@ -69,7 +75,7 @@ def test_the_team_notes_the_call_and_the_paper_and_worklist_show_it(session, wor
 
 def test_a_call_due_puts_the_resident_first_in_the_worklist(session, world, make_oru, post_hl7, as_user):
     first = _send(session, world, make_oru, post_hl7, "W-1")
-    as_user("gp-a1").put(f"/api/v1/lab-reports/{first.id}/critical-call", json={"note": NOTE})
+    _put(as_user("gp-a1"), first, {"note": NOTE})
     # Another resident's critical value arrives later (newer), with no call noted: they come first.
     other_id = next(rid for key, rid in world.residents.items() if key.startswith("A1-") and rid != first.resident_id)
     res = session.get(Resident, other_id)
@@ -83,22 +89,34 @@ def test_a_call_due_puts_the_resident_first_in_the_worklist(session, world, make
 def test_a_correction_after_the_call_needs_a_new_one(session, world, make_oru, post_hl7, as_user):
     rep = _send(session, world, make_oru, post_hl7, "R-1")
     gp = as_user("gp-a1")
-    assert gp.put(f"/api/v1/lab-reports/{rep.id}/critical-call", json={"note": NOTE}).status_code == 200
+    assert _put(gp, rep, {"note": NOTE}).status_code == 200
     _send(session, world, make_oru, post_hl7, "R-2", value="7.2", status="C")  # corrected, still critical
     again = gp.get(f"/api/v1/lab-reports/{rep.id}").get_json()
     assert again["critical_call"]["note"] == NOTE and again["critical_call_due"] is True
     assert "电话通知：未记录" in _printed(session, world, rep.id)  # the call covered the old value, not 7.2
 
 
+def test_a_note_for_values_read_before_a_correction_is_refused(session, world, make_oru, post_hl7, as_user):
+    # The doctor read 6.8 and phoned it through; a correction to 7.2 arrived before the note was written:
+    # the note must not vouch for 7.2.
+    rep = _send(session, world, make_oru, post_hl7, "V-1")
+    read = rep.changed_at.isoformat()
+    corrected = _send(session, world, make_oru, post_hl7, "V-2", value="7.2", status="C")
+    r = _put(as_user("gp-a1"), corrected, {"note": NOTE}, stamp=read)
+    assert r.status_code == 409 and "report_changed_at" in r.get_json()["errors"]
+    assert _put(as_user("gp-a1"), corrected, {"note": NOTE}).status_code == 200  # read again: accepted
+
+
 @pytest.mark.parametrize("body, field", [
     ({"note": "   "}, "note"), ({}, "note"), ({"note": "x" * 201}, "note"),
+    ({"note": NOTE, "report_changed_at": None}, "report_changed_at"),
     ({"note": NOTE, "called_at": "2099-01-01T10:00:00+08:00"}, "called_at"),
     ({"note": NOTE, "called_at": "2025-03-02T06:59:00"}, "called_at"),  # before the specimen was taken
     ({"note": NOTE, "called_at": "yesterday"}, "called_at"),
 ])
 def test_a_bad_note_is_refused_naming_the_field(session, world, make_oru, post_hl7, as_user, body, field):
     rep = _send(session, world, make_oru, post_hl7, "B-1")
-    r = as_user("gp-a1").put(f"/api/v1/lab-reports/{rep.id}/critical-call", json=body)
+    r = _put(as_user("gp-a1"), rep, body)
     assert r.status_code == 422, r.get_json()
     errors = r.get_json()["errors"]
     assert field in errors.get("json", errors), errors
@@ -109,8 +127,7 @@ def test_a_bad_note_is_refused_naming_the_field(session, world, make_oru, post_h
 def test_a_call_time_without_an_offset_is_china_time(session, world, make_oru, post_hl7, as_user):
     rep = _send(session, world, make_oru, post_hl7, "T-1")
     local = dt.datetime(2025, 3, 2, 10, 20)  # phoned before the report arrived: the lab phoned the doctor
-    r = as_user("gp-a1").put(f"/api/v1/lab-reports/{rep.id}/critical-call",
-                             json={"note": NOTE, "called_at": local.isoformat()})
+    r = _put(as_user("gp-a1"), rep, {"note": NOTE, "called_at": local.isoformat()})
     assert r.status_code == 200, r.get_json()
     session.expire_all()
     stored = session.get(LabReport, rep.id)
@@ -121,7 +138,7 @@ def test_a_call_time_without_an_offset_is_china_time(session, world, make_oru, p
 
 def test_a_report_without_a_critical_value_has_no_call_to_note(session, world, make_oru, post_hl7, as_user):
     rep = _send(session, world, make_oru, post_hl7, "N-1", value="4.1", flag="N")
-    r = as_user("gp-a1").put(f"/api/v1/lab-reports/{rep.id}/critical-call", json={"note": NOTE})
+    r = _put(as_user("gp-a1"), rep, {"note": NOTE})
     assert r.status_code == 409 and r.get_json()["errors"] == {"critical": ["false"]}
 
 
@@ -130,6 +147,5 @@ def test_only_the_residents_team_notes_a_call(session, world, make_oru, post_hl7
     expected = {"gp-a1": 200, "nurse-a1": 200, "gp-a2": 404, "gp-b1": 404, "nurse-b1": 404,
                 "staff-a": 403, "staff-b": 403, "admin": 403, "spec": 403}
     assert set(expected) == set(USERS)
-    got = {user: as_user(user).put(f"/api/v1/lab-reports/{rep.id}/critical-call", json={"note": NOTE}).status_code
-           for user in USERS}
+    got = {user: _put(as_user(user), rep, {"note": NOTE}).status_code for user in USERS}
     assert got == expected

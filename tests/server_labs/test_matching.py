@@ -189,8 +189,9 @@ def test_dismiss_keeps_the_message(post_hl7, make_oru, session, as_user):
 
 def test_order_already_filed_ties_a_later_message(post_hl7, make_oru, session, zhang_san):
     _send(post_hl7, make_oru, "M-12", "PID|1||11010519491231002X^^^^ID||张三||19491231|M", filler="ORD-7")
-    # The correction carries only the hospital's own number: the order number ties it to the same resident.
-    _send(post_hl7, make_oru, "M-13", "PID|1||55501^^^HOSP^MR||张三||19491231|M", filler="ORD-7",
+    # The correction carries only the hospital's own number: the order number with the same name, birth date
+    # and sex as her file (2: female) ties it to the same resident.
+    _send(post_hl7, make_oru, "M-13", "PID|1||55501^^^HOSP^MR||张三||19491231|F", filler="ORD-7",
           obx=["OBX|1|NM|GLU^血糖^L||5.3|mmol/L|3.9-6.1|N|||C"])
     msg = _message(session, "M-13")
     assert (msg.match_status, msg.match_method, msg.resident_id) == ("matched", "order", zhang_san)

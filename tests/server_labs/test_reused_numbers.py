@@ -104,9 +104,9 @@ def test_order_reused_for_a_resident_matched_by_id_is_their_own_report(post_hl7,
 
 def test_an_uncertain_message_agreeing_with_the_owner_adds_to_the_order(post_hl7, make_oru, session, zhang_san):
     post_hl7(make_oru("A1", pid=PID_ZS, obr=obr("S003", "P"), obx=[k("4.1", status="P")]))
-    # No ID number and no sex: not a certain match of its own, but the same name and birth date as the
-    # resident holding the order.
-    post_hl7(make_oru("A2", pid="PID|1||H9^^^^MR||张三||19491231", obr=obr("S003"), obx=[k("4.3")]))
+    # No ID number: not a certain match of its own, but the same name, birth date and sex as the resident
+    # holding the order.
+    post_hl7(make_oru("A2", pid="PID|1||H9^^^^MR||张三||19491231|F", obr=obr("S003"), obx=[k("4.3")]))
     first, second = _messages(session)
     assert (second.match_status, second.match_method, second.resident_id) == ("matched", "order", zhang_san)
     assert [r.id for r in second.reports] == [r.id for r in first.reports]
@@ -116,7 +116,9 @@ def test_an_uncertain_message_agreeing_with_the_owner_adds_to_the_order(post_hl7
 @pytest.mark.parametrize("pid", [
     "PID|1||H9^^^^MR||张三||19500101",  # another birth date
     "PID|1||110105198001010016^^^^ID||张三||19491231",  # another ID number (not on file)
-    "PID|1||H9^^^^MR||||19491231",  # no name and no ID number: nothing says it is the owner
+    "PID|1||H9^^^^MR||||19491231|F",  # no name and no ID number: nothing says it is the owner
+    "PID|1||H9^^^^MR||张三||19491231",  # no sex: a name and a birth date alone do not tie a recycled number
+    "PID|1||H9^^^^MR||张三||19491231|M",  # another sex
 ])
 def test_an_uncertain_message_contradicting_the_owner_does_not(post_hl7, make_oru, session, zhang_san, pid):
     post_hl7(make_oru("B1", pid=PID_ZS, obr=obr("S004"), obx=[k("4.1")]))
@@ -124,6 +126,34 @@ def test_an_uncertain_message_contradicting_the_owner_does_not(post_hl7, make_or
     first, second = _messages(session)
     assert (second.match_status, second.match_reason, second.resident_id) == ("unmatched", "order_conflict", None)
     assert second.reports[0].id != first.reports[0].id
+    assert _k_rows(session, first.reports[0].id) == [("4.1", True)]
+
+
+def test_one_of_two_namesakes_is_not_filed_by_a_reused_number(post_hl7, make_oru, session, zhang_san,
+                                                               add_resident):
+    # Two residents share name, birth date and sex (matching: ambiguous); the order number one of them holds
+    # does not decide which one a message without an ID number is about.
+    add_resident("A2", "张三", "2", dt.date(1949, 12, 31))
+    post_hl7(make_oru("D1", pid=PID_ZS, obr=obr("S010"), obx=[k("4.1")]))
+    post_hl7(make_oru("D2", pid="PID|1||H7^^^^MR||张三||19491231|F", obr=obr("S010"), obx=[k("6.9", "HH")]))
+    first, second = _messages(session)
+    assert (second.match_status, second.match_reason, second.resident_id) == ("unmatched", "order_conflict", None)
+    assert "ambiguous" in second.match_note
+    assert second.reports[0].id != first.reports[0].id
+    assert _k_rows(session, first.reports[0].id) == [("4.1", True)]
+
+
+def test_an_order_past_the_window_is_not_added_to(post_hl7, make_oru, session, zhang_san):
+    # Analysers recycle sample numbers: a report that last changed more than ORDER_WINDOW ago is another
+    # order, even for the same patient; the number's next report takes the next filler_reuse.
+    post_hl7(make_oru("O1", pid=PID_ZS, obr=obr("S011"), obx=[k("4.1")]))
+    old = session.scalar(select(LabReport))
+    old.changed_at = old.changed_at - intake.ORDER_WINDOW - dt.timedelta(days=1)
+    session.commit()
+    post_hl7(make_oru("O2", pid=PID_ZS, obr=obr("S011"), obx=[k("6.9", "HH")]))
+    first, second = _messages(session)
+    assert (second.match_status, second.resident_id) == ("matched", zhang_san)
+    assert [r.filler_reuse for r in second.reports] == [1] and second.reports[0].id != first.reports[0].id
     assert _k_rows(session, first.reports[0].id) == [("4.1", True)]
 
 
@@ -150,23 +180,21 @@ def test_queued_orders_join_only_for_the_same_patient(post_hl7, make_oru, sessio
     assert r.status_code == 409  # nothing left to file
 
 
-@pytest.mark.parametrize("prelim_pid, joins", [
-    ("PID|1||H9^^^^MR||张三||19491231", True),  # no ID number, no sex: queued, but the same name and birth
-    (f"PID|1||{ZHANG_SAN_ID}^^^^ID||张山||19491231|F", False),  # her ID number under another name
+@pytest.mark.parametrize("prelim_pid", [
+    "PID|1||H9^^^^MR||张三||19491231",  # no ID number, no sex: queued
+    "PID|1||H9^^^^MR||张三||19491231|F",  # her name, birth date and sex: queued with her suggested
+    f"PID|1||{ZHANG_SAN_ID}^^^^ID||张山||19491231|F",  # her ID number under another name: queued
 ])
-def test_a_certain_match_and_a_queued_report_of_its_order(post_hl7, make_oru, session, zhang_san, prelim_pid,
-                                                          joins):
+def test_a_certain_match_and_a_queued_report_of_its_order(post_hl7, make_oru, session, zhang_san, prelim_pid):
     post_hl7(make_oru("T1", pid=prelim_pid, obr=obr("S006", "P"), obx=[k("5.0", status="P")]))
     post_hl7(make_oru("T2", pid=PID_ZS, obr=obr("S006"), obx=[k("5.2")]))
     prelim, final = _messages(session)
     assert prelim.match_status == "unmatched"
-    # The same patient adds to the queued order and waits with it (a person files both); when the queued
-    # order may be someone else's, 张三's certain result becomes a report of her own at once. Neither files
-    # the queued rows under 张三 unasked.
-    assert ([r.id for r in final.reports] == [r.id for r in prelim.reports]) is joins
-    assert (final.match_status, final.match_reason, final.reports[0].resident_id) == (
-        ("unmatched", "order_conflict", None) if joins else ("matched", None, zhang_san))
-    assert _k_rows(session, prelim.reports[0].id) == ([("5.0", False), ("5.2", True)] if joins else [("5.0", True)])
+    # 张三's certain result becomes a report of her own at once (a critical value is not held in the queue);
+    # the queued order is left for a person, its rows not filed under 张三 unasked.
+    assert [r.id for r in final.reports] != [r.id for r in prelim.reports]
+    assert (final.match_status, final.match_reason, final.reports[0].resident_id) == ("matched", None, zhang_san)
+    assert _k_rows(session, prelim.reports[0].id) == [("5.0", True)] and prelim.reports[0].resident_id is None
 
 
 def test_the_same_order_filed_at_once_on_two_connections_is_one_report(post_hl7, make_oru, session, zhang_san,
@@ -182,20 +210,22 @@ def test_the_same_order_filed_at_once_on_two_connections_is_one_report(post_hl7,
     assert _k_rows(session, session.scalar(select(LabReport.id))) == [("5.0", False), ("5.2", True)]
 
 
-def _patient(name="", alphabetic="", birth=None, number=None):
+def _patient(name="", alphabetic="", birth=None, number=None, sex=""):
     from server.labs.model import LabPatient, PatientIdentifier
 
     ids = [PatientIdentifier(number, "ID", "", "PID-3")] if number else []
-    return LabPatient(identifiers=ids, name=name, name_alphabetic=alphabetic, birth_date=birth)
+    return LabPatient(identifiers=ids, name=name, name_alphabetic=alphabetic, birth_date=birth, sex=sex)
 
 
 BORN = dt.date(1949, 12, 31)
 
 
 @pytest.mark.parametrize("patient, same", [
-    (_patient("张 三", birth=BORN), True),  # spacing aside, the same name and birth date
-    (_patient("张三"), True),  # no birth date sent: nothing contradicts
-    (_patient("Zhang San", "ZHANG^SAN", BORN), True),  # pinyin of the name on file
+    (_patient("张 三", birth=BORN, sex="F"), True),  # spacing aside, the same name, birth date and sex
+    (_patient("张三", birth=BORN), False),  # no sex sent: name and birth date alone do not tie
+    (_patient("张三", sex="F"), False),  # no birth date sent
+    (_patient("张三", birth=BORN, sex="M"), False),  # another sex
+    (_patient("Zhang San", "ZHANG^SAN", BORN, sex="F"), True),  # pinyin of the name on file
     (_patient(number=ZHANG_SAN_ID), True),  # no name, the same ID number
     (_patient("张山", number=ZHANG_SAN_ID), False),  # her ID number under another name
     (_patient("张三", birth=dt.date(1950, 1, 1)), False),
@@ -203,7 +233,7 @@ BORN = dt.date(1949, 12, 31)
     (_patient(birth=BORN), False),  # nothing says it is her
 ])
 def test_same_person(patient, same):
-    assert intake.same_person(patient, "张三", BORN, ZHANG_SAN_ID) is same
+    assert intake.same_person(patient, "张三", BORN, ZHANG_SAN_ID, sex="2") is same
 
 
 # --- control ids -----------------------------------------------------------------------------------
@@ -245,6 +275,19 @@ def test_content_fingerprint():
         b"MSH|b\r\nPID|1\nOBR|1", "hl7v2")
     assert content_fingerprint(b"MSH|a\rPID|1\r", "hl7v2") != content_fingerprint(b"MSH|a\rPID|2\r", "hl7v2")
     assert content_fingerprint(b'{"resourceType": "Bundle"}', "fhir") == ""  # Bundle.identifier alone
+
+
+def test_migration_l003_backfills_with_what_intake_computes(sample):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "20261129_l003_reused_numbers.py"
+    spec = importlib.util.spec_from_file_location("l003", path)
+    l003 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(l003)
+    for raw, fmt in [(sample("analyser-cbc-5diff-cr.hl7"), "hl7v2"), (sample("cbc-two-panels-lf.hl7"), "hl7v2"),
+                     (b"MSH|a\r\nPID|1", "hl7v2"), (b"{}", "fhir")]:
+        assert l003.content_fingerprint(raw, fmt) == content_fingerprint(raw, fmt)
 
 
 # --- the migration ---------------------------------------------------------------------------------

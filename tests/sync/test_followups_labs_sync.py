@@ -242,7 +242,8 @@ def test_the_teams_critical_call_reaches_the_tablet(world, tablet, session, lab_
     engine.sync()
     [rep] = store.lab_reports(res.id)
     assert rep["critical_call_note"] is None
-    r = as_user("gp-a1").put(f"/api/v1/lab-reports/{rep['id']}/critical-call", json={"note": "已电话通知家属"})
+    r = as_user("gp-a1").put(f"/api/v1/lab-reports/{rep['id']}/critical-call",
+                             json={"note": "已电话通知家属", "report_changed_at": rep["changed_at"]})
     assert r.status_code == 200, r.get_json()
     engine.sync()
     [rep] = store.lab_reports(res.id)
