@@ -286,6 +286,10 @@ TARGETED.update({
     "GET /api/v1/lab-reports/{report_id}": lambda w, u, k: ("get", f"/api/v1/lab-reports/no-report-{k}", {}),
     "POST /api/v1/lab-reports/{report_id}/seen": lambda w, u, k: (
         "post", f"/api/v1/lab-reports/no-report-{k}/seen", {}),
+    # The walk over every role on a real critical report is tests/server_labs/test_critical_calls.py.
+    "PUT /api/v1/lab-reports/{report_id}/critical-call": lambda w, u, k: (
+        "put", f"/api/v1/lab-reports/no-report-{k}/critical-call",
+        {"json": {"note": "已电话通知", "report_changed_at": "2026-01-01T00:00:00+00:00"}}),
     "GET /api/v1/labs/unmatched/{message_id}": lambda w, u, k: ("get", f"/api/v1/labs/unmatched/no-msg-{k}", {}),
     "POST /api/v1/labs/unmatched/{message_id}/match": lambda w, u, k: (
         "post", f"/api/v1/labs/unmatched/no-msg-{k}/match", {"json": {"resident_id": _res(w, k)}}),
