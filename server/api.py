@@ -57,7 +57,21 @@ class Api(flask_smorest.Api):
                       exc_info=original or error)
             _rollback()
             return error_response(error.code, f"Internal error; quote request id {_request_id()}.")
+        data = getattr(error, "data", None)
+        if error.code == 422 and isinstance(data, dict) and "messages" in data and "message" not in data:
+            # webargs' schema errors come without a sentence: name the fields, as the domain errors do.
+            data["message"] = "Invalid input: " + ", ".join(_field_paths(data["messages"])) + "."
         return super().handle_http_exception(error)
+
+
+def _field_paths(messages, prefix: str = "") -> list[str]:
+    """{"json": {"note": [...], "items": {0: {"x": [...]}}}} -> ["json.note", "json.items.0.x"]."""
+    if not isinstance(messages, dict):
+        return [prefix]
+    paths = []
+    for key, value in messages.items():
+        paths += _field_paths(value, f"{prefix}.{key}" if prefix else str(key))
+    return paths
 
 
 class Schema(ma.Schema):
