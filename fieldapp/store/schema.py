@@ -50,7 +50,7 @@ _LAB_RESULT_COLUMNS_2 = (
     "id", "report_id", "position", "code", "name", "value_type", "value_text", "value_num", "comparator",
     "unit", "range_text", "range_low", "range_high", "flags", "critical", "abnormal", "status", "observed_at",
     "superseded_by_id")
-_CRITICAL_CALL_COLUMNS = ("critical_call_at", "critical_call_noted_at", "critical_call_note")
+_CRITICAL_CALL_COLUMNS = ("critical_call_at", "critical_call_noted_at", "critical_call_covers", "critical_call_note")
 LAB_REPORTS = EntityTable("lab_reports", _LAB_REPORT_COLUMNS_2 + ("comments",) + _CRITICAL_CALL_COLUMNS,
                           json_columns=("comments",), append_only=True)
 LAB_RESULTS = EntityTable("lab_results", _LAB_RESULT_COLUMNS_2 + ("comments",),

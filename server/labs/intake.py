@@ -18,8 +18,9 @@ the ACK, so an AA always means the result is durably stored. Choices:
   walk of every literal) cost more CPU than the database work itself.
   A message adding to a known order (a final after a preliminary, a correction) takes the ORM path below,
   which reconciles, supersedes and lets the sync hook log what changed.
-- Order numbers are reused (analysers recycle sample numbers): a message adds to a known report only when
-  its patient is the report's (same_person); otherwise its order is a report of its own, queued.
+- Order numbers are reused (analysers recycle sample numbers): a message adds to a report of the last
+  ORDER_WINDOW only when its patient is the report's (place_orders, same_person); otherwise its order is a
+  report of its own, filed when the message matched with certainty, queued when it did not.
 - Times without an offset are China Standard Time (UTC+8, no daylight saving), as hospital LIS send them.
 """
 from __future__ import annotations
@@ -46,7 +47,6 @@ from ..audit import services as audit
 from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
 from ..errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized, field_error
-from ..households.models import Resident
 from ..org.models import Center, Hospital
 from ..scope import Actor
 from . import model as parsed
@@ -549,11 +549,7 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
             LabMessage.received_at, LabMessage.patient_name, LabMessage.patient_name_alphabetic,
             LabMessage.patient_birth_date, LabMessage.patient_sex, LabMessage.patient_id_number))  # not raw
         .order_by(LabReport.filler_reuse)).all()
-    owner_ids = {rep.resident_id for rep in known if rep.resident_id}
-    owners = {r.id: r for r in session.execute(
-        select(Resident.id, Resident.name, Resident.birth_date, Resident.sex, Resident.id_number)
-        .where(Resident.id.in_(owner_ids)))} if owner_ids else {}
-    match, targets = place_orders(msg.patient, match, known, owners)
+    match, targets = place_orders(msg.patient, match, known)
     values = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
     if session.scalar(select(exists().where(
             LabMessage.feed_id == feed.id, LabMessage.sending_facility == values["sending_facility"],
@@ -590,27 +586,23 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
     return Stored(row.id, row.match_status, [r.id for r in row.reports])
 
 
-def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport],
-                 owners: Mapping[str, object]) -> tuple[Match, dict[str, LabReport]]:
+def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport]) -> tuple[Match, dict[str, LabReport]]:
     """Which known report (by order number) each of the message's orders adds to, and the message's match.
 
     Results of one patient must never reach another patient's report, so a report is joined only when it is
     this patient's: held by the resident the message matched; or, for a message without a certain match of
-    its own (and not one of several namesakes), held by a resident whose file same_person agrees with (the
-    message is then filed under them, method 'order'); or, for a message still without a match, held by
+    its own, held by the one resident matching suggested (name, birth date and sex, no namesake, no other ID
+    number on file: the order number then confirms the suggestion, and the message is filed under them,
+    method 'order'); or, for a message still without a match, held by
     nobody yet (queued) with a first message same_person agrees with. Any other report under the number is
     another patient's order that reuses it (or one waiting in the queue): the message's order becomes a
     report of its own, and that report and its owner are untouched. A message with a match keeps it (its
     results are not held back in the queue); one without goes to a person ('order_conflict').
-    `owners`: resident id -> a row with name, birth_date, sex, id_number.
     """
     own = match
     why = f"no certain match of its own ({own.reason}{': ' + own.note if own.note else ''})"
-    if match.resident_id is None and own.reason != "ambiguous":
-        agreeing = {owner.id for owner in (owners[rep.resident_id] for rep in known if rep.resident_id)
-                    if same_person(patient, owner.name, owner.birth_date, owner.id_number, sex=owner.sex)}
-        if len(agreeing) == 1:
-            match = Match(agreeing.pop(), "order", note=why)
+    if own.suggested is not None and any(rep.resident_id == own.suggested for rep in known):
+        match = Match(own.suggested, "order", note=why)
     targets: dict[str, LabReport] = {}
     for rep in known:  # ordered by filler_reuse: the latest report of a number wins
         if match.resident_id is not None and rep.resident_id == match.resident_id:
@@ -631,7 +623,8 @@ def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport
 def same_person(patient: parsed.LabPatient, name: str, birth_date: dt.date | None, id_number: str | None,
                 name_alphabetic: str = "", sex: str | None = None) -> bool:
     """Whether a message's patient, not matched with certainty, is the person known as (name, birth date, ID
-    number, sex as GB/T 2261.1 '1'/'2') -- the holder of an order number the message reuses.
+    number, sex as GB/T 2261.1 '1'/'2') -- the patient of the first message of a queued report under the
+    order number the message carries.
 
     The order number ties them only weakly (analysers recycle sample numbers), so:
     - different ID numbers, birth dates, sexes (each when both are known) or names are different people (a

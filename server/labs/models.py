@@ -169,12 +169,14 @@ class LabReport(Base):
     # When results last arrived: a report seen before a correction is new again.
     changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     # The critical value phoned through to the patient (standards section 6: "phoned through and the call
-    # noted"), noted by the team: when the call was made, by whom, what was said, and when it was noted. A
-    # note older than changed_at covered the report as it was then: a correction arriving after it needs a
-    # call of its own (services.call_due). The call itself may precede the report's arrival: the lab phones
-    # the doctor before its system sends the result, and the doctor phones the patient at once.
+    # noted"), noted by the team: when the call was made, by whom, what was said, when it was noted, and
+    # which version of the report (its changed_at) it covered: a correction arriving later, even one stored
+    # while the note was being written, changes changed_at and asks for a call of its own (services.call_due).
+    # The call itself may precede the report's arrival: the lab phones the doctor before its system sends the
+    # result, and the doctor phones the patient at once.
     critical_call_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     critical_call_noted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    critical_call_covers: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     critical_call_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     critical_call_note: Mapped[str | None] = mapped_column(String(200))
 

@@ -261,8 +261,8 @@ class LabCriticalCallSchema(Schema):
     called_at = ma.fields.DateTime(load_default=None, metadata={
         "description": "when the call was made (default: now); without an offset, China Standard Time"})
     report_changed_at = ma.fields.AwareDateTime(required=True, load_only=True, metadata={
-        "description": "the report's changed_at as you read it: the values you phoned through (a correction "
-                       "that arrived since answers 409)"})
+        "description": "the report's changed_at as you read it, sent back exactly as received: the values "
+                       "you phoned through (a correction that arrived since answers 409)"})
     note = ma.fields.String(required=True, validate=[V.Length(min=1, max=200), V.Regexp(r"(?s).*\S",
                             error="Say what was said on the call.")], metadata={
         "description": "e.g. 已电话通知患者本人，嘱今日到医院急诊复查"})

@@ -307,7 +307,7 @@ def mark_seen(session: Session, actor: Actor, rep: LabReport) -> LabReportSeen:
 
 def call_due(rep: LabReport) -> bool:
     """A critical value nobody has yet noted phoning through since the report last changed."""
-    return rep.critical and (rep.critical_call_noted_at is None or rep.critical_call_noted_at < rep.changed_at)
+    return rep.critical and rep.critical_call_covers != rep.changed_at
 
 
 def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str, report_changed_at: dt.datetime,
@@ -319,10 +319,6 @@ def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str
         raise Forbidden("Only a GP team notes the call to its patient.", {"authorization": "role"})
     if not rep.critical:
         raise Conflict("This report has no critical value to phone through.", {"critical": ["false"]})
-    if report_changed_at != rep.changed_at:
-        # A correction arrived after the caller read the values: the note would vouch for values not phoned.
-        raise Conflict("The report has changed since you read it: read it again before noting the call.",
-                       {"report_changed_at": [f"the report changed at {rep.changed_at.isoformat()}"]})
     now = dt.datetime.now(dt.timezone.utc)
     called_at = called_at or now
     if called_at.tzinfo is None:
@@ -332,10 +328,19 @@ def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str
     earliest = rep.collected_at or rep.reported_at or rep.changed_at
     if called_at < earliest:
         raise field_error("called_at", "is before the specimen was taken")
-    rep.critical_call_at, rep.critical_call_noted_at = called_at, now
+    # Only while the report is the version the caller read, read again under a row lock (PostgreSQL): a
+    # correction being stored meanwhile is either committed first (then this answers 409) or waits for this
+    # note and then changes changed_at, so the call is due again (the note covers the version it names).
+    session.refresh(rep, ["changed_at"], with_for_update=True)
+    if report_changed_at != rep.changed_at:
+        raise Conflict("The report has changed since you read it: read it again before noting the call.",
+                       {"report_changed_at": [f"the report changed at {rep.changed_at.isoformat()}; send its "
+                                              "changed_at back exactly as received"]})
+    rep.critical_call_at, rep.critical_call_noted_at, rep.critical_call_covers = called_at, now, rep.changed_at
     rep.critical_call_by, rep.critical_call_note = actor.user_id, note.strip()
     audit.record(session, actor, "critical_call", "lab_report", rep.id, rep.resident_id,
-                 {"called_at": called_at.isoformat(), "note": rep.critical_call_note})
+                 {"called_at": called_at.isoformat(), "note": rep.critical_call_note,
+                  "covers": rep.changed_at.isoformat()})
     return rep
 
 

@@ -137,7 +137,8 @@ FOLLOWUP_COLUMNS = ("id", "resident_id", "condition", "kind", "original_id", "re
 # comments: the lab's remarks (HL7 NTE); a doctor reading a high potassium on the tablet must see "标本溶血".
 LAB_REPORT_COLUMNS = ("id", "resident_id", "hospital_id", "filler_no", "panel_code", "panel_name",
                       "specimen_type", "collected_at", "reported_at", "status", "critical", "abnormal",
-                      "changed_at", "comments", "critical_call_at", "critical_call_noted_at", "critical_call_note")
+                      "changed_at", "comments", "critical_call_at", "critical_call_noted_at",
+                      "critical_call_covers", "critical_call_note")
 # Every row, superseded ones too: a correction is a new row and the old one points to it.
 LAB_RESULT_COLUMNS = ("id", "report_id", "position", "code", "name", "value_type", "value_text", "value_num",
                       "comparator", "unit", "range_text", "range_low", "range_high", "flags", "critical",

@@ -19,13 +19,17 @@ from .test_reports import USERS, _obr
 NOTE = "已电话通知患者本人，嘱今日到医院急诊复查"
 
 
-def _send(session, world, make_oru, post_hl7, control_id, key="A1", value="6.8", flag="HH", status="F"):
-    """A potassium for resident <key>-0-0 (matched by ID number) under order <key>-K; its report."""
+def _potassium(session, world, make_oru, control_id, key="A1", value="6.8", flag="HH", status="F") -> bytes:
+    """A potassium for resident <key>-0-0 (matched by ID number) under order <key>-K."""
     res = session.get(Resident, world.residents[f"{key}-0-0"])
     pid = f"PID|1||{res.id_number}^^^^ID||{res.name}||{res.birth_date:%Y%m%d}|{'M' if res.sex == '1' else 'F'}"
-    raw = make_oru(control_id, pid=pid, obr=_obr(f"{key}-K", "20250302105500", status),
-                   obx=[f"OBX|1|NM|K^钾^L||{value}|mmol/L|3.5-5.5|{flag}|||{status}"])
-    assert post_hl7(raw).status_code == 200
+    return make_oru(control_id, pid=pid, obr=_obr(f"{key}-K", "20250302105500", status),
+                    obx=[f"OBX|1|NM|K^钾^L||{value}|mmol/L|3.5-5.5|{flag}|||{status}"])
+
+
+def _send(session, world, make_oru, post_hl7, control_id, key="A1", value="6.8", flag="HH", status="F"):
+    """Post _potassium(...); its report."""
+    assert post_hl7(_potassium(session, world, make_oru, control_id, key, value, flag, status)).status_code == 200
     session.expire_all()
     return session.scalar(select(LabReport).where(LabReport.filler_no == f"{key}-K"))
 
@@ -94,6 +98,24 @@ def test_a_correction_after_the_call_needs_a_new_one(session, world, make_oru, p
     again = gp.get(f"/api/v1/lab-reports/{rep.id}").get_json()
     assert again["critical_call"]["note"] == NOTE and again["critical_call_due"] is True
     assert "电话通知：未记录" in _printed(session, world, rep.id)  # the call covered the old value, not 7.2
+
+
+def test_a_correction_stored_while_the_call_was_noted_asks_for_a_new_call(session, world, make_oru, post_hl7,
+                                                                         as_user, feed):
+    # Intake read its clock (changed_at to be) before the note was written and committed after it: the note
+    # covers the version the doctor read, so the corrected value is due a call of its own.
+    from server.labs import intake
+    from server.labs.models import LabFeed
+
+    rep = _send(session, world, make_oru, post_hl7, "X-1")
+    intake_clock = dt.datetime.now(dt.timezone.utc)
+    assert _put(as_user("gp-a1"), rep, {"note": NOTE}).status_code == 200
+    raw = _potassium(session, world, make_oru, "X-2", value="7.4", status="C")
+    assert intake.receive_hl7(session, session.get(LabFeed, feed[0]), raw, transport="http",
+                              now=lambda: intake_clock).ack_code == "AA"
+    again = as_user("gp-a1").get(f"/api/v1/lab-reports/{rep.id}").get_json()
+    assert again["critical_call"]["note"] == NOTE and again["critical_call_due"] is True
+    assert _alert(as_user("gp-a1"), rep.resident_id)["calls_due"] == 1
 
 
 def test_a_note_for_values_read_before_a_correction_is_refused(session, world, make_oru, post_hl7, as_user):

@@ -143,6 +143,35 @@ def test_one_of_two_namesakes_is_not_filed_by_a_reused_number(post_hl7, make_oru
     assert _k_rows(session, first.reports[0].id) == [("4.1", True)]
 
 
+def test_an_order_number_does_not_file_a_message_matching_doubts(post_hl7, make_oru, session, add_resident,
+                                                                  zhang_san, as_user):
+    # 李梅 holds the order (filed by hand: she has a namesake); a message under that number with 张三's ID
+    # number and 李梅's name is one matching doubts (id_name_mismatch): the number does not settle it.
+    li = add_resident("A1", "李梅", "2", BORN)
+    add_resident("A2", "李梅", "2", BORN)
+    post_hl7(make_oru("L1", pid="PID|1||H1^^^^MR||李梅||19491231|F", obr=obr("S201"), obx=[k("4.1")]))
+    [first] = _messages(session)
+    assert first.match_reason == "ambiguous"
+    assert as_user("staff-a").post(f"/api/v1/labs/unmatched/{first.id}/match",
+                                   json={"resident_id": li}).status_code == 200
+    post_hl7(make_oru("L2", pid=f"PID|1||{ZHANG_SAN_ID}^^^^ID||李梅||19491231|F", obr=obr("S201"),
+                      obx=[k("6.9", "HH")]))
+    first, second = _messages(session)
+    assert (second.match_status, second.resident_id, second.match_reason) == ("unmatched", None, "order_conflict")
+    assert _k_rows(session, first.reports[0].id) == [("4.1", True)]
+
+
+def test_an_order_number_does_not_file_a_pinyin_name(post_hl7, make_oru, session, zhang_san, add_resident):
+    # 章三 reads zhangsan too: an alphabetic name is no evidence between them, order number or not.
+    add_resident("A2", "章三", "2", BORN)
+    post_hl7(make_oru("P1", pid=PID_ZS, obr=obr("S202"), obx=[k("4.1")]))
+    post_hl7(make_oru("P2", pid="PID|1||H5^^^^MR||ZHANG^SAN||19491231|F", obr=obr("S202"), obx=[k("6.9", "HH")]))
+    first, second = _messages(session)
+    assert first.resident_id == zhang_san
+    assert (second.match_status, second.resident_id) == ("unmatched", None)
+    assert _k_rows(session, first.reports[0].id) == [("4.1", True)]
+
+
 def test_an_order_past_the_window_is_not_added_to(post_hl7, make_oru, session, zhang_san):
     # Analysers recycle sample numbers: a report that last changed more than ORDER_WINDOW ago is another
     # order, even for the same patient; the number's next report takes the next filler_reuse.
