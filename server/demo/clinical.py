@@ -99,13 +99,15 @@ def load_followups(session: Session, today: dt.date, seed: int = 20261129) -> in
 
 
 def hl7_message(n: int, hospital: str, resident: Resident | None, when: dt.datetime, rng: random.Random,
-                critical: bool = False) -> bytes:
-    """An ORU^R01 as a hospital LIS sends it: one chemistry order, six results with flags."""
+                critical: bool = False, potassium_note: str = "", with_id_number: bool = True) -> bytes:
+    """An ORU^R01 as a hospital LIS sends it: one chemistry order, six results with flags; the lab's note on
+    the potassium (an NTE) when given."""
     stamp = when.strftime("%Y%m%d%H%M%S")
     if resident is None:  # a patient the hospital registered without an ID number: goes to the queue
         pid = f"PID|1||H{n:06d}^^^{hospital}^MR||周未知||19521103|F"
-    else:
-        pid = (f"PID|1||{resident.id_number}^^^^ID~H{n:06d}^^^{hospital}^MR||{resident.name}||"
+    else:  # without the ID number, name + birth date + sex only suggest the resident: queued for staff
+        number = f"{resident.id_number}^^^^ID~" if with_id_number else ""
+        pid = (f"PID|1||{number}H{n:06d}^^^{hospital}^MR||{resident.name}||"
                f"{resident.birth_date:%Y%m%d}|{'M' if resident.sex == '1' else 'F'}")
     segs = [f"MSH|^~\\&|LIS|{hospital}|GPO|PD-WF|{stamp}||ORU^R01^ORU_R01|DEMO-{n}|P|2.5.1|||||CHN|UNICODE UTF-8",
             pid, f"OBR|1|P{n}|F{n}|CHEM^生化^L|||{stamp}|||||||{stamp}|SER^血清|||||||{stamp}|||F|||||||"
@@ -119,11 +121,15 @@ def hl7_message(n: int, hospital: str, resident: Resident | None, when: dt.datet
         flag = "HH" if critical and code == "K" else ("H" if value > top else ("L" if high and value < float(low)
                                                                                else "N"))
         segs.append(f"OBX|{i}|NM|{code}^{name}^L||{value}|{unit}|{ref}|{flag}|||F|||{stamp}")
+        if code == "K" and potassium_note:
+            segs.append(f"NTE|1|L|{potassium_note}")
     return ("\r".join(segs) + "\r").encode()
 
 
 def load_labs(session: Session, admin: User, now: dt.datetime, seed: int = 20261129, reports: int = 40) -> int:
-    """A lab feed for the first hospital and `reports` results for chronic patients, one critical, one unknown."""
+    """A lab feed for the first hospital and `reports` results for chronic patients: one critical (with the
+    lab's note of its call), one with a haemolysed specimen; then one for an unknown patient and one sent
+    without the ID number, which the queue shows with the resident suggested."""
     rng = random.Random(seed)
     hospital = session.scalars(select(Hospital).order_by(Hospital.id)).first()
     centers = session.scalars(select(Center.id)).all()
@@ -133,11 +139,13 @@ def load_labs(session: Session, admin: User, now: dt.datetime, seed: int = 20261
     patients = session.scalars(select(Resident).join(ChronicCondition, ChronicCondition.resident_id == Resident.id)
                                .where(Resident.id_number.is_not(None)).order_by(Resident.id_number).distinct()).all()
     stored = 0
-    for n, resident in enumerate(rng.sample(patients, min(reports, len(patients))), 1):
+    notes = {1: "危急值已电话通知家庭医生团队", 2: "标本轻度溶血，结果仅供参考"}
+    chosen = rng.sample(patients, min(reports + 1, len(patients)))
+    for n, resident in enumerate(chosen[:reports], 1):
         when = now - dt.timedelta(days=rng.randint(0, 20), hours=rng.randint(0, 8))
-        receipt = intake.receive_hl7(session, feed, hl7_message(n, hospital.code, resident, when, rng, critical=n == 1),
-                                     transport="demo")
-        stored += receipt.ack_code == "AA"
-    receipt = intake.receive_hl7(session, feed, hl7_message(reports + 1, hospital.code, None, now, rng),
-                                 transport="demo")
-    return stored + (receipt.ack_code == "AA")
+        raw = hl7_message(n, hospital.code, resident, when, rng, critical=n == 1, potassium_note=notes.get(n, ""))
+        stored += intake.receive_hl7(session, feed, raw, transport="demo").ack_code == "AA"
+    for raw in (hl7_message(reports + 1, hospital.code, None, now, rng),
+                hl7_message(reports + 2, hospital.code, chosen[-1], now, rng, with_id_number=False)):
+        stored += intake.receive_hl7(session, feed, raw, transport="demo").ack_code == "AA"
+    return stored

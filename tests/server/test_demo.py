@@ -38,7 +38,8 @@ def test_demo_generator_is_deterministic():
 
 
 def test_demo_clinical_data_goes_through_the_real_services(session):
-    """A small demo with visits and lab results: the worklist has work, the queue has the unknown patient."""
+    """A small demo with visits and lab results: the worklist has work, the queue has the unknown patient and
+    a message sent without an ID number, with its resident suggested."""
     from server.auth.models import User
     from server.followups import services as followups
     from server.followups import worklist
@@ -52,8 +53,13 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     assert counts["lab_messages"] == session.scalar(select(func.count()).select_from(LabMessage))
     statuses = dict(session.execute(select(LabMessage.match_status, func.count())
                                     .group_by(LabMessage.match_status)).all())
-    assert statuses.get("unmatched") == 1, statuses
+    assert statuses.get("unmatched") == 2, statuses
+    queued = session.execute(select(LabMessage.match_reason, LabMessage.suggested_resident_id)
+                             .where(LabMessage.match_status == "unmatched")).all()
+    assert {reason for reason, _ in queued} == {"no_candidate", "name_birth_sex_candidate"}
+    assert all(suggested is not None for reason, suggested in queued if reason == "name_birth_sex_candidate")
     assert any("HH" in flags for flags in session.scalars(select(LabResultRow.flags)))
+    assert "标本轻度溶血，结果仅供参考" in {c for cs in session.scalars(select(LabResultRow.comments)) for c in cs}
     # Every visit was decided by the rules: uncontrolled ones book the 2-week recheck.
     rows = session.scalars(select(FollowUp).where(FollowUp.kind == "visit")).all()
     assert all(r.next_visit_date is not None for r in rows)
