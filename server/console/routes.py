@@ -21,6 +21,12 @@ def households():
     return render_template("console/households.html")
 
 
+@blp.route("/labs")
+def labs():
+    """Lab messages the server could not match with certainty: file each under a resident, or dismiss it."""
+    return render_template("console/labs.html")
+
+
 @blp.route("/login")
 def login():
     """Sign in."""

@@ -1,29 +1,19 @@
 """The center staff console in a real browser: sign in, see loads, accept a proposal, assign households."""
-from pathlib import Path
-
 import pytest
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[1] / "_artifacts"
 
 
-def sign_in(page, live, username, password="correct-horse-1"):
-    page.goto(f"{live}/console/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-
-
-def test_wrong_password_is_explained(browser, live):
+def test_wrong_password_is_explained(browser, sign_in):
     page = browser.new_page()
-    sign_in(page, live, "staff-a", "wrong")
+    sign_in(page, "staff-a", "wrong")
     page.wait_for_selector("#message.error")
     assert "Wrong username or password" in page.text_content("#message")
 
 
-def test_staff_sees_loads_and_accepts_a_proposal(browser, live, world):
+def test_staff_sees_loads_and_accepts_a_proposal(browser, sign_in, shot):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, live, "staff-a")
+    sign_in(page, "staff-a")
     page.wait_for_selector("#loads tbody tr")
     rows = page.locator("#loads tbody tr")
     names = [rows.nth(i).locator("td").first.text_content() for i in range(rows.count())]
@@ -32,16 +22,15 @@ def test_staff_sees_loads_and_accepts_a_proposal(browser, live, world):
     page.click("#propose")
     page.wait_for_selector("#proposal:not([hidden])")
     assert "建议移动 2 户" in page.text_content("#message")
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / "console-proposal.png"), full_page=True)
+    shot(page, "console-proposal")
     page.click("#accept")
     page.wait_for_selector("#message.info >> text=已调整 2 户")
     page.wait_for_function("document.querySelectorAll('#loads tbody tr').length === 2")
 
 
-def test_committee_assignment_form(browser, live, world):
+def test_committee_assignment_form(browser, sign_in, world):
     page = browser.new_page()
-    sign_in(page, live, "staff-a")
+    sign_in(page, "staff-a")
     page.wait_for_selector("#committee-form select[name=committee_id] option", state="attached")
     page.select_option("#committee-form select[name=committee_id]", str(world.committees["A0"]))
     page.select_option("#committee-form select[name=team_id]", str(world.teams["A2"]))
@@ -50,9 +39,9 @@ def test_committee_assignment_form(browser, live, world):
     page.wait_for_selector("#message.info >> text=已分配 2 户")
 
 
-def test_households_page_bulk_assigns(browser, live, world, as_user):
+def test_households_page_bulk_assigns(browser, live, world, as_user, sign_in, shot):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, live, "staff-a")
+    sign_in(page, "staff-a")
     page.wait_for_selector("#loads tbody tr")
     page.goto(f"{live}/console/households")
     page.wait_for_selector("#households tbody tr")
@@ -65,13 +54,13 @@ def test_households_page_bulk_assigns(browser, live, world, as_user):
     page.fill("#assign input[name=reason]", "新建小区")
     page.click("#assign button[type=submit]")
     page.wait_for_selector("#message.info >> text=已分配 2 户")
-    page.screenshot(path=str(SHOTS / "console-households.png"), full_page=True)
+    shot(page, "console-households")
     assert as_user("gp-a1").get("/api/v1/households").get_json()["total"] == 4
 
 
-def test_a_gp_is_told_the_console_is_for_staff(browser, live):
+def test_a_gp_is_told_the_console_is_for_staff(browser, sign_in):
     page = browser.new_page()
-    sign_in(page, live, "gp-a1")
+    sign_in(page, "gp-a1")
     page.wait_for_selector("#message.warn")
     # The explanation must stay: no staff-only call may run and replace it with a 403.
     page.wait_for_load_state("networkidle")
