@@ -90,12 +90,13 @@ class LabQueueReportSchema(Schema):
     critical = ma.fields.Boolean()
     comments = comments_field("the whole report")
     results = ma.fields.Method("_results", metadata={
-        "description": "code, name, value_text, unit, flags, comments, current, message_id (the message it "
-                       "came in)"})
+        "description": "code, name, value_text, unit, flags, critical, comments, current, message_id (the "
+                       "message it came in)"})
 
     def _results(self, rep):
         return [{"code": r.code, "name": r.name, "value_text": r.value_text, "unit": r.unit,
-                 "flags": r.flags, "comments": list(r.comments or []), "current": r.superseded_by_id is None,
+                 "flags": r.flags, "critical": r.critical, "comments": list(r.comments or []),
+                 "current": r.superseded_by_id is None,
                  "message_id": r.message_id}
                 for r in rep.results]
 
@@ -182,6 +183,8 @@ class LabQueueDetailSchema(LabQueueItemSchema):
 
 class LabQueueArgs(Schema):
     status = ma.fields.String(load_default="unmatched", validate=V.OneOf(["unmatched", "dismissed"]))
+    order = ma.fields.String(load_default="oldest", validate=V.OneOf(["oldest", "newest"]), metadata={
+        "description": "by arrival: oldest first (work the queue in turn) or newest first"})
     page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
     page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
 

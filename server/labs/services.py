@@ -44,11 +44,14 @@ def _queue_visible(actor: Actor, feed_column=LabMessage.feed_id, what: str = "Th
 
 
 def list_queue(actor: Actor, args: dict):
-    """A select of queued messages the actor may resolve, oldest first (status unmatched by default)."""
-    stmt = (select(LabMessage).where(_queue_visible(actor), LabMessage.match_status == args["status"])
+    """A select of queued messages the actor may resolve (status unmatched by default), oldest first unless
+    args["order"] is "newest"."""
+    arrival = (LabMessage.received_at, LabMessage.id)
+    if args.get("order") == "newest":
+        arrival = tuple(column.desc() for column in arrival)
+    return (select(LabMessage).where(_queue_visible(actor), LabMessage.match_status == args["status"])
             .options(selectinload(LabMessage.reports), selectinload(LabMessage.hospital))
-            .order_by(LabMessage.received_at, LabMessage.id))
-    return stmt
+            .order_by(*arrival))
 
 
 def get_queued(session: Session, actor: Actor, message_id: str) -> LabMessage:

@@ -165,14 +165,14 @@ def test_pages_run_from_the_newest(labs_page, queued, post_message, as_user):
     page = labs_page
     page.reload()
     page.wait_for_selector("#page >> text=第 1 / 2 页，共 52 条")
-    newest = as_user("staff-a").get("/api/v1/labs/unmatched?page=2&page_size=50").get_json()["items"]
-    assert _queue_rows(page) == [m["id"] for m in reversed(newest)]  # P-47, P-46
+    newest = as_user("staff-a").get("/api/v1/labs/unmatched?order=newest&page_size=50").get_json()["items"]
+    assert newest[0]["control_id"] == "P-47" and _queue_rows(page) == [m["id"] for m in newest]
     page.click("#next")
     page.wait_for_selector("#page >> text=第 2 / 2 页")
-    _wait_for_rows(page, 50)
-    assert _queue_rows(page)[-1] == queued["C-1"]  # the oldest last
-    page.click("#prev")
     _wait_for_rows(page, 2)
+    assert _queue_rows(page) == [queued["C-2"], queued["C-1"]]  # the oldest last
+    page.click("#prev")
+    _wait_for_rows(page, 50)
 
 
 def test_a_gp_is_told_the_labs_page_is_for_staff(browser, live, sign_in, queued):

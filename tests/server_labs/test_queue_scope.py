@@ -148,3 +148,13 @@ def test_a_queued_message_shows_only_its_own_results(session, world, post_hl7, m
     detail = as_user("staff-a").get(f"/api/v1/labs/unmatched/{queued.id}").get_json()
     rows = [row for rep in detail["reports"] for row in rep["results"]]
     assert [(row["code"], row["value_text"]) for row in rows] == [("GLU", "5.2")]
+
+
+def test_the_queue_lists_oldest_or_newest_first(queue, as_user):
+    def listed(query=""):
+        return [m["control_id"] for m in as_user("admin").get(f"/api/v1/labs/unmatched{query}").get_json()["items"]]
+
+    assert listed() == ["unknown", "candidate_b"] == listed("?order=oldest")  # posted in that order
+    assert listed("?order=newest") == ["candidate_b", "unknown"]
+    r = as_user("admin").get("/api/v1/labs/unmatched?order=random")
+    assert r.status_code == 422 and "order" in r.get_json()["errors"]["query"]

@@ -226,7 +226,6 @@ const Console = (() => {
   const SENT_SEX = { M: "男", F: "女", O: "其他", U: "未知" };
   const FILE_SEX = { 1: "男", 2: "女", 0: "未知", 9: "未说明" };
   const SAME_ON = { id_number: "身份证号相同", hospital_patient_id: "医院患者号相同", name_birth_sex: "姓名、出生日期、性别相同" };
-  const CRITICAL_FLAGS = ["HH", "LL", "AA"];  // as server/labs/model.py; the queue's rows carry flags only
   const ID_TYPES = { MR: "病历号", PI: "患者号", PN: "人员号" };
 
   function when(iso) {
@@ -240,24 +239,19 @@ const Console = (() => {
     const detail = document.getElementById("detail");
     const size = 50;
     let page = 1;
-    let total = null;
+    let total = 0;
     let current = null;
 
-    // The API lists the queue oldest first: page p here is the API's page (pages - p + 1) read backwards,
-    // so the newest message is on top (the first page may hold fewer than `size`).
-    const apiPage = (count) => Math.max(1, Math.ceil(count / size) - page + 1);
     async function show() {
-      let want = total === null ? 1 : apiPage(total);
-      let data = await api("GET", `/labs/unmatched?page=${want}&page_size=${size}`);
-      if (apiPage(data.total) !== want) {
-        page = Math.min(page, Math.max(1, Math.ceil(data.total / size)));
-        want = apiPage(data.total);
-        data = await api("GET", `/labs/unmatched?page=${want}&page_size=${size}`);
+      let data = await api("GET", `/labs/unmatched?order=newest&page=${page}&page_size=${size}`);
+      if (!data.items.length && page > 1) {  // the last page emptied by the message just resolved
+        page = Math.max(1, Math.ceil(data.total / size));
+        data = await api("GET", `/labs/unmatched?order=newest&page=${page}&page_size=${size}`);
       }
       total = data.total;
       const body = document.querySelector("#queue tbody");
       body.replaceChildren();
-      for (const m of data.items.reverse()) {
+      for (const m of data.items) {
         const [short] = REASONS[m.match_reason] || [m.match_reason_text];
         const open = el("button", "处理", { type: "button" });
         const last = el("td"); last.append(open);
@@ -297,7 +291,7 @@ const Console = (() => {
         thead.append(hr);
         const tbody = el("tbody");
         for (const r of rep.results) {
-          const critical = (r.flags || []).some((f) => CRITICAL_FLAGS.includes(f));
+          const critical = r.critical;
           const flags = el("td", (r.flags || []).join(" "));
           if (critical) flags.append(" ", el("span", "危急", { class: "badge critical" }));
           const row = el("tr", null, critical ? { class: "critical" } : {});
