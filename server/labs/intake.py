@@ -418,15 +418,22 @@ def _insert_live_statement(table, columns: tuple[str, ...]):
     return insert(table).from_select(list(columns), source).returning(table.c.id)
 
 
+@functools.cache
+def _control_id_reused():
+    """EXISTS: the message's control id came before from its feed and facility with other content (bind
+    parameters feed_id, sending_facility, control_id, fingerprint: a message's values)."""
+    earlier = LabMessage.__table__.alias("earlier")
+    return exists().where(earlier.c.feed_id == bindparam("feed_id"),
+                          earlier.c.sending_facility == bindparam("sending_facility"),
+                          earlier.c.control_id == bindparam("control_id"),
+                          earlier.c.fingerprint != bindparam("fingerprint"))
+
+
 def _reused_control_id_warnings():
     # A message's warnings, or (parameter warnings_reused) the same with a note that its control id came
     # before with other content: decided inside the INSERT, so the new-order path gains no round trip.
-    earlier = LabMessage.__table__.alias("earlier")
-    reused = exists().where(earlier.c.feed_id == bindparam("feed_id"),
-                            earlier.c.sending_facility == bindparam("sending_facility"),
-                            earlier.c.control_id == bindparam("control_id"),
-                            earlier.c.fingerprint != bindparam("fingerprint"))
-    return case((reused, bindparam("warnings_reused", type_=JSON)), else_=bindparam("warnings", type_=JSON))
+    return case((_control_id_reused(), bindparam("warnings_reused", type_=JSON)),
+                else_=bindparam("warnings", type_=JSON))
 
 
 def _reused_control_id_note(control_id: str) -> str:
@@ -551,9 +558,7 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
         .order_by(LabReport.filler_reuse)).all()
     match, targets = place_orders(msg.patient, match, known)
     values = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
-    if session.scalar(select(exists().where(
-            LabMessage.feed_id == feed.id, LabMessage.sending_facility == values["sending_facility"],
-            LabMessage.control_id == values["control_id"], LabMessage.fingerprint != values["fingerprint"]))):
+    if session.scalar(select(_control_id_reused()), values):
         values["warnings"].append(_reused_control_id_note(values["control_id"]))
     row = LabMessage(**values)
     session.add(row)

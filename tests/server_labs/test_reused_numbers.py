@@ -368,3 +368,13 @@ def test_l003_backfills_fingerprints_and_steps_down(empty_url):  # noqa: F811
             "m0": "0", "m1": "1", "m2": "2", "m3": "0~2"}
         assert dict(conn.execute(text("SELECT id, filler_no FROM lab_reports")).all()) == {"r1": "S1", "r2": "S1~1"}
     engine.dispose()
+
+
+def test_a_control_id_reused_for_the_next_message_of_an_order_is_noted(post_hl7, make_oru, session, zhang_san):
+    # The second message adds to the order (the ORM path): the reuse is noted there too.
+    post_hl7(make_oru("R-1", pid=PID_ZS, obr=obr("S301", "P"), obx=[k("4.1", status="P")]))
+    post_hl7(make_oru("R-1", pid=PID_ZS, obr=obr("S301"), obx=[k("4.3")]))
+    one, two = _messages(session)
+    assert [r.id for r in two.reports] == [r.id for r in one.reports]
+    assert not any("control id" in w for w in one.warnings)
+    assert any("control id R-1" in w and "different content" in w for w in two.warnings)
