@@ -89,8 +89,11 @@ def first_sync(server: str, token: str, db: str, incremental_rounds: int) -> Non
     out = {"first_sync_s": round(seconds, 3), "rows": result.pulled, "pages": result.pages,
            "bytes_received": transport.bytes_received, "peak_rss_mb": round(rss_mb, 1),
            "counts": store.status()["counts"],
-           # WAL mode: until a checkpoint most of the store is in the -wal file beside it.
-           "db_bytes": sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))}
+           # WAL mode: what is not checkpointed yet is in the -wal file beside the store.
+           "db_bytes": sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p)),
+           # Where the store's bytes are, per table and index (SQLite's dbstat).
+           "table_bytes": dict(store.db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name "
+                                                "ORDER BY 2 DESC LIMIT 12").fetchall())}
     # A second tablet of the team: a copy of this store with its own device id.
     store.close()
     other_db = db + ".other"

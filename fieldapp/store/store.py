@@ -666,10 +666,15 @@ class Store:
         if relaxed:
             self.db.execute("PRAGMA synchronous=NORMAL")
         try:
-            return self._apply_page(page, finish_snapshot)
+            n = self._apply_page(page, finish_snapshot)
         finally:
             if relaxed:
                 self.db.execute("PRAGMA synchronous=FULL")
+        if finish_snapshot:
+            # A whole download sits in the WAL file (as large as the store); fold it into the store now
+            # rather than at some later save. Busy readers only make it partial, never fail.
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return n
 
     def _apply_page(self, page: dict, finish_snapshot: bool) -> int:
         n = 0
