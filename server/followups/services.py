@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
 from gpcore.followup import codes
+from gpcore.followup.worklist import due_from
 
 from ..audit import services as audit
 from ..errors import Conflict, Forbidden, Invalid, NotFound, field_error
@@ -339,8 +340,6 @@ def _latest_effective_visits(*where):
 
 def _status_values(session: Session, row) -> dict:
     """FollowUpStatus values from a _latest_effective_visits row, re-deciding a stale latest visit."""
-    from .worklist import due_from  # the worklist module imports this one
-
     values = dict(row)
     if values["reassessed"]:
         values.update(_redecide(session, values["followup_id"]))
