@@ -52,7 +52,8 @@ def buckets(latest: Mapping, today: dt.date) -> list[str]:
             names.append("emergency")
         if latest["referred"]:
             names.append("referral")
-        if _short_booking(visit_date, next_date) and (_trouble(latest) or latest["emergency"] or latest["referred"]):
+        trouble = _trouble(latest) or latest["emergency"] or latest["referred"]
+        if trouble and _short_booking(visit_date, next_date):
             names.append("recheck")
         if next_date is not None and next_date < today:
             names.append("overdue")
