@@ -1,7 +1,8 @@
 """A team's follow-up worklist: who to see, how urgently, in walking-route order.
 
 Derived from each managed patient's latest effective visit per condition (lost, terminated and deceased
-registry entries drop out). One item per patient and condition, in every bucket that applies (emergency, referral, recheck, overdue, due_this_week, not_seen_this_year).
+registry entries drop out). One item per patient and condition, in every bucket that applies (emergency,
+referral, recheck, overdue, due_this_week, not_seen_this_year).
 The buckets, their thresholds and urgency order are gpcore's (gpcore/followup/worklist.py, shared with the
 tablet); this module finds the rows in SQL (status rows with due_from <= today) and completes each item.
 
@@ -22,7 +23,7 @@ from gpcore.followup.worklist import BUCKETS, buckets, referral_due_date, urgenc
 from ..households.models import ChronicCondition, Household, Resident
 from ..labs.alerts import lab_alerts
 from ..org.models import Committee
-from ..scope import Actor, rows_visible
+from ..scope import Actor, default_team, rows_visible
 from .models import FollowUpStatus
 from .services import require_team
 
@@ -30,8 +31,8 @@ from .services import require_team
 def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict:
     """Every patient in scope who needs seeing, with buckets and urgency; see the module docstring."""
     team_id = args.get("team_id")
-    if team_id is None and actor.role == "gp":
-        team_id = actor.team_id
+    if team_id is None:
+        team_id = default_team(actor)
     if team_id is not None:
         require_team(session, actor, team_id)
     condition = args.get("condition")
