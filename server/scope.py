@@ -2,9 +2,10 @@
 
 The one home of every role decision: plain rules over an Actor, turned into SQL filters here so every query
 uses the same definition. Services call these functions and never compare a role name themselves
-(tests/server/test_scope_rule.py fails if one does). A new role rule (e.g. a specialist who sees the cases
-referred to them or their pool) goes here: in rows_visible/can_see for what rows it sees, and in the
-require_* functions for what it may do.
+(tests/server/test_scope_rule.py fails if one does). A new role rule goes here too: a specialist who sees
+the cases addressed to them or their pool would be a WHERE-clause function beside rows_visible (over the
+referral's addressee columns, as rows_visible is over team and center) with its one-row twin beside
+can_see, and what the role may do is a require_* function below.
 """
 from __future__ import annotations
 
