@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..errors import Forbidden, Invalid
-from ..scope import Actor, rows_visible
+from ..errors import Invalid
+from ..scope import Actor, require_team_member, rows_visible
 from .models import ServerState, SyncChange, SyncConflict
 from .registry import REGISTRY
 
@@ -205,9 +205,7 @@ def _start_position(conn) -> Cursor:
 # --- pull --------------------------------------------------------------------------------------
 
 def _team(actor: Actor) -> int:
-    if actor.role != "gp" or actor.team_id is None:
-        raise Forbidden("Only members of a GP team sync a tablet.", {"authorization": "role"})
-    return actor.team_id
+    return require_team_member(actor, "Only members of a GP team sync a tablet.")
 
 
 def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DEFAULT_LIMIT,
