@@ -22,8 +22,9 @@ from ..households.models import Resident
 from ..households.services import get_resident
 from ..org.models import Hospital
 from ..scope import Actor, can_see, queue_visible, require_care_role, require_team_member, rows_visible
-from . import alerts, matching
+from . import alerts, matching, ranges
 from .intake import CHINA_STANDARD_TIME, reason_text
+from .model import storable_range
 from .models import (LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers,
                      lab_message_reports)
 
@@ -170,6 +171,7 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
         one.resolved_by, one.resolved_at, one.dismiss_reason = actor.user_id, now, None
         for rep in one.reports:
             rep.resident_id = res.id
+            _bounds_for(rep, res)
         detail = {"method": "manual", "reason": one.match_reason, "reports": [r.id for r in one.reports]}
         if one is msg and suggested is not None:
             detail["suggestion"] = "confirmed" if suggested == res.id else "overruled"
@@ -177,6 +179,18 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
             detail["with"] = msg.id  # filed together with the message staff matched
         audit.record(session, actor, "match", "lab_message", one.id, res.id, detail)
     return msg
+
+
+def _bounds_for(rep: LabReport, res: Resident) -> None:
+    """A report's bounds read again now that its patient is known: a range with bands by sex or age stored
+    none while the message waited in the queue (ranges.resident_bounds; a range without bands is kept)."""
+    for row in rep.results:
+        if not ranges.is_banded(row.range_text):
+            continue
+        when = row.observed_at or rep.collected_at or row.received_at
+        low, high = ranges.resident_bounds(row.range_text, (row.range_low, row.range_high), res.sex,
+                                           res.birth_date, local_date(when))
+        row.range_low, row.range_high = storable_range(low, high, "", [])
 
 
 def _sharing_reports(session: Session, messages: list[LabMessage]) -> list[LabMessage]:
