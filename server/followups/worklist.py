@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gpcore.followup import codes
+from gpcore.health_file import age_on
 
 from ..households.models import ChronicCondition, Household, Resident
 from ..labs.alerts import lab_alerts
@@ -136,9 +137,5 @@ def _item(row: dict, today: dt.date, year_start: dt.date) -> dict:
         item["last_face_to_face"] = None  # the item reports this year's only
     item["buckets"] = buckets
     item["urgency"] = min((URGENCY[b] for b in buckets), default=len(BUCKETS))
-    item["age"] = _age(row["birth_date"], today)
+    item["age"] = age_on(row["birth_date"], today)
     return item
-
-
-def _age(birth: dt.date, today: dt.date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
