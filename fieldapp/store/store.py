@@ -9,6 +9,8 @@ import sqlite3
 import uuid
 from typing import Any, Callable, Iterable
 
+from gpcore.clock import china_today
+
 from .schema import ENTITIES, UPGRADES, EntityTable
 
 
@@ -464,7 +466,7 @@ class Store:
         except (TypeError, ValueError):
             errors["date"] = ["a date as YYYY-MM-DD"]
         else:
-            if day > self.clock().date():
+            if day > china_today(self.clock()):
                 errors["date"] = ["the date is in the future"]
         return errors
 
@@ -473,8 +475,8 @@ class Store:
         parsers = {"hypertension": rules.parse_hypertension_visit, "t2dm": rules.parse_diabetes_visit}
         if condition not in parsers:
             raise InvalidRecord({"condition": [f"no follow-up form for {condition}"]})
-        # The doctor's calendar day by the tablet's clock; the server checks again with its own.
-        visit, problems = parsers[condition](form, today=self.clock().date())
+        # The doctor's calendar day in China by the tablet's clock; the server checks again with its own.
+        visit, problems = parsers[condition](form, today=china_today(self.clock()))
         if problems:
             raise InvalidRecord(rules.errors_by_field(problems))
         return visit.to_dict()
@@ -784,9 +786,7 @@ def _record(r: sqlite3.Row) -> dict:
 
 
 def _name_forms(name: str) -> dict:
-    try:
-        from gpcore import pinyin
-    except ImportError:  # pragma: no cover - gpcore ships with the app
-        return {}
-    name = (name or "").strip()
-    return {"name": name, "name_pinyin": pinyin.full(name), "name_initials": pinyin.initials(name)}
+    # Imported here, not with the store: pypinyin takes ~0.7 s to import, paid on the first name saved
+    # rather than each time the tablet opens its store.
+    from gpcore.names import search_forms
+    return search_forms(name)

@@ -38,7 +38,8 @@ from .codes import (
     Reason,
 )
 from .fields import Problem
-from .measures import age_on, bmi, liquor_equivalent_liang
+from ..health_file import age_on  # one home for the age rule; exported here for the follow-up forms
+from .measures import bmi, liquor_equivalent_liang
 from .schedule import next_routine_visit_date, visits_needed_this_year
 from .settings import EDITION_2011, EDITION_2017, RULES_VERSION, RuleSettings
 from .validation import (

@@ -5,6 +5,8 @@ from flask import Response, current_app, request
 from flask_jwt_extended import current_user
 from sqlalchemy import select
 
+from gpcore.clock import china_today
+
 from .. import db
 from ..api import Blueprint, page_schema, paginate
 from ..audit import services as audit
@@ -33,7 +35,7 @@ def _today() -> dt.date:
     pinned = current_app.config.get("FOLLOWUP_TODAY")
     if pinned:
         return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
-    return services.local_today()
+    return china_today()  # the date on the doctor's calendar, not UTC's
 
 
 def _language() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, exists, extract, func, insert, select
 from sqlalchemy.orm import Session, aliased
@@ -31,8 +30,6 @@ from .status_rows import add_status_rows, empty_status
 FORMS = {"hypertension": rules.HypertensionVisit, "t2dm": rules.DiabetesVisit}
 PARSERS = {"hypertension": rules.parse_hypertension_visit, "t2dm": rules.parse_diabetes_visit}
 RECORDERS = FOLLOWUP_RECORDERS
-# The teams work in China: "today" for a visit date is the date on the doctor's calendar, not UTC's.
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 # Boxes of the national form a complete record has filled (the completeness indicator). Phone visits
 # measure nothing, so measurements count only at clinic or home visits.
@@ -44,11 +41,6 @@ COMPLETE_DIABETES = ("staple_food_g_per_day", "hypoglycaemia")
 COMPLETE_DIABETES_FACE_TO_FACE = ("fpg_mmol", "dorsalis_pedis")
 # Decisions compared between the tablet's run of the rules and the server's.
 COMPARED = ("classification", "emergency", "referral", "next_visit_date")
-
-
-def local_today() -> dt.date:
-    """Today's date where the teams work."""
-    return dt.datetime.now(LOCAL_ZONE).date()
 
 
 # One alias for every use: building a new aliased() per call cost ~5 ms of CPU per signed visit.

@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gpcore import health_file as hf
-from gpcore import idcard, pinyin, record_number
+from gpcore import idcard, names, record_number
+from gpcore.clock import china_today
 
 from .. import bulk
 from ..assignment.models import AssignmentChange
@@ -246,7 +247,7 @@ def run(session: Session, actor: Actor, center_id: int, data: bytes, filename: s
         raise Invalid("No such center.", {"center_id": ["unknown"]})
     require_center(actor, center_id)
     rows, encoding = read_table(data, filename)
-    clean, problems = validate(session, center, rows, today or dt.date.today())
+    clean, problems = validate(session, center, rows, today or china_today())
     report = ImportReport(rows=len(rows), problems=problems, dry_run=dry_run, encoding=encoding)
     groups = _households(clean)
     report.households = len(groups)
@@ -348,14 +349,14 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
 
     def resident_rows():
         nonlocal done
-        full, initials = pinyin.full, pinyin.initials
+        search_forms = names.search_forms
         for h in plan:
             hh_id, prefix, team_id = h.id, h.prefix, h.committee.team_id
             for serial, m, res_id in zip(itertools.count(h.first_serial), h.members, h.member_ids):
-                name = m["name"]
+                forms = search_forms(m["name"])
                 get = m.get
-                yield (res_id, hh_id, team_id, center.id, f"{prefix}{serial:05d}", get("id_number"), name,
-                       full(name), initials(name), m["sex"], m["birth_date"], get("relation_to_head"),
+                yield (res_id, hh_id, team_id, center.id, f"{prefix}{serial:05d}", get("id_number"), forms["name"],
+                       forms["name_pinyin"], forms["name_initials"], m["sex"], m["birth_date"], get("relation_to_head"),
                        get("phone"), get("employer"), get("contact_name"), get("contact_phone"),
                        get("residence_type"), get("ethnicity"), get("ethnicity_name"), [], [], [], [], {}, {},
                        [], "active", now, now, user, 1)

@@ -41,7 +41,7 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     """A small demo with visits and lab results: the worklist has work, the queue has the unknown patient and
     a message sent without an ID number, with its resident suggested."""
     from server.auth.models import User
-    from server.followups import services as followups
+    from gpcore.clock import china_today
     from server.followups import worklist
     from server.followups.models import FollowUp
     from server.demo import load as demo
@@ -63,8 +63,8 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     # Every visit was decided by the rules: uncontrolled ones book the 2-week recheck.
     rows = session.scalars(select(FollowUp).where(FollowUp.kind == "visit")).all()
     assert all(r.next_visit_date is not None for r in rows)
-    assert all(r.visit_date <= followups.local_today() for r in rows)
+    assert all(r.visit_date <= china_today() for r in rows)
     leader = session.scalars(select(User).where(User.username == "t1-doctor")).one()
-    work = worklist.worklist(session, Actor.of(leader), {}, today=followups.local_today())
+    work = worklist.worklist(session, Actor.of(leader), {}, today=china_today())
     buckets = {b for item in work["items"] for b in item["buckets"]}
     assert {"overdue", "recheck"} <= buckets, work["counts"]
