@@ -134,19 +134,19 @@ class TestDatabase:
         self.real_engine = app.extensions["db_engine"]
         self.real_maker = app.extensions["db_sessionmaker"]
         self.postgres = url.startswith("postgresql")
-        if self.postgres:
-            import psycopg
-
-            raw = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
-        else:
-            import sqlite3
-
-            raw = sqlite3.connect(url.split("sqlite:///", 1)[1], isolation_level=None, check_same_thread=False)
-            for pragma in ("foreign_keys=ON", "busy_timeout=5000"):
+        # A connection made as the app's engine makes its own (same driver arguments, same type adapters).
+        dialect = self.real_engine.dialect
+        args, kwargs = dialect.create_connect_args(self.real_engine.url)
+        raw = dialect.connect(*args, **kwargs)
+        if not self.postgres:
+            raw.isolation_level = None  # the driver begins nothing by itself: the test's BEGIN is the one
+            for pragma in ("foreign_keys=ON", "busy_timeout=5000"):  # as server.db's connect hook
                 raw.execute(f"PRAGMA {pragma}")
         self.conn = SavepointConnection(raw, sqlite=not self.postgres)
-        engine_url = url.replace("postgresql://", "postgresql+psycopg://", 1) if self.postgres else url
-        self.engine = create_engine(engine_url, creator=lambda: self.conn, poolclass=StaticPool)
+        # The psycopg dialect looks hstore up with a check that the connection is psycopg's own class;
+        # the app uses no hstore, and the connection above already has the app engine's adapters.
+        extra = {"use_native_hstore": False} if self.postgres else {}
+        self.engine = create_engine(self.real_engine.url, creator=lambda: self.conn, poolclass=StaticPool, **extra)
         self.maker = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.world = None
         self.rows: dict = {}
@@ -225,8 +225,9 @@ class TestDatabase:
 
 @pytest.fixture(scope="session")
 def _db(app, db_url):
+    world = _build_world(app.extensions["db_sessionmaker"])
     db = TestDatabase(app, db_url)
-    db.world = _build_world(db.real_maker)
+    db.world = world
     db.snapshot()
     yield db
     db.engine.dispose()
