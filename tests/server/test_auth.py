@@ -54,6 +54,8 @@ def test_refresh_gives_a_new_access_token(client, world):
     assert_error(r, 401, "authentication", "invalid_token")
 
 
+# The "restarted" app has its own engine: it must see the revocation committed.
+@pytest.mark.commits
 def test_logout_revokes_both_tokens_and_survives_restart(client, clean_app, world):
     tokens = login(client, "gp-a1").get_json()
     h = {"Authorization": f"Bearer {tokens['access_token']}"}
