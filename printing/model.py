@@ -160,7 +160,7 @@ class LabResult:
 class LabReport:
     """A lab report (检验报告单) with the fields required by the 2006 clinical laboratory rules."""
 
-    report_id: str
+    report_id: str  # what the QR code carries (the record's id)
     patient: Patient
     specimen_type: str
     received_at: datetime
@@ -174,6 +174,9 @@ class LabReport:
     critical_call_note: str = ""
     # The lab's remarks on the whole report, printed as 备注 before the times and signatures.
     comments: Sequence[str] = ()
+    # The number printed under the QR code (the lab's own report number) when report_id, which the QR code
+    # carries, is a long record id; printed only when it fits one line.
+    report_number: str = ""
 
 
 @dataclass(frozen=True)

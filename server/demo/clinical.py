@@ -102,7 +102,9 @@ def hl7_message(n: int, hospital: str, resident: Resident | None, when: dt.datet
                 critical: bool = False, potassium_note: str = "", with_id_number: bool = True) -> bytes:
     """An ORU^R01 as a hospital LIS sends it: one chemistry order, six results with flags; the lab's note on
     the potassium (an NTE) when given."""
-    stamp = when.strftime("%Y%m%d%H%M%S")
+    # Chinese LIS stamp wall-clock China time without an offset (intake reads it so): an aware `when` (the
+    # loader passes UTC) is written in China time, or a report would read 8 hours before it was received.
+    stamp = (when.astimezone(intake.CHINA_STANDARD_TIME) if when.tzinfo else when).strftime("%Y%m%d%H%M%S")
     if resident is None:  # a patient the hospital registered without an ID number: goes to the queue
         pid = f"PID|1||H{n:06d}^^^{hospital}^MR||周未知||19521103|F"
     else:  # without the ID number, name + birth date + sex only suggest the resident: queued for staff

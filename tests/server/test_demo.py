@@ -68,3 +68,21 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     work = worklist.worklist(session, Actor.of(leader), {}, today=followups.local_today())
     buckets = {b for item in work["items"] for b in item["buckets"]}
     assert {"overdue", "recheck"} <= buckets, work["counts"]
+
+
+def test_demo_lab_times_are_china_time():
+    """The loader passes now in UTC; the demo LIS stamped it as it was, so a report received at 17:00 in
+    Shanghai read "reported 09:00". Chinese LIS send wall-clock China time without an offset."""
+    import datetime as dt
+    import random
+
+    from server.demo.clinical import hl7_message
+    from server.labs.hl7v2 import parse_oru
+    from server.labs.intake import local_time
+
+    now = dt.datetime(2026, 12, 5, 9, 0, 30, tzinfo=dt.timezone.utc)  # 17:00:30 in Shanghai
+    msg = parse_oru(hl7_message(7, "H1", None, now, random.Random(1)))
+    (report,) = msg.reports
+    assert report.reported_at == dt.datetime(2026, 12, 5, 17, 0, 30)
+    assert local_time(report.reported_at) == now == local_time(msg.sent_at)
+    assert report.specimen_type == "血清"

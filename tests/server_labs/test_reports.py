@@ -91,7 +91,7 @@ def test_report_has_what_the_printed_report_needs_and_reads_are_logged(session, 
     assert rep["patient"] == {"resident_id": res.id, "name": "张三", "sex": "1", "sex_label": "男", "age": 74,
                               "birth_date": "1950-03-14", "record_number": res.record_number}
     assert (rep["specimen_type"], rep["tester"], rep["reviewer"], rep["hospital_name"]) == (
-        "SER", "王强", "李明", "市一医院")
+        "血清", "王强", "李明", "市一医院")
     assert rep["specimen_received_at"].startswith("2025-03-01T23:30:00")  # 07:30 China time
     assert rep["reported_at"].startswith("2025-03-02T02:55:00")
     (k,) = rep["results"]
