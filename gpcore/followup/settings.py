@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 # Bump whenever a rule or a default changes; the server stores it with every assessed record so an old
 # classification can be explained by the rules that produced it.
-RULES_VERSION = "gpcore.followup/1.0 (国家基本公共卫生服务规范 第三版 2017)"
+RULES_VERSION = "gpcore.followup/1.1 (国家基本公共卫生服务规范 第三版 2017)"
 
 EDITION_2017 = "2017"
 EDITION_2011 = "2011"

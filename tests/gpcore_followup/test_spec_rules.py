@@ -189,10 +189,66 @@ def test_diabetes_emergency(diabetes_visit, boxes, reasons):
     assert (assessment.referral == codes.URGENT_REFERRAL) is bool(reasons)
 
 
-def test_routine_symptom_codes_alone_are_not_an_emergency(hypertension_visit, diabetes_visit):
-    # The form's symptom boxes (any headache, everyday polyuria) are not the acute danger signs.
-    assert not assess_hypertension_visit(hypertension_visit(symptoms=(2, 3, 4, 6)), patient_age=60).emergency
-    assert not assess_diabetes_visit(diabetes_visit(symptoms=(2, 4))).emergency
+# ---- symptom boxes that name an urgent sign (issue 14) ------------------------------------------------------
+# Hypertension, 3rd edition: "altered consciousness, severe headache or dizziness, nausea/vomiting, blurred
+# vision, eye pain, palpitations, chest tightness, wheezing with inability to lie flat" -> urgent referral.
+# Diabetes: "... palpitations, sweating, vomiting, polydipsia/polyuria, abdominal pain ..." -> urgent referral.
+# A ticked box whose words are such a sign raises the emergency unless the doctor answers "not urgent now"
+# (symptoms_not_urgent), which the record keeps.
+
+HT_SYMPTOM_CASES = [
+    P((6,), (), {"urgent_symptom_6"}, id="palpitations, chest tightness: box 6 心悸胸闷 ticked"),
+    P((6,), (6,), set(), id="palpitations, chest tightness: box 6 answered not urgent now"),
+    P((3,), (), {"urgent_symptom_3"}, id="nausea/vomiting: box 3 恶心呕吐 ticked"),
+    P((3,), (3,), set(), id="nausea/vomiting: box 3 answered not urgent now"),
+    P((4,), (), {"urgent_symptom_4"}, id="blurred vision: box 4 眼花耳鸣 ticked"),
+    P((3, 6), (3,), {"urgent_symptom_6"}, id="each box answered on its own: 3 not urgent, 6 unanswered"),
+    P((2,), (), set(), id="severe headache or dizziness: box 2 头痛头晕 is any headache, not an urgent sign"),
+    P((5,), (), set(), id="wheezing with inability to lie flat: box 5 呼吸困难 is not that sign"),
+    P((7, 8, 9), (), set(), id="boxes 7-9 name no urgent sign"),
+    P((1,), (), set(), id="box 1 无症状"),
+]
+
+
+@pytest.mark.parametrize("symptoms, not_urgent, reasons", HT_SYMPTOM_CASES)
+def test_hypertension_symptom_box_naming_an_urgent_sign(hypertension_visit, symptoms, not_urgent, reasons):
+    visit = hypertension_visit(symptoms=symptoms, symptoms_not_urgent=not_urgent)
+    assessment = assess_hypertension_visit(visit, patient_age=60)
+    assert {reason.code for reason in assessment.emergency_reasons} == reasons
+    assert (assessment.referral == codes.URGENT_REFERRAL) is bool(reasons)
+    assert visit.to_dict().get("symptoms_not_urgent", []) == list(not_urgent)  # the record keeps the answer
+
+
+def test_a_box_whose_sign_is_ticked_gives_one_reason_per_sign(hypertension_visit):
+    visit = hypertension_visit(symptoms=(6,), danger_signs=("palpitations", "chest_tightness"))
+    codes_found = [r.code for r in assess_hypertension_visit(visit, patient_age=60).emergency_reasons]
+    assert codes_found == ["palpitations", "chest_tightness"]
+    only_one = hypertension_visit(symptoms=(6,), danger_signs=("palpitations",))
+    codes_found = [r.code for r in assess_hypertension_visit(only_one, patient_age=60).emergency_reasons]
+    assert codes_found == ["palpitations", "urgent_symptom_6"]  # chest tightness is still unanswered
+
+
+DM_SYMPTOM_CASES = [
+    P((2,), (), {"urgent_symptom_2"}, id="polydipsia/polyuria: box 2 多饮 ticked"),
+    P((4,), (), {"urgent_symptom_4"}, id="polydipsia/polyuria: box 4 多尿 ticked"),
+    P((2, 4), (2, 4), set(), id="polydipsia/polyuria: both answered not urgent now"),
+    P((5,), (), set(), id="sudden loss of vision: box 5 视力模糊 is not a sudden loss"),
+    P((3, 6, 7, 8, 9), (), set(), id="boxes 3, 6-9 name no urgent sign"),
+]
+
+
+@pytest.mark.parametrize("symptoms, not_urgent, reasons", DM_SYMPTOM_CASES)
+def test_diabetes_symptom_box_naming_an_urgent_sign(diabetes_visit, symptoms, not_urgent, reasons):
+    assessment = assess_diabetes_visit(diabetes_visit(symptoms=symptoms, symptoms_not_urgent=not_urgent))
+    assert {reason.code for reason in assessment.emergency_reasons} == reasons
+    assert assessment.emergency is bool(reasons)
+
+
+def test_every_urgent_box_names_signs_of_its_own_form():
+    for condition, boxes, signs in ((codes.HYPERTENSION, codes.HYPERTENSION_SYMPTOMS, codes.HYPERTENSION_DANGER_SIGNS),
+                                    (codes.DIABETES, codes.DIABETES_SYMPTOMS, codes.DIABETES_DANGER_SIGNS)):
+        for box, named in codes.URGENT_SYMPTOM_BOXES[condition].items():
+            assert box in boxes and box != codes.NO_SYMPTOMS and named and set(named) <= set(signs)
 
 
 # ---- diabetes control --------------------------------------------------------------------------------------
