@@ -42,6 +42,8 @@ class RuleSettings:
     # A controlled patient is not called back sooner than this just to reach the yearly count.
     min_routine_interval_days: int = 28
     face_to_face_visits_per_year: int = 4
+    # Booked dates move off weekends and official holidays to the nearest earlier working day (schedule.py).
+    working_days_only: bool = True
     liquor_divisors: dict[str, float] = field(default_factory=_default_liquor_divisors)
 
     def __post_init__(self) -> None:

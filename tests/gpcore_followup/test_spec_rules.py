@@ -278,7 +278,8 @@ def test_diabetes_control_target_is_a_setting(diabetes_visit):
 
 VISIT_DAY = date(2026, 3, 2)
 TWO_WEEKS = VISIT_DAY + timedelta(days=14)
-QUARTER = VISIT_DAY + timedelta(days=90)
+# + 90 days is Sunday 31 May: booked on the working day before (RuleSettings.working_days_only).
+QUARTER = date(2026, 5, 29)
 C, U = (130, 80), (150, 95)  # controlled and uncontrolled BP at age 60
 
 INTERVENTION_CASES = [

@@ -63,6 +63,8 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     # Every visit was decided by the rules: uncontrolled ones book the 2-week recheck.
     rows = session.scalars(select(FollowUp).where(FollowUp.kind == "visit")).all()
     assert all(r.next_visit_date is not None for r in rows)
+    from gpcore.followup import is_working_day  # booked off weekends and holidays, as the rules book them
+    assert all(is_working_day(r.next_visit_date)[0] for r in rows)
     assert all(r.visit_date <= followups.local_today() for r in rows)
     leader = session.scalars(select(User).where(User.username == "t1-doctor")).one()
     work = worklist.worklist(session, Actor.of(leader), {}, today=followups.local_today())
