@@ -221,6 +221,7 @@ def follow_up_slip_blocks(slip: FollowUpSlip, width: PaperWidth) -> list[Block]:
     if slip.patient.record_number:
         blocks += _field_lines([("档案号", slip.patient.record_number)], cols, 1)
     blocks += _field_lines([("随访日期", format_date(slip.visit_date))], cols, 1)
+    blocks += _field_lines(_given(slip.measurements), cols, 2 if width is PaperWidth.MM80 else 1)
     blocks += [Line(t, bold=True) for t in labelled("本次评价：", slip.classification, cols)]
     blocks.append(_rule(cols))
     blocks.append(Line("下次随访时间", Align.CENTER, bold=True))
@@ -232,7 +233,7 @@ def follow_up_slip_blocks(slip: FollowUpSlip, width: PaperWidth) -> list[Block]:
     blocks.append(_rule(cols))
     blocks += [Line(t) for t in labelled("医嘱：", slip.advice, cols)]
     blocks.append(Feed(1))
-    blocks += _field_lines([("医生", slip.doctor), ("团队电话", slip.team_phone)], cols,
+    blocks += _field_lines(_given([("医生", slip.doctor), ("团队电话", slip.team_phone)]), cols,
                            2 if width is PaperWidth.MM80 else 1)
     blocks += _centred("请按时随访，身体不适请及时就诊。", cols)
     return blocks + _end_of_receipt()

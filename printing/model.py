@@ -187,11 +187,13 @@ class FollowUpSlip:
     visit_date: date
     classification: str  # e.g. '控制满意'
     next_visit_date: date | None
-    advice: str
+    advice: str  # written to the patient ("请戒烟"); one sentence a line when it holds line breaks
     doctor: str
     team_phone: str
     programme: str = ""  # e.g. '高血压患者健康管理'
     institution: str = ""
+    # What was measured at this visit, as (label, value with unit): ('血压', '146/84 mmHg').
+    measurements: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)

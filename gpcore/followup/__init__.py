@@ -38,6 +38,7 @@ from .codes import (
     Reason,
 )
 from .fields import Problem
+from .guidance import advice_for_patient_zh
 from .measures import age_on, bmi, liquor_equivalent_liang
 from .schedule import is_working_day, next_routine_visit_date, on_working_day, visits_needed_this_year
 from .settings import EDITION_2011, EDITION_2017, RULES_VERSION, RuleSettings
@@ -83,6 +84,7 @@ __all__ = [
     "Reason",
     "RuleSettings",
     "VisitDataError",
+    "advice_for_patient_zh",
     "age_on",
     "assess_diabetes_visit",
     "assess_hypertension_visit",

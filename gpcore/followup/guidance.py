@@ -109,3 +109,53 @@ def _yearly_lines(visits_this_year: int | None, settings: RuleSettings) -> list[
 
 def _target(value: float | None, unit: str) -> str:
     return f"（目标{value}{unit}）" if value is not None else ""
+
+
+def advice_for_patient_zh(
+    visit: FollowUpVisit,
+    *,
+    controlled: bool | None,
+    emergency: bool,
+    referral: str,
+    bmi: float | None,
+) -> tuple[str, ...]:
+    """Sentences for the patient's slip, addressed to the patient ("请戒烟"), not to the doctor ("劝其戒烟").
+
+    The decisions are the signed record's (its stored columns), so the slip says what the record says.
+    """
+    measure = "血糖" if isinstance(visit, DiabetesVisit) else "血压"
+    lines = []
+    if emergency:
+        lines.append("您的情况需要紧急处理，请立即到上级医院就诊，医生已为您办理转诊。")
+    elif referral == codes.ROUTINE_REFERRAL:
+        lines.append("请按医生建议到上级医院就诊，2周内我们会随访了解情况。")
+    if controlled is True:
+        lines.append(f"本次{measure}控制满意，请继续按时服药。")
+    elif controlled is False:
+        lines.append(f"本次{measure}控制不满意，请按调整后的方案服药，按下面的日期复查。")
+    else:
+        lines.append(f"本次未测量{measure}，请尽快到社区卫生服务中心测量。")
+    if visit.adverse_reaction == codes.ADR:
+        lines.append("服药后有不适，请按医生调整后的方案服药，不要自行停药或加量。")
+    if visit.cigarettes_per_day:
+        goal = visit.cigarettes_per_day_target
+        lines.append("请戒烟。" if not goal else f"请少吸烟，每天不超过{goal}支，争取戒烟。")
+    if visit.liquor_liang_per_day:
+        goal = visit.liquor_liang_per_day_target
+        lines.append("请戒酒。" if not goal else f"请限制饮酒，每天白酒不超过{goal}两。")
+    if bmi is not None and bmi >= OVERWEIGHT_BMI:
+        goal = f"，目标体重{visit.weight_target_kg}公斤" if visit.weight_target_kg is not None else ""
+        lines.append(f"请控制饮食、多运动，减轻体重{goal}。")
+    if visit.salt_intake == codes.HEAVY_SALT:
+        lines.append("请清淡饮食，少吃盐。")
+    if visit.medication_adherence is not None and visit.medication_adherence != codes.REGULAR_ADHERENCE:
+        lines.append("请按医嘱每天按时服药，不要自行停药。")
+    if isinstance(visit, DiabetesVisit):
+        if visit.hypoglycaemia == codes.FREQUENT_HYPOGLYCAEMIA:
+            lines.append("如出现心慌、出汗、手抖，可能是低血糖，请立即吃些糖果或饼干，并告诉医生。")
+        if visit.dorsalis_pedis is not None and visit.dorsalis_pedis != codes.PULSE_NORMAL:
+            lines.append("请每天检查双脚，穿宽松鞋袜，发现破损及时就医。")
+        food, goal = visit.staple_food_g_per_day, visit.staple_food_g_per_day_target
+        if food is not None and goal is not None and food > goal:
+            lines.append(f"请控制主食，每天不超过{goal}克。")
+    return tuple(lines)

@@ -123,9 +123,13 @@ def test_follow_up_slip_fields(width):
     text = _text(follow_up_slip(slip, PrinterSettings(width=width)), width)
     flat = text.replace("\n", "").replace(" ", "")
     for required in ["随访/预约单", "张秀英", "随访日期：2024年5月6日", "本次评价：控制不满意", "2024年5月20日星期一",
-                     "医生：陈建国", "团队电话：0551-63801234", "2型糖尿病患者健康管理"]:
+                     "医生：陈建国", "团队电话：0551-63801234", "2型糖尿病患者健康管理",
+                     "血压：138/86mmHg", "空腹血糖：16.9mmol/L"]:
         assert required in flat, required
-    assert slip.advice.replace(" ", "") in flat  # wrapped, but complete and in order
+    assert slip.advice.replace(" ", "").replace("\n", "") in flat  # wrapped, but complete and in order
+    starts = [line.replace(" ", "").removeprefix("医嘱：") for line in text.splitlines()]
+    for sentence in slip.advice.split("\n"):  # each sentence to the patient starts its own line
+        assert any(start.startswith(sentence[:8]) for start in starts), sentence
 
 
 def test_follow_up_slip_without_next_date_says_to_be_arranged():
