@@ -487,3 +487,22 @@ def test_guidance_for_an_emergency_comes_first(diabetes_visit):
     guidance = assess_diabetes_visit(diabetes_visit(fpg_mmol=18.2)).guidance_zh
     assert guidance[0].startswith("危急情况：血糖≥16.7mmol/L（本次18.2）")
     assert "紧急转诊" in guidance[0]
+
+
+def test_the_patient_is_advised_in_their_own_words_from_the_same_findings(hypertension_visit, diabetes_visit):
+    from gpcore.followup import advice_for_patient_zh
+
+    visit = hypertension_visit(cigarettes_per_day=10, cigarettes_per_day_target=0, salt_intake=codes.HEAVY_SALT)
+    result = assess_hypertension_visit(visit, patient_age=60)
+    assert any("劝其戒烟" in line for line in result.guidance_zh)  # to the doctor
+    advice = advice_for_patient_zh(visit, controlled=result.controlled, emergency=result.emergency,
+                                   referral=result.referral, bmi=result.bmi)
+    assert "请戒烟。" in advice and "请清淡饮食，少吃盐。" in advice  # to the patient
+    assert not any("劝其" in line or "建议" in line for line in advice)
+    cutting_down = hypertension_visit(cigarettes_per_day=20, cigarettes_per_day_target=5)
+    assert "请少吸烟，每天不超过5支，争取戒烟。" in advice_for_patient_zh(
+        cutting_down, controlled=True, emergency=False, referral=codes.NO_REFERRAL, bmi=None)
+    feet = diabetes_visit(dorsalis_pedis=2, dorsalis_pedis_side=1, hypoglycaemia=codes.FREQUENT_HYPOGLYCAEMIA)
+    lines = advice_for_patient_zh(feet, controlled=False, emergency=True, referral=codes.URGENT_REFERRAL, bmi=None)
+    assert lines[0].startswith("您的情况需要紧急处理") and "本次血糖控制不满意" in lines[1]
+    assert any("双脚" in line for line in lines) and any("低血糖" in line for line in lines)
