@@ -131,7 +131,7 @@ def record_visit(session: Session, actor: Actor, data: dict, *, today: dt.date,
     """Sign a visit record; returns (record, created). A repeat of the same id and content is not an error."""
     _can_record(actor)
     res, _ = _registered(session, actor, data["resident_id"], data["condition"])
-    visit = _parse(data["condition"], data["form"], today, language)
+    visit = _parse(data["condition"], data["form"], today, language, res.sex)
     row = _visit_row(session, res, data, visit, amends=None)
     return _store(session, actor, row, "create")
 
@@ -152,7 +152,7 @@ def amend(session: Session, actor: Actor, followup_id: str, data: dict, *, today
             raise Conflict("This record was already amended; amend the latest version.",
                            {"followup_id": [f"latest version is {latest}"]})
     res = session.get(Resident, target.resident_id)
-    visit = _parse(target.condition, data["form"], today, language)
+    visit = _parse(target.condition, data["form"], today, language, res.sex)
     row = _visit_row(session, res, {**data, "resident_id": res.id, "condition": target.condition},
                      visit, amends=target)
     return _store(session, actor, row, "amend")
@@ -203,8 +203,8 @@ def _registered(session: Session, actor: Actor, resident_id: str, condition: str
     return res, cond
 
 
-def _parse(condition: str, form: dict, today: dt.date, language: str):
-    visit, problems = PARSERS[condition](form, today=today)
+def _parse(condition: str, form: dict, today: dt.date, language: str, sex: str | None):
+    visit, problems = PARSERS[condition](form, today=today, sex=sex)
     if problems:
         raise Invalid("The follow-up form has invalid fields.",
                       {"form": rules.errors_by_field(problems, language)})

@@ -381,7 +381,9 @@ def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
                                   reference_range=r.range_text, flag=_print_flag(r), code=r.code,
                                   comments=tuple(r.comments or ()))
                for r in current_results(rep)]
-    return printing.LabReport(report_id=rep.filler_no or rep.id, patient=patient,
+    # The QR code carries the record's id (36 characters, one scan opens it); the number printed is the
+    # hospital's own, which the patient and the lab know.
+    return printing.LabReport(report_id=rep.id, report_number=rep.filler_no or "", patient=patient,
                               specimen_type=rep.specimen_type, received_at=received, reported_at=reported,
                               tester=rep.tester, reviewer=rep.reviewer, results=results,
                               institution=rep.hospital.name if rep.hospital else "",
