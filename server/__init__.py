@@ -47,9 +47,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.add_url_rule("/", "root", console_root)
 
-    # Swagger UI assets ship in a Python package so /docs works without internet access.
-    @app.route("/static/swagger-ui/<path:filename>")
-    def swagger_assets(filename):
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+    if app.config["API_DOCS"]:
+        # Swagger UI assets ship in a Python package so /docs works without internet access.
+        @app.route("/static/swagger-ui/<path:filename>")
+        def swagger_assets(filename):
+            return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
     return app
