@@ -5,6 +5,7 @@ import logging
 
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_mod
 from . import db
@@ -36,6 +37,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     config_mod.check(app.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     db.init_app(app)
     jwt.init_app(app)
     api = Api(app)

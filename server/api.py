@@ -179,8 +179,8 @@ def _handle_stale(_err):
 
 
 def client_address() -> str:
-    """The caller's address as this server saw it."""
-    return request.remote_addr or "-"
+    """The caller's address: as this server saw it, or as the outermost of TRUSTED_PROXIES saw it."""
+    return (request.remote_addr or "-")[:64]
 
 
 def device_id() -> str | None:

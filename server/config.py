@@ -49,6 +49,11 @@ def from_env(overrides: dict | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": int(env.get("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": int(env.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
         "LOGIN_FAILURE_WINDOW": _minutes("LOGIN_FAILURE_WINDOW_MINUTES", 15),
+        "LOGIN_FIRST_DELAY_SECONDS": int(env.get("LOGIN_FIRST_DELAY_SECONDS", 30)),
+        "LOGIN_MAX_DELAY": _minutes("LOGIN_MAX_DELAY_MINUTES", 15),
+        # Reverse proxies in front that append to X-Forwarded-For: the client address is the one the
+        # outermost of them saw (werkzeug's ProxyFix); 0 trusts no header.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
         "TEAM_CAPACITY_MIN": int(env.get("TEAM_CAPACITY_MIN", 10_000)),
         "TEAM_CAPACITY_MAX": int(env.get("TEAM_CAPACITY_MAX", 15_000)),
         # OpenAPI / docs (flask-smorest)
@@ -75,10 +80,16 @@ def from_env(overrides: dict | None = None) -> dict:
 
 
 def check(cfg: dict) -> None:
-    """Refuse to serve with the development secret or a short one, unless this is the demo or the tests.
+    """Refuse impossible settings, and serving with the development secret or a short one, unless this is
+    the demo or the tests.
 
     Commands that serve no requests (migrate, import, the MLLP listener) sign and check no tokens, so they
     pass SERVES_REQUESTS=False and need no secret."""
+    for key in ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "LOGIN_MAX_FAILURES_PER_ADDRESS"):
+        if cfg[key] < 1:
+            raise ConfigError(f"{key} must be 1 or more")
+    if cfg["TRUSTED_PROXIES"] < 0:
+        raise ConfigError("TRUSTED_PROXIES must be 0 or more")
     if cfg.get("DEVELOPMENT") or not cfg.get("SERVES_REQUESTS", True):
         return
     for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
