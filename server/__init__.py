@@ -8,7 +8,7 @@ from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_mod
-from . import db
+from . import db, limits
 from .api import Api
 from .auth.tokens import jwt
 from .console.routes import root as console_root
@@ -42,6 +42,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     jwt.init_app(app)
     api = Api(app)
+    limits.init_app(app)
     api_blueprints, plain_blueprints = _blueprints()
     for blp in api_blueprints:
         api.register_blueprint(blp)

@@ -54,6 +54,11 @@ def from_env(overrides: dict | None = None) -> dict:
         # Reverse proxies in front that append to X-Forwarded-For: the client address is the one the
         # outermost of them saw (werkzeug's ProxyFix); 0 trusts no header.
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
+        # Request bodies (413 beyond): API JSON (a tablet's push of 2,000 records fits), an import upload
+        # (the file and its multipart envelope), one HL7 or FHIR lab message (as the MLLP frame limit).
+        "MAX_JSON_BYTES": int(env.get("MAX_JSON_BYTES", 4 * 1024 * 1024)),
+        "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", 51 * 1024 * 1024)),
+        "MAX_LAB_MESSAGE_BYTES": int(env.get("MAX_LAB_MESSAGE_BYTES", 8 * 1024 * 1024)),
         "TEAM_CAPACITY_MIN": int(env.get("TEAM_CAPACITY_MIN", 10_000)),
         "TEAM_CAPACITY_MAX": int(env.get("TEAM_CAPACITY_MAX", 15_000)),
         # OpenAPI / docs (flask-smorest)

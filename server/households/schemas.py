@@ -3,7 +3,7 @@ import marshmallow as ma
 
 from gpcore import health_file as hf
 
-from ..api import Schema
+from ..api import MAX_PAGE, Schema
 
 V = ma.validate
 
@@ -101,7 +101,7 @@ class HouseholdRowSchema(Schema):
 
 
 class HouseholdListArgs(Schema):
-    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1, max=MAX_PAGE))
     page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
     committee_id = ma.fields.Integer()
     team_id = ma.fields.Integer()
@@ -234,7 +234,7 @@ class ResidentSearchArgs(Schema):
     condition = _code(hf.CHRONIC_CONDITION)
     household_id = ma.fields.String()
     status = _code(hf.RESIDENT_STATUS)
-    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1, max=MAX_PAGE))
     page_size = ma.fields.Integer(load_default=20, validate=V.Range(min=1, max=200))
 
 
