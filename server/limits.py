@@ -13,6 +13,7 @@ import re
 
 from flask import Flask, current_app, request
 from flask_smorest import abort
+from marshmallow import ValidationError
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -21,6 +22,8 @@ MAX_DEPTH = 32  # the deepest body the API takes is about 5 (a sync push: record
 MAX_DIGITS = 30  # longer numbers are no measurement; int64 has 19 digits
 INT64 = (-2 ** 63, 2 ** 63 - 1)
 BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL; a surrogate left alone after JSON decoding
+# C0 (tab and line breaks included), DEL and C1: no name holds one; spreadsheets and receipts break on them.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 # Endpoints that take a body other than API JSON; every other endpoint gets MAX_JSON_BYTES.
 BODY_KINDS = {"imports.import_residents": "MAX_IMPORT_BYTES",
@@ -171,6 +174,12 @@ def check(data) -> None:
 
 def _dotted(path: tuple) -> str:
     return ".".join(str(p) for p in path) or "_body"
+
+
+def no_control_characters(value: str | None) -> None:
+    """A marshmallow validator for names: no control characters (422 naming the field)."""
+    if value is not None and CONTROL_CHARACTERS.search(value):
+        raise ValidationError("contains a control character")
 
 
 class StrictParser(FlaskParser):
