@@ -20,13 +20,15 @@ def _blueprints():
     from .auth.routes import blp as auth, users_blp
     from .console.routes import blp as console
     from .followups.routes import blp as followups
+    from .health import blp as health
     from .households.routes import blp as households
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
     from .org.routes import blp as org
     from .sync.routes import blp as sync
 
-    return [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync], [console]
+    api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync]
+    return api_blueprints, [console, health]
 
 
 def create_app(overrides: dict | None = None) -> Flask:
