@@ -81,7 +81,8 @@ def db_url(tmp_path_factory):
 def app(db_url):
     from server import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "PASSWORD_HASH_PROFILE": "fast", "TESTING": True})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "PASSWORD_HASH_PROFILE": "fast", "TESTING": True,
+                      "DEVELOPMENT": True})
     return app
 
 

@@ -354,7 +354,14 @@ def refresh_status(session: Session, resident_id: str, condition: str, signed: F
     days later) or an amendment of an older visit does not replace it, but changes the history the latest
     visit was assessed against ("second uncontrolled in a row", the yearly count behind the next-visit
     date), so the latest visit's decisions are then re-run for the row.
+
+    Writers for one patient take turns from here to their commit: the patient's row is locked (FOR NO KEY
+    UPDATE, which the key-share locks of the visits' foreign keys do not block, so two writers cannot
+    deadlock). Without the turn, two concurrent visits both deleted the row and both inserted one (409 for
+    the second), or the later commit wrote a row computed without the other's visit. Each statement after
+    the lock sees every visit committed before it (READ COMMITTED); SQLite lets one writer in at a time.
     """
+    session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update(key_share=True))
     row = session.execute(_latest_effective_visits(FollowUp.resident_id == resident_id,
                                                    FollowUp.condition == condition)).mappings().first()
     session.execute(delete(FollowUpStatus).where(FollowUpStatus.resident_id == resident_id,

@@ -25,6 +25,7 @@ from ..errors import Invalid
 from ..followups import status_rows as followups
 from ..followups.models import FollowUpStatus
 from ..households.models import ChronicCondition, Household, Resident
+from ..limits import CONTROL_CHARACTERS
 from ..org.models import Center, Committee
 from ..scope import Actor, require_center
 from ..sync import changes as sync_changes
@@ -49,6 +50,7 @@ COLUMNS = {
     "t2dm": ("糖尿病", "2型糖尿病", "t2dm"),
 }
 REQUIRED = ("household_key", "committee", "address", "name")
+NAMES = ("name", "contact_name", "committee")
 _SEX = {"男": "1", "女": "2", "1": "1", "2": "2", "0": "0", "9": "9", "未知": "0"}
 _RELATION = {**{v: k for k, v in hf.RELATIONSHIP.items()}, **{k: k for k in hf.RELATIONSHIP},
              "本人": "02", "夫": "10", "妻": "10", "儿子": "20", "女儿": "30", "孙子": "40", "孙女": "40",
@@ -160,6 +162,11 @@ def validate(session: Session, center: Center, rows: list[dict], today: dt.date)
         def problem(field_: str, message: str):
             bad.append(Problem(n, field_, message, row.get(field_, "")))
 
+        for key, value in row.items():
+            if value.startswith("="):  # kept, it would come out of every export as a live formula
+                problem(key, "starts with =: a spreadsheet formula, not a value")
+            elif key in NAMES and CONTROL_CHARACTERS.search(value):
+                problem(key, "contains a control character")
         for key in REQUIRED:
             if not row.get(key):
                 problem(key, "required")
