@@ -283,6 +283,79 @@ class Store:
                 "snapshot_done": self.state("snapshot_done", False),
                 "counts": {name: self.count(name) for name in ENTITIES}}
 
+    def followup_status(self) -> list[dict]:
+        """One row per managed registry entry of an active resident: the resident, the household's address
+        and committee, and the latest effective visit (None values when never seen) with the date of the
+        latest face-to-face (clinic or home) visit; what the worklist rules read."""
+        sql = """
+            WITH eff AS (
+                SELECT f.* FROM followups f WHERE COALESCE(f.kind, 'visit') = 'visit'
+                AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id)),
+            ranked AS (
+                SELECT eff.*, ROW_NUMBER() OVER (PARTITION BY resident_id, condition
+                                                 ORDER BY visit_date DESC, recorded_at DESC, id) AS rn FROM eff),
+            f2f AS (
+                SELECT resident_id, condition, MAX(visit_date) AS last_face_to_face FROM eff
+                WHERE CAST(visit_mode AS INTEGER) IN (1, 2) GROUP BY resident_id, condition)
+            SELECT c.resident_id, c.condition, r.name, r.name_initials, r.sex, r.birth_date, r.phone,
+                   r.responsible_doctor_id, r.household_id, h.address, h.committee_id,
+                   l.visit_date, l.visit_mode, l.classification, l.emergency, l.referral, l.referred,
+                   l.next_visit_date, l.signed_by, f2f.last_face_to_face
+            FROM chronic_conditions c
+            JOIN residents r ON r.id = c.resident_id
+            LEFT JOIN households h ON h.id = r.household_id
+            LEFT JOIN ranked l ON l.resident_id = c.resident_id AND l.condition = c.condition AND l.rn = 1
+            LEFT JOIN f2f ON f2f.resident_id = c.resident_id AND f2f.condition = c.condition
+            WHERE COALESCE(c.status, 'managed') = 'managed' AND COALESCE(r.status, 'active') = 'active'"""
+        return [dict(r) for r in self.db.execute(sql)]
+
+    def critical_reports(self) -> list[dict]:
+        """Critical lab reports with the resident's name and the date of their latest visit, newest first:
+        the worklist's top (a call still to note, or a result newer than the last visit)."""
+        sql = """
+            SELECT l.id, l.resident_id, l.panel_name, l.reported_at, l.changed_at, l.critical_call_noted_at,
+                   r.name, r.household_id, h.address,
+                   (SELECT MAX(f.visit_date) FROM followups f WHERE f.resident_id = l.resident_id) AS last_visit
+            FROM lab_reports l JOIN residents r ON r.id = l.resident_id
+            LEFT JOIN households h ON h.id = r.household_id
+            WHERE l.critical IN (1, '1', 'true') ORDER BY COALESCE(l.reported_at, l.changed_at) DESC, l.id"""
+        return [dict(r) for r in self.db.execute(sql)]
+
+    def device_assessment(self, visit_id: str) -> dict | None:
+        """The rules' assessment the tablet saved with a visit it signed (guidance for the printed slip);
+        None for a visit signed elsewhere."""
+        row = self.db.execute("SELECT fields FROM outbox WHERE entity = 'followups' AND entity_id = ? "
+                              "ORDER BY seq DESC LIMIT 1", (visit_id,)).fetchone()
+        return None if row is None else json.loads(row[0]).get("device_assessment")
+
+    # --- drafts: unsigned visit forms, on this tablet only --------------------------------------
+
+    def save_draft(self, resident_id: str, condition: str, form: dict) -> None:
+        """Keep the form being typed (one draft per resident and condition); a kill loses nothing typed."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO drafts (resident_id, condition, form, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (resident_id, condition) DO UPDATE SET form = excluded.form, "
+                "updated_at = excluded.updated_at",
+                (resident_id, condition, json.dumps(form, ensure_ascii=False), self.clock().isoformat()))
+
+    def draft(self, resident_id: str, condition: str) -> dict | None:
+        """The unsigned form kept for this resident and condition, or None."""
+        row = self.db.execute("SELECT form FROM drafts WHERE resident_id = ? AND condition = ?",
+                              (resident_id, condition)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def drafts(self) -> list[dict]:
+        """Every kept draft: resident_id, condition, updated_at, the resident's name."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT d.resident_id, d.condition, d.updated_at, r.name FROM drafts d "
+            "LEFT JOIN residents r ON r.id = d.resident_id ORDER BY d.updated_at DESC")]
+
+    def discard_draft(self, resident_id: str, condition: str) -> None:
+        """Drop a draft (joins the caller's transaction: signing drops it in the same commit)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM drafts WHERE resident_id = ? AND condition = ?", (resident_id, condition))
+
     # --- saving, for the screens -----------------------------------------------------------------
 
     def _row(self, entity: str, entity_id: str) -> dict | None:

@@ -1,0 +1,39 @@
+"""Kivy's environment, set before Kivy is imported: no command-line parsing by Kivy, the window size, an
+offscreen window when asked, and the project's CJK font as Kivy's default so Chinese renders."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def prepare(size: tuple[int, int] | None = None, offscreen: bool = False, quiet: bool = True) -> None:
+    """Set Kivy's environment and window size; register the CJK font. Call once, before importing Kivy."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    if quiet:
+        os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    if offscreen:
+        os.environ["SDL_VIDEODRIVER"] = "offscreen"
+        os.environ.setdefault("KIVY_WINDOW", "sdl2")
+        # A private Kivy home: no config file of the machine's user changes a screenshot or a test.
+        os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-home-"))
+    from kivy.config import Config
+    if size:
+        Config.set("graphics", "width", str(size[0]))
+        Config.set("graphics", "height", str(size[1]))
+    Config.set("kivy", "exit_on_escape", "0")
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+    register_font()
+
+
+def register_font() -> str | None:
+    """Make the project's CJK font (fonts-wqy-microhei) Kivy's default; returns its path, None if absent."""
+    from kivy.core.text import DEFAULT_FONT, LabelBase
+
+    from printing import FontMissing, find_cjk_font
+    try:
+        path = find_cjk_font()
+    except FontMissing:
+        return None  # boxes instead of Chinese; scripts/system-deps.sh installs the font
+    LabelBase.register(DEFAULT_FONT, path)
+    return path
