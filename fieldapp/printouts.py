@@ -35,17 +35,15 @@ def patient_of(resident: dict, today: dt.date) -> Patient:
 
 
 def follow_up_slip_for(store, visit_id: str, *, team_phone: str = "", institution: str = "",
-                       advice: str | None = None) -> FollowUpSlip:
-    """The visit/appointment slip of a signed visit (the form as signed on this tablet)."""
+                       advice: str = "") -> FollowUpSlip:
+    """The visit/appointment slip of a signed visit (the form as signed); `advice` is the doctor's guidance
+    (the form screen passes the rules' guidance it showed)."""
     visit = store.visit(visit_id)
     resident = store.resident(visit["resident_id"])
     form = visit.get("form") or {}
     classification = form.get("classification") or visit.get("classification")
     label = codes.VISIT_CLASSIFICATIONS[int(classification)].zh if classification else ""
     visit_date = _date(visit["visit_date"])
-    if advice is None:
-        assessment = (store.device_assessment(visit_id) or {})
-        advice = "".join(assessment.get("guidance_zh") or [])
     return FollowUpSlip(patient=patient_of(resident, visit_date), visit_date=visit_date, classification=label,
                         next_visit_date=_date(form.get("next_visit_date") or visit.get("next_visit_date")),
                         advice=advice, doctor=form.get("doctor") or "", team_phone=team_phone,

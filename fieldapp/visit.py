@@ -221,9 +221,19 @@ class VisitDraft:
         form = self.final_form(feedback)
         with self.store.transaction():
             visit_id = self.store.save_visit(self.resident_id, self.condition, form,
-                                             device_assessment=feedback.assessment)
+                                             device_assessment=device_assessment(feedback))
             self.store.discard_draft(self.resident_id, self.condition)
         return visit_id
+
+
+# What the server takes of the tablet's assessment (server/followups/schemas.py DeviceAssessmentSchema): it
+# keeps it and records any disagreement with its own run of the same rules.
+DEVICE_ASSESSMENT_KEYS = ("classification", "emergency", "referral", "next_visit_date", "rules_version")
+
+
+def device_assessment(feedback: Feedback) -> dict:
+    """The tablet's decisions as the server takes them with a visit."""
+    return {k: feedback.assessment[k] for k in DEVICE_ASSESSMENT_KEYS}
 
 
 def amend(store, visit_id: str, form: dict, reason: str) -> str:

@@ -10,6 +10,8 @@ def prepare(size: tuple[int, int] | None = None, offscreen: bool = False, quiet:
     """Set Kivy's environment and window size; register the CJK font. Call once, before importing Kivy."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    # MIXED: Kivy leaves sys.stderr alone, so a traceback is printed even with its console log off.
+    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
     if quiet:
         os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     if offscreen:

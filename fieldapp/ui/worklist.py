@@ -24,7 +24,7 @@ class WorklistRow(ButtonBehavior, BoxLayout):
     detail = StringProperty("")
     tags = StringProperty("")
     alert = BooleanProperty(False)
-    payload = ObjectProperty(None)
+    payload = ObjectProperty(None, allownone=True)  # None: a heading row
     tag_colour = ListProperty(list(theme.PRIMARY))
 
     def on_release(self):

@@ -112,7 +112,8 @@ def test_a_visit_with_an_emergency_blood_pressure(tablet_session, clinic):
     assert saved["form"]["classification"] == 2 and saved["form"]["next_visit_date"] == fb.next_visit_date
     assert store.device_assessment(visit_id)["emergency"] is True
     # The slip: the same bytes as printing's layout of the same data.
-    slip = printouts.follow_up_slip_for(store, visit_id, team_phone="021-1", institution="甲中心")
+    slip = printouts.follow_up_slip_for(store, visit_id, team_phone="021-1", institution="甲中心",
+                                        advice="".join(fb.guidance))
     res = store.resident(rid)
     birth = dt.date.fromisoformat(res["birth_date"])
     expected = FollowUpSlip(
