@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 
 from kivy.properties import StringProperty
-from kivy.uix.boxlayout import BoxLayout
 
 from gpcore import health_file
 from gpcore.followup import codes
@@ -16,7 +15,11 @@ from fieldapp.printouts import patient_of
 from . import theme
 from .base import BaseScreen
 from .strings import t
-from .widgets import Btn, Card, Lbl, Row, Title, TrendChart
+from .widgets import Card, Lbl, Row, Title, TrendChart
+
+
+LABS_SHOWN = 5
+VISITS_SHOWN = 8
 
 
 class ResidentScreen(BaseScreen):
@@ -50,13 +53,13 @@ class ResidentScreen(BaseScreen):
                  f"{t('resident.phone')} {res.get('phone') or t('common.not_filled')}  "
                  f"{t('resident.contact')} {res.get('contact_name') or ''} {res.get('contact_phone') or ''}",
                  res.get("address") or ""]
-        for line in lines:
-            card.add_widget(Lbl(text=line))
         managed = [f"{health_file.CHRONIC_CONDITION.get(c['condition'], c['condition'])}"
                    f"（{health_file.MANAGEMENT_STATUS.get(c.get('status') or 'managed', '')}"
                    f"{'，' + c['diagnosed_on'] + '确诊' if c.get('diagnosed_on') else ''}）"
                    for c in res.get("conditions") or []]
-        card.add_widget(Lbl(text=f"{t('resident.conditions')}：{'、'.join(managed) or t('common.none')}"))
+        lines.append(f"{t('resident.conditions')}：{'、'.join(managed) or t('common.none')}")
+        # One label for the lines that need no colour of their own: each label is a texture to render.
+        card.add_widget(Lbl(text="\n".join(line for line in lines if line)))
         allergies = [health_file.DRUG_ALLERGY.get(a, a) for a in res.get("drug_allergies") or []]
         if res.get("drug_allergy_other"):
             allergies.append(res["drug_allergy_other"])
@@ -94,13 +97,12 @@ class ResidentScreen(BaseScreen):
         reports = self.store.lab_reports(resident_id)
         if not reports:
             card.add_widget(Lbl(text=t("resident.no_labs"), muted=True))
-        for rep in reports[:10]:
+        for rep in reports[:LABS_SHOWN]:
             row = Row(orientation="vertical")
             when = (rep.get("reported_at") or rep.get("changed_at") or "")[:16].replace("T", " ")
             mark = f"【{t('resident.critical')}】" if rep.get("critical") else ""
-            row.add_widget(Lbl(text=f"{mark}{rep.get('panel_name') or ''}  {when}",
+            row.add_widget(Lbl(text=f"{mark}{rep.get('panel_name') or ''}  {when}  {rep.get('hospital_name') or ''}",
                                color=theme.DANGER if rep.get("critical") else theme.TEXT))
-            row.add_widget(Lbl(text=rep.get("hospital_name") or "", muted=True))
             row.bind(on_release=partial(self._lab, rep["id"]))
             card.add_widget(row)
         return card
@@ -113,8 +115,7 @@ class ResidentScreen(BaseScreen):
         card.add_widget(Title(text=t("resident.history")))
         if not visits:
             card.add_widget(Lbl(text=t("resident.no_history"), muted=True))
-        for v in visits[:20]:
-            line = BoxLayout(size_hint_y=None, height=Btn().height, spacing=theme.touch() / 6)
+        for v in visits[:VISITS_SHOWN]:
             kind = v.get("kind") or "visit"
             cls = v.get("classification")
             parts = [v.get("visit_date") or "", t("condition." + v["condition"])]
@@ -133,12 +134,14 @@ class ResidentScreen(BaseScreen):
                 parts.append(f"（{t('resident.pending')}）")
             if v.get("revision"):
                 parts.append(f"（{t('resident.amended')}）")
-            line.add_widget(Lbl(text="  ".join(p for p in parts if p), size_hint_y=1))
+            # A signed visit is amended, never edited: the row's tap opens the amendment form.
+            row = Row(orientation="horizontal")
+            row.add_widget(Lbl(text="  ".join(p for p in parts if p), size_hint_y=1))
             if kind == "visit":
-                b = Btn(text=t("resident.amend"), kind="quiet", size_hint_x=None, width=theme.touch() * 2)
-                b.bind(on_release=partial(self._amend, v["id"], v["condition"]))
-                line.add_widget(b)
-            card.add_widget(line)
+                row.add_widget(Lbl(text=t("resident.amend") + " ›", color=theme.PRIMARY, size_hint=(None, 1),
+                                   width=theme.touch() * 1.6, halign="right"))
+                row.bind(on_release=partial(self._amend, v["id"], v["condition"]))
+            card.add_widget(row)
         return card
 
     def _amend(self, visit_id, condition, *_):
