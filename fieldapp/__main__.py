@@ -53,6 +53,9 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=_size, default=None, help="window size WIDTHxHEIGHT, e.g. 1200x1920")
     parser.add_argument("--out", help="PNG file for --screenshot")
     parser.add_argument("--large-text", action="store_true", help="screenshot with the large-text setting")
+    parser.add_argument("--density", type=float, default=None,
+                        help="pixels per dp for --screenshot (default: 1.5 for a 10-inch 1200x1920 tablet, "
+                             "2 for a 6-inch 720x1280 handheld)")
     args = parser.parse_args(argv)
     if args.screenshot == "referral":
         print("The referral screen is left out until the referrals module lands (issue 12).", file=sys.stderr)
@@ -61,7 +64,10 @@ def main(argv=None) -> int:
         parser.error("--screenshot needs --out FILE.png")
 
     from fieldapp.ui import boot
-    boot.prepare(args.size, offscreen=bool(args.screenshot))
+    density = args.density
+    if args.screenshot and density is None and args.size:
+        density = 1.5 if min(args.size) >= 1000 else 2.0
+    boot.prepare(args.size, offscreen=bool(args.screenshot), density=density)
 
     from fieldapp.session import TabletSession
     from fieldapp.ui.app import FieldApp

@@ -287,25 +287,25 @@ class Store:
         """One row per managed registry entry of an active resident: the resident, the household's address
         and committee, and the latest effective visit (None values when never seen) with the date of the
         latest face-to-face (clinic or home) visit; what the worklist rules read."""
-        sql = """
-            WITH eff AS (
-                SELECT f.* FROM followups f WHERE COALESCE(f.kind, 'visit') = 'visit'
-                AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id)),
-            ranked AS (
-                SELECT eff.*, ROW_NUMBER() OVER (PARTITION BY resident_id, condition
-                                                 ORDER BY visit_date DESC, recorded_at DESC, id) AS rn FROM eff),
-            f2f AS (
-                SELECT resident_id, condition, MAX(visit_date) AS last_face_to_face FROM eff
-                WHERE CAST(visit_mode AS INTEGER) IN (1, 2) GROUP BY resident_id, condition)
+        # Per registry entry, its latest effective visit and latest face-to-face date by the index on
+        # (resident_id, condition, visit_date): about 8 rows each. A window over every visit instead took
+        # 0.4-1.5 s on a full caseload (32,000 visits); this is what the worklist is built from.
+        effective = ("f.resident_id = c.resident_id AND f.condition = c.condition "
+                     "AND COALESCE(f.kind, 'visit') = 'visit' "
+                     "AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id)")
+        sql = f"""
             SELECT c.resident_id, c.condition, r.name, r.name_initials, r.sex, r.birth_date, r.phone,
                    r.responsible_doctor_id, r.household_id, h.address, h.committee_id,
                    l.visit_date, l.visit_mode, l.classification, l.emergency, l.referral, l.referred,
-                   l.next_visit_date, l.signed_by, f2f.last_face_to_face
+                   l.next_visit_date, l.signed_by,
+                   (SELECT MAX(f.visit_date) FROM followups f WHERE {effective}
+                    AND CAST(f.visit_mode AS INTEGER) IN (1, 2)) AS last_face_to_face
             FROM chronic_conditions c
             JOIN residents r ON r.id = c.resident_id
             LEFT JOIN households h ON h.id = r.household_id
-            LEFT JOIN ranked l ON l.resident_id = c.resident_id AND l.condition = c.condition AND l.rn = 1
-            LEFT JOIN f2f ON f2f.resident_id = c.resident_id AND f2f.condition = c.condition
+            LEFT JOIN followups l ON l.id = (
+                SELECT f.id FROM followups f WHERE {effective}
+                ORDER BY f.visit_date DESC, f.recorded_at DESC, f.id LIMIT 1)
             WHERE COALESCE(c.status, 'managed') = 'managed' AND COALESCE(r.status, 'active') = 'active'"""
         return [dict(r) for r in self.db.execute(sql)]
 

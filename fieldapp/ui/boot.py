@@ -6,8 +6,12 @@ import os
 import tempfile
 
 
-def prepare(size: tuple[int, int] | None = None, offscreen: bool = False, quiet: bool = True) -> None:
-    """Set Kivy's environment and window size; register the CJK font. Call once, before importing Kivy."""
+def prepare(size: tuple[int, int] | None = None, offscreen: bool = False, quiet: bool = True,
+            density: float | None = None) -> None:
+    """Set Kivy's environment and window size; register the CJK font. Call once, before importing Kivy.
+    `density` is pixels per dp (Android reports it; a desktop window is 1): screenshots pass the device's."""
+    if density:
+        os.environ["KIVY_METRICS_DENSITY"] = str(density)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     # MIXED: Kivy leaves sys.stderr alone, so a traceback is printed even with its console log off.
