@@ -81,6 +81,9 @@ class FollowUpScreen(BaseScreen):
                 card.add_widget(editor)
             body.add_widget(card)
         actions = Card()
+        guidance = Lbl(text=self.guidance, muted=True)
+        self.bind(guidance=guidance.setter("text"))
+        actions.add_widget(guidance)
         if self.amending:
             actions.add_widget(Lbl(text=t("followup.amend_reason"), bold=True))
             self.reason = Field()
@@ -121,18 +124,22 @@ class FollowUpScreen(BaseScreen):
         fb = self.draft.feedback()
         self.feedback = fb
         self.emergency = fb.emergency
-        self.reasons = "\n".join("• " + r for r in fb.emergency_reasons)
+        # No space after the bullet: Kivy wraps at spaces, and a reason is one long run of Chinese.
+        self.reasons = "\n".join("•" + r for r in fb.emergency_reasons)
+        # The panel above the form stays short (a 6-inch screen keeps room for the boxes); the reasons
+        # for the referral and the whole guidance are above the sign button.
         parts = []
         if fb.classification_label:
             parts.append(f"{t('followup.classification')}：{fb.classification_label}")
         if fb.next_visit_date:
-            parts.append(f"{t('followup.next_visit')}：{fb.next_visit_date}（{fb.next_visit_reason}）")
-        if fb.referral != "none":
-            parts.append(f"{t('followup.referral')}：" + "；".join(fb.referral_reasons))
+            parts.append(f"{t('followup.next_visit')}：{fb.next_visit_date}")
         if fb.problems:
             parts.append(t("followup.problems", n=len(fb.problems)))
-        self.summary = "\n".join(parts)
-        self.guidance = "\n".join(fb.guidance[:4])
+        self.summary = "  ".join(parts)
+        lines = [f"{t('followup.next_visit')}：{fb.next_visit_date}（{fb.next_visit_reason}）"] if fb.next_visit_date else []
+        if fb.referral != "none":
+            lines.append(f"{t('followup.referral')}：" + "；".join(fb.referral_reasons))
+        self.guidance = "\n".join(lines + [f"{t('followup.guidance')}："] + fb.guidance)
         touched = set(self.draft.form)
         for name, editor in self.editors.items():
             editor.show_problems(fb.problems.get(name, []) if (name in touched or self._tried) else [])
