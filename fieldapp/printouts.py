@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from gpcore.followup import codes
+from gpcore.followup import age_on, codes
 from printing import (ChineseMode, FollowUpSlip, LabReport, LabResult, PaperWidth, Patient, PrinterSettings,
                       follow_up_slip, lab_report, open_transport)
 from printing.errors import PrinterSettingError
@@ -28,7 +28,7 @@ def _datetime(value) -> dt.datetime | None:
 def patient_of(resident: dict, today: dt.date) -> Patient:
     """The receipt's patient block from a resident's file."""
     birth = _date(resident.get("birth_date"))
-    age = "" if birth is None else today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    age = "" if birth is None else age_on(birth, today)
     return Patient(name=resident["name"], sex=resident.get("sex") or "", age=age,
                    record_number=resident.get("record_number") or "", address=resident.get("address") or "",
                    phone=resident.get("phone") or "")

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from gpcore.followup import age_on
+
 SHORT_DAYS = 14
 WEEK_DAYS = 7
 BUCKETS = ("emergency", "referral", "recheck", "overdue", "due_this_week", "not_seen_this_year")
@@ -56,8 +58,7 @@ def bucket_item(row: dict, today: dt.date) -> dict:
     item["buckets"] = buckets
     item["urgency"] = min((URGENCY[b] for b in buckets), default=len(BUCKETS))
     birth = _date(row.get("birth_date"))
-    item["age"] = None if birth is None else \
-        today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+    item["age"] = None if birth is None else age_on(birth, today)
     return item
 
 

@@ -11,6 +11,7 @@ from fieldapp import printouts, worklist
 from fieldapp.store import InvalidRecord, Store
 from fieldapp.store.schema import UPGRADES
 from fieldapp.visit import VisitDraft, form_boxes
+from gpcore.followup import age_on
 from gpcore.followup.visits import DiabetesVisit, HypertensionVisit, field_specs
 from printing import FollowUpSlip, PaperWidth, Patient, PrinterSettings, follow_up_slip
 
@@ -117,8 +118,7 @@ def test_a_visit_with_an_emergency_blood_pressure(tablet_session, clinic):
     res = store.resident(rid)
     birth = dt.date.fromisoformat(res["birth_date"])
     expected = FollowUpSlip(
-        patient=Patient(name="张三", sex=res["sex"], age=TODAY.year - birth.year - ((TODAY.month, TODAY.day) <
-                                                                               (birth.month, birth.day)),
+        patient=Patient(name="张三", sex=res["sex"], age=age_on(birth, TODAY),
                         record_number=res["record_number"], address=res["address"], phone=res["phone"]),
         visit_date=TODAY, classification="控制不满意", next_visit_date=TODAY + dt.timedelta(days=14),
         advice="".join(fb.guidance), doctor="王医生", team_phone="021-1", programme="高血压患者健康管理",

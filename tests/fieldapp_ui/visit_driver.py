@@ -36,6 +36,7 @@ def main() -> int:
     from fieldapp.ui.app import FieldApp
     from fieldapp.ui.widgets import Btn
     from fieldapp.ui.worklist import WorklistRow
+    from gpcore.followup import age_on
     from printing import FollowUpSlip, Patient, follow_up_slip
 
     session = TabletSession(args.db)
@@ -143,7 +144,7 @@ def main() -> int:
     birth = dt.date.fromisoformat(res["birth_date"])
     expected = follow_up_slip(FollowUpSlip(
         patient=Patient(name=res["name"], sex=res["sex"],
-                        age=today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day)),
+                        age=age_on(birth, today),
                         record_number=res["record_number"] or "", address=res["address"] or "",
                         phone=res["phone"] or ""),
         visit_date=today, classification="控制不满意", next_visit_date=today + dt.timedelta(days=14),
