@@ -19,7 +19,9 @@ window (the app itself, FieldApp), which reports:
   peak RSS        VmHWM of that process; the RSS once Kivy's window exists is shown apart (llvmpipe's
                   buffers for a 1200x1920 window are most of it)
 Targets (issue 12): cold start <= 2 s, worklist <= 200 ms, keystroke <= 50 ms, resident <= 150 ms,
-rules <= 16 ms, peak RSS <= 300 MB. Medians of the runs' medians are printed.
+rules <= 16 ms, peak RSS <= 300 MB. Medians of the runs' medians are printed, wall time and the CPU time of
+the process beside it (on a shared machine the wall time includes waiting for a core; the verdict is on
+wall time).
 """
 from __future__ import annotations
 
@@ -182,37 +184,36 @@ def child(db: str, launched: float, keystrokes: int, residents: int) -> None:
     cold = time.time() - launched
     store = session.store
     today = session.today()
-    out = {"cold_start_s": cold, "window_rss_mb": window_mb}
+    # CPU seconds beside wall seconds: this machine is shared (2 cores, several jobs), so wall time
+    # measures the queue as much as the app; process_time counts every thread of this process.
+    out = {"cold_start_s": cold, "cold_start_cpu_s": time.process_time(), "window_rss_mb": window_mb}
 
-    def median_ms(fn, n):
-        times = []
+    def median_ms(fn, n, key):
+        wall, cpu = [], []
         for i in range(n):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn(i)
-            times.append((time.perf_counter() - t0) * 1000)
-        return statistics.median(times)
+            wall.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+        out[key] = statistics.median(wall)
+        out[key.replace("_ms", "_cpu_ms")] = statistics.median(cpu)
 
-    out["worklist_ms"] = median_ms(lambda i: WorklistBuilder(store, today).build(), 5)
+    median_ms(lambda i: WorklistBuilder(store, today).build(), 5, "worklist_ms")
     screen = app.manager.get_screen("worklist")
     prefixes = ["w", "wj", "wjh", "l", "li", "lm", "z", "zh", "zx", "c", "cl", "ch"]
 
     def keystroke(i):
         screen.ids.search.text = prefixes[i % len(prefixes)]
-    out["keystroke_ms"] = median_ms(keystroke, keystrokes)
+    median_ms(keystroke, keystrokes, "keystroke_ms")
     out["worklist_items"] = len(screen.builder.items)
     screen.ids.search.text = ""
     by_visits = [r["resident_id"] for r in store.followup_status()][:residents]
 
-    opened, drawn = [], []
-    for rid in by_visits:
-        t0 = time.perf_counter()
-        app.route("resident", resident_id=rid)
-        t1 = time.perf_counter()
+    def resident(i):
+        app.route("resident", resident_id=by_visits[i])
         EventLoop.idle()  # the frame that lays out, renders the texts and draws the charts
-        opened.append((t1 - t0) * 1000)
-        drawn.append((time.perf_counter() - t0) * 1000)
-    out["resident_open_ms"] = statistics.median(opened)
-    out["resident_ms"] = statistics.median(drawn)
+    median_ms(resident, len(by_visits), "resident_ms")
+    median_ms(lambda i: app.route("resident", resident_id=by_visits[i]), len(by_visits), "resident_open_ms")
     status = next(r for r in store.followup_status() if r["condition"] == "hypertension")
     app.route("followup", resident_id=status["resident_id"], condition="hypertension")
     form = app.manager.get_screen("followup")
@@ -221,8 +222,8 @@ def child(db: str, launched: float, keystrokes: int, residents: int) -> None:
 
     def rules(i):
         form.changed("sbp" if i % 6 < 3 else "dbp", int(values[i % 6]))
-    out["rules_ms"] = median_ms(rules, keystrokes)
-    out["rules_pure_ms"] = median_ms(lambda i: form.draft.feedback(), keystrokes)
+    median_ms(rules, keystrokes, "rules_ms")
+    median_ms(lambda i: form.draft.feedback(), keystrokes, "rules_pure_ms")
     form.draft.discard()
     with open("/proc/self/status") as f:
         out["peak_rss_mb"] = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
@@ -279,7 +280,9 @@ def main(argv=None) -> int:
                                      ("peak_rss_mb", "peak RSS", 300, "MB"),
                                      ("window_rss_mb", "  of which Python + Kivy's window alone", 300, "MB")):
         verdict = "ok" if med[key] <= target else "OVER"
-        print(f"{label:40s}: median {med[key]:8.2f} {unit}  (target <= {target} {unit}) {verdict}")
+        cpu_key = key[:-3] + "_cpu_ms" if key.endswith("_ms") else key[:-2] + "_cpu_s"
+        cpu = f"  cpu {med[cpu_key]:8.2f} {unit}" if cpu_key in med and cpu_key != key else ""
+        print(f"{label:40s}: median {med[key]:8.2f} {unit}{cpu}  (target <= {target} {unit}) {verdict}")
     return 0
 
 
