@@ -168,10 +168,18 @@ class FollowUpScreen(BaseScreen):
                 self.visit_id = self.draft.sign()
         except InvalidRecord as err:
             self.refresh()
+            if "reason" in err.errors:
+                self.status = t("followup.amend_reason_needed")
+                return None
+            # The rules' own words in Chinese where they apply; the store's otherwise.
             problems = self.feedback.problems or err.errors
             self.status = "；".join(f"{self._label(k)}：{'，'.join(v)}" for k, v in problems.items())
             return None
         self.signed = True
+        for editor in self.editors.values():  # a signed record is read-only; a correction is an amendment
+            editor.disabled = True
+        if self.previous_button is not None:
+            self.previous_button.disabled = True
         self.sign_button.disabled = True
         self.print_button.disabled = False
         self.status = t("followup.signed")

@@ -111,6 +111,7 @@ ZH = {
     "followup.signed_locked": "已签名的随访不能修改，只能更正并说明原因。",
     "followup.amend_reason": "更正原因",
     "followup.amend": "提交更正",
+    "followup.amend_reason_needed": "请填写更正原因（至少2个字）。",
     "followup.print": "打印随访单",
     "followup.printed": "随访单已打印",
     "followup.done": "完成",

@@ -1,6 +1,7 @@
 """A whole home visit through the app's widgets under Kivy's offscreen window, against a live server:
 sign in, worklist, find 张三 by pinyin initials, household, a follow-up with an emergency blood pressure
-(banner and reasons), sign, print the slip to a file (bytes checked), sync, the visit on the server.
+(banner and reasons), sign, print the slip to a file (bytes checked), sync, the visit on the server; then
+an amendment with a reason from the resident's history, synced too.
 The driver runs in a subprocess (tests/fieldapp_ui/visit_driver.py) so Kivy stays out of pytest."""
 from __future__ import annotations
 
@@ -38,3 +39,5 @@ def test_a_whole_visit_through_the_widgets(live, clinic, session, tmp_path):
     assert row is not None and row.resident_id == clinic.residents["A1-0-0"]
     assert (row.sbp, row.dbp, row.emergency, row.classification) == (185, 112, True, 2)
     assert row.referral == "urgent"
+    amendment = session.scalar(select(FollowUp).where(FollowUp.id == result["amendment_id"]))
+    assert amendment.amends_id == row.id and amendment.sbp == 175 and "175" in amendment.amendment_reason

@@ -130,6 +130,7 @@ def main() -> int:
     until(lambda: session.store.draft(form.draft.resident_id, "hypertension") is not None, "the draft kept")
     tap(form.sign_button, "签名保存")
     assert form.signed and form.visit_id, form.status
+    assert form.editors["sbp"].disabled and form.sign_button.disabled  # signed: read-only
     result["visit_id"] = form.visit_id
     result["taps_to_signed"] = taps["count"]
     result["tap_log"] = list(taps["log"])
@@ -163,6 +164,28 @@ def main() -> int:
     result["needs_attention"] = session.store.needs_attention()
     assert session.store.outbox_count() == 0 and not result["needs_attention"], result["needs_attention"]
     result["sign_in_taps"] = sign_in_taps
+
+    # 6. A signed visit is corrected by an amendment with a reason, from the resident's history.
+    from fieldapp.ui.widgets import Row
+    app.route("resident", resident_id=form.draft.resident_id)
+    resident = app.manager.get_screen("resident")
+    rows = [w for w in walk(resident.ids.body) if isinstance(w, Row)
+            and any("185/112" in getattr(c, "text", "") for c in w.children)]
+    assert len(rows) == 1, [getattr(c, "text", "") for w in walk(resident.ids.body) for c in w.children]
+    tap(rows[0], "更正 on the visit")
+    amend = app.manager.get_screen("followup")
+    assert amend.amending and amend.editors["sbp"].input.text == "185"
+    type_into(amend.editors["sbp"].input, "175")
+    tap(amend.sign_button, "提交更正 without a reason")
+    assert not amend.signed and amend.status == "请填写更正原因（至少2个字）。"  # the reason is required
+    type_into(amend.reason, "血压录错，复测为175/112")
+    tap(amend.sign_button, "提交更正")
+    assert amend.signed, amend.status
+    result["amendment_id"] = amend.visit_id
+    app.route("sync")
+    tap(sync.ids.start, "立即同步")
+    until(lambda: not sync.running and sync.progress_text == "同步完成", "the second sync", 60)
+    assert session.store.outbox_count() == 0 and not session.store.needs_attention()
     app.stop()
     Clock.tick()
     session.close()
