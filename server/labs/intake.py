@@ -46,9 +46,9 @@ from gpcore import pinyin
 from ..audit import services as audit
 from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
-from ..errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized, field_error
+from ..errors import DomainError, Invalid, NotFound, Unauthorized, field_error
 from ..org.models import Center, Hospital
-from ..scope import Actor
+from ..scope import Actor, require_admin
 from . import model as parsed
 from .fhir import FHIRBundleError, parse_fhir_bundle
 from .hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
@@ -82,8 +82,7 @@ def _hash(key: str) -> str:
 
 def create_feed(session: Session, actor: Actor, data: dict) -> tuple[LabFeed, str]:
     """A new feed for a hospital and the centers it serves; returns the feed and its key (shown only once)."""
-    if actor.role != "admin":
-        raise Forbidden("Only an admin adds lab feeds.", {"authorization": "role"})
+    require_admin(actor, "Only an admin adds lab feeds.")
     if session.get(Hospital, data["hospital_id"]) is None:
         raise field_error("hospital_id", "no such hospital")
     centers = session.scalars(select(Center).where(Center.id.in_(data["center_ids"]))).all()
@@ -101,8 +100,7 @@ def create_feed(session: Session, actor: Actor, data: dict) -> tuple[LabFeed, st
 
 def revoke_feed(session: Session, actor: Actor, feed_id: str) -> LabFeed:
     """Stop a feed's key from working (its messages stay)."""
-    if actor.role != "admin":
-        raise Forbidden("Only an admin revokes lab feeds.", {"authorization": "role"})
+    require_admin(actor, "Only an admin revokes lab feeds.")
     feed = session.get(LabFeed, int(feed_id)) if str(feed_id).isdigit() else None
     if feed is None:
         raise NotFound("No such lab feed.")

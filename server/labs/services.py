@@ -11,17 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import String, and_, case, cast, func, or_, select, true
+from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
 
 import printing
 
 from ..audit import services as audit
-from ..errors import Conflict, Forbidden, NotFound, field_error
+from ..errors import Conflict, NotFound, field_error
 from ..households.models import Resident
 from ..households.services import get_resident
 from ..org.models import Hospital
-from ..scope import Actor, can_see, rows_visible
+from ..scope import Actor, can_see, queue_visible, require_care_role, require_team_member, rows_visible
 from . import alerts, matching
 from .intake import CHINA_STANDARD_TIME, reason_text
 from .models import (LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers,
@@ -35,12 +35,9 @@ PRINTED_CRITICAL = ("HH", "LL", "AA")
 # --- the unmatched queue ---------------------------------------------------------------------------
 
 def _queue_visible(actor: Actor, feed_column=LabMessage.feed_id, what: str = "The unmatched queue"):
-    if actor.role == "admin":
-        return true()
-    if actor.role == "center_staff" and actor.center_id is not None:
-        return feed_column.in_(select(lab_feed_centers.c.feed_id)
-                               .where(lab_feed_centers.c.center_id == actor.center_id))
-    raise Forbidden(f"{what} is for center staff.", {"authorization": "role"})
+    """The queue rows (by feed) the actor may work on: the feeds serving their center (scope.queue_visible)."""
+    return queue_visible(actor, lambda center_id: feed_column.in_(
+        select(lab_feed_centers.c.feed_id).where(lab_feed_centers.c.center_id == center_id)), what)
 
 
 def list_queue(actor: Actor, args: dict):
@@ -264,8 +261,7 @@ def list_for_resident(session: Session, actor: Actor, resident_id: str, args: di
 
 def list_reports(actor: Actor, args: dict):
     """A select of reports in the actor's scope: critical first, then newest; new=true: not seen since changed."""
-    if actor.role not in ("gp", "center_staff", "admin"):
-        raise Forbidden("Lab reports are for GP teams and center staff.", {"authorization": "role"})
+    require_care_role(actor, "Lab reports are for GP teams and center staff.")
     stmt, seen, reported = _report_rows()
     stmt = stmt.where(rows_visible(actor, Resident.team_id, Resident.center_id))
     if args.get("new"):
@@ -295,8 +291,7 @@ def get_report(session: Session, actor: Actor, report_id: str) -> LabReport:
 
 def mark_seen(session: Session, actor: Actor, rep: LabReport) -> LabReportSeen:
     """The actor's team has seen the report as it is now (a later correction makes it new again)."""
-    if actor.role != "gp" or actor.team_id is None:
-        raise Forbidden("Only a GP team marks its reports seen.", {"authorization": "role"})
+    require_team_member(actor, "Only a GP team marks its reports seen.")
     seen = session.get(LabReportSeen, (rep.id, actor.team_id))
     now = dt.datetime.now(dt.timezone.utc)
     if seen is None:
@@ -318,8 +313,7 @@ def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str
     """The team phoned the patient (or their family) about the report's critical values as of
     `report_changed_at` (the version the caller read): what was said, and when (default now). A later call
     replaces the note; every one stays in the audit log."""
-    if actor.role != "gp" or actor.team_id is None:
-        raise Forbidden("Only a GP team notes the call to its patient.", {"authorization": "role"})
+    require_team_member(actor, "Only a GP team notes the call to its patient.")
     if not rep.critical:
         raise Conflict("This report has no critical value to phone through.", {"critical": ["false"]})
     now = dt.datetime.now(dt.timezone.utc)
