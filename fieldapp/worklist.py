@@ -1,13 +1,10 @@
 """Today's worklist computed on the tablet from the store (plain Python; no Kivy, no SQL here).
 
-The buckets are the server's (server/followups/worklist.py): emergency, referral follow-up, 2-week recheck,
-overdue, due this week, not seen this year, one item per patient and condition. The bucket rule below is
-an adapter: when gpcore grows its own worklist module (being moved there now) `bucket_item` should call
-it, so the server and the tablet cannot disagree about who is due.
-
-Critical lab results come first: a critical report whose call is not yet noted, or that arrived after the
-patient's latest visit. The rest is in urgency, then route order (committee, address: building and unit
-are in the address, so sorting by it walks a building unit by unit).
+The buckets (emergency, referral follow-up, 2-week recheck, overdue, due this week, not seen this year)
+are gpcore.followup.worklist's, the same rules the server's worklist runs, one item per patient and
+condition. Critical lab results come first: a critical report whose call is not yet noted, or that
+arrived after the patient's latest visit. The rest is in urgency, then route order (committee, address:
+building and unit are in the address, so sorting by it walks a building unit by unit).
 """
 from __future__ import annotations
 
@@ -15,13 +12,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from gpcore.followup import age_on
+from gpcore.followup import worklist as rules
 
-SHORT_DAYS = 14
-WEEK_DAYS = 7
-BUCKETS = ("emergency", "referral", "recheck", "overdue", "due_this_week", "not_seen_this_year")
-URGENCY = {name: rank for rank, name in enumerate(BUCKETS)}
-TROUBLE = (2, 3, 4)  # gpcore.followup.codes: UNCONTROLLED, ADVERSE_REACTION_CLASS, COMPLICATION
-NO_REFERRAL = "none"
+BUCKETS = rules.BUCKETS
 
 
 def _date(value) -> dt.date | None:
@@ -31,42 +24,20 @@ def _date(value) -> dt.date | None:
 def bucket_item(row: dict, today: dt.date) -> dict:
     """The worklist item of one status row (the store's followup_status()): buckets, urgency, age."""
     item = dict(row)
-    buckets = []
-    visit_date, next_date = _date(row["visit_date"]), _date(row["next_visit_date"])
-    last_f2f = _date(row.get("last_face_to_face"))
-    item["overdue_days"] = None
-    item["referral_due_date"] = None
-    if visit_date is not None:
-        short = next_date is not None and (next_date - visit_date).days <= SHORT_DAYS
-        referral = row.get("referral") not in (None, NO_REFERRAL)
-        trouble = _int(row.get("classification")) in TROUBLE or bool(row.get("emergency")) or referral \
-            or bool(row.get("referred"))
-        if row.get("emergency"):
-            buckets.append("emergency")
-        if row.get("referred"):
-            buckets.append("referral")
-            item["referral_due_date"] = (visit_date + dt.timedelta(days=SHORT_DAYS)).isoformat()
-        if short and trouble:
-            buckets.append("recheck")
-        if next_date is not None and next_date < today:
-            buckets.append("overdue")
-            item["overdue_days"] = (today - next_date).days
-        elif next_date is not None and next_date < today + dt.timedelta(days=WEEK_DAYS):
-            buckets.append("due_this_week")
-    if last_f2f is None or last_f2f < dt.date(today.year, 1, 1):
-        buckets.append("not_seen_this_year")
-    item["buckets"] = buckets
-    item["urgency"] = min((URGENCY[b] for b in buckets), default=len(BUCKETS))
+    visit_date = _date(row["visit_date"])
+    classification = row.get("classification")
+    facts = {"visit_date": visit_date, "next_visit_date": _date(row["next_visit_date"]),
+             "classification": int(classification) if classification is not None else None,
+             "emergency": bool(row.get("emergency")), "referred": bool(row.get("referred")),
+             "referral": row.get("referral"), "last_face_to_face": _date(row.get("last_face_to_face"))}
+    names = rules.buckets(facts, today)
+    item["buckets"] = names
+    item["urgency"] = rules.urgency(names)
+    item["overdue_days"] = (today - facts["next_visit_date"]).days if "overdue" in names else None
+    item["referral_due_date"] = rules.referral_due_date(visit_date).isoformat() if "referral" in names else None
     birth = _date(row.get("birth_date"))
     item["age"] = None if birth is None else age_on(birth, today)
     return item
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass
