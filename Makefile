@@ -6,7 +6,7 @@ PORT   ?= 5000
 EXTRAS_RUN  := postgres,printing
 EXTRAS_TEST := postgres,printing,fieldapp,test
 
-.PHONY: run test test-postgres system-deps bench clean
+.PHONY: run test test-postgres system-deps bench clean fieldapp
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ run: system-deps $(VENV)/.run-installed
 
 test: system-deps $(VENV)/.test-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tablet app against the server of `make run` (start that first, in another shell): signs in as a demo
+# team member and runs the first sync with a progress bar. FIELDAPP_SERVER / FIELDAPP_USER choose others.
+FIELDAPP_SERVER ?= http://127.0.0.1:$(PORT)
+FIELDAPP_USER   ?= t1-doctor
+fieldapp: system-deps $(VENV)/.test-installed
+	GPO_PASSWORD=$${GPO_PASSWORD:-demo-pass-2026} $(BIN)/python -m fieldapp --server $(FIELDAPP_SERVER) \
+		--user $(FIELDAPP_USER) --db instance/tablet-$(FIELDAPP_USER).sqlite
 
 # The same suite on PostgreSQL (CI runs it after `make test`).
 test-postgres: system-deps $(VENV)/.test-installed

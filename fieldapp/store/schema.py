@@ -137,4 +137,10 @@ UPGRADES: list[list[str]] = [
         "UPDATE sync_state SET value = 'null' WHERE key = 'cursor'",
         "UPDATE sync_state SET value = 'false' WHERE key = 'snapshot_done'",
     ],
+    # 5: visit drafts the doctor has not signed yet: one per resident and condition, kept on the tablet only
+    # (never synced) so a half-typed form survives an app kill. Older files keep every row; the table is new.
+    [
+        "CREATE TABLE drafts (resident_id TEXT NOT NULL, condition TEXT NOT NULL, form TEXT NOT NULL, "
+        "updated_at TEXT NOT NULL, PRIMARY KEY (resident_id, condition))",
+    ],
 ]

@@ -81,3 +81,11 @@ def test_sync():
         assert first["floor_rows"] == 178_500 and first["floor_ratio"] > 0
     load = json.loads(out.strip().splitlines()[-1].split(":", 1)[1])
     assert load["errors"] == 0 and load["tablets"] == 4
+
+
+def test_tablet():
+    out = smoke("bench_tablet.py")
+    for label in ("cold start to the worklist", "worklist built", "pinyin search keystroke",
+                  "resident opened with charts, drawn", "live rules feedback per keystroke", "peak RSS"):
+        assert re.search(rf"{label}\s*: median\s+[\d.]+", out), out
+    assert re.search(r"worklist items [1-9]", out), out

@@ -1,0 +1,89 @@
+"""The App: builds the screens and routes between them; nothing else (the work is in fieldapp's
+plain-Python modules, the drawing in each screen's .py + .kv pair)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from kivy.app import App
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import NumericProperty, ObjectProperty
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from . import theme
+from .household import HouseholdScreen
+from .followup import FollowUpScreen
+from .lab import LabScreen
+from .printer import PrinterScreen
+from .resident import ResidentScreen
+from .signin import SignInScreen
+from .strings import t
+from .sync import SyncScreen
+from .worklist import WorklistScreen
+
+HERE = Path(__file__).resolve().parent
+SCREENS = {"signin": SignInScreen, "worklist": WorklistScreen, "household": HouseholdScreen,
+           "resident": ResidentScreen, "followup": FollowUpScreen, "lab": LabScreen, "sync": SyncScreen,
+           "printer": PrinterScreen}
+
+
+class FieldApp(App):
+    """The tablet app over one TabletSession; `start` is (screen, params) to open first."""
+
+    text_scale = NumericProperty(1.0)
+    session = ObjectProperty(None)
+
+    def __init__(self, session, start: tuple[str, dict] | None = None, **kw):
+        super().__init__(**kw)
+        self.session = session
+        self.start = start
+        self.history: list[tuple[str, dict]] = []
+        self.title = t("app.title")
+
+    def build(self):
+        """Load the kv rules, make every screen, open the first one."""
+        Builder.load_file(str(HERE / "widgets.kv"))
+        for name in SCREENS:
+            Builder.load_file(str(HERE / f"{name}.kv"))
+        self.manager = ScreenManager(transition=NoTransition())
+        for name, cls in SCREENS.items():
+            self.manager.add_widget(cls(name=name))
+        Window.clearcolor = theme.BG
+        Window.bind(on_keyboard=self._key)
+        self.text_scale = theme.LARGE_TEXT if self.session.store.state("large_text") else 1.0
+        name, params = self.start or (("worklist", {}) if self.session.signed_in else ("signin", {}))
+        self.route(name, **params)
+        return self.manager
+
+    def route(self, name: str, remember: bool = True, **params) -> None:
+        """Open a screen with its parameters."""
+        if remember and self.manager.current_screen is not None and self.history[-1:] != [(name, params)]:
+            self.history.append((name, params))
+        self.manager.get_screen(name).open(**params)
+        self.manager.current = name
+
+    def back(self) -> None:
+        """The screen before this one (the worklist when there is none)."""
+        if len(self.history) > 1:
+            self.history.pop()
+            name, params = self.history[-1]
+            self.route(name, remember=False, **params)
+        else:
+            self.route("worklist", remember=False)
+
+    def toggle_text_size(self) -> None:
+        """Large text on or off (kept in the store)."""
+        large = self.text_scale == 1.0
+        self.text_scale = theme.LARGE_TEXT if large else 1.0
+        with self.session.store.transaction():
+            self.session.store.set_state("large_text", large)
+
+    def _key(self, _window, key, *_):
+        if key == 27:  # Android's back button arrives as Escape
+            self.back()
+            return True
+        return False
+
+    def on_stop(self):
+        """Let a running sync finish its transaction before the process ends (it is safe either way)."""
+        self.session.wait_sync(timeout=5)

@@ -1,0 +1,204 @@
+"""The hypertension / type 2 diabetes follow-up form: every box of the national form, the previous visit's
+answers in one tap, the rules' feedback as the doctor types (emergency banner with every reason,
+classification, next visit date, guidance), draft kept in the store, sign, print the slip, or amend a
+signed visit with a reason. The rules and the saving are fieldapp.visit's."""
+from __future__ import annotations
+
+import threading
+
+from kivy.clock import Clock
+from kivy.properties import BooleanProperty, StringProperty
+
+from fieldapp import printouts
+from fieldapp.store import InvalidRecord
+from fieldapp.visit import VisitDraft, form_boxes
+
+from .base import BaseScreen
+from .boxes import editor_for
+from .printjob import print_in_background
+from .strings import t
+from .widgets import Btn, Card, Field, Lbl, Title
+
+
+class FollowUpScreen(BaseScreen):
+    """One visit being recorded (or a signed one being amended)."""
+
+    heading = StringProperty("")
+    emergency = BooleanProperty(False)
+    reasons = StringProperty("")
+    summary = StringProperty("")
+    guidance = StringProperty("")
+    status = StringProperty("")
+    signed = BooleanProperty(False)
+    amending = BooleanProperty(False)
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._keep_soon = Clock.create_trigger(self._keep, 0.4)
+        self.editors = {}
+        self.draft = None
+        self.visit_id = None
+
+    def open(self, resident_id: str, condition: str, amend_id: str | None = None, **_):
+        """Start (or resume) a visit for this resident and condition."""
+        self.draft = VisitDraft(self.store, resident_id, condition, self.session.today(),
+                                doctor=self.session.me.get("full_name", ""))
+        self.amend_id = amend_id
+        self.amending = amend_id is not None
+        self.signed = False
+        self.visit_id = None
+        name = self.draft.resident["name"]
+        if self.amending:
+            self.draft.form = dict(self.store.visit(amend_id).get("form") or {})
+            self.heading = t("followup.amend_title", name=name)
+            self.status = t("followup.signed_locked")
+        else:
+            self.heading = t("followup.title", condition=t("condition." + condition), name=name)
+            self.status = t("followup.restored") if self.draft.restored else ""
+        self._build(condition)
+        self.refresh()
+
+    # --- the form ---------------------------------------------------------------------------------
+
+    def _build(self, condition: str) -> None:
+        body = self.ids.body
+        body.clear_widgets()
+        self.editors = {}
+        offer = self.draft.previous_offer()
+        self.previous_button = None
+        if offer and not self.amending:
+            date = (self.draft.previous_record or {}).get("visit_date") or ""
+            self.previous_button = Btn(text=t("followup.previous", date=date), kind="quiet")
+            self.previous_button.bind(on_release=lambda *_: self.use_previous())
+            body.add_widget(self.previous_button)
+        for section, boxes in form_boxes(condition):
+            card = Card()
+            card.add_widget(Title(text=t("section." + section)))
+            for box in boxes:
+                editor = editor_for(box, self.changed)
+                editor.show(self.draft.form.get(box.name))
+                self.editors[box.name] = editor
+                card.add_widget(editor)
+            body.add_widget(card)
+        actions = Card()
+        guidance = Lbl(text=self.guidance, muted=True)
+        self.bind(guidance=guidance.setter("text"))
+        actions.add_widget(guidance)
+        if self.amending:
+            actions.add_widget(Lbl(text=t("followup.amend_reason"), bold=True))
+            self.reason = Field()
+            actions.add_widget(self.reason)
+            self.sign_button = Btn(text=t("followup.amend"), kind="primary")
+        else:
+            self.sign_button = Btn(text=t("followup.sign"), kind="primary")
+        self.sign_button.bind(on_release=lambda *_: self.sign())
+        actions.add_widget(self.sign_button)
+        self.print_button = Btn(text=t("followup.print"), kind="quiet", disabled=True)
+        self.print_button.bind(on_release=lambda *_: self.print_slip())
+        actions.add_widget(self.print_button)
+        done = Btn(text=t("followup.done"))
+        done.bind(on_release=lambda *_: self.app.back())
+        actions.add_widget(done)
+        body.add_widget(actions)
+
+    def changed(self, name: str, value) -> None:
+        """A box changed: the rules again, and the draft kept shortly after."""
+        if self.signed:
+            return
+        self.draft.set(name, value)
+        self.refresh()
+        if not self.amending:
+            self._keep_soon()
+
+    def use_previous(self) -> None:
+        """Fill the empty boxes with the previous visit's answers (one tap)."""
+        filled = self.draft.apply_previous()
+        for name in filled:
+            self.editors[name].show(self.draft.form.get(name))
+        self.status = t("followup.previous_done", n=len(filled))
+        self.refresh()
+        self._keep_soon()
+
+    def refresh(self) -> None:
+        """Show the rules' feedback on the form as it stands."""
+        fb = self.draft.feedback()
+        self.feedback = fb
+        self.emergency = fb.emergency
+        # No space after the bullet: Kivy wraps at spaces, and a reason is one long run of Chinese.
+        self.reasons = "\n".join("•" + r for r in fb.emergency_reasons)
+        # The panel above the form stays short (a 6-inch screen keeps room for the boxes); the reasons
+        # for the referral and the whole guidance are above the sign button.
+        parts = []
+        if fb.classification_label:
+            parts.append(f"{t('followup.classification')}：{fb.classification_label}")
+        if fb.next_visit_date:
+            parts.append(f"{t('followup.next_visit')}：{fb.next_visit_date}")
+        if fb.problems:
+            parts.append(t("followup.problems", n=len(fb.problems)))
+        self.summary = "  ".join(parts)
+        lines = [f"{t('followup.next_visit')}：{fb.next_visit_date}（{fb.next_visit_reason}）"] if fb.next_visit_date else []
+        if fb.referral != "none":
+            lines.append(f"{t('followup.referral')}：" + "；".join(fb.referral_reasons))
+        self.guidance = "\n".join(lines + [f"{t('followup.guidance')}："] + fb.guidance)
+        touched = set(self.draft.form)
+        for name, editor in self.editors.items():
+            editor.show_problems(fb.problems.get(name, []) if (name in touched or self._tried) else [])
+
+    _tried = False
+
+    def _keep(self, *_):
+        if self.draft is not None and not self.signed and not self.amending:
+            self.draft.keep()
+
+    def save_draft(self) -> None:
+        """Keep the draft now."""
+        self._keep()
+        self.status = t("followup.draft_saved")
+
+    # --- signing and printing -----------------------------------------------------------------------
+
+    def sign(self) -> str | None:
+        """Sign (visit + outbox in one transaction), or submit the amendment; returns the record's id."""
+        self._tried = True
+        try:
+            if self.amending:
+                self.visit_id = self.store.amend_visit(self.amend_id, self.draft.final_form(), self.reason.text)
+            else:
+                self._keep_soon.cancel()
+                self.visit_id = self.draft.sign()
+        except InvalidRecord as err:
+            self.refresh()
+            if "reason" in err.errors:
+                self.status = t("followup.amend_reason_needed")
+                return None
+            # The rules' own words in Chinese where they apply; the store's otherwise.
+            problems = self.feedback.problems or err.errors
+            self.status = "；".join(f"{self._label(k)}：{'，'.join(v)}" for k, v in problems.items())
+            return None
+        self.signed = True
+        for editor in self.editors.values():  # a signed record is read-only; a correction is an amendment
+            editor.disabled = True
+        if self.previous_button is not None:
+            self.previous_button.disabled = True
+        self.sign_button.disabled = True
+        self.print_button.disabled = False
+        self.status = t("followup.signed")
+        return self.visit_id
+
+    def _label(self, name: str) -> str:
+        editor = self.editors.get(name.split(".")[0])
+        return editor.box.label if editor else name
+
+    def slip_bytes(self) -> bytes:
+        """The slip's bytes for the configured printer."""
+        config = printouts.PrinterConfig.load(self.store)
+        slip = printouts.follow_up_slip_for(
+            self.store, self.visit_id, team_phone=self.session.team.get("phone") or "",
+            institution=self.session.center.get("name") or "", advice="".join(self.feedback.guidance))
+        return printouts.slip_bytes(config, slip)
+
+    def print_slip(self) -> threading.Thread:
+        """Print the slip in a worker; the outcome comes back on the main thread."""
+        config = printouts.PrinterConfig.load(self.store)
+        return print_in_background(config, self.slip_bytes(), t("followup.printed"),
+                                   lambda message: setattr(self, "status", message))

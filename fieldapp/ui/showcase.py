@@ -1,0 +1,67 @@
+"""Screenshots: open a screen with the demo store's data (a representative household, resident, report,
+and a follow-up typed with an emergency blood pressure), render it to a PNG, quit."""
+from __future__ import annotations
+
+from kivy.clock import Clock
+
+from fieldapp.worklist import WorklistBuilder
+
+from .app import FieldApp
+
+
+def pick(store, today) -> dict:
+    """A resident with the most visits (charts), their household, a report (critical first)."""
+    items = WorklistBuilder(store, today).build().items
+    rows = store.followup_status()
+    by_visits = sorted(rows, key=lambda r: -len(store.visits(r["resident_id"])))
+    best = next((r for r in by_visits if store.lab_reports(r["resident_id"])), by_visits[0] if by_visits else None)
+    first = items[0] if items else best
+    reports = [rep for r in rows for rep in store.lab_reports(r["resident_id"])]
+    reports.sort(key=lambda rep: (not rep.get("critical"), not rep.get("abnormal")))
+    return {"household": first["household_id"] if first else None,
+            "household_resident": first["resident_id"] if first else None,
+            "resident": best["resident_id"] if best else None,
+            "condition": best["condition"] if best else "hypertension",
+            "report": reports[0]["id"] if reports else None}
+
+
+class ScreenshotApp(FieldApp):
+    """The app opened on one screen; saves its picture once a few frames are drawn, then stops."""
+
+    def __init__(self, session, screen: str, out: str, large_text: bool = False, **kw):
+        self.screen_name, self.out, self.saved = screen, out, False
+        self.large_text = large_text
+        chosen = pick(session.store, session.today())
+        params = {"worklist": {}, "sync": {}, "printer": {}, "signin": {"server": "http://127.0.0.1:5000",
+                                                                     "username": "t1-doctor"},
+                  "household": {"household_id": chosen["household"], "resident_id": chosen["household_resident"]},
+                  "resident": {"resident_id": chosen["resident"]},
+                  "followup": {"resident_id": chosen["resident"], "condition": chosen["condition"]},
+                  "lab": {"report_id": chosen["report"]}}[screen]
+        super().__init__(session, start=(screen, params), **kw)
+
+    def build(self):
+        root = super().build()
+        if self.large_text:
+            self.text_scale = 1.25
+        screen = self.manager.get_screen(self.screen_name)
+        if self.screen_name == "followup":
+            screen.use_previous()
+            for name, value in (("sbp", "185"), ("dbp", "112"), ("heart_rate", "88"), ("weight_kg", "71.5")):
+                screen.editors[name].input.text = value
+            screen.editors["symptoms"].by_value[2].state = "down"
+            screen.editors["symptoms"]._press(screen.editors["symptoms"].by_value[2])
+        if self.screen_name == "lab":
+            screen.show_preview()
+        Clock.schedule_once(self._capture, 0)
+        return root
+
+    def _capture(self, _dt):
+        # Frames, not seconds: building a screen may take longer than any fixed wait, and layout and text
+        # textures settle over the first frames drawn.
+        if Clock.frames_displayed < 4:
+            Clock.schedule_once(self._capture, 0)
+            return
+        self.root.export_to_png(self.out)
+        self.saved = True
+        self.stop()

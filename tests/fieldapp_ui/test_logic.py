@@ -1,0 +1,168 @@
+"""The tablet's plain-Python half, without a window: store drafts, the worklist, the visit with the rules'
+feedback, signing, the printed slip, printer settings."""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+
+from fieldapp import printouts, worklist
+from fieldapp.store import InvalidRecord, Store
+from fieldapp.store.schema import UPGRADES
+from fieldapp.visit import VisitDraft, form_boxes
+from gpcore.followup import age_on
+from gpcore.followup.visits import DiabetesVisit, HypertensionVisit, field_specs
+from printing import FollowUpSlip, PaperWidth, Patient, PrinterSettings, follow_up_slip
+
+TODAY = dt.date.today()
+
+
+def test_a_store_from_before_drafts_keeps_every_row(tmp_path):
+    path = str(tmp_path / "old.sqlite")
+    db = sqlite3.connect(path, isolation_level=None)
+    for upgrade in UPGRADES[:4]:
+        for stmt in upgrade:
+            db.execute(stmt)
+    db.execute("PRAGMA user_version = 4")
+    db.execute("INSERT INTO residents (id, name) VALUES ('r1', '张三')")
+    db.execute("INSERT INTO outbox (change_id, entity, entity_id, op, base, fields, device_time) "
+               "VALUES ('c1', 'residents', 'r1', 'update', '{}', '{}', 'now')")
+    db.close()
+    store = Store(path)
+    assert store.schema_version == len(UPGRADES) == 5
+    assert store.db.execute("SELECT name FROM residents").fetchall()[0][0] == "张三"
+    assert store.outbox_count() == 1
+    store.save_draft("r1", "hypertension", {"sbp": 150})
+    assert store.draft("r1", "hypertension") == {"sbp": 150}
+    assert [d["name"] for d in store.drafts()] == ["张三"]
+    store.discard_draft("r1", "hypertension")
+    assert store.draft("r1", "hypertension") is None
+    store.close()
+
+
+@pytest.mark.parametrize("condition, cls", [("hypertension", HypertensionVisit), ("t2dm", DiabetesVisit)])
+def test_the_form_has_every_box_of_the_national_form_once(condition, cls):
+    names = [box.name for _, boxes in form_boxes(condition) for box in boxes]
+    assert sorted(names) == sorted(spec.name for spec in field_specs(cls))
+    kinds = {box.name: box.kind for _, boxes in form_boxes(condition) for box in boxes}
+    assert kinds["sbp"] == "int" and kinds["visit_mode"] == "choice" and kinds["symptoms"] == "multi"
+    assert kinds["medications"] == "medications" and kinds["visit_date"] == "date"
+
+
+def _row(**kw):
+    base = {"visit_date": None, "next_visit_date": None, "classification": None, "emergency": 0,
+            "referral": "none", "referred": 0, "last_face_to_face": None, "birth_date": "1950-03-14"}
+    return {**base, **kw}
+
+
+def test_the_worklist_buckets_are_the_servers():
+    today = dt.date(2026, 6, 15)
+    day = lambda n: (today + dt.timedelta(days=n)).isoformat()  # noqa: E731
+    assert worklist.bucket_item(_row(), today)["buckets"] == ["not_seen_this_year"]
+    emergency = worklist.bucket_item(_row(visit_date=day(-3), next_visit_date=day(11), classification=2,
+                                          emergency=1, referral="urgent", referred=1, last_face_to_face=day(-3)),
+                                     today)
+    assert emergency["buckets"] == ["emergency", "referral", "recheck"]
+    assert emergency["referral_due_date"] == day(11)
+    overdue = worklist.bucket_item(_row(visit_date=day(-100), next_visit_date=day(-10), classification=1,
+                                        last_face_to_face=day(-100)), today)
+    assert overdue["buckets"] == ["overdue"] and overdue["overdue_days"] == 10
+    due = worklist.bucket_item(_row(visit_date=day(-85), next_visit_date=day(5), classification=1,
+                                    last_face_to_face="2025-12-20"), today)
+    assert due["buckets"] == ["due_this_week", "not_seen_this_year"]
+    assert worklist.bucket_item(_row(visit_date=day(-10), next_visit_date=day(80), classification=1,
+                                     last_face_to_face=day(-10)), today)["buckets"] == []
+
+
+def test_the_tablet_worklist_from_a_synced_store(tablet_session, clinic):
+    wl = worklist.WorklistBuilder(tablet_session.store, TODAY)
+    items = wl.build().items
+    # 赵六 was never seen; 张三's visit 40 days ago booked the next one a quarter on (not due yet).
+    assert [(i["name"], i["buckets"]) for i in items] == [("赵六", ["not_seen_this_year"])]
+    assert wl.build("zl").items and not wl.build("zs").items
+    assert [h["name"] for h in wl.build("zs").others] == ["张三"]
+    assert wl.build(condition="hypertension").items == []
+    assert wl.build("A1路").items  # by address
+
+
+def test_a_visit_with_an_emergency_blood_pressure(tablet_session, clinic):
+    store = tablet_session.store
+    rid = clinic.residents["A1-0-0"]
+    draft = VisitDraft(store, rid, "hypertension", TODAY, doctor="王医生")
+    offered = draft.previous_offer()
+    assert offered["cigarettes_per_day"] == 0 and offered["medications"][0]["name"] == "氨氯地平"
+    assert "sbp" not in offered and "visit_date" not in offered
+    draft.apply_previous()
+    draft.set("symptoms", [1])
+    draft.set("sbp", 185)
+    draft.set("dbp", 112)
+    draft.keep()
+    # A new screen (after a crash) finds the draft.
+    again = VisitDraft(store, rid, "hypertension", TODAY)
+    assert again.restored and again.form["sbp"] == 185
+    fb = again.feedback()
+    assert fb.emergency and any("180" in r and "185/112" in r for r in fb.emergency_reasons)
+    assert fb.classification_label == "控制不满意"
+    assert fb.next_visit_date == (TODAY + dt.timedelta(days=14)).isoformat()
+    assert fb.guidance
+    visit_id = again.sign()
+    assert store.draft(rid, "hypertension") is None
+    assert store.outbox_count() == 1
+    saved = store.visit(visit_id)
+    assert saved["form"]["classification"] == 2 and saved["form"]["next_visit_date"] == fb.next_visit_date
+    assert store.device_assessment(visit_id)["emergency"] is True
+    # The slip: the same bytes as printing's layout of the same data.
+    slip = printouts.follow_up_slip_for(store, visit_id, team_phone="021-1", institution="甲中心",
+                                        advice="".join(fb.guidance))
+    res = store.resident(rid)
+    birth = dt.date.fromisoformat(res["birth_date"])
+    expected = FollowUpSlip(
+        patient=Patient(name="张三", sex=res["sex"], age=age_on(birth, TODAY),
+                        record_number=res["record_number"], address=res["address"], phone=res["phone"]),
+        visit_date=TODAY, classification="控制不满意", next_visit_date=TODAY + dt.timedelta(days=14),
+        advice="".join(fb.guidance), doctor="王医生", team_phone="021-1", programme="高血压患者健康管理",
+        institution="甲中心")
+    assert slip == expected
+    assert printouts.slip_bytes(printouts.PrinterConfig(width_mm=80), slip) == follow_up_slip(
+        expected, PrinterSettings(width=PaperWidth.MM80))
+
+
+def test_a_form_that_breaks_the_rules_is_not_signed(tablet_session, clinic):
+    store = tablet_session.store
+    draft = VisitDraft(store, clinic.residents["A1-0-0"], "hypertension", TODAY)
+    draft.set("sbp", 400)
+    assert "sbp" in draft.feedback().problems
+    with pytest.raises(InvalidRecord):
+        draft.sign()
+    assert store.outbox_count() == 0
+
+
+def test_a_signed_visit_is_amended_with_a_reason_not_edited(tablet_session, clinic):
+    store = tablet_session.store
+    [signed] = store.visits(clinic.residents["A1-0-0"])
+    with pytest.raises(InvalidRecord):
+        store.amend_visit(signed["id"], signed["form"], "")
+    amendment = store.amend_visit(signed["id"], {**signed["form"], "sbp": 130}, "血压抄错")
+    assert store.visit(amendment)["amends_id"] == signed["id"]
+    assert store.visit(signed["id"])["sbp"] == 128
+
+
+def test_printer_settings_and_a_file_printer(tablet_session, tmp_path):
+    store = tablet_session.store
+    assert printouts.PrinterConfig.load(store).setting() == "serial:/dev/rfcomm0?baudrate=9600"
+    out = tmp_path / "paper.bin"
+    config = printouts.PrinterConfig(connection="file", target=str(out), width_mm=80, mode="raster")
+    config.save(store)
+    again = printouts.PrinterConfig.load(store)
+    assert again == config and again.settings().width is PaperWidth.MM80
+    printouts.send(again, printouts.test_page_bytes(again))
+    assert out.read_bytes() == printouts.test_page_bytes(again)
+    assert printouts.PrinterConfig(connection="tcp", target="10.0.0.5:9100").setting() == "tcp:10.0.0.5:9100"
+    from printing.errors import PrinterOffline, PrinterSettingError
+    with pytest.raises(PrinterSettingError) as bad:
+        printouts.PrinterConfig(connection="serial", target="").setting()
+    assert "打印机" in str(bad.value)
+    with pytest.raises(PrinterOffline) as offline:
+        printouts.send(printouts.PrinterConfig(connection="file", target=str(tmp_path / "no" / "dir")), b"x")
+    assert "打印机" in str(offline.value)

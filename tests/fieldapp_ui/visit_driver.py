@@ -1,0 +1,198 @@
+"""Drives the real app under Kivy's offscreen window, tap by tap (run by test_visit_ui.py in a subprocess,
+so Kivy's window and logging stay out of the pytest process). Exit 77: no window could be opened.
+
+    python tests/fieldapp_ui/visit_driver.py --server URL --db FILE --user gp-a1 --password PW
+        --printer-file FILE --result FILE.json
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    for name in ("--server", "--db", "--user", "--password", "--printer-file", "--result"):
+        parser.add_argument(name, required=True)
+    args = parser.parse_args()
+
+    from fieldapp.ui import boot
+    boot.prepare((720, 1280), offscreen=True)
+    try:
+        from kivy.base import EventLoop
+        from kivy.clock import Clock
+        from kivy.core.window import Window
+        if Window is None:
+            raise RuntimeError("no window provider")
+    except Exception as err:  # noqa: BLE001
+        print(f"Kivy cannot open a window here: {err}", file=sys.stderr)
+        return 77
+
+    from fieldapp import printouts
+    from fieldapp.session import TabletSession
+    from fieldapp.ui.app import FieldApp
+    from fieldapp.ui.widgets import Btn
+    from fieldapp.ui.worklist import WorklistRow
+    from gpcore.followup import age_on
+    from printing import FollowUpSlip, Patient, follow_up_slip
+
+    session = TabletSession(args.db)
+    app = FieldApp(session, start=("signin", {"server": args.server, "username": args.user}))
+    app._run_prepare()
+    taps = {"count": 0, "log": []}
+    result: dict = {}
+
+    def frames(n=3):
+        for _ in range(n):
+            EventLoop.idle()
+
+    def until(condition, what, timeout=60.0):
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out waiting for {what}")
+            EventLoop.idle()
+            time.sleep(0.01)
+        frames()
+
+    def tap(widget, why):
+        # A finger on the widget: press and release through Kivy's button behaviour.
+        assert widget.get_root_window() is not None, f"{why}: the widget is not on screen"
+        assert not widget.disabled, f"{why}: disabled"
+        taps["count"] += 1
+        taps["log"].append(why)
+        widget.trigger_action(duration=0)
+        frames()
+
+    def focus(field, why):
+        taps["count"] += 1
+        taps["log"].append(why)
+        field.focus = True
+        frames(1)
+
+    def type_into(field, text):
+        field.text = ""
+        field.insert_text(text)
+        frames(1)
+
+    def walk(widget):
+        yield widget
+        for child in widget.children:
+            yield from walk(child)
+
+    frames()
+    # 1. Sign in online, then the first sync runs with its progress bar and lands on the worklist.
+    signin = app.manager.get_screen("signin")
+    type_into(signin.ids.password, args.password)
+    tap(signin.ids.submit, "sign in")
+    until(lambda: app.manager.current in ("sync", "worklist"), "the first sync")
+    bar = app.manager.get_screen("sync").ids.bar
+    until(lambda: app.manager.current == "worklist", "the worklist after the first sync")
+    assert bar.value == bar.max > 0, (bar.value, bar.max)
+    sign_in_taps = taps["count"]
+    taps.update(count=0, log=[])
+
+    # Printer: a file, set once for the tablet (not part of a visit).
+    printouts.PrinterConfig(connection="file", target=args.printer_file, width_mm=58).save(session.store)
+
+    # 2. Worklist -> 张三 by pinyin initials -> household.
+    worklist = app.manager.get_screen("worklist")
+    focus(worklist.ids.search, "search box")
+    type_into(worklist.ids.search, "zs")
+    rows = [w for w in walk(worklist.ids.rv) if isinstance(w, WorklistRow) and w.payload]
+    target = [r for r in rows if r.title.startswith("张三")]
+    assert target, [r.title for r in rows]
+    tap(target[0], "张三 in the search results")
+    assert app.manager.current == "household"
+    household = app.manager.get_screen("household")
+    visit_button = next(w for w in walk(household.ids.body) if isinstance(w, Btn) and w.text == "高血压随访")
+    tap(visit_button, "高血压随访 on 张三's card")
+    assert app.manager.current == "followup"
+
+    # 3. The form: the previous visit's answers, symptoms, the numbers, and the rules' live feedback.
+    form = app.manager.get_screen("followup")
+    tap(form.previous_button, "沿用上次随访")
+    tap(form.editors["symptoms"].by_value[1], "无症状")
+    for name, value in (("sbp", "185"), ("dbp", "112"), ("heart_rate", "80"), ("weight_kg", "68")):
+        focus(form.editors[name].input, f"{name} box")
+        type_into(form.editors[name].input, value)
+    assert form.emergency, form.summary
+    banner = form.ids.banner
+    assert banner.height > 0 and banner.opacity == 1
+    assert "紧急" in form.ids.banner.children[-1].text
+    result["banner_reasons"] = form.reasons
+    assert "185/112" in form.reasons and "180" in form.reasons, form.reasons
+    assert "控制不满意" in form.summary, form.summary
+    # The draft reaches the store shortly after typing (a kill now loses nothing typed).
+    until(lambda: session.store.draft(form.draft.resident_id, "hypertension") is not None, "the draft kept")
+    tap(form.sign_button, "签名保存")
+    assert form.signed and form.visit_id, form.status
+    assert form.editors["sbp"].disabled and form.sign_button.disabled  # signed: read-only
+    result["visit_id"] = form.visit_id
+    result["taps_to_signed"] = taps["count"]
+    result["tap_log"] = list(taps["log"])
+    assert session.store.draft(form.draft.resident_id, "hypertension") is None
+
+    # 4. Print the slip to the file printer and compare with printing's own layout of the same data.
+    tap(form.print_button, "打印随访单")
+    until(lambda: form.status == "随访单已打印", "the slip printed", 20)
+    printed = open(args.printer_file, "rb").read()
+    res = session.store.resident(form.draft.resident_id)
+    today = dt.date.today()
+    birth = dt.date.fromisoformat(res["birth_date"])
+    expected = follow_up_slip(FollowUpSlip(
+        patient=Patient(name=res["name"], sex=res["sex"],
+                        age=age_on(birth, today),
+                        record_number=res["record_number"] or "", address=res["address"] or "",
+                        phone=res["phone"] or ""),
+        visit_date=today, classification="控制不满意", next_visit_date=today + dt.timedelta(days=14),
+        advice="".join(form.feedback.guidance), doctor=session.me["full_name"],
+        team_phone=session.team.get("phone") or "", programme="高血压患者健康管理",
+        institution=session.center.get("name") or ""), printouts.PrinterConfig().settings())
+    assert printed == expected, "the printed bytes differ from printing.follow_up_slip of the same data"
+    result["slip_bytes"] = len(printed)
+
+    # 5. Sync from the sync screen; the worker reports through Clock.
+    tap(next(w for w in walk(form.ids.body) if isinstance(w, Btn) and w.text == "完成"), "完成")
+    app.route("sync")
+    sync = app.manager.get_screen("sync")
+    tap(sync.ids.start, "立即同步")
+    until(lambda: not sync.running and sync.progress_text == "同步完成", "the sync", 60)
+    result["needs_attention"] = session.store.needs_attention()
+    assert session.store.outbox_count() == 0 and not result["needs_attention"], result["needs_attention"]
+    result["sign_in_taps"] = sign_in_taps
+
+    # 6. A signed visit is corrected by an amendment with a reason, from the resident's history.
+    from fieldapp.ui.widgets import Row
+    app.route("resident", resident_id=form.draft.resident_id)
+    resident = app.manager.get_screen("resident")
+    rows = [w for w in walk(resident.ids.body) if isinstance(w, Row)
+            and any("185/112" in getattr(c, "text", "") for c in w.children)]
+    assert len(rows) == 1, [getattr(c, "text", "") for w in walk(resident.ids.body) for c in w.children]
+    tap(rows[0], "更正 on the visit")
+    amend = app.manager.get_screen("followup")
+    assert amend.amending and amend.editors["sbp"].input.text == "185"
+    type_into(amend.editors["sbp"].input, "175")
+    tap(amend.sign_button, "提交更正 without a reason")
+    assert not amend.signed and amend.status == "请填写更正原因（至少2个字）。"  # the reason is required
+    type_into(amend.reason, "血压录错，复测为175/112")
+    tap(amend.sign_button, "提交更正")
+    assert amend.signed, amend.status
+    result["amendment_id"] = amend.visit_id
+    app.route("sync")
+    tap(sync.ids.start, "立即同步")
+    until(lambda: not sync.running and sync.progress_text == "同步完成", "the second sync", 60)
+    assert session.store.outbox_count() == 0 and not session.store.needs_attention()
+    app.stop()
+    Clock.tick()
+    session.close()
+    with open(args.result, "w") as f:
+        json.dump(result, f, ensure_ascii=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
