@@ -20,8 +20,8 @@ HOME_VISIT = codes.HOME
 # message catalogue under "section.<name>"). Every box of gpcore's field table appears exactly once:
 # tests/fieldapp_ui/test_visit.py checks that against field_specs.
 _COMMON_HEAD = [("visit", ["visit_date", "visit_mode"]),
-                ("symptoms", ["symptoms", "symptoms_other", "danger_signs", "danger_sign_other",
-                              "pregnant", "lactating"]),
+                ("symptoms", ["symptoms", "symptoms_other", "symptoms_not_urgent", "danger_signs",
+                              "danger_sign_other", "pregnant", "lactating"]),
                 ("signs", ["sbp", "dbp", "heart_rate", "weight_kg", "weight_target_kg", "height_cm", "bmi",
                            "bmi_target", "temperature_c", "other_signs"])]
 _LIFESTYLE = ("lifestyle", ["cigarettes_per_day", "cigarettes_per_day_target", "liquor_liang_per_day",
@@ -46,7 +46,8 @@ SECTIONS = {
              _COMMON_TAIL[1]],
 }
 # Measured today, so never copied from the previous visit.
-NOT_CARRIED = {"visit_date", "visit_mode", "symptoms", "symptoms_other", "danger_signs", "danger_sign_other",
+NOT_CARRIED = {"visit_date", "visit_mode", "symptoms", "symptoms_other", "symptoms_not_urgent", "danger_signs",
+               "danger_sign_other",
                "sbp", "dbp", "heart_rate", "weight_kg", "bmi", "temperature_c", "fpg_mmol", "fpg_missing_reason",
                "hba1c_percent", "hba1c_date", "tests_since_last_visit", "classification", "next_visit_date",
                "referral_reason", "referral_institution", "referral_department", "adverse_reaction_text",
@@ -75,6 +76,10 @@ def _kind(spec, condition: str) -> Box:
     if spec.name == "symptoms":
         lists = codes.HYPERTENSION_SYMPTOMS if condition == "hypertension" else codes.DIABETES_SYMPTOMS
         return Box(spec.name, spec.label.zh, "multi", tuple((c, l.zh) for c, l in lists.items()))
+    if spec.name == "symptoms_not_urgent":  # the doctor's answer for a ticked box that names an urgent sign
+        lists = codes.HYPERTENSION_SYMPTOMS if condition == "hypertension" else codes.DIABETES_SYMPTOMS
+        urgent = codes.URGENT_SYMPTOM_BOXES[codes.HYPERTENSION if condition == "hypertension" else codes.DIABETES]
+        return Box(spec.name, spec.label.zh, "multi", tuple((c, lists[c].zh) for c in urgent))
     if spec.name == "danger_signs":
         lists = codes.HYPERTENSION_DANGER_SIGNS if condition == "hypertension" else codes.DIABETES_DANGER_SIGNS
         return Box(spec.name, spec.label.zh, "multi", tuple((c, l.zh) for c, l in lists.items()))

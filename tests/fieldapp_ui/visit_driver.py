@@ -37,6 +37,7 @@ def main() -> int:
     from fieldapp.ui.widgets import Btn
     from fieldapp.ui.worklist import WorklistRow
     from gpcore.followup import age_on
+    from gpcore.followup.schedule import working_day_for
     from printing import FollowUpSlip, Patient, follow_up_slip
 
     session = TabletSession(args.db)
@@ -148,7 +149,8 @@ def main() -> int:
                         age=age_on(birth, today),
                         record_number=res["record_number"] or "", address=res["address"] or "",
                         phone=res["phone"] or ""),
-        visit_date=today, classification="控制不满意", next_visit_date=today + dt.timedelta(days=14),
+        visit_date=today, classification="控制不满意",
+        next_visit_date=working_day_for(today, today + dt.timedelta(days=14))[0],  # off weekends and holidays
         advice="".join(form.feedback.guidance), doctor=session.me["full_name"],
         team_phone=session.team.get("phone") or "", programme="高血压患者健康管理",
         institution=session.center.get("name") or ""), printouts.PrinterConfig().settings())
