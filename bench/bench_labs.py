@@ -68,7 +68,7 @@ def seed(url: str, teams: int, patients: int) -> tuple[str, list[tuple[str, str,
     from server import create_app, db
     from server.demo.caseload import Generator
     from server.households.models import Resident
-    from server.labs import intake
+    from server.labs import feeds
     from server.manage import migrate
     from server.org.models import Hospital
 
@@ -83,7 +83,7 @@ def seed(url: str, teams: int, patients: int) -> tuple[str, list[tuple[str, str,
         gen = Generator(_district.SEED)
         for team in district.teams:
             _district.write_team(s, district, team, _district.generate_team(gen, team))
-        _feed, key = intake.create_feed(s, district.admin, {"hospital_id": hosp.id, "name": "bench LIS",
+        _feed, key = feeds.create_feed(s, district.admin, {"hospital_id": hosp.id, "name": "bench LIS",
                                                             "center_ids": list(district.centers)})
         s.commit()
         rows = s.execute(select(Resident.name, Resident.sex, Resident.birth_date, Resident.id_number)).all()

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
 
-from server.labs.hl7v2 import build_ack, parse_oru  # noqa: E402
-from server.labs.mllp import MLLPDecoder, MLLPListener, encode_frame  # noqa: E402
+from server.labs.messages.hl7v2 import build_ack, parse_oru  # noqa: E402
+from server.labs.messages.mllp import MLLPDecoder, MLLPListener, encode_frame  # noqa: E402
 
 ROWS = [
     ("WBC^白细胞", "6.5", "10\\S\\9/L", "3.5-9.5", "N"),

@@ -176,8 +176,8 @@ def cmd_mllp(args) -> None:
 
     from sqlalchemy import select
 
-    from .labs import intake
-    from .labs.mllp import MLLPListener
+    from .labs import feeds, intake
+    from .labs.messages.mllp import MLLPListener
     from .labs.models import LabFeed
 
     app = _app()
@@ -188,7 +188,7 @@ def cmd_mllp(args) -> None:
         if feed is None or feed.revoked_at is not None:
             sys.exit(f"no active lab feed {args.feed!r} (add one with POST /api/v1/labs/feeds)")
         feed_id, name = feed.id, feed.name
-    handler = intake.feed_handler(maker, feed_id, intake.facility_encodings(app.config))
+    handler = intake.feed_handler(maker, feed_id, feeds.facility_encodings(app.config))
     listener = MLLPListener(handler, args.host, args.port)
     # SIGTERM (service managers) stops like Ctrl-C. A message cut off mid-store was never acknowledged, so the
     # sender resends it; a resend of one already stored gets its first ACK again.

@@ -1,10 +1,13 @@
-"""The house's boundaries, read from the code: the tablet's and the printer's packages know no server, and no
-two project modules import each other (directly or around a loop).
+"""The house's boundaries, read from the code: the tablet's and the printer's packages know no server, the
+labs wing's message half knows no Flask or database, and no two project modules import each other (directly
+or around a loop).
 
 gpcore (rules) and printing (receipts) import no Flask, SQLAlchemy, server, fieldapp or Kivy; fieldapp (the
-tablet) imports no Flask, SQLAlchemy or server, and only fieldapp/ui imports Kivy. Every import counts,
-including ones inside functions (a lazy import is still a dependency). Same logic as
-../shared/tools/import_graph.py, written here so the test needs nothing outside the repository.
+tablet) imports no Flask, SQLAlchemy or server, and only fieldapp/ui imports Kivy; server.labs.messages
+(parsing, ACKs, MLLP framing) imports no Flask, SQLAlchemy or server module outside itself. Every import
+counts, including ones inside functions (a lazy import is still a dependency). Same logic as
+../shared/tools/import_graph.py (plus the messages rule), written here so the test needs nothing outside the
+repository.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ BANNED = {
     "fieldapp": {"flask", "sqlalchemy", "server", "kivy", "kivymd"},
 }
 KIVY = {"kivy", "kivymd"}
+# A subpackage of server that stands alone: only itself of server, and none of these.
+ALONE = {"server.labs.messages": {"flask", "flask_smorest", "flask_jwt_extended", "sqlalchemy"}}
 
 
 def _modules(root: pathlib.Path) -> dict[str, pathlib.Path]:
@@ -58,6 +63,11 @@ def graph(root: pathlib.Path) -> tuple[dict[str, set[str]], list[str]]:
             kivy_in_ui = owner == "fieldapp" and name.startswith("fieldapp.ui") and top in KIVY
             if top in BANNED.get(owner, ()) and not kivy_in_ui:
                 breaks.add(f"{name} imports {target}")
+            for alone, banned in ALONE.items():
+                inside = name == alone or name.startswith(alone + ".")
+                if inside and (top in banned or (top == owner and not (target == alone
+                                                                       or target.startswith(alone + ".")))):
+                    breaks.add(f"{name} imports {target}")
             while target and target not in mods:  # `from pkg import name` names a module or a name in one
                 target = target.rpartition(".")[0]
             # A package and its own modules are one unit (a package's __init__ re-exports its modules).
@@ -85,7 +95,8 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_boundaries_hold():
     _, breaks = graph(ROOT)
-    assert not breaks, "gpcore/printing/fieldapp import what they must not:\n" + "\n".join(breaks)
+    assert not breaks, ("gpcore/printing/fieldapp/labs messages import what they must not:\n"
+                        + "\n".join(breaks))
 
 
 def test_no_import_circles():
@@ -107,7 +118,18 @@ def test_the_checks_see_a_break_and_a_circle(tmp_path):
     (tmp_path / "server" / "a.py").write_text("from . import b\n")
     (tmp_path / "server" / "b.py").write_text("def g():\n    from .a import h\n")
     (tmp_path / "server" / "c.py").write_text("from .a import b\n")
+    messages = tmp_path / "server" / "labs" / "messages"
+    messages.mkdir(parents=True)
+    (tmp_path / "server" / "labs" / "__init__.py").write_text("")
+    (messages / "__init__.py").write_text("")
+    (messages / "parsed.py").write_text("from gpcore import rules\n")
+    (messages / "hl7v2.py").write_text("from .parsed import x\nfrom ..models import y\n")
+    (messages / "mllp.py").write_text("def f():\n    from sqlalchemy import select\n")
     edges, breaks = graph(tmp_path)
     assert breaks == ["fieldapp.store imports kivy.app", "fieldapp.store imports kivy.app.App",
-                      "gpcore.rules imports server.app", "gpcore.rules imports server.app.x"]
+                      "gpcore.rules imports server.app", "gpcore.rules imports server.app.x",
+                      "server.labs.messages.hl7v2 imports server.labs.models",
+                      "server.labs.messages.hl7v2 imports server.labs.models.y",
+                      "server.labs.messages.mllp imports sqlalchemy",
+                      "server.labs.messages.mllp imports sqlalchemy.select"]
     assert circles(edges) == [["server.a", "server.b"]]

@@ -20,7 +20,7 @@ from gpcore.followup.schedule import working_day_for
 from ..auth.models import User
 from ..followups import services as followups
 from ..households.models import ChronicCondition, Resident
-from ..labs import intake
+from ..labs import feeds, intake
 from ..org.models import Center, Hospital
 from ..scope import Actor
 
@@ -140,7 +140,7 @@ def load_labs(session: Session, admin: User, now: dt.datetime, seed: int = 20261
     rng = random.Random(seed)
     hospital = session.scalars(select(Hospital).order_by(Hospital.id)).first()
     centers = session.scalars(select(Center.id)).all()
-    feed, _ = intake.create_feed(session, Actor.of(admin), {"hospital_id": hospital.id, "name": f"{hospital.name} LIS",
+    feed, _ = feeds.create_feed(session, Actor.of(admin), {"hospital_id": hospital.id, "name": f"{hospital.name} LIS",
                                                             "center_ids": list(centers)})
     session.commit()
     patients = session.scalars(select(Resident).join(ChronicCondition, ChronicCondition.resident_id == Resident.id)

@@ -72,7 +72,7 @@ def lab_alerts(session: Session, actor: Actor, team_id: int | None, today: dt.da
     seen = LabReportSeen.__table__.alias("seen")
     last_visit = last_visit_date()
     unseen = or_(seen.c.seen_at.is_(None), seen.c.seen_at < LabReport.changed_at)
-    # services.call_due in SQL
+    # models.call_due in SQL
     call_due = and_(LabReport.critical, or_(LabReport.critical_call_covers.is_(None),
                                             LabReport.critical_call_covers != LabReport.changed_at))
     since = dt.datetime.combine(today - dt.timedelta(days=ALERT_DAYS), dt.time(), tzinfo=dt.timezone.utc)

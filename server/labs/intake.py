@@ -1,9 +1,8 @@
-"""Receiving lab messages from hospital feeds: authenticate the feed, parse, match, store, then acknowledge.
+"""Receiving lab messages from hospital feeds: parse, match, store, then acknowledge.
 
 No Flask here: the HTTP views and the MLLP listener both call `receive_hl7`, which commits before it returns
-the ACK, so an AA always means the result is durably stored. Choices:
-- A feed is a hospital's interface engine with its own random key (header X-Lab-Feed-Key over HTTP); the
-  MLLP listener is bound to one feed when it starts, since MLLP has no authentication of its own.
+the ACK, so an AA always means the result is durably stored. Which feed a key is: feeds.py; which stored
+report a message's order adds to: orders.py. Choices:
 - Idempotency: feed + MSH-4 + MSH-10 (FHIR: Bundle.identifier) + the content's fingerprint
   (models.content_fingerprint: the bytes after MSH; FHIR: the resources in canonical JSON). A repeat answers
   the stored ACK (FHIR: 200, duplicate) and stores nothing new. The same control id with other content is a
@@ -19,131 +18,51 @@ the ACK, so an AA always means the result is durably stored. Choices:
   walk of every literal) cost more CPU than the database work itself.
   A message adding to a known order (a final after a preliminary, a correction) takes the ORM path below,
   which reconciles, supersedes and lets the sync hook log what changed.
-- Order numbers are reused (analysers recycle sample numbers): a message adds to a report of the last
-  ORDER_WINDOW only when its patient is the report's (place_orders, same_person); otherwise its order is a
-  report of its own, filed when the message matched with certainty, queued when it did not.
 - Times without an offset are China Standard Time (UTC+8, no daylight saving), as hospital LIS send them.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import json
 import logging
-import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import JSON, String, bindparam, case, cast, exists, func, insert, literal, select, union_all
+from sqlalchemy import JSON, String, bindparam, case, cast, exists, insert, literal, select, union_all
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from gpcore.clock import china_date, to_china
-from gpcore.patients import Identity, Strictness, same_patient
 
 from ..audit import services as audit
 from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
-from ..errors import DomainError, Invalid, NotFound, Unauthorized, field_error
+from ..errors import DomainError, Invalid, field_error
 from ..households.models import Resident
-from ..org.models import Center, Hospital
-from ..scope import Actor, require_admin
-from . import model as parsed
-from . import ranges
-from .fhir import FHIRBundleError, parse_fhir_bundle
-from .hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
-from .matching import REASONS, Match, candidates, decide, message_identity, patient_identity
-from .mllp import oversized_reason
+from ..scope import Actor
+from ..sync import changes as sync_changes
+from ..sync.models import SyncChange
+from .feeds import FeedRef, FeedRevoked
+from .matching import Match, candidates, decide
+from .messages import parsed, ranges
+from .messages.fhir import FHIRBundleError, parse_fhir_bundle
+from .messages.hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
+from .messages.mllp import oversized_reason
 from .models import (LabFeed, LabMessage, LabRejection, LabReport, LabResultRow, content_fingerprint,
                      lab_message_reports)
+from .orders import known_orders, last_reuses, open_reports, place_orders
 
 log = logging.getLogger(__name__)
 
-KEY_HEADER = "X-Lab-Feed-Key"
 # OBX-11 codes ranked: a row replaces the current one for its code unless it is of lower standing, so a late
 # preliminary never hides a final value, and a re-sent final never hides a correction.
 _STANDING = {"C": 2, "D": 2, "F": 1, "U": 1, "X": 1}
-# How long an order stays open to later messages under its number (a final after a preliminary, a
-# correction): past it, the number is taken for a new order (analysers recycle sample numbers).
-ORDER_WINDOW = dt.timedelta(days=30)
 # The new-order path's plain INSERTs, built once (their cache keys are then computed once, not per message).
 _INSERT_REPORT = insert(LabReport.__table__)
 _INSERT_MESSAGE_REPORT = insert(lab_message_reports)
 _INSERT_RESULT = insert(LabResultRow.__table__)
 _INSERT_AUDIT = insert(AuditEvent.__table__)
-
-
-# --- feeds ---------------------------------------------------------------------------------------
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def create_feed(session: Session, actor: Actor, data: dict) -> tuple[LabFeed, str]:
-    """A new feed for a hospital and the centers it serves; returns the feed and its key (shown only once)."""
-    require_admin(actor, "Only an admin adds lab feeds.")
-    if session.get(Hospital, data["hospital_id"]) is None:
-        raise field_error("hospital_id", "no such hospital")
-    centers = session.scalars(select(Center).where(Center.id.in_(data["center_ids"]))).all()
-    missing = set(data["center_ids"]) - {c.id for c in centers}
-    if missing:
-        raise field_error("center_ids", f"no such center: {sorted(missing)}")
-    key = secrets.token_urlsafe(32)
-    feed = LabFeed(hospital_id=data["hospital_id"], name=data["name"], key_hash=_hash(key), key_hint=key[:6],
-                   created_by=actor.user_id, centers=list(centers))
-    session.add(feed)
-    session.flush()
-    audit.record(session, actor, "create", "lab_feed", str(feed.id))
-    return feed, key
-
-
-def revoke_feed(session: Session, actor: Actor, feed_id: str) -> LabFeed:
-    """Stop a feed's key from working (its messages stay)."""
-    require_admin(actor, "Only an admin revokes lab feeds.")
-    feed = session.get(LabFeed, int(feed_id)) if str(feed_id).isdigit() else None
-    if feed is None:
-        raise NotFound("No such lab feed.")
-    feed.revoked_at = feed.revoked_at or utcnow()
-    audit.record(session, actor, "update", "lab_feed", str(feed.id), detail={"revoked": True})
-    return feed
-
-
-@dataclass(frozen=True)
-class FeedRef:
-    """What intake needs of a feed (a LabFeed row serves as well): plain values, safe to share across
-    requests and threads."""
-
-    id: int
-    hospital_id: int
-    name: str
-
-
-# Key hash -> feed, filled on first use. A key belongs to one feed for ever (keys are random and never
-# reassigned), so only revocation can change the answer, and that is checked in the transaction that stores
-# the message (_insert_message's guard), not here: no SELECT of the feed per message, no stale revocation.
-_FEEDS: dict[str, FeedRef] = {}
-
-
-def feed_for_key(session: Session, key: str) -> FeedRef:
-    """The feed holding this key; Unauthorized when it is unknown (or, on first use, revoked)."""
-    digest = _hash(key)
-    ref = _FEEDS.get(digest)
-    if ref is None:
-        feed = session.scalar(select(LabFeed).where(LabFeed.key_hash == digest))
-        if feed is None or feed.revoked_at is not None:
-            raise revoked_error()
-        ref = _FEEDS[digest] = FeedRef(feed.id, feed.hospital_id, feed.name)
-    return ref
-
-
-def revoked_error() -> Unauthorized:
-    return Unauthorized("This lab feed key is unknown or revoked.", {"authentication": "invalid_feed_key"})
-
-
-class FeedRevoked(Exception):
-    """The feed was revoked after its key was cached: nothing was stored (the caller answers 401/AR)."""
 
 
 class StorageUnavailable(DomainError):
@@ -154,14 +73,6 @@ class StorageUnavailable(DomainError):
 
     def __init__(self):
         super().__init__("The bundle could not be stored now; send it again later.", {"storage": "unavailable"})
-
-
-def facility_encodings(config: Mapping) -> dict[str, str]:
-    """Per-sending-facility (MSH-4) charsets: config LAB_FACILITY_ENCODINGS, else that env variable as JSON."""
-    value = config.get("LAB_FACILITY_ENCODINGS")
-    if value is None:
-        value = json.loads(os.environ.get("LAB_FACILITY_ENCODINGS") or "{}")
-    return dict(value)
 
 
 # --- receiving -----------------------------------------------------------------------------------
@@ -350,7 +261,7 @@ def store(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw
     or queue it. Raises FeedRevoked when the feed was revoked (the caller rolls back)."""
     fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
     # One round trip: the resident candidates of both matching rules and whether an order is known.
-    query = candidates(msg.patient, _known_orders() if fillers else None)
+    query = candidates(msg.patient, known_orders() if fillers else None)
     if fillers:
         query[1].update(hospital_id=feed.hospital_id, fillers=sorted(set(fillers)))
     rows = session.connection().execute(*query).all() if query is not None else []
@@ -385,15 +296,6 @@ def _bounds(result: parsed.LabResult, report: parsed.LabReport, patient: tuple[s
     # A band's bounds the result columns cannot hold are left out, as the parsers do (its text is kept).
     low, high = parsed.storable_range(low, high, "", [])
     return {"range_low": low, "range_high": high}
-
-
-@functools.cache
-def _known_orders():
-    """How many of the message's orders (bind parameters hospital_id, fillers) are already filed."""
-    return (select(func.count()).select_from(LabReport)
-            .where(LabReport.hospital_id == bindparam("hospital_id"),
-                   LabReport.filler_no.in_(bindparam("fillers", expanding=True)))
-            .scalar_subquery())
 
 
 def _message_values(feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str, transport: str,
@@ -555,9 +457,6 @@ def _log_sync_changes(session: Session, team_id: int, message_id: str, report_id
 
 @functools.cache
 def _sync_log_statement(postgres: bool):
-    from ..sync import changes as sync_changes  # sync's registry imports this package's models
-    from ..sync.models import SyncChange
-
     # The writing transaction's id, as sync.changes.log writes it (0 on SQLite, whose writers are serial).
     xid = sync_changes._PG_XID if postgres else literal(0)
     team, upsert = bindparam("team_id", type_=SyncChange.__table__.c.team_id.type), literal("upsert")
@@ -577,17 +476,7 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
     if session.scalar(select(LabFeed.revoked_at).where(LabFeed.id == feed.id)) is not None:
         raise FeedRevoked(feed.id)
     fillers = [r.filler_no[:100] for r in msg.reports if r.filler_no]
-    of_number = (LabReport.hospital_id == feed.hospital_id, LabReport.filler_no.in_(fillers))
-    # Only reports that changed within ORDER_WINDOW can be added to: analysers recycle sample numbers (daily,
-    # some of them), so an older report under the number is another order, and reading every report ever
-    # filed under a recycled number made each message slower than the last. Result rows are read only for
-    # the reports joined (lazily, in _add_results), not for every report under the number.
-    known = session.scalars(
-        select(LabReport).where(*of_number, LabReport.changed_at >= now - ORDER_WINDOW)
-        .options(selectinload(LabReport.messages).load_only(
-            LabMessage.received_at, LabMessage.patient_name, LabMessage.patient_name_alphabetic,
-            LabMessage.patient_birth_date, LabMessage.patient_sex, LabMessage.patient_id_number))  # not raw
-        .order_by(LabReport.filler_reuse)).all()
+    known = open_reports(session, feed.hospital_id, fillers, now)
     match, targets = place_orders(msg.patient, match, known)
     patient = _resident_facts(session, rows, match)  # after place_orders: an order may confirm a suggestion
     values = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
@@ -596,9 +485,7 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
     row = LabMessage(**values)
     session.add(row)
 
-    # The highest filler_reuse of each number, older reports included (the unique key spans them all).
-    reuses = dict(session.execute(select(LabReport.filler_no, func.max(LabReport.filler_reuse))
-                                  .where(*of_number).group_by(LabReport.filler_no)).all())
+    reuses = last_reuses(session, feed.hospital_id, fillers)
     for report in msg.reports:
         filler = report.filler_no[:100] or None
         rep = targets.get(filler) if filler else None
@@ -622,60 +509,6 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
                      {"method": match.method})
     session.flush()
     return Stored(row.id, row.match_status, [r.id for r in row.reports])
-
-
-def place_orders(patient: parsed.LabPatient, match: Match, known: list[LabReport]) -> tuple[Match, dict[str, LabReport]]:
-    """Which known report (by order number) each of the message's orders adds to, and the message's match.
-
-    Results of one patient must never reach another patient's report, so a report is joined only when it is
-    this patient's: held by the resident the message matched; or, for a message without a certain match of
-    its own, held by the one resident matching suggested (name, birth date and sex, no namesake, no other ID
-    number on file: the order number then confirms the suggestion, and the message is filed under them,
-    method 'order'); or, for a message still without a match, held by
-    nobody yet (queued) with a first message same_person agrees with. Any other report under the number is
-    another patient's order that reuses it (or one waiting in the queue): the message's order becomes a
-    report of its own, and that report and its owner are untouched. A message with a match keeps it (its
-    results are not held back in the queue); one without goes to a person ('order_conflict').
-    """
-    own = match
-    why = f"no certain match of its own ({own.reason}{': ' + own.note if own.note else ''})"
-    if own.suggested is not None and any(rep.resident_id == own.suggested for rep in known):
-        match = Match(own.suggested, "order", note=why)
-    targets: dict[str, LabReport] = {}
-    for rep in known:  # ordered by filler_reuse: the latest report of a number wins
-        if match.resident_id is not None and rep.resident_id == match.resident_id:
-            targets[rep.filler_no] = rep
-        elif (match.resident_id is None and rep.resident_id is None and rep.messages
-              and _same_as_message(patient, rep.messages[0])):
-            targets[rep.filler_no] = rep
-    held_by_others = sorted({rep.filler_no for rep in known} - set(targets))
-    if not held_by_others:
-        return match, targets
-    note = (f"order {', '.join(held_by_others)} is also on another report (another patient's, or one waiting "
-            "in the queue): this is a report of its own")
-    if match.resident_id is not None:
-        return Match(match.resident_id, match.method, note=f"{match.note}; {note}" if match.note else note), targets
-    return Match(None, reason="order_conflict", note=f"{why}; {note}", suggested=own.suggested), targets
-
-
-def same_person(patient: parsed.LabPatient, name: str, birth_date: dt.date | None, id_number: str | None,
-                name_alphabetic: str = "", sex: str | None = None) -> bool:
-    """Whether a message's patient, not matched with certainty, is the person known as (name, birth date, ID
-    number, sex as GB/T 2261.1 '1'/'2') -- the patient of the first message of a queued report under the
-    order number the message carries.
-
-    The order number ties them only weakly (analysers recycle sample numbers), so gpcore.patients' STRICT
-    level: different ID numbers, birth dates, sexes (each when both are known) or names are different people
-    (a name that disagrees with the ID number is a mistyped ID, as in matching's id_name_mismatch); the same
-    citizen ID number is the same person; otherwise the same name, birth date and sex, all known on both sides.
-    """
-    known = Identity(name=name, name_alphabetic=name_alphabetic, birth_date=birth_date, sex=sex,
-                     id_number=id_number)
-    return bool(same_patient(patient_identity(patient), known, Strictness.STRICT))
-
-
-def _same_as_message(patient: parsed.LabPatient, other: LabMessage) -> bool:
-    return bool(same_patient(patient_identity(patient), message_identity(other), Strictness.STRICT))
 
 
 def _update_header(rep: LabReport, report: parsed.LabReport) -> None:
@@ -738,11 +571,6 @@ def _add_results(rep: LabReport, report: parsed.LabReport, message: LabMessage, 
         rep.results.append(row)
     rep.critical = any(r.critical for r in current.values())
     rep.abnormal = any(r.abnormal for r in current.values())
-
-
-def reason_text(reason: str | None) -> str:
-    """A sentence for a queue reason code."""
-    return REASONS.get(reason or "", reason or "")
 
 
 def feed_handler(sessionmaker, feed_id: int, encodings: Mapping[str, str] | None = None) -> Callable[[bytes], bytes]:

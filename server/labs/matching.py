@@ -27,7 +27,7 @@ from gpcore.names import has_characters
 from gpcore.patients import Identity, Strictness, same_patient
 
 from ..households.models import Resident
-from .model import LabPatient
+from .messages.parsed import LabPatient
 
 SEX_CODES = {"M": "1", "F": "2"}  # HL7/FHIR administrative sex -> GB/T 2261.1 as stored on residents
 
@@ -41,6 +41,11 @@ REASONS = {
     "incomplete_identity": "no ID number on file, and name, birth date or sex missing",
     "order_conflict": "the order number is already filed for a different or unresolved patient",
 }
+
+
+def reason_text(reason: str | None) -> str:
+    """A sentence for a queue reason code."""
+    return REASONS.get(reason or "", reason or "")
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,7 @@ class LabReport(Base):
     # The critical value phoned through to the patient (standards section 6: "phoned through and the call
     # noted"), noted by the team: when the call was made, by whom, what was said, when it was noted, and
     # which version of the report (its changed_at) it covered: a correction arriving later, even one stored
-    # while the note was being written, changes changed_at and asks for a call of its own (services.call_due).
+    # while the note was being written, changes changed_at and asks for a call of its own (call_due below).
     # The call itself may precede the report's arrival: the lab phones the doctor before its system sends the
     # result, and the doctor phones the patient at once.
     critical_call_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -270,6 +270,28 @@ class LabResultRow(Base):
     def current(self) -> bool:
         """True while no later row has replaced this one."""
         return self.superseded_by_id is None
+
+
+# Reading a report's rows, for services (the printed report) and schemas (the report's JSON) alike.
+
+def call_due(rep: LabReport) -> bool:
+    """A critical value nobody has yet noted phoning through since the report last changed."""
+    return rep.critical and rep.critical_call_covers != rep.changed_at
+
+
+def current_results(rep: LabReport) -> list[LabResultRow]:
+    """The rows in force (not superseded), in report order."""
+    return [r for r in rep.results if r.superseded_by_id is None]
+
+
+def history_of(rep: LabReport, row: LabResultRow) -> list[LabResultRow]:
+    """Earlier rows of the same code that this row (directly or through others) replaced, newest first."""
+    by_replacer = {r.superseded_by_id: r for r in rep.results if r.superseded_by_id is not None}
+    out, cursor = [], by_replacer.get(row.id)
+    while cursor is not None and cursor not in out:
+        out.append(cursor)
+        cursor = by_replacer.get(cursor.id)
+    return out
 
 
 class LabReportSeen(Base):

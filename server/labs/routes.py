@@ -7,6 +7,7 @@ person's token: feeds authenticate with X-Lab-Feed-Key, never with a person's ac
 """
 from flask import Response, current_app, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
+from sqlalchemy import select
 
 import printing
 
@@ -14,8 +15,8 @@ from .. import db, printouts
 from ..api import Blueprint, page_schema, paginate
 from ..errors import DomainError, Forbidden, Unauthorized
 from ..scope import Actor
-from . import intake, services
-from .models import LabMessage
+from . import feeds, intake, services
+from .models import LabFeed, LabMessage
 from .schemas import (LabCriticalCallSchema, LabDismissSchema, LabFeedCreatedSchema, LabFeedCreateSchema, LabFeedSchema, LabFHIRReceiptSchema,
                       LabMatchSchema, LabPagingArgs, LabQueueArgs, LabQueueDetailSchema, LabQueueItemSchema, LabReportListArgs,
                       LabRejectionArgs, LabRejectionDetailSchema, LabRejectionSchema, LabReportRowSchema,
@@ -29,7 +30,7 @@ MAX_MESSAGE_BYTES = 8 * 1024 * 1024  # as the MLLP listener's frame limit
 QueuePage = page_schema(LabQueueItemSchema, "LabQueuePage")
 ReportPage = page_schema(LabReportRowSchema, "LabReportPage")
 RejectionPage = page_schema(LabRejectionSchema, "LabRejectionPage")
-FEED_KEY_DOC = {"parameters": [{"in": "header", "name": intake.KEY_HEADER, "required": True,
+FEED_KEY_DOC = {"parameters": [{"in": "header", "name": feeds.KEY_HEADER, "required": True,
                                 "schema": {"type": "string"}, "description": "the feed's key"}]}
 
 
@@ -39,9 +40,9 @@ def _actor() -> Actor:
 
 def _feed():
     """The posting feed; a person's token is refused (403), no credentials at all is 401."""
-    key = request.headers.get(intake.KEY_HEADER)
+    key = request.headers.get(feeds.KEY_HEADER)
     if key:
-        return intake.feed_for_key(db.session(), key)
+        return feeds.feed_for_key(db.session(), key)
     if request.headers.get("Authorization"):
         verify_jwt_in_request()  # an invalid token answers 401 through the JWT callbacks
         raise Forbidden("Lab results are posted by hospital feeds with X-Lab-Feed-Key, not by people.",
@@ -74,9 +75,9 @@ def post_hl7():
     raw = _body(HL7_TYPES)
     try:
         receipt = intake.receive_hl7(db.session(), feed, raw, transport="http",
-                                     encodings=intake.facility_encodings(current_app.config))
-    except intake.FeedRevoked:
-        raise intake.revoked_error() from None
+                                     encodings=feeds.facility_encodings(current_app.config))
+    except feeds.FeedRevoked:
+        raise feeds.revoked_error() from None
     status = 200 if receipt.ack_code == "AA" else 503 if receipt.storage_failed else 422
     headers = {"Retry-After": "30"} if receipt.storage_failed else {}
     return Response(receipt.ack, status=status, headers=headers,
@@ -95,8 +96,8 @@ def post_fhir():
     raw = _body(("application/fhir+json", "application/json"))
     try:
         receipt = intake.receive_fhir(db.session(), feed, raw)
-    except intake.FeedRevoked:
-        raise intake.revoked_error() from None
+    except feeds.FeedRevoked:
+        raise feeds.revoked_error() from None
     return {"message_id": receipt.message_id, "duplicate": receipt.duplicate,
             "match_status": receipt.match_status, "report_ids": receipt.report_ids}, \
         200 if receipt.duplicate else 201
@@ -107,9 +108,6 @@ def post_fhir():
 @blp.response(200, LabFeedSchema(many=True))
 def list_feeds():
     """Every lab feed (keys are never shown again)."""
-    from sqlalchemy import select
-
-    from .models import LabFeed
     return db.session().scalars(select(LabFeed).order_by(LabFeed.id)).all()
 
 
@@ -120,7 +118,7 @@ def list_feeds():
 def create_feed(data):
     """Add a hospital feed; the answer holds its key, shown only this once."""
     session = db.session()
-    feed, key = intake.create_feed(session, _actor(), data)
+    feed, key = feeds.create_feed(session, _actor(), data)
     session.commit()
     feed.key = key
     return feed
@@ -132,7 +130,7 @@ def create_feed(data):
 def revoke_feed(feed_id):
     """Stop a feed's key working; its messages stay."""
     session = db.session()
-    feed = intake.revoke_feed(session, _actor(), feed_id)
+    feed = feeds.revoke_feed(session, _actor(), feed_id)
     session.commit()
     return feed
 

@@ -5,9 +5,11 @@ import marshmallow as ma
 
 from gpcore.clock import china_date
 from gpcore.health_file import age_on
+from printing import sex_label
 
 from ..api import Schema
-from .intake import reason_text
+from .matching import reason_text
+from .models import call_due, current_results, history_of
 
 V = ma.validate
 Number = ma.fields.Decimal(as_string=True, allow_none=True, metadata={"description": "exact decimal as text"})
@@ -315,13 +317,9 @@ class LabReportSchema(Schema):
             "by_name": rep.critical_caller.full_name if rep.critical_caller else None})
 
     def _call_due(self, rep):
-        from .services import call_due
-
         return call_due(rep)
 
     def _patient(self, rep):
-        from printing import sex_label
-
         res = rep.resident
         day = china_date(rep.reported_at or rep.changed_at)
         return LabPatientSchema().dump({
@@ -330,8 +328,6 @@ class LabReportSchema(Schema):
             "record_number": res.record_number})
 
     def _results(self, rep):
-        from .services import current_results, history_of
-
         out = []
         for row in current_results(rep):
             data = LabResultSchema(exclude=("history",)).dump(row)

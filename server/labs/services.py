@@ -25,11 +25,11 @@ from ..households.models import Resident
 from ..households.services import get_resident
 from ..org.models import Hospital
 from ..scope import Actor, can_see, queue_visible, require_care_role, require_team_member, rows_visible
-from . import alerts, matching, ranges
-from .intake import reason_text
-from .model import storable_range
-from .models import (LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers,
-                     lab_message_reports)
+from . import alerts, matching
+from .messages import ranges
+from .messages.parsed import storable_range
+from .models import (LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, call_due, current_results,
+                     lab_feed_centers, lab_message_reports)
 
 # The flags printing knows (printing.AbnormalFlag), most severe first; others (e.g. HU, POS) print as A or AA.
 PRINTABLE_FLAGS = ("HH", "LL", "AA", "H", "L", "A")
@@ -296,11 +296,6 @@ def mark_seen(session: Session, actor: Actor, rep: LabReport) -> LabReportSeen:
     return seen
 
 
-def call_due(rep: LabReport) -> bool:
-    """A critical value nobody has yet noted phoning through since the report last changed."""
-    return rep.critical and rep.critical_call_covers != rep.changed_at
-
-
 def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str, report_changed_at: dt.datetime,
                        called_at: dt.datetime | None = None) -> LabReport:
     """The team phoned the patient (or their family) about the report's critical values as of
@@ -332,21 +327,6 @@ def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str
                  {"called_at": called_at.isoformat(), "note": rep.critical_call_note,
                   "covers": rep.changed_at.isoformat()})
     return rep
-
-
-def current_results(rep: LabReport) -> list[LabResultRow]:
-    """The rows in force (not superseded), in report order."""
-    return [r for r in rep.results if r.superseded_by_id is None]
-
-
-def history_of(rep: LabReport, row: LabResultRow) -> list[LabResultRow]:
-    """Earlier rows of the same code that this row (directly or through others) replaced, newest first."""
-    by_replacer = {r.superseded_by_id: r for r in rep.results if r.superseded_by_id is not None}
-    out, cursor = [], by_replacer.get(row.id)
-    while cursor is not None and cursor not in out:
-        out.append(cursor)
-        cursor = by_replacer.get(cursor.id)
-    return out
 
 
 # --- printing --------------------------------------------------------------------------------------
@@ -400,4 +380,4 @@ def _call_line(rep: LabReport) -> str:
 
 
 __all__ = ["list_queue", "get_queued", "suggested_resident", "same_patient", "match_by_hand", "dismiss",
-           "list_rejections", "get_rejection", "list_for_resident", "list_reports", "get_report", "mark_seen", "call_due", "note_critical_call", "current_results", "history_of", "printable", "reason_text"]
+           "list_rejections", "get_rejection", "list_for_resident", "list_reports", "get_report", "mark_seen", "note_critical_call", "printable"]

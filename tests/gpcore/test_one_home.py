@@ -16,8 +16,8 @@ COPIES = [
     ("the machine's date as today", r"date\.today\(\)", "gpcore/clock.py", "gpcore.clock.china_today"),
     ("name folding", r"normalize\(\s*[\"']NFKC[\"']", "gpcore/names.py", "gpcore.names.name_forms"),
 ]
-# Text parsing, not matching: reference ranges (labs/ranges.py) fold full-width digits and punctuation.
-ALLOWED = {"name folding": {"server/labs/ranges.py"}}
+# Text parsing, not matching: reference ranges (labs/messages/ranges.py) fold full-width digits and signs.
+ALLOWED = {"name folding": {"server/labs/messages/ranges.py"}}
 
 
 @pytest.mark.parametrize("what, pattern, home, instead", COPIES, ids=[c[0] for c in COPIES])

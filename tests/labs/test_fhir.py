@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from server.labs.fhir import FHIRBundleError, parse_fhir_bundle
-from server.labs.model import LabMessage
+from server.labs.messages.fhir import FHIRBundleError, parse_fhir_bundle
+from server.labs.messages.parsed import LabMessage
 
 CST = dt.timezone(dt.timedelta(hours=8))
 

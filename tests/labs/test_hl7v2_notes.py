@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from server.labs.fhir import parse_fhir_bundle
-from server.labs.hl7v2 import parse_oru
+from server.labs.messages.fhir import parse_fhir_bundle
+from server.labs.messages.hl7v2 import parse_oru
 
 MSH = "MSH|^~\\&|LIS|HOSP|GPO|CLINIC|20250101120000||ORU^R01|C1|P|2.5"
 PID = "PID|1||P1^^^^MR||Wang^Fang||19800101|F"

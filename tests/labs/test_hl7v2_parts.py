@@ -5,7 +5,7 @@ from decimal import Decimal
 import hl7
 import pytest
 
-from server.labs.hl7v2 import (
+from server.labs.messages.hl7v2 import (
     HL7MessageError,
     MessageHeader,
     build_ack,

@@ -2,7 +2,7 @@
 import datetime as dt
 from decimal import Decimal
 
-from server.labs.hl7v2 import parse_oru
+from server.labs.messages.hl7v2 import parse_oru
 
 
 def test_analyser_cbc_header_patient_and_panel(sample):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from server.labs.hl7v2 import HL7MessageError, parse_oru
+from server.labs.messages.hl7v2 import HL7MessageError, parse_oru
 
 
 def test_gbk_without_msh18_is_detected_and_the_pipe_trail_byte_survives(fixture_message):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.labs.hl7v2 import HL7MessageError, build_ack, parse_oru, read_header
-from server.labs.mllp import MLLPDecoder, MLLPListener, OversizedFrame, encode_frame
+from server.labs.messages.hl7v2 import HL7MessageError, build_ack, parse_oru, read_header
+from server.labs.messages.mllp import MLLPDecoder, MLLPListener, OversizedFrame, encode_frame
 
 payloads = st.binary(max_size=300).filter(lambda b: b"\x0b" not in b and b"\x1c" not in b)
 garbage = st.binary(max_size=40).filter(lambda b: b"\x0b" not in b and b"\x1c" not in b)

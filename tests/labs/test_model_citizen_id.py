@@ -1,6 +1,6 @@
 """LabPatient.citizen_id takes the ID check from gpcore.idcard (no copy of GB 11643 in the labs code)."""
 from gpcore import idcard
-from server.labs.model import LabPatient, PatientIdentifier
+from server.labs.messages.parsed import LabPatient, PatientIdentifier
 
 
 def _patient(*values: str) -> LabPatient:

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from server.labs.model import NUMBER_PRECISION, NUMBER_SCALE, storable_number, storable_range
+from server.labs.messages.parsed import NUMBER_PRECISION, NUMBER_SCALE, storable_number, storable_range
 from server.labs.models import LabNumber
 
 

@@ -1,4 +1,4 @@
-"""server.labs.ranges: the band of a range text that fits a patient, by sex and age (issue 17).
+"""server.labs.messages.ranges: the band of a range text that fits a patient, by sex and age (issue 17).
 
 Range texts as hospital LIS and analysers send them (English and Chinese); the patient's sex ("M", "F",
 None unknown), birth date and the specimen date choose the band; no band, or an unknown patient where every
@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from server.labs.ranges import bands, bounds_for, is_banded, parse_reference_range
+from server.labs.messages.ranges import bands, bounds_for, is_banded, parse_reference_range
 
 DAY = dt.date(2025, 3, 2)  # the specimen date
 

@@ -94,7 +94,7 @@ def test_decide_never_files_on_name_birth_sex():
     from types import SimpleNamespace
 
     from server.labs import matching
-    from server.labs.model import LabPatient
+    from server.labs.messages.parsed import LabPatient
 
     number = idcard.make("110105", dt.date(1951, 3, 14), 11)
     row = SimpleNamespace(id="r-1", name="王五", birth_date=dt.date(1951, 3, 14), sex="1", id_number=None)
@@ -215,6 +215,6 @@ def test_an_order_number_filed_for_someone_else_does_not_move_a_certain_match(po
 
 
 def _citizen(number):
-    from server.labs.model import PatientIdentifier
+    from server.labs.messages.parsed import PatientIdentifier
 
     return PatientIdentifier(number, "ID", "", "PID-3")

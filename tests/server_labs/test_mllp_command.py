@@ -6,8 +6,8 @@ import socket
 import pytest
 from sqlalchemy import func, select
 
-from server.labs.hl7v2 import parse_oru
-from server.labs.mllp import MLLPDecoder, encode_frame
+from server.labs.messages.hl7v2 import parse_oru
+from server.labs.messages.mllp import MLLPDecoder, encode_frame
 from server.labs.models import LabMessage, LabResultRow
 
 
@@ -49,7 +49,7 @@ def test_mllp_stores_and_acknowledges(listener, fixture_message, session, ack_fi
 
 
 def test_mllp_oversized_message_gets_ar_and_is_kept_in_part(listener, fixture_message, session, ack_fields):
-    from server.labs.mllp import OVERSIZED_HEAD_BYTES
+    from server.labs.messages.mllp import OVERSIZED_HEAD_BYTES
     from server.labs.models import LabRejection
 
     utf8 = fixture_message("utf8-escapes-criticals-cr.hl7")

@@ -10,7 +10,7 @@ import printing
 from server.audit.models import AuditEvent
 from server.households.models import Resident
 from server.labs import services
-from server.labs.models import LabReport
+from server.labs.models import LabReport, current_results
 
 TEAMS = ("A1", "A2", "A0", "B1")
 USERS = ("admin", "staff-a", "staff-b", "spec", "gp-a1", "nurse-a1", "gp-a2", "gp-b1", "nurse-b1")
@@ -125,7 +125,7 @@ def test_a_very_abnormal_flag_prints_as_a_critical_value(session, world, make_or
     assert post_hl7(raw).status_code == 200
     session.expire_all()
     rep = session.scalar(select(LabReport).where(LabReport.filler_no == "A1-ORD-AA"))
-    assert rep.critical and [(r.code, r.critical) for r in services.current_results(rep)] == [
+    assert rep.critical and [(r.code, r.critical) for r in current_results(rep)] == [
         ("BC", True), ("UPRO", False)]
     printable = services.printable(rep, res)
     assert [r.abnormal_flag for r in printable.results] == [printing.AbnormalFlag.CRITICAL_ABNORMAL,

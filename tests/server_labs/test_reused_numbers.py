@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from server.labs import intake
+from server.labs import intake, orders
 from server.labs.models import LabMessage, LabReport, LabResultRow, content_fingerprint
 from tests.server.test_migrations import empty_url  # noqa: F401 (a fixture: an empty database, SQLite or PG)
 
@@ -177,7 +177,7 @@ def test_an_order_past_the_window_is_not_added_to(post_hl7, make_oru, session, z
     # order, even for the same patient; the number's next report takes the next filler_reuse.
     post_hl7(make_oru("O1", pid=PID_ZS, obr=obr("S011"), obx=[k("4.1")]))
     old = session.scalar(select(LabReport))
-    old.changed_at = old.changed_at - intake.ORDER_WINDOW - dt.timedelta(days=1)
+    old.changed_at = old.changed_at - orders.ORDER_WINDOW - dt.timedelta(days=1)
     session.commit()
     post_hl7(make_oru("O2", pid=PID_ZS, obr=obr("S011"), obx=[k("6.9", "HH")]))
     first, second = _messages(session)
@@ -231,16 +231,16 @@ def test_the_same_order_filed_at_once_on_two_connections_is_one_report(post_hl7,
     post_hl7(make_oru("C1", pid=PID_ZS, obr=obr("S007", "P"), obx=[k("5.0", status="P")]))
     # The final's read of known orders ran before the preliminary committed (another connection): it
     # takes the new-order path, the unique order number stops its second report, and the retry adds to it.
-    real = intake._known_orders
+    real = orders.known_orders
     stale = [select(func.count()).where(text("1 = 0")).scalar_subquery()]
-    monkeypatch.setattr(intake, "_known_orders", lambda: stale.pop() if stale else real())
+    monkeypatch.setattr(intake, "known_orders", lambda: stale.pop() if stale else real())
     assert post_hl7(make_oru("C2", pid=PID_ZS, obr=obr("S007"), obx=[k("5.2")])).status_code == 200
     assert session.scalar(select(func.count()).select_from(LabReport)) == 1
     assert _k_rows(session, session.scalar(select(LabReport.id))) == [("5.0", False), ("5.2", True)]
 
 
 def _patient(name="", alphabetic="", birth=None, number=None, sex=""):
-    from server.labs.model import LabPatient, PatientIdentifier
+    from server.labs.messages.parsed import LabPatient, PatientIdentifier
 
     ids = [PatientIdentifier(number, "ID", "", "PID-3")] if number else []
     return LabPatient(identifiers=ids, name=name, name_alphabetic=alphabetic, birth_date=birth, sex=sex)
@@ -262,7 +262,7 @@ BORN = dt.date(1949, 12, 31)
     (_patient(birth=BORN), False),  # nothing says it is her
 ])
 def test_same_person(patient, same):
-    assert intake.same_person(patient, "张三", BORN, ZHANG_SAN_ID, sex="2") is same
+    assert orders.same_person(patient, "张三", BORN, ZHANG_SAN_ID, sex="2") is same
 
 
 # --- control ids -----------------------------------------------------------------------------------

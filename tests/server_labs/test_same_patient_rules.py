@@ -1,5 +1,5 @@
 """The lab wing's three "same patient" decisions through gpcore.patients, without a database: filing
-(matching.decide), joining under an order number (intake.same_person) and the queue's offer
+(matching.decide), joining under an order number (orders.same_person) and the queue's offer
 (services._same_patient_keys). The cases where the old copies disagreed, with the rule that won."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from gpcore import idcard
-from server.labs import intake, matching, services
-from server.labs.model import LabPatient, PatientIdentifier
+from server.labs import matching, orders, services
+from server.labs.messages.parsed import LabPatient, PatientIdentifier
 
 BORN = dt.date(1978, 3, 9)
 NUMBER = idcard.make("650102", BORN, 2)  # female (even)
@@ -42,9 +42,9 @@ def test_filing_by_id_number(sent, resident_id, reason):
 def test_joining_under_an_order_number_never_on_an_unreadable_name():
     # intake used to join on the same ID number whatever name came with it when the name had neither
     # characters nor letters; matching queued it. Matching's rule won (a garbled name is when to look).
-    assert intake.same_person(_patient("°¢ÒÀ¹ÅÀö"), FILE.name, BORN, NUMBER, sex="2") is False
-    assert intake.same_person(_patient("阿依古丽买买提"), FILE.name, BORN, NUMBER, sex="2") is True
-    assert intake.same_person(_patient("阿依古丽买买提", number=None), FILE.name, BORN, None, sex="1") is False
+    assert orders.same_person(_patient("°¢ÒÀ¹ÅÀö"), FILE.name, BORN, NUMBER, sex="2") is False
+    assert orders.same_person(_patient("阿依古丽买买提"), FILE.name, BORN, NUMBER, sex="2") is True
+    assert orders.same_person(_patient("阿依古丽买买提", number=None), FILE.name, BORN, None, sex="1") is False
 
 
 def _message(name, number=None, sex="F", birth=BORN, hospital=1, local=()):

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from .hl7v2 import _CJK, exclusion_reason
 
-from .model import (
+from .parsed import (
     CRITICAL_FLAGS,
     NORMAL_FLAGS,
     ExcludedObservation,

@@ -2,7 +2,7 @@
 
 Structure is split by python-hl7 (`hl7.parse`); this module adds what it leaves to the caller:
 choosing the character set, segment separators other than CR, escape sequences in the message's own
-character set, and the mapping of PID/OBR/OBX/SPM fields onto the plain dataclasses in `model`.
+character set, and the mapping of PID/OBR/OBX/SPM fields onto the plain dataclasses in `parsed`.
 
 Choices worth knowing:
 - Character set: the per-facility setting (matched on MSH-4), else MSH-18 if it names a codec and the
@@ -39,7 +39,7 @@ from decimal import Decimal, InvalidOperation
 import hl7
 from hl7.exceptions import ParseException
 
-from .model import (
+from .parsed import (
     CRITICAL_FLAGS,
     NORMAL_FLAGS,
     ExcludedObservation,
