@@ -9,6 +9,8 @@ import datetime as dt
 import threading
 from typing import Callable
 
+from gpcore.clock import china_today
+
 from .store import Store
 from .sync import HttpTransport, Progress, SyncEngine, SyncFailed
 from .sync.transport import HttpError, TransportError
@@ -19,8 +21,8 @@ class SignInFailed(Exception):
 
 
 def local_today() -> dt.date:
-    """The doctor's calendar day (China keeps one time zone; the tablet's clock is set to it)."""
-    return dt.date.today()
+    """The doctor's calendar day in China (gpcore.clock: the same day the server and the store count)."""
+    return china_today()
 
 
 class TabletSession:

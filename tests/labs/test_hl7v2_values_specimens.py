@@ -6,8 +6,8 @@ v2.5 SPM-4 without text).
 """
 import pytest
 
-from server.labs.hl7v2 import parse_oru
-from server.labs.specimens import specimen_text
+from server.labs.messages.hl7v2 import parse_oru
+from server.labs.messages.specimens import specimen_text
 
 HEAD = ("MSH|^~\\&|LIS|HOSP_B|GPO|CLINIC|20261205093000||ORU^R01^ORU_R01|V-14|P|2.5.1|||||CHN|UNICODE UTF-8",
         "PID|1||11010519491231002X^^^^ID||张三||19491231|M")

@@ -79,7 +79,7 @@ def test_demo_lab_times_are_china_time():
     import random
 
     from server.demo.clinical import hl7_message
-    from server.labs.hl7v2 import parse_oru
+    from server.labs.messages.hl7v2 import parse_oru
     from server.labs.intake import local_time
 
     now = dt.datetime(2026, 12, 5, 9, 0, 30, tzinfo=dt.timezone.utc)  # 17:00:30 in Shanghai
