@@ -25,7 +25,7 @@ def _actor():
 def _center(args) -> int:
     center_id = args.get("center_id") or current_user.center_id
     if center_id is None:
-        raise field_error("center_id", "name the center")
+        raise field_error("center_id", "name the center", "请指定中心")
     return center_id
 
 

@@ -22,22 +22,24 @@ def _team_in_center(session: Session, team_id: int | None, center_id: int) -> No
         return
     team = session.get(Team, team_id)
     if team is None or team.center_id != center_id:
-        raise field_error("team_id", "no such team in this center")
+        raise field_error("team_id", "no such team in this center", "本中心没有这个团队")
 
 
 def _changing(session: Session, actor: Actor, household_ids: list[str], team_id: int | None) -> list:
     """The households (id, team_id) that giving these to a team would move; checks scope and the team."""
     if not household_ids:
-        raise field_error("household_ids", "name at least one household")
+        raise field_error("household_ids", "name at least one household", "请至少选择一户")
     rows = session.execute(select(Household.id, Household.team_id, Household.center_id)
                            .where(Household.id.in_(household_ids))).all()
     found = {r.id for r in rows}
     missing = [h for h in household_ids if h not in found]
     centers = {r.center_id for r in rows}
     if missing:
-        raise Invalid("Some households do not exist.", {"household_ids": [f"unknown: {', '.join(missing[:10])}"]})
+        raise Invalid("Some households do not exist.", {"household_ids": [f"unknown: {', '.join(missing[:10])}"]},
+                      zh="有的家庭不存在（可能已被删除）。",
+                      zh_errors={"household_ids": [f"不存在：{'、'.join(missing[:10])}"]})
     if len(centers) != 1:
-        raise field_error("household_ids", "all households must belong to one center")
+        raise field_error("household_ids", "all households must belong to one center", "一次只能分配同一中心的家庭")
     center_id = centers.pop()
     require_center(actor, center_id)
     _team_in_center(session, team_id, center_id)
@@ -100,7 +102,7 @@ def assign_committee(session: Session, actor: Actor, committee_id: int, team_id:
     """Make a committee part of a team's service area and give the team its households (dry_run: count only)."""
     committee = session.get(Committee, committee_id)
     if committee is None:
-        raise field_error("committee_id", "no such committee")
+        raise field_error("committee_id", "no such committee", "没有这个居委会/村")
     require_center(actor, committee.center_id)
     _team_in_center(session, team_id, committee.center_id)
     stmt = select(Household.id).where(Household.committee_id == committee_id)
@@ -182,7 +184,8 @@ def propose_rebalance(session: Session, actor: Actor, center_id: int, cap_min: i
     require_center(actor, center_id)
     teams = [t for t in loads(session, actor, center_id, cap_min, cap_max) if t.team_id is not None]
     if not teams:
-        raise Conflict("This center has no teams.", {"center_id": ["no teams"]})
+        raise Conflict("This center has no teams.", {"center_id": ["no teams"]}, zh="本中心还没有团队。",
+                       zh_errors={"center_id": ["没有团队"]})
     rows = session.execute(
         select(Household.id, Household.team_id, Household.committee_id, Committee.code, Committee.team_id,
                Household.address, func.count(Resident.id))
@@ -236,7 +239,9 @@ def accept_proposal(session: Session, actor: Actor, moves: list[dict], reason: s
              if m["household_id"] not in current or current[m["household_id"]] != m.get("from_team_id")]
     if stale:
         raise Conflict("Some households changed team since the proposal was made; ask for a new proposal.",
-                       {"moves": [f"stale: {', '.join(stale[:10])}"]})
+                       {"moves": [f"stale: {', '.join(stale[:10])}"]},
+                       zh="生成建议后有家庭被调整过，请重新生成建议。",
+                       zh_errors={"moves": [f"已变动：{'、'.join(stale[:10])}"]})
     batch = new_uuid()
     done = 0
     by_target: dict = defaultdict(list)
@@ -299,7 +304,8 @@ def undo_batch(session: Session, actor: Actor, batch_id: str, reason: str) -> di
     household has moved again since, so an undo never overwrites a later decision."""
     changes = session.scalars(select(AssignmentChange).where(AssignmentChange.batch_id == batch_id)).all()
     if not changes:
-        raise NotFound("No such assignment batch.", {"batch_id": ["no such batch"]})
+        raise NotFound("No such assignment batch.", {"batch_id": ["no such batch"]}, zh="没有这一批分配记录。",
+                       zh_errors={"batch_id": ["没有这一批"]})
     centers = set(session.scalars(select(Household.center_id).where(
         Household.id.in_([c.household_id for c in changes]))))
     for center_id in centers:
@@ -309,7 +315,9 @@ def undo_batch(session: Session, actor: Actor, batch_id: str, reason: str) -> di
     moved = [c.household_id for c in changes if current.get(c.household_id) != c.to_team_id]
     if moved:
         raise Conflict("Some households of this batch have moved again since; undo them one by one.",
-                       {"batch_id": [f"moved since: {', '.join(moved[:10])}"]})
+                       {"batch_id": [f"moved since: {', '.join(moved[:10])}"]},
+                       zh=f"这一批中有 {len(moved)} 户之后又被调整过，不能整批撤销；请逐户调整。",
+                       zh_errors={"batch_id": [f"之后又调整过：{'、'.join(moved[:10])}"]})
     back: dict = defaultdict(list)
     for c in changes:
         back[c.from_team_id].append(c.household_id)

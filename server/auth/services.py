@@ -56,7 +56,8 @@ def login(session: Session, username: str, password: str, address: str, cfg: dic
         wait = _retry_after(session, column, value, limit, window)
         if wait is not None:
             raise TooManyRequests(f"Too many failed sign-ins for this {what}; try again in {wait} s.",
-                                  wait, {"authentication": f"throttled_{what}"})
+                                  wait, {"authentication": f"throttled_{what}"},
+                                  zh="登录失败次数过多，请稍后再试。")
     profile = cfg.get("PASSWORD_HASH_PROFILE", "default")
     user = session.scalar(select(User).where(User.username == username))
     # Verify against a dummy hash for unknown users so timing does not reveal which names exist.
@@ -64,9 +65,11 @@ def login(session: Session, username: str, password: str, address: str, cfg: dic
     if not ok or user is None:
         session.add(LoginFailure(username=username, address=address))
         session.commit()
-        raise Unauthorized("Wrong username or password.", {"authentication": "invalid_credentials"})
+        raise Unauthorized("Wrong username or password.", {"authentication": "invalid_credentials"},
+                           zh="用户名或密码错误。")
     if not user.is_active:
-        raise Unauthorized("This account is disabled.", {"authentication": "user_disabled"})
+        raise Unauthorized("This account is disabled.", {"authentication": "user_disabled"},
+                           zh="此账号已停用，请联系管理员。")
     session.execute(delete(LoginFailure).where(LoginFailure.username == username))
     session.commit()
     return user

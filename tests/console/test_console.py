@@ -4,11 +4,21 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def test_wrong_password_is_explained(browser, sign_in):
-    page = browser.new_page()
+def test_wrong_password_is_explained_in_chinese(browser, sign_in, shot):
+    page = browser.new_page(viewport={"width": 1200, "height": 700})
     sign_in(page, "staff-a", "wrong")
     page.wait_for_selector("#message.error")
-    assert "Wrong username or password" in page.text_content("#message")
+    assert page.text_content("#message") == "用户名或密码错误。"
+    shot(page, "console-login-wrong-password")
+
+
+def test_form_errors_from_the_api_are_chinese(browser, sign_in, world):
+    page = browser.new_page()
+    sign_in(page, "staff-a")
+    page.wait_for_selector("#loads tbody tr")
+    text = page.evaluate("""() => Console.api("POST", "/assignments/", {household_ids: [], team_id: null, reason: "x"})
+        .then(() => "sent", (err) => err.message)""")
+    assert text == "输入有误：household_ids、reason。 — 家庭：长度须在 1 到 10000 之间。 — 原因：长度须在 2 到 200 之间。"
 
 
 def test_staff_sees_loads_and_accepts_a_proposal(browser, sign_in, shot):

@@ -69,7 +69,7 @@ def test_an_empty_file_is_explained_and_cannot_be_run(import_page, tmp_path, sho
     check(import_page, empty)
     assert "1 个问题" in import_page.text_content("#report-title")
     cells = import_page.locator("#problems tbody tr td")
-    assert [cells.nth(i).text_content() for i in range(3)] == ["—", "file", "the file has no data rows"]
+    assert [cells.nth(i).text_content() for i in range(3)] == ["—", "文件", "文件中没有数据行"]
     assert not import_page.is_enabled("#run")
     shot(import_page, "console-import-empty")
 
@@ -84,9 +84,9 @@ def test_codes_outside_their_lists_are_named_row_by_row(import_page, tmp_path, s
     check(import_page, bad)
     rows = import_page.locator("#problems tbody tr")
     got = [[rows.nth(i).locator("td").nth(j).text_content() for j in range(4)] for i in range(rows.count())]
-    assert got == [["2", "relation_to_head", "unknown value '表哥'", "表哥"],
-                   ["5", "committee", "unknown committee in this center", "999"],
-                   ["6", "sex", "unknown value '不详'", "不详"]]
+    assert got == [["2", "与户主关系", "“表哥”不在代码表中", "表哥"],
+                   ["5", "居委会/村", "本中心没有这个居委会/村", "999"],
+                   ["6", "性别", "“不详”不在代码表中", "不详"]]
     assert not import_page.is_enabled("#run")
     shot(import_page, "console-import-bad-codes")
 
@@ -94,3 +94,12 @@ def test_codes_outside_their_lists_are_named_row_by_row(import_page, tmp_path, s
 def test_no_file_chosen(import_page):
     import_page.click("#check")
     import_page.wait_for_selector("#message.error >> text=请先选择文件")
+
+
+def test_a_damaged_xlsx_is_refused_in_chinese(import_page, tmp_path, shot):
+    bad = tmp_path / "damaged.xlsx"
+    bad.write_bytes(b"not a workbook")
+    check(import_page, bad)
+    assert import_page.text_content("#message").startswith("无法读取这个 XLSX 文件")
+    assert import_page.locator("#report").is_hidden() and not import_page.is_enabled("#run")
+    shot(import_page, "console-import-damaged-xlsx")

@@ -41,7 +41,12 @@ const Console = (() => {
   // Field names a clerk reads, for the errors the API names by field.
   const FIELDS = { team_id: "团队", committee_id: "居委会/村", household_ids: "家庭", reason: "原因", file: "文件",
     batch_id: "分配批次", username: "用户名", password: "密码", year: "年份", quarter: "季度", q: "查找内容",
-    rows: "行", moves: "移动", center_id: "中心", authentication: "登录", authorization: "权限" };
+    rows: "行", moves: "移动", center_id: "中心", authentication: "登录", authorization: "权限",
+    // the import's columns (server/imports COLUMNS), for its row-by-row report
+    household_key: "户编号", committee: "居委会/村", address: "家庭住址", name: "姓名", sex: "性别",
+    birth_date: "出生日期", id_number: "身份证号", phone: "联系电话", relation_to_head: "与户主关系",
+    residence_type: "常住类型", ethnicity: "民族", contact_name: "联系人姓名", contact_phone: "联系人电话",
+    employer: "工作单位", hypertension: "高血压", t2dm: "糖尿病", header: "表头" };
 
   function describe(body) {
     // The one error shape: {code, status, message, errors}; name the fields.
@@ -516,7 +521,7 @@ const Console = (() => {
         `共 ${r.rows} 行：${r.households} 户、${r.residents} 名居民、${r.conditions} 条慢病登记` +
         (r.encoding ? `；文件编码 ${r.encoding.toUpperCase()}` : "") + (dry && !problems.length ? "。可以导入。" : "。");
       const body = document.querySelector("#problems tbody");
-      body.replaceChildren(...problems.map((p) => row([p.row || "—", p.field, p.message, p.value || ""])));
+      body.replaceChildren(...problems.map((p) => row([p.row || "—", FIELDS[p.field] || p.field, p.message, p.value || ""])));
       document.getElementById("problems").hidden = !problems.length;
     }
 
