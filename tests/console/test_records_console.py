@@ -54,6 +54,7 @@ def test_resident_search(staff_page, live, world, as_user, query, expected, shot
         query = as_user("admin").get(f"/api/v1/residents/{world.residents['A1-1-0']}").get_json()["id_number"]
     page = staff_page
     page.click("header nav >> text=查找居民")
+    page.wait_for_load_state("networkidle")
     page.fill("#search input[name=q]", query)
     page.keyboard.press("Enter")
     page.wait_for_selector("#found:not([hidden]) tbody tr")
@@ -116,3 +117,13 @@ def test_history_lists_batches_and_undoes_one(staff_page, live, world, as_user, 
     page.click("#confirm-ok")
     page.wait_for_selector("#message.error")
     assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 2
+
+
+def test_a_search_in_the_address_runs_on_load(browser, live, sign_in):
+    page = browser.new_page()
+    sign_in(page, "staff-a")
+    page.wait_for_selector("#loads tbody tr")
+    page.goto(f"{live}/console/residents?q=zs")
+    page.wait_for_selector("#found:not([hidden]) tbody tr[data-id]")
+    assert page.input_value("#search input[name=q]") == "zs"
+    assert "张三" in page.text_content("#found tbody")

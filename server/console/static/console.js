@@ -433,6 +433,9 @@ const Console = (() => {
     form.onsubmit = (ev) => { ev.preventDefault(); page = 1; show(); };
     document.getElementById("prev").onclick = () => { if (page > 1) { page -= 1; show(); } };
     document.getElementById("next").onclick = () => { if (page * size < total) { page += 1; show(); } };
+    // A search sent before this script took over (or a bookmarked one) arrives as ?q=: run it.
+    const asked = new URLSearchParams(window.location.search).get("q");
+    if (asked) { form.q.value = asked; await show(); }
   }
 
   async function historyPage() {
