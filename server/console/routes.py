@@ -51,6 +51,18 @@ def indicators():
     return render_template("console/indicators.html")
 
 
+@blp.route("/rejections")
+def rejections():
+    """Lab messages the server refused, kept with their bytes: the list and one message as received."""
+    return render_template("console/rejections.html")
+
+
+@blp.route("/audit")
+def audit():
+    """The access log (admin)."""
+    return render_template("console/audit.html")
+
+
 @blp.route("/gp")
 def gp():
     """Where a GP who signs in here is sent: their work is on the tablet."""

@@ -145,6 +145,7 @@ const Console = (() => {
 
   async function requireStaff() {
     const me = await requireSignedIn();
+    for (const link of document.querySelectorAll(".admin-only")) link.hidden = me.role !== "admin";
     if (!STAFF.includes(me.role)) {
       // A GP (or anyone else) gets a finished page that says where their work is, not a half-drawn one.
       window.location.replace("/console/gp");
@@ -838,7 +839,74 @@ const Console = (() => {
     await show();
   }
 
-  const PAGES = { login: loginPage, gp: gpPage, assignment: assignmentPage, households: householdsPage,
+  const ACTIONS = { read: "查看", search: "检索", update: "修改", status: "改状态", move: "迁移", export: "导出",
+    match: "匹配", seen: "已阅", resend: "重发", sync_pull: "平板同步" };
+  const ENTITIES = { household: "家庭", resident: "居民", followup: "随访", lab_report: "化验报告",
+    lab_reports: "化验报告列表", lab_message: "待匹配化验", lab_rejection: "拒收化验", lab_feed: "化验接口",
+    indicators: "管理指标", worklist: "随访任务", team: "团队", condition: "慢病登记" };
+  const ROLES = { admin: "管理员", center_staff: "中心工作人员", gp: "家庭医生团队", specialist: "专科医生" };
+
+  async function auditPage() {
+    const me = await requireStaff();
+    if (me.role !== "admin") { say("访问日志仅管理员可查看。", "warn"); return; }
+    const form = document.getElementById("audit-filter");
+    for (const [code, text] of Object.entries(ACTIONS)) form.action.append(el("option", text, { value: code }));
+    const size = 100;
+    let page = 1;
+    let total = 0;
+    async function show() {
+      const p = new URLSearchParams({ page, page_size: size });
+      for (const key of ["action", "user_id", "resident_id"]) if (form[key].value.trim()) p.set(key, form[key].value.trim());
+      const data = await api("GET", `/audit/?${p}`);
+      total = data.total;
+      const body = document.querySelector("#events tbody");
+      body.replaceChildren(...data.items.map((e) => row([when(e.at), `${e.username}（#${e.user_id}）`, ROLES[e.role] || e.role,
+        ACTIONS[e.action] || e.action, `${ENTITIES[e.entity] || e.entity}${e.entity_id ? ` ${e.entity_id.slice(0, 8)}` : ""}`,
+        e.resident_id ? e.resident_id.slice(0, 8) : "—", e.address, e.detail ? JSON.stringify(e.detail).slice(0, 80) : "—"],
+      { "data-id": e.id })));
+      if (!data.items.length) emptyRow(body, 8, "没有符合条件的记录。");
+      document.getElementById("page").textContent = pager(total, page, size, "条");
+    }
+    form.onsubmit = (ev) => { ev.preventDefault(); page = 1; show(); };
+    document.getElementById("prev").onclick = () => { if (page > 1) { page -= 1; show(); } };
+    document.getElementById("next").onclick = () => { if (page * size < total) { page += 1; show(); } };
+    await show();
+  }
+
+  async function rejectionsPage() {
+    await requireStaff();
+    const size = 50;
+    let page = 1;
+    let total = 0;
+    async function open(id) {
+      const r = await api("GET", `/labs/rejections/${encodeURIComponent(id)}`);
+      document.getElementById("r-title").textContent = `${r.hospital_name}　${when(r.received_at)}　${r.control_id || ""}`;
+      document.getElementById("r-reason").textContent = r.reason;
+      document.getElementById("r-encoding").textContent = r.encoding || "未知";
+      document.getElementById("r-raw").textContent = r.raw_text.replace(/\r/g, "\n");
+      document.getElementById("r-ack").textContent = (r.ack_text || "（无）").replace(/\r/g, "\n");
+      document.getElementById("rejection").hidden = false;
+      document.getElementById("rejection").scrollIntoView();
+    }
+    async function show() {
+      const data = await api("GET", `/labs/rejections?page=${page}&page_size=${size}`);
+      total = data.total;
+      const body = document.querySelector("#rejections tbody");
+      body.replaceChildren(...data.items.map((r) => {
+        const view = el("button", "查看原文", { type: "button", class: "plain" });
+        view.onclick = () => open(r.id);
+        return row([when(r.received_at), r.hospital_name, r.format === "fhir" ? "FHIR" : "HL7 v2", r.control_id || "—",
+          `${r.ack_code}${r.storage_failed ? "（请重发）" : ""}`, r.reason, view], { "data-id": r.id });
+      }));
+      if (!data.items.length) emptyRow(body, 7, "没有拒收的消息。");
+      document.getElementById("page").textContent = pager(total, page, size, "条");
+    }
+    document.getElementById("prev").onclick = () => { if (page > 1) { page -= 1; show(); } };
+    document.getElementById("next").onclick = () => { if (page * size < total) { page += 1; show(); } };
+    await show();
+  }
+
+  const PAGES = { audit: auditPage, rejections: rejectionsPage, login: loginPage, gp: gpPage, assignment: assignmentPage, households: householdsPage,
     household: householdPage, residents: residentsPage, history: historyPage, import: importPage,
     indicators: indicatorsPage, labs: labsPage };
 
