@@ -63,6 +63,12 @@ def audit():
     return render_template("console/audit.html")
 
 
+@blp.route("/users")
+def users():
+    """Accounts (admin): create, disable, reset a password; who is in which team."""
+    return render_template("console/users.html")
+
+
 @blp.route("/gp")
 def gp():
     """Where a GP who signs in here is sent: their work is on the tablet."""

@@ -87,8 +87,12 @@ const Console = (() => {
   }
 
   // Ask before anything is sent; resolves true only on 确认. Esc or 取消 answers false.
-  function confirmBox(title, lines) {
+  function confirmBox(title, lines, field) {
     const dialog = document.getElementById("confirm-dialog");
+    const input = document.getElementById("confirm-input");
+    document.getElementById("confirm-field").hidden = !field;
+    document.getElementById("confirm-label").textContent = field || "";
+    input.value = "";
     document.getElementById("confirm-title").textContent = title;
     const box = document.getElementById("confirm-text");
     box.replaceChildren(...lines.map((l) => el("p", l)));
@@ -97,7 +101,7 @@ const Console = (() => {
       dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
       dialog.returnValue = "";
       dialog.showModal();
-      document.getElementById("confirm-cancel").focus();  // the safe answer is the default key
+      (field ? input : document.getElementById("confirm-cancel")).focus();  // the safe answer is the default key
     });
   }
 
@@ -906,7 +910,88 @@ const Console = (() => {
     await show();
   }
 
-  const PAGES = { audit: auditPage, rejections: rejectionsPage, login: loginPage, gp: gpPage, assignment: assignmentPage, households: householdsPage,
+  const TEAM_ROLES = { family_doctor: "家庭医生", nurse: "社区护士", public_health_doctor: "公卫医生" };
+
+  async function usersPage() {
+    const me = await requireStaff();
+    if (me.role !== "admin") { say("用户管理仅管理员可用。", "warn"); return; }
+    const [teams, centers] = await Promise.all([api("GET", "/teams"), api("GET", "/centers")]);
+    const teamName = Object.fromEntries(teams.map((t) => [t.id, t.name]));
+    const centerName = Object.fromEntries(centers.map((c) => [c.id, c.name]));
+    const form = document.getElementById("new-user");
+    fillSelect(form.team_id, teams, (t) => `${centerName[t.center_id] || ""} ${t.name}`);
+    fillSelect(form.center_id, centers, (c) => c.name);
+    const size = 50;
+    let page = 1;
+    let total = 0;
+
+    function roleFields() {
+      for (const l of form.querySelectorAll(".for-gp")) l.hidden = form.role.value !== "gp";
+      for (const l of form.querySelectorAll(".for-staff")) l.hidden = form.role.value !== "center_staff";
+    }
+    form.role.onchange = roleFields;
+    roleFields();
+
+    async function change(u, body, done) {
+      await api("PATCH", `/users/${u.id}`, body);
+      say(done, "info");
+      await show();
+    }
+
+    async function show() {
+      const data = await api("GET", `/users/?page=${page}&page_size=${size}`);
+      total = data.total;
+      const body = document.querySelector("#users tbody");
+      body.replaceChildren(...data.items.map((u) => {
+        const actions = el("span", null, { class: "actions" });
+        const toggle = el("button", u.is_active ? "停用" : "启用", { type: "button", class: "plain" });
+        toggle.onclick = async () => {
+          if (u.is_active && !await confirmBox(`停用 ${u.full_name}（${u.username}）`,
+            ["停用后此账号不能再登录，已登录的平板和浏览器也会被退出。可以随时重新启用。"])) return;
+          await change(u, { is_active: !u.is_active }, `${u.username} 已${u.is_active ? "停用" : "启用"}。`);
+        };
+        const reset = el("button", "重设密码", { type: "button", class: "plain" });
+        reset.onclick = async () => {
+          if (!await confirmBox(`重设 ${u.full_name}（${u.username}）的密码`, ["请把新密码当面或电话告知本人。"],
+            "新密码（至少 10 位）")) return;
+          const password = document.getElementById("confirm-input").value;
+          if (password.length < 10) { say("新密码至少 10 位。"); return; }
+          await change(u, { password }, `${u.username} 的密码已重设。`);
+        };
+        actions.append(toggle, " ", reset);
+        const where = u.team_id ? teamName[u.team_id] || `团队 ${u.team_id}` : (u.center_id ? centerName[u.center_id] : "—");
+        return row([u.username, u.full_name, ROLES[u.role] || u.role, where,
+          u.team_role ? `${TEAM_ROLES[u.team_role] || u.team_role}${u.is_team_leader ? "（团队长）" : ""}` : "—",
+          u.is_active ? "正常" : "已停用", actions], { "data-user": u.username });
+      }));
+      document.getElementById("page").textContent = pager(total, page, size, "人");
+    }
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      if (!form.role.value) { say("请选择角色。"); form.role.focus(); return; }
+      const body = { username: form.username.value.trim(), full_name: form.full_name.value.trim(),
+        password: form.password.value, role: form.role.value };
+      if (body.role === "gp") {
+        if (!form.team_id.value) { say("请选择团队。"); form.team_id.focus(); return; }
+        Object.assign(body, { team_id: Number(form.team_id.value), team_role: form.team_role.value,
+          is_team_leader: form.is_team_leader.checked });
+      }
+      if (body.role === "center_staff") {
+        if (!form.center_id.value) { say("请选择中心。"); form.center_id.focus(); return; }
+        body.center_id = Number(form.center_id.value);
+      }
+      const made = await api("POST", "/users/", body);
+      say(`已新建账号 ${made.username}。`, "info");
+      form.reset();
+      roleFields();
+      await show();
+    };
+    document.getElementById("prev").onclick = () => { if (page > 1) { page -= 1; show(); } };
+    document.getElementById("next").onclick = () => { if (page * size < total) { page += 1; show(); } };
+    await show();
+  }
+
+  const PAGES = { users: usersPage, audit: auditPage, rejections: rejectionsPage, login: loginPage, gp: gpPage, assignment: assignmentPage, households: householdsPage,
     household: householdPage, residents: residentsPage, history: historyPage, import: importPage,
     indicators: indicatorsPage, labs: labsPage };
 
