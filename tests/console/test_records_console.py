@@ -110,6 +110,7 @@ def test_history_lists_batches_and_undoes_one(staff_page, live, world, as_user, 
     page.click("#confirm-ok")
     page.wait_for_selector("#message.info >> text=已撤销：2 户（4 名居民）移回原团队")
     assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 2
+    page.wait_for_selector("#batches tbody tr[data-batch] >> text=撤销：误点取消分配")
     newest = page.locator("#batches tbody tr[data-batch]").first
     assert "撤销：误点取消分配" in newest.text_content() and "未分配 → 团队A2：2 户" in newest.text_content()
     # Undoing the original again is refused in Chinese-facing words, and nothing moves.

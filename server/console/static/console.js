@@ -474,9 +474,9 @@ const Console = (() => {
       if (!ok) { say("已取消，未作任何改动。", "info"); return; }
       const result = await api("POST", `/assignments/batches/${encodeURIComponent(b.batch_id)}/undo`,
         { reason: `撤销：${b.reason}`.slice(0, 200) });
-      say(`已撤销：${result.changed} 户（${result.residents} 名居民）移回原团队。`, "info");
       page = 1;
-      await show();
+      await show();  // the list first, so the message is read beside the batch it speaks of
+      say(`已撤销：${result.changed} 户（${result.residents} 名居民）移回原团队。`, "info");
     }
     document.getElementById("prev").onclick = () => { if (page > 1) { page -= 1; show(); } };
     document.getElementById("next").onclick = () => { if (page * size < total) { page += 1; show(); } };
@@ -934,8 +934,8 @@ const Console = (() => {
 
     async function change(u, body, done) {
       await api("PATCH", `/users/${u.id}`, body);
-      say(done, "info");
       await show();
+      say(done, "info");
     }
 
     async function show() {
@@ -981,10 +981,10 @@ const Console = (() => {
         body.center_id = Number(form.center_id.value);
       }
       const made = await api("POST", "/users/", body);
-      say(`已新建账号 ${made.username}。`, "info");
       form.reset();
       roleFields();
       await show();
+      say(`已新建账号 ${made.username}。`, "info");
     };
     document.getElementById("prev").onclick = () => { if (page > 1) { page -= 1; show(); } };
     document.getElementById("next").onclick = () => { if (page * size < total) { page += 1; show(); } };
