@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
-from . import db
+from . import db, messages_zh
 from .errors import DomainError
 from .limits import StrictParser
 from .scope import require_role
@@ -63,11 +63,19 @@ class Api(flask_smorest.Api):
         if error.code == 422 and isinstance(data, dict) and "messages" in data and "message" not in data:
             # webargs' schema errors come without a sentence: name the fields, as the domain errors do.
             data["message"] = "Invalid input: " + ", ".join(_field_paths(data["messages"])) + "."
+            if prefers_chinese():
+                data["messages"] = messages_zh.schema_messages(data["messages"])
+                fields = [p.split(".", 1)[1] if p.split(".")[0] in _LOCATIONS else p
+                          for p in _field_paths(data["messages"])]
+                data["message"] = "输入有误：" + "、".join(fields) + "。"
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description)  # werkzeug's sentence (413, 405, 404) if none
         if isinstance(error, MethodNotAllowed) and error.valid_methods:  # TRACE and the like: say what is
             headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}
         return payload, code, headers
+
+
+_LOCATIONS = ("json", "query", "files", "form", "headers")
 
 
 def _field_paths(messages, prefix: str = "") -> list[str]:
@@ -170,11 +178,18 @@ def _rollback():
         session.rollback()
 
 
+def prefers_chinese() -> bool:
+    """The caller asked for Chinese (Accept-Language: zh...), as the console and the tablet do."""
+    return request.accept_languages.best_match(["en", "zh"], default="en") == "zh"
+
+
 def _handle_domain_error(err: DomainError):
     _rollback()
     headers = {}
     if getattr(err, "retry_after", None) is not None:
         headers["Retry-After"] = str(err.retry_after)
+    if err.zh and prefers_chinese():
+        return error_response(err.status, err.zh, err.zh_errors or err.errors, headers)
     return error_response(err.status, err.message, err.errors, headers)
 
 

@@ -7,10 +7,14 @@ class DomainError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, errors: dict | None = None):
+    def __init__(self, message: str, errors: dict | None = None, *, zh: str | None = None,
+                 zh_errors: dict | None = None):
         super().__init__(message)
         self.message = message
         self.errors = errors
+        # What a Chinese reader gets (Accept-Language: zh): the sentence, and the field messages if they differ.
+        self.zh = zh
+        self.zh_errors = zh_errors
 
 
 class NotFound(DomainError):
@@ -42,11 +46,11 @@ class Unauthorized(DomainError):
 class TooManyRequests(DomainError):
     status = 429
 
-    def __init__(self, message: str, retry_after: int, errors: dict | None = None):
-        super().__init__(message, errors)
+    def __init__(self, message: str, retry_after: int, errors: dict | None = None, *, zh: str | None = None):
+        super().__init__(message, errors, zh=zh)
         self.retry_after = retry_after
 
 
-def field_error(field: str, message: str) -> Invalid:
-    """An Invalid naming one field."""
-    return Invalid(f"{field}: {message}", {field: [message]})
+def field_error(field: str, message: str, zh: str | None = None) -> Invalid:
+    """An Invalid naming one field (zh: the same in Chinese, for a reader who asks for it)."""
+    return Invalid(f"{field}: {message}", {field: [message]}, zh=zh, zh_errors={field: [zh]} if zh else None)

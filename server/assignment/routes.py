@@ -7,13 +7,15 @@ from ..api import Blueprint, page_schema, paginate
 from ..errors import field_error
 from ..scope import Actor
 from . import services
-from .schemas import (AcceptSchema, AssignCommitteeSchema, AssignResultSchema, AssignSchema, CenterArgs,
-                      ChangeSchema, HistoryArgs, ProposalSchema, TeamLoadSchema)
+from .schemas import (AcceptSchema, AssignCommitteeSchema, AssignResultSchema, AssignSchema, BatchArgs,
+                      BatchSchema, CenterArgs, ChangeSchema, DryRunArgs, HistoryArgs, ProposalSchema,
+                      TeamLoadSchema, UndoSchema)
 
 blp = Blueprint("assignment", __name__, url_prefix="/api/v1/assignments",
                 description="Which team looks after which household")
 STAFF = ("center_staff", "admin")
 ChangePage = page_schema(ChangeSchema, "AssignmentChangePage")
+BatchPage = page_schema(BatchSchema, "AssignmentBatchPage")
 
 
 def _actor():
@@ -23,7 +25,7 @@ def _actor():
 def _center(args) -> int:
     center_id = args.get("center_id") or current_user.center_id
     if center_id is None:
-        raise field_error("center_id", "name the center")
+        raise field_error("center_id", "name the center", "请指定中心")
     return center_id
 
 
@@ -33,25 +35,30 @@ def _capacity():
 
 @blp.route("/", methods=["POST"])
 @blp.auth(*STAFF)
+@blp.arguments(DryRunArgs, location="query")
 @blp.arguments(AssignSchema)
 @blp.response(200, AssignResultSchema)
-def assign(data):
-    """Give households (one or many) to a team, with a reason."""
-    n = services.assign(db.session(), _actor(), data["household_ids"], data["team_id"], data["reason"])
+def assign(args, data):
+    """Give households (one or many) to a team, with a reason; dry_run=true counts what would move."""
+    if args["dry_run"]:
+        return services.preview(db.session(), _actor(), data["household_ids"], data["team_id"])
+    result = services.assign(db.session(), _actor(), data["household_ids"], data["team_id"], data["reason"])
     db.session().commit()
-    return {"changed": n}
+    return result
 
 
 @blp.route("/by-committee", methods=["POST"])
 @blp.auth(*STAFF)
+@blp.arguments(DryRunArgs, location="query")
 @blp.arguments(AssignCommitteeSchema)
 @blp.response(200, AssignResultSchema)
-def assign_committee(data):
-    """Give a whole committee (and its households) to a team."""
-    n = services.assign_committee(db.session(), _actor(), data["committee_id"], data["team_id"],
-                                  data["reason"], data["only_unassigned"])
-    db.session().commit()
-    return {"changed": n}
+def assign_committee(args, data):
+    """Give a whole committee (and its households) to a team; dry_run=true counts what would move."""
+    result = services.assign_committee(db.session(), _actor(), data["committee_id"], data["team_id"],
+                                       data["reason"], data["only_unassigned"], dry_run=args["dry_run"])
+    if not args["dry_run"]:
+        db.session().commit()
+    return result
 
 
 @blp.route("/load")
@@ -92,3 +99,26 @@ def history(args):
     """Who moved which household, when and why."""
     stmt = services.history(_actor(), args.get("household_id"), args.get("center_id"))
     return paginate(db.session(), stmt, args["page"], args["page_size"])
+
+
+@blp.route("/batches")
+@blp.auth(*STAFF)
+@blp.arguments(BatchArgs, location="query")
+@blp.response(200, BatchPage)
+def list_batches(args):
+    """Assignment batches (each request one), newest first, with the households each from-to pair moved."""
+    page = paginate(db.session(), services.batches(_actor(), args.get("center_id")), args["page"],
+                    args["page_size"], rows=True, then=services.batch_rows)
+    return {**page, "items": services.group_batches(page["items"])}
+
+
+@blp.route("/batches/<batch_id>/undo", methods=["POST"])
+@blp.auth(*STAFF)
+@blp.arguments(UndoSchema)
+@blp.response(200, AssignResultSchema)
+@blp.alt_response(409, description="A household of the batch has moved again since")
+def undo(data, batch_id):
+    """Move a batch's households back where they came from (as a new batch); 409 if any moved since."""
+    result = services.undo_batch(db.session(), _actor(), batch_id, data["reason"])
+    db.session().commit()
+    return result

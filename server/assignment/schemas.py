@@ -20,8 +20,48 @@ class AssignCommitteeSchema(Schema):
     only_unassigned = ma.fields.Boolean(load_default=False)
 
 
+class TeamMoveSchema(Schema):
+    from_team_id = ma.fields.Integer(allow_none=True)
+    to_team_id = ma.fields.Integer(allow_none=True)
+    households = ma.fields.Integer()
+    residents = ma.fields.Integer(metadata={"description": "active residents of those households"})
+
+
 class AssignResultSchema(Schema):
-    changed = ma.fields.Integer()
+    changed = ma.fields.Integer(metadata={"description": "households that moved (or would move, dry_run)"})
+    residents = ma.fields.Integer(metadata={"description": "their active residents"})
+    moves = ma.fields.List(ma.fields.Nested(TeamMoveSchema), metadata={"description": "per from-to team pair"})
+    batch_id = ma.fields.String(allow_none=True, metadata={"description": "what undo takes; null on dry_run"})
+
+
+class DryRunArgs(Schema):
+    dry_run = ma.fields.Boolean(load_default=False, metadata={
+        "description": "count what would move (households, residents, from which team) and change nothing"})
+
+
+class UndoSchema(Schema):
+    reason = ma.fields.String(required=True, validate=V.Length(min=2, max=200))
+
+
+class BatchMoveSchema(Schema):
+    from_team_id = ma.fields.Integer(allow_none=True)
+    to_team_id = ma.fields.Integer(allow_none=True)
+    households = ma.fields.Integer()
+
+
+class BatchSchema(Schema):
+    batch_id = ma.fields.String()
+    changed_at = ma.fields.DateTime()
+    changed_by = ma.fields.Integer()
+    reason = ma.fields.String()
+    households = ma.fields.Integer()
+    moves = ma.fields.List(ma.fields.Nested(BatchMoveSchema))
+
+
+class BatchArgs(Schema):
+    center_id = ma.fields.Integer()
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page_size = ma.fields.Integer(load_default=20, validate=V.Range(min=1, max=200))
 
 
 class CenterArgs(Schema):

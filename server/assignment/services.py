@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ..db import new_uuid
 from ..sync import changes as sync_changes
-from ..errors import Conflict, Invalid, field_error
+from ..errors import Conflict, Invalid, NotFound, field_error
 from ..followups.models import FollowUpStatus
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Committee, Team
@@ -22,27 +22,59 @@ def _team_in_center(session: Session, team_id: int | None, center_id: int) -> No
         return
     team = session.get(Team, team_id)
     if team is None or team.center_id != center_id:
-        raise field_error("team_id", "no such team in this center")
+        raise field_error("team_id", "no such team in this center", "本中心没有这个团队")
 
 
-def assign(session: Session, actor: Actor, household_ids: list[str], team_id: int | None, reason: str,
-           batch_id: str | None = None) -> int:
-    """Give these households to a team (None: to no team); each change is kept with who, when, why."""
+def _changing(session: Session, actor: Actor, household_ids: list[str], team_id: int | None) -> list:
+    """The households (id, team_id) that giving these to a team would move; checks scope and the team."""
     if not household_ids:
-        raise field_error("household_ids", "name at least one household")
+        raise field_error("household_ids", "name at least one household", "请至少选择一户")
     rows = session.execute(select(Household.id, Household.team_id, Household.center_id)
                            .where(Household.id.in_(household_ids))).all()
     found = {r.id for r in rows}
     missing = [h for h in household_ids if h not in found]
     centers = {r.center_id for r in rows}
     if missing:
-        raise Invalid("Some households do not exist.", {"household_ids": [f"unknown: {', '.join(missing[:10])}"]})
+        raise Invalid("Some households do not exist.", {"household_ids": [f"unknown: {', '.join(missing[:10])}"]},
+                      zh="有的家庭不存在（可能已被删除）。",
+                      zh_errors={"household_ids": [f"不存在：{'、'.join(missing[:10])}"]})
     if len(centers) != 1:
-        raise field_error("household_ids", "all households must belong to one center")
+        raise field_error("household_ids", "all households must belong to one center", "一次只能分配同一中心的家庭")
     center_id = centers.pop()
     require_center(actor, center_id)
     _team_in_center(session, team_id, center_id)
-    changing = [r for r in rows if r.team_id != team_id]
+    return [r for r in rows if r.team_id != team_id]
+
+
+def _summary(session: Session, changing: list, team_id: int | None) -> dict:
+    """How many households and active residents move, per (from team, to team): what a clerk confirms."""
+    residents: dict = defaultdict(int)
+    for chunk in _chunks([r.id for r in changing], 500):
+        residents.update(session.execute(select(Resident.household_id, func.count()).where(
+            Resident.household_id.in_(chunk), Resident.status == "active").group_by(Resident.household_id)).all())
+    moves: dict = {}
+    for r in changing:
+        m = moves.setdefault(r.team_id, {"from_team_id": r.team_id, "to_team_id": team_id,
+                                         "households": 0, "residents": 0})
+        m["households"] += 1
+        m["residents"] += residents[r.id]
+    return {"changed": len(changing), "residents": sum(m["residents"] for m in moves.values()), "batch_id": None,
+            "moves": sorted(moves.values(), key=lambda m: (m["from_team_id"] is None, m["from_team_id"] or 0))}
+
+
+def preview(session: Session, actor: Actor, household_ids: list[str], team_id: int | None) -> dict:
+    """What assign would move (households and residents per team), changing nothing."""
+    return _summary(session, _changing(session, actor, household_ids, team_id), team_id)
+
+
+def assign(session: Session, actor: Actor, household_ids: list[str], team_id: int | None, reason: str,
+           batch_id: str | None = None) -> dict:
+    """Give these households to a team (None: to no team); each change is kept with who, when, why.
+
+    Returns what moved, as preview counts it, and the batch id that undo_batch takes.
+    """
+    changing = _changing(session, actor, household_ids, team_id)
+    result = _summary(session, changing, team_id)
     batch_id = batch_id or new_uuid()
     session.add_all([AssignmentChange(household_id=r.id, from_team_id=r.team_id, to_team_id=team_id,
                                       changed_by=actor.user_id, reason=reason, batch_id=batch_id)
@@ -62,23 +94,25 @@ def assign(session: Session, actor: Actor, household_ids: list[str], team_id: in
                         .where(FollowUpStatus.resident_id.in_(select(Resident.id)
                                                               .where(Resident.household_id.in_(chunk))))
                         .values(team_id=team_id), execution_options={"synchronize_session": False})
-    return len(changing)
+    return {**result, "batch_id": batch_id if changing else None}
 
 
 def assign_committee(session: Session, actor: Actor, committee_id: int, team_id: int | None, reason: str,
-                     only_unassigned: bool = False) -> int:
-    """Make a committee part of a team's service area and give the team its households."""
+                     only_unassigned: bool = False, dry_run: bool = False) -> dict:
+    """Make a committee part of a team's service area and give the team its households (dry_run: count only)."""
     committee = session.get(Committee, committee_id)
     if committee is None:
-        raise field_error("committee_id", "no such committee")
+        raise field_error("committee_id", "no such committee", "没有这个居委会/村")
     require_center(actor, committee.center_id)
     _team_in_center(session, team_id, committee.center_id)
-    committee.team_id = team_id
     stmt = select(Household.id).where(Household.committee_id == committee_id)
     if only_unassigned:
         stmt = stmt.where(Household.team_id.is_(None))
     ids = list(session.scalars(stmt))
-    return assign(session, actor, ids, team_id, reason) if ids else 0
+    if dry_run:
+        return preview(session, actor, ids, team_id) if ids else _summary(session, [], team_id)
+    committee.team_id = team_id
+    return assign(session, actor, ids, team_id, reason) if ids else _summary(session, [], team_id)
 
 
 def _chunks(items: list, size: int):
@@ -150,7 +184,8 @@ def propose_rebalance(session: Session, actor: Actor, center_id: int, cap_min: i
     require_center(actor, center_id)
     teams = [t for t in loads(session, actor, center_id, cap_min, cap_max) if t.team_id is not None]
     if not teams:
-        raise Conflict("This center has no teams.", {"center_id": ["no teams"]})
+        raise Conflict("This center has no teams.", {"center_id": ["no teams"]}, zh="本中心还没有团队。",
+                       zh_errors={"center_id": ["没有团队"]})
     rows = session.execute(
         select(Household.id, Household.team_id, Household.committee_id, Committee.code, Committee.team_id,
                Household.address, func.count(Resident.id))
@@ -204,14 +239,16 @@ def accept_proposal(session: Session, actor: Actor, moves: list[dict], reason: s
              if m["household_id"] not in current or current[m["household_id"]] != m.get("from_team_id")]
     if stale:
         raise Conflict("Some households changed team since the proposal was made; ask for a new proposal.",
-                       {"moves": [f"stale: {', '.join(stale[:10])}"]})
+                       {"moves": [f"stale: {', '.join(stale[:10])}"]},
+                       zh="生成建议后有家庭被调整过，请重新生成建议。",
+                       zh_errors={"moves": [f"已变动：{'、'.join(stale[:10])}"]})
     batch = new_uuid()
     done = 0
     by_target: dict = defaultdict(list)
     for m in moves:
         by_target[m["to_team_id"]].append(m["household_id"])
     for team_id, hh_ids in by_target.items():
-        done += assign(session, actor, hh_ids, team_id, reason, batch_id=batch)
+        done += assign(session, actor, hh_ids, team_id, reason, batch_id=batch)["changed"]
     return done
 
 
@@ -225,3 +262,70 @@ def history(actor: Actor, household_id: str | None = None, center_id: int | None
     if center_id:
         stmt = stmt.where(Household.center_id == center_id)
     return stmt
+
+
+def batches(actor: Actor, center_id: int | None = None):
+    """Assignment batches (one request each) in the actor's center, newest first: (batch_id, last_id)."""
+    stmt = (select(AssignmentChange.batch_id, func.max(AssignmentChange.id).label("last_id"))
+            .join(Household, Household.id == AssignmentChange.household_id)
+            .where(own_center_rows(actor, Household.center_id), AssignmentChange.batch_id.is_not(None))
+            .group_by(AssignmentChange.batch_id).order_by(func.max(AssignmentChange.id).desc()))
+    if center_id:
+        stmt = stmt.where(Household.center_id == center_id)
+    return stmt
+
+
+def batch_rows(page):
+    """For a page of batches: each (batch, from team, to team) with its households, when, who and why."""
+    return (select(AssignmentChange.batch_id, AssignmentChange.from_team_id, AssignmentChange.to_team_id,
+                   func.min(AssignmentChange.changed_at).label("changed_at"),
+                   func.min(AssignmentChange.changed_by).label("changed_by"),
+                   func.min(AssignmentChange.reason).label("reason"),
+                   func.max(AssignmentChange.id).label("last_id"), func.count().label("households"))
+            .where(AssignmentChange.batch_id.in_(select(page.c.batch_id)))
+            .group_by(AssignmentChange.batch_id, AssignmentChange.from_team_id, AssignmentChange.to_team_id))
+
+
+def group_batches(rows) -> list[dict]:
+    """Fold (batch, from, to) rows into one entry per batch, newest first."""
+    out: dict = {}
+    for r in sorted(rows, key=lambda r: -r["last_id"]):
+        b = out.setdefault(r["batch_id"], {"batch_id": r["batch_id"], "changed_at": r["changed_at"],
+                                           "changed_by": r["changed_by"], "reason": r["reason"],
+                                           "households": 0, "moves": []})
+        b["households"] += r["households"]
+        b["moves"].append({"from_team_id": r["from_team_id"], "to_team_id": r["to_team_id"],
+                           "households": r["households"]})
+    return list(out.values())
+
+
+def undo_batch(session: Session, actor: Actor, batch_id: str, reason: str) -> dict:
+    """Move a batch's households back to the teams they came from, as one new batch; refused (409) if any
+    household has moved again since, so an undo never overwrites a later decision."""
+    changes = session.scalars(select(AssignmentChange).where(AssignmentChange.batch_id == batch_id)).all()
+    if not changes:
+        raise NotFound("No such assignment batch.", {"batch_id": ["no such batch"]}, zh="没有这一批分配记录。",
+                       zh_errors={"batch_id": ["没有这一批"]})
+    centers = set(session.scalars(select(Household.center_id).where(
+        Household.id.in_([c.household_id for c in changes]))))
+    for center_id in centers:
+        require_center(actor, center_id)
+    current = dict(session.execute(select(Household.id, Household.team_id).where(
+        Household.id.in_([c.household_id for c in changes]))).all())
+    moved = [c.household_id for c in changes if current.get(c.household_id) != c.to_team_id]
+    if moved:
+        raise Conflict("Some households of this batch have moved again since; undo them one by one.",
+                       {"batch_id": [f"moved since: {', '.join(moved[:10])}"]},
+                       zh=f"这一批中有 {len(moved)} 户之后又被调整过，不能整批撤销；请逐户调整。",
+                       zh_errors={"batch_id": [f"之后又调整过：{'、'.join(moved[:10])}"]})
+    back: dict = defaultdict(list)
+    for c in changes:
+        back[c.from_team_id].append(c.household_id)
+    new_batch = new_uuid()
+    result = {"changed": 0, "residents": 0, "moves": [], "batch_id": new_batch}
+    for team_id, ids in back.items():
+        part = assign(session, actor, ids, team_id, reason, batch_id=new_batch)
+        result["changed"] += part["changed"]
+        result["residents"] += part["residents"]
+        result["moves"] += part["moves"]
+    return result

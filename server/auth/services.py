@@ -110,16 +110,19 @@ def login(session: Session, username: str, password: str, address: str, cfg: dic
             for done_key, done_free, _ in counted:  # no password was checked for this attempt
                 _count(session, done_key, done_free, cfg, refund=True)
             raise TooManyRequests(f"Too many failed sign-ins for this {what}; try again in {wait} s.",
-                                  wait, {"authentication": f"throttled_{what}"})
+                                  wait, {"authentication": f"throttled_{what}"},
+                                  zh="登录失败次数过多，请稍后再试。")
         counted.append((key, free, what))
     profile = cfg.get("PASSWORD_HASH_PROFILE", "default")
     user = session.scalar(select(User).where(User.username == username))
     # Verify against a dummy hash for unknown users so timing does not reveal which names exist.
     ok = _verify(user.password_hash if user else _dummy_hash(profile), password, profile)
     if not ok or user is None:
-        raise Unauthorized("Wrong username or password.", {"authentication": "invalid_credentials"})
+        raise Unauthorized("Wrong username or password.", {"authentication": "invalid_credentials"},
+                           zh="用户名或密码错误。")
     if not user.is_active:
-        raise Unauthorized("This account is disabled.", {"authentication": "user_disabled"})
+        raise Unauthorized("This account is disabled.", {"authentication": "user_disabled"},
+                           zh="此账号已停用，请联系管理员。")
     session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[1][0]))
     session.commit()
     _count(session, keys[0][0], keys[0][1], cfg, refund=True)

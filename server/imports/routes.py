@@ -3,8 +3,8 @@ import marshmallow as ma
 from flask_jwt_extended import current_user
 from flask_smorest.fields import Upload
 
-from .. import db
-from ..api import Blueprint, Schema
+from .. import db, messages_zh
+from ..api import Blueprint, Schema, prefers_chinese
 from ..errors import Invalid, field_error
 from ..scope import Actor
 from . import services
@@ -50,15 +50,20 @@ def import_residents(args, files):
     upload = files["file"]
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise field_error("file", "larger than 50 MB; split it")
+        raise field_error("file", "larger than 50 MB; split it", "文件超过 50 MB，请拆分后分别导入")
     center_id = args.get("center_id") or current_user.center_id
     if center_id is None:
-        raise field_error("center_id", "name the center")
+        raise field_error("center_id", "name the center", "请指定中心")
     session = db.session()
     report = services.run(session, Actor.of(current_user), center_id, data, upload.filename or "upload.csv",
                           dry_run=args["dry_run"])
+    if prefers_chinese():
+        for p in report.problems:
+            p.message = messages_zh.import_problem(p.message)
     if report.problems and not args["dry_run"]:
         raise Invalid(f"{len(report.problems)} problem(s) found; nothing was imported.",
-                      {"rows": [f"row {p.row}: {p.field}: {p.message}" for p in report.problems[:500]]})
+                      {"rows": [f"row {p.row}: {p.field}: {p.message}" for p in report.problems[:500]]},
+                      zh=f"发现 {len(report.problems)} 个问题，未导入任何数据。",
+                      zh_errors={"rows": [f"第 {p.row} 行 {p.field}：{p.message}" for p in report.problems[:500]]})
     session.commit()
     return report

@@ -91,7 +91,8 @@ def read_table(data: bytes, filename: str) -> tuple[list[dict], str]:
         except UnicodeDecodeError:
             continue
     else:  # gb18030 decodes nearly anything, so this is a guard, not a path
-        raise Invalid("The file is neither UTF-8 nor GBK text.", {"file": ["unknown encoding"]})
+        raise Invalid("The file is neither UTF-8 nor GBK text.", {"file": ["unknown encoding"]},
+                      zh="文件既不是 UTF-8 也不是 GBK 编码的文本。", zh_errors={"file": ["无法识别的编码"]})
     reader = csv.DictReader(io.StringIO(text))
     return [{"_row": i, **r} for i, r in enumerate(reader, start=2)], encoding.replace("-sig", "")
 
@@ -102,7 +103,8 @@ def _read_xlsx(data: bytes) -> list[dict]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise Invalid("The XLSX file cannot be read.", {"file": [str(exc)[:200]]}) from exc
+        raise Invalid("The XLSX file cannot be read.", {"file": [str(exc)[:200]]},
+                      zh="无法读取这个 XLSX 文件（文件可能已损坏，或不是 Excel 文件）。") from exc
     rows = wb.active.iter_rows(values_only=True)
     header = [str(h).strip() if h is not None else "" for h in next(rows, [])]
     out = []
@@ -251,7 +253,8 @@ def run(session: Session, actor: Actor, center_id: int, data: bytes, filename: s
     """Check the whole file; unless dry_run and only if it is clean, write it all in one transaction."""
     center = session.get(Center, center_id)
     if center is None:
-        raise Invalid("No such center.", {"center_id": ["unknown"]})
+        raise Invalid("No such center.", {"center_id": ["unknown"]}, zh="没有这个中心。",
+                      zh_errors={"center_id": ["不存在"]})
     require_center(actor, center_id)
     rows, encoding = read_table(data, filename)
     clean, problems = validate(session, center, rows, today or china_today())

@@ -11,7 +11,7 @@ def test_assign_one_moves_household_and_residents(as_user, world, session):
     hid = world.households["A0-0"]
     r = staff.post("/api/v1/assignments/", json={"household_ids": [hid], "team_id": world.teams["A2"],
                                                  "reason": "新入住"})
-    assert r.status_code == 200 and r.get_json() == {"changed": 1}
+    assert r.status_code == 200 and r.get_json()["changed"] == 1 and r.get_json()["residents"] == 2
     # the new team sees it and its residents; the center's unassigned list shrank
     assert as_user("gp-a2").get(f"/api/v1/households/{hid}").status_code == 200
     assert world.residents["A0-0-0"] in [x["id"] for x in as_user("gp-a2").get("/api/v1/residents?page_size=100")
@@ -44,7 +44,7 @@ def test_bulk_by_committee(as_user, world, session):
     staff = as_user("staff-a")
     r = staff.post("/api/v1/assignments/by-committee", json={"committee_id": world.committees["A0"],
                                                              "team_id": world.teams["A1"], "reason": "划片"})
-    assert r.get_json() == {"changed": 2}
+    assert r.get_json()["changed"] == 2
     assert session.get(Committee, world.committees["A0"]).team_id == world.teams["A1"]
     assert as_user("gp-a1").get("/api/v1/households").get_json()["total"] == 4
 
@@ -89,3 +89,73 @@ def test_gps_cannot_assign(as_user, world):
     r = as_user("gp-a1").post("/api/v1/assignments/", json={"household_ids": [world.households["A1-0"]],
                                                             "team_id": None, "reason": "x y"})
     assert r.status_code == 403
+
+
+def test_a_dry_run_counts_households_and_residents_per_team_and_changes_nothing(as_user, world, session):
+    from server.org.models import Committee
+
+    staff = as_user("staff-a")
+    ids = [world.households["A0-0"], world.households["A1-0"], world.households["A2-0"]]
+    body = {"household_ids": ids, "team_id": world.teams["A2"], "reason": "预览"}
+    before = staff.get("/api/v1/assignments/history").get_json()["total"]
+    r = staff.post("/api/v1/assignments/?dry_run=true", json=body)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {"changed": 2, "residents": 4, "batch_id": None, "moves": [
+        {"from_team_id": world.teams["A1"], "to_team_id": world.teams["A2"], "households": 1, "residents": 2},
+        {"from_team_id": None, "to_team_id": world.teams["A2"], "households": 1, "residents": 2}]}
+    r = staff.post("/api/v1/assignments/by-committee?dry_run=true",
+                   json={"committee_id": world.committees["A1"], "team_id": None, "reason": "预览"})
+    assert r.get_json() == {"changed": 2, "residents": 4, "batch_id": None, "moves": [
+        {"from_team_id": world.teams["A1"], "to_team_id": None, "households": 2, "residents": 4}]}
+    assert staff.get("/api/v1/assignments/history").get_json()["total"] == before
+    assert session.get(Committee, world.committees["A1"]).team_id == world.teams["A1"]
+    assert as_user("gp-a1").get("/api/v1/households").get_json()["total"] == 2
+
+
+def test_a_batch_is_listed_and_undone_as_a_new_batch(as_user, world):
+    staff = as_user("staff-a")
+    r = staff.post("/api/v1/assignments/", json={
+        "household_ids": [world.households["A0-0"], world.households["A1-0"]], "team_id": world.teams["A2"],
+        "reason": "误操作"})
+    batch = r.get_json()["batch_id"]
+    got = staff.get("/api/v1/assignments/batches").get_json()
+    entry = got["items"][0]
+    assert entry["batch_id"] == batch and entry["households"] == 2 and entry["reason"] == "误操作"
+    assert entry["changed_by"] == world.users["staff-a"]
+    assert sorted(entry["moves"], key=lambda m: m["from_team_id"] or 0) == [
+        {"from_team_id": None, "to_team_id": world.teams["A2"], "households": 1},
+        {"from_team_id": world.teams["A1"], "to_team_id": world.teams["A2"], "households": 1}]
+    assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 4
+
+    r = staff.post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "撤销误操作"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["changed"] == 2 and r.get_json()["batch_id"] != batch
+    assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 2
+    assert world.households["A1-0"] in [h["id"] for h in as_user("gp-a1").get("/api/v1/households").get_json()["items"]]
+    unassigned = staff.get("/api/v1/households?unassigned=true").get_json()["items"]
+    assert world.households["A0-0"] in [h["id"] for h in unassigned]
+    listed = staff.get("/api/v1/assignments/batches").get_json()["items"]
+    assert [b["reason"] for b in listed[:2]] == ["撤销误操作", "误操作"]
+    # undoing it again finds the households gone back: refused, nothing moves
+    r = staff.post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "再撤销"})
+    assert r.status_code == 409 and "batch_id" in r.get_json()["errors"]
+
+
+def test_an_undo_is_refused_when_a_household_moved_since(as_user, world):
+    staff = as_user("staff-a")
+    batch = staff.post("/api/v1/assignments/", json={"household_ids": [world.households["A0-0"]],
+                                                     "team_id": world.teams["A1"], "reason": "先分"}).get_json()["batch_id"]
+    staff.post("/api/v1/assignments/", json={"household_ids": [world.households["A0-0"]],
+                                             "team_id": world.teams["A2"], "reason": "后改"})
+    r = staff.post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "撤销"})
+    assert r.status_code == 409 and world.households["A0-0"] in r.get_json()["errors"]["batch_id"][0]
+    assert as_user("gp-a2").get(f"/api/v1/households/{world.households['A0-0']}").status_code == 200
+
+
+def test_undo_of_an_unknown_batch_and_by_a_gp(as_user, world):
+    staff = as_user("staff-a")
+    assert staff.post("/api/v1/assignments/batches/nope/undo", json={"reason": "撤销"}).status_code == 404
+    batch = staff.post("/api/v1/assignments/", json={"household_ids": [world.households["A0-0"]],
+                                                     "team_id": world.teams["A1"], "reason": "先分"}).get_json()["batch_id"]
+    assert as_user("gp-a1").post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "撤销"}).status_code == 403
+    assert as_user("staff-b").post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "撤销"}).status_code == 403

@@ -102,7 +102,7 @@ ROLE_ONLY = {
 
 LISTS = ("GET /api/v1/households", "GET /api/v1/residents", "GET /api/v1/users/", "GET /api/v1/teams",
          "GET /api/v1/committees", "GET /api/v1/centers", "GET /api/v1/hospitals",
-         "GET /api/v1/assignments/history")
+         "GET /api/v1/assignments/history", "GET /api/v1/assignments/batches")
 # Sign-in endpoints act on the caller only; tested in test_auth.
 SELF = ("POST /api/v1/auth/login", "POST /api/v1/auth/refresh", "POST /api/v1/auth/logout", "GET /api/v1/auth/me")
 
@@ -201,6 +201,35 @@ def test_lists_hold_only_what_the_user_may_see(user, scene, as_user):
         assert {h["household_id"] for h in r.get_json()["items"]} <= hh_ids | (set() if user != "admin" else set(scene.households.values()))
     else:
         assert r.status_code == 403
+    r = c.get("/api/v1/assignments/batches?page_size=200")
+    if user in ("admin", "staff-a", "staff-b"):
+        expected = {b for k in (TEAM_KEYS if user == "admin" else VISIBLE[user]) for b in scene.all_batches[k]}
+        assert {b["batch_id"] for b in r.get_json()["items"]} == expected
+    else:
+        assert r.status_code == 403
+
+
+@pytest.fixture(autouse=True)
+def _assignment_batches(request):
+    """Per team key a batch to undo: household "-1" moved away and back, so its teams stay as they were;
+    undoing the return batch is the target (out of scope, it must be refused and move nothing)."""
+    if "scene" not in request.fixturenames:
+        return
+    w = request.getfixturevalue("scene")
+    admin = request.getfixturevalue("as_user")("admin")
+    w.batches, w.all_batches = {}, {}
+    for key in TEAM_KEYS:
+        hid, home = w.households[key + "-1"], w.teams.get(key)
+        away = None if home is not None else w.teams["A1"]
+        for team_id in (away, home):
+            r = admin.post("/api/v1/assignments/", json={"household_ids": [hid], "team_id": team_id, "reason": "scope"})
+            assert r.status_code == 200, r.get_json()
+            w.all_batches.setdefault(key, []).append(r.get_json()["batch_id"])
+        w.batches[key] = r.get_json()["batch_id"]
+
+
+TARGETED["POST /api/v1/assignments/batches/{batch_id}/undo"] = lambda w, u, k: (
+    "post", f"/api/v1/assignments/batches/{w.batches[k]}/undo", {"json": {"reason": "scope test"}})
 
 # Sync (issue 4): pull and the conflict log are lists in the caller's scope (checked in tests/sync/test_scope_sync.py);
 # push answers per record, refusing out-of-scope records one by one, so it acts for the caller's own tablet.
