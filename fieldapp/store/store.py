@@ -60,6 +60,7 @@ class Store:
         # FULL: a committed save survives a power cut, not only an app kill (guarantee 1).
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute("PRAGMA journal_size_limit=8388608")  # 8 MB: a first download's WAL is not kept
         self._upgrade()
 
     # --- housekeeping --------------------------------------------------------------------------
@@ -68,6 +69,11 @@ class Store:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > len(UPGRADES):
             raise StoreError(f"store file is version {version}; this app knows up to {len(UPGRADES)}")
+        if 0 < version < len(UPGRADES) and self.state("deferred_indexes", None):
+            # A first download was cut short with its indexes dropped: build them before an upgrade that may
+            # rebuild or drop one of them (the download then resumes with them; only a fresh one defers).
+            with self.transaction():
+                self._rebuild_deferred_indexes()
         for n in range(version, len(UPGRADES)):
             with self.transaction():
                 for stmt in UPGRADES[n]:
@@ -749,8 +755,10 @@ class Store:
                 self.db.execute("PRAGMA synchronous=FULL")
         if finish_snapshot:
             # A whole download sits in the WAL file (as large as the store); fold it into the store now
-            # rather than at some later save. Busy readers only make it partial, never fail.
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # rather than at some later save. PASSIVE: it takes no lock a save on the screen's connection
+            # would wait for (TRUNCATE holds the write lock while it waits for readers and copies ~100 MB);
+            # journal_size_limit trims the file when the WAL next starts over.
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         return n
 
     def _apply_page(self, page: dict, finish_snapshot: bool) -> int:
@@ -805,9 +813,7 @@ class Store:
 
     def _sweep(self, gen: int) -> None:
         """After a whole snapshot: drop rows it did not deliver, except creates still waiting to go up."""
-        for sql in self.state("deferred_indexes", None) or ():
-            self.db.execute(sql)
-        self.set_state("deferred_indexes", None)
+        self._rebuild_deferred_indexes()
         for t in ENTITIES.values():
             self.db.execute(f"DELETE FROM {t.name} WHERE _gen != ? AND id NOT IN (SELECT entity_id FROM outbox "
                             "WHERE entity = ? AND op = 'create' AND state IN ('pending', 'inflight'))",
@@ -832,6 +838,12 @@ class Store:
             self.set_state("snapshot_done", False)
             self.set_state("gen", self.state("gen", 0) + 1)
             return n
+
+    def _rebuild_deferred_indexes(self) -> None:
+        for sql in self.state("deferred_indexes", None) or ():
+            # IF NOT EXISTS: an upgrade since may have made the index itself.
+            self.db.execute(sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+        self.set_state("deferred_indexes", None)
 
     def _defer_indexes(self) -> None:
         """A first download into an empty store: drop the entity tables' secondary indexes until the snapshot

@@ -153,7 +153,10 @@ def _after_flush(session: Session, _ctx) -> None:
         old = _team_of_record(conn, parent, old_parent) if old_parent is not None else None
         new = _team_of_record(conn, parent, new_parent) if new_parent is not None else None
         if old == new:
-            log(conn, [{"entity": entity, "entity_id": entity_id, "team_id": new, "op": "upsert"}])
+            # Its rows too: a snapshot walks child rows by their parents' ids (sync/registry.walk_page), so a
+            # record re-filed under another resident of the team mid-snapshot can move behind the cursor.
+            tree = [(entity, entity_id)] + _descendants(conn, entity, [entity_id])
+            log(conn, [{"entity": e, "entity_id": i, "team_id": new, "op": "upsert"} for e, i in tree])
         else:
             team_moves(conn, entity, [(entity_id, old)], new)
 

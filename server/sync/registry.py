@@ -14,6 +14,7 @@ from typing import Callable
 from sqlalchemy import JSON, Date, DateTime, Integer, Numeric, Table, Text, cast, select, true, tuple_
 from sqlalchemy.sql import Select
 
+from ..errors import Invalid
 from ..followups.models import FollowUp
 from ..households.models import ChronicCondition, Household, Resident
 from ..labs.models import LabReport, LabResultRow
@@ -122,7 +123,10 @@ class SyncedEntity:
         parts = raw.split(",") if raw else []
         if len(parts) != len(self.path):
             return ()
-        return tuple(int(v) if isinstance(t.c.id.type, Integer) else v for (t, _), v in zip(self.path, parts))
+        try:
+            return tuple(int(v) if isinstance(t.c.id.type, Integer) else v for (t, _), v in zip(self.path, parts))
+        except ValueError:
+            raise Invalid("The sync cursor is not one this server gave.", {"cursor": ["malformed"]}) from None
 
     def _page_columns(self, table: Table) -> list:
         return [cast(table.c[c], Text).label(c) if c in self.json_columns else table.c[c].label(c)

@@ -69,3 +69,33 @@ def test_snapshot_pages_are_relaxed_but_saves_are_full(world, tablet):
     engine.sync()
     assert seen and all(level == (1 if mode == "snapshot" else 2) for mode, level in seen)  # 1 NORMAL, 2 FULL
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+
+
+def test_an_upgrade_meets_a_first_download_cut_short(world, tablet, tmp_path, monkeypatch):
+    """A store whose download was cut short with its indexes dropped opens under a newer app whose upgrade
+    rebuilds one of those indexes, and the download still finishes with every index (review finding)."""
+    from fieldapp.store import schema
+    store, engine = tablet("gp-a1", page_limit=2)
+    before = _indexes(Store(str(tmp_path / "empty.sqlite")))
+    real, calls = store.apply_page, {"n": 0}
+
+    def dies_after_two_pages(page, *, finish_snapshot):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("the app is killed")
+        return real(page, finish_snapshot=finish_snapshot)
+
+    store.apply_page = dies_after_two_pages
+    try:
+        engine.sync()
+    except KeyboardInterrupt:
+        pass
+    path = store.path
+    store.close()
+    monkeypatch.setattr(schema, "UPGRADES", [*schema.UPGRADES, [
+        "DROP INDEX ix_followups_resident",
+        "CREATE INDEX ix_followups_resident ON followups (resident_id, condition, visit_date)"]])
+    monkeypatch.setattr("fieldapp.store.store.UPGRADES", schema.UPGRADES)
+    upgraded = Store(path)  # opens: the deferred indexes are built before the upgrade runs
+    assert _indexes(upgraded) == before and upgraded.state("deferred_indexes") is None
+    upgraded.close()

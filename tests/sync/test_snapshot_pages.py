@@ -92,3 +92,8 @@ def test_a_first_sync_in_small_pages_holds_exactly_the_scope(world, as_user, cli
     scope = server_scope(session, world.teams["A1"])
     assert tablet_scope(store) == scope
     assert result.pulled == sum(len(rows) for rows in scope.values())  # nothing sent twice
+
+
+def test_a_malformed_keyset_in_a_cursor_is_a_422(world, as_user):
+    r = as_user("gp-a1").get("/api/v1/sync/pull", query_string={"cursor": "t.0.0.5.lab_results.a,b,x"})
+    assert r.status_code == 422 and r.get_json()["errors"] == {"cursor": ["malformed"]}, r.get_json()
