@@ -10,7 +10,7 @@ import datetime as dt
 
 from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text)
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from gpcore.referral import STATES
 
@@ -61,7 +61,6 @@ class Referral(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    messages: Mapped[list[ReferralMessage]] = relationship(order_by="ReferralMessage.id", viewonly=True)
     __mapper_args__ = {"version_id_col": version}
 
 
