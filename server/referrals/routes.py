@@ -8,6 +8,7 @@ from gpcore.referral import ACTION_LABELS
 
 from .. import db
 from ..api import Blueprint, page_schema, paginate, with_etag
+from ..audit import services as audit
 from ..followups.services import local_today
 from ..scope import Actor
 from . import services
@@ -69,8 +70,12 @@ def create(data):
 @blp.response(200, ReferralPage)
 def list_referrals(args):
     """Cases in your scope, most urgent and earliest deadline first (filters: state, urgency, team, overdue)."""
-    return paginate(db.session(), services.list_referrals(_actor(), args, _today()), args["page"],
-                    args["page_size"], rows=True)
+    session = db.session()
+    page = paginate(session, services.list_referrals(_actor(), args, _today()), args["page"], args["page_size"],
+                    rows=True)
+    audit.record(session, _actor(), "list", "referral", None, detail={"shown": [i["id"] for i in page["items"]]})
+    session.commit()
+    return page
 
 
 @blp.route("/referrals/<referral_id>")
