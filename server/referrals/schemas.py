@@ -24,11 +24,20 @@ class LabReportRefSchema(Schema):
     critical = ma.fields.Boolean()
 
 
+class SuggestedSchema(Schema):
+    followup_id = ma.fields.String()
+    visit_date = ma.fields.Date()
+    urgency = ma.fields.String()
+    reason = ma.fields.String(allow_none=True)
+
+
 class PrefillSchema(Schema):
     resident_id = ma.fields.String()
     form = ma.fields.Dict(metadata={"description": "the upward form (转出单) filled from the health file"})
     lab_reports = ma.fields.List(ma.fields.Nested(LabReportRefSchema),
                                  metadata={"description": "the resident's latest reports, to attach by id"})
+    suggested = ma.fields.Nested(SuggestedSchema, allow_none=True, metadata={
+        "description": "the latest visit's rules asked for a referral (emergency, second uncontrolled visit)"})
 
 
 class ReferralCreateSchema(Schema):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gpcore import health_file as hf
 from gpcore import referral as rules
+from gpcore.followup import codes
 
 from ..api import etag_of
 from ..audit import services as audit
@@ -113,9 +114,23 @@ def prefill(session: Session, actor: Actor, resident_id: str, today: dt.date) ->
             "referring_doctor": me.full_name, "doctor_phone": me.phone or (team.phone if team else None) or center.phone,
             "institution": center.name,
             **{k: lines[k] for k in ("conditions", "allergies", "medications", "recent_followups")}}
+    suggested = _asked_by_the_rules(lines["visits"][0] if lines["visits"] else None)
+    if suggested and suggested["reason"]:
+        form["present_illness"] = suggested["reason"]
     audit.record(session, actor, "read", "referral_prefill", res.id, res.id)
     return {"resident_id": res.id, "form": {k: v for k, v in form.items() if v not in (None, "")},
-            "lab_reports": [_lab_row(r) for r in _lab_reports(session, res.id)]}
+            "lab_reports": [_lab_row(r) for r in _lab_reports(session, res.id)], "suggested": suggested}
+
+
+def _asked_by_the_rules(visit: FollowUp | None) -> dict | None:
+    """When the latest visit's rules asked for a referral (an emergency, or a second uncontrolled visit):
+    the urgency they asked for and the reason the doctor wrote on the visit form."""
+    if visit is None or not (visit.emergency or visit.referral in (codes.ROUTINE_REFERRAL, codes.URGENT_REFERRAL)):
+        return None
+    return {"followup_id": visit.id, "visit_date": visit.visit_date,
+            "urgency": "emergency" if visit.emergency else visit.referral,
+            "reason": (visit.form.get("referral_reason") or "").strip()
+            or "；".join(r["zh"] for r in (visit.assessment or {}).get("referral_reasons", [])) or None}
 
 
 # --- sending --------------------------------------------------------------------------------------

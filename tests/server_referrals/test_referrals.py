@@ -219,3 +219,18 @@ def test_directory(ref, as_user):
     r = as_user("admin").post("/api/v1/directory/departments", json={"hospital_id": ref.w.hospital_id,
                                                                      "name": "心内科", "specialty": "x"})
     assert r.status_code == 409
+
+
+def test_a_referral_the_rules_asked_for_is_offered_prefilled(ref, as_user):
+    import uuid
+
+    body = ref.ok(as_user("gp-a1").get(f"/api/v1/referrals/prefill?resident_id={ref.w.residents['A1-0-0']}"))
+    assert body["suggested"] is None  # one uncontrolled visit: a 2-week recheck, no referral yet
+    form = {"visit_date": "2026-06-14", "visit_mode": 1, "symptoms": [1], "sbp": 172, "dbp": 102,
+            "medication_adherence": 1, "adverse_reaction": 1, "doctor": "王医生"}
+    r = as_user("gp-a1").post("/api/v1/followups", json={"id": str(uuid.uuid4()), "resident_id": ref.w.residents["A1-0-0"],
+                                                         "condition": "hypertension", "form": form})
+    assert r.status_code == 201 and r.get_json()["referral"] != "none", r.get_json()["assessment"]
+    body = ref.ok(as_user("gp-a1").get(f"/api/v1/referrals/prefill?resident_id={ref.w.residents['A1-0-0']}"))
+    assert body["suggested"]["urgency"] == r.get_json()["referral"] and body["suggested"]["reason"]
+    assert body["form"]["present_illness"] == body["suggested"]["reason"]
