@@ -27,9 +27,16 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SEED = 20261122
 # caseload.md, one team: households, residents, hypertension, diabetes, both
 CASELOAD = dict(households=5000, residents=15000, hypertension=3000, diabetes=1000, both=500)
+# --smoke: a team of 1/100 of the standard caseload, enough to run every phase of a benchmark in seconds.
+SMOKE_CASELOAD = dict(households=50, residents=150, hypertension=30, diabetes=10, both=5)
 TEAMS_PER_CENTER = 6
 COMMITTEES_PER_TEAM = 4
 DISTRICTS = ("潍坊", "陆家嘴", "洋泾", "塘桥", "花木", "金杨", "沪东", "周家渡", "上钢", "南码头")
+
+
+def use_smoke_caseload() -> None:
+    """Every team generated from now on gets the tiny --smoke caseload."""
+    CASELOAD.update(SMOKE_CASELOAD)
 
 
 def database_url(name: str) -> str:

@@ -26,6 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _district  # noqa: E402
+import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
+
 import psycopg  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
@@ -49,7 +52,6 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SEED = 20261122
 TODAY = dt.date(2026, 11, 20)
 FIRST_VISIT = dt.date(2024, 11, 25)  # 8 quarterly visits end before TODAY
-CASELOAD = dict(households=5000, residents=15000, hypertension=3000, diabetes=1000, both=500)
 TEAMS_PER_CENTER, COMMITTEES_PER_TEAM = 6, 4
 COLUMNS = ("id", "resident_id", "condition", "kind", "original_id", "revision", "amends_id", "amendment_reason",
            "visit_date", "visit_mode", "sbp", "dbp", "fpg_mmol", "classification", "bp_controlled",
@@ -201,7 +203,7 @@ def load(session, url: str, engine, teams: int):
     rules_s = rules_cpu_s = server_s = copy_s = write_s = 0.0
     visits = 0
     for i, (team, center, committees, gp) in enumerate(teams):
-        files = team_caseload(gen, f"T{i + 1}", len(committees), **CASELOAD)
+        files = team_caseload(gen, f"T{i + 1}", len(committees), **_district.CASELOAD)
         t0 = time.perf_counter()
         write(session, Actor.of(admin), center, to_groups(files, committees), reason="benchmark")
         session.commit()
@@ -261,7 +263,9 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="query phases only, on the database already loaded")
     ap.add_argument("--rebuild", action="store_true",
                     help="with --reuse: recompute the status and yearly rows first (a database loaded before f004)")
-    args = ap.parse_args()
+    args = _smoke.parse(ap, teams=1, db="gpo_bench_followups_smoke", runs=1, worklist_calls=5)
+    if args.smoke:
+        _district.use_smoke_caseload()
     started = time.perf_counter()
     url = f"postgresql://postgres@127.0.0.1:5432/{args.db}" if args.reuse else recreate(args.db)
     migrate(url)

@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
+import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
+
 import _district as district_mod  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
@@ -393,7 +395,9 @@ def main(argv=None) -> None:
     ap.add_argument("--runs", type=int, default=3, help="timed runs of the query phases (default 3)")
     ap.add_argument("--no-http", action="store_true", help="skip the Flask test-client measurements")
     ap.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest query of each kind")
-    args = ap.parse_args(argv)
+    args = _smoke.parse(ap, argv, teams=2, db="gpo_bench_smoke", queries=20, pages=5, runs=1)
+    if args.smoke:
+        district_mod.use_smoke_caseload()
     if args.teams < 2 and not args.reuse:
         ap.error("--teams must be at least 2 (the last team goes through the file import)")
 

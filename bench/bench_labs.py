@@ -31,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
+
 PG = "postgresql://postgres@127.0.0.1:5432"
 
 
@@ -317,7 +319,11 @@ def main() -> None:
                         help="teams of 15,000 residents each in the district (6: one center, 90,000 residents)")
     parser.add_argument("--patients", type=int, default=2000, help="residents the messages are about")
     parser.add_argument("--print-runs", type=int, default=200)
-    args = parser.parse_args()
+    args = _smoke.parse(parser, db="gpo_bench_labs_smoke", messages=100, warmup=10, clients=2, servers=1,
+                        teams=1, patients=50, print_runs=5)
+    if args.smoke:
+        import _district
+        _district.use_smoke_caseload()
 
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, database {args.db} (dropped and recreated)")
     url = recreate(args.db)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
+
 from server.labs.hl7v2 import build_ack, parse_oru  # noqa: E402
 from server.labs.mllp import MLLPDecoder, MLLPListener, encode_frame  # noqa: E402
 
@@ -54,7 +56,7 @@ def rate(fn, seconds: float) -> tuple[float, int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
-    seconds = parser.parse_args().seconds
+    seconds = _smoke.parse(parser, seconds=0.2).seconds
     utf8, gbk = eight_result_oru(), eight_result_oru("gbk")
     assert len(parse_oru(utf8).results) == 8 and parse_oru(gbk).encoding == "gb18030"
 

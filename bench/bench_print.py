@@ -17,6 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
+
 from printing import ChineseMode, PaperWidth, PrinterSettings, lab_report, preview  # noqa: E402
 from printing.glyphs import glyph_set  # noqa: E402
 from printing.samples import sample_lab_report  # noqa: E402
@@ -26,7 +28,7 @@ def main() -> None:
     """Run the benchmark and print one line per setting."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
-    runs = parser.parse_args().runs
+    runs = _smoke.parse(parser, runs=5).runs
     report = sample_lab_report(results=8)
     print(f"lab report, {len(report.results)} results, {runs} runs each (target <= 20 ms median)")
     for width in PaperWidth:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
+
 from gpcore.followup import (  # noqa: E402
     DiabetesVisit,
     HypertensionVisit,
@@ -155,7 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = _smoke.parse(parser, visits=2_000, runs=1)
     batch = generate(args.visits)
     walls, cpus = [], []
     for _ in range(args.runs):

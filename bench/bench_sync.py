@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+import _smoke  # noqa: E402  (bench/ is on the path when a script runs)
 DB = "gpo_bench_sync"
 
 
@@ -55,6 +57,16 @@ def serve(url: str, port: int) -> None:
     make_server("127.0.0.1", port, _app(url), threaded=True).serve_forever()
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: on Linux a child started by fork + exec keeps its
+    parent's peak there, so a tablet started from the loader reported the loader's 549 MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 # --- child: one tablet's first and incremental syncs --------------------------------------------
 
 def first_sync(server: str, token: str, db: str, incremental_rounds: int) -> None:
@@ -68,10 +80,12 @@ def first_sync(server: str, token: str, db: str, incremental_rounds: int) -> Non
     t0 = time.perf_counter()
     result = engine.sync()
     seconds = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     out = {"first_sync_s": round(seconds, 3), "rows": result.pulled, "pages": result.pages,
            "bytes_received": transport.bytes_received, "peak_rss_mb": round(rss_mb, 1),
-           "counts": store.status()["counts"], "db_bytes": os.path.getsize(db)}
+           "counts": store.status()["counts"],
+           # WAL mode: until a checkpoint most of the store is in the -wal file beside it.
+           "db_bytes": sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))}
     # A second tablet of the team: a copy of this store with its own device id.
     store.close()
     other_db = db + ".other"
@@ -192,7 +206,11 @@ def team_labs(url: str, team_id: int, hospital_id: int, rng: random.Random) -> t
 
     import psycopg
     from psycopg.types.json import Jsonb
+
+    from server.labs.models import content_fingerprint
     now = dt.datetime.now(dt.timezone.utc)
+    # The messages are stored without their bytes (raw b""); the fingerprint is of what is stored, as intake's.
+    empty_fingerprint = content_fingerprint(b"", "hl7v2")
     with psycopg.connect(url) as conn:
         patients = [r[0] for r in conn.execute(
             "SELECT DISTINCT r.id FROM residents r JOIN chronic_conditions c ON c.resident_id = r.id "
@@ -204,7 +222,7 @@ def team_labs(url: str, team_id: int, hospital_id: int, rng: random.Random) -> t
         for n, rid in enumerate(patients):
             mid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             messages.append((mid, feed, hospital_id, "hl7v2", "http", "LIS", "HOSP", f"B{team_id}-{n}", "ORU^R01",
-                             "2.5.1", b"", "utf-8", "", "", now, now, "AA", Jsonb([]), "", "", "U", Jsonb([]),
+                             "2.5.1", b"", empty_fingerprint, "utf-8", "", "", now, now, "AA", Jsonb([]), "", "", "U", Jsonb([]),
                              "matched", "id_number", rid))
             for q in range(4):
                 rep = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -225,8 +243,8 @@ def team_labs(url: str, team_id: int, hospital_id: int, rng: random.Random) -> t
                 links.append((mid, rep))
         with conn.cursor() as cur:
             with cur.copy("COPY lab_messages (id, feed_id, hospital_id, format, transport, sending_app, "
-                          "sending_facility, control_id, message_type, version, raw, encoding, encoding_reason, "
-                          "charset_declared, sent_at, received_at, ack_code, warnings, patient_name, "
+                          "sending_facility, control_id, message_type, version, raw, fingerprint, encoding, "
+                          "encoding_reason, charset_declared, sent_at, received_at, ack_code, warnings, patient_name, "
                           "patient_name_alphabetic, patient_sex, patient_identifiers, match_status, match_method, "
                           "resident_id) FROM STDIN") as copy:
                 for row in messages:
@@ -330,7 +348,7 @@ def main() -> None:
     ap.add_argument("--model-minutes", type=float)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--args", help=argparse.SUPPRESS)
-    a = ap.parse_args()
+    a = _smoke.parse(ap, teams=1, tablets=4, window=3.0, workers=2, rounds=2, db="gpo_bench_sync_smoke")
     if a.child:
         kw = json.loads(a.args)
         {"serve": serve, "first": first_sync, "load": load}[a.child](**kw)
@@ -342,6 +360,8 @@ def main() -> None:
     import _district as d
     url = d.database_url(a.db) if a.reuse else d.recreate_database(a.db)
     print(f"cores {os.cpu_count()}, PostgreSQL {d.server_facts(url)}")
+    if a.smoke:
+        d.use_smoke_caseload()
     if not a.reuse:
         build(url, a.teams, a.full_teams)
     work = Path(tempfile.mkdtemp(prefix="gpo-bench-sync-"))

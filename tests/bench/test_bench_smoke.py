@@ -1,0 +1,81 @@
+"""Every benchmark in bench/ runs in its --smoke mode, so none rots unnoticed (bench_sync once failed at HEAD
+for days: its loader left a column NULL that a migration had made required).
+
+The smoke figures mean nothing; what is checked is that each benchmark runs every phase to the end and that
+its own accounting adds up. Benchmarks on PostgreSQL run when TEST_DATABASE_URL is set (CI's second run);
+they make and drop their own *_smoke databases on that server, never the test database.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+# The benchmarks reach the server as postgres@127.0.0.1:5432 (bench/_district.ADMIN_URL).
+BENCH_PG = PG_URL and urlsplit(PG_URL).hostname in ("127.0.0.1", "localhost") and urlsplit(PG_URL).port in (None, 5432)
+needs_pg = pytest.mark.skipif(not BENCH_PG, reason="needs the local PostgreSQL server (TEST_DATABASE_URL)")
+
+
+def smoke(script: str, timeout: float = 240) -> str:
+    """Run bench/<script> --smoke; its output, after checking it exited 0."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--smoke"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{script} --smoke exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def test_rules():
+    out = smoke("bench_rules.py")
+    assert re.search(r"visits 2000, assessed \d+", out)
+    assert "visits/s wall" in out
+
+
+def test_print():
+    out = smoke("bench_print.py")
+    assert len(re.findall(r"mm (text|raster)\s*: median", out)) == 4
+
+
+def test_oru_parse():
+    out = smoke("bench_oru_parse.py")
+    assert "MLLP round trip over loopback TCP" in out
+
+
+@needs_pg
+def test_foundation():
+    out = smoke("bench_foundation.py")
+    assert "search p95" in out and "household list p95" in out
+
+
+@needs_pg
+def test_followups():
+    out = smoke("bench_followups.py")
+    assert re.search(r"loaded [\d,]+ visits", out)
+    assert "worklist, one team" in out and "indicators, one team" in out
+
+
+@needs_pg
+def test_labs():
+    out = smoke("bench_labs.py")
+    stored = re.search(r"stored (\d+) messages \(sent (\d+)\), (\d+) result rows \(expected (\d+)\)", out)
+    assert stored, out
+    assert stored[1] == stored[2] and stored[3] == stored[4], stored[0]
+
+
+@needs_pg
+def test_sync():
+    out = smoke("bench_sync.py")
+    first = json.loads(re.search(r"first full sync of one team: (\{.*\})", out)[1])
+    # The tablet holds what the loader wrote: one smoke team's caseload (bench/_district.SMOKE_CASELOAD).
+    assert first["counts"]["households"] == 50 and first["counts"]["residents"] == 150
+    assert first["counts"]["lab_results"] == 8 * first["counts"]["lab_reports"] > 0
+    assert first["peak_rss_mb"] < 200  # the tablet's own peak, not the loader's
+    load = json.loads(out.strip().splitlines()[-1].split(":", 1)[1])
+    assert load["errors"] == 0 and load["tablets"] == 4
