@@ -234,3 +234,19 @@ def test_a_referral_the_rules_asked_for_is_offered_prefilled(ref, as_user):
     body = ref.ok(as_user("gp-a1").get(f"/api/v1/referrals/prefill?resident_id={ref.w.residents['A1-0-0']}"))
     assert body["suggested"]["urgency"] == r.get_json()["referral"] and body["suggested"]["reason"]
     assert body["form"]["present_illness"] == body["suggested"]["reason"]
+
+
+def test_overdue_cases_for_center_staff(ref, as_user, clean_app):
+    case, _ = ref.send(to="pool", urgency="routine")
+    assert case["response_due"] == "2026-06-18"  # 3 calendar days (working days when chinesecalendar lands)
+    urgent, _ = ref.send(to="spec", urgency="urgent")
+
+    def overdue(user):
+        return [r["id"] for r in ref.ok(as_user(user).get("/api/v1/referrals?overdue=true"))["items"]]
+
+    assert overdue("staff-a") == []
+    clean_app.config["FOLLOWUP_TODAY"] = "2026-06-19"
+    assert overdue("staff-a") == [urgent["id"], case["id"]]  # the more urgent first
+    assert overdue("staff-b") == [] and overdue("spec-pool") == [case["id"]]
+    ref.ok(ref.act("spec-pool", case["id"], "accept"))
+    assert overdue("staff-a") == [urgent["id"]]
