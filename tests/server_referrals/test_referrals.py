@@ -250,3 +250,25 @@ def test_overdue_cases_for_center_staff(ref, as_user, clean_app):
     assert overdue("staff-b") == [] and overdue("spec-pool") == [case["id"]]
     ref.ok(ref.act("spec-pool", case["id"], "accept"))
     assert overdue("staff-a") == [urgent["id"]]
+
+
+def test_lab_reports_attached_by_reference(ref, as_user, session):
+    import datetime as dt
+    from server.labs.models import LabReport
+
+    mine = LabReport(hospital_id=ref.w.hospital_id, resident_id=ref.w.residents["A1-0-0"], panel_name="血脂四项",
+                     abnormal=True, reported_at=dt.datetime(2026, 6, 10, 9, tzinfo=dt.timezone.utc))
+    theirs = LabReport(hospital_id=ref.w.hospital_id, resident_id=ref.w.residents["A1-0-1"], panel_name="血常规")
+    session.add_all([mine, theirs])
+    session.commit()
+    body = ref.ok(as_user("gp-a1").get(f"/api/v1/referrals/prefill?resident_id={ref.w.residents['A1-0-0']}"))
+    assert [(r["id"], r["panel_name"], r["abnormal"]) for r in body["lab_reports"]] == [(mine.id, "血脂四项", True)]
+    r = as_user("gp-a1").post("/api/v1/referrals", json={
+        "resident_id": ref.w.residents["A1-0-0"], "urgency": "routine", "kind": "econsult",
+        "specialist_id": ref.w.users["spec"], "form": ref.form(), "lab_report_ids": [mine.id, theirs.id]})
+    assert r.status_code == 422 and theirs.id in r.get_json()["errors"]["lab_report_ids"][0]
+    case, _ = ref.send(lab_report_ids=[mine.id])
+    summary = ref.ok(as_user("spec").get(f"/api/v1/referrals/{case['id']}/resident-summary"))
+    assert [r["panel_name"] for r in summary["lab_reports"]] == ["血脂四项"]
+    # The specialist reads the report through the case only: the report's own path stays closed.
+    assert as_user("spec").get(f"/api/v1/lab-reports/{mine.id}").status_code in (403, 404)
