@@ -31,6 +31,19 @@ class SuggestedSchema(Schema):
     reason = ma.fields.String(allow_none=True)
 
 
+class LabResultLineSchema(Schema):
+    name = ma.fields.String()
+    value = ma.fields.String()
+    unit = ma.fields.String()
+    range = ma.fields.String()
+    flags = ma.fields.List(ma.fields.String())
+    critical = ma.fields.Boolean()
+
+
+class LabReportWithResultsSchema(LabReportRefSchema):
+    results = ma.fields.List(ma.fields.Nested(LabResultLineSchema))
+
+
 class PrefillSchema(Schema):
     resident_id = ma.fields.String()
     form = ma.fields.Dict(metadata={"description": "the upward form (转出单) filled from the health file"})
@@ -114,6 +127,15 @@ class MessageCreateSchema(Schema):
     text = ma.fields.String(required=True)
 
 
+class VisitLineSchema(Schema):
+    id = ma.fields.String()
+    visit_date = ma.fields.Date()
+    condition = ma.fields.String()
+    sbp = ma.fields.Integer(allow_none=True)
+    dbp = ma.fields.Integer(allow_none=True)
+    fpg_mmol = ma.fields.Float(allow_none=True)
+
+
 class SummarySchema(Schema):
     referral_id = ma.fields.String()
     resident_id = ma.fields.String()
@@ -129,8 +151,9 @@ class SummarySchema(Schema):
     allergies = ma.fields.List(ma.fields.String())
     medications = ma.fields.List(ma.fields.String())
     recent_followups = ma.fields.List(ma.fields.String())
-    visits = ma.fields.List(ma.fields.Dict())
-    lab_reports = ma.fields.List(ma.fields.Nested(LabReportRefSchema))
+    visits = ma.fields.List(ma.fields.Nested(VisitLineSchema), metadata={"description": "the last visits"})
+    lab_reports = ma.fields.List(ma.fields.Nested(LabReportWithResultsSchema),
+                                 metadata={"description": "the reports attached to the case, with current results"})
 
 
 # One body per action (POST /referrals/{id}/<action>, with If-Match).
@@ -187,5 +210,5 @@ class ReferralAnswerItemSchema(Schema):
     specialist = ma.fields.String(allow_none=True)
     answered_on = ma.fields.Date(allow_none=True)
     follow_up_due = ma.fields.Date(allow_none=True)
-    overdue_days = ma.fields.Integer(allow_none=True)
+    overdue_days = ma.fields.Integer(allow_none=True, metadata={"description": "days past follow_up_due"})
     task = ma.fields.String()

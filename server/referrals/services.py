@@ -246,7 +246,14 @@ def resident_summary(session: Session, actor: Actor, referral_id: str) -> dict:
             **{k: lines[k] for k in ("conditions", "allergies", "medications", "recent_followups")},
             "visits": [{"id": v.id, "visit_date": v.visit_date, "condition": v.condition, "sbp": v.sbp,
                         "dbp": v.dbp, "fpg_mmol": v.fpg_mmol} for v in lines["visits"]],
-            "lab_reports": [_lab_row(r) for r in reports]}
+            "lab_reports": [{**_lab_row(r), "results": _results(r)} for r in reports]}
+
+
+def _results(report: LabReport) -> list[dict]:
+    """A report's current result rows (corrections replace what they correct), with the lab's flags."""
+    return [{"name": row.name or row.code, "value": row.value_text or (str(row.value_num) if row.value_num is not None else ""),
+             "unit": row.unit, "range": row.range_text, "flags": row.flags, "critical": row.critical}
+            for row in report.results if row.superseded_by_id is None]
 
 
 # --- acting ---------------------------------------------------------------------------------------

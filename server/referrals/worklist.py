@@ -39,6 +39,6 @@ def answers_to_follow_up(session: Session, actor: Actor, team_id: int | None, to
                       "clinic_date": (row.answer or {}).get("clinic_date"),
                       "hospital": hospital_name, "department": row.department, "specialist": specialist,
                       "answered_on": row.answered_on, "follow_up_due": row.follow_up_due,
-                      "overdue_days": max(0, (today - row.follow_up_due).days) if row.follow_up_due else None,
+                      "overdue_days": (today - row.follow_up_due).days if row.follow_up_due < today else None,
                       "task": TASK})
     return items

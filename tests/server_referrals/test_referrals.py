@@ -40,8 +40,8 @@ def test_the_whole_loop_to_closing(ref, as_user):
     assert answered["follow_up_due"] == "2026-06-29"
     # The answer is in the team's worklist.
     work = ref.ok(as_user("gp-a1").get("/api/v1/worklist"))
-    assert [(i["referral_id"], i["plan"], i["follow_up_due"]) for i in work["referral_answers"]] == [
-        (case["id"], "两周后复测血压", "2026-06-29")]
+    assert [(i["referral_id"], i["plan"], i["follow_up_due"], i["overdue_days"]) for i in work["referral_answers"]] == [
+        (case["id"], "两周后复测血压", "2026-06-29", None)]
     assert ref.ok(as_user("gp-a2").get("/api/v1/worklist"))["referral_answers"] == []
     returned = ref.ok(ref.act("spec-pool", case["id"], "return_case"))
     assert returned["return_form"]["diagnosis"] == "原发性高血压3级"
@@ -170,6 +170,7 @@ def test_thread_and_summary_are_read_audited(ref, as_user, session):
     assert r.status_code == 422
     summary = ref.ok(as_user("spec").get(f"/api/v1/referrals/{case['id']}/resident-summary"))
     assert summary["patient_name"] == "张三" and summary["visits"][0]["sbp"] == 168
+    assert summary["visits"][0]["visit_date"] == "2026-06-01"
     assert "household_id" not in summary
     thread = ref.ok(as_user("spec").get(f"/api/v1/referrals/{case['id']}"))["messages"]
     assert [(m["kind"], m["text"]) for m in thread] == [("create", None), ("message", "请问血脂如何？"),
