@@ -76,7 +76,8 @@ def load_referrals(session: Session, today: dt.date) -> int:
 
 def _patients(session: Session, team_id: int, condition: str, n: int) -> list[str]:
     """The first n registered patients of a team (by record number: the same ones every time)."""
-    return list(session.scalars(select(Resident.id).join(ChronicCondition, ChronicCondition.resident_id == Resident.id)
+    return list(session.scalars(select(Resident.id)
+                                .join(ChronicCondition, ChronicCondition.resident_id == Resident.id)
                                 .where(Resident.team_id == team_id, ChronicCondition.condition == condition,
                                        Resident.status == "active")
                                 .order_by(Resident.record_number).limit(n)))

@@ -25,7 +25,8 @@ class DirectoryArgs(Schema):
 
 
 class ClinicSessionSchema(Schema):
-    weekday = ma.fields.Integer(required=True, validate=V.Range(1, 7), metadata={"description": "1 Monday .. 7 Sunday"})
+    weekday = ma.fields.Integer(required=True, validate=V.Range(1, 7),
+                                metadata={"description": "1 Monday .. 7 Sunday"})
     half_day = ma.fields.String(required=True, validate=V.OneOf(HALF_DAYS))
 
 

@@ -46,7 +46,8 @@ def specialists(args: dict):
     hospital, department or e-consultation."""
     stmt = (select(User, SpecialistEntry, Department)
             .join(SpecialistEntry, SpecialistEntry.user_id == User.id)
-            .outerjoin(Department, (Department.hospital_id == User.hospital_id) & (Department.name == User.department))
+            .outerjoin(Department, (Department.hospital_id == User.hospital_id)
+                       & (Department.name == User.department))
             .where(User.role == "specialist", User.is_active.is_(True))
             .order_by(User.hospital_id, User.department, User.full_name, User.id))
     if args.get("specialty"):

@@ -56,8 +56,8 @@ class PrefillSchema(Schema):
 class ReferralCreateSchema(Schema):
     resident_id = ma.fields.String(required=True, validate=V.Length(max=36))
     urgency = ma.fields.String(required=True, metadata={"enum": list(URGENCIES)})
-    kind = ma.fields.String(required=True, metadata={"enum": list(KINDS),
-                                                     "description": "econsult: answered online; transfer: seen in clinic"})
+    kind = ma.fields.String(required=True, metadata={
+        "enum": list(KINDS), "description": "econsult: answered online; transfer: seen in clinic"})
     specialist_id = ma.fields.Integer(allow_none=True, metadata={"description": "a named specialist, or"})
     hospital_id = ma.fields.Integer(allow_none=True, metadata={"description": "with department: the pool"})
     department = ma.fields.String(allow_none=True, validate=V.Length(max=60))

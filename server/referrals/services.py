@@ -34,7 +34,6 @@ RECENT_LAB_REPORTS = 10
 # What each action carries, checked by gpcore before the state machine runs.
 DETAILS = {"decline": rules.REASON, "pass_to_pool": rules.REASON, "cancel": rules.REASON,
            "ask_info": rules.QUESTION, "give_info": rules.INFO}
-OPEN_STATES = ("requested", "info_requested", "accepted")
 
 
 def _errors(problems) -> Invalid:
@@ -57,10 +56,12 @@ def case_of(row: Referral) -> rules.Case:
 
 def _resident_lines(session: Session, res: Resident) -> dict:
     """Conditions, allergies, medications and the last visits of a resident, as lines of text."""
-    conditions = [f"{hf.CHRONIC_CONDITION.get(c.condition, c.condition)}（{hf.MANAGEMENT_STATUS.get(c.status, c.status)}）"
-                  for c in res.conditions]
-    conditions += [hf.PAST_DISEASE.get(d.get("code"), d.get("code") or "") + (f" {d['diagnosed']}" if d.get("diagnosed") else "")
-                   for d in res.past_diseases or [] if d.get("code") not in (None, "none")]
+    conditions = [f"{hf.CHRONIC_CONDITION.get(c.condition, c.condition)}"
+                  f"（{hf.MANAGEMENT_STATUS.get(c.status, c.status)}）" for c in res.conditions]
+    for disease in res.past_diseases or []:
+        code = disease.get("code")
+        if code not in (None, "none"):
+            conditions.append(" ".join(filter(None, (hf.PAST_DISEASE.get(code, code), disease.get("diagnosed")))))
     allergies = [hf.DRUG_ALLERGY.get(code, code) for code in res.drug_allergies or [] if code not in ("none", "other")]
     if res.drug_allergy_other:
         allergies.append(res.drug_allergy_other)
@@ -111,7 +112,8 @@ def prefill(session: Session, actor: Actor, resident_id: str, today: dt.date) ->
     lines = _resident_lines(session, res)
     form = {**_identity(res, today), "referral_date": today.isoformat(),
             "past_history": "；".join(lines["conditions"]) or "无", "treatment": "；".join(lines["medications"]),
-            "referring_doctor": me.full_name, "doctor_phone": me.phone or (team.phone if team else None) or center.phone,
+            "referring_doctor": me.full_name,
+            "doctor_phone": me.phone or (team.phone if team else None) or center.phone,
             "institution": center.name,
             **{k: lines[k] for k in ("conditions", "allergies", "medications", "recent_followups")}}
     suggested = _asked_by_the_rules(lines["visits"][0] if lines["visits"] else None)
@@ -141,7 +143,8 @@ def _addressee(session: Session, data: dict) -> tuple[int, str, User | None]:
         spec = session.get(User, data["specialist_id"])
         if spec is None or spec.role != "specialist" or not spec.is_active or spec.hospital_id is None:
             raise field_error("specialist_id", "没有这位专科医生。")
-        if data.get("hospital_id") not in (None, spec.hospital_id) or data.get("department") not in (None, spec.department):
+        if (data.get("hospital_id") not in (None, spec.hospital_id)
+                or data.get("department") not in (None, spec.department)):
             raise field_error("specialist_id", "专科医生与所选医院或科室不符。")
         entry = session.get(SpecialistEntry, spec.id)
         if data["kind"] == "econsult" and entry is not None and not entry.takes_econsult:
@@ -251,8 +254,8 @@ def resident_summary(session: Session, actor: Actor, referral_id: str) -> dict:
 
 def _results(report: LabReport) -> list[dict]:
     """A report's current result rows (corrections replace what they correct), with the lab's flags."""
-    return [{"name": row.name or row.code, "value": row.value_text or (str(row.value_num) if row.value_num is not None else ""),
-             "unit": row.unit, "range": row.range_text, "flags": row.flags, "critical": row.critical}
+    return [{"name": row.name or row.code,
+             "value": row.value_text or ("" if row.value_num is None else str(row.value_num)), "unit": row.unit, "range": row.range_text, "flags": row.flags, "critical": row.critical}
             for row in report.results if row.superseded_by_id is None]
 
 
