@@ -2,8 +2,9 @@
 
 The issue asks for Chinese working days (holidays and make-up workdays) through the `chinesecalendar`
 package, which another change is adding for gpcore/followup/schedule.py. Until it lands, `add_days`
-counts calendar days: every deadline here is the same or earlier than the working-day one would be, so a
-case is never shown late too late, only sometimes too early. Swap add_days for the working-day count then.
+counts calendar days: a deadline here is never later than the working-day one, so over a weekend or a
+holiday a case may be flagged overdue too early, never too late. Swap add_days for the working-day count
+then (RESPONSE_DAYS are meant as working days).
 """
 
 from __future__ import annotations
