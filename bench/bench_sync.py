@@ -4,6 +4,11 @@
     .venv/bin/python bench/bench_sync.py --teams 6 --window 60 # quicker
     .venv/bin/python bench/bench_sync.py --reuse               # skip loading, database already built
     .venv/bin/python bench/bench_sync.py --model-minutes 10    # the randomised model test, long mode
+    .venv/bin/python bench/bench_sync.py --smoke               # seconds; CI runs it (tests/bench)
+
+The first full sync of one team runs --first-runs times (default 3), each followed by the plain-HTTP floor's
+(../shared/floor: generated once into --floor-data, loaded into its own database, its own server), and the
+medians and their ratio are printed (target: ours <= 1.5x the floor's, tablet store <= 1.3x the floor's).
 
 The district goes into its own database (gpo_bench_sync). The server is the real app under Werkzeug's
 threaded server on 127.0.0.1 in a child process; the first sync runs the real client engine (stdlib HTTP,
@@ -84,8 +89,11 @@ def first_sync(server: str, token: str, db: str, incremental_rounds: int) -> Non
     out = {"first_sync_s": round(seconds, 3), "rows": result.pulled, "pages": result.pages,
            "bytes_received": transport.bytes_received, "peak_rss_mb": round(rss_mb, 1),
            "counts": store.status()["counts"],
-           # WAL mode: until a checkpoint most of the store is in the -wal file beside it.
-           "db_bytes": sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p))}
+           # WAL mode: what is not checkpointed yet is in the -wal file beside the store.
+           "db_bytes": sum(os.path.getsize(p) for p in (db, db + "-wal") if os.path.exists(p)),
+           # Where the store's bytes are, per table and index (SQLite's dbstat).
+           "table_bytes": dict(store.db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name "
+                                                "ORDER BY 2 DESC LIMIT 12").fetchall())}
     # A second tablet of the team: a copy of this store with its own device id.
     store.close()
     other_db = db + ".other"
@@ -335,6 +343,54 @@ def tokens_and_spec(url: str, tablets: int, spec_path: Path) -> tuple[str, dict]
         return toks[team_ids[0]], spec
 
 
+FLOOR_DIR = ROOT.parent / "shared" / "floor"
+
+
+class Floor:
+    """The plain-HTTP sync floor (../shared/floor, see its README): the least work a first sync of the standard
+    caseload can do. Its caseload is generated once (deterministic) and kept in `data_dir`; it is loaded into
+    its own database; its server runs beside ours, and its client pulls into a fresh SQLite file per run."""
+
+    def __init__(self, scripts: Path, data_dir: Path, db: str):
+        self.scripts, self.peer, self.db = scripts, data_dir, db
+        self.proc = None
+        self.port = _free_port()
+
+    def _run(self, *args: str, **kw) -> str:
+        return subprocess.run([sys.executable, *args], cwd=self.scripts, env={**os.environ, "PEER": str(self.peer)},
+                              check=True, capture_output=True, text=True, **kw).stdout
+
+    def start(self) -> None:
+        import _district as d
+        data = self.peer / "data"
+        if not (data / "server.sqlite").exists():
+            t0 = time.perf_counter()
+            self._run("gen.py", str(data))
+            print(f"floor: caseload generated in {time.perf_counter() - t0:.0f} s into {data}", flush=True)
+        dsn = d.recreate_database(self.db)
+        self._run("pg_load.py", dsn)
+        self.proc = subprocess.Popen([sys.executable, "floor_server.py", "--pg", dsn, "--port", str(self.port)],
+                                     cwd=self.scripts, env={**os.environ, "PEER": str(self.peer)},
+                                     stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("the floor's server did not start")
+
+    def pull(self, out: Path) -> dict:
+        """One first sync by the floor's client (pipelined, as measured in its README)."""
+        return json.loads(self._run("floor_client.py", "--port", str(self.port), "--pipeline", "--out", str(out))
+                          .strip().splitlines()[-1])
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--teams", type=int, default=42)
@@ -344,11 +400,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5, help="incremental syncs to time")
     ap.add_argument("--db", default=DB)
     ap.add_argument("--reuse", action="store_true")
-    ap.add_argument("--full-teams", type=int, default=1, help="teams given visits and lab reports too")
+    ap.add_argument("--full-teams", type=int, default=None,
+                    help="teams given visits and lab reports too (default: every team, the standard caseload's "
+                         "density everywhere, so PostgreSQL picks the plans a real district gets)")
+    ap.add_argument("--first-runs", type=int, default=3,
+                    help="first syncs of one team to time, each followed by the floor's (median reported)")
+    ap.add_argument("--floor", default=str(FLOOR_DIR) if FLOOR_DIR.exists() else "",
+                    help="the plain-HTTP floor's scripts (default ../shared/floor; '' to skip it)")
+    ap.add_argument("--floor-data", default=str(Path(tempfile.gettempdir()) / "gpo-floor"),
+                    help="where the floor's generated caseload is kept between runs (made once)")
+    ap.add_argument("--floor-db", default="gpo_bench_floor")
     ap.add_argument("--model-minutes", type=float)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--args", help=argparse.SUPPRESS)
-    a = _smoke.parse(ap, teams=1, tablets=4, window=3.0, workers=2, rounds=2, db="gpo_bench_sync_smoke")
+    a = _smoke.parse(ap, teams=1, tablets=4, window=3.0, workers=2, rounds=2, db="gpo_bench_sync_smoke",
+                     first_runs=1, floor_db="gpo_bench_floor_smoke")
     if a.child:
         kw = json.loads(a.args)
         {"serve": serve, "first": first_sync, "load": load}[a.child](**kw)
@@ -363,7 +429,7 @@ def main() -> None:
     if a.smoke:
         d.use_smoke_caseload()
     if not a.reuse:
-        build(url, a.teams, a.full_teams)
+        build(url, a.teams, a.teams if a.full_teams is None else a.full_teams)
     work = Path(tempfile.mkdtemp(prefix="gpo-bench-sync-"))
     token, _ = tokens_and_spec(url, a.tablets, work / "spec.json")
     port = _free_port()
@@ -373,6 +439,7 @@ def main() -> None:
         return [sys.executable, __file__, "--child", kind, "--args", json.dumps(kw)]
 
     srv = subprocess.Popen(child("serve", url=url, port=port), cwd=ROOT)
+    floor = None
     try:
         for _ in range(100):
             try:
@@ -380,13 +447,41 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        first = json.loads(subprocess.run(child("first", server=server_url, token=token, db=str(work / "tab.sqlite"),
-                                                incremental_rounds=a.rounds), cwd=ROOT, check=True,
-                                          capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        floor = Floor(Path(a.floor), Path(a.floor_data), a.floor_db) if a.floor and a.first_runs else None
+        if floor:
+            floor.start()
+        runs, floors = [], []
+        for n in range(max(1, a.first_runs)):
+            # Alternating, so both see the same machine: its speed moves by up to 1.6x minute to minute.
+            db = work / f"tab{n}.sqlite"
+            runs.append(json.loads(subprocess.run(
+                child("first", server=server_url, token=token, db=str(db), incremental_rounds=a.rounds if n == 0 else 0),
+                cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]))
+            if floor:
+                floors.append(floor.pull(work / f"floor{n}.sqlite"))
+                print(f"  run {n + 1}: project {runs[-1]['first_sync_s']:.2f} s, floor {floors[-1]['seconds']:.2f} s",
+                      flush=True)
+        first = dict(runs[0])
+        first["first_sync_runs_s"] = [r["first_sync_s"] for r in runs]
+        first["first_sync_s"] = statistics.median(first["first_sync_runs_s"])
+        if floors:
+            first["floor_runs_s"] = [f["seconds"] for f in floors]
+            first["floor_s"] = statistics.median(first["floor_runs_s"])
+            first["floor_ratio"] = round(first["first_sync_s"] / first["floor_s"], 2)
+            first["floor_rows"] = floors[0]["rows"]
+            first["floor_db_bytes"] = floors[0]["client_db_bytes"]
+            first["db_ratio"] = round(first["db_bytes"] / first["floor_db_bytes"], 2)
         print("first full sync of one team:", json.dumps(first, ensure_ascii=False))
+        if floors:
+            print(f"first sync, median of {len(runs)} alternating runs: project {first['first_sync_s']:.2f} s, "
+                  f"floor {first['floor_s']:.2f} s, ratio {first['floor_ratio']} [target <= 1.5]; tablet store "
+                  f"{first['db_bytes'] / 1e6:.1f} MB, floor's {first['floor_db_bytes'] / 1e6:.1f} MB, ratio "
+                  f"{first['db_ratio']} [target <= 1.3]")
         inc = sorted(first["incremental_ms"])
         print(f"incremental sync, 50 changes each way: median {statistics.median(inc)} ms, max {inc[-1]} ms, "
               f"bytes on the wire per sync {first['incremental_bytes']}")
+        if not a.tablets:
+            return
         budget = a.window + 120
         out = subprocess.run(child("load", server=server_url, spec_file=str(work / "spec.json"), window=a.window,
                                    workers=a.workers, timeout=budget), cwd=ROOT, check=True, capture_output=True,
@@ -394,6 +489,8 @@ def main() -> None:
         print(f"{a.tablets} tablets, incremental sync each (2 edits up, the team's news down), arriving over "
               f"{a.window:.0f} s:", out)
     finally:
+        if floor:
+            floor.stop()
         srv.terminate()
         srv.wait(10)
         shutil.rmtree(work, ignore_errors=True)

@@ -6,6 +6,7 @@ character in a 12-dot cell, so the column count of a line is what decides alignm
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Iterable, Sequence
 
@@ -124,14 +125,38 @@ def wrap(text: str, columns: int) -> list[str]:
             if line.strip():
                 lines.append(line.rstrip(" "))
                 line = ""
-            # A unit wider than a whole line (a long number, a URL) is split by characters.
-            while text_columns(unit) > columns:
-                head = truncate(unit, columns)
-                lines.append(head)
-                unit = unit[len(head):]
-            line = unit
+            # A unit wider than a whole line (a range "110.0-160.0" in a narrow column, a URL) is broken after
+            # its separators, and only a number wider than a line by characters.
+            pieces = _break_long(unit, columns) if text_columns(unit) > columns else [unit]
+            lines += pieces[:-1]
+            line = pieces[-1]
         lines.append(line.rstrip(" "))
     return lines
+
+
+_SEPARATORS = "-~/;,:|&"
+_PIECES = re.compile(rf"[^{re.escape(_SEPARATORS)}]+[{re.escape(_SEPARATORS)}]*|[{re.escape(_SEPARATORS)}]+")
+
+
+def _break_long(unit: str, columns: int) -> list[str]:
+    """Lines for one unit wider than a line: broken after a separator, so "110.0-160.0" gives "110.0-" and
+    "160.0", never "110.0-160." and "0" (a doctor would read 160 or 0 as the bound); a piece still wider
+    than a line is split by characters."""
+    out, line = [], ""
+    for piece in _PIECES.findall(unit):
+        if text_columns(line + piece) <= columns:
+            line += piece
+            continue
+        if line:
+            out.append(line)
+            line = ""
+        while text_columns(piece) > columns:
+            head = truncate(piece, columns)
+            out.append(head)
+            piece = piece[len(head):]
+        line = piece
+    out.append(line)
+    return out
 
 
 def labelled(label: str, value: str, columns: int) -> list[str]:

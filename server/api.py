@@ -15,7 +15,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from . import db
-from .errors import DomainError, Forbidden
+from .errors import DomainError
+from .scope import require_role
 
 log = logging.getLogger("server")
 
@@ -91,8 +92,7 @@ class Blueprint(flask_smorest.Blueprint):
             @functools.wraps(view)
             def wrapper(*args, **kwargs):
                 verify_jwt_in_request()
-                if roles and current_user.role not in roles:
-                    raise Forbidden(f"This needs role {' or '.join(roles)}.", {"authorization": "role"})
+                require_role(current_user, roles, f"This needs role {' or '.join(roles)}.")
                 return view(*args, **kwargs)
 
             doc = {"security": [{"bearerAuth": []}]}

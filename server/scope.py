@@ -1,14 +1,27 @@
-"""Who may see what: a team sees its own households only; center staff their center; admin all.
+"""Who may see and do what: a team sees its own households only; center staff their center; admin all.
 
-Plain rules over an Actor, turned into SQL filters here so every query uses the same definition.
+The one home of every role decision: plain rules over an Actor, turned into SQL filters here so every query
+uses the same definition. Services call these functions and never compare a role name themselves
+(tests/server/test_scope_rule.py fails if one does). A new role rule goes here too: a specialist who sees
+the cases addressed to them or their pool would be a WHERE-clause function beside rows_visible (over the
+referral's addressee columns, as rows_visible is over team and center) with its one-row twin beside
+can_see, and what the role may do is a require_* function below.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import and_, false, or_, true
 
-from .errors import Forbidden, NotFound
+from .errors import Forbidden, Invalid, NotFound, field_error
+
+GP, CENTER_STAFF, SPECIALIST, ADMIN = "gp", "center_staff", "specialist", "admin"
+ROLES = (GP, CENTER_STAFF, SPECIALIST, ADMIN)
+# Who records (signs, amends) follow-up visits: the GP team, and admin for corrections.
+FOLLOWUP_RECORDERS = (GP, ADMIN)
+# Who works on residents' health files and lab reports; specialists see residents only through referrals.
+CARE_ROLES = (GP, CENTER_STAFF, ADMIN)
 
 
 @dataclass(frozen=True)
@@ -32,22 +45,22 @@ class Actor:
 
 def rows_visible(actor: Actor, team_col, center_col):
     """A WHERE clause limiting rows with these team/center columns to what the actor may see."""
-    if actor.role == "admin":
+    if actor.role == ADMIN:
         return true()
-    if actor.role == "gp":
+    if actor.role == GP:
         return team_col == actor.team_id if actor.team_id is not None else false()
-    if actor.role == "center_staff":
+    if actor.role == CENTER_STAFF:
         return center_col == actor.center_id if actor.center_id is not None else false()
     return false()  # specialists see residents only through referrals sent to them
 
 
 def can_see(actor: Actor, team_id: int | None, center_id: int | None) -> bool:
     """The same rule as rows_visible, for one row already loaded."""
-    if actor.role == "admin":
+    if actor.role == ADMIN:
         return True
-    if actor.role == "gp":
+    if actor.role == GP:
         return actor.team_id is not None and team_id == actor.team_id
-    if actor.role == "center_staff":
+    if actor.role == CENTER_STAFF:
         return actor.center_id is not None and center_id == actor.center_id
     return False
 
@@ -62,11 +75,125 @@ def require_visible(actor: Actor, row, what: str):
 
 def require_center(actor: Actor, center_id: int) -> None:
     """Center staff act within their own center; admin anywhere."""
-    if actor.role == "admin":
+    if actor.role == ADMIN:
         return
-    if actor.role == "center_staff" and actor.center_id == center_id:
+    if actor.role == CENTER_STAFF and actor.center_id == center_id:
         return
     raise Forbidden("Only staff of this center may do this.", {"authorization": "center"})
+
+
+# --- what a role may do -------------------------------------------------------------------------------
+
+def require_role(actor, roles: Collection[str], message: str) -> None:
+    """Refuse (403, authorization: role) an actor whose role is not one of `roles`; no roles: anyone."""
+    if roles and actor.role not in roles:
+        raise Forbidden(message, {"authorization": "role"})
+
+
+def require_admin(actor: Actor, message: str) -> None:
+    """Refuse anyone but an admin (403 with this message)."""
+    require_role(actor, (ADMIN,), message)
+
+
+def require_followup_recorder(actor: Actor) -> None:
+    """Only a GP team member or an admin records follow-up visits."""
+    require_role(actor, FOLLOWUP_RECORDERS, "Only a GP team member or an admin records follow-ups.")
+
+
+def require_care_role(actor: Actor, message: str) -> None:
+    """Only GP teams, center staff and admin work on health files and lab reports (403 with this message)."""
+    require_role(actor, CARE_ROLES, message)
+
+
+def require_team_member(actor: Actor, message: str) -> int:
+    """The actor's team, for what only a GP team does for itself (sync a tablet, mark reports seen); else 403."""
+    if actor.role != GP or actor.team_id is None:
+        raise Forbidden(message, {"authorization": "role"})
+    return actor.team_id
+
+
+def may_manage_users(actor: Actor) -> bool:
+    """Only admin manages (reads, changes) single accounts."""
+    return actor.role == ADMIN
+
+
+def sees_whole_district(actor: Actor) -> bool:
+    """Admin sees district-wide totals (beside every center's)."""
+    return actor.role == ADMIN
+
+
+# --- teams, centers, users ----------------------------------------------------------------------------
+
+def default_team(actor: Actor) -> int | None:
+    """The team whose lists an actor gets when naming none: a GP their own; others every team in scope."""
+    return actor.team_id if actor.role == GP else None
+
+
+def teams_visible(actor: Actor, team_id_col, center_col):
+    """A WHERE clause on a teams table: a GP their own team, center staff their center's, admin all."""
+    return rows_visible(actor, team_id_col, center_col)
+
+
+def require_team_access(actor: Actor, team):
+    """Return the team (a loaded row or None) if the actor may see it; else not found (404, field team_id)."""
+    if team is None or not can_see(actor, team.id, team.center_id):
+        raise NotFound("No such team.", {"team_id": ["no such team in your scope"]})
+    return team
+
+
+def own_center_rows(actor: Actor, center_col):
+    """A WHERE clause keeping rows of the actor's own center (admin: all): centers, committees, history."""
+    return true() if actor.role == ADMIN else center_col == (actor.center_id or 0)
+
+
+def users_visible(actor: Actor, team_col, center_col):
+    """A WHERE clause on accounts the actor may list: admin all, center staff their center's, a GP their team."""
+    if actor.role == ADMIN:
+        return true()
+    if actor.role == CENTER_STAFF:
+        return center_col == actor.center_id
+    if actor.role == GP:
+        return team_col == actor.team_id
+    raise Invalid("Specialists have no user list.", {"authorization": ["role"]})
+
+
+def report_scope(actor: Actor, center_id: int | None, center_exists: Callable[[int], bool]) -> tuple:
+    """(team_id, center_id) filters of a report (indicators) over everything in the actor's scope, with
+    center_id as asked (or None); -1 matches nothing. A center out of scope is not found."""
+    if actor.role == GP:
+        return actor.team_id if actor.team_id is not None else -1, actor.center_id
+    if actor.role == CENTER_STAFF:
+        if center_id is not None and center_id != actor.center_id:
+            raise NotFound("No such center.", {"center_id": ["no such center in your scope"]})
+        return None, actor.center_id if actor.center_id is not None else -1
+    if actor.role == ADMIN:
+        if center_id is not None and not center_exists(center_id):
+            raise NotFound("No such center.", {"center_id": ["no such center"]})
+        return None, center_id
+    return -1, -1  # specialists see no patient data; the route already refuses them
+
+
+def new_household_team(actor: Actor, committee) -> int | None:
+    """The team a new household in this committee (a loaded row or None) goes to, if the actor may open one
+    there: a committee of the actor's center (admin: any); a GP only in their team's service area, and the
+    household goes to the GP's team; others give it the committee's team. Else a field error on committee_id."""
+    if committee is None or (actor.role != ADMIN and committee.center_id != actor.center_id):
+        raise field_error("committee_id", "no such committee in your center")
+    if actor.role == GP and committee.team_id != actor.team_id:
+        raise field_error("committee_id", "this committee is not in your team's service area")
+    return actor.team_id if actor.role == GP else committee.team_id
+
+
+# --- center work queues -------------------------------------------------------------------------------
+
+def queue_visible(actor: Actor, of_center: Callable[[int], object], what: str):
+    """A WHERE clause on a center's work queue (the unmatched lab messages, refused messages): admin all,
+    center staff their center's (`of_center(center_id)` builds that clause); anyone else is refused (403)."""
+    if actor.role == ADMIN:
+        return true()
+    if actor.role == CENTER_STAFF and actor.center_id is not None:
+        return of_center(actor.center_id)
+    raise Forbidden(f"{what} is for center staff.", {"authorization": "role"})
 
 
 # --- referrals (issue 13) -------------------------------------------------------------------------
@@ -76,7 +203,7 @@ def require_center(actor: Actor, center_id: int) -> None:
 
 def referrals_visible(actor: Actor, referral):
     """A WHERE clause limiting the Referral model (or an alias) to the cases the actor may see."""
-    if actor.role == "specialist":
+    if actor.role == SPECIALIST:
         named = or_(referral.specialist_id == actor.user_id, referral.owner_id == actor.user_id)
         if actor.hospital_id is None or not actor.department:
             return named
@@ -88,7 +215,7 @@ def referrals_visible(actor: Actor, referral):
 
 def can_see_referral(actor: Actor, referral) -> bool:
     """The same rule as referrals_visible, for one case already loaded."""
-    if actor.role == "specialist":
+    if actor.role == SPECIALIST:
         if actor.user_id in (referral.specialist_id, referral.owner_id):
             return True
         return (referral.specialist_id is None and referral.owner_id is None and actor.hospital_id is not None
@@ -106,5 +233,16 @@ def require_referral(actor: Actor, referral):
 
 def require_referral_sender(actor: Actor, resident) -> None:
     """Only a GP of the resident's own team sends a referral for them (others: not found)."""
-    if actor.role != "gp" or actor.team_id is None or resident is None or resident.team_id != actor.team_id:
+    if actor.role != GP or actor.team_id is None or resident is None or resident.team_id != actor.team_id:
         raise NotFound("No such resident.", {"resident_id": ["no such resident in your team"]})
+
+
+def addressable_specialist(user) -> bool:
+    """A user a case may be addressed to, or a directory entry written for: an active specialist account
+    at a hospital."""
+    return user is not None and user.role == SPECIALIST and bool(user.is_active) and user.hospital_id is not None
+
+
+def specialist_accounts(role_col):
+    """A WHERE clause on users: specialist accounts (the directory lists only them)."""
+    return role_col == SPECIALIST

@@ -13,7 +13,7 @@ from ..errors import Conflict, Invalid, field_error
 from ..followups.models import FollowUpStatus
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Committee, Team
-from ..scope import Actor, require_center
+from ..scope import Actor, own_center_rows, require_center
 from .models import AssignmentChange
 
 
@@ -219,8 +219,7 @@ def history(actor: Actor, household_id: str | None = None, center_id: int | None
     """Assignment changes, newest first, within the actor's center."""
     stmt = (select(AssignmentChange).join(Household, Household.id == AssignmentChange.household_id)
             .order_by(AssignmentChange.id.desc()))
-    if actor.role != "admin":
-        stmt = stmt.where(Household.center_id == actor.center_id)
+    stmt = stmt.where(own_center_rows(actor, Household.center_id))
     if household_id:
         stmt = stmt.where(AssignmentChange.household_id == household_id)
     if center_id:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import Conflict, Invalid, NotFound, field_error
+from ..errors import Conflict, NotFound, field_error
 from ..org.models import Center, Hospital, Team
-from ..scope import Actor
+from ..scope import Actor, may_manage_users, users_visible
 from . import services
 from .models import User
 
@@ -56,18 +56,11 @@ def update_user(session: Session, user: User, data: dict, profile: str = "defaul
 def get_visible_user(session: Session, actor: Actor, user_id: int) -> User:
     """A user the actor may manage (admin: all)."""
     user = session.get(User, user_id)
-    if user is None or actor.role != "admin":
+    if user is None or not may_manage_users(actor):
         raise NotFound("No such user.")
     return user
 
 
 def list_users(session: Session, actor: Actor):
     """Accounts the actor may list: admin all, center staff their center's, a GP their team."""
-    stmt = select(User).order_by(User.id)
-    if actor.role == "admin":
-        return stmt
-    if actor.role == "center_staff":
-        return stmt.where(User.center_id == actor.center_id)
-    if actor.role == "gp":
-        return stmt.where(User.team_id == actor.team_id)
-    raise Invalid("Specialists have no user list.", {"authorization": ["role"]})
+    return select(User).where(users_visible(actor, User.team_id, User.center_id)).order_by(User.id)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from ..auth.models import User
 from ..errors import Conflict, NotFound, field_error
 from ..org.models import Hospital
+from ..scope import addressable_specialist, specialist_accounts
 from .models import HALF_DAYS, TITLES, WEEKDAYS, Department, SpecialistEntry
 
 
@@ -48,7 +49,7 @@ def specialists(args: dict):
             .join(SpecialistEntry, SpecialistEntry.user_id == User.id)
             .outerjoin(Department, (Department.hospital_id == User.hospital_id)
                        & (Department.name == User.department))
-            .where(User.role == "specialist", User.is_active.is_(True))
+            .where(specialist_accounts(User.role), User.is_active.is_(True))
             .order_by(User.hospital_id, User.department, User.full_name, User.id))
     if args.get("specialty"):
         text = args["specialty"]
@@ -67,7 +68,7 @@ def specialists(args: dict):
 def put_entry(session: Session, user_id: int, data: dict) -> SpecialistEntry:
     """Write a specialist's directory entry (created on first write); their department must be listed."""
     user = session.get(User, user_id)
-    if user is None or user.role != "specialist":
+    if user is None or not addressable_specialist(user):
         raise NotFound("No such specialist.")
     if department_of(session, user.hospital_id, user.department) is None:
         raise field_error("department", f"add the department {user.department!r} of this hospital first")

@@ -32,7 +32,7 @@ from gpcore.followup import RuleSettings, codes
 from ..errors import NotFound
 from ..households.models import ChronicCondition, Resident
 from ..org.models import Center, Team
-from ..scope import Actor
+from ..scope import Actor, report_scope, sees_whole_district
 from .models import VISIT, FollowUp, FollowUpYear
 from .services import require_team
 
@@ -71,17 +71,7 @@ def _scope(session: Session, actor: Actor, args: dict):
         if center_id is not None and center_id != team.center_id:
             raise NotFound("No such team in this center.", {"team_id": ["not in this center"]})
         return team_id, team.center_id
-    if actor.role == "gp":
-        return actor.team_id if actor.team_id is not None else -1, actor.center_id
-    if actor.role == "center_staff":
-        if center_id is not None and center_id != actor.center_id:
-            raise NotFound("No such center.", {"center_id": ["no such center in your scope"]})
-        return None, actor.center_id if actor.center_id is not None else -1
-    if actor.role == "admin":
-        if center_id is not None and session.get(Center, center_id) is None:
-            raise NotFound("No such center.", {"center_id": ["no such center"]})
-        return None, center_id
-    return -1, -1  # specialists see no patient data; the route already refuses them
+    return report_scope(actor, center_id, lambda c_id: session.get(Center, c_id) is not None)
 
 
 def indicators(session: Session, actor: Actor, args: dict) -> dict:
@@ -220,7 +210,7 @@ def _roll_up(session: Session, actor: Actor, per_team: dict, team_id, center_id,
         for c_id in center_ids:
             for cond in conditions:
                 rows.append(_row("center", c_id, None, centers.get(c_id, ""), cond, by_center[c_id][cond]))
-        if actor.role == "admin" and center_id is None:
+        if sees_whole_district(actor) and center_id is None:
             for cond in conditions:
                 rows.append(_row("district", None, None, "全区", cond, district[cond]))
     return rows

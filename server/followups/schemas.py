@@ -2,12 +2,12 @@
 import marshmallow as ma
 
 from gpcore.followup import REFERRAL_LEVELS, VISIT_CLASSIFICATIONS
+from gpcore.followup.worklist import BUCKETS
 
 from ..api import Schema
 from ..labs.schemas import LabAlertsSchema
 from ..referrals.schemas import ReferralAnswerItemSchema
 from .models import KINDS
-from .worklist import BUCKETS
 
 V = ma.validate
 CONDITION = {"hypertension": "高血压 (hypertension form)", "t2dm": "2型糖尿病 (type 2 diabetes form)"}

@@ -15,20 +15,22 @@ from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
 from gpcore.followup import codes
+from gpcore.followup.worklist import due_from
 
 from ..audit import services as audit
-from ..errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from ..errors import Conflict, Invalid, NotFound, field_error
 from ..households import services as households
 from ..households.models import ChronicCondition, Resident
 from ..org.models import Team
-from ..scope import Actor, require_visible, rows_visible
+from ..scope import (FOLLOWUP_RECORDERS, Actor, require_followup_recorder, require_team_access, require_visible,
+                     rows_visible)
 from .models import DEATH, LOST, VISIT, FollowUp, FollowUpStatus, FollowUpYear
 from .status_rows import add_status_rows, empty_status
 
 # Registry code (server/households) -> the national form that records it (gpcore).
 FORMS = {"hypertension": rules.HypertensionVisit, "t2dm": rules.DiabetesVisit}
 PARSERS = {"hypertension": rules.parse_hypertension_visit, "t2dm": rules.parse_diabetes_visit}
-RECORDERS = ("gp", "admin")
+RECORDERS = FOLLOWUP_RECORDERS
 # The teams work in China: "today" for a visit date is the date on the doctor's calendar, not UTC's.
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -59,8 +61,7 @@ def effective():
 
 
 def _can_record(actor: Actor) -> None:
-    if actor.role not in RECORDERS:
-        raise Forbidden("Only a GP team member or an admin records follow-ups.", {"authorization": "role"})
+    require_followup_recorder(actor)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -128,11 +129,7 @@ def team_followups(session: Session, actor: Actor, args: dict):
 
 def require_team(session: Session, actor: Actor, team_id: int) -> Team:
     """A team the actor may see (a GP their own, center staff their center's); others are not found."""
-    team = session.get(Team, team_id)
-    if team is None or not (actor.role == "admin" or (actor.role == "gp" and actor.team_id == team.id)
-                            or (actor.role == "center_staff" and actor.center_id == team.center_id)):
-        raise NotFound("No such team.", {"team_id": ["no such team in your scope"]})
-    return team
+    return require_team_access(actor, session.get(Team, team_id))
 
 
 # --- recording ------------------------------------------------------------------------------------
@@ -339,8 +336,6 @@ def _latest_effective_visits(*where):
 
 def _status_values(session: Session, row) -> dict:
     """FollowUpStatus values from a _latest_effective_visits row, re-deciding a stale latest visit."""
-    from .worklist import due_from  # the worklist module imports this one
-
     values = dict(row)
     if values["reassessed"]:
         values.update(_redecide(session, values["followup_id"]))

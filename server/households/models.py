@@ -90,7 +90,9 @@ class Resident(Base):
                       # finds its patient (labs.matching). The trigram index does not serve it: no trigrams
                       # for two-character names, and a scan of every shared surname's trigrams for the rest
                       # (migration 0005).
-                      Index("ix_residents_name_birth_date", "name", "birth_date"))
+                      Index("ix_residents_name_birth_date", "name", "birth_date"),
+                      # A tablet's first sync walks its team's residents in id order (migration s003).
+                      Index("ix_residents_team_id_id", "team_id", "id"))
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
     # Denormalised from the household so a team's scope is one indexed column away (search, sync).

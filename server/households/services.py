@@ -12,19 +12,18 @@ from gpcore import idcard, pinyin, record_number
 from ..assignment.models import AssignmentChange
 from ..audit import services as audit
 from ..db import new_uuid
-from ..errors import Conflict, Forbidden, Invalid, NotFound, field_error
+from ..errors import Conflict, Invalid, NotFound, field_error
 from ..followups.models import FollowUpStatus
 from ..followups import status_rows as followups
 from ..org.models import Center, Committee
-from ..scope import Actor, require_visible, rows_visible
+from ..scope import Actor, new_household_team, require_care_role, require_visible, rows_visible
 from .models import ChronicCondition, Household, Resident, ResidentMove
 
 HOUSEHOLD_FIELDS = ("address", "phone", "health_problems", *hf.LIVING_ENVIRONMENT)
 
 
 def _can_write(actor: Actor) -> None:
-    if actor.role not in ("gp", "center_staff", "admin"):
-        raise Forbidden("Your role cannot change health files.", {"authorization": "role"})
+    require_care_role(actor, "Your role cannot change health files.")
 
 
 # --- households -------------------------------------------------------------------------------
@@ -74,11 +73,7 @@ def create_household(session: Session, actor: Actor, data: dict) -> Household:
     """A new household in a committee of the actor's center; a GP's goes to the GP's own team."""
     _can_write(actor)
     committee = session.get(Committee, data["committee_id"])
-    if committee is None or (actor.role != "admin" and committee.center_id != actor.center_id):
-        raise field_error("committee_id", "no such committee in your center")
-    if actor.role == "gp" and committee.team_id != actor.team_id:
-        raise field_error("committee_id", "this committee is not in your team's service area")
-    team_id = actor.team_id if actor.role == "gp" else committee.team_id
+    team_id = new_household_team(actor, committee)
     # A tablet opening a household offline names it with its own UUID (sync); the REST API does not.
     hh = Household(id=data.get("id") or new_uuid(), center_id=committee.center_id, committee_id=committee.id,
                    team_id=team_id, created_by=actor.user_id, **{k: data.get(k) for k in HOUSEHOLD_FIELDS})

@@ -18,7 +18,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
-from .hl7v2 import _CJK, exclusion_reason, parse_reference_range
+from .hl7v2 import _CJK, exclusion_reason
+
 from .model import (
     CRITICAL_FLAGS,
     NORMAL_FLAGS,
@@ -31,6 +32,7 @@ from .model import (
     storable_number,
     storable_range,
 )
+from .ranges import bounds_for, parse_reference_range
 
 FHIR_VERSION_LABEL = "FHIR R4 (validated with fhir.resources.R4B)"
 
@@ -336,16 +338,42 @@ def _value(obs) -> tuple[str, str, Decimal | None, str, str, str]:
 
 
 def _range_sex(rr) -> str:
-    for concept in rr.appliesTo or []:
-        for coding in concept.coding or []:
-            if coding.code in _SEX_CODES:
-                return _SEX_CODES[coding.code]
-        text = (concept.text or "").strip().lower()
-        if text in ("male", "男"):
-            return "M"
-        if text in ("female", "女"):
-            return "F"
+    return next((sex for concept in rr.appliesTo or [] if (sex := _range_sex_of(concept))), "")
+
+
+def _range_sex_of(concept) -> str:
+    for coding in concept.coding or []:
+        if coding.code in _SEX_CODES:
+            return _SEX_CODES[coding.code]
+    text = (concept.text or "").strip().lower()
+    if text in ("male", "男", "男性"):
+        return "M"
+    if text in ("female", "女", "女性"):
+        return "F"
     return ""
+
+
+_AGE_UNITS = {"a": "y", "mo": "mo", "wk": "wk", "d": "d"}  # UCUM codes of ages -> ranges' words
+
+
+def _range_label(rr) -> str:
+    """Whom a referenceRange is for, as a range text names it: "18-64 y M", "M", "成人" ("" for everyone)."""
+    parts = []
+    if rr.age is not None:
+        low, high = rr.age.low, rr.age.high
+        quantity = low if low is not None and low.value is not None else high
+        unit = _AGE_UNITS.get(quantity.code or "", quantity.unit or "y") if quantity is not None else "y"
+        if low is not None and low.value is not None and high is not None and high.value is not None:
+            parts.append(f"{low.value}-{high.value} {unit}")
+        elif low is not None and low.value is not None:
+            parts.append(f">={low.value} {unit}")
+        elif high is not None and high.value is not None:
+            parts.append(f"<={high.value} {unit}")
+    sex = _range_sex(rr)
+    if sex:
+        parts.append(sex)
+    parts += [c.text.strip() for c in rr.appliesTo or [] if c.text and c.text.strip() and not _range_sex_of(c)]
+    return " ".join(parts)
 
 
 def _range_text(rr) -> str:
@@ -392,14 +420,21 @@ def _add_observation(report: LabReport, obs, patient: LabPatient, resources, set
     code, name, system = _coding(obs.code)
     value_type, value_text, value_num, comparator, unit, value_code = _value(obs)
     ranges = obs.referenceRange or []
-    by_sex = {s: _range_text(rr) for rr in ranges if (s := _range_sex(rr))}
-    chosen = next((rr for rr in ranges if _range_sex(rr) == patient.sex), None) if by_sex else None
-    chosen = chosen or next((rr for rr in ranges if not _range_sex(rr)), None)
-    if chosen is None and not by_sex and ranges:
-        chosen = ranges[0]
-    range_text = "; ".join(f"{s}:{t}" for s, t in by_sex.items()) if by_sex else (
-        _range_text(chosen) if chosen is not None else "")
-    low, high = _bounds(chosen, patient.sex) if chosen is not None else (None, None)
+    by_sex: dict[str, str] = {}
+    if any(_range_label(rr) for rr in ranges):
+        # Ranges for some sexes or ages: one text with a band each ("M:130-175; F:115-150", "18-64 y M:
+        # 4.6-5.4; ..."), read as an HL7 range text is (ranges.bounds_for: the sex only here; intake
+        # chooses again for the resident, by sex and age).
+        range_text = "; ".join(f"{_range_label(rr)}:{_range_text(rr)}" if _range_label(rr) else _range_text(rr)
+                               for rr in ranges)
+        low, high = bounds_for(range_text, patient.sex, None, None)
+        sexes = [_range_sex(rr) for rr in ranges]
+        if all(sexes) and len(set(sexes)) == len(sexes) and not any(rr.age for rr in ranges):
+            by_sex = {_range_sex(rr): _range_text(rr) for rr in ranges}
+    else:
+        chosen = ranges[0] if ranges else None
+        range_text = _range_text(chosen) if chosen is not None else ""
+        low, high = _bounds(chosen, patient.sex) if chosen is not None else (None, None)
     flags = [c.code.upper() for concept in obs.interpretation or [] for c in concept.coding or [] if c.code]
     reason = exclusion_reason(value_type, code, name, value_text, unit, range_text, flags)
     if reason:

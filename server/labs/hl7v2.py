@@ -51,6 +51,7 @@ from .model import (
     storable_number,
     storable_range,
 )
+from .ranges import ReferenceRange, parse_reference_range  # noqa: F401 (parse_reference_range: a public name here)
 
 # --------------------------------------------------------------------------------------------------
 # Errors and the message header
@@ -367,58 +368,6 @@ def _decimal(text: str) -> Decimal | None:
     except (InvalidOperation, ValueError):
         return None
     return d if d.is_finite() else None
-
-
-# --------------------------------------------------------------------------------------------------
-# Reference ranges
-
-# A number not followed by ":n" or "/n": "<1:200" is a titre and "1/40" a dilution, not bounds.
-_NUM = r"[-+]?\d+(?:\.\d+)?(?![\d.]|\s*[:/]\s*\d)"
-_BETWEEN = re.compile(rf"^\s*({_NUM})\s*(?:-|~|–|—|to|至|\.\.)\s*({_NUM})")
-_ONE_SIDED = re.compile(rf"^\s*(<=|>=|=<|=>|≤|≥|<|>)\s*({_NUM})")
-_SEX_MARK = re.compile(r"(?<![A-Za-z])(Male|Female|male|female|MALE|FEMALE|M|F)(?![A-Za-z])\s*[:=]?\s*"
-                       r"|(男性|女性|男|女)\s*[:=]?\s*")
-
-
-@dataclass
-class ReferenceRange:
-    """A reference range read from text: the bounds that apply to this patient, and each sex's text."""
-
-    text: str
-    low: Decimal | None = None
-    high: Decimal | None = None
-    by_sex: dict[str, str] = field(default_factory=dict)
-
-
-def _bounds(text: str) -> tuple[Decimal | None, Decimal | None]:
-    m = _BETWEEN.match(text)
-    if m:
-        return Decimal(m.group(1)), Decimal(m.group(2))
-    m = _ONE_SIDED.match(text)
-    if m:
-        op, num = m.group(1), Decimal(m.group(2))
-        return (None, num) if op in ("<", "<=", "=<", "≤") else (num, None)
-    return None, None
-
-
-def parse_reference_range(text: str, sex: str = "U") -> ReferenceRange:
-    """Read '3.5-5.5', '<5', '>=60', '<9 mcg/dL: acceptable', 'M:130-175;F:115-150', '男 130-175 女 115-150'."""
-    original = text
-    # NFKC folds full-width digits and punctuation (３．５～５．５, ：) that Chinese systems send.
-    text = unicodedata.normalize("NFKC", text).strip().strip("()[]")
-    marks = list(_SEX_MARK.finditer(text))
-    sexes = {("M" if (m.group(1) or m.group(2))[0] in "Mm男" else "F") for m in marks}
-    if sexes == {"M", "F"}:
-        by_sex: dict[str, str] = {}
-        for i, m in enumerate(marks):
-            end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-            part = text[m.end():end].strip().strip(";,/|").strip()
-            key = "M" if (m.group(1) or m.group(2))[0] in "Mm男" else "F"
-            by_sex.setdefault(key, part)
-        low, high = _bounds(by_sex[sex]) if sex in by_sex else (None, None)
-        return ReferenceRange(original, low, high, by_sex)
-    low, high = _bounds(text)
-    return ReferenceRange(original, low, high)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -834,6 +783,8 @@ def _add_observation(report: LabReport, obr: _Segment, obx: _Segment, patient: L
 
     value_text, value_num, comparator, value_code = _value(obx, value_type, ctx)
     value_num = storable_number(value_num, f"{where}: OBX-5", ctx.warnings)
+    # The bounds for the patient as the lab names them (sex only: ages need the specimen date and a birth
+    # date the lab may have wrong); intake chooses again for the resident the message is filed under.
     ref = parse_reference_range(range_text, patient.sex) if range_text else ReferenceRange("")
     ref.low, ref.high = storable_range(ref.low, ref.high, f"{where}: OBX-7", ctx.warnings)
     if ref.by_sex and patient.sex not in ref.by_sex:

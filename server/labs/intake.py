@@ -4,10 +4,11 @@ No Flask here: the HTTP views and the MLLP listener both call `receive_hl7`, whi
 the ACK, so an AA always means the result is durably stored. Choices:
 - A feed is a hospital's interface engine with its own random key (header X-Lab-Feed-Key over HTTP); the
   MLLP listener is bound to one feed when it starts, since MLLP has no authentication of its own.
-- Idempotency: feed + MSH-4 + MSH-10 + the content's fingerprint (models.content_fingerprint: the bytes
-  after MSH; FHIR: feed + Bundle.identifier). A repeat answers the stored ACK, byte for byte, and stores
-  nothing new. The same MSH-10 with other content is a new message, stored with a warning: analysers may
-  number every message 1, and dropping one would lose a patient's results. A rejected message (AR/AE) is
+- Idempotency: feed + MSH-4 + MSH-10 (FHIR: Bundle.identifier) + the content's fingerprint
+  (models.content_fingerprint: the bytes after MSH; FHIR: the resources in canonical JSON). A repeat answers
+  the stored ACK (FHIR: 200, duplicate) and stores nothing new. The same control id with other content is a
+  new message, stored with a warning: analysers may number every message 1, and a lab sends an amended
+  FHIR report under the bundle's identifier; dropping either would lose a patient's results. A rejected message (AR/AE) is
   not stored as results, so the sender may fix it and resend under the same control id; its bytes, the
   reason and the ACK are kept in lab_rejections (center staff and admin list them), so nothing a hospital
   sent is lost.
@@ -46,10 +47,12 @@ from gpcore import pinyin
 from ..audit import services as audit
 from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
-from ..errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized, field_error
+from ..errors import DomainError, Invalid, NotFound, Unauthorized, field_error
 from ..org.models import Center, Hospital
-from ..scope import Actor
+from ..households.models import Resident
+from ..scope import Actor, require_admin
 from . import model as parsed
+from . import ranges
 from .fhir import FHIRBundleError, parse_fhir_bundle
 from .hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
 from .matching import _CJK, REASONS, SEX_CODES, Match, candidates, decide
@@ -82,8 +85,7 @@ def _hash(key: str) -> str:
 
 def create_feed(session: Session, actor: Actor, data: dict) -> tuple[LabFeed, str]:
     """A new feed for a hospital and the centers it serves; returns the feed and its key (shown only once)."""
-    if actor.role != "admin":
-        raise Forbidden("Only an admin adds lab feeds.", {"authorization": "role"})
+    require_admin(actor, "Only an admin adds lab feeds.")
     if session.get(Hospital, data["hospital_id"]) is None:
         raise field_error("hospital_id", "no such hospital")
     centers = session.scalars(select(Center).where(Center.id.in_(data["center_ids"]))).all()
@@ -101,8 +103,7 @@ def create_feed(session: Session, actor: Actor, data: dict) -> tuple[LabFeed, st
 
 def revoke_feed(session: Session, actor: Actor, feed_id: str) -> LabFeed:
     """Stop a feed's key from working (its messages stay)."""
-    if actor.role != "admin":
-        raise Forbidden("Only an admin revokes lab feeds.", {"authorization": "role"})
+    require_admin(actor, "Only an admin revokes lab feeds.")
     feed = session.get(LabFeed, int(feed_id)) if str(feed_id).isdigit() else None
     if feed is None:
         raise NotFound("No such lab feed.")
@@ -361,11 +362,33 @@ def store(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw
     if (fillers and rows[0].known_orders) or len(set(fillers)) < len(fillers):
         # Adds to a known order (or one order twice in this message): reconcile and supersede with the ORM.
         return _store_with_orm(session, feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack,
-                               match=match)
+                               match=match, rows=rows)
     team_id = next((r.team_id for r in rows if match.resident_id and getattr(r, "id", None) == match.resident_id),
                    None)
     return _store_new_orders(session, feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack,
-                             match=match, team_id=team_id)
+                             match=match, team_id=team_id, patient=_resident_facts(session, rows, match))
+
+
+def _resident_facts(session: Session, rows, match: Match) -> tuple[str | None, dt.date | None]:
+    """The sex (as stored, '1'/'2') and birth date of the resident the message is filed under, which choose
+    a reference range's band; (None, None) for a message filed under nobody yet."""
+    if match.resident_id is None:
+        return None, None
+    row = next((r for r in rows if getattr(r, "id", None) == match.resident_id), None)
+    if row is None:  # matching's candidates include whoever it matched: a guard, not a path
+        row = session.get(Resident, match.resident_id)
+    return row.sex, row.birth_date
+
+
+def _bounds(result: parsed.LabResult, report: parsed.LabReport, patient: tuple[str | None, dt.date | None],
+            now: dt.datetime) -> dict:
+    """range_low/range_high for the resident (ranges.resident_bounds), on the specimen's date in China."""
+    when = local_time(result.observed_at or report.collected_at) or now
+    low, high = ranges.resident_bounds(result.range_text, (result.range_low, result.range_high), *patient,
+                                       when.astimezone(CHINA_STANDARD_TIME).date())
+    # A band's bounds the result columns cannot hold are left out, as the parsers do (its text is kept).
+    low, high = parsed.storable_range(low, high, "", [])
+    return {"range_low": low, "range_high": high}
 
 
 @functools.cache
@@ -388,13 +411,25 @@ def _message_values(feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes,
         raw=bytes(raw), encoding=msg.encoding, encoding_reason=msg.encoding_reason,
         charset_declared=msg.charset_declared[:40], sent_at=local_time(msg.sent_at), received_at=now,
         ack_code="AA" if ack is not None else None, ack=ack,
-        warnings=list(msg.warnings), patient_name=patient.name[:100],
+        warnings=[*msg.warnings, *_long_range_notes(msg)], patient_name=patient.name[:100],
         patient_name_alphabetic=patient.name_alphabetic[:100], patient_sex=patient.sex[:1] or "U",
         patient_birth_date=patient.birth_date, patient_id_number=patient.citizen_id,
         patient_identifiers=[i._asdict() for i in patient.identifiers],
         match_status="matched" if match.resident_id else "unmatched", match_method=match.method,
         match_reason=match.reason, match_note=match.note or None, resident_id=match.resident_id,
         suggested_resident_id=match.suggested, resolved_by=None, resolved_at=None, dismiss_reason=None)
+
+
+# Real reference ranges, even with bands for every age and both sexes, run to a few hundred characters; a
+# text past this is stored whole all the same, with a warning for the interface log (a sender's mistake,
+# such as a whole report pasted into OBX-7, is then seen, not silently kept).
+RANGE_TEXT_WARN = 2000
+
+
+def _long_range_notes(msg: parsed.LabMessage) -> list[str]:
+    return [f"result {r.code or r.name} (set id {r.set_id}): its reference range text is {len(r.range_text)} "
+            f"characters, more than {RANGE_TEXT_WARN}: stored whole" for r in msg.results
+            if len(r.range_text) > RANGE_TEXT_WARN]
 
 
 def _insert_while_feed_live(session: Session, table, values: dict) -> None:
@@ -437,8 +472,8 @@ def _reused_control_id_warnings():
 
 
 def _reused_control_id_note(control_id: str) -> str:
-    return (f"MSH-10 control id {control_id} was received before with different content: stored as another "
-            "message (the sender reuses control ids)")
+    return (f"control id {control_id} (MSH-10, FHIR Bundle.identifier) was received before with different "
+            "content: stored as another message (a correction, a later status, or a sender that reuses ids)")
 
 
 def _report_values(feed: LabFeed | FeedRef, report: parsed.LabReport, resident_id: str | None,
@@ -461,13 +496,13 @@ def _excluded(report: parsed.LabReport) -> list[dict]:
 
 
 def _result_values(result: parsed.LabResult, report_id: str, message_id: str, position: int,
-                   now: dt.datetime) -> dict:
+                   now: dt.datetime, bounds: dict) -> dict:
     return dict(
         report_id=report_id, message_id=message_id, position=position, set_id=result.set_id[:20],
         code=(result.code or result.name)[:60], name=result.name[:200], coding_system=result.coding_system[:60],
         value_type=result.value_type[:5], value_text=result.value_text, value_num=result.value_num,
         value_code=result.value_code[:60], comparator=result.comparator[:2], unit=result.unit[:60],
-        range_text=result.range_text[:200], range_low=result.range_low, range_high=result.range_high,
+        range_text=result.range_text, **bounds,
         range_by_sex=dict(result.range_by_sex), flags=list(result.flags), critical=result.critical,
         abnormal=result.abnormal, status=result.status[:2], observed_at=local_time(result.observed_at),
         observer=result.observer[:100], comments=list(result.comments), received_at=now, superseded_by_id=None,
@@ -476,7 +511,7 @@ def _result_values(result: parsed.LabResult, report_id: str, message_id: str, po
 
 def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *,
                       fmt: str, transport: str, now: dt.datetime, ack: bytes | None, match: Match,
-                      team_id: int | None) -> Stored:
+                      team_id: int | None, patient: tuple[str | None, dt.date | None]) -> Stored:
     """Every order of the message is new: plain INSERTs, no unit of work. The rows are what the ORM path
     would write for a new report (same positions, flags and report summary); the sync change log is written
     here because the ORM hook does not see Core writes."""
@@ -488,7 +523,8 @@ def _store_new_orders(session: Session, feed: LabFeed | FeedRef, msg: parsed.Lab
         rep = _report_values(feed, report, match.resident_id, now)
         last: dict[str, dict] = {}
         for position, result in enumerate(report.results):
-            row = _result_values(result, rep["id"], message["id"], position, now)
+            row = _result_values(result, rep["id"], message["id"], position, now,
+                                 _bounds(result, report, patient, now))
             last[row["code"]] = row  # a code twice in one report: the later row is the current one
             results.append(row)
         rep["critical"] = any(r["critical"] for r in last.values())
@@ -538,7 +574,7 @@ def _sync_log_statement(postgres: bool):
 
 
 def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMessage, raw: bytes, *, fmt: str,
-                    transport: str, now: dt.datetime, ack: bytes | None, match: Match) -> Stored:
+                    transport: str, now: dt.datetime, ack: bytes | None, match: Match, rows) -> Stored:
     """A message adding to known orders: load them with their rows, decide which of them are this patient's
     (place_orders), add rows that supersede (or are superseded by) the current ones; an order number another
     patient holds becomes a report of its own."""
@@ -557,6 +593,7 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
             LabMessage.patient_birth_date, LabMessage.patient_sex, LabMessage.patient_id_number))  # not raw
         .order_by(LabReport.filler_reuse)).all()
     match, targets = place_orders(msg.patient, match, known)
+    patient = _resident_facts(session, rows, match)  # after place_orders: an order may confirm a suggestion
     values = _message_values(feed, msg, raw, fmt=fmt, transport=transport, now=now, ack=ack, match=match)
     if session.scalar(select(_control_id_reused()), values):
         values["warnings"].append(_reused_control_id_note(values["control_id"]))
@@ -579,7 +616,7 @@ def _store_with_orm(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
             if filler:
                 targets[filler], reuses[filler] = rep, reuse  # a second OBR with this number joins it
         _update_header(rep, report)
-        _add_results(rep, report, row, now)
+        _add_results(rep, report, row, now, patient)
         rep.changed_at = now
         if rep not in row.reports:
             row.reports.append(rep)
@@ -705,7 +742,8 @@ def _new_comments(have: list[str], comments: list[str]) -> list[str]:
     return [c for c in dict.fromkeys(comments) if c not in have]
 
 
-def _add_results(rep: LabReport, report: parsed.LabReport, message: LabMessage, now: dt.datetime) -> None:
+def _add_results(rep: LabReport, report: parsed.LabReport, message: LabMessage, now: dt.datetime,
+                 patient: tuple[str | None, dt.date | None]) -> None:
     current = {r.code: r for r in rep.results if r.superseded_by_id is None and r.superseded_at is None}
     next_position = max((r.position for r in rep.results), default=-1) + 1
     added: set[str] = set()
@@ -715,8 +753,8 @@ def _add_results(rep: LabReport, report: parsed.LabReport, message: LabMessage, 
             message=message, position=next_position, set_id=result.set_id[:20], code=code,
             name=result.name[:200], coding_system=result.coding_system[:60], value_type=result.value_type[:5],
             value_text=result.value_text, value_num=result.value_num, value_code=result.value_code[:60],
-            comparator=result.comparator[:2], unit=result.unit[:60], range_text=result.range_text[:200],
-            range_low=result.range_low, range_high=result.range_high, range_by_sex=dict(result.range_by_sex),
+            comparator=result.comparator[:2], unit=result.unit[:60], range_text=result.range_text,
+            **_bounds(result, report, patient, now), range_by_sex=dict(result.range_by_sex),
             flags=list(result.flags), critical=result.critical, abnormal=result.abnormal,
             status=result.status[:2], observed_at=local_time(result.observed_at), observer=result.observer[:100],
             comments=list(result.comments), received_at=now)

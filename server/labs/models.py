@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from decimal import Decimal
 
 from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer, LargeBinary, Numeric, String,
@@ -30,21 +31,57 @@ LabNumber = Numeric(20, 6, asdecimal=True)
 
 
 def content_fingerprint(raw: bytes, fmt: str) -> str:
-    """What tells two messages under one control id apart: for HL7 v2 the SHA-256 (hex) of the bytes after
-    the MSH segment, line endings normalised; "" for FHIR, where Bundle.identifier alone identifies.
+    """What tells two messages under one control id apart (SHA-256, hex): a resend of the same content has
+    the same fingerprint, a correction or a later status another one, stored as a new version.
 
-    HL7: an interface engine resending a message may regenerate MSH (MSH-7's time, even the ACK fields) and
-    change CR to CRLF, so those do not count; what the lab said about the patient and the results does. An
-    analyser that numbers every message 1 thus has each of its messages stored.
-    FHIR: Bundle.identifier is meant to be unique and to survive copying between servers, while JSON has no
-    canonical bytes (key order, spacing, number forms, a regenerated meta.lastUpdated or timestamp), so a
-    byte hash would take resends of one bundle for new messages and store their results twice.
-    Plain Python (no database, no app): migration l003 backfills with it, and must agree with intake.
+    HL7: the bytes after the MSH segment, line endings normalised. An interface engine resending a message may
+    regenerate MSH (MSH-7's time, even the ACK fields) and change CR to CRLF, so those do not count; what the
+    lab said about the patient and the results does. An analyser that numbers every message 1 thus has each
+    of its messages stored.
+    FHIR: the bundle's resources in canonical JSON (fhir_fingerprint). Bundle.identifier alone is not enough:
+    a lab sends an amended report under the same identifier, and taking it for a repeat lost the correction.
+    Plain Python (no database, no app): migrations l003 and l007 backfill with copies of it, and must agree.
     """
-    if fmt != "hl7v2":
-        return ""
-    _msh, _end, rest = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").partition(b"\r")
-    return hashlib.sha256(rest.strip(b"\r")).hexdigest()
+    if fmt == "hl7v2":
+        _msh, _end, rest = raw.replace(b"\r\n", b"\r").replace(b"\n", b"\r").partition(b"\r")
+        return hashlib.sha256(rest.strip(b"\r")).hexdigest()
+    if fmt == "fhir":
+        return fhir_fingerprint(raw)
+    return ""
+
+
+def fhir_fingerprint(raw: bytes) -> str:
+    """SHA-256 of a FHIR bundle's resources in canonical JSON, stable under re-serialisation.
+
+    Canonical: keys sorted, no whitespace, strings as parsed (so \\u603b and 总 agree), numbers in one form
+    (6.30, 6.3 and 6.3e0 agree; 100 and 100.0 too), the entries' resources sorted (their order in a bundle
+    carries no meaning here). What does not count, because an interface engine or a FHIR server regenerates
+    it on every send while the lab's content is unchanged: the Bundle's own fields (id, identifier, meta,
+    timestamp, type, link, signature: the identifier is the control id the fingerprint sits beside),
+    entry.fullUrl / request / response / search, and each resource's meta (versionId, lastUpdated, source,
+    profile, tags). Everything else counts, the narrative (text) included: a change there stores one more
+    version of unchanged values (history, no loss), whereas leaving out something that mattered would drop
+    a correction.
+    """
+    try:
+        bundle = json.loads(raw.decode("utf-8-sig"), parse_float=Decimal, parse_int=Decimal)
+    except ValueError:  # intake stores only bundles that parsed; any other bytes: the bytes themselves
+        return hashlib.sha256(raw).hexdigest()
+    entries = bundle.get("entry") if isinstance(bundle, dict) else None
+    resources = sorted(_canonical_json(e.get("resource")) for e in entries or [] if isinstance(e, dict))
+    return hashlib.sha256("\n".join(resources).encode()).hexdigest()
+
+
+def _canonical_json(value) -> str:
+    if isinstance(value, dict):
+        resource = "resourceType" in value  # a resource (contained ones too): its meta does not count
+        return "{" + ",".join(f"{json.dumps(key, ensure_ascii=False)}:{_canonical_json(value[key])}"
+                              for key in sorted(value) if not (resource and key == "meta")) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical_json(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return "0" if value.is_zero() else format(value.normalize(), "f")
+    return json.dumps(value, ensure_ascii=False)  # strings, true/false, null
 
 
 lab_feed_centers = Table(
@@ -207,7 +244,9 @@ class LabResultRow(Base):
     value_code: Mapped[str] = mapped_column(String(60), default="")
     comparator: Mapped[str] = mapped_column(String(2), default="")
     unit: Mapped[str] = mapped_column(String(60), default="")
-    range_text: Mapped[str] = mapped_column(String(200), default="")
+    # The reference range exactly as sent, whole: bands by age and sex run to hundreds of characters, and a
+    # cut text loses the bands after it (issue 17). intake warns past RANGE_TEXT_WARN, never cuts.
+    range_text: Mapped[str] = mapped_column(Text, default="")
     range_low: Mapped[Decimal | None] = mapped_column(LabNumber)
     range_high: Mapped[Decimal | None] = mapped_column(LabNumber)
     range_by_sex: Mapped[dict] = mapped_column(JSON, default=dict)

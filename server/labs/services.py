@@ -11,19 +11,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import String, and_, case, cast, func, or_, select, true
+from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
 
 import printing
 
 from ..audit import services as audit
-from ..errors import Conflict, Forbidden, NotFound, field_error
+from ..errors import Conflict, NotFound, field_error
 from ..households.models import Resident
 from ..households.services import get_resident
 from ..org.models import Hospital
-from ..scope import Actor, can_see, rows_visible
-from . import alerts, matching
+from ..scope import Actor, can_see, queue_visible, require_care_role, require_team_member, rows_visible
+from . import alerts, matching, ranges
 from .intake import CHINA_STANDARD_TIME, reason_text
+from .model import storable_range
 from .models import (LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers,
                      lab_message_reports)
 
@@ -35,12 +36,9 @@ PRINTED_CRITICAL = ("HH", "LL", "AA")
 # --- the unmatched queue ---------------------------------------------------------------------------
 
 def _queue_visible(actor: Actor, feed_column=LabMessage.feed_id, what: str = "The unmatched queue"):
-    if actor.role == "admin":
-        return true()
-    if actor.role == "center_staff" and actor.center_id is not None:
-        return feed_column.in_(select(lab_feed_centers.c.feed_id)
-                               .where(lab_feed_centers.c.center_id == actor.center_id))
-    raise Forbidden(f"{what} is for center staff.", {"authorization": "role"})
+    """The queue rows (by feed) the actor may work on: the feeds serving their center (scope.queue_visible)."""
+    return queue_visible(actor, lambda center_id: feed_column.in_(
+        select(lab_feed_centers.c.feed_id).where(lab_feed_centers.c.center_id == center_id)), what)
 
 
 def list_queue(actor: Actor, args: dict):
@@ -173,6 +171,7 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
         one.resolved_by, one.resolved_at, one.dismiss_reason = actor.user_id, now, None
         for rep in one.reports:
             rep.resident_id = res.id
+            _bounds_for(rep, res)
         detail = {"method": "manual", "reason": one.match_reason, "reports": [r.id for r in one.reports]}
         if one is msg and suggested is not None:
             detail["suggestion"] = "confirmed" if suggested == res.id else "overruled"
@@ -180,6 +179,18 @@ def match_by_hand(session: Session, actor: Actor, msg: LabMessage, resident_id: 
             detail["with"] = msg.id  # filed together with the message staff matched
         audit.record(session, actor, "match", "lab_message", one.id, res.id, detail)
     return msg
+
+
+def _bounds_for(rep: LabReport, res: Resident) -> None:
+    """A report's bounds read again now that its patient is known: a range with bands by sex or age stored
+    none while the message waited in the queue (ranges.resident_bounds; a range without bands is kept)."""
+    for row in rep.results:
+        if not ranges.is_banded(row.range_text):
+            continue
+        when = row.observed_at or rep.collected_at or row.received_at
+        low, high = ranges.resident_bounds(row.range_text, (row.range_low, row.range_high), res.sex,
+                                           res.birth_date, local_date(when))
+        row.range_low, row.range_high = storable_range(low, high, "", [])
 
 
 def _sharing_reports(session: Session, messages: list[LabMessage]) -> list[LabMessage]:
@@ -264,8 +275,7 @@ def list_for_resident(session: Session, actor: Actor, resident_id: str, args: di
 
 def list_reports(actor: Actor, args: dict):
     """A select of reports in the actor's scope: critical first, then newest; new=true: not seen since changed."""
-    if actor.role not in ("gp", "center_staff", "admin"):
-        raise Forbidden("Lab reports are for GP teams and center staff.", {"authorization": "role"})
+    require_care_role(actor, "Lab reports are for GP teams and center staff.")
     stmt, seen, reported = _report_rows()
     stmt = stmt.where(rows_visible(actor, Resident.team_id, Resident.center_id))
     if args.get("new"):
@@ -295,8 +305,7 @@ def get_report(session: Session, actor: Actor, report_id: str) -> LabReport:
 
 def mark_seen(session: Session, actor: Actor, rep: LabReport) -> LabReportSeen:
     """The actor's team has seen the report as it is now (a later correction makes it new again)."""
-    if actor.role != "gp" or actor.team_id is None:
-        raise Forbidden("Only a GP team marks its reports seen.", {"authorization": "role"})
+    require_team_member(actor, "Only a GP team marks its reports seen.")
     seen = session.get(LabReportSeen, (rep.id, actor.team_id))
     now = dt.datetime.now(dt.timezone.utc)
     if seen is None:
@@ -318,8 +327,7 @@ def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str
     """The team phoned the patient (or their family) about the report's critical values as of
     `report_changed_at` (the version the caller read): what was said, and when (default now). A later call
     replaces the note; every one stays in the audit log."""
-    if actor.role != "gp" or actor.team_id is None:
-        raise Forbidden("Only a GP team notes the call to its patient.", {"authorization": "role"})
+    require_team_member(actor, "Only a GP team notes the call to its patient.")
     if not rep.critical:
         raise Conflict("This report has no critical value to phone through.", {"critical": ["false"]})
     now = dt.datetime.now(dt.timezone.utc)

@@ -6,26 +6,20 @@ from sqlalchemy.orm import Session
 
 from ..auth.models import User
 from ..errors import Conflict, NotFound, field_error
-from ..scope import Actor
+from ..scope import Actor, own_center_rows, teams_visible
 from .models import Center, Committee, Hospital, Team
 
 
 def centers(actor: Actor):
     """Centers the actor belongs to (admin: all)."""
     stmt = select(Center).order_by(Center.id)
-    return stmt if actor.role == "admin" else stmt.where(Center.id == (actor.center_id or 0))
+    return stmt.where(own_center_rows(actor, Center.id))
 
 
 def teams(actor: Actor):
     """Teams visible to the actor: a GP their own, staff their center's, admin all."""
     stmt = select(Team).order_by(Team.id)
-    if actor.role == "admin":
-        return stmt
-    if actor.role == "gp":
-        return stmt.where(Team.id == (actor.team_id or 0))
-    if actor.role == "center_staff":
-        return stmt.where(Team.center_id == (actor.center_id or 0))
-    return stmt.where(Team.id == -1)
+    return stmt.where(teams_visible(actor, Team.id, Team.center_id))
 
 
 def team_members(session: Session, team: Team) -> list[User]:
@@ -45,7 +39,7 @@ def get_team(session: Session, actor: Actor, team_id: int) -> Team:
 def committees(actor: Actor):
     """Committees of the actor's center (admin: all)."""
     stmt = select(Committee).order_by(Committee.center_id, Committee.code)
-    return stmt if actor.role == "admin" else stmt.where(Committee.center_id == (actor.center_id or 0))
+    return stmt.where(own_center_rows(actor, Committee.center_id))
 
 
 def create_center(session: Session, data: dict) -> Center:

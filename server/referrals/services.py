@@ -26,7 +26,8 @@ from ..followups.services import effective
 from ..households.models import Resident
 from ..labs.models import LabReport
 from ..org.models import Center, Hospital, Team
-from ..scope import Actor, referrals_visible, require_referral, require_referral_sender
+from ..scope import (Actor, addressable_specialist, referrals_visible, require_referral,
+                     require_referral_sender)
 from .models import Referral, ReferralMessage
 
 RECENT_VISITS = 3
@@ -141,7 +142,7 @@ def _addressee(session: Session, data: dict) -> tuple[int, str, User | None]:
     """(hospital_id, department, named specialist or None) of a new case; the pool must be in the directory."""
     if data.get("specialist_id") is not None:
         spec = session.get(User, data["specialist_id"])
-        if spec is None or spec.role != "specialist" or not spec.is_active or spec.hospital_id is None:
+        if not addressable_specialist(spec):
             raise field_error("specialist_id", "没有这位专科医生。")
         if (data.get("hospital_id") not in (None, spec.hospital_id)
                 or data.get("department") not in (None, spec.department)):
@@ -255,7 +256,8 @@ def resident_summary(session: Session, actor: Actor, referral_id: str) -> dict:
 def _results(report: LabReport) -> list[dict]:
     """A report's current result rows (corrections replace what they correct), with the lab's flags."""
     return [{"name": row.name or row.code,
-             "value": row.value_text or ("" if row.value_num is None else str(row.value_num)), "unit": row.unit, "range": row.range_text, "flags": row.flags, "critical": row.critical}
+             "value": row.value_text or ("" if row.value_num is None else str(row.value_num)),
+             "unit": row.unit, "range": row.range_text, "flags": row.flags, "critical": row.critical}
             for row in report.results if row.superseded_by_id is None]
 
 

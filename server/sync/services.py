@@ -12,8 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..errors import Forbidden, Invalid
-from ..scope import Actor, rows_visible
+from ..errors import Invalid
+from ..scope import Actor, require_team_member, rows_visible
 from .models import ServerState, SyncChange, SyncConflict
 from .registry import REGISTRY
 
@@ -205,9 +205,7 @@ def _start_position(conn) -> Cursor:
 # --- pull --------------------------------------------------------------------------------------
 
 def _team(actor: Actor) -> int:
-    if actor.role != "gp" or actor.team_id is None:
-        raise Forbidden("Only members of a GP team sync a tablet.", {"authorization": "role"})
-    return actor.team_id
+    return require_team_member(actor, "Only members of a GP team sync a tablet.")
 
 
 def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DEFAULT_LIMIT,
@@ -280,7 +278,7 @@ def _part(ent, rows) -> dict:
 def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
     names = list(REGISTRY)
     idx = names.index(cur.entity)
-    after = cur.after_id
+    after = REGISTRY[cur.entity].decode_after(cur.after_id)
     remaining = cur.remaining
     if remaining < 0:  # counted once per snapshot: counting on every page cost ~10% of a first sync
         remaining = _snapshot_remaining(conn, team, names[idx:], after)
@@ -288,19 +286,16 @@ def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
     budget = limit
     while idx < len(names) and budget > 0:
         ent = REGISTRY[names[idx]]
-        q = ent.page_scope(team)
-        if after != "":
-            q = q.where(ent.table.c.id > ent.key(after))
-        q = q.order_by(ent.table.c.id).limit(budget)
-        rows = conn.execute(q).all()
+        rows = conn.execute(ent.walk_page(team, after, budget, conn.dialect.name)).all()
+        width = len(ent.columns)  # the path's ids follow the entity's columns
         if rows:
-            entities[ent.name] = _part(ent, rows)
+            entities[ent.name] = _part(ent, [r[:width] for r in rows])
             budget -= len(rows)
             remaining -= len(rows)
         if budget > 0:  # this entity is finished
-            idx, after = idx + 1, ""
+            idx, after = idx + 1, ()
         else:
-            after = rows[-1][0]
+            after = tuple(rows[-1][width:])
     complete = idx >= len(names)
     if complete:
         nxt = Cursor(cur.xid, cur.seq)
@@ -308,19 +303,20 @@ def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
     else:
         # Rows written during the snapshot can make the count a little off; it only drives a progress bar.
         remaining = max(remaining, 1)
-        nxt = Cursor(cur.xid, cur.seq, names[idx], str(after), remaining)
+        nxt = Cursor(cur.xid, cur.seq, names[idx], REGISTRY[names[idx]].encode_after(after), remaining)
     return {"entities": entities, "cursor": nxt.encode(), "more": True, "mode": "snapshot",
             "snapshot_complete": complete, "remaining": remaining}
 
 
-def _snapshot_remaining(conn, team: int, names: list[str], after: str) -> int:
+def _snapshot_remaining(conn, team: int, names: list[str], after: tuple) -> int:
     total = 0
     for i, name in enumerate(names):
         ent = REGISTRY[name]
-        q = ent.scope(team)
-        if i == 0 and after != "":
-            q = q.where(ent.table.c.id > ent.key(after))
-        total += conn.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+        if i == 0 and after:
+            q = ent.walk_page(team, after, None, "sqlite")  # a plain join: counted, not walked
+        else:
+            q = ent.scope(team)
+        total += conn.execute(select(func.count()).select_from(q.order_by(None).subquery())).scalar_one()
     return total
 
 

@@ -3,7 +3,7 @@ for days: its loader left a column NULL that a migration had made required).
 
 The smoke figures mean nothing; what is checked is that each benchmark runs every phase to the end and that
 its own accounting adds up. Benchmarks on PostgreSQL run when TEST_DATABASE_URL is set (CI's second run);
-they make and drop their own *_smoke databases on that server, never the test database.
+each recreates its own *_smoke database on that server (never the test database) and leaves it for a look.
 """
 from __future__ import annotations
 
@@ -77,5 +77,7 @@ def test_sync():
     assert first["counts"]["households"] == 50 and first["counts"]["residents"] == 150
     assert first["counts"]["lab_results"] == 8 * first["counts"]["lab_reports"] > 0
     assert first["peak_rss_mb"] < 200  # the tablet's own peak, not the loader's
+    if (ROOT.parent / "shared" / "floor").exists():  # the floor runs beside it, so its path cannot rot either
+        assert first["floor_rows"] == 178_500 and first["floor_ratio"] > 0
     load = json.loads(out.strip().splitlines()[-1].split(":", 1)[1])
     assert load["errors"] == 0 and load["tablets"] == 4

@@ -191,31 +191,6 @@ def test_status_row_follows_a_resident_who_moves_household(fu, as_user, session)
     assert not any(name == "王五" for name, _ in _names(as_user, "gp-a1"))
 
 
-def test_due_from_reads_every_row_a_bucket_can_take():
-    """due_from <= today exactly for the (status row, today) that _item gives a bucket: the SQL filter on
-    due_from drops nothing and reads nothing in vain (checked over a grid of rows and days)."""
-    import datetime as dt
-    import itertools
-
-    from server.followups import worklist as wl
-
-    days = [dt.date(2025, 12, 20) + dt.timedelta(days=n) for n in range(0, 220, 3)]
-    visit_days = [dt.date(2025, 6, 1), dt.date(2025, 12, 30), dt.date(2026, 2, 10)]
-    count = 0
-    for visit, gap, mode_f2f, cls, emergency, referral, referred in itertools.product(
-            visit_days, (None, 3, 14, 15, 60, 90), (True, False), (None, 1, 2, 3, 4), (False, True),
-            (None, "none", "routine", "urgent"), (False, True)):
-        row = {"visit_date": visit, "next_visit_date": visit + dt.timedelta(days=gap) if gap else None,
-               "last_face_to_face": visit if mode_f2f else None, "classification": cls, "emergency": emergency,
-               "referral": referral, "referred": referred, "birth_date": dt.date(1950, 1, 1)}
-        start = wl.due_from(row)
-        for today in days:
-            buckets = wl._item(dict(row), today, dt.date(today.year, 1, 1))["buckets"]
-            assert bool(buckets) == (start <= today), (row, today, buckets, start)
-            count += bool(buckets)
-    assert count > 10_000
-
-
 def test_worklist_ignores_nothing_with_every_row_read(fu, as_user, session):
     """The same lists when every status row is read (due_from as the migration leaves it), per filter."""
     import datetime as dt
