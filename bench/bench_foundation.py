@@ -321,7 +321,7 @@ def http_client(url: str, district):
 
     from server import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DEVELOPMENT": True})
     import logging
     logging.getLogger().setLevel(logging.WARNING)
     actors = [district.admin, *district.center_staff.values(), *(t.gp for t in district.teams)]

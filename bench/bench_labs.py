@@ -73,7 +73,7 @@ def seed(url: str, teams: int, patients: int) -> tuple[str, list[tuple[str, str,
     from server.org.models import Hospital
 
     migrate(url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
     with app.app_context():
         s = db.session()
         district = _district.create_organisation(s, teams)
@@ -128,7 +128,7 @@ def serve(url: str, port: int, ready) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request would dominate
     WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as an interface engine holds its connection
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DEVELOPMENT": True})
     logging.getLogger("server").setLevel(logging.WARNING)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -143,9 +143,12 @@ def serve(url: str, port: int, ready) -> None:
 def serve_production(url: str, port: int, workers: int, threads: int) -> list[int]:
     """Start `server.manage serve-production` (gunicorn) on the port; its pids once every worker is forked
     (master first). The app is loaded before the fork, so a forked worker is ready to serve."""
+    import secrets
     import subprocess
 
-    env = dict(os.environ, DATABASE_URL=url)
+    # serve-production refuses the development secret; the lab feeds sign in with their keys, not tokens
+    env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secrets.token_urlsafe(32),
+               JWT_SECRET_KEY=secrets.token_urlsafe(32))
     master = subprocess.Popen([sys.executable, "-m", "server.manage", "serve-production", "--port", str(port),
                                "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -277,7 +280,7 @@ def print_bench(url: str, runs: int) -> None:
     from server.labs import services
     from server.labs.models import LabReport
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "DEVELOPMENT": True})
     with app.app_context():
         s = db.session()
         rep = s.scalars(select(LabReport).where(LabReport.resident_id.is_not(None)).limit(1)).one()

@@ -48,7 +48,7 @@ def _free_port() -> int:
 
 def _app(url):
     from server import create_app
-    return create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast"})
+    return create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
 
 
 # --- child: the server ---------------------------------------------------------------------------

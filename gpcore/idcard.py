@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from operator import mul
 
+from .clock import china_today
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"  # index = weighted sum mod 11
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
@@ -66,7 +68,7 @@ def parse(raw: str, *, today: _dt.date | None = None, accept_15: bool = True) ->
         birth = _dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise InvalidIdNumber("birth_date", "ID number holds no real birth date.") from None
-    today = today or _dt.date.today()
+    today = today or china_today()
     if birth > today or birth.year < 1880:
         raise InvalidIdNumber("birth_date", "ID number birth date is not a real past date.")
     sex = 1 if int(number[16]) % 2 else 2

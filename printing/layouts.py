@@ -80,6 +80,11 @@ def _patient_fields(patient: Patient) -> list[tuple[str, str]]:
     return [(k, v) for k, v in fields if v]
 
 
+def _given(fields: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The fields that have a value: a label the sender gave nothing for is left off the paper."""
+    return [(label, value) for label, value in fields if value and str(value).strip()]
+
+
 def _end_of_receipt() -> list[Block]:
     # Three blank lines carry the last printed line past the tear bar.
     return [Feed(3), Cut()]
@@ -150,7 +155,7 @@ def lab_report_blocks(report: LabReport, width: PaperWidth) -> list[Block]:
     blocks.append(_rule(cols))
     per_line = 3 if width is PaperWidth.MM80 else 2
     blocks += _field_lines(_patient_fields(report.patient), cols, per_line)
-    blocks += _field_lines([("档案/门诊号", report.patient.record_number), ("标本", report.specimen_type)],
+    blocks += _field_lines(_given([("档案/门诊号", report.patient.record_number), ("标本", report.specimen_type)]),
                            cols, 2 if width is PaperWidth.MM80 else 1)
     blocks.append(_rule(cols))
     first, second = _result_columns(width)
@@ -184,10 +189,13 @@ def lab_report_blocks(report: LabReport, width: PaperWidth) -> list[Block]:
         blocks.append(_rule(cols))
     blocks += _field_lines([("接收时间", format_time(report.received_at)),
                             ("报告时间", format_time(report.reported_at))], cols, 2 if cols >= 48 else 1)
-    blocks += _field_lines([("检验者", report.tester), ("审核者", report.reviewer)], cols, 2)
+    blocks += _field_lines(_given([("检验者", report.tester), ("审核者", report.reviewer)]), cols, 2)
     blocks.append(Feed(1))
     blocks.append(QrCode(report.report_id, module=4 if width is PaperWidth.MM58 else 5))
-    blocks += _centred(f"报告编号：{report.report_id}", cols)
+    number = f"报告编号：{report.report_number or report.report_id}"
+    if text_columns(number) <= cols:
+        # A number broken over two lines cannot be read out over the phone; the QR code carries the id.
+        blocks.append(Line(number, Align.CENTER))
     blocks += _centred("本报告仅对所检标本负责", cols)
     return blocks + _end_of_receipt()
 
@@ -213,6 +221,7 @@ def follow_up_slip_blocks(slip: FollowUpSlip, width: PaperWidth) -> list[Block]:
     if slip.patient.record_number:
         blocks += _field_lines([("档案号", slip.patient.record_number)], cols, 1)
     blocks += _field_lines([("随访日期", format_date(slip.visit_date))], cols, 1)
+    blocks += _field_lines(_given(slip.measurements), cols, 2 if width is PaperWidth.MM80 else 1)
     blocks += [Line(t, bold=True) for t in labelled("本次评价：", slip.classification, cols)]
     blocks.append(_rule(cols))
     blocks.append(Line("下次随访时间", Align.CENTER, bold=True))
@@ -224,7 +233,7 @@ def follow_up_slip_blocks(slip: FollowUpSlip, width: PaperWidth) -> list[Block]:
     blocks.append(_rule(cols))
     blocks += [Line(t) for t in labelled("医嘱：", slip.advice, cols)]
     blocks.append(Feed(1))
-    blocks += _field_lines([("医生", slip.doctor), ("团队电话", slip.team_phone)], cols,
+    blocks += _field_lines(_given([("医生", slip.doctor), ("团队电话", slip.team_phone)]), cols,
                            2 if width is PaperWidth.MM80 else 1)
     blocks += _centred("请按时随访，身体不适请及时就诊。", cols)
     return blocks + _end_of_receipt()

@@ -160,7 +160,7 @@ class LabResult:
 class LabReport:
     """A lab report (检验报告单) with the fields required by the 2006 clinical laboratory rules."""
 
-    report_id: str
+    report_id: str  # what the QR code carries (the record's id)
     patient: Patient
     specimen_type: str
     received_at: datetime
@@ -174,6 +174,9 @@ class LabReport:
     critical_call_note: str = ""
     # The lab's remarks on the whole report, printed as 备注 before the times and signatures.
     comments: Sequence[str] = ()
+    # The number printed under the QR code (the lab's own report number) when report_id, which the QR code
+    # carries, is a long record id; printed only when it fits one line.
+    report_number: str = ""
 
 
 @dataclass(frozen=True)
@@ -184,11 +187,13 @@ class FollowUpSlip:
     visit_date: date
     classification: str  # e.g. '控制满意'
     next_visit_date: date | None
-    advice: str
+    advice: str  # written to the patient ("请戒烟"); one sentence a line when it holds line breaks
     doctor: str
     team_phone: str
     programme: str = ""  # e.g. '高血压患者健康管理'
     institution: str = ""
+    # What was measured at this visit, as (label, value with unit): ('血压', '146/84 mmHg').
+    measurements: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True)

@@ -57,10 +57,12 @@ def sample_follow_up_slip() -> FollowUpSlip:
     return FollowUpSlip(
         patient=sample_patient(), visit_date=date(2024, 5, 6), classification="控制不满意",
         next_visit_date=date(2024, 5, 20),
-        advice="空腹血糖16.9mmol/L，明显偏高。二甲双胍改为每次0.5g，每日3次，随餐服用；"
-               "少吃主食和甜食，每天快走30分钟。如出现口渴、多尿加重、恶心呕吐或意识模糊，请立即到医院就诊。",
+        advice="本次血糖控制不满意，请按调整后的方案服药：二甲双胍改为每次0.5g，每日3次，随餐服用。\n"
+               "请控制主食，少吃甜食，每天快走30分钟。\n"
+               "如出现口渴、多尿加重、恶心呕吐或意识模糊，请立即到医院就诊。",
         doctor="陈建国", team_phone="0551-63801234", programme="2型糖尿病患者健康管理",
         institution="滨湖社区卫生服务中心",
+        measurements=(("血压", "138/86 mmHg"), ("空腹血糖", "16.9 mmol/L")),
     )
 
 

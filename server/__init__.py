@@ -5,9 +5,10 @@ import logging
 
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_mod
-from . import db
+from . import db, limits
 from .api import Api
 from .auth.tokens import jwt
 from .console.routes import root as console_root
@@ -20,6 +21,7 @@ def _blueprints():
     from .console.routes import blp as console
     from .directory.routes import blp as directory
     from .followups.routes import blp as followups
+    from .health import blp as health
     from .households.routes import blp as households
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
@@ -27,8 +29,9 @@ def _blueprints():
     from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
-    return [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-            directory, referrals], [console]
+    api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
+                      directory, referrals]
+    return api_blueprints, [console, health]
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -39,9 +42,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     config_mod.check(app.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    if app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     db.init_app(app)
     jwt.init_app(app)
     api = Api(app)
+    limits.init_app(app)
     api_blueprints, plain_blueprints = _blueprints()
     for blp in api_blueprints:
         api.register_blueprint(blp)
@@ -50,9 +56,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.add_url_rule("/", "root", console_root)
 
-    # Swagger UI assets ship in a Python package so /docs works without internet access.
-    @app.route("/static/swagger-ui/<path:filename>")
-    def swagger_assets(filename):
-        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+    if app.config["API_DOCS"]:
+        # Swagger UI assets ship in a Python package so /docs works without internet access.
+        @app.route("/static/swagger-ui/<path:filename>")
+        def swagger_assets(filename):
+            return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
     return app

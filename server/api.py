@@ -11,11 +11,12 @@ from flask import current_app, g, jsonify, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from . import db
 from .errors import DomainError
+from .limits import StrictParser
 from .scope import require_role
 
 log = logging.getLogger("server")
@@ -62,7 +63,11 @@ class Api(flask_smorest.Api):
         if error.code == 422 and isinstance(data, dict) and "messages" in data and "message" not in data:
             # webargs' schema errors come without a sentence: name the fields, as the domain errors do.
             data["message"] = "Invalid input: " + ", ".join(_field_paths(data["messages"])) + "."
-        return super().handle_http_exception(error)
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description)  # werkzeug's sentence (413, 405, 404) if none
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:  # TRACE and the like: say what is
+            headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}
+        return payload, code, headers
 
 
 def _field_paths(messages, prefix: str = "") -> list[str]:
@@ -83,7 +88,10 @@ class Schema(ma.Schema):
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's Blueprint with one auth decorator that also documents 401/403."""
+    """flask-smorest's Blueprint with one auth decorator that also documents 401/403, and the strict
+    argument parser (JSON depth, number size, NUL and lone surrogates, 64-bit integers: server/limits.py)."""
+
+    ARGUMENTS_PARSER = StrictParser()
 
     def auth(self, *roles: str):
         """Require a valid access token; with roles, the caller's role must be one of them."""
@@ -105,8 +113,11 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
 
+MAX_PAGE = 100_000  # with 500 a page, 50 million rows: more than any list; beyond, the offset overflows
+
+
 class PageArgs(Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     page_size = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=500))
 
 
@@ -179,8 +190,8 @@ def _handle_stale(_err):
 
 
 def client_address() -> str:
-    """The caller's address as this server saw it."""
-    return request.remote_addr or "-"
+    """The caller's address: as this server saw it, or as the outermost of TRUSTED_PROXIES saw it."""
+    return (request.remote_addr or "-")[:64]
 
 
 def device_id() -> str | None:
@@ -188,7 +199,7 @@ def device_id() -> str | None:
     return request.headers.get("X-Device-ID") or None
 
 
-__all__ = ["Api", "Blueprint", "Schema", "PageArgs", "paginate", "page_schema", "error_body",
+__all__ = ["Api", "Blueprint", "Schema", "PageArgs", "MAX_PAGE", "paginate", "page_schema", "error_body",
            "error_response", "client_address", "device_id", "db", "current_app"]
 
 

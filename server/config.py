@@ -1,11 +1,12 @@
-"""Configuration from the environment; production refuses the development defaults."""
+"""Configuration from the environment; only the demo and the tests may run on the development secret."""
 from __future__ import annotations
 
 import datetime as dt
 import os
 from pathlib import Path
 
-DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - refused in production, see check()
+DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - see check()
+MIN_SECRET_LENGTH = 32
 INSTANCE = Path(os.environ.get("GPO_INSTANCE", Path(__file__).resolve().parent.parent / "instance"))
 
 
@@ -17,11 +18,28 @@ def _minutes(name: str, default: int) -> dt.timedelta:
     return dt.timedelta(minutes=int(os.environ.get(name, default)))
 
 
+def _flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (got {value!r})")
+
+
 def from_env(overrides: dict | None = None) -> dict:
-    """Build the Flask config mapping from environment variables, then apply overrides."""
+    """Build the Flask config mapping from environment variables, then apply overrides.
+
+    DEVELOPMENT is never read from the environment: only code passes it (the demo's `serve` and the test
+    suite), so no environment variable, misspelt or missing, turns a production server into a development
+    one."""
     env = os.environ
     cfg = {
-        "ENV_NAME": env.get("GPO_ENV", "development"),
+        "DEVELOPMENT": False,
+        "SERVES_REQUESTS": True,
+        "API_DOCS": _flag("API_DOCS"),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gpoutreach.db'}"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY", DEV_SECRET),
@@ -31,6 +49,16 @@ def from_env(overrides: dict | None = None) -> dict:
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": int(env.get("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": int(env.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)),
         "LOGIN_FAILURE_WINDOW": _minutes("LOGIN_FAILURE_WINDOW_MINUTES", 15),
+        "LOGIN_FIRST_DELAY_SECONDS": int(env.get("LOGIN_FIRST_DELAY_SECONDS", 30)),
+        "LOGIN_MAX_DELAY": _minutes("LOGIN_MAX_DELAY_MINUTES", 15),
+        # Reverse proxies in front that append to X-Forwarded-For: the client address is the one the
+        # outermost of them saw (werkzeug's ProxyFix); 0 trusts no header.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
+        # Request bodies (413 beyond): API JSON (a tablet's push of 2,000 records fits), an import upload
+        # (the file and its multipart envelope), one HL7 or FHIR lab message (as the MLLP frame limit).
+        "MAX_JSON_BYTES": int(env.get("MAX_JSON_BYTES", 4 * 1024 * 1024)),
+        "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", 51 * 1024 * 1024)),
+        "MAX_LAB_MESSAGE_BYTES": int(env.get("MAX_LAB_MESSAGE_BYTES", 8 * 1024 * 1024)),
         "TEAM_CAPACITY_MIN": int(env.get("TEAM_CAPACITY_MIN", 10_000)),
         "TEAM_CAPACITY_MAX": int(env.get("TEAM_CAPACITY_MAX", 15_000)),
         # OpenAPI / docs (flask-smorest)
@@ -49,14 +77,33 @@ def from_env(overrides: dict | None = None) -> dict:
         "PROPAGATE_EXCEPTIONS": False,
     }
     cfg.update(overrides or {})
+    if cfg["API_DOCS"] is None:  # unset: published by the demo, hidden in production
+        cfg["API_DOCS"] = bool(cfg["DEVELOPMENT"])
+    if not cfg["API_DOCS"]:
+        cfg["OPENAPI_URL_PREFIX"] = None  # flask-smorest then serves neither /openapi.json nor /docs
     return cfg
 
 
 def check(cfg: dict) -> None:
-    """Refuse to run production with a development secret or a short one."""
-    if cfg["ENV_NAME"] != "production":
+    """Refuse impossible settings, and serving with the development secret or a short one, unless this is
+    the demo or the tests.
+
+    Commands that serve no requests (migrate, import, the MLLP listener) sign and check no tokens, so they
+    pass SERVES_REQUESTS=False and need no secret."""
+    for key in ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "LOGIN_MAX_FAILURES_PER_ADDRESS"):
+        if cfg[key] < 1:
+            raise ConfigError(f"{key} must be 1 or more")
+    if cfg["TRUSTED_PROXIES"] < 0:
+        raise ConfigError("TRUSTED_PROXIES must be 0 or more")
+    if cfg.get("DEVELOPMENT") or not cfg.get("SERVES_REQUESTS", True):
         return
     for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
         value = cfg.get(key) or ""
-        if value == DEV_SECRET or len(value) < 32:
-            raise ConfigError(f"{key} must be set to a random value of 32+ characters in production")
+        if value == DEV_SECRET:
+            problem = "is unset (the public development value)"
+        elif len(value) < MIN_SECRET_LENGTH:
+            problem = "is not set" if not value else f"is shorter than {MIN_SECRET_LENGTH} characters"
+        else:
+            continue
+        raise ConfigError(f"{key} {problem}: set it to a random value of {MIN_SECRET_LENGTH}+ characters, "
+                          f"e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")

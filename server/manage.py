@@ -38,12 +38,16 @@ def migrate(url: str, revision: str = "heads") -> None:
 
 
 def _app():
+    """The app for a command that serves no requests: it signs and checks no tokens, so needs no secret."""
     from . import create_app
-    return create_app()
+    return create_app({"SERVES_REQUESTS": False})
 
 
 def cmd_serve(args) -> None:
-    app = _app()
+    """The demo: werkzeug's development server, the public development secret, the API docs published."""
+    from . import create_app
+
+    app = create_app({"DEVELOPMENT": True})
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     migrate(url)
     _demo(app)
@@ -65,7 +69,8 @@ def cmd_serve_production(args) -> None:
 
     from . import create_app
 
-    app = create_app()  # before forking (preload): a broken configuration stops here, not in each worker
+    # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
+    app = create_app()
 
     def fresh_connections(_server, _worker) -> None:
         # A worker must not reuse a database connection the parent may hold (close=False leaves those to
@@ -260,7 +265,12 @@ def main(argv=None) -> None:
     p.add_argument("username")
     p.set_defaults(func=cmd_create_admin)
     args = parser.parse_args(argv)
-    args.func(args)
+    from .config import ConfigError
+
+    try:
+        args.func(args)
+    except ConfigError as err:  # one line for the operator, not a traceback
+        sys.exit(f"gpo: configuration refused: {err}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Every mapped class, imported once so metadata is complete (Alembic checks, tests, create_all)."""
 from .assignment.models import AssignmentChange  # noqa: F401
 from .audit.models import AuditEvent  # noqa: F401
-from .auth.models import LoginFailure, RevokedToken, User  # noqa: F401
+from .auth.models import LoginThrottle, RevokedToken, User  # noqa: F401
 from .db import Base  # noqa: F401
 from .directory.models import Department, SpecialistEntry  # noqa: F401
 from .followups.models import FollowUp  # noqa: F401

@@ -1,19 +1,66 @@
-"""Fixtures for the server suite: one migrated database per run (SQLite, or TEST_DATABASE_URL for
-PostgreSQL), emptied after every test; a small two-center world with every role; token helpers."""
+"""Fixtures for the server suite: one migrated database per run (SQLite, or TEST_DATABASE_URL for PostgreSQL),
+a small two-center world with every role, token helpers.
+
+Speed: the world is built ONCE per run and committed; each test then runs inside one database transaction
+that is rolled back when it ends (a SAVEPOINT stands for every commit the code makes), so a test sees exactly
+the world (or, if it does not ask for `world`, an empty database) and its writes vanish after it.
+
+* `clean_app` is the session's app with its engine and sessionmaker swapped, for the test, for ones on the
+  test's connection: requests through `client`, the `session` fixture, `db.engine().begin()`, a raw
+  connection's COPY all share that one connection and transaction. `session.commit()` (in a service or a
+  test) releases the savepoint and opens the next; `session.rollback()` goes back to the last commit. Ids
+  are as on a freshly emptied database (world ids fixed; sequences reset before each test on PostgreSQL).
+* Opt in to real commits with `@pytest.mark.commits` (or a fixture listed in COMMITTING_FIXTURES, such as
+  `live` and `manage_command`): the test gets the real engine, the database as today (world committed if
+  asked for, else empty), and every table is emptied and the world put back after it. Needed by anything
+  that reaches the database through a second connection: a subprocess (MLLP listener, serve-production), a
+  live server for the browser, threads or several engines (concurrency), a second app, PostgreSQL
+  transaction ids/snapshots as another transaction sees them. `@pytest.mark.commits(on="postgresql")`
+  asks for them on PostgreSQL only: the sync tests' tablets (`tablet` opts in so by itself), whose
+  incremental pulls continue from a transaction id, and tests/sync/test_model.py.
+* Without the opt-in, rows committed through a second connection are caught: after each test the row counts
+  must equal the world's, else the test errors ("committed outside the test's transaction") and the
+  database is put back. On SQLite such a writer mostly fails at once ("database is locked").
+"""
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text
+from hypothesis import HealthCheck, settings
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import StaticPool
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
+
+# Property tests check rules, not speed: this machine's speed moves by up to 1.6x from minute to minute and
+# a test's first example pays one-off costs (a calendar's holiday table, pypinyin's dictionary), so
+# hypothesis' 200 ms deadline and its "generation too slow" check failed healthy tests under load. The
+# examples and their number are unchanged (derandomised where a test asks for it).
+settings.register_profile("gpo", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("gpo")
+# Fixtures that reach the database from outside the test's transaction: their tests get real commits.
+COMMITTING_FIXTURES = {"live", "manage_command", "committed_app"}
+# On PostgreSQL a tablet's incremental pull continues from a transaction id (the sync change log's
+# horizon): inside one test transaction every change has the same id and a later one is never sent.
+COMMITTING_FIXTURES_ON_POSTGRES = {"tablet"}
 
 
 def pytest_report_header(config):
     return f"database: {PG_URL or 'SQLite (set TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if COMMITTING_FIXTURES & names:
+            item.add_marker(pytest.mark.commits)
+        if COMMITTING_FIXTURES_ON_POSTGRES & names:
+            item.add_marker(pytest.mark.commits(on="postgresql"))
 
 
 def reset_postgres(url: str) -> None:
@@ -42,27 +89,212 @@ def db_url(tmp_path_factory):
 def app(db_url):
     from server import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "PASSWORD_HASH_PROFILE": "fast", "TESTING": True})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "PASSWORD_HASH_PROFILE": "fast", "TESTING": True,
+                      "DEVELOPMENT": True})
     return app
 
 
-@pytest.fixture
-def clean_app(app):
-    """The app, with every table emptied after the test."""
-    from server.models import Base
+class SavepointConnection:
+    """A DBAPI connection for one test at a time: inside a test, commit() and rollback() act on a savepoint
+    of the test's transaction, and close() keeps it open; between tests it is a plain connection."""
 
-    saved = dict(app.config)
-    yield app
-    app.config.clear()
-    app.config.update(saved)
-    engine = app.extensions["db_engine"]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    def __init__(self, raw, sqlite: bool):
+        object.__setattr__(self, "_raw", raw)
+        object.__setattr__(self, "_sqlite", sqlite)
+        object.__setattr__(self, "in_test", False)
+
+    def _run(self, sql: str) -> None:
+        cur = self._raw.cursor()
+        cur.execute(sql)
+        cur.close()
+
+    def begin_test(self) -> None:
+        if self._sqlite:
+            self._run("BEGIN")  # the driver is in autocommit mode: this transaction is the test's
+        self._run("SAVEPOINT test")
+        object.__setattr__(self, "in_test", True)
+
+    def end_test(self) -> None:
+        object.__setattr__(self, "in_test", False)
+        if self._sqlite:
+            if self._raw.in_transaction:
+                self._run("ROLLBACK")
         else:
-            for table in reversed(Base.metadata.sorted_tables):
-                conn.execute(table.delete())
+            self._raw.rollback()
+
+    def commit(self):
+        if not self.in_test:
+            return self._raw.commit()
+        self._run("RELEASE SAVEPOINT test")
+        self._run("SAVEPOINT test")
+
+    def rollback(self):
+        if not self.in_test:
+            return self._raw.rollback()
+        self._run("ROLLBACK TO SAVEPOINT test")
+
+    def close(self):
+        pass  # lives as long as the run
+
+    def __getattr__(self, name):
+        return getattr(self._raw, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._raw, name, value)
+
+
+class TestDatabase:
+    """The run's database: the committed world, its row counts, and the one connection tests run on."""
+
+    def __init__(self, app, url: str):
+        self.app = app
+        self.real_engine = app.extensions["db_engine"]
+        self.real_maker = app.extensions["db_sessionmaker"]
+        self.postgres = url.startswith("postgresql")
+        # A connection made as the app's engine makes its own (same driver arguments, same type adapters).
+        dialect = self.real_engine.dialect
+        args, kwargs = dialect.create_connect_args(self.real_engine.url)
+        raw = dialect.connect(*args, **kwargs)
+        if not self.postgres:
+            raw.isolation_level = None  # the driver begins nothing by itself: the test's BEGIN is the one
+            for pragma in ("foreign_keys=ON", "busy_timeout=5000"):  # as server.db's connect hook
+                raw.execute(f"PRAGMA {pragma}")
+        self.conn = SavepointConnection(raw, sqlite=not self.postgres)
+        # The psycopg dialect looks hstore up with a check that the connection is psycopg's own class;
+        # the app uses no hstore, and the connection above already has the app engine's adapters.
+        extra = {"use_native_hstore": False} if self.postgres else {}
+        self.engine = create_engine(self.real_engine.url, creator=lambda: self.conn, poolclass=StaticPool, **extra)
+        self.maker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.world = None
+        self.rows: dict = {}
+        self.sequences: list[tuple[str, str, str]] = []
+
+    # --- the committed baseline ----------------------------------------------------------------
+
+    def empty_all(self, conn) -> None:
+        """Empty every table in conn's transaction (sequences: reset_sequences)."""
+        from server.models import Base
+
+        # PostgreSQL: DELETE, not TRUNCATE (which makes new files for ~50 tables: about a second a test on
+        # this machine); with triggers off meanwhile, as the append-only ones refuse deletes.
+        if self.postgres:
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        if self.postgres:
+            conn.execute(text("SET LOCAL session_replication_role = origin"))
+
+    def snapshot(self) -> None:
+        """Keep every row of the committed world, to count against and to put back after a committing test."""
+        from server.models import Base
+
+        with self.real_engine.connect() as conn:
+            self.rows = {t: [dict(r._mapping) for r in conn.execute(select(t))] for t in Base.metadata.sorted_tables}
+            if self.postgres:
+                self.sequences = [tuple(r) for r in conn.execute(text(
+                    "SELECT c.table_name, c.column_name, pg_get_serial_sequence(c.table_name, c.column_name) "
+                    "FROM information_schema.columns c WHERE c.table_schema = 'public' "
+                    "AND pg_get_serial_sequence(c.table_name, c.column_name) IS NOT NULL"))]
+
+    def put_back(self) -> None:
+        """Commit: every table emptied, then the world's rows as they were built."""
+        with self.real_engine.begin() as conn:
+            self.empty_all(conn)
+            if self.postgres:  # the rows as they were: no trigger adds to them
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+            for table, rows in self.rows.items():
+                if rows:
+                    conn.execute(table.insert(), rows)
+            self.reset_sequences(conn)
+
+    def reset_sequences(self, conn) -> None:
+        """PostgreSQL: each sequence continues after its table's largest id, as on a freshly built world
+        (nextval is never rolled back; a test that asserts ids must not see an earlier test's)."""
+        if self.postgres and self.sequences:
+            parts = [f"setval('{seq}', coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)"
+                     for table, col, seq in self.sequences]
+            conn.execute(text("SELECT " + ", ".join(parts)))
+
+    def counts(self, conn) -> dict[str, int]:
+        from server.models import Base
+
+        tables = Base.metadata.sorted_tables
+        sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t.name})" for t in tables)
+        return dict(zip((t.name for t in tables), conn.execute(text(sql)).one()))
+
+    # --- one test ------------------------------------------------------------------------------
+
+    def begin(self, with_world: bool) -> None:
+        self.conn.begin_test()
+        with self.engine.connect() as conn:
+            if not with_world:
+                self.empty_all(conn)  # rolled back with the test
+            self.reset_sequences(conn)
+            conn.commit()
+
+    def end(self) -> None:
+        """Roll the test back."""
+        self.conn.end_test()
+
+    def leaks(self) -> dict[str, tuple[int, int]]:
+        """{table: (the world's rows, committed rows now)} where they differ: written by another connection."""
+        with self.real_engine.connect() as conn:
+            now = self.counts(conn)
+        want = {t.name: len(rows) for t, rows in self.rows.items()}
+        return {t: (want[t], n) for t, n in now.items() if n != want[t]}
+
+
+@pytest.fixture(scope="session")
+def _db(app, db_url):
+    world = _build_world(app.extensions["db_sessionmaker"])
+    db = TestDatabase(app, db_url)
+    db.world = world
+    db.snapshot()
+    yield db
+    db.engine.dispose()
+    db.conn._raw.close()
+
+
+@pytest.fixture
+def clean_app(request, app, _db):
+    """The app for one test: inside a rolled-back transaction, or with real commits (marker `commits`),
+    the database put back after it either way. See this module's docstring."""
+    saved = dict(app.config)
+    with_world = "world" in request.fixturenames
+    dialect = "postgresql" if _db.postgres else "sqlite"
+    committing = any(m.kwargs.get("on", dialect) == dialect for m in request.node.iter_markers("commits"))
+    if committing:
+        with _db.real_engine.begin() as conn:
+            if not with_world:
+                _db.empty_all(conn)
+            _db.reset_sequences(conn)  # an earlier rolled-back test's nextval is not undone
+        yield app
+        app.config.clear()
+        app.config.update(saved)
+        _db.put_back()
+        return
+    _db.begin(with_world)
+    app.extensions["db_engine"] = _db.engine
+    app.extensions["db_sessionmaker"] = _db.maker
+    try:
+        yield app
+    finally:
+        app.extensions["db_engine"] = _db.real_engine
+        app.extensions["db_sessionmaker"] = _db.real_maker
+        app.config.clear()
+        app.config.update(saved)
+        _db.end()
+    leaked = _db.leaks()
+    if leaked:
+        _db.put_back()
+        pytest.fail(f"committed outside the test's transaction (rows per table, world vs now: {leaked}): "
+                    "mark the test @pytest.mark.commits (tests/conftest.py)")
+
+
+@pytest.fixture
+def committed_app(clean_app):
+    """The app with real commits (same as marking the test `commits`)."""
+    return clean_app
 
 
 @pytest.fixture
@@ -81,8 +313,7 @@ def session(clean_app):
 PASSWORD = "correct-horse-1"
 
 
-@pytest.fixture
-def world(clean_app, session):
+def _build_world(maker) -> SimpleNamespace:
     """Two centers. Center A: teams A1 and A2, committees 001 (A1), 002 (A2), 003 (no team).
     Center B: team B1 with committee 001. Users of every role; two households a team, two residents each."""
     from server.auth.models import User
@@ -92,6 +323,7 @@ def world(clean_app, session):
     from server.org.models import Center, Committee, Hospital, Team
     from server.scope import Actor
 
+    session = maker()
     w = SimpleNamespace(users={}, teams={}, committees={}, households={}, residents={})
     a = Center(code="A", name="甲中心", county_code="310115", township_code="005", township_name="甲街道")
     b = Center(code="B", name="乙中心", county_code="310104", township_code="012", township_name="乙街道")
@@ -150,7 +382,16 @@ def world(clean_app, session):
                 session.flush()
                 w.residents[f"{key}-{n}-{m}"] = r.id
     session.commit()
+    session.close()
     return w
+
+
+@pytest.fixture
+def world(clean_app, _db, session):
+    """Two centers. Center A: teams A1 and A2, committees 001 (A1), 002 (A2), 003 (no team).
+    Center B: team B1 with committee 001. Users of every role; two households a team, two residents each.
+    Built once per run; a copy of its ids for each test."""
+    return copy.deepcopy(_db.world)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import sqlite3
 import uuid
 from typing import Any, Callable, Iterable
 
+from gpcore.clock import china_today
+
 from .schema import ENTITIES, UPGRADES, EntityTable
 
 
@@ -392,11 +394,12 @@ class Store:
         wrong before anything is saved: InvalidRecord carries {field: [messages]}. Once saved the record is
         never edited here; a correction is amend_visit().
         """
-        if self._row("residents", resident_id) is None:
+        resident = self._row("residents", resident_id)
+        if resident is None:
             raise NotFound(f"no resident {resident_id} on this tablet")
         if not any(c["condition"] == condition for c in self.conditions(resident_id)):
             raise InvalidRecord({"condition": [f"resident is not registered for {condition}"]})
-        normalised = self._check_form(condition, form)
+        normalised = self._check_form(condition, form, resident.get("sex"))
         fields = {"resident_id": resident_id, "condition": condition, "form": normalised,
                   "recorded_at": self.clock().isoformat()}
         if device_assessment:
@@ -416,7 +419,8 @@ class Store:
             raise InvalidRecord({"amends_id": [f"already amended; amend the latest version {later[0]}"]})
         if len((reason or "").strip()) < 2:
             raise InvalidRecord({"reason": ["give the reason for the correction"]})
-        normalised = self._check_form(target["condition"], form)
+        resident = self._row("residents", target["resident_id"]) or {}
+        normalised = self._check_form(target["condition"], form, resident.get("sex"))
         fields = {"amends_id": visit_id, "form": normalised, "reason": reason.strip(),
                   "recorded_at": self.clock().isoformat()}
         return self._create("followups", fields, entity_id, replaces)
@@ -464,17 +468,17 @@ class Store:
         except (TypeError, ValueError):
             errors["date"] = ["a date as YYYY-MM-DD"]
         else:
-            if day > self.clock().date():
+            if day > china_today(self.clock()):
                 errors["date"] = ["the date is in the future"]
         return errors
 
-    def _check_form(self, condition: str, form: dict) -> dict:
+    def _check_form(self, condition: str, form: dict, sex: str | None) -> dict:
         from gpcore import followup as rules
         parsers = {"hypertension": rules.parse_hypertension_visit, "t2dm": rules.parse_diabetes_visit}
         if condition not in parsers:
             raise InvalidRecord({"condition": [f"no follow-up form for {condition}"]})
-        # The doctor's calendar day by the tablet's clock; the server checks again with its own.
-        visit, problems = parsers[condition](form, today=self.clock().date())
+        # The doctor's calendar day in China by the tablet's clock; the server checks again with its own.
+        visit, problems = parsers[condition](form, today=china_today(self.clock()), sex=sex)
         if problems:
             raise InvalidRecord(rules.errors_by_field(problems))
         return visit.to_dict()
@@ -784,9 +788,7 @@ def _record(r: sqlite3.Row) -> dict:
 
 
 def _name_forms(name: str) -> dict:
-    try:
-        from gpcore import pinyin
-    except ImportError:  # pragma: no cover - gpcore ships with the app
-        return {}
-    name = (name or "").strip()
-    return {"name": name, "name_pinyin": pinyin.full(name), "name_initials": pinyin.initials(name)}
+    # Imported here, not with the store: pypinyin takes ~0.7 s to import, paid on the first name saved
+    # rather than each time the tablet opens its store.
+    from gpcore.names import search_forms
+    return search_forms(name)

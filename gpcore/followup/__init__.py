@@ -1,6 +1,6 @@
 """Chronic-disease follow-up rules (hypertension, type 2 diabetes) shared by the server and the tablet.
 
-Plain Python, standard library only.  Typical use:
+Plain Python: the standard library, and `chinese_calendar` for official holidays (schedule.py).  Typical use:
 
     errors = validate_hypertension_visit(data, today=today)      # {} when valid, else field -> messages
     visit = HypertensionVisit.from_dict(data)
@@ -38,8 +38,10 @@ from .codes import (
     Reason,
 )
 from .fields import Problem
-from .measures import age_on, bmi, liquor_equivalent_liang
-from .schedule import next_routine_visit_date, visits_needed_this_year
+from ..health_file import age_on  # one home for the age rule; exported here for the follow-up forms
+from .guidance import advice_for_patient_zh
+from .measures import bmi, liquor_equivalent_liang
+from .schedule import is_working_day, next_routine_visit_date, on_working_day, visits_needed_this_year
 from .settings import EDITION_2011, EDITION_2017, RULES_VERSION, RuleSettings
 from .validation import (
     check_diabetes_visit,
@@ -83,6 +85,7 @@ __all__ = [
     "Reason",
     "RuleSettings",
     "VisitDataError",
+    "advice_for_patient_zh",
     "age_on",
     "assess_diabetes_visit",
     "assess_hypertension_visit",
@@ -92,8 +95,10 @@ __all__ = [
     "check_hypertension_visit",
     "errors_by_field",
     "fpg_control",
+    "is_working_day",
     "liquor_equivalent_liang",
     "next_routine_visit_date",
+    "on_working_day",
     "parse_diabetes_visit",
     "parse_hypertension_visit",
     "validate_diabetes_visit",

@@ -10,7 +10,7 @@ from .codes import Reason
 from .emergency import diabetes_emergencies, hypertension_emergencies
 from .guidance import guidance_zh
 from .measures import bmi as compute_bmi
-from .schedule import routine_booking, short_booking
+from .schedule import on_working_day, routine_booking, short_booking
 from .settings import RULES_VERSION, RuleSettings
 from .visits import DiabetesVisit, FollowUpVisit, HypertensionVisit
 
@@ -279,8 +279,10 @@ def book_next_visit(
     """Next visit date and why: 2 weeks after any trouble, otherwise the quarterly rule."""
     trouble = _short_interval_reason(visit, control, emergencies, referral, settings.short_interval_days)
     if trouble is not None:
-        return short_booking(visit.visit_date, trouble, settings)
-    return routine_booking(visit.visit_date, visits_this_year, settings)
+        booked, reason = short_booking(visit.visit_date, trouble, settings)
+    else:
+        booked, reason = routine_booking(visit.visit_date, visits_this_year, settings)
+    return on_working_day(visit.visit_date, booked, reason, settings)
 
 
 def _short_interval_reason(

@@ -45,9 +45,10 @@ DIABETES_SYMPTOMS = {
 }
 
 # Danger signs are a separate checklist, not the form's symptom codes: the form's symptoms cover the time
-# since the last visit and include mild complaints (code 2 is any headache, diabetes code 2/4 are the
-# everyday polydipsia/polyuria), whereas the specification sends only the acute, severe presentations
-# to urgent referral.  UNMANAGEABLE is "another condition the facility cannot handle" and needs a text.
+# since the last visit and include mild complaints (code 2 is any headache), whereas the specification sends
+# only the acute, severe presentations to urgent referral.  A symptom box whose words *are* an urgent sign
+# (URGENT_SYMPTOM_BOXES below) raises the emergency unless the doctor answers it is not urgent now.
+# UNMANAGEABLE is "another condition the facility cannot handle" and needs a text.
 UNMANAGEABLE = "unmanageable_condition"
 HYPERTENSION_DANGER_SIGNS = {
     "altered_consciousness": Label("意识改变", "altered consciousness"),
@@ -73,6 +74,26 @@ DIABETES_DANGER_SIGNS = {
     "sudden_vision_loss": Label("视力骤降", "sudden loss of vision"),
     UNMANAGEABLE: Label("存在不能处理的其他疾病", "another condition the facility cannot handle"),
 }
+
+# Symptom boxes whose words are urgent-referral signs of the specification (standards.md, 3rd edition):
+# hypertension s.1 "altered consciousness, severe headache or dizziness, nausea/vomiting, blurred vision, eye
+# pain, palpitations, chest tightness, wheezing with inability to lie flat"; diabetes s.2 "... palpitations,
+# sweating, vomiting, polydipsia/polyuria, abdominal pain ...".  Box -> the danger signs its words name.
+# Left out on purpose: hypertension 2 头痛头晕 (the sign is a *severe* headache or dizziness), 5 呼吸困难 (the
+# sign is wheezing with inability to lie flat), diabetes 5 视力模糊 (the sign is a *sudden loss* of vision).
+URGENT_SYMPTOM_BOXES = {
+    HYPERTENSION: {
+        3: ("nausea_vomiting",),  # 恶心呕吐 = "nausea/vomiting"
+        4: ("blurred_vision",),  # 眼花耳鸣: 眼花 is "blurred vision"
+        6: ("palpitations", "chest_tightness"),  # 心悸胸闷 = "palpitations, chest tightness"
+    },
+    DIABETES: {
+        2: ("polydipsia_polyuria",),  # 多饮 = "polydipsia"
+        4: ("polydipsia_polyuria",),  # 多尿 = "polyuria"
+    },
+}
+
+MALE = "1"  # GB/T 2261.1 sex code of a male resident (as residents store it: "1", or 1)
 
 SALT_INTAKE = {1: Label("轻", "light"), 2: Label("中", "medium"), 3: Label("重", "heavy")}
 HEAVY_SALT = 3

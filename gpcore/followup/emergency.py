@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .codes import DIABETES_DANGER_SIGNS, HYPERTENSION_DANGER_SIGNS, UNMANAGEABLE, Label, Reason
+from .codes import (
+    DIABETES,
+    DIABETES_DANGER_SIGNS,
+    DIABETES_SYMPTOMS,
+    HYPERTENSION,
+    HYPERTENSION_DANGER_SIGNS,
+    HYPERTENSION_SYMPTOMS,
+    UNMANAGEABLE,
+    URGENT_SYMPTOM_BOXES,
+    Label,
+    Reason,
+)
 from .settings import RuleSettings
 from .visits import DiabetesVisit, FollowUpVisit, HypertensionVisit
 
@@ -14,6 +25,7 @@ def hypertension_emergencies(visit: HypertensionVisit, settings: RuleSettings) -
     reasons: list[Reason] = []
     _severe_bp(visit, settings, reasons)
     _danger_signs(visit, HYPERTENSION_DANGER_SIGNS, reasons)
+    _urgent_symptoms(visit, HYPERTENSION, HYPERTENSION_SYMPTOMS, HYPERTENSION_DANGER_SIGNS, reasons)
     _raised_bp_in_pregnancy(visit, settings, reasons)
     return tuple(reasons)
 
@@ -25,6 +37,7 @@ def diabetes_emergencies(visit: DiabetesVisit, settings: RuleSettings) -> tuple[
     _severe_bp(visit, settings, reasons)
     _tachycardia_and_fever(visit, settings, reasons)
     _danger_signs(visit, DIABETES_DANGER_SIGNS, reasons)
+    _urgent_symptoms(visit, DIABETES, DIABETES_SYMPTOMS, DIABETES_DANGER_SIGNS, reasons)
     _raised_glucose_in_pregnancy(visit, settings, reasons)
     return tuple(reasons)
 
@@ -55,6 +68,27 @@ def _danger_signs(visit: FollowUpVisit, signs: Mapping[str, Label], reasons: lis
             )
         else:
             reasons.append(Reason(code, label.zh, label.en))
+
+
+def _urgent_symptoms(visit: FollowUpVisit, condition: str, boxes: Mapping[int, Label],
+                     signs: Mapping[str, Label], reasons: list[Reason]) -> None:
+    """A ticked box whose words are an urgent sign raises the emergency unless the doctor answered that it
+    is not urgent now (symptoms_not_urgent); a box whose sign is already ticked adds nothing new."""
+    for box, named in URGENT_SYMPTOM_BOXES[condition].items():
+        if box not in visit.symptoms or box in visit.symptoms_not_urgent:
+            continue
+        if set(named) <= set(visit.danger_signs):
+            continue  # the signs themselves are ticked: their reasons are already there
+        label = boxes[box]
+        zh_signs = "、".join(signs[code].zh for code in named)
+        en_signs = ", ".join(signs[code].en for code in named)
+        reasons.append(
+            Reason(
+                f"urgent_symptom_{box}",
+                f"症状“{label.zh}”属紧急转诊情况（规范：{zh_signs}），医生未确认目前非紧急",
+                f"symptom '{label.en}' is an urgent sign ({en_signs}) and was not judged non-urgent",
+            )
+        )
 
 
 def _maternal_status(visit: FollowUpVisit) -> tuple[str, str]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from . import codes
 from .schedule import visits_needed_this_year
@@ -21,9 +21,7 @@ def guidance_zh(
 
     `decided` holds the Assessment's fields (everything but the guidance itself).
     """
-    lines = [*_action_lines(decided, visit), *_lifestyle_lines(visit, decided["bmi"])]
-    if isinstance(visit, DiabetesVisit):
-        lines.extend(_diabetes_lines(visit))
+    lines = [*_action_lines(decided, visit), *_advice_lines(visit, decided["bmi"], patient=False)]
     lines.extend(_yearly_lines(visits_this_year, settings))
     lines.append(f"下次随访：{decided['next_visit_date'].isoformat()}（{decided['next_visit_reason'].zh}）。")
     return tuple(lines)
@@ -60,40 +58,93 @@ def _action_lines(decided: Mapping[str, Any], visit: FollowUpVisit) -> list[str]
     return lines
 
 
-def _lifestyle_lines(visit: FollowUpVisit, bmi: float | None) -> list[str]:
-    lines = []
-    if visit.cigarettes_per_day:
-        lines.append(
-            f"吸烟{visit.cigarettes_per_day}支/日：劝其戒烟{_target(visit.cigarettes_per_day_target, '支/日')}。"
-        )
-    if visit.liquor_liang_per_day:
-        lines.append(
-            f"饮酒{visit.liquor_liang_per_day}两/日（白酒当量）：建议限酒"
-            f"{_target(visit.liquor_liang_per_day_target, '两/日')}。"
-        )
-    if bmi is not None and bmi >= OVERWEIGHT_BMI:
-        kind = "肥胖" if bmi >= OBESE_BMI else "超重"
-        lines.append(
-            f"体质指数{bmi}（{kind}）：建议控制饮食、增加运动、减轻体重{_target(visit.weight_target_kg, 'kg')}。"
-        )
-    if visit.salt_intake == codes.HEAVY_SALT:
-        lines.append("摄盐偏重：建议清淡饮食，减少食盐摄入。")
-    if visit.medication_adherence is not None and visit.medication_adherence != codes.REGULAR_ADHERENCE:
-        label = codes.MEDICATION_ADHERENCE.get(visit.medication_adherence)
-        lines.append(f"服药依从性{label.zh if label else ''}：强调遵医嘱规律服药，不可自行停药。")
-    return lines
+# Findings that call for advice, each once: when it applies, the sentence for the doctor (guidance_zh) and the
+# sentence for the patient's slip (advice_for_patient_zh). In the order both print them.
+class _Finding(NamedTuple):
+    applies: Callable[[FollowUpVisit, float | None], bool]
+    for_doctor: Callable[[FollowUpVisit, float | None], str]
+    for_patient: Callable[[FollowUpVisit, float | None], str]
 
 
-def _diabetes_lines(visit: DiabetesVisit) -> list[str]:
-    lines = []
-    if visit.hypoglycaemia == codes.FREQUENT_HYPOGLYCAEMIA:
-        lines.append("低血糖反应频繁：评估降糖药物或胰岛素剂量，教会患者识别和处理低血糖。")
-    if visit.dorsalis_pedis is not None and visit.dorsalis_pedis != codes.PULSE_NORMAL:
-        lines.append("足背动脉搏动减弱或消失：加强足部检查和护理教育。")
-    food, goal = visit.staple_food_g_per_day, visit.staple_food_g_per_day_target
-    if food is not None and goal is not None and food > goal:
-        lines.append(f"主食{food}克/日，高于目标{goal}克/日：指导控制主食量。")
-    return lines
+def _is_diabetes(visit: FollowUpVisit) -> bool:
+    return isinstance(visit, DiabetesVisit)
+
+
+def _overweight(bmi: float | None) -> bool:
+    return bmi is not None and bmi >= OVERWEIGHT_BMI
+
+
+def _irregular(visit: FollowUpVisit) -> bool:
+    return visit.medication_adherence is not None and visit.medication_adherence != codes.REGULAR_ADHERENCE
+
+
+def _too_much_staple(visit: FollowUpVisit) -> bool:
+    food, goal = getattr(visit, "staple_food_g_per_day", None), getattr(visit, "staple_food_g_per_day_target", None)
+    return food is not None and goal is not None and food > goal
+
+
+_FINDINGS = (
+    _Finding(
+        lambda v, bmi: bool(v.cigarettes_per_day),
+        lambda v, bmi: f"吸烟{v.cigarettes_per_day}支/日：劝其戒烟{_target(v.cigarettes_per_day_target, '支/日')}。",
+        lambda v, bmi: "请戒烟。" if not v.cigarettes_per_day_target
+        else f"请少吸烟，每天不超过{v.cigarettes_per_day_target}支，争取戒烟。",
+    ),
+    _Finding(
+        lambda v, bmi: bool(v.liquor_liang_per_day),
+        lambda v, bmi: f"饮酒{v.liquor_liang_per_day}两/日（白酒当量）：建议限酒"
+        f"{_target(v.liquor_liang_per_day_target, '两/日')}。",
+        lambda v, bmi: "请戒酒。" if not v.liquor_liang_per_day_target
+        else f"请限制饮酒，每天白酒不超过{v.liquor_liang_per_day_target}两。",
+    ),
+    _Finding(
+        lambda v, bmi: _overweight(bmi),
+        lambda v, bmi: f"体质指数{bmi}（{'肥胖' if bmi >= OBESE_BMI else '超重'}）：建议控制饮食、增加运动、减轻体重"
+        f"{_target(v.weight_target_kg, 'kg')}。",
+        lambda v, bmi: "请控制饮食、多运动，减轻体重"
+        + (f"，目标体重{v.weight_target_kg}公斤。" if v.weight_target_kg is not None else "。"),
+    ),
+    _Finding(
+        lambda v, bmi: v.salt_intake == codes.HEAVY_SALT,
+        lambda v, bmi: "摄盐偏重：建议清淡饮食，减少食盐摄入。",
+        lambda v, bmi: "请清淡饮食，少吃盐。",
+    ),
+    _Finding(
+        lambda v, bmi: _irregular(v),
+        lambda v, bmi: f"服药依从性{_label(codes.MEDICATION_ADHERENCE, v.medication_adherence)}："
+        "强调遵医嘱规律服药，不可自行停药。",
+        lambda v, bmi: "请按医嘱每天按时服药，不要自行停药。",
+    ),
+    _Finding(
+        lambda v, bmi: _is_diabetes(v) and v.hypoglycaemia == codes.FREQUENT_HYPOGLYCAEMIA,
+        lambda v, bmi: "低血糖反应频繁：评估降糖药物或胰岛素剂量，教会患者识别和处理低血糖。",
+        lambda v, bmi: "如出现心慌、出汗、手抖，可能是低血糖，请立即吃些糖果或饼干，并告诉医生。",
+    ),
+    _Finding(
+        lambda v, bmi: _is_diabetes(v) and v.dorsalis_pedis is not None and v.dorsalis_pedis != codes.PULSE_NORMAL,
+        lambda v, bmi: "足背动脉搏动减弱或消失：加强足部检查和护理教育。",
+        lambda v, bmi: "请每天检查双脚，穿宽松鞋袜，发现破损及时就医。",
+    ),
+    _Finding(
+        lambda v, bmi: _is_diabetes(v) and _too_much_staple(v),
+        lambda v, bmi: f"主食{v.staple_food_g_per_day}克/日，高于目标{v.staple_food_g_per_day_target}克/日："
+        "指导控制主食量。",
+        lambda v, bmi: f"请控制主食，每天不超过{v.staple_food_g_per_day_target}克。",
+    ),
+)
+
+
+def _advice_lines(visit: FollowUpVisit, bmi: float | None, patient: bool) -> list[str]:
+    return [
+        (finding.for_patient if patient else finding.for_doctor)(visit, bmi)
+        for finding in _FINDINGS
+        if finding.applies(visit, bmi)
+    ]
+
+
+def _label(table: Mapping[int, codes.Label], code: int | None) -> str:
+    label = table.get(code)
+    return label.zh if label else ""
 
 
 def _yearly_lines(visits_this_year: int | None, settings: RuleSettings) -> list[str]:
@@ -109,3 +160,33 @@ def _yearly_lines(visits_this_year: int | None, settings: RuleSettings) -> list[
 
 def _target(value: float | None, unit: str) -> str:
     return f"（目标{value}{unit}）" if value is not None else ""
+
+
+def advice_for_patient_zh(
+    visit: FollowUpVisit,
+    *,
+    controlled: bool | None,
+    emergency: bool,
+    referral: str,
+    bmi: float | None,
+) -> tuple[str, ...]:
+    """Sentences for the patient's slip, addressed to the patient ("请戒烟"), not to the doctor ("劝其戒烟").
+
+    The decisions are the signed record's (its stored columns), so the slip says what the record says.
+    """
+    measure = "血糖" if isinstance(visit, DiabetesVisit) else "血压"
+    lines = []
+    if emergency:
+        lines.append("您的情况需要紧急处理，请立即到上级医院就诊，医生已为您办理转诊。")
+    elif referral == codes.ROUTINE_REFERRAL:
+        lines.append("请按医生建议到上级医院就诊，2周内我们会随访了解情况。")
+    if controlled is True:
+        lines.append(f"本次{measure}控制满意，请继续按时服药。")
+    elif controlled is False:
+        lines.append(f"本次{measure}控制不满意，请按调整后的方案服药，按下面的日期复查。")
+    else:
+        lines.append(f"本次未测量{measure}，请尽快到社区卫生服务中心测量。")
+    if visit.adverse_reaction == codes.ADR:
+        lines.append("服药后有不适，请按医生调整后的方案服药，不要自行停药或加量。")
+    lines.extend(_advice_lines(visit, bmi, patient=True))
+    return tuple(lines)

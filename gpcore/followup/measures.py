@@ -1,9 +1,8 @@
-"""Derived measures: BMI, age in completed years, liquor equivalents."""
+"""Derived measures: BMI, liquor equivalents (a resident's age is gpcore.health_file.age_on)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from .settings import RuleSettings
@@ -23,11 +22,6 @@ def bmi(weight_kg: float, height_cm: float) -> float:
     height = Decimal(repr(height_cm))
     exact = Decimal(repr(weight_kg)) * 10000 / (height * height)
     return float(exact.quantize(_ONE_DECIMAL, ROUND_HALF_UP))
-
-
-def age_on(birth_date: date, day: date) -> int:
-    """Age in completed years on `day`: a person turns N on their Nth birthday (29 Feb births on 1 March)."""
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def liquor_equivalent_liang(

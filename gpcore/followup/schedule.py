@@ -19,11 +19,21 @@ Why it keeps every year at >= 4 visits when the patient comes when booked:
   apart before 31 December (fewer than 84 days left after the first visit).
 `min_routine_interval_days` stops a controlled patient being called back every few days in December just
 to make up a count that the year can no longer reach at a sensible spacing; then the plain 90 days apply.
+
+Working days (setting `working_days_only`, default on): a booked date on a weekend or an official holiday
+moves to the nearest *earlier* working day, by the State Council's calendar as the `chinese_calendar`
+package knows it, make-up working days (调休, a Saturday worked) counting as working days.  Earlier, never
+later: "within 2 weeks" stays within 2 weeks (the worklist's recheck bucket reads next - visit <= 14), and
+every "no later than visit + gap" above still holds.  Only when no working day lies between the visit and
+the booked date does it move later.  The package raises for a year whose calendar it does not carry (one
+not yet announced, or an old package): then only weekends are avoided, and the reason says so.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+
+import chinese_calendar
 
 from .codes import Reason
 from .settings import RuleSettings
@@ -41,8 +51,9 @@ def next_routine_visit_date(
     face_to_face_visits_this_year: int | None = None,
     settings: RuleSettings = RuleSettings(),
 ) -> date:
-    """The next quarterly date after a controlled visit; see the module docstring for the rule."""
-    return routine_booking(visit_date, face_to_face_visits_this_year, settings)[0]
+    """The next quarterly date after a controlled visit, on a working day; see the module docstring."""
+    booked, reason = routine_booking(visit_date, face_to_face_visits_this_year, settings)
+    return on_working_day(visit_date, booked, reason, settings)[0]
 
 
 def routine_booking(
@@ -84,3 +95,43 @@ def _gap_for_the_year(visit_date: date, visits_this_year: int | None, settings: 
 def short_booking(visit_date: date, reason: Reason, settings: RuleSettings) -> tuple[date, Reason]:
     """The follow-up "within 2 weeks": booked on the last day of the 2 weeks."""
     return visit_date + timedelta(days=settings.short_interval_days), reason
+
+
+def is_working_day(day: date) -> tuple[bool, bool]:
+    """(a working day, the official calendar of its year is known): holidays and 调休 Saturdays count when
+    known; for a year the package does not carry, Monday to Friday."""
+    try:
+        return chinese_calendar.is_workday(day), True
+    except NotImplementedError:  # "no available data for year ...": not announced, or an old package
+        return day.weekday() < 5, False
+
+
+def working_day_for(visit_date: date, booked: date) -> tuple[date, set[int]]:
+    """The nearest working day on or before `booked` and after the visit (else the first after `booked`),
+    and the years whose official calendar was not known on the way."""
+    day, unknown_years, step = booked, set(), -1
+    while True:
+        working, known = is_working_day(day)
+        if not known:
+            unknown_years.add(day.year)
+        if working:
+            return day, unknown_years
+        day += timedelta(days=step)
+        if day <= visit_date:  # no working day in between: the first one after the booked date
+            day, step = booked + timedelta(days=1), 1
+
+
+def on_working_day(visit_date: date, booked: date, reason: Reason, settings: RuleSettings) -> tuple[date, Reason]:
+    """The booking moved off a weekend or holiday (see the module docstring), its reason saying how."""
+    if not settings.working_days_only:
+        return booked, reason
+    day, unknown_years = working_day_for(visit_date, booked)
+    zh, en = reason.zh, reason.en
+    if day != booked:
+        zh += f"；{booked.isoformat()}为周末或节假日，{'提前' if day < booked else '推迟'}至{day.isoformat()}"
+        en += f"; {booked.isoformat()} is a weekend or holiday: moved to {day.isoformat()}"
+    if unknown_years:
+        years = "、".join(str(y) for y in sorted(unknown_years))
+        zh += f"（{years}年法定节假日安排未收录，仅避开周末）"
+        en += f" (official holidays of {years} not known: weekends avoided only)"
+    return day, Reason(reason.code, zh, en)

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 # Bump whenever a rule or a default changes; the server stores it with every assessed record so an old
 # classification can be explained by the rules that produced it.
-RULES_VERSION = "gpcore.followup/1.0 (国家基本公共卫生服务规范 第三版 2017)"
+RULES_VERSION = "gpcore.followup/1.1 (国家基本公共卫生服务规范 第三版 2017)"
 
 EDITION_2017 = "2017"
 EDITION_2011 = "2011"
@@ -42,6 +42,8 @@ class RuleSettings:
     # A controlled patient is not called back sooner than this just to reach the yearly count.
     min_routine_interval_days: int = 28
     face_to_face_visits_per_year: int = 4
+    # Booked dates move off weekends and official holidays to the nearest earlier working day (schedule.py).
+    working_days_only: bool = True
     liquor_divisors: dict[str, float] = field(default_factory=_default_liquor_divisors)
 
     def __post_init__(self) -> None:

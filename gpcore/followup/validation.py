@@ -102,34 +102,42 @@ class _Check:
             )
 
 
-def check_hypertension_visit(data: Any, *, today: date) -> list[Problem]:
+def check_hypertension_visit(data: Any, *, today: date, sex: str | int | None = None) -> list[Problem]:
     """Every problem with a hypertension follow-up record given as JSON data (or a HypertensionVisit)."""
-    return _check_values(HypertensionVisit, data, today)[1]
+    return _check_values(HypertensionVisit, data, today, sex)[1]
 
 
-def check_diabetes_visit(data: Any, *, today: date) -> list[Problem]:
+def check_diabetes_visit(data: Any, *, today: date, sex: str | int | None = None) -> list[Problem]:
     """Every problem with a diabetes follow-up record given as JSON data (or a DiabetesVisit)."""
-    return _check_values(DiabetesVisit, data, today)[1]
+    return _check_values(DiabetesVisit, data, today, sex)[1]
 
 
-def parse_hypertension_visit(data: Any, *, today: date) -> tuple[HypertensionVisit | None, list[Problem]]:
+def parse_hypertension_visit(
+    data: Any, *, today: date, sex: str | int | None = None
+) -> tuple[HypertensionVisit | None, list[Problem]]:
     """Validate and load in one pass: (visit, []) when the record is valid, else (None, problems)."""
-    return _parse(HypertensionVisit, data, today)
+    return _parse(HypertensionVisit, data, today, sex)
 
 
-def parse_diabetes_visit(data: Any, *, today: date) -> tuple[DiabetesVisit | None, list[Problem]]:
+def parse_diabetes_visit(
+    data: Any, *, today: date, sex: str | int | None = None
+) -> tuple[DiabetesVisit | None, list[Problem]]:
     """Validate and load in one pass: (visit, []) when the record is valid, else (None, problems)."""
-    return _parse(DiabetesVisit, data, today)
+    return _parse(DiabetesVisit, data, today, sex)
 
 
-def validate_hypertension_visit(data: Any, *, today: date, language: str = "en") -> dict[str, list[str]]:
+def validate_hypertension_visit(
+    data: Any, *, today: date, language: str = "en", sex: str | int | None = None
+) -> dict[str, list[str]]:
     """Errors of a hypertension record as field -> messages ("en" or "zh"); empty when the record is valid."""
-    return errors_by_field(check_hypertension_visit(data, today=today), language)
+    return errors_by_field(check_hypertension_visit(data, today=today, sex=sex), language)
 
 
-def validate_diabetes_visit(data: Any, *, today: date, language: str = "en") -> dict[str, list[str]]:
+def validate_diabetes_visit(
+    data: Any, *, today: date, language: str = "en", sex: str | int | None = None
+) -> dict[str, list[str]]:
     """Errors of a diabetes record as field -> messages ("en" or "zh"); empty when the record is valid."""
-    return errors_by_field(check_diabetes_visit(data, today=today), language)
+    return errors_by_field(check_diabetes_visit(data, today=today, sex=sex), language)
 
 
 def errors_by_field(problems: Iterable[Problem], language: str = "en") -> dict[str, list[str]]:
@@ -142,12 +150,12 @@ def errors_by_field(problems: Iterable[Problem], language: str = "en") -> dict[s
     return errors
 
 
-def _parse(cls: type, data: Any, today: date) -> tuple[Any, list[Problem]]:
-    values, problems = _check_values(cls, data, today)
+def _parse(cls: type, data: Any, today: date, sex: str | int | None) -> tuple[Any, list[Problem]]:
+    values, problems = _check_values(cls, data, today, sex)
     return (None, problems) if problems else (build_visit(cls, values), problems)
 
 
-def _check_values(cls: type, data: Any, today: date) -> tuple[dict[str, Any], list[Problem]]:
+def _check_values(cls: type, data: Any, today: date, sex: str | int | None = None) -> tuple[dict[str, Any], list[Problem]]:
     if isinstance(data, FollowUpVisit):
         data = data.to_dict()
     values, problems = coerce_fields(cls, data)
@@ -157,6 +165,8 @@ def _check_values(cls: type, data: Any, today: date) -> tuple[dict[str, Any], li
     _check_codes(check)
     _check_multi_choice(check, "symptoms", "symptoms_other", symptom_codes, codes.NO_SYMPTOMS)
     _check_danger_signs(check, danger_codes)
+    _check_urgent_symptom_answers(check, codes.URGENT_SYMPTOM_BOXES[cls.condition], symptom_codes)
+    _check_maternal_status(check, sex)
     _check_ranges(check)
     _check_blood_pressure(check)
     _check_by_mode(check)
@@ -261,6 +271,51 @@ def _check_danger_signs(check: _Check, allowed: Mapping[str, Label]) -> None:
             f"Tick '{codes.UNMANAGEABLE}' when describing another condition.",
             "填写了其他危急情况时须勾选“存在不能处理的其他疾病”。",
         )
+
+
+def _check_urgent_symptom_answers(check: _Check, urgent: Mapping[int, tuple[str, ...]],
+                                  boxes: Mapping[int, Label]) -> None:
+    # "Not urgent now" answers only a ticked box that names an urgent sign, and cannot sit beside that sign.
+    answered = check.get("symptoms_not_urgent") or ()
+    ticked, signs = check.get("symptoms") or (), set(check.get("danger_signs") or ())
+    for box in answered:
+        if box not in urgent:
+            listed = "、".join(f"{code} {boxes[code].zh}" for code in urgent)
+            check.add(
+                "symptoms_not_urgent",
+                "not_urgent_box",
+                f"Symptom {box} is not one that names an urgent sign; only {', '.join(map(str, urgent))} are.",
+                f"症状{box}不属于紧急转诊情况，无需确认；需确认的只有：{listed}。",
+            )
+        elif box not in ticked:
+            check.add(
+                "symptoms_not_urgent",
+                "not_ticked",
+                f"Symptom {box} is judged not urgent but is not ticked in symptoms.",
+                f"症状“{boxes[box].zh}”未勾选，不能确认为非紧急。",
+            )
+        elif set(urgent[box]) & signs:
+            check.add(
+                "symptoms_not_urgent",
+                "inconsistent",
+                f"Symptom {box} is judged not urgent, but its danger sign is ticked.",
+                f"已勾选对应的危急情况，症状“{boxes[box].zh}”不能同时确认为非紧急。",
+            )
+
+
+def _check_maternal_status(check: _Check, sex: str | int | None) -> None:
+    # Only the resident's file knows the sex, so the caller passes it; unknown sex checks nothing.
+    if sex is None or str(sex) != codes.MALE:
+        return
+    for name in ("pregnant", "lactating"):
+        if check.get(name):
+            label = check.label(name)
+            check.add(
+                name,
+                "not_for_male",
+                f"The resident is male: {label.en} cannot be ticked.",
+                f"该居民为男性，不能勾选{label.zh}。",
+            )
 
 
 def _check_ranges(check: _Check) -> None:

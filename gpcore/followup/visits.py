@@ -25,9 +25,13 @@ from .fields import (
 )
 
 
-def _box(coerce: Callable[[Any], Any], zh: str, en: str, default: Any = None) -> Any:
-    """A form box: its default, how JSON turns into it, and its label."""
-    return field(default=default, metadata={"coerce": coerce, "label": Label(zh, en)})
+def _box(coerce: Callable[[Any], Any], zh: str, en: str, default: Any = None, *, added_later: bool = False) -> Any:
+    """A form box: its default, how JSON turns into it, and its label.
+
+    added_later: a box added after records were signed; to_dict leaves it out while it holds its default, so
+    an old record's canonical form (and the content hash a resend is compared by) stays what it was.
+    """
+    return field(default=default, metadata={"coerce": coerce, "label": Label(zh, en), "added_later": added_later})
 
 
 def _required(coerce: Callable[[Any], Any], zh: str, en: str) -> Any:
@@ -124,6 +128,12 @@ class FollowUpVisit:
     visit_mode: int = _required(as_int, "随访方式", "visit mode")
     symptoms: tuple[int, ...] = _box(as_int_codes, "症状", "symptoms", ())
     symptoms_other: str = _box(as_long_text, "其他症状", "other symptoms", "")
+    # The doctor's answer for a ticked box that names an urgent sign (codes.URGENT_SYMPTOM_BOXES): listed here,
+    # the box is not an urgent sign today (e.g. palpitations last month, none now); unlisted, it raises the
+    # emergency.  Not a printed box: the record keeps the answer the tablet asked for.
+    symptoms_not_urgent: tuple[int, ...] = _box(
+        as_int_codes, "经医生确认目前非紧急的症状", "symptoms the doctor judged not urgent now", (), added_later=True
+    )
     danger_signs: tuple[str, ...] = _box(as_str_codes, "危急情况", "danger signs", ())
     danger_sign_other: str = _box(as_long_text, "其他危急情况", "other danger condition", "")
     pregnant: bool = _box(as_bool, "妊娠期", "pregnant", False)
@@ -183,7 +193,11 @@ class FollowUpVisit:
 
     def to_dict(self) -> dict[str, Any]:
         """The visit as JSON-ready data (dates as YYYY-MM-DD, lists for multi-choice boxes)."""
-        return {spec.name: _to_json(getattr(self, spec.name)) for spec in field_specs(type(self))}
+        return {
+            spec.name: _to_json(getattr(self, spec.name))
+            for spec in field_specs(type(self))
+            if not spec.added_later or getattr(self, spec.name) != spec.default
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -222,6 +236,8 @@ class FieldSpec(NamedTuple):
     coerce: Callable[[Any], Any]
     label: Label
     required: bool
+    added_later: bool = False
+    default: Any = None
 
 
 @cache
@@ -233,6 +249,8 @@ def field_specs(cls: type) -> tuple[FieldSpec, ...]:
             f.metadata["coerce"],
             f.metadata["label"],
             f.default is MISSING and f.default_factory is MISSING,
+            f.metadata.get("added_later", False),
+            None if f.default is MISSING else f.default,
         )
         for f in fields(cls)
     )

@@ -1,7 +1,7 @@
 """Shapes for assignment requests, team loads and proposals."""
 import marshmallow as ma
 
-from ..api import Schema
+from ..api import MAX_PAGE, Schema
 
 V = ma.validate
 
@@ -75,5 +75,5 @@ class ChangeSchema(Schema):
 class HistoryArgs(Schema):
     household_id = ma.fields.String()
     center_id = ma.fields.Integer()
-    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1, max=MAX_PAGE))
     page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))

@@ -5,7 +5,7 @@ import marshmallow as ma
 from sqlalchemy import select
 
 from .. import db
-from ..api import Blueprint, Schema, page_schema, paginate
+from ..api import MAX_PAGE, Blueprint, Schema, page_schema, paginate
 from .models import AuditEvent
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="Access log (admin)")
@@ -17,7 +17,7 @@ class AuditArgs(Schema):
     action = ma.fields.String()
     since = ma.fields.AwareDateTime(default_timezone=dt.timezone.utc)
     until = ma.fields.AwareDateTime(default_timezone=dt.timezone.utc)
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     page_size = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
 
 

@@ -1,9 +1,9 @@
-"""Accounts, revoked tokens and failed logins."""
+"""Accounts, revoked tokens and sign-in throttles."""
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime, utcnow
@@ -36,6 +36,8 @@ class User(Base):
     department: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Tokens carry the generation they were issued under; a password change bumps it, revoking them all.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     team: Mapped[Team | None] = relationship()
     center: Mapped[Center | None] = relationship()
@@ -43,7 +45,8 @@ class User(Base):
 
 
 class RevokedToken(Base):
-    """A token that was logged out; kept in the database so revocation survives a restart."""
+    """A token that was logged out, or (token_type 'family', jti 'family:<id>') every token of one sign-in;
+    kept in the database so revocation survives a restart."""
 
     __tablename__ = "revoked_tokens"
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -53,13 +56,13 @@ class RevokedToken(Base):
     revoked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LoginFailure(Base):
-    """One failed login, for throttling per account and per address."""
+class LoginThrottle(Base):
+    """Sign-in attempts for one key ('account:<name>@<address>' or 'address:<address>'), counted before the
+    password is checked; `version` makes each count a compare-and-set, `not_before` the progressive delay."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_username_at", "username", "at"),
-                      Index("ix_login_failures_address_at", "address", "at"))
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(60))
-    address: Mapped[str] = mapped_column(String(64))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(String(140), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    not_before: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)

@@ -1,22 +1,26 @@
 """Sign in, refresh, sign out; account administration."""
+import uuid
+
 from flask import current_app
 from flask_jwt_extended import (create_access_token, create_refresh_token, current_user, decode_token,
                                 get_jwt, jwt_required)
 
 from .. import db
 from ..api import Blueprint, PageArgs, client_address, page_schema, paginate
+from ..db import utcnow
 from ..errors import Unauthorized
 from ..scope import Actor
 from . import services, users
 from .schemas import (LoginSchema, LogoutSchema, TokensSchema, UserCreateSchema, UserSchema,
                       UserUpdateSchema)
+from .tokens import FAMILY, GENERATION
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")
 users_blp = Blueprint("users", __name__, url_prefix="/api/v1/users", description="Accounts")
 
 
-def _tokens(user, with_refresh=True) -> dict:
-    claims = {"role": user.role}
+def _tokens(user, family: str, with_refresh=True) -> dict:
+    claims = {"role": user.role, GENERATION: user.token_generation, FAMILY: family}
     out = {"access_token": create_access_token(identity=str(user.id), additional_claims=claims),
            "token_type": "Bearer",
            "expires_in": int(current_app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds())}
@@ -34,7 +38,7 @@ def login(creds):
     """Sign in with username and password; returns access and refresh tokens."""
     user = services.login(db.session(), creds["username"], creds["password"], client_address(),
                           current_app.config)
-    return _tokens(user)
+    return _tokens(user, uuid.uuid4().hex)
 
 
 @blp.route("/refresh", methods=["POST"])
@@ -44,7 +48,7 @@ def login(creds):
 @blp.alt_response(401, description="Missing, invalid, expired or revoked refresh token")
 def refresh():
     """A new access token for a valid refresh token (sent as the bearer token)."""
-    return _tokens(current_user, with_refresh=False)
+    return _tokens(current_user, get_jwt().get(FAMILY) or uuid.uuid4().hex, with_refresh=False)
 
 
 @blp.route("/logout", methods=["POST"])
@@ -52,10 +56,14 @@ def refresh():
 @blp.arguments(LogoutSchema)
 @blp.response(204)
 def logout(body):
-    """Revoke this access token (and the refresh token given in the body); survives restarts."""
+    """Revoke this sign-in: this access token, the refresh token issued with it and every access token
+    refreshed from that (and the refresh token given in the body); survives restarts."""
     session = db.session()
     claims = get_jwt()
     services.revoke(session, claims["jti"], current_user.id, "access", _exp(claims))
+    if claims.get(FAMILY):
+        services.revoke_family(session, claims[FAMILY], current_user.id,
+                               utcnow() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"])
     if body.get("refresh_token"):
         try:
             refresh_claims = decode_token(body["refresh_token"], allow_expired=True)

@@ -5,12 +5,13 @@ import datetime as dt
 import math
 
 import argon2
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..errors import TooManyRequests, Unauthorized
-from .models import LoginFailure, RevokedToken, User
+from .models import LoginThrottle, RevokedToken, User
 
 _hashers: dict[str, argon2.PasswordHasher] = {}
 
@@ -35,40 +36,93 @@ def _verify(hash_: str, password: str, profile: str) -> bool:
         return False
 
 
-def _retry_after(session: Session, column, value: str, limit: int, window: dt.timedelta) -> int | None:
-    since = utcnow() - window
-    rows = session.scalars(select(LoginFailure.at).where(column == value, LoginFailure.at > since)
-                           .order_by(LoginFailure.at.desc()).limit(limit)).all()
-    if len(rows) < limit:
+def _delay(failures: int, free: int, cfg: dict) -> dt.timedelta | None:
+    """How long the next attempt waits after `failures`: nothing for the first `free`, then the first delay,
+    doubling with each further failure up to the longest delay."""
+    if failures < free:
         return None
-    # Locked until the oldest of the last `limit` failures leaves the window.
-    oldest = min(rows)
-    return max(1, math.ceil((oldest + window - utcnow()).total_seconds()))
+    first = dt.timedelta(seconds=cfg["LOGIN_FIRST_DELAY_SECONDS"])
+    return min(cfg["LOGIN_MAX_DELAY"], first * 2 ** min(failures - free, 30))
+
+
+def _count(session: Session, key: str, free: int, cfg: dict, refund: bool = False) -> int | None:
+    """Count one attempt against `key` (or, with refund, give one back): None when it may go ahead, else the
+    seconds to wait.
+
+    Counted before the password is checked, as a compare-and-set on the row's version and committed at once,
+    so parallel attempts cannot all read the same count: at most `free` checks get through before the delay,
+    under any concurrency, on SQLite and PostgreSQL alike (a lost race reads the row again)."""
+    window = cfg["LOGIN_FAILURE_WINDOW"]
+    for _ in range(100):
+        now = utcnow()
+        row = session.execute(select(LoginThrottle.failures, LoginThrottle.last_at, LoginThrottle.not_before,
+                                     LoginThrottle.version).where(LoginThrottle.key == key)).one_or_none()
+        if row is None:
+            if refund:
+                return None
+            delay = _delay(1, free, cfg)
+            session.add(LoginThrottle(key=key, failures=1, last_at=now, version=1,
+                                      not_before=now + delay if delay else None))
+            try:
+                session.commit()
+                return None
+            except IntegrityError:  # another attempt made the row first: count against it
+                session.rollback()
+                continue
+        if not refund and row.not_before is not None and row.not_before > now:
+            session.rollback()
+            return max(1, math.ceil((row.not_before - now).total_seconds()))
+        if refund:
+            failures = max(0, row.failures - 1)
+            not_before = row.not_before if failures >= free else None
+        else:
+            # Each attempt adds one; one is forgotten every window/free of quiet (a leaky bucket), so a busy
+            # center behind one address does not pile up a day's typos. Time spent waiting out a delay is not
+            # quiet: a guesser who comes back as soon as allowed meets ever longer delays, up to the longest.
+            quiet_since = max(row.last_at, row.not_before or row.last_at)
+            drained = max(0, int((now - quiet_since) / (window / free)))
+            failures = max(0, row.failures - drained) + 1
+            delay = _delay(failures, free, cfg)
+            not_before = now + delay if delay else None
+        won = session.execute(
+            update(LoginThrottle).where(LoginThrottle.key == key, LoginThrottle.version == row.version)
+            .values(failures=failures, not_before=not_before, version=row.version + 1,
+                    last_at=row.last_at if refund else now)).rowcount
+        session.commit()
+        if won:
+            return None
+    return 1  # never won the race in 100 tries: an attack in full flow; let it wait
 
 
 def login(session: Session, username: str, password: str, address: str, cfg: dict) -> User:
-    """The user for these credentials, or Unauthorized / TooManyRequests; records failures."""
-    window = cfg["LOGIN_FAILURE_WINDOW"]
-    for column, value, limit, what in (
-        (LoginFailure.username, username, cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"], "account"),
-        (LoginFailure.address, address, cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], "address"),
-    ):
-        wait = _retry_after(session, column, value, limit, window)
+    """The user for these credentials, or Unauthorized / TooManyRequests.
+
+    Throttled per account at an address (so nobody elsewhere can lock an account out) and per address
+    (password spraying over many accounts), each with progressive delays after a number of free attempts.
+    The attempt is counted first and the password checked after; a right password clears the account's count
+    at that address and gives the address its attempt back."""
+    keys = ((f"address:{address}", cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"], "address"),
+            (f"account:{username}@{address}", cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"], "account"))
+    counted = []
+    for key, free, what in keys:
+        wait = _count(session, key, free, cfg)
         if wait is not None:
+            for done_key, done_free, _ in counted:  # no password was checked for this attempt
+                _count(session, done_key, done_free, cfg, refund=True)
             raise TooManyRequests(f"Too many failed sign-ins for this {what}; try again in {wait} s.",
                                   wait, {"authentication": f"throttled_{what}"})
+        counted.append((key, free, what))
     profile = cfg.get("PASSWORD_HASH_PROFILE", "default")
     user = session.scalar(select(User).where(User.username == username))
     # Verify against a dummy hash for unknown users so timing does not reveal which names exist.
     ok = _verify(user.password_hash if user else _dummy_hash(profile), password, profile)
     if not ok or user is None:
-        session.add(LoginFailure(username=username, address=address))
-        session.commit()
         raise Unauthorized("Wrong username or password.", {"authentication": "invalid_credentials"})
     if not user.is_active:
         raise Unauthorized("This account is disabled.", {"authentication": "user_disabled"})
-    session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[1][0]))
     session.commit()
+    _count(session, keys[0][0], keys[0][1], cfg, refund=True)
     return user
 
 
@@ -87,16 +141,32 @@ def revoke(session: Session, jti: str, user_id: int, token_type: str, expires_at
         session.add(RevokedToken(jti=jti, user_id=user_id, token_type=token_type, expires_at=expires_at))
 
 
-def is_revoked(session: Session, jti: str) -> bool:
-    """True when the token id was logged out."""
-    return session.get(RevokedToken, jti) is not None
+def family_key(family: str) -> str:
+    """The revocation row's key for every token of one sign-in."""
+    return f"family:{family}"
 
 
-def purge_expired(session: Session) -> int:
-    """Forget revocations and failures that no longer matter."""
+def revoke_family(session: Session, family: str, user_id: int, expires_at: dt.datetime) -> None:
+    """Revoke every token of one sign-in: the access tokens and the refresh token it was given."""
+    revoke(session, family_key(family), user_id, "family", expires_at)
+
+
+def is_revoked(session: Session, jti: str, family: str | None = None) -> bool:
+    """True when the token, or the sign-in it belongs to, was logged out."""
+    keys = [jti] + ([family_key(family)] if family else [])
+    return session.scalar(select(RevokedToken.jti).where(RevokedToken.jti.in_(keys)).limit(1)) is not None
+
+
+def revoke_all_tokens(user: User) -> None:
+    """Every token this user holds stops working (a password change or reset)."""
+    user.token_generation = (user.token_generation or 0) + 1
+
+
+def purge_expired(session: Session, window: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Forget revocations and sign-in counts that no longer matter."""
     now = utcnow()
     n = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
-    n += session.execute(delete(LoginFailure).where(LoginFailure.at < now - dt.timedelta(days=1))).rowcount
+    n += session.execute(delete(LoginThrottle).where(LoginThrottle.last_at < now - window)).rowcount
     return n
 
 

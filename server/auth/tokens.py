@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import g
 from flask_jwt_extended import JWTManager
 
 from .. import db
@@ -11,6 +12,8 @@ from . import services
 from .models import User
 
 jwt = JWTManager()
+GENERATION = "gen"  # claim: the user's token generation when issued (a password change bumps it)
+FAMILY = "fam"  # claim: one id for every token of one sign-in (logout revokes them together)
 
 
 def _unauthorized(message: str, reason: str):
@@ -25,17 +28,23 @@ def _load_user(_header, payload):
     issued = dt.datetime.fromtimestamp(payload["iat"], dt.timezone.utc)
     if user.disabled_at is not None and issued <= user.disabled_at:
         return None  # issued before the account was last disabled
+    if payload.get(GENERATION, 0) != user.token_generation:
+        g.token_refused = "password_changed"  # issued before the password was last changed
+        return None
     return user
 
 
 @jwt.user_lookup_error_loader
 def _user_gone(_header, _payload):
+    if g.pop("token_refused", None) == "password_changed":
+        return _unauthorized("The password was changed since this token was issued; sign in again.",
+                             "revoked_token")
     return _unauthorized("This account is disabled or no longer exists.", "user_disabled")
 
 
 @jwt.token_in_blocklist_loader
 def _revoked(_header, payload):
-    return services.is_revoked(db.session(), payload["jti"])
+    return services.is_revoked(db.session(), payload["jti"], payload.get(FAMILY))
 
 
 @jwt.revoked_token_loader

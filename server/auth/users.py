@@ -42,12 +42,13 @@ def create_user(session: Session, data: dict, profile: str = "default") -> User:
 
 
 def update_user(session: Session, user: User, data: dict, profile: str = "default") -> User:
-    """Change name, phone, password or active state."""
+    """Change name, phone, password (revoking every token the user holds) or active state."""
     for key in ("full_name", "phone"):
         if key in data:
             setattr(user, key, data[key])
     if "password" in data:
         user.password_hash = services.hash_password(data["password"], profile)
+        services.revoke_all_tokens(user)
     if "is_active" in data:
         (services.enable if data["is_active"] else services.disable)(session, user)
     return user

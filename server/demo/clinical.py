@@ -14,6 +14,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gpcore.clock import to_china
+from gpcore.followup.schedule import working_day_for
+
 from ..auth.models import User
 from ..followups import services as followups
 from ..households.models import ChronicCondition, Resident
@@ -32,6 +35,8 @@ PANEL = (("GLU", "葡萄糖", "mmol/L", "3.9-6.1", 4.5, 11.0), ("HBA1C", "糖化
 def visit_form(rng: random.Random, condition: str, day: dt.date, uncontrolled: bool) -> dict:
     """One plausible national-form visit; an uncontrolled visit books the 2-week recheck."""
     mode = rng.choices((1, 2, 3), weights=(60, 30, 10))[0]
+    # The doctor books a working day, as gpcore's rules do (off weekends and official holidays).
+    booked, _ = working_day_for(day, day + dt.timedelta(days=14 if uncontrolled else 90))
     form = {"visit_date": day.isoformat(), "visit_mode": mode, "symptoms": [1],
             "cigarettes_per_day": rng.choice((0, 0, 0, 10)), "liquor_liang_per_day": rng.choice((0, 0, 1)),
             "exercise_times_per_week": rng.randint(0, 7), "exercise_minutes_per_time": rng.choice((0, 30, 60)),
@@ -40,7 +45,7 @@ def visit_form(rng: random.Random, condition: str, day: dt.date, uncontrolled: b
             "medications": [{"name": n, "times_per_day": 1, "mg_per_time": 5}
                             for n in rng.sample(DRUGS[condition], rng.randint(1, 2))],
             "doctor": "家庭医生", "classification": 2 if uncontrolled else 1,
-            "next_visit_date": (day + dt.timedelta(days=14 if uncontrolled else 90)).isoformat()}
+            "next_visit_date": booked.isoformat()}
     if mode != 3:  # a phone visit measures nothing
         sbp = rng.randint(150, 172) if uncontrolled else rng.randint(112, 136)
         form.update(sbp=sbp, dbp=min(sbp - 30, rng.randint(92, 100) if uncontrolled else rng.randint(68, 86)),
@@ -102,7 +107,9 @@ def hl7_message(n: int, hospital: str, resident: Resident | None, when: dt.datet
                 critical: bool = False, potassium_note: str = "", with_id_number: bool = True) -> bytes:
     """An ORU^R01 as a hospital LIS sends it: one chemistry order, six results with flags; the lab's note on
     the potassium (an NTE) when given."""
-    stamp = when.strftime("%Y%m%d%H%M%S")
+    # Chinese LIS stamp wall-clock China time without an offset (intake reads it so): an aware `when` (the
+    # loader passes UTC) is written in China time, or a report would read 8 hours before it was received.
+    stamp = (to_china(when) if when.tzinfo else when).strftime("%Y%m%d%H%M%S")
     if resident is None:  # a patient the hospital registered without an ID number: goes to the queue
         pid = f"PID|1||H{n:06d}^^^{hospital}^MR||周未知||19521103|F"
     else:  # without the ID number, name + birth date + sex only suggest the resident: queued for staff

@@ -6,8 +6,9 @@ import dataclasses
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gpcore.clock import china_today
+
 from ..auth.models import User
-from ..followups import services as followups
 from ..auth.services import hash_password
 from ..households.models import Household
 from ..db import utcnow
@@ -82,9 +83,9 @@ def load(session: Session, seed: int = 20261122, hash_profile: str = "default",
     session.commit()
     counts = {"households": session.scalar(select(func.count()).select_from(Household)), "residents": residents}
     if clinical:
-        counts["followups"] = clinical_demo.load_followups(session, followups.local_today())
+        counts["followups"] = clinical_demo.load_followups(session, china_today())
         counts["lab_messages"] = clinical_demo.load_labs(session, admin, utcnow())
-        counts["referrals"] = referral_demo.load_referrals(session, followups.local_today())
+        counts["referrals"] = referral_demo.load_referrals(session, china_today())
     return counts
 
 

@@ -7,6 +7,8 @@ import io
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
+from ..limits import CONTROL_CHARACTERS
+
 LEVELS = {"team": "团队", "center": "中心", "district": "全区"}
 CONDITIONS = {"hypertension": "高血压", "t2dm": "2型糖尿病"}
 # (key, Chinese header); rates are fractions (0.8123), shown as percentages in the XLSX.
@@ -39,14 +41,43 @@ def _cells(row: dict) -> list:
     return values
 
 
+# A cell whose text starts with one of these is a formula to Excel and LibreOffice (CSV injection, OWASP);
+# a leading tab or CR, the other two such starts, goes with the control characters.
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def _text(value):
+    """Text as a cell may hold it: control characters dropped (openpyxl refuses them; a name holding one
+    made the export fail every time)."""
+    return CONTROL_CHARACTERS.sub("", value) if isinstance(value, str) else value
+
+
+def csv_cell(value):
+    """A CSV cell that no spreadsheet runs as a formula: text starting like one gets a leading apostrophe."""
+    value = _text(value)
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(report: dict) -> bytes:
     """The indicator rows as CSV, UTF-8 with a BOM so Excel shows the Chinese headers correctly."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([header for _, header in COLUMNS])
     for row in report["rows"]:
-        writer.writerow(["" if v is None else v for v in _cells(row)])
+        writer.writerow([csv_cell(v) for v in _cells(row)])
     return out.getvalue().encode("utf-8-sig")
+
+
+def _xlsx_row(sheet, values) -> None:
+    """Append a row; text stays text (openpyxl would store '=...' as a formula)."""
+    sheet.append([_text(v) for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def to_xlsx(report: dict) -> bytes:
@@ -57,7 +88,7 @@ def to_xlsx(report: dict) -> bytes:
     sheet.append([f"慢性病患者健康管理指标 {title(report)}（{report['period_start']} 至 {report['period_end']}）"])
     sheet.append([header for _, header in COLUMNS])
     for row in report["rows"]:
-        sheet.append(_cells(row))
+        _xlsx_row(sheet, _cells(row))
     for index, (key, header) in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = max(10, len(header) * 2 + 2)

@@ -5,11 +5,14 @@ from flask import Response, current_app, request
 from flask_jwt_extended import current_user
 from sqlalchemy import select
 
-from .. import db
+import printing
+from gpcore.clock import china_today
+
+from .. import db, printouts
 from ..api import Blueprint, page_schema, paginate
 from ..audit import services as audit
 from ..scope import Actor
-from . import export, indicators, services
+from . import export, indicators, services, slip
 from .models import FollowUp
 from .schemas import (AmendmentSchema, DeathSchema, ExportArgs, FollowUpRowSchema, FollowUpSchema,
                       IndicatorArgs, IndicatorReportSchema, LostSchema, ResidentListArgs, TeamListArgs,
@@ -33,7 +36,7 @@ def _today() -> dt.date:
     pinned = current_app.config.get("FOLLOWUP_TODAY")
     if pinned:
         return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
-    return services.local_today()
+    return china_today()  # the date on the doctor's calendar, not UTC's
 
 
 def _language() -> str:
@@ -95,6 +98,18 @@ def get_followup(followup_id):
     _with_chain(session, [row])
     session.commit()
     return row
+
+
+@blp.route("/followups/<followup_id>/slip")
+@blp.auth(*READERS)
+@blp.arguments(printouts.PrintArgs, location="query")
+@blp.doc(responses=printouts.RESPONSES)
+def get_slip(args, followup_id):
+    """The visit slip (随访/预约单) of a visit record: ESC/POS bytes or their PNG preview (logged as a read)."""
+    session = db.session()
+    document = slip.printable(session, services.get_followup(session, _actor(), followup_id))
+    session.commit()
+    return printouts.response(printing.follow_up_slip, document, args, "follow-up-slip")
 
 
 @blp.route("/followups/<followup_id>/amendments", methods=["POST"])

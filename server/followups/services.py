@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, exists, extract, func, insert, select
 from sqlalchemy.orm import Session, aliased
@@ -31,8 +30,6 @@ from .status_rows import add_status_rows, empty_status
 FORMS = {"hypertension": rules.HypertensionVisit, "t2dm": rules.DiabetesVisit}
 PARSERS = {"hypertension": rules.parse_hypertension_visit, "t2dm": rules.parse_diabetes_visit}
 RECORDERS = FOLLOWUP_RECORDERS
-# The teams work in China: "today" for a visit date is the date on the doctor's calendar, not UTC's.
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
 # Boxes of the national form a complete record has filled (the completeness indicator). Phone visits
 # measure nothing, so measurements count only at clinic or home visits.
@@ -44,11 +41,6 @@ COMPLETE_DIABETES = ("staple_food_g_per_day", "hypoglycaemia")
 COMPLETE_DIABETES_FACE_TO_FACE = ("fpg_mmol", "dorsalis_pedis")
 # Decisions compared between the tablet's run of the rules and the server's.
 COMPARED = ("classification", "emergency", "referral", "next_visit_date")
-
-
-def local_today() -> dt.date:
-    """Today's date where the teams work."""
-    return dt.datetime.now(LOCAL_ZONE).date()
 
 
 # One alias for every use: building a new aliased() per call cost ~5 ms of CPU per signed visit.
@@ -139,7 +131,7 @@ def record_visit(session: Session, actor: Actor, data: dict, *, today: dt.date,
     """Sign a visit record; returns (record, created). A repeat of the same id and content is not an error."""
     _can_record(actor)
     res, _ = _registered(session, actor, data["resident_id"], data["condition"])
-    visit = _parse(data["condition"], data["form"], today, language)
+    visit = _parse(data["condition"], data["form"], today, language, res.sex)
     row = _visit_row(session, res, data, visit, amends=None)
     return _store(session, actor, row, "create")
 
@@ -160,7 +152,7 @@ def amend(session: Session, actor: Actor, followup_id: str, data: dict, *, today
             raise Conflict("This record was already amended; amend the latest version.",
                            {"followup_id": [f"latest version is {latest}"]})
     res = session.get(Resident, target.resident_id)
-    visit = _parse(target.condition, data["form"], today, language)
+    visit = _parse(target.condition, data["form"], today, language, res.sex)
     row = _visit_row(session, res, {**data, "resident_id": res.id, "condition": target.condition},
                      visit, amends=target)
     return _store(session, actor, row, "amend")
@@ -211,8 +203,8 @@ def _registered(session: Session, actor: Actor, resident_id: str, condition: str
     return res, cond
 
 
-def _parse(condition: str, form: dict, today: dt.date, language: str):
-    visit, problems = PARSERS[condition](form, today=today)
+def _parse(condition: str, form: dict, today: dt.date, language: str, sex: str | None):
+    visit, problems = PARSERS[condition](form, today=today, sex=sex)
     if problems:
         raise Invalid("The follow-up form has invalid fields.",
                       {"form": rules.errors_by_field(problems, language)})
@@ -362,7 +354,14 @@ def refresh_status(session: Session, resident_id: str, condition: str, signed: F
     days later) or an amendment of an older visit does not replace it, but changes the history the latest
     visit was assessed against ("second uncontrolled in a row", the yearly count behind the next-visit
     date), so the latest visit's decisions are then re-run for the row.
+
+    Writers for one patient take turns from here to their commit: the patient's row is locked (FOR NO KEY
+    UPDATE, which the key-share locks of the visits' foreign keys do not block, so two writers cannot
+    deadlock). Without the turn, two concurrent visits both deleted the row and both inserted one (409 for
+    the second), or the later commit wrote a row computed without the other's visit. Each statement after
+    the lock sees every visit committed before it (READ COMMITTED); SQLite lets one writer in at a time.
     """
+    session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update(key_share=True))
     row = session.execute(_latest_effective_visits(FollowUp.resident_id == resident_id,
                                                    FollowUp.condition == condition)).mappings().first()
     session.execute(delete(FollowUpStatus).where(FollowUpStatus.resident_id == resident_id,

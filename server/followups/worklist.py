@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gpcore.followup.worklist import BUCKETS, buckets, referral_due_date, urgency
+from gpcore.health_file import age_on
 
 from ..households.models import ChronicCondition, Household, Resident
 from ..labs.alerts import lab_alerts
@@ -91,9 +92,5 @@ def _item(row: dict, today: dt.date) -> dict:
     item["overdue_days"] = (today - row["next_visit_date"]).days if "overdue" in names else None
     if "not_seen_this_year" in names:
         item["last_face_to_face"] = None  # the item reports this year's only
-    item["age"] = _age(row["birth_date"], today)
+    item["age"] = age_on(row["birth_date"], today)
     return item
-
-
-def _age(birth: dt.date, today: dt.date) -> int:
-    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))

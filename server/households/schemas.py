@@ -3,7 +3,8 @@ import marshmallow as ma
 
 from gpcore import health_file as hf
 
-from ..api import Schema
+from ..api import MAX_PAGE, Schema
+from ..limits import no_control_characters
 
 V = ma.validate
 
@@ -101,7 +102,7 @@ class HouseholdRowSchema(Schema):
 
 
 class HouseholdListArgs(Schema):
-    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1, max=MAX_PAGE))
     page_size = ma.fields.Integer(load_default=50, validate=V.Range(min=1, max=500))
     committee_id = ma.fields.Integer()
     team_id = ma.fields.Integer()
@@ -137,14 +138,14 @@ class FamilyHistorySchema(Schema):
 class ResidentFields(Schema):
     """The personal basic information fields a person edits."""
 
-    name = ma.fields.String(validate=V.Length(min=1, max=50))
+    name = ma.fields.String(validate=[V.Length(min=1, max=50), no_control_characters])
     sex = _code(hf.SEX)
     birth_date = ma.fields.Date()
     id_number = ma.fields.String(allow_none=True, validate=V.Length(min=15, max=18))
     relation_to_head = _code(hf.RELATIONSHIP, allow_none=True)
     phone = ma.fields.String(allow_none=True, validate=V.Length(max=30))
     employer = ma.fields.String(allow_none=True, validate=V.Length(max=100))
-    contact_name = ma.fields.String(allow_none=True, validate=V.Length(max=50))
+    contact_name = ma.fields.String(allow_none=True, validate=[V.Length(max=50), no_control_characters])
     contact_phone = ma.fields.String(allow_none=True, validate=V.Length(max=30))
     residence_type = _code(hf.RESIDENCE_TYPE, allow_none=True)
     ethnicity = _code(hf.ETHNICITY, allow_none=True)
@@ -168,7 +169,7 @@ class ResidentFields(Schema):
 
 class ResidentCreateSchema(ResidentFields):
     household_id = ma.fields.String(required=True)
-    name = ma.fields.String(required=True, validate=V.Length(min=1, max=50))
+    name = ma.fields.String(required=True, validate=[V.Length(min=1, max=50), no_control_characters])
     sex = _code(hf.SEX, required=True)
     birth_date = ma.fields.Date(required=True)
 
@@ -234,7 +235,7 @@ class ResidentSearchArgs(Schema):
     condition = _code(hf.CHRONIC_CONDITION)
     household_id = ma.fields.String()
     status = _code(hf.RESIDENT_STATUS)
-    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=V.Range(min=1, max=MAX_PAGE))
     page_size = ma.fields.Integer(load_default=20, validate=V.Range(min=1, max=200))
 
 

@@ -7,7 +7,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from gpcore import health_file as hf
-from gpcore import idcard, pinyin, record_number
+from gpcore import idcard, names, record_number
+from gpcore.clock import china_today
 
 from ..assignment.models import AssignmentChange
 from ..audit import services as audit
@@ -140,15 +141,14 @@ def next_record_number(session: Session, committee: Committee, center: Center) -
 
 
 def _set_name(res: Resident, name: str) -> None:
-    res.name = name.strip()
-    res.name_pinyin = pinyin.full(res.name)
-    res.name_initials = pinyin.initials(res.name)
+    forms = names.search_forms(name)
+    res.name, res.name_pinyin, res.name_initials = forms["name"], forms["name_pinyin"], forms["name_initials"]
 
 
 def create_resident(session: Session, actor: Actor, data: dict, today: dt.date | None = None) -> Resident:
     """A new resident in a household the actor may see; gets the next record number."""
     _can_write(actor)
-    today = today or dt.date.today()
+    today = today or china_today()
     hh = require_visible(actor, session.get(Household, data["household_id"]), "household")
     _check(data, today)
     fields = {k: v for k, v in data.items() if k not in ("household_id", "name", "id_number")}
@@ -170,7 +170,7 @@ def update_resident(session: Session, actor: Actor, res: Resident, data: dict,
     """Edit personal information in place; identity fields are re-checked together."""
     _can_write(actor)
     merged = {"id_number": res.id_number, "sex": res.sex, "birth_date": res.birth_date, **data}
-    _check(merged, today or dt.date.today())
+    _check(merged, today or china_today())
     if "id_number" in data:
         res.id_number = _normalised_id(session, data["id_number"], res.id)
     for key, value in data.items():
@@ -217,7 +217,7 @@ def set_status(session: Session, actor: Actor, res: Resident, data: dict,
                today: dt.date | None = None) -> Resident:
     """Mark a resident moved out, deceased, or active again; death closes every registry entry."""
     _can_write(actor)
-    today = today or dt.date.today()
+    today = today or china_today()
     if data["date"] > today:
         raise field_error("date", "the date is in the future")
     if res.status == "deceased" and data["status"] != "deceased":
@@ -242,7 +242,7 @@ def add_condition(session: Session, actor: Actor, res: Resident, data: dict,
                   today: dt.date | None = None) -> ChronicCondition:
     """Enter a resident in the hypertension or type 2 diabetes registry."""
     _can_write(actor)
-    today = today or dt.date.today()
+    today = today or china_today()
     if any(c.condition == data["condition"] for c in res.conditions):
         raise Conflict("The resident is already in this registry.", {"condition": ["already registered"]})
     if data.get("diagnosed_on") and not res.birth_date <= data["diagnosed_on"] <= today:
@@ -273,7 +273,7 @@ def update_condition(session: Session, actor: Actor, cond: ChronicCondition, dat
                      today: dt.date | None = None) -> ChronicCondition:
     """Change a registry entry's management status (managed, lost, terminated, deceased)."""
     _can_write(actor)
-    if data["status_date"] > (today or dt.date.today()):
+    if data["status_date"] > (today or china_today()):
         raise field_error("status_date", "the date is in the future")
     if data["status"] in ("lost", "terminated") and not data.get("status_reason"):
         raise field_error("status_reason", "give the reason")

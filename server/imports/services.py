@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from gpcore import health_file as hf
-from gpcore import idcard, pinyin, record_number
+from gpcore import idcard, names, record_number
+from gpcore.clock import china_today
 
 from .. import bulk
 from ..assignment.models import AssignmentChange
@@ -24,6 +25,7 @@ from ..errors import Invalid
 from ..followups import status_rows as followups
 from ..followups.models import FollowUpStatus
 from ..households.models import ChronicCondition, Household, Resident
+from ..limits import CONTROL_CHARACTERS
 from ..org.models import Center, Committee
 from ..scope import Actor, require_center
 from ..sync import changes as sync_changes
@@ -48,6 +50,7 @@ COLUMNS = {
     "t2dm": ("糖尿病", "2型糖尿病", "t2dm"),
 }
 REQUIRED = ("household_key", "committee", "address", "name")
+NAMES = ("name", "contact_name", "committee")
 _SEX = {"男": "1", "女": "2", "1": "1", "2": "2", "0": "0", "9": "9", "未知": "0"}
 _RELATION = {**{v: k for k, v in hf.RELATIONSHIP.items()}, **{k: k for k in hf.RELATIONSHIP},
              "本人": "02", "夫": "10", "妻": "10", "儿子": "20", "女儿": "30", "孙子": "40", "孙女": "40",
@@ -159,6 +162,11 @@ def validate(session: Session, center: Center, rows: list[dict], today: dt.date)
         def problem(field_: str, message: str):
             bad.append(Problem(n, field_, message, row.get(field_, "")))
 
+        for key, value in row.items():
+            if value.startswith("="):  # kept, it would come out of every export as a live formula
+                problem(key, "starts with =: a spreadsheet formula, not a value")
+            elif key in NAMES and CONTROL_CHARACTERS.search(value):
+                problem(key, "contains a control character")
         for key in REQUIRED:
             if not row.get(key):
                 problem(key, "required")
@@ -246,7 +254,7 @@ def run(session: Session, actor: Actor, center_id: int, data: bytes, filename: s
         raise Invalid("No such center.", {"center_id": ["unknown"]})
     require_center(actor, center_id)
     rows, encoding = read_table(data, filename)
-    clean, problems = validate(session, center, rows, today or dt.date.today())
+    clean, problems = validate(session, center, rows, today or china_today())
     report = ImportReport(rows=len(rows), problems=problems, dry_run=dry_run, encoding=encoding)
     groups = _households(clean)
     report.households = len(groups)
@@ -348,14 +356,14 @@ def write(session: Session, actor: Actor, center: Center, groups: list[list[dict
 
     def resident_rows():
         nonlocal done
-        full, initials = pinyin.full, pinyin.initials
+        search_forms = names.search_forms
         for h in plan:
             hh_id, prefix, team_id = h.id, h.prefix, h.committee.team_id
             for serial, m, res_id in zip(itertools.count(h.first_serial), h.members, h.member_ids):
-                name = m["name"]
+                forms = search_forms(m["name"])
                 get = m.get
-                yield (res_id, hh_id, team_id, center.id, f"{prefix}{serial:05d}", get("id_number"), name,
-                       full(name), initials(name), m["sex"], m["birth_date"], get("relation_to_head"),
+                yield (res_id, hh_id, team_id, center.id, f"{prefix}{serial:05d}", get("id_number"), forms["name"],
+                       forms["name_pinyin"], forms["name_initials"], m["sex"], m["birth_date"], get("relation_to_head"),
                        get("phone"), get("employer"), get("contact_name"), get("contact_phone"),
                        get("residence_type"), get("ethnicity"), get("ethnicity_name"), [], [], [], [], {}, {},
                        [], "active", now, now, user, 1)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from gpcore import clock
+
 from ..followups.models import FollowUpStatus
 from ..households.models import Resident
 from ..scope import Actor, rows_visible
@@ -30,7 +32,7 @@ ALERT_LIMIT = 200  # the top of a worklist, not a second list of every report
 
 
 class china_date(FunctionElement):  # noqa: N801 - reads as a SQL function
-    """The calendar day in China (UTC+8, no daylight saving) of a UTC timestamp column."""
+    """The calendar day in China (gpcore.clock: UTC+8, no daylight saving) of a UTC timestamp column."""
 
     type = Date()
     inherit_cache = True
@@ -39,12 +41,14 @@ class china_date(FunctionElement):  # noqa: N801 - reads as a SQL function
 @compiles(china_date)
 def _china_date_sqlite(element, compiler, **kw):
     # SQLite keeps UTC times as text; date() with a modifier shifts them.
-    return f"date({compiler.process(element.clauses, **kw)}, '+8 hours')"
+    return f"date({compiler.process(element.clauses, **kw)}, '+{clock.UTC_OFFSET_HOURS} hours')"
 
 
 @compiles(china_date, "postgresql")
 def _china_date_pg(element, compiler, **kw):
-    return f"CAST(timezone('Asia/Shanghai', {compiler.process(element.clauses, **kw)}) AS DATE)"
+    # An interval is an offset east of UTC (ISO sign), the same fixed shift as SQLite's.
+    offset = f"INTERVAL '+{clock.UTC_OFFSET_HOURS:02d}:00'"
+    return f"CAST(timezone({offset}, {compiler.process(element.clauses, **kw)}) AS DATE)"
 
 
 def last_visit_date():

@@ -33,6 +33,7 @@ from .model import (
     storable_range,
 )
 from .ranges import bounds_for, parse_reference_range
+from .specimens import specimen_text
 
 FHIR_VERSION_LABEL = "FHIR R4 (validated with fhir.resources.R4B)"
 
@@ -276,7 +277,8 @@ def _report(res, resources) -> LabReport:
     for ref in res.specimen or []:
         spec = _resolve(ref, resources)
         if spec is not None and spec.get_resource_type() == "Specimen":
-            specimen_type = _coding(spec.type)[0] or _coding(spec.type)[1]
+            kind, display, kind_system = _coding(spec.type)
+            specimen_type = specimen_text(kind, spec.type.text if spec.type else "", kind_system, display)
             received = _when(spec.receivedTime)
             if spec.collection is not None:
                 collected = _when(spec.collection.collectedDateTime)

@@ -52,6 +52,7 @@ from .model import (
     storable_range,
 )
 from .ranges import ReferenceRange, parse_reference_range  # noqa: F401 (parse_reference_range: a public name here)
+from .specimens import specimen_text
 
 # --------------------------------------------------------------------------------------------------
 # Errors and the message header
@@ -518,6 +519,8 @@ def _value(obx: _Segment, value_type: str, ctx: _Context) -> tuple[str, Decimal 
     if value_type in ("CE", "CWE", "CNE"):
         codes = [(rep[0][0].strip(), rep[1][0].strip() if len(rep) > 1 else "") for rep in reps]
         return "; ".join(t or c for c, t in codes), None, "", codes[0][0]
+    if value_type not in _TEXT_AS_SENT and any(len(rep) > 1 for rep in reps):
+        return "; ".join(_composite_text(value_type, rep) for rep in reps), None, "", ""
     # NM, ST, TX, FT, IS, ...: repeats are lines of text.
     text = "\n".join(obx.ctx.unescape(_raw_rep(obx, 5, i)) for i in range(len(reps))).strip()
     if value_type not in ("NM", "SN"):  # an SN without components ("<0.5") reads like an NM
@@ -530,6 +533,27 @@ def _value(obx: _Segment, value_type: str, ctx: _Context) -> tuple[str, Decimal 
     if number is None and text:
         ctx.warnings.append(f"OBX-5 {text!r} is not a number although OBX-2 is {value_type}; kept as text")
     return text, number, "", ""
+
+
+# Types whose value is one string: a "^" in them is the sender's unescaped character ("10^9/L" in an ST), kept.
+_TEXT_AS_SENT = {"ST", "TX", "FT", "NM", "SN", "IS", "ID", "CE", "CWE", "CNE"}
+# Person-name types and where their family and given names sit (0-based components).
+_NAME_PARTS = {"FN": (0, 2, 1), "PN": (0, 1, 2), "XPN": (0, 1, 2), "CN": (1, 2, 3), "XCN": (1, 2, 3)}
+
+
+def _composite_text(value_type: str, rep: list[list[str]]) -> str:
+    """One repetition of a composite value (FN, XPN, MO, XAD, ...) as words, never with its separators.
+
+    Names are family name first (Chinese names without a space, as in PID-5); FN is surname^own prefix^own
+    surname^..., and an empty surname takes what the other parts carry ("^182" reads "182"). Money (MO) is
+    amount and currency; anything else: its non-empty components (subcomponents too) joined by a space.
+    """
+    comps = [" ".join(s.strip() for s in comp if s.strip()) for comp in rep] + [""] * 4
+    if value_type in _NAME_PARTS:
+        a, b, c = _NAME_PARTS[value_type]
+        rest = [p for i, p in enumerate(comps) if i not in (a, b, c) and p]
+        return _join_name(comps[a], comps[b], comps[c], *(rest if value_type == "FN" else ()))
+    return " ".join(p for p in comps if p)
 
 
 def _raw_rep(seg: _Segment, n: int, index: int) -> str:
@@ -729,7 +753,8 @@ def _parse(text: str, codec: str, reason: str, header: MessageHeader) -> LabMess
 
 def _report(obr: _Segment, orc: _Segment | None, ctx: _Context) -> LabReport:
     code, name, system = _coded(obr, 4)
-    specimen = obr.get(15, 1, 1)  # SPS: the specimen source code is the first subcomponent
+    # SPS: component 1 is the specimen source as code&text&system (a CWE in subcomponents).
+    specimen = specimen_text(obr.get(15, 1, 1), obr.get(15, 1, 2), obr.get(15, 1, 3))
     technicians = obr.reps(34)
     # OBR-32 principal result interpreter signs the report; some senders fill only OBR-33 (assistant).
     reviewers = obr.reps(32) or obr.reps(33)
@@ -749,7 +774,7 @@ def _report(obr: _Segment, orc: _Segment | None, ctx: _Context) -> LabReport:
 
 def _add_specimen(report: LabReport, spm: _Segment, ctx: _Context) -> None:
     # OBR-15 was the v2.3-2.4 home of the specimen; v2.5+ senders use SPM and may leave OBR-15 empty.
-    report.specimen_type = report.specimen_type or spm.get(4, 1) or spm.get(4, 2)
+    report.specimen_type = report.specimen_type or specimen_text(*_coded(spm, 4))
     report.collected_at = report.collected_at or _time(spm, 17, ctx)
     report.specimen_received_at = report.specimen_received_at or _time(spm, 18, ctx)
 

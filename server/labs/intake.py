@@ -32,9 +32,7 @@ import hashlib
 import json
 import logging
 import os
-import re
 import secrets
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -42,27 +40,27 @@ from sqlalchemy import JSON, String, bindparam, case, cast, exists, func, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
-from gpcore import pinyin
+from gpcore.clock import china_date, to_china
+from gpcore.patients import Identity, Strictness, same_patient
 
 from ..audit import services as audit
 from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
 from ..errors import DomainError, Invalid, NotFound, Unauthorized, field_error
-from ..org.models import Center, Hospital
 from ..households.models import Resident
+from ..org.models import Center, Hospital
 from ..scope import Actor, require_admin
 from . import model as parsed
 from . import ranges
 from .fhir import FHIRBundleError, parse_fhir_bundle
 from .hl7v2 import HL7MessageError, build_ack, generate_control_id, parse_oru, read_header
-from .matching import _CJK, REASONS, SEX_CODES, Match, candidates, decide
+from .matching import REASONS, Match, candidates, decide, message_identity, patient_identity
 from .mllp import oversized_reason
 from .models import (LabFeed, LabMessage, LabRejection, LabReport, LabResultRow, content_fingerprint,
                      lab_message_reports)
 
 log = logging.getLogger(__name__)
 
-CHINA_STANDARD_TIME = dt.timezone(dt.timedelta(hours=8), "CST")
 KEY_HEADER = "X-Lab-Feed-Key"
 # OBX-11 codes ranked: a row replaces the current one for its code unless it is of lower standing, so a late
 # preliminary never hides a final value, and a re-sent final never hides a correction.
@@ -330,9 +328,7 @@ def _storage_failed(session: Session, feed: LabFeed | FeedRef, msg: parsed.LabMe
 
 def local_time(value: dt.datetime | None) -> dt.datetime | None:
     """An HL7/FHIR time as an aware datetime; one without an offset is China Standard Time."""
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=CHINA_STANDARD_TIME)
+    return to_china(value) if value is not None and value.tzinfo is None else value
 
 
 def _feed_actor(feed: LabFeed | FeedRef) -> Actor:
@@ -385,7 +381,7 @@ def _bounds(result: parsed.LabResult, report: parsed.LabReport, patient: tuple[s
     """range_low/range_high for the resident (ranges.resident_bounds), on the specimen's date in China."""
     when = local_time(result.observed_at or report.collected_at) or now
     low, high = ranges.resident_bounds(result.range_text, (result.range_low, result.range_high), *patient,
-                                       when.astimezone(CHINA_STANDARD_TIME).date())
+                                       china_date(when))
     # A band's bounds the result columns cannot hold are left out, as the parsers do (its text is kept).
     low, high = parsed.storable_range(low, high, "", [])
     return {"range_low": low, "range_high": high}
@@ -668,49 +664,18 @@ def same_person(patient: parsed.LabPatient, name: str, birth_date: dt.date | Non
     number, sex as GB/T 2261.1 '1'/'2') -- the patient of the first message of a queued report under the
     order number the message carries.
 
-    The order number ties them only weakly (analysers recycle sample numbers), so:
-    - different ID numbers, birth dates, sexes (each when both are known) or names are different people (a
-      name that disagrees with the ID number is a mistyped ID, as in matching's id_name_mismatch);
-    - the same citizen ID number is the same person;
-    - otherwise the same name (ideographic; else the letters of the alphabetic form against the pinyin),
-      birth date and sex, all known on both sides, as matching's rule 2 compares them.
+    The order number ties them only weakly (analysers recycle sample numbers), so gpcore.patients' STRICT
+    level: different ID numbers, birth dates, sexes (each when both are known) or names are different people
+    (a name that disagrees with the ID number is a mistyped ID, as in matching's id_name_mismatch); the same
+    citizen ID number is the same person; otherwise the same name, birth date and sex, all known on both sides.
     """
-    number, mine = patient.citizen_id, SEX_CODES.get(patient.sex)
-    if number and id_number and number != id_number:
-        return False
-    if patient.birth_date and birth_date and patient.birth_date != birth_date:
-        return False
-    if mine and sex and mine != sex:
-        return False
-    names = _names_agree(_name_forms(patient.name, patient.name_alphabetic), _name_forms(name, name_alphabetic))
-    if names is False:
-        return False
-    if number is not None and number == id_number:
-        return True
-    return names is True and None not in (patient.birth_date, birth_date, mine, sex)
+    known = Identity(name=name, name_alphabetic=name_alphabetic, birth_date=birth_date, sex=sex,
+                     id_number=id_number)
+    return bool(same_patient(patient_identity(patient), known, Strictness.STRICT))
 
 
 def _same_as_message(patient: parsed.LabPatient, other: LabMessage) -> bool:
-    return same_person(patient, other.patient_name, other.patient_birth_date, other.patient_id_number,
-                       other.patient_name_alphabetic, SEX_CODES.get(other.patient_sex))
-
-
-def _name_forms(name: str, alphabetic: str = "") -> tuple[str, str]:
-    # (ideographic name, letters): "张 三" -> ("张三", "zhangsan"); "ZHANG^SAN" -> ("", "zhangsan").
-    name = re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
-    ideographic = name if _CJK.search(name) else ""
-    letters = alphabetic or ("" if ideographic else name)
-    letters = re.sub(r"[^a-z]", "", (letters or pinyin.full(ideographic)).lower())
-    return ideographic, letters
-
-
-def _names_agree(a: tuple[str, str], b: tuple[str, str]) -> bool | None:
-    """True or False when the names can be compared (ideographic first, else by letters), None when not."""
-    if a[0] and b[0]:
-        return a[0] == b[0]
-    if a[1] and b[1]:
-        return a[1] == b[1]
-    return None
+    return bool(same_patient(patient_identity(patient), message_identity(other), Strictness.STRICT))
 
 
 def _update_header(rep: LabReport, report: parsed.LabReport) -> None:

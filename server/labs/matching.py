@@ -12,25 +12,24 @@ Rules, in order (a wrong match shows one person's results to another person's do
    `ambiguous`; the one namesake holds a different ID number: `id_conflict`.
 3. A message without enough to try rule 2 (no name, birth date or sex): `incomplete_identity`.
 Residents of every center and status are candidates: a namesake elsewhere makes a name match uncertain.
-Only rule 1 files a message by itself (intake may also file by a known order number).
+Only rule 1 files a message by itself (intake may also file by a known order number). The comparisons are
+gpcore.patients.same_patient's: rule 1 at BY_ID_NUMBER, rule 2 at CANDIDATE (names as gpcore.names folds them).
 """
 from __future__ import annotations
 
 import functools
-import re
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, case, literal, or_, select
 from sqlalchemy.orm import Session
 
-from gpcore import pinyin
+from gpcore.names import has_characters
+from gpcore.patients import Identity, Strictness, same_patient
 
 from ..households.models import Resident
 from .model import LabPatient
 
 SEX_CODES = {"M": "1", "F": "2"}  # HL7/FHIR administrative sex -> GB/T 2261.1 as stored on residents
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 REASONS = {
     "name_birth_sex_candidate": "one resident has this name, birth date and sex, but no ID number confirms "
@@ -60,21 +59,27 @@ def citizen_id(patient: LabPatient) -> str | None:
     return patient.citizen_id
 
 
-def _same_name(sent: str, on_file: str) -> bool:
-    a = re.sub(r"\s+", "", unicodedata.normalize("NFKC", sent or ""))
-    b = re.sub(r"\s+", "", unicodedata.normalize("NFKC", on_file or ""))
-    return bool(a) and a == b
+def patient_identity(patient: LabPatient) -> Identity:
+    """What a message says of its patient, for gpcore.patients.same_patient."""
+    return Identity(name=patient.name, name_alphabetic=patient.name_alphabetic, birth_date=patient.birth_date,
+                    sex=SEX_CODES.get(patient.sex), id_number=patient.citizen_id)
 
 
-def _name_agrees(patient: LabPatient, res) -> bool:
-    if _CJK.search(patient.name or ""):
-        return _same_name(patient.name, res.name)
-    alphabetic = patient.name_alphabetic or patient.name
-    if alphabetic:
-        # "ZHANG^SAN" or "Zhang San": only with an ID hit is pinyin evidence enough (namesakes share it).
-        letters = re.sub(r"[^a-z]", "", alphabetic.lower())
-        return letters == pinyin.full(res.name)
-    return True  # no name sent: the ID number alone identifies the person
+def resident_identity(res) -> Identity:
+    """What a resident's file (a row or object with name, birth_date, sex, id_number) says."""
+    return Identity(name=res.name, birth_date=res.birth_date, sex=res.sex, id_number=res.id_number)
+
+
+def message_identity(msg) -> Identity:
+    """What a stored lab message says of its patient, with the hospital's own patient numbers (not the
+    citizen ID): compared only between messages of the same hospital, where an empty authority means it."""
+    own = frozenset(
+        (msg.hospital_id, (i.get("authority") or "").strip().upper(), (i.get("value") or "").strip())
+        for i in (msg.patient_identifiers or [])
+        if (i.get("value") or "").strip() and i.get("value", "").strip().upper() != (msg.patient_id_number or ""))
+    return Identity(name=msg.patient_name, name_alphabetic=msg.patient_name_alphabetic,
+                    birth_date=msg.patient_birth_date, sex=SEX_CODES.get(msg.patient_sex),
+                    id_number=msg.patient_id_number, hospital_numbers=own)
 
 
 # What matching reads of a resident (a plain row, not an ORM object: this runs for every message).
@@ -89,7 +94,7 @@ def candidates(patient: LabPatient, known_orders=None) -> tuple | None:
     matched."""
     number = patient.citizen_id
     sex = SEX_CODES.get(patient.sex)
-    by_name = bool(_CJK.search(patient.name or "")) and patient.birth_date is not None and sex is not None
+    by_name = has_characters(patient.name) and patient.birth_date is not None and sex is not None
     if number is None and not by_name and known_orders is None:
         return None
     params = {}
@@ -127,27 +132,28 @@ def decide(patient: LabPatient, rows) -> Match:
     """The rules of the module docstring over the rows `candidates` found (id, name, birth_date, sex,
     id_number, ...): a pure function, so the queue's reasons do not depend on how the rows were read."""
     rows = [r for r in rows if getattr(r, "id", None) is not None]  # the outer join's empty row when nobody matched
-    number = patient.citizen_id
+    sent = patient_identity(patient)
+    number = sent.id_number
     if number is not None:
         holder = next((r for r in rows if r.id_number == number), None)
         if holder is not None:
-            birth_ok = patient.birth_date is None or patient.birth_date == holder.birth_date
-            if _name_agrees(patient, holder) and birth_ok:
+            # A name that disagrees with the file (pinyin counts only when the message has no characters:
+            # namesakes share it) or another birth date means a mistyped ID number.
+            if same_patient(sent, resident_identity(holder), Strictness.BY_ID_NUMBER):
                 return Match(holder.id, "id_number")
             return Match(None, reason="id_name_mismatch",
                          note=f"ID number on file for a resident named {holder.name}")
-    sex = SEX_CODES.get(patient.sex)
-    if not _CJK.search(patient.name or "") or patient.birth_date is None or sex is None:
+    if not has_characters(patient.name) or patient.birth_date is None or sent.sex is None:
         return Match(None, reason="no_candidate" if number else "incomplete_identity")
-    name = patient.name.strip()
-    namesakes = [r for r in rows if r.name == name and r.birth_date == patient.birth_date and r.sex == sex]
+    verdicts = ((r, same_patient(sent, resident_identity(r), Strictness.CANDIDATE)) for r in rows)
+    namesakes = [(r, verdict) for r, verdict in verdicts if verdict.ties]
     if not namesakes:
         return Match(None, reason="no_candidate")
     if len(namesakes) > 1:
         return Match(None, reason="ambiguous",
                      note="2 residents" if len(namesakes) == 2 else "3 or more residents")
-    res = namesakes[0]
-    if number is not None and res.id_number and res.id_number != number:
+    res, verdict = namesakes[0]
+    if not verdict:  # the one namesake's file holds a different ID number
         return Match(None, reason="id_conflict")
     # Never guessed: a lone namesake is only a suggestion; staff confirm it (one call) or choose another.
     return Match(None, reason="name_birth_sex_candidate", suggested=res.id)

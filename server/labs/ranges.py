@@ -33,7 +33,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from gpcore.health_file import age_on
+from gpcore.health_file import age_in_months, age_on
 
 # A number not followed by ":n" or "/n": "<1:200" is a titre and "1/40" a dilution, not bounds.
 _NUM = r"[-+]?\d+(?:\.\d+)?(?![\d.]|\s*[:/]\s*\d)"
@@ -192,8 +192,7 @@ def age_in(unit: str, birth: dt.date, day: dt.date) -> int:
     if unit == "y":
         return age_on(birth, day)  # gpcore.health_file's rule
     if unit == "m":
-        # one home in gpcore: see issue 11 (a resident's age on a date); whole months, as age_on counts years
-        return (day.year - birth.year) * 12 + day.month - birth.month - (day.day < birth.day)
+        return age_in_months(birth, day)
     days = (day - birth).days
     return days // 7 if unit == "w" else days
 

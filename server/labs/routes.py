@@ -8,7 +8,9 @@ person's token: feeds authenticate with X-Lab-Feed-Key, never with a person's ac
 from flask import Response, current_app, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 
-from .. import db
+import printing
+
+from .. import db, printouts
 from ..api import Blueprint, page_schema, paginate
 from ..errors import DomainError, Forbidden, Unauthorized
 from ..scope import Actor
@@ -253,6 +255,18 @@ def get_report(report_id):
     rep = services.get_report(session, _actor(), report_id)
     session.commit()
     return rep
+
+
+@blp.route("/lab-reports/<report_id>/receipt")
+@blp.auth(*READERS)
+@blp.arguments(printouts.PrintArgs, location="query")
+@blp.doc(responses=printouts.RESPONSES)
+def get_receipt(args, report_id):
+    """The printed 检验报告单 of one report: ESC/POS bytes for a 58/80 mm printer, or their PNG preview (logged)."""
+    session = db.session()
+    rep = services.get_report(session, _actor(), report_id)
+    session.commit()
+    return printouts.response(printing.lab_report, services.printable(rep, rep.resident), args, "lab-report")
 
 
 @blp.route("/lab-reports/<report_id>/critical-call", methods=["PUT"])

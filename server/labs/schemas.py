@@ -3,6 +3,9 @@ import base64
 
 import marshmallow as ma
 
+from gpcore.clock import china_date
+from gpcore.health_file import age_on
+
 from ..api import Schema
 from .intake import reason_text
 
@@ -319,11 +322,8 @@ class LabReportSchema(Schema):
     def _patient(self, rep):
         from printing import sex_label
 
-        from . import services
-        from .services import age_on
-
         res = rep.resident
-        day = services.local_date(rep.reported_at or rep.changed_at)
+        day = china_date(rep.reported_at or rep.changed_at)
         return LabPatientSchema().dump({
             "resident_id": res.id, "name": res.name, "sex": res.sex, "sex_label": sex_label(res.sex),
             "age": age_on(res.birth_date, day), "birth_date": res.birth_date,

@@ -15,6 +15,9 @@ from sqlalchemy import String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
 
 import printing
+from gpcore import patients
+from gpcore.clock import china_date, to_china
+from gpcore.health_file import age_on
 
 from ..audit import services as audit
 from ..errors import Conflict, NotFound, field_error
@@ -23,7 +26,7 @@ from ..households.services import get_resident
 from ..org.models import Hospital
 from ..scope import Actor, can_see, queue_visible, require_care_role, require_team_member, rows_visible
 from . import alerts, matching, ranges
-from .intake import CHINA_STANDARD_TIME, reason_text
+from .intake import reason_text
 from .model import storable_range
 from .models import (LabMessage, LabRejection, LabReport, LabReportSeen, LabResultRow, lab_feed_centers,
                      lab_message_reports)
@@ -78,42 +81,18 @@ def suggested_resident(session: Session, actor: Actor, msg: LabMessage) -> Resid
     if res is None or not can_see(actor, res.team_id, res.center_id):
         return None  # a namesake of another center is staff's business there (or admin's), not named here
     # The file may have changed since the message came: suggest only what matching would still suggest.
-    same = ((msg.patient_name or "").strip() == res.name and msg.patient_birth_date == res.birth_date
-            and matching.SEX_CODES.get(msg.patient_sex) == res.sex)
-    other_id = msg.patient_id_number and res.id_number and res.id_number != msg.patient_id_number
-    return res if same and not other_id else None
-
-
-def _local_ids(msg: LabMessage) -> set[tuple[str, str]]:
-    """The hospital's own patient numbers of a message (not the citizen ID): (authority, value) pairs.
-    Compared only between messages of the same hospital, where an empty authority means that hospital."""
-    return {((i.get("authority") or "").strip().upper(), (i.get("value") or "").strip())
-            for i in (msg.patient_identifiers or [])
-            if (i.get("value") or "").strip() and i.get("value", "").strip().upper() != (msg.patient_id_number or "")}
+    still = patients.same_patient(matching.message_identity(msg), matching.resident_identity(res),
+                                  patients.Strictness.CANDIDATE)
+    return res if still else None
 
 
 def _same_patient_keys(msg: LabMessage, other: LabMessage) -> list[str]:
     """Why two queued messages are about the same patient ("id_number", "hospital_patient_id",
     "name_birth_sex"), or [] when nothing ties them or something contradicts: different ID numbers, birth
-    dates or (known) sexes are different people however much else agrees."""
-    if msg.patient_id_number and other.patient_id_number and msg.patient_id_number != other.patient_id_number:
-        return []
-    if msg.patient_birth_date and other.patient_birth_date and msg.patient_birth_date != other.patient_birth_date:
-        return []
-    known = {"M", "F"}
-    if msg.patient_sex in known and other.patient_sex in known and msg.patient_sex != other.patient_sex:
-        return []
-    keys = []
-    if msg.patient_id_number and msg.patient_id_number == other.patient_id_number:
-        keys.append("id_number")
-    if msg.hospital_id == other.hospital_id and _local_ids(msg) & _local_ids(other):
-        keys.append("hospital_patient_id")
-    name = (msg.patient_name or "").strip()
-    if (name and name == (other.patient_name or "").strip() and msg.patient_birth_date
-            and msg.patient_sex in known and other.patient_sex == msg.patient_sex
-            and other.patient_birth_date == msg.patient_birth_date):
-        keys.append("name_birth_sex")
-    return keys
+    dates or (known) sexes are different people however much else agrees (gpcore.patients, RELATED)."""
+    verdict = patients.same_patient(matching.message_identity(msg), matching.message_identity(other),
+                                    patients.Strictness.RELATED)
+    return list(verdict.ties) if verdict else []
 
 
 def same_patient(session: Session, actor: Actor, msg: LabMessage) -> list[tuple[LabMessage, list[str]]]:
@@ -125,12 +104,12 @@ def same_patient(session: Session, actor: Actor, msg: LabMessage) -> list[tuple[
     name = (msg.patient_name or "").strip()
     if name and msg.patient_birth_date:
         arms.append(and_(LabMessage.patient_name == name, LabMessage.patient_birth_date == msg.patient_birth_date))
-    local = _local_ids(msg)
+    local = matching.message_identity(msg).hospital_numbers
     if local:
         # A coarse filter in SQL (the value appears in the JSON text); _same_patient_keys decides exactly.
         text = func.coalesce(cast(LabMessage.patient_identifiers, String), "")
         arms.append(and_(LabMessage.hospital_id == msg.hospital_id,
-                         or_(*(text.contains(json.dumps(value), autoescape=True) for _authority, value in local))))
+                         or_(*(text.contains(json.dumps(value), autoescape=True) for *_, value in local))))
     if not arms:
         return []
     others = session.scalars(select(LabMessage).where(
@@ -189,7 +168,7 @@ def _bounds_for(rep: LabReport, res: Resident) -> None:
             continue
         when = row.observed_at or rep.collected_at or row.received_at
         low, high = ranges.resident_bounds(row.range_text, (row.range_low, row.range_high), res.sex,
-                                           res.birth_date, local_date(when))
+                                           res.birth_date, china_date(when))
         row.range_low, row.range_high = storable_range(low, high, "", [])
 
 
@@ -333,7 +312,7 @@ def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str
     now = dt.datetime.now(dt.timezone.utc)
     called_at = called_at or now
     if called_at.tzinfo is None:
-        called_at = called_at.replace(tzinfo=CHINA_STANDARD_TIME)  # a wall-clock time as the doctor reads it
+        called_at = to_china(called_at)  # a wall-clock time as the doctor reads it
     if called_at > now + dt.timedelta(minutes=5):  # tablets' clocks drift a little
         raise field_error("called_at", "is in the future")
     earliest = rep.collected_at or rep.reported_at or rep.changed_at
@@ -372,18 +351,9 @@ def history_of(rep: LabReport, row: LabResultRow) -> list[LabResultRow]:
 
 # --- printing --------------------------------------------------------------------------------------
 
-def age_on(birth: dt.date, day: dt.date) -> int:
-    """Whole years on a day."""
-    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def local_date(value: dt.datetime) -> dt.date:
-    """The calendar day in China of an aware time."""
-    return value.astimezone(CHINA_STANDARD_TIME).date()
-
-
 def _local(value: dt.datetime | None) -> dt.datetime | None:
-    return value.astimezone(CHINA_STANDARD_TIME).replace(tzinfo=None) if value is not None else None
+    # Printed as China's wall-clock time, without an offset.
+    return to_china(value).replace(tzinfo=None) if value is not None else None
 
 
 def _print_flag(row: LabResultRow) -> str:
@@ -411,7 +381,9 @@ def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
                                   reference_range=r.range_text, flag=_print_flag(r), code=r.code,
                                   comments=tuple(r.comments or ()))
                for r in current_results(rep)]
-    return printing.LabReport(report_id=rep.filler_no or rep.id, patient=patient,
+    # The QR code carries the record's id (36 characters, one scan opens it); the number printed is the
+    # hospital's own, which the patient and the lab know.
+    return printing.LabReport(report_id=rep.id, report_number=rep.filler_no or "", patient=patient,
                               specimen_type=rep.specimen_type, received_at=received, reported_at=reported,
                               tester=rep.tester, reviewer=rep.reviewer, results=results,
                               institution=rep.hospital.name if rep.hospital else "",

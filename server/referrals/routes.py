@@ -4,12 +4,12 @@ import datetime as dt
 from flask import current_app, request
 from flask_jwt_extended import current_user
 
+from gpcore.clock import china_today
 from gpcore.referral import ACTION_LABELS
 
 from .. import db
 from ..api import Blueprint, page_schema, paginate, with_etag
 from ..audit import services as audit
-from ..followups.services import local_today
 from ..scope import Actor
 from . import services
 from .schemas import (ACTION_BODIES, MessageCreateSchema, MessageSchema, PrefillArgs, PrefillSchema,
@@ -30,7 +30,7 @@ def _today() -> dt.date:
     pinned = current_app.config.get("FOLLOWUP_TODAY")
     if pinned:
         return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
-    return local_today()
+    return china_today()  # the date on the doctor's calendar, not UTC's
 
 
 def _case(row, status: int = 200):

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from flask import current_app, has_app_context
 
+from gpcore.clock import china_today
+
 from ..db import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..followups import services as followups
@@ -131,7 +133,7 @@ def _followup_today():
     pinned = current_app.config.get("FOLLOWUP_TODAY") if has_app_context() else None
     if pinned:
         return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
-    return followups.local_today()
+    return china_today()
 
 
 def _create_followup(session, actor, entity_id, data):

@@ -22,8 +22,9 @@ def live(clean_app, world):
     server.shutdown()
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="session")
+def _chromium():
+    """One Chromium for the run (starting it took ~2 s a test)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not shutil.which("chromium"):
         pytest.skip("Debian's chromium is not installed (scripts/system-deps.sh installs it)")
@@ -31,6 +32,15 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def browser(_chromium):
+    """The run's Chromium; the pages a test opens (each browser.new_page() is a context of its own: cookies
+    and storage are not shared) are closed after it."""
+    yield _chromium
+    for context in _chromium.contexts:
+        context.close()
 
 
 @pytest.fixture

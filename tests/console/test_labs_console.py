@@ -3,6 +3,7 @@ file each message under a resident (the suggested one, or one they search for) o
 import datetime as dt
 
 import pytest
+from playwright.sync_api import expect
 
 from gpcore import idcard
 
@@ -69,7 +70,8 @@ def _queue_rows(page):
 
 
 def _wait_for_rows(page, n):
-    page.wait_for_function(f"document.querySelectorAll('#queue tbody tr[data-id]').length === {n}")
+    # a locator wait: the page's CSP allows no eval, which wait_for_function needs
+    expect(page.locator("#queue tbody tr[data-id]")).to_have_count(n)
 
 
 def test_staff_confirm_the_suggested_resident(labs_page, queued, world, as_user, shot):

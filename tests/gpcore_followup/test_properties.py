@@ -64,6 +64,9 @@ def quiet_visits(draw, strategies):
         "new_or_worse_complication": False,
         "danger_signs": (),
         "danger_sign_other": "",
+        # A box naming an urgent sign (palpitations, vomiting, ...) raises the emergency unless answered.
+        "symptoms": (),
+        "symptoms_not_urgent": (),
         "pregnant": False,
         "lactating": False,
         "visit_mode": codes.CLINIC,

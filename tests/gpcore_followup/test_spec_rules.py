@@ -189,10 +189,66 @@ def test_diabetes_emergency(diabetes_visit, boxes, reasons):
     assert (assessment.referral == codes.URGENT_REFERRAL) is bool(reasons)
 
 
-def test_routine_symptom_codes_alone_are_not_an_emergency(hypertension_visit, diabetes_visit):
-    # The form's symptom boxes (any headache, everyday polyuria) are not the acute danger signs.
-    assert not assess_hypertension_visit(hypertension_visit(symptoms=(2, 3, 4, 6)), patient_age=60).emergency
-    assert not assess_diabetes_visit(diabetes_visit(symptoms=(2, 4))).emergency
+# ---- symptom boxes that name an urgent sign (issue 14) ------------------------------------------------------
+# Hypertension, 3rd edition: "altered consciousness, severe headache or dizziness, nausea/vomiting, blurred
+# vision, eye pain, palpitations, chest tightness, wheezing with inability to lie flat" -> urgent referral.
+# Diabetes: "... palpitations, sweating, vomiting, polydipsia/polyuria, abdominal pain ..." -> urgent referral.
+# A ticked box whose words are such a sign raises the emergency unless the doctor answers "not urgent now"
+# (symptoms_not_urgent), which the record keeps.
+
+HT_SYMPTOM_CASES = [
+    P((6,), (), {"urgent_symptom_6"}, id="palpitations, chest tightness: box 6 心悸胸闷 ticked"),
+    P((6,), (6,), set(), id="palpitations, chest tightness: box 6 answered not urgent now"),
+    P((3,), (), {"urgent_symptom_3"}, id="nausea/vomiting: box 3 恶心呕吐 ticked"),
+    P((3,), (3,), set(), id="nausea/vomiting: box 3 answered not urgent now"),
+    P((4,), (), {"urgent_symptom_4"}, id="blurred vision: box 4 眼花耳鸣 ticked"),
+    P((3, 6), (3,), {"urgent_symptom_6"}, id="each box answered on its own: 3 not urgent, 6 unanswered"),
+    P((2,), (), set(), id="severe headache or dizziness: box 2 头痛头晕 is any headache, not an urgent sign"),
+    P((5,), (), set(), id="wheezing with inability to lie flat: box 5 呼吸困难 is not that sign"),
+    P((7, 8, 9), (), set(), id="boxes 7-9 name no urgent sign"),
+    P((1,), (), set(), id="box 1 无症状"),
+]
+
+
+@pytest.mark.parametrize("symptoms, not_urgent, reasons", HT_SYMPTOM_CASES)
+def test_hypertension_symptom_box_naming_an_urgent_sign(hypertension_visit, symptoms, not_urgent, reasons):
+    visit = hypertension_visit(symptoms=symptoms, symptoms_not_urgent=not_urgent)
+    assessment = assess_hypertension_visit(visit, patient_age=60)
+    assert {reason.code for reason in assessment.emergency_reasons} == reasons
+    assert (assessment.referral == codes.URGENT_REFERRAL) is bool(reasons)
+    assert visit.to_dict().get("symptoms_not_urgent", []) == list(not_urgent)  # the record keeps the answer
+
+
+def test_a_box_whose_sign_is_ticked_gives_one_reason_per_sign(hypertension_visit):
+    visit = hypertension_visit(symptoms=(6,), danger_signs=("palpitations", "chest_tightness"))
+    codes_found = [r.code for r in assess_hypertension_visit(visit, patient_age=60).emergency_reasons]
+    assert codes_found == ["palpitations", "chest_tightness"]
+    only_one = hypertension_visit(symptoms=(6,), danger_signs=("palpitations",))
+    codes_found = [r.code for r in assess_hypertension_visit(only_one, patient_age=60).emergency_reasons]
+    assert codes_found == ["palpitations", "urgent_symptom_6"]  # chest tightness is still unanswered
+
+
+DM_SYMPTOM_CASES = [
+    P((2,), (), {"urgent_symptom_2"}, id="polydipsia/polyuria: box 2 多饮 ticked"),
+    P((4,), (), {"urgent_symptom_4"}, id="polydipsia/polyuria: box 4 多尿 ticked"),
+    P((2, 4), (2, 4), set(), id="polydipsia/polyuria: both answered not urgent now"),
+    P((5,), (), set(), id="sudden loss of vision: box 5 视力模糊 is not a sudden loss"),
+    P((3, 6, 7, 8, 9), (), set(), id="boxes 3, 6-9 name no urgent sign"),
+]
+
+
+@pytest.mark.parametrize("symptoms, not_urgent, reasons", DM_SYMPTOM_CASES)
+def test_diabetes_symptom_box_naming_an_urgent_sign(diabetes_visit, symptoms, not_urgent, reasons):
+    assessment = assess_diabetes_visit(diabetes_visit(symptoms=symptoms, symptoms_not_urgent=not_urgent))
+    assert {reason.code for reason in assessment.emergency_reasons} == reasons
+    assert assessment.emergency is bool(reasons)
+
+
+def test_every_urgent_box_names_signs_of_its_own_form():
+    for condition, boxes, signs in ((codes.HYPERTENSION, codes.HYPERTENSION_SYMPTOMS, codes.HYPERTENSION_DANGER_SIGNS),
+                                    (codes.DIABETES, codes.DIABETES_SYMPTOMS, codes.DIABETES_DANGER_SIGNS)):
+        for box, named in codes.URGENT_SYMPTOM_BOXES[condition].items():
+            assert box in boxes and box != codes.NO_SYMPTOMS and named and set(named) <= set(signs)
 
 
 # ---- diabetes control --------------------------------------------------------------------------------------
@@ -222,7 +278,8 @@ def test_diabetes_control_target_is_a_setting(diabetes_visit):
 
 VISIT_DAY = date(2026, 3, 2)
 TWO_WEEKS = VISIT_DAY + timedelta(days=14)
-QUARTER = VISIT_DAY + timedelta(days=90)
+# + 90 days is Sunday 31 May: booked on the working day before (RuleSettings.working_days_only).
+QUARTER = date(2026, 5, 29)
 C, U = (130, 80), (150, 95)  # controlled and uncontrolled BP at age 60
 
 INTERVENTION_CASES = [
@@ -430,3 +487,22 @@ def test_guidance_for_an_emergency_comes_first(diabetes_visit):
     guidance = assess_diabetes_visit(diabetes_visit(fpg_mmol=18.2)).guidance_zh
     assert guidance[0].startswith("危急情况：血糖≥16.7mmol/L（本次18.2）")
     assert "紧急转诊" in guidance[0]
+
+
+def test_the_patient_is_advised_in_their_own_words_from_the_same_findings(hypertension_visit, diabetes_visit):
+    from gpcore.followup import advice_for_patient_zh
+
+    visit = hypertension_visit(cigarettes_per_day=10, cigarettes_per_day_target=0, salt_intake=codes.HEAVY_SALT)
+    result = assess_hypertension_visit(visit, patient_age=60)
+    assert any("劝其戒烟" in line for line in result.guidance_zh)  # to the doctor
+    advice = advice_for_patient_zh(visit, controlled=result.controlled, emergency=result.emergency,
+                                   referral=result.referral, bmi=result.bmi)
+    assert "请戒烟。" in advice and "请清淡饮食，少吃盐。" in advice  # to the patient
+    assert not any("劝其" in line or "建议" in line for line in advice)
+    cutting_down = hypertension_visit(cigarettes_per_day=20, cigarettes_per_day_target=5)
+    assert "请少吸烟，每天不超过5支，争取戒烟。" in advice_for_patient_zh(
+        cutting_down, controlled=True, emergency=False, referral=codes.NO_REFERRAL, bmi=None)
+    feet = diabetes_visit(dorsalis_pedis=2, dorsalis_pedis_side=1, hypoglycaemia=codes.FREQUENT_HYPOGLYCAEMIA)
+    lines = advice_for_patient_zh(feet, controlled=False, emergency=True, referral=codes.URGENT_REFERRAL, bmi=None)
+    assert lines[0].startswith("您的情况需要紧急处理") and "本次血糖控制不满意" in lines[1]
+    assert any("双脚" in line for line in lines) and any("低血糖" in line for line in lines)

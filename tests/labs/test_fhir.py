@@ -36,7 +36,7 @@ def test_valid_bundle_maps_header_patient_and_report(bundle_bytes):
     (rep,) = msg.reports
     assert (rep.placer_no, rep.filler_no, rep.panel_code, rep.panel_name) == (
         "PLACER-777", "FILLER-555", "24323-8", "生化全套")
-    assert (rep.specimen_type, rep.status, rep.tester, rep.reviewer) == ("SER", "F", "王强", "李明")
+    assert (rep.specimen_type, rep.status, rep.tester, rep.reviewer) == ("血清", "F", "王强", "李明")
     assert rep.specimen_received_at == dt.datetime(2025, 3, 5, 8, 10, tzinfo=CST)
     assert rep.reported_at == dt.datetime(2025, 3, 5, 10, 20, tzinfo=CST)
     assert rep.collected_at == dt.datetime(2025, 3, 5, 7, 45, tzinfo=CST)

@@ -68,7 +68,7 @@ def test_two_panel_lf_message(sample):
     assert hemogram.panel_name == "Hemogram and platelet count, automated"
     assert (hemogram.status, diff.status) == ("F", "")  # the second OBR leaves OBR-25 empty
     # SPM-4 and SPM-18 fill what OBR-15 and OBR-14 leave empty (v2.5 senders).
-    assert hemogram.specimen_type == diff.specimen_type == "BLD"
+    assert hemogram.specimen_type == diff.specimen_type == "全血"  # SPM-4 BLD, HL7 table 0487
     assert hemogram.specimen_received_at == dt.datetime(2014, 10, 6, 8, 21)
     assert hemogram.collected_at == dt.datetime(2014, 10, 6, 5, 35)
     assert hemogram.reviewer == "CYTO JANE"  # OBR-33 (&CYTO&JANE) when OBR-32 is empty

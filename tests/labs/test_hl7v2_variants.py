@@ -69,7 +69,7 @@ def test_escapes_criticals_and_value_types(fixture_message):
     assert p.identifiers[0].type_code == "ID"
     rep = msg.reports[0]
     assert (rep.placer_no, rep.filler_no, rep.specimen_type, rep.tester, rep.reviewer) == (
-        "ORD-42", "CHEM-0042", "SER", "王强", "李明")
+        "ORD-42", "CHEM-0042", "血清", "王强", "李明")
     rows = {r.code: r for r in rep.results}
 
     assert (rows["K"].flags, rows["K"].critical, rows["K"].abnormal) == (["HH"], True, True)

@@ -8,7 +8,7 @@ import pytest
 from printing import (ChineseMode, PaperWidth, PrinterSettings, follow_up_slip, follow_up_slip_blocks,
                       lab_report, lab_report_blocks, preview, referral_slip, referral_slip_blocks,
                       text_columns)
-from printing.blocks import Line
+from printing.blocks import Line, QrCode
 from printing.layouts import tear_line
 from printing.samples import (sample_follow_up_slip, sample_lab_report, sample_lab_report_with_comments,
                               sample_referral_slip)
@@ -123,9 +123,13 @@ def test_follow_up_slip_fields(width):
     text = _text(follow_up_slip(slip, PrinterSettings(width=width)), width)
     flat = text.replace("\n", "").replace(" ", "")
     for required in ["随访/预约单", "张秀英", "随访日期：2024年5月6日", "本次评价：控制不满意", "2024年5月20日星期一",
-                     "医生：陈建国", "团队电话：0551-63801234", "2型糖尿病患者健康管理"]:
+                     "医生：陈建国", "团队电话：0551-63801234", "2型糖尿病患者健康管理",
+                     "血压：138/86mmHg", "空腹血糖：16.9mmol/L"]:
         assert required in flat, required
-    assert slip.advice.replace(" ", "") in flat  # wrapped, but complete and in order
+    assert slip.advice.replace(" ", "").replace("\n", "") in flat  # wrapped, but complete and in order
+    starts = [line.replace(" ", "").removeprefix("医嘱：") for line in text.splitlines()]
+    for sentence in slip.advice.split("\n"):  # each sentence to the patient starts its own line
+        assert any(start.startswith(sentence[:8]) for start in starts), sentence
 
 
 def test_follow_up_slip_without_next_date_says_to_be_arranged():
@@ -173,3 +177,39 @@ def test_weekday_of_appointment():
     from printing.layouts import format_appointment
 
     assert format_appointment(date(2024, 5, 20)) == "2024年5月20日 星期一"
+
+
+# --- issue 14: what a report from a real message printed wrongly ----------------------------------
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_labels_the_sender_gave_nothing_for_are_left_out(width):
+    # A message with no OBR-15/SPM, no OBR-34 and no OBR-32 printed "标本：", "检验者：", "审核者：" with nothing.
+    report = dataclasses.replace(sample_lab_report(), specimen_type="", tester="", reviewer="")
+    text = _text(lab_report(report, PrinterSettings(width=width)), width)
+    for label in ("标本：", "检验者：", "审核者："):
+        assert label not in text.replace(" ", ""), label
+    assert "档案/门诊号：34010200100100023" in text.replace(" ", "")
+    only_reviewer = dataclasses.replace(report, reviewer="王晓红")
+    text = _text(lab_report(only_reviewer, PrinterSettings(width=width)), width)
+    assert "审核者：王晓红" in text and "检验者" not in text
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_record_id_too_long_for_one_line_is_in_the_qr_code_only(width):
+    # A stored report's id is a 36-character UUID: "报告编号：" + it is 46 columns and broke over two lines
+    # on 58 mm. The QR code carries it; the printed number is the lab's own (report_number), when it fits.
+    record_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    report = dataclasses.replace(sample_lab_report(), report_id=record_id)
+    blocks = lab_report_blocks(report, width)
+    (qr,) = [b for b in blocks if isinstance(b, QrCode)]
+    assert qr.data == record_id
+    numbers = [b.text for b in blocks if isinstance(b, Line) and "报告编号" in b.text]
+    if width is PaperWidth.MM58:
+        assert numbers == []
+    else:
+        assert [n.strip() for n in numbers] == [f"报告编号：{record_id}"]
+    with_number = dataclasses.replace(report, report_number="CHEM-0042")
+    blocks = lab_report_blocks(with_number, width)
+    assert [b.text.strip() for b in blocks if isinstance(b, Line) and "报告编号" in b.text] == ["报告编号：CHEM-0042"]
+    assert [b.data for b in blocks if isinstance(b, QrCode)] == [record_id]

@@ -41,7 +41,7 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     """A small demo with visits and lab results: the worklist has work, the queue has the unknown patient and
     a message sent without an ID number, with its resident suggested."""
     from server.auth.models import User
-    from server.followups import services as followups
+    from gpcore.clock import china_today
     from server.followups import worklist
     from server.followups.models import FollowUp
     from server.demo import load as demo
@@ -63,9 +63,11 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     # Every visit was decided by the rules: uncontrolled ones book the 2-week recheck.
     rows = session.scalars(select(FollowUp).where(FollowUp.kind == "visit")).all()
     assert all(r.next_visit_date is not None for r in rows)
-    assert all(r.visit_date <= followups.local_today() for r in rows)
+    from gpcore.followup import is_working_day  # booked off weekends and holidays, as the rules book them
+    assert all(is_working_day(r.next_visit_date)[0] for r in rows)
+    assert all(r.visit_date <= china_today() for r in rows)
     leader = session.scalars(select(User).where(User.username == "t1-doctor")).one()
-    work = worklist.worklist(session, Actor.of(leader), {}, today=followups.local_today())
+    work = worklist.worklist(session, Actor.of(leader), {}, today=china_today())
     buckets = {b for item in work["items"] for b in item["buckets"]}
     assert {"overdue", "recheck"} <= buckets, work["counts"]
     # Referrals in every open state, the answered and returned ones in the teams' worklists.
@@ -75,6 +77,24 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
                                                    "requested", "returned"]
     clerk = Actor.of(session.scalars(select(User).where(User.username == "clerk")).one())
     from server.referrals.services import list_referrals
-    overdue = session.execute(list_referrals(clerk, {"overdue": True}, followups.local_today())).all()
+    overdue = session.execute(list_referrals(clerk, {"overdue": True}, china_today())).all()
     assert len(overdue) == 1
     assert [a["state"] for a in work["referral_answers"]] == ["answered"]
+
+
+def test_demo_lab_times_are_china_time():
+    """The loader passes now in UTC; the demo LIS stamped it as it was, so a report received at 17:00 in
+    Shanghai read "reported 09:00". Chinese LIS send wall-clock China time without an offset."""
+    import datetime as dt
+    import random
+
+    from server.demo.clinical import hl7_message
+    from server.labs.hl7v2 import parse_oru
+    from server.labs.intake import local_time
+
+    now = dt.datetime(2026, 12, 5, 9, 0, 30, tzinfo=dt.timezone.utc)  # 17:00:30 in Shanghai
+    msg = parse_oru(hl7_message(7, "H1", None, now, random.Random(1)))
+    (report,) = msg.reports
+    assert report.reported_at == dt.datetime(2026, 12, 5, 17, 0, 30)
+    assert local_time(report.reported_at) == now == local_time(msg.sent_at)
+    assert report.specimen_type == "血清"

@@ -8,7 +8,7 @@ from server import create_app
 
 @pytest.fixture
 def boom_app(db_url):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": db_url, "DEVELOPMENT": True})
 
     @app.route("/api/v1/boom")
     def boom():

@@ -128,6 +128,8 @@ def test_a_gp_cannot_import(as_user, world):
     assert post(as_user("gp-a1"), world, SAMPLE.read_bytes()).status_code == 403
 
 
+# The command builds its own app (its own engine): it must see the committed world.
+@pytest.mark.commits
 def test_cli_import_shows_progress_and_imports(world, clean_app, tmp_path, capsys, monkeypatch):
     from server import manage
 

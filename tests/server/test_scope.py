@@ -118,7 +118,14 @@ def test_every_endpoint_is_walked(client, world):
     assert not missing, f"add these endpoints to the scope walk: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("endpoint", sorted(TARGETED))
+def pytest_generate_tests(metafunc):
+    """Parametrize the walks once the whole module has run: the follow-up and lab entries are added to
+    TARGETED and ROLE_ONLY below the tests, where a decorator's sorted(TARGETED) never saw them."""
+    walks = {"test_records_outside_scope_are_refused": TARGETED, "test_role_only_endpoints": ROLE_ONLY}
+    if metafunc.function.__name__ in walks:
+        metafunc.parametrize("endpoint", sorted(walks[metafunc.function.__name__]))
+
+
 def test_records_outside_scope_are_refused(endpoint, scene, as_user, session):
     from server.households.models import Household, Resident
 
@@ -144,7 +151,6 @@ def test_records_outside_scope_are_refused(endpoint, scene, as_user, session):
     assert after == before, "an out-of-scope request changed a record"
 
 
-@pytest.mark.parametrize("endpoint", sorted(ROLE_ONLY))
 def test_role_only_endpoints(endpoint, scene, as_user):
     role_user, body = ROLE_ONLY[endpoint]
     method, path = endpoint.split(" ")
@@ -237,6 +243,8 @@ TARGETED.update({
     "POST /api/v1/followups": lambda w, u, k: (
         "post", "/api/v1/followups", {"json": _fu_body(w, k, form={**FOLLOWUP_FORM, "visit_date": "2026-01-06"})}),
     "GET /api/v1/followups/{followup_id}": lambda w, u, k: ("get", f"/api/v1/followups/{w.followups[k]}", {}),
+    "GET /api/v1/followups/{followup_id}/slip": lambda w, u, k: (
+        "get", f"/api/v1/followups/{w.followups[k]}/slip", {}),
     "POST /api/v1/followups/{followup_id}/amendments": lambda w, u, k: (
         "post", f"/api/v1/followups/{w.followups[k]}/amendments",
         {"json": {"id": _fu_body(w, k)["id"], "reason": "scope test", "form": FOLLOWUP_FORM}}),
@@ -284,6 +292,9 @@ TARGETED.update({
     "GET /api/v1/residents/{resident_id}/lab-reports": lambda w, u, k: (
         "get", f"/api/v1/residents/{_res(w, k)}/lab-reports", {}),
     "GET /api/v1/lab-reports/{report_id}": lambda w, u, k: ("get", f"/api/v1/lab-reports/no-report-{k}", {}),
+    # The walk over every role on real reports is tests/server_labs/test_reports.py (receipt).
+    "GET /api/v1/lab-reports/{report_id}/receipt": lambda w, u, k: (
+        "get", f"/api/v1/lab-reports/no-report-{k}/receipt", {}),
     "POST /api/v1/lab-reports/{report_id}/seen": lambda w, u, k: (
         "post", f"/api/v1/lab-reports/no-report-{k}/seen", {}),
     # The walk over every role on a real critical report is tests/server_labs/test_critical_calls.py.

@@ -295,3 +295,43 @@ def test_every_read_and_write_is_logged(fu, as_user, session):
     assert [(e.username, e.action) for e in events] == [
         ("gp-a1", "create"), ("gp-a1", "resend"), ("staff-a", "read"), ("gp-a1", "read")]
     assert all(e.resident_id == fu.w.residents["A1-0-0"] for e in events)
+
+
+# --- issue 14: safer rules over the API ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("box, label", [("pregnant", "妊娠期"), ("lactating", "哺乳期")])
+def test_pregnancy_and_lactation_are_refused_for_a_male_resident(fu, as_user, session, box, label):
+    from server.followups.models import FollowUp
+
+    fu.register("A1-0-0")  # 张三, male
+    body = {"id": fu.new_id(), "resident_id": fu.w.residents["A1-0-0"], "condition": "hypertension",
+            "form": fu.htn_form(**{box: True})}
+    r = as_user("gp-a1").post("/api/v1/followups", json=body, headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 422
+    payload = r.get_json()
+    assert set(payload) == {"code", "status", "message", "errors"}
+    assert payload["errors"]["form"] == {box: [f"该居民为男性，不能勾选{label}。"]}
+    assert session.scalar(select(FollowUp.id)) is None
+    fu.register("A1-0-1")  # 李四, female: the same form is accepted
+    assert fu.ok(fu.visit("A1-0-1", fu.htn_form(**{box: True})))["emergency"] is False  # BP 128/82 is normal
+
+
+def test_amending_a_male_residents_visit_to_pregnant_is_refused(fu, as_user):
+    fu.register("A1-0-0")
+    rec = fu.ok(fu.visit("A1-0-0"))
+    r = as_user("gp-a1").post(f"/api/v1/followups/{rec['id']}/amendments",
+                              json={"id": fu.new_id(), "reason": "补录", "form": fu.htn_form(pregnant=True)})
+    assert r.status_code == 422 and "pregnant" in r.get_json()["errors"]["form"]
+
+
+def test_symptom_box_6_raises_the_emergency_unless_the_doctor_answers_not_urgent(fu):
+    fu.register("A1-0-1")
+    ticked = fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-01", symptoms=[6])))
+    assert ticked["emergency"] is True and ticked["referral"] == "urgent"
+    assert [r["code"] for r in ticked["assessment"]["emergency_reasons"]] == ["urgent_symptom_6"]
+    assert "symptoms_not_urgent" not in ticked["form"]
+    answered = fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-10", symptoms=[6], symptoms_not_urgent=[6])))
+    assert answered["emergency"] is False and answered["referral"] == "none"
+    assert answered["form"]["symptoms_not_urgent"] == [6]  # the record keeps the doctor's answer
+    bad = fu.visit("A1-0-1", fu.htn_form("2026-06-12", symptoms=[2], symptoms_not_urgent=[2]))
+    assert bad.status_code == 422 and "symptoms_not_urgent" in bad.get_json()["errors"]["form"]

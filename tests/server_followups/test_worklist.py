@@ -258,7 +258,8 @@ def test_a_late_older_visit_re_decides_the_latest_for_the_worklist(fu, as_user, 
 
 def test_late_visits_earlier_in_the_year_change_the_latest_booking(fu, as_user, session):
     """06-01 signed first: 1 face-to-face visit this year, 3 more needed by 31 December, so the rules book
-    71 days ahead (08-11). Visits of 02-01 and 04-01 signed later make it 3 this year: plain 90 days."""
+    71 days ahead (08-11). Visits of 02-01 and 04-01 signed later make it 3 this year: plain 90 days, to Sunday
+    08-30, booked on the working day before (08-28)."""
     fu.register("A1-0-1")
     first = fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-01")))
     assert first["next_visit_date"] == "2026-08-11"
@@ -266,7 +267,7 @@ def test_late_visits_earlier_in_the_year_change_the_latest_booking(fu, as_user, 
         fu.ok(fu.visit("A1-0-1", fu.htn_form(day)))
     row = _status(session, fu.w.residents["A1-0-1"])
     assert (row.visit_date.isoformat(), row.next_visit_date.isoformat(), row.reassessed) == (
-        "2026-06-01", "2026-08-30", True)
+        "2026-06-01", "2026-08-28", True)
     # A newer visit signed in order is taken as signed: nothing to re-decide.
     fu.ok(fu.visit("A1-0-1", fu.htn_form("2026-06-10")))
     row = _status(session, fu.w.residents["A1-0-1"])

@@ -26,7 +26,7 @@ def test_bundle_stored_matched_and_readable(post_fhir, fixture_message, add_resi
 
     rep = as_user("gp-a1").get(f"/api/v1/lab-reports/{body['report_ids'][0]}").get_json()
     assert (rep["filler_no"], rep["placer_no"], rep["panel_name"], rep["specimen_type"]) == (
-        "FILLER-555", "PLACER-777", "生化全套", "SER")
+        "FILLER-555", "PLACER-777", "生化全套", "血清")
     assert (rep["tester"], rep["reviewer"]) == ("王强", "李明")
     assert rep["reported_at"].startswith("2025-03-05T02:20:00")  # 10:20+08:00
     rows = {row["code"]: row for row in rep["results"]}

@@ -75,7 +75,7 @@ def test_two_panel_sample_statuses_and_empty_values(post_hl7, sample, as_user, w
     assert hemogram["11273-0"]["value_text"] == "4.06" and hemogram["11273-0"]["unit"] == "tera.l-1"
     assert hemogram["11273-0"]["status"] == "P" and hemogram["11125-2"]["status"] == "F"
     diff = _report(as_user, by_filler["890775544"])
-    assert diff["specimen_type"] == "BLD"
+    assert diff["specimen_type"] == "全血"
     assert [row["code"] for row in diff["results"]] == ["23761-0", "26450-7", "26478-8", "26485-3", "30180-4"]
     assert diff["reviewer"] == "CYTO JANE"
 

@@ -91,7 +91,7 @@ def test_report_has_what_the_printed_report_needs_and_reads_are_logged(session, 
     assert rep["patient"] == {"resident_id": res.id, "name": "张三", "sex": "1", "sex_label": "男", "age": 74,
                               "birth_date": "1950-03-14", "record_number": res.record_number}
     assert (rep["specimen_type"], rep["tester"], rep["reviewer"], rep["hospital_name"]) == (
-        "SER", "王强", "李明", "市一医院")
+        "血清", "王强", "李明", "市一医院")
     assert rep["specimen_received_at"].startswith("2025-03-01T23:30:00")  # 07:30 China time
     assert rep["reported_at"].startswith("2025-03-02T02:55:00")
     (k,) = rep["results"]
@@ -147,3 +147,52 @@ def test_the_printed_flag_follows_the_stored_critical_value():
     assert flag(["HU"], True) == "AA"
     # Stored as not critical: the paper must not list it as a critical value.
     assert flag(["HH"], False) == "H"
+
+
+# --- GET /lab-reports/{id}/receipt (issue 14, print from records) -------------------------------------------
+
+@pytest.mark.parametrize("width", [58, 80])
+@pytest.mark.parametrize("mode", ["chinese", "raster"])
+def test_receipt_bytes_are_the_printable_report_for_the_printer_asked(session, world, make_oru, post_hl7, as_user,
+                                                                       width, mode):
+    report_id = _file(session, world, make_oru, post_hl7, "A1", 1, critical=True)
+    r = as_user("gp-a1").get(f"/api/v1/lab-reports/{report_id}/receipt?width={width}&mode={mode}")
+    assert r.status_code == 200 and r.mimetype == "application/octet-stream"
+    assert r.headers["Content-Disposition"] == f'attachment; filename="lab-report-{width}mm-{mode}.bin"'
+    rep = session.get(LabReport, report_id)
+    settings = printing.PrinterSettings(width=printing.PaperWidth.from_mm(width),
+                                        mode={"chinese": printing.ChineseMode.TEXT,
+                                              "raster": printing.ChineseMode.RASTER}[mode])
+    assert r.data == printing.lab_report(services.printable(rep, session.get(Resident, rep.resident_id)), settings)
+    if mode == "chinese":
+        shown = printing.preview(r.data, printing.PaperWidth.from_mm(width)).text
+        assert "张三" in shown and "6.8" in shown and "标本：血清" in shown.replace(" ", "")
+        assert "报告编号：A1-ORD-1" in shown  # the hospital's number; the QR code carries the record id
+
+
+def test_receipt_preview_is_a_png_of_the_paper_width(session, world, make_oru, post_hl7, as_user):
+    from PIL import Image
+    import io
+
+    report_id = _file(session, world, make_oru, post_hl7, "A1", 1)
+    r = as_user("gp-a1").get(f"/api/v1/lab-reports/{report_id}/receipt?format=png&width=80")
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    assert Image.open(io.BytesIO(r.data)).width == printing.PaperWidth.MM80.dots
+
+
+def test_receipt_is_scoped_and_audited_like_a_read(reports, world, as_user, session):
+    for user in USERS:
+        for key in TEAMS:
+            r = as_user(user).get(f"/api/v1/lab-reports/{reports[key]}/receipt")
+            expected = 403 if user == "spec" else 200 if key in SEES[user] else 404
+            assert r.status_code == expected, (user, key, r.get_json() if r.status_code != 200 else "")
+    logged = session.scalars(select(AuditEvent).where(AuditEvent.entity == "lab_report",
+                                                      AuditEvent.action == "read")).all()
+    assert len(logged) == sum(len(SEES[u]) for u in USERS)
+
+
+@pytest.mark.parametrize("query, field", [("width=57", "width"), ("mode=gbk", "mode"), ("format=pdf", "format")])
+def test_receipt_refuses_a_printer_it_cannot_serve(session, world, make_oru, post_hl7, as_user, query, field):
+    report_id = _file(session, world, make_oru, post_hl7, "A1", 1)
+    r = as_user("gp-a1").get(f"/api/v1/lab-reports/{report_id}/receipt?{query}")
+    assert r.status_code == 422 and field in r.get_json()["errors"]["query"]

@@ -11,7 +11,10 @@ from server.labs.models import LabMessage, LabResultRow
 
 
 @pytest.fixture
-def production_server(manage_command, feed):
+def production_server(manage_command, feed, monkeypatch):
+    # serve-production refuses the development secret (the command copies the environment)
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
     return manage_command("serve-production", "--workers", "2")
 
 

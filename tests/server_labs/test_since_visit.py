@@ -8,19 +8,19 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from gpcore.clock import CHINA
 from server.households.models import Resident
 from server.labs import intake
-from server.labs.intake import CHINA_STANDARD_TIME
 from server.labs.models import LabFeed
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-TODAY = NOW.astimezone(CHINA_STANDARD_TIME).date()
+TODAY = NOW.astimezone(CHINA).date()
 
 
 def _at(days_ago: int, hour: int = 9) -> dt.datetime:
     """hour o'clock China time, days_ago days before today."""
     day = TODAY - dt.timedelta(days=days_ago)
-    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA_STANDARD_TIME).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=CHINA).astimezone(dt.timezone.utc)
 
 
 def _visit_form(visit_date: dt.date) -> dict:
@@ -46,7 +46,7 @@ def lab(clean_app, session, world, feed, as_user):
         def report(key: str, control_id: str, arrived_at: dt.datetime, critical: bool = False) -> str:
             res = session.get(Resident, world.residents[key])
             flag, value = ("HH", "6.9") if critical else ("N", "4.1")
-            reported = arrived_at.astimezone(CHINA_STANDARD_TIME) - dt.timedelta(minutes=5)
+            reported = arrived_at.astimezone(CHINA) - dt.timedelta(minutes=5)
             raw = (f"MSH|^~\\&|LIS|HOSP_T|GPO|C|20250302110000||ORU^R01|{control_id}|P|2.5.1|||||CHN|UNICODE UTF-8\r"
                    f"PID|1||{res.id_number}^^^^ID||{res.name}||{res.birth_date:%Y%m%d}|{'M' if res.sex == '1' else 'F'}\r"
                    f"OBR|1||F-{control_id}|K^钾^L|||20250302070000|||||||||||||||{reported:%Y%m%d%H%M%S}|||F\r"

@@ -15,8 +15,10 @@ from sqlalchemy import text
 from server.sync import changes
 from server.sync.services import Cursor, _changes_page, _safe_xmin
 
-pytestmark = pytest.mark.skipif("postgresql" not in (os.environ.get("TEST_DATABASE_URL") or ""),
-                                reason="transaction ids and snapshots are PostgreSQL's")
+# Several connections and threads at once, each committing: real commits (tests/conftest.py).
+pytestmark = [pytest.mark.skipif("postgresql" not in (os.environ.get("TEST_DATABASE_URL") or ""),
+                                 reason="transaction ids and snapshots are PostgreSQL's"),
+              pytest.mark.commits]
 TEAM = 4242
 
 

@@ -29,6 +29,10 @@ def test_a_visit_saved_offline_is_signed_by_the_server_rules(world, tablet, as_u
     with pytest.raises(InvalidRecord) as unregistered:
         store.save_visit(rid, "t2dm", visit_form(VISIT_DAY, "t2dm"))
     assert "condition" in unregistered.value.errors
+    # The server's rule for the resident's sex runs offline too: 张三 is male (issue 14).
+    with pytest.raises(InvalidRecord) as male_pregnant:
+        store.save_visit(rid, "hypertension", {**visit_form(VISIT_DAY), "pregnant": True})
+    assert "pregnant" in male_pregnant.value.errors and store.outbox_count() == 0
     vid = store.save_visit(rid, "hypertension", visit_form(VISIT_DAY, sbp=182, dbp=112))
     [local] = store.visits(rid)
     assert (local["id"], local["pending"], local["sbp"], local["classification"]) == (vid, True, 182, None)

@@ -23,6 +23,10 @@ from fieldapp.store import Store
 from fieldapp.sync import SyncEngine, SyncFailed
 from fieldapp.sync.transport import TransportError
 
+# Tablets pull incrementally from the change log's transaction-id horizon: real commits on PostgreSQL
+# (tests/conftest.py).
+pytestmark = pytest.mark.commits(on="postgresql")
+
 TABLETS = (("gp-a1", "A1"), ("nurse-a1", "A1"), ("gp-a2", "A2"), ("nurse-a2", "A2"), ("gp-b1", "B1"))
 
 
