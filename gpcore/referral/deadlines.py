@@ -1,30 +1,34 @@
-"""When a specialist's first answer is due, by urgency.
+"""When a specialist's first answer is due, by urgency, in Chinese working days.
 
-The issue asks for Chinese working days (holidays and make-up workdays) through the `chinesecalendar`
-package, which another change is adding for gpcore/followup/schedule.py. Until it lands, `add_days`
-counts calendar days: a deadline here is never later than the working-day one, so over a weekend or a
-holiday a case may be flagged overdue too early, never too late. Swap add_days for the working-day count
-then (RESPONSE_DAYS are meant as working days).
+Working days are gpcore.followup.schedule.is_working_day (the chinesecalendar package: holidays and
+调休 Saturdays; Monday to Friday for a year whose official calendar is not yet known).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-# Days to the first answer (accept, decline or a question), by urgency; emergency means the same day.
+from ..followup.schedule import is_working_day
+
+# Working days to the first answer (accept, decline or a question), by urgency; emergency: the same day.
 RESPONSE_DAYS = {"routine": 3, "urgent": 1, "emergency": 0}
 # The team follows every answered or returned referral up within 2 weeks (standards.md section 5).
 FOLLOW_UP_DAYS = 14
 
 
-def add_days(start: date, days: int) -> date:
-    """start + days; calendar days for now (see the module docstring)."""
-    return start + timedelta(days=days)
+def add_working_days(start: date, days: int) -> date:
+    """The day `days` working days after start (0: start itself, as an emergency is due the same day)."""
+    day = start
+    while days > 0:
+        day += timedelta(days=1)
+        if is_working_day(day)[0]:
+            days -= 1
+    return day
 
 
 def response_due(sent_on: date, urgency: str, days: dict[str, int] | None = None) -> date:
     """The last day for the specialist's first response to a referral sent on sent_on."""
-    return add_days(sent_on, (days or RESPONSE_DAYS)[urgency])
+    return add_working_days(sent_on, (days or RESPONSE_DAYS)[urgency])
 
 
 def follow_up_due(answered_on: date) -> date:

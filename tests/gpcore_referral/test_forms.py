@@ -68,3 +68,6 @@ def test_choices_and_deadlines():
     assert response_due(TODAY, "emergency") == TODAY
     assert response_due(TODAY, "urgent") == date(2026, 12, 7)
     assert response_due(TODAY, "routine") == date(2026, 12, 9)
+    # Working days: a routine case sent on Thursday 30 April 2026 skips the 1-5 May holiday.
+    assert response_due(date(2026, 4, 30), "routine") == date(2026, 5, 8)
+    assert response_due(date(2026, 4, 30), "urgent") == date(2026, 5, 6)
