@@ -19,15 +19,18 @@ def _blueprints():
     from .audit.routes import blp as audit
     from .auth.routes import blp as auth, users_blp
     from .console.routes import blp as console
+    from .directory.routes import blp as directory
     from .followups.routes import blp as followups
     from .health import blp as health
     from .households.routes import blp as households
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
     from .org.routes import blp as org
+    from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
-    api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync]
+    api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
+                      directory, referrals]
     return api_blueprints, [console, health]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from sqlalchemy import false, true
+from sqlalchemy import and_, false, or_, true
 
 from .errors import Forbidden, Invalid, NotFound, field_error
 
@@ -34,11 +34,13 @@ class Actor:
     team_id: int | None = None
     center_id: int | None = None
     hospital_id: int | None = None
+    department: str | None = None  # a specialist's department: with hospital_id, their referral pool
 
     @classmethod
     def of(cls, user) -> Actor:
         """The Actor for a User row."""
-        return cls(user.id, user.username, user.role, user.team_id, user.center_id, user.hospital_id)
+        return cls(user.id, user.username, user.role, user.team_id, user.center_id, user.hospital_id,
+                   user.department)
 
 
 def rows_visible(actor: Actor, team_col, center_col):
@@ -192,3 +194,55 @@ def queue_visible(actor: Actor, of_center: Callable[[int], object], what: str):
     if actor.role == CENTER_STAFF and actor.center_id is not None:
         return of_center(actor.center_id)
     raise Forbidden(f"{what} is for center staff.", {"authorization": "role"})
+
+
+# --- referrals (issue 13) -------------------------------------------------------------------------
+# A team sees its own team's referrals, center staff their center's (read only), admin all. A specialist
+# sees a case addressed to them by name or claimed by them, and a case addressed to the pool (hospital +
+# department) they belong to while nobody has claimed it; through a case, only that resident's summary.
+
+def referrals_visible(actor: Actor, referral):
+    """A WHERE clause limiting the Referral model (or an alias) to the cases the actor may see."""
+    if actor.role == SPECIALIST:
+        named = or_(referral.specialist_id == actor.user_id, referral.owner_id == actor.user_id)
+        if actor.hospital_id is None or not actor.department:
+            return named
+        pool = and_(referral.specialist_id.is_(None), referral.owner_id.is_(None),
+                    referral.hospital_id == actor.hospital_id, referral.department == actor.department)
+        return or_(named, pool)
+    return rows_visible(actor, referral.team_id, referral.center_id)
+
+
+def can_see_referral(actor: Actor, referral) -> bool:
+    """The same rule as referrals_visible, for one case already loaded."""
+    if actor.role == SPECIALIST:
+        if actor.user_id in (referral.specialist_id, referral.owner_id):
+            return True
+        return (referral.specialist_id is None and referral.owner_id is None and actor.hospital_id is not None
+                and bool(actor.department) and referral.hospital_id == actor.hospital_id
+                and referral.department == actor.department)
+    return can_see(actor, referral.team_id, referral.center_id)
+
+
+def require_referral(actor: Actor, referral):
+    """Return the case if the actor may see it; out of scope is reported as not found."""
+    if referral is None or not can_see_referral(actor, referral):
+        raise NotFound("No such referral.")
+    return referral
+
+
+def require_referral_sender(actor: Actor, resident) -> None:
+    """Only a GP of the resident's own team sends a referral for them (others: not found)."""
+    if actor.role != GP or actor.team_id is None or resident is None or resident.team_id != actor.team_id:
+        raise NotFound("No such resident.", {"resident_id": ["no such resident in your team"]})
+
+
+def addressable_specialist(user) -> bool:
+    """A user a case may be addressed to, or a directory entry written for: an active specialist account
+    at a hospital."""
+    return user is not None and user.role == SPECIALIST and bool(user.is_active) and user.hospital_id is not None
+
+
+def specialist_accounts(role_col):
+    """A WHERE clause on users: specialist accounts (the directory lists only them)."""
+    return role_col == SPECIALIST

@@ -16,6 +16,7 @@ from ..imports.services import write
 from ..org.models import Center, Committee, Hospital, Team
 from ..scope import Actor
 from . import clinical as clinical_demo
+from . import referrals as referral_demo
 from .caseload import Generator, HouseholdFile, team_caseload
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo accounts only; listed in the README
@@ -84,6 +85,7 @@ def load(session: Session, seed: int = 20261122, hash_profile: str = "default",
     if clinical:
         counts["followups"] = clinical_demo.load_followups(session, china_today())
         counts["lab_messages"] = clinical_demo.load_labs(session, admin, utcnow())
+        counts["referrals"] = referral_demo.load_referrals(session, china_today())
     return counts
 
 

@@ -6,6 +6,7 @@ from gpcore.followup.worklist import BUCKETS
 
 from ..api import Schema
 from ..labs.schemas import LabAlertsSchema
+from ..referrals.schemas import ReferralAnswerItemSchema
 from .models import KINDS
 
 V = ma.validate
@@ -217,6 +218,9 @@ class WorklistSchema(Schema):
     lab_alerts = ma.fields.Nested(LabAlertsSchema, metadata={
         "description": "residents with lab reports new since their last follow-up visit, critical first "
                        "(the whole team, whatever the filters above)"})
+    referral_answers = ma.fields.List(ma.fields.Nested(ReferralAnswerItemSchema), metadata={
+        "description": "specialists' answers and return forms waiting for the team's follow-up (2 weeks), "
+                       "earliest due first; a case leaves when the team closes it with its visit"})
     page = ma.fields.Integer()
     page_size = ma.fields.Integer()
     total = ma.fields.Integer()

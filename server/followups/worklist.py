@@ -24,6 +24,7 @@ from gpcore.health_file import age_on
 from ..households.models import ChronicCondition, Household, Resident
 from ..labs.alerts import lab_alerts
 from ..org.models import Committee
+from ..referrals.worklist import answers_to_follow_up
 from ..scope import Actor, default_team, rows_visible
 from .models import FollowUpStatus
 from .services import require_team
@@ -77,7 +78,9 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
     counts = {name: sum(name in item["buckets"] for item in items) for name in BUCKETS}
     # Residents with lab reports new since their last visit, for the top of the list (server/labs/alerts.py).
     return {"today": today, "team_id": team_id, "counts": counts, "items": items,
-            "lab_alerts": lab_alerts(session, actor, team_id, today)}
+            "lab_alerts": lab_alerts(session, actor, team_id, today),
+            # Specialists' answers and return forms to follow up within 2 weeks (server/referrals/worklist.py).
+            "referral_answers": answers_to_follow_up(session, actor, team_id, today)}
 
 
 def _item(row: dict, today: dt.date) -> dict:

@@ -70,6 +70,16 @@ def test_demo_clinical_data_goes_through_the_real_services(session):
     work = worklist.worklist(session, Actor.of(leader), {}, today=china_today())
     buckets = {b for item in work["items"] for b in item["buckets"]}
     assert {"overdue", "recheck"} <= buckets, work["counts"]
+    # Referrals in every open state, the answered and returned ones in the teams' worklists.
+    from server.referrals.models import Referral
+    states = sorted(session.scalars(select(Referral.state)))
+    assert counts["referrals"] == 6 and states == ["answered", "info_requested", "requested", "requested",
+                                                   "requested", "returned"]
+    clerk = Actor.of(session.scalars(select(User).where(User.username == "clerk")).one())
+    from server.referrals.services import list_referrals
+    overdue = session.execute(list_referrals(clerk, {"overdue": True}, china_today())).all()
+    assert len(overdue) == 1
+    assert [a["state"] for a in work["referral_answers"]] == ["answered"]
 
 
 def test_demo_lab_times_are_china_time():

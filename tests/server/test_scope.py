@@ -349,3 +349,128 @@ ROLE_ONLY.update({
     "POST /api/v1/labs/feeds/{feed_id}/revoke": ("admin", lambda w: {}),
 })
 LISTS += ("GET /api/v1/labs/unmatched", "GET /api/v1/lab-reports", "GET /api/v1/labs/rejections")
+
+
+# --- referrals and the specialists' directory (issue 13) ------------------------------------------
+# Every team gets a case for its resident "-1-1", sent by its GP to `spec-x` (H1 内分泌科) by name, so `spec`
+# (H1 心内科) is "another specialist" and sees none of them; team A0 has no GP, so its entries aim at no case.
+# The by-role walk below adds the addressed specialist (`spec-x`) and the allowed side of every path.
+
+REFERRAL_GP = {"A1": "gp-a1", "A2": "gp-a2", "B1": "gp-b1"}
+REFERRAL_BODIES = {"accept": {}, "decline": {"reason": "scope"}, "pass-to-pool": {"reason": "scope"},
+                   "ask-info": {"question": "scope"}, "give-info": {"info": "scope"},
+                   "answer": {"outcome": "advice", "advice": "scope", "plan": "scope"},
+                   "return": {"form": {"diagnosis": "x"}}, "close": {"followup_id": "none"},
+                   "cancel": {"reason": "scope"}}
+
+
+def _referral_form():
+    return {"referral_date": "2026-01-05", "initial_impression": "scope", "present_illness": "scope",
+            "past_history": "scope", "referring_doctor": "scope", "doctor_phone": "1", "institution": "scope"}
+
+
+@pytest.fixture(autouse=True)
+def _referral_targets(request):
+    if "scene" not in request.fixturenames:
+        return
+    from server.auth.users import create_user
+    from server.directory.models import Department
+
+    w, session = request.getfixturevalue("scene"), request.getfixturevalue("session")
+    as_user = request.getfixturevalue("as_user")
+    request.getfixturevalue("clean_app").config["FOLLOWUP_TODAY"] = "2026-01-05"
+    session.add(Department(hospital_id=w.hospital_id, name="内分泌科", specialty="糖尿病"))
+    u = create_user(session, {"username": "spec-x", "password": "correct-horse-1", "full_name": "spec-x",
+                              "role": "specialist", "hospital_id": w.hospital_id, "department": "内分泌科"}, "fast")
+    session.commit()
+    w.users["spec-x"] = u.id
+    w.referrals = {"A0": "no-referral-A0"}
+    for key, gp in REFERRAL_GP.items():
+        r = as_user(gp).post("/api/v1/referrals", json={"resident_id": _res(w, key), "urgency": "routine",
+                                                         "kind": "econsult", "specialist_id": u.id,
+                                                         "form": _referral_form()})
+        assert r.status_code == 201, r.get_json()
+        w.referrals[key] = r.get_json()["id"]
+
+
+def _ref_action(slug):
+    return lambda w, u, k: ("post", f"/api/v1/referrals/{w.referrals[k]}/{slug}",
+                            {"json": REFERRAL_BODIES[slug], "headers": {"If-Match": "*"}})
+
+
+TARGETED.update({
+    "GET /api/v1/referrals/prefill": lambda w, u, k: ("get", f"/api/v1/referrals/prefill?resident_id={_res(w, k)}", {}),
+    "POST /api/v1/referrals": lambda w, u, k: (
+        "post", "/api/v1/referrals", {"json": {"resident_id": _res(w, k), "urgency": "routine", "kind": "econsult",
+                                               "specialist_id": w.users["spec"], "form": _referral_form()}}),
+    "GET /api/v1/referrals/{referral_id}": lambda w, u, k: ("get", f"/api/v1/referrals/{w.referrals[k]}", {}),
+    "GET /api/v1/referrals/{referral_id}/resident-summary": lambda w, u, k: (
+        "get", f"/api/v1/referrals/{w.referrals[k]}/resident-summary", {}),
+    "POST /api/v1/referrals/{referral_id}/messages": lambda w, u, k: (
+        "post", f"/api/v1/referrals/{w.referrals[k]}/messages", {"json": {"text": "scope"}}),
+    **{f"POST /api/v1/referrals/{{referral_id}}/{slug}": _ref_action(slug) for slug in REFERRAL_BODIES},
+})
+ROLE_ONLY.update({
+    "POST /api/v1/directory/departments": ("admin", lambda w: {"json": {"hospital_id": w.hospital_id,
+                                                                       "name": "骨科", "specialty": "骨科"}}),
+    "PUT /api/v1/directory/specialists/{user_id}": ("admin", lambda w: {"json": {"specialty": "x",
+                                                                                 "title": "chief"}}),
+})
+LISTS += ("GET /api/v1/referrals", "GET /api/v1/directory/departments", "GET /api/v1/directory/specialists")
+
+REFERRAL_USERS = USERS + ("spec-x",)
+# Who may read team A1's case (sent to spec-x by name): the team, its center's staff, admin, the addressee.
+REFERRAL_READERS = {"admin", "staff-a", "gp-a1", "nurse-a1", "spec-x"}
+
+
+@pytest.mark.parametrize("user", REFERRAL_USERS)
+def test_referral_paths_by_role(user, scene, as_user, session):
+    c, case = as_user(user), scene.referrals["A1"]
+    reads = (c.get(f"/api/v1/referrals/{case}"), c.get(f"/api/v1/referrals/{case}/resident-summary"))
+    for r in reads:
+        assert r.status_code == (200 if user in REFERRAL_READERS else 404), (user, r.get_json())
+    r = c.post(f"/api/v1/referrals/{case}/messages", json={"text": "scope"})
+    writers = {"gp-a1", "nurse-a1", "spec-x"}
+    assert r.status_code == (201 if user in writers else 403 if user in ("admin", "staff-a", "staff-b") else 404), (
+        user, r.get_json())
+    # Every action on the requested case: the ones the user may take are listed (and tested in
+    # tests/server_referrals); a wrong state answers 409 naming it, no part in the case 403, out of scope 404.
+    allowed = {"gp-a1": ["cancel"], "nurse-a1": ["cancel"], "spec-x": ["accept", "decline", "pass_to_pool", "ask_info"]}
+    if user in REFERRAL_READERS:
+        assert reads[0].get_json()["allowed_actions"] == allowed.get(user, []), user
+    for slug, body in REFERRAL_BODIES.items():
+        if slug.replace("-", "_").replace("return", "return_case") in allowed.get(user, []):
+            continue
+        r = c.post(f"/api/v1/referrals/{case}/{slug}", json=body, headers={"If-Match": "*"})
+        if user in ("admin", "staff-a", "staff-b"):
+            expected = 403  # they read; they do not act (role)
+        elif user not in REFERRAL_READERS:
+            expected = 404
+        elif slug in ("give-info", "answer", "return", "close"):
+            expected = 409
+        else:
+            expected = 403
+        assert r.status_code == expected, (user, slug, r.get_json())
+        if expected == 409:
+            assert r.get_json()["errors"]["state"] == ["requested"]
+    assert as_user("admin").get(f"/api/v1/referrals/{case}").get_json()["state"] == "requested"
+    prefill = c.get(f"/api/v1/referrals/prefill?resident_id={_res(scene, 'A1')}")
+    assert prefill.status_code == (200 if user in ("gp-a1", "nurse-a1") else 403 if user in (
+        "admin", "staff-a", "staff-b", "spec", "spec-x") else 404), (user, prefill.get_json())
+
+
+@pytest.mark.parametrize("user", REFERRAL_USERS)
+def test_referral_lists_hold_only_what_the_user_may_see(user, scene, as_user):
+    c = as_user(user)
+    got = {r["id"] for r in c.get("/api/v1/referrals?page_size=500").get_json()["items"]}
+    if user == "spec-x":
+        mine = {v for k, v in scene.referrals.items() if k != "A0"}
+    else:
+        mine = {scene.referrals[k] for k in VISIBLE[user] if k != "A0"}
+    assert got == mine, user
+    if user.startswith(("gp", "nurse", "staff", "admin")):
+        answers = c.get("/api/v1/worklist").get_json()["referral_answers"]
+        visible_residents = {v for k, v in scene.residents.items() if k.split("-")[0] in VISIBLE[user]}
+        assert {a["resident_id"] for a in answers} <= visible_residents
+    for path in ("/api/v1/directory/departments", "/api/v1/directory/specialists"):
+        assert c.get(path).status_code == 200

@@ -1,0 +1,1 @@
+"""The specialists' directory: hospital departments and specialists' entries (admin writes, teams read)."""

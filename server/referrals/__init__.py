@@ -1,0 +1,1 @@
+"""Referrals to hospital specialists: the closed loop (issue 13)."""

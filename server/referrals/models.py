@@ -1,0 +1,80 @@
+"""A referral (双向转诊) and its thread.
+
+The state and who owns the case are the gpcore rules' Case (gpcore/referral/machine.py), stored; the forms
+are kept as JSON exactly as gpcore validated them. The thread is append-only: every message and every
+transition (with its reason, question, answer or return form) is a row, never updated or deleted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gpcore.referral import STATES
+
+from ..db import Base, UTCDateTime, new_uuid, utcnow
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Referral(Base):
+    """One case sent up by a GP team, addressed to a named specialist or to a department's pool."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        # A team's open cases; a specialist's inbox (named, or the pool of their department); the owner's.
+        Index("ix_referrals_team_state", "team_id", "state"),
+        Index("ix_referrals_pool_state", "hospital_id", "department", "state"),
+        Index("ix_referrals_specialist_state", "specialist_id", "state"),
+        Index("ix_referrals_resident", "resident_id"),
+        CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in STATES) + ")", name="state"),
+        CheckConstraint("urgency IN ('routine', 'urgent', 'emergency')", name="urgency"),
+        CheckConstraint("kind IN ('econsult', 'transfer')", name="kind"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    resident_id: Mapped[str] = mapped_column(ForeignKey("residents.id"))
+    # The resident's team and center when the case was sent: the team that follows it up.
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    center_id: Mapped[int] = mapped_column(ForeignKey("centers.id"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    hospital_id: Mapped[int] = mapped_column(ForeignKey("hospitals.id"))
+    department: Mapped[str] = mapped_column(String(60))
+    specialist_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the pool's
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who accepted (claimed) it
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    info_from: Mapped[str | None] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10))
+    form: Mapped[dict] = mapped_column(JSONType)  # 转出单
+    lab_report_ids: Mapped[list] = mapped_column(JSONType, default=list)  # the resident's reports, by id
+    answer: Mapped[dict | None] = mapped_column(JSONType)
+    return_form: Mapped[dict | None] = mapped_column(JSONType)  # 回转单
+    sent_on: Mapped[dt.date] = mapped_column(Date)
+    response_due: Mapped[dt.date] = mapped_column(Date)
+    answered_on: Mapped[dt.date | None] = mapped_column(Date)
+    follow_up_due: Mapped[dt.date | None] = mapped_column(Date)
+    # The team's follow-up visit that closed the loop (a visit of this resident on or after the answer).
+    closing_followup_id: Mapped[str | None] = mapped_column(ForeignKey("followups.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ReferralMessage(Base):
+    """One entry of a case's thread: a message, or a transition with what came with it (append-only)."""
+
+    __tablename__ = "referral_messages"
+    __table_args__ = (Index("ix_referral_messages_referral_id", "referral_id", "id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author_name: Mapped[str] = mapped_column(String(60))
+    author_role: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(16))  # message, create, or the action (accept, answer, ...)
+    text: Mapped[str | None] = mapped_column(Text)
+    state_after: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,366 @@
+"""Referral rules on the server: prefill, send, act (through gpcore's state machine), thread, summary.
+
+No HTTP here: refusals are domain errors (404 out of scope, 403 no part in the case, 409 the action does
+not fit the current state, 412/428 If-Match, 422 bad fields), mapped by the API layer.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import case as sql_case, select
+from sqlalchemy.orm import Session
+
+from gpcore import health_file as hf
+from gpcore import referral as rules
+from gpcore.followup import codes
+
+from ..api import etag_of
+from ..audit import services as audit
+from ..auth.models import User
+from ..db import utcnow
+from ..directory.models import SpecialistEntry
+from ..directory.services import department_of
+from ..errors import Conflict, DomainError, Forbidden, Invalid, PreconditionFailed, field_error
+from ..followups.models import FollowUp
+from ..followups.services import effective
+from ..households.models import Resident
+from ..labs.models import LabReport
+from ..org.models import Center, Hospital, Team
+from ..scope import (Actor, addressable_specialist, referrals_visible, require_referral,
+                     require_referral_sender)
+from .models import Referral, ReferralMessage
+
+RECENT_VISITS = 3
+RECENT_LAB_REPORTS = 10
+# What each action carries, checked by gpcore before the state machine runs.
+DETAILS = {"decline": rules.REASON, "pass_to_pool": rules.REASON, "cancel": rules.REASON,
+           "ask_info": rules.QUESTION, "give_info": rules.INFO}
+
+
+def _errors(problems) -> Invalid:
+    errors = rules.errors_by_field(problems, "zh")
+    return Invalid("请检查：" + "、".join(errors) + "。", errors)
+
+
+def party(actor: Actor) -> rules.Party:
+    """The gpcore Party of the signed-in actor."""
+    return rules.Party(actor.user_id, actor.role, actor.team_id, actor.hospital_id, actor.department)
+
+
+def case_of(row: Referral) -> rules.Case:
+    """The gpcore Case of a stored referral."""
+    return rules.Case(row.state, row.team_id, row.hospital_id, row.department, row.specialist_id, row.owner_id,
+                      row.info_from)
+
+
+# --- the health file, as the upward form and the specialist's summary see it -------------------------
+
+def _resident_lines(session: Session, res: Resident) -> dict:
+    """Conditions, allergies, medications and the last visits of a resident, as lines of text."""
+    conditions = [f"{hf.CHRONIC_CONDITION.get(c.condition, c.condition)}"
+                  f"（{hf.MANAGEMENT_STATUS.get(c.status, c.status)}）" for c in res.conditions]
+    for disease in res.past_diseases or []:
+        code = disease.get("code")
+        if code not in (None, "none"):
+            conditions.append(" ".join(filter(None, (hf.PAST_DISEASE.get(code, code), disease.get("diagnosed")))))
+    allergies = [hf.DRUG_ALLERGY.get(code, code) for code in res.drug_allergies or [] if code not in ("none", "other")]
+    if res.drug_allergy_other:
+        allergies.append(res.drug_allergy_other)
+    visits = session.scalars(select(FollowUp).where(FollowUp.resident_id == res.id, FollowUp.kind == "visit",
+                                                    effective())
+                             .order_by(FollowUp.visit_date.desc(), FollowUp.received_at.desc())
+                             .limit(RECENT_VISITS)).all()
+    followups = []
+    for v in visits:
+        parts = [v.visit_date.isoformat(), hf.CHRONIC_CONDITION.get(v.condition, v.condition)]
+        if v.sbp is not None:
+            parts.append(f"血压{v.sbp}/{v.dbp}mmHg")
+        if v.fpg_mmol is not None:
+            parts.append(f"空腹血糖{v.fpg_mmol}mmol/L")
+        followups.append(" ".join(parts))
+    medications = []
+    for m in (visits[0].form.get("medications") or []) if visits else []:
+        medications.append(f"{m['name']} 每日{m['times_per_day']}次 每次{m['mg_per_time']:g}mg")
+    return {"conditions": conditions, "allergies": allergies or ["无"], "medications": medications,
+            "recent_followups": followups, "visits": visits}
+
+
+def _lab_reports(session: Session, resident_id: str) -> list[LabReport]:
+    return session.scalars(select(LabReport).where(LabReport.resident_id == resident_id)
+                           .order_by(LabReport.reported_at.desc().nulls_last(), LabReport.created_at.desc())
+                           .limit(RECENT_LAB_REPORTS)).all()
+
+
+def _lab_row(report: LabReport) -> dict:
+    return {"id": report.id, "panel_name": report.panel_name, "reported_at": report.reported_at,
+            "abnormal": report.abnormal, "critical": report.critical}
+
+
+def _identity(res: Resident, today: dt.date) -> dict:
+    """The stub's patient identity, from the health file (the server's copy wins over the client's)."""
+    return {"patient_name": res.name, "patient_sex": res.sex, "patient_age": hf.age_on(res.birth_date, today),
+            "id_number": res.id_number, "record_number": res.record_number, "address": res.household.address,
+            "phone": res.phone or res.household.phone}
+
+
+def prefill(session: Session, actor: Actor, resident_id: str, today: dt.date) -> dict:
+    """The upward form pre-filled from the resident's file, with the lab reports the team may attach."""
+    res = session.get(Resident, resident_id)
+    require_referral_sender(actor, res)
+    me = session.get(User, actor.user_id)
+    center = session.get(Center, res.center_id)
+    team = session.get(Team, res.team_id) if res.team_id is not None else None
+    lines = _resident_lines(session, res)
+    form = {**_identity(res, today), "referral_date": today.isoformat(),
+            "past_history": "；".join(lines["conditions"]) or "无", "treatment": "；".join(lines["medications"]),
+            "referring_doctor": me.full_name,
+            "doctor_phone": me.phone or (team.phone if team else None) or center.phone,
+            "institution": center.name,
+            **{k: lines[k] for k in ("conditions", "allergies", "medications", "recent_followups")}}
+    suggested = _asked_by_the_rules(lines["visits"][0] if lines["visits"] else None)
+    if suggested and suggested["reason"]:
+        form["present_illness"] = suggested["reason"]
+    audit.record(session, actor, "read", "referral_prefill", res.id, res.id)
+    return {"resident_id": res.id, "form": {k: v for k, v in form.items() if v not in (None, "")},
+            "lab_reports": [_lab_row(r) for r in _lab_reports(session, res.id)], "suggested": suggested}
+
+
+def _asked_by_the_rules(visit: FollowUp | None) -> dict | None:
+    """When the latest visit's rules asked for a referral (an emergency, or a second uncontrolled visit):
+    the urgency they asked for and the reason the doctor wrote on the visit form."""
+    if visit is None or not (visit.emergency or visit.referral in (codes.ROUTINE_REFERRAL, codes.URGENT_REFERRAL)):
+        return None
+    return {"followup_id": visit.id, "visit_date": visit.visit_date,
+            "urgency": "emergency" if visit.emergency else visit.referral,
+            "reason": (visit.form.get("referral_reason") or "").strip()
+            or "；".join(r["zh"] for r in (visit.assessment or {}).get("referral_reasons", [])) or None}
+
+
+# --- sending --------------------------------------------------------------------------------------
+
+def _addressee(session: Session, data: dict) -> tuple[int, str, User | None]:
+    """(hospital_id, department, named specialist or None) of a new case; the pool must be in the directory."""
+    if data.get("specialist_id") is not None:
+        spec = session.get(User, data["specialist_id"])
+        if not addressable_specialist(spec):
+            raise field_error("specialist_id", "没有这位专科医生。")
+        if (data.get("hospital_id") not in (None, spec.hospital_id)
+                or data.get("department") not in (None, spec.department)):
+            raise field_error("specialist_id", "专科医生与所选医院或科室不符。")
+        entry = session.get(SpecialistEntry, spec.id)
+        if data["kind"] == "econsult" and entry is not None and not entry.takes_econsult:
+            raise field_error("kind", "这位专科医生不接受线上会诊，请转诊至门诊或发给科室。")
+        return spec.hospital_id, spec.department or "", spec
+    if data.get("hospital_id") is None or not data.get("department"):
+        raise field_error("department", "请选择专科医生，或医院和科室。")
+    if department_of(session, data["hospital_id"], data["department"]) is None:
+        raise field_error("department", "该医院没有这个科室（见专科目录）。")
+    return data["hospital_id"], data["department"], None
+
+
+def create(session: Session, actor: Actor, data: dict, today: dt.date) -> Referral:
+    """Send a case up: a GP of the resident's team, the upward form checked by gpcore."""
+    res = session.get(Resident, data["resident_id"])
+    require_referral_sender(actor, res)
+    if res.status != "active":
+        raise field_error("resident_id", "该居民档案已迁出或死亡，不能转诊。")
+    problems = (rules.check_choice("urgency", data.get("urgency"), rules.URGENCIES, "紧急程度")
+                + rules.check_choice("kind", data.get("kind"), rules.KINDS, "转诊方式"))
+    if problems:
+        raise _errors(problems)
+    hospital_id, department, spec = _addressee(session, data)
+    hospital = session.get(Hospital, hospital_id)
+    form = {**(data.get("form") or {}), **_identity(res, today), "to_institution": hospital.name,
+            "to_department": department}
+    if spec is not None:
+        form["receiving_doctor"] = spec.full_name
+    form = {k: v for k, v in form.items() if v is not None}
+    problems = rules.check_upward_form(form, today=today)
+    if problems:
+        raise _errors(problems)
+    report_ids = list(dict.fromkeys(data.get("lab_report_ids") or []))
+    if report_ids:
+        found = set(session.scalars(select(LabReport.id).where(LabReport.id.in_(report_ids),
+                                                               LabReport.resident_id == res.id)))
+        if missing := [i for i in report_ids if i not in found]:
+            raise field_error("lab_report_ids", f"这些化验报告不属于该居民：{'、'.join(missing)}")
+    row = Referral(resident_id=res.id, team_id=res.team_id, center_id=res.center_id, created_by=actor.user_id,
+                   hospital_id=hospital_id, department=department, specialist_id=spec.id if spec else None,
+                   state="requested", urgency=data["urgency"], kind=data["kind"], form=form,
+                   lab_report_ids=report_ids, sent_on=today,
+                   response_due=rules.response_due(today, data["urgency"]))
+    session.add(row)
+    session.flush()
+    _post(session, actor, row, "create", data.get("note"))
+    audit.record(session, actor, "create", "referral", row.id, res.id)
+    return row
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+def list_referrals(actor: Actor, args: dict, today: dt.date):
+    """A select of the cases in the actor's scope, most urgent and oldest first, with the list's filters."""
+    urgency_rank = {"emergency": 0, "urgent": 1, "routine": 2}
+    stmt = (select(Referral.id, Referral.resident_id, Resident.name.label("resident_name"), Referral.team_id,
+                   Referral.center_id, Referral.hospital_id, Referral.department, Referral.specialist_id,
+                   Referral.owner_id, Referral.state, Referral.urgency, Referral.kind, Referral.sent_on,
+                   Referral.response_due, Referral.answered_on, Referral.follow_up_due, Referral.updated_at)
+            .join(Resident, Resident.id == Referral.resident_id)
+            .where(referrals_visible(actor, Referral))
+            .order_by(sql_case(urgency_rank, value=Referral.urgency), Referral.response_due, Referral.created_at,
+                      Referral.id))
+    if args.get("state"):
+        stmt = stmt.where(Referral.state.in_(args["state"]))
+    if args.get("urgency"):
+        stmt = stmt.where(Referral.urgency == args["urgency"])
+    if args.get("team_id") is not None:
+        stmt = stmt.where(Referral.team_id == args["team_id"])
+    if args.get("resident_id"):
+        stmt = stmt.where(Referral.resident_id == args["resident_id"])
+    if args.get("overdue"):
+        # Waiting for the specialist's first response past its deadline (deadlines.py: calendar days).
+        stmt = stmt.where(Referral.state == "requested", Referral.response_due < today)
+    return stmt
+
+
+def get(session: Session, actor: Actor, referral_id: str, *, log_read: bool = True) -> Referral:
+    """A case the actor may see (the read is logged: it carries the resident's health data)."""
+    row = require_referral(actor, session.get(Referral, referral_id))
+    if log_read:
+        audit.record(session, actor, "read", "referral", row.id, row.resident_id)
+    return row
+
+
+def allowed_actions(actor: Actor, row: Referral) -> list[str]:
+    """What the actor may do with the case now (for the client's buttons)."""
+    return rules.allowed_actions(case_of(row), party(actor))
+
+
+def resident_summary(session: Session, actor: Actor, referral_id: str) -> dict:
+    """The resident's file summary through a case: identity, conditions, allergies, medications, the last
+    visits with BP and glucose, the attached lab reports. Read-audited; nothing else of the household."""
+    row = get(session, actor, referral_id, log_read=False)
+    res = session.get(Resident, row.resident_id)
+    lines = _resident_lines(session, res)
+    reports = session.scalars(select(LabReport).where(LabReport.id.in_(row.lab_report_ids or []))).all()
+    audit.record(session, actor, "read", "resident_summary", row.id, res.id,
+                 detail={"referral_id": row.id, "lab_reports": [r.id for r in reports]})
+    return {"referral_id": row.id, "resident_id": res.id, **_identity(res, row.sent_on),
+            "birth_date": res.birth_date,
+            **{k: lines[k] for k in ("conditions", "allergies", "medications", "recent_followups")},
+            "visits": [{"id": v.id, "visit_date": v.visit_date, "condition": v.condition, "sbp": v.sbp,
+                        "dbp": v.dbp, "fpg_mmol": v.fpg_mmol} for v in lines["visits"]],
+            "lab_reports": [{**_lab_row(r), "results": _results(r)} for r in reports]}
+
+
+def _results(report: LabReport) -> list[dict]:
+    """A report's current result rows (corrections replace what they correct), with the lab's flags."""
+    return [{"name": row.name or row.code,
+             "value": row.value_text or ("" if row.value_num is None else str(row.value_num)),
+             "unit": row.unit, "range": row.range_text, "flags": row.flags, "critical": row.critical}
+            for row in report.results if row.superseded_by_id is None]
+
+
+# --- acting ---------------------------------------------------------------------------------------
+
+def require_if_match(if_match: str | None) -> None:
+    """An action on a case must say which version it was decided on (428 without)."""
+    if not if_match:
+        err = DomainError("Send If-Match with the ETag you last read.", {"If-Match": ["required"]})
+        err.status = 428
+        raise err
+
+
+def check_fresh(row: Referral, if_match: str) -> None:
+    """Refuse a stale If-Match (412), naming the current state."""
+    tags = [t.strip() for t in if_match.split(",")]
+    if "*" not in tags and etag_of(row) not in tags:
+        raise PreconditionFailed(
+            f"转诊已被他人更新（当前状态：{rules.STATE_LABELS[row.state]}），请刷新后再试。",
+            {"If-Match": [f"current ETag is {etag_of(row)}"], "state": [row.state]})
+
+
+def _refusal(err: rules.TransitionRefused) -> DomainError:
+    if err.code == "not_allowed":
+        return Forbidden(err.zh, {"authorization": "referral", "state": [err.state]})
+    return Conflict(err.zh, {"state": [err.state], "action": [err.action]})
+
+
+def act(session: Session, actor: Actor, referral_id: str, action: str, data: dict, if_match: str | None,
+        today: dt.date) -> Referral:
+    """Take an action on a case: scope (404), If-Match (428), state (409), part in the case (403), stale
+    ETag (412), the action's fields (422); then gpcore moves the case and the thread records it."""
+    row = get(session, actor, referral_id, log_read=False)
+    require_if_match(if_match)
+    try:
+        after = rules.apply(case_of(row), party(actor), action)
+    except rules.TransitionRefused as err:
+        raise _refusal(err) from None
+    check_fresh(row, if_match)
+    text = _details(session, row, action, data, today)
+    row.state, row.owner_id, row.specialist_id, row.info_from = (after.state, after.owner_id, after.specialist_id,
+                                                                 after.info_from)
+    row.updated_at = utcnow()
+    _post(session, actor, row, action, text)
+    audit.record(session, actor, action, "referral", row.id, row.resident_id)
+    session.flush()  # the version check happens here: a concurrent change gives StaleDataError (412)
+    return row
+
+
+def _details(session: Session, row: Referral, action: str, data: dict, today: dt.date) -> str | None:
+    """Check and store what the action carries; the text that goes into the thread."""
+    if action in DETAILS:
+        problems = rules.check_details(DETAILS[action], data)
+        if problems:
+            raise _errors(problems)
+        return next(iter(data.values())).strip()
+    if action == "answer":
+        if problems := rules.check_answer(data, today=today):
+            raise _errors(problems)
+        row.answer = {k: v for k, v in data.items() if v is not None}
+        row.answered_on = today
+        row.follow_up_due = rules.follow_up_due(today)
+        return f"{rules.OUTCOMES[data['outcome']]}：{data['advice'].strip()}\n随访方案：{data['plan'].strip()}"
+    if action == "return_case":
+        if problems := rules.check_return_form(data.get("form"), today=today):
+            raise _errors(problems)
+        row.return_form = data["form"]
+        row.follow_up_due = rules.follow_up_due(today)  # the 2 weeks start again from the return
+        return f"回转：{data['form']['diagnosis']}"
+    if action == "close":
+        visit = session.get(FollowUp, data.get("followup_id") or "")
+        if visit is None or visit.resident_id != row.resident_id or visit.kind != "visit":
+            raise field_error("followup_id", "请选择该居民的一次随访记录。")
+        if row.answered_on is not None and visit.visit_date < row.answered_on:
+            raise field_error("followup_id", f"结案须有专科答复（{row.answered_on.isoformat()}）之后的随访。")
+        row.closing_followup_id = visit.id
+        return (data.get("note") or "").strip() or f"已随访（{visit.visit_date.isoformat()}）"
+    return (data.get("note") or "").strip() or None  # accept
+
+
+def post_message(session: Session, actor: Actor, referral_id: str, text: str) -> ReferralMessage:
+    """Add a message to the case's thread (anyone with a part in the case, until it ends)."""
+    row = get(session, actor, referral_id, log_read=False)
+    if not rules.may_write_message(case_of(row), party(actor)):
+        if row.state in rules.TERMINAL:
+            raise Conflict(f"转诊已{rules.STATE_LABELS[row.state]}，不能再留言。", {"state": [row.state]})
+        raise Forbidden("您不能在此转诊中留言。", {"authorization": "referral", "state": [row.state]})
+    if problems := rules.check_details(rules.MESSAGE, {"text": text}):
+        raise _errors(problems)
+    message = _post(session, actor, row, "message", text.strip())
+    audit.record(session, actor, "message", "referral", row.id, row.resident_id)
+    return message
+
+
+def _post(session: Session, actor: Actor, row: Referral, kind: str, text: str | None) -> ReferralMessage:
+    author = session.get(User, actor.user_id)
+    message = ReferralMessage(referral_id=row.id, author_id=actor.user_id, author_name=author.full_name,
+                              author_role=actor.role, kind=kind, text=text, state_after=row.state)
+    session.add(message)
+    return message
+
+
+def thread(session: Session, row: Referral) -> list[ReferralMessage]:
+    """The case's thread, oldest first."""
+    return session.scalars(select(ReferralMessage).where(ReferralMessage.referral_id == row.id)
+                           .order_by(ReferralMessage.id)).all()
