@@ -1,14 +1,11 @@
 """Chronic-disease follow-ups: signed visit records, amendments, lost/death entries, worklist, indicators."""
-import datetime as dt
-
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_jwt_extended import current_user
 from sqlalchemy import select
 
 import printing
-from gpcore.clock import china_today
 
-from .. import db, printouts
+from .. import clock, db, printouts
 from ..api import Blueprint, page_schema, paginate
 from ..audit import services as audit
 from ..scope import Actor
@@ -30,13 +27,6 @@ FollowUpRowPage = page_schema(FollowUpRowSchema, "FollowUpRowPage")
 def _actor() -> Actor:
     return Actor.of(current_user)
 
-
-def _today() -> dt.date:
-    """The local date; tests and demos may pin it with the FOLLOWUP_TODAY setting."""
-    pinned = current_app.config.get("FOLLOWUP_TODAY")
-    if pinned:
-        return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
-    return china_today()  # the date on the doctor's calendar, not UTC's
 
 
 def _language() -> str:
@@ -69,7 +59,7 @@ def _signed(row: FollowUp, created: bool):
 @blp.alt_response(409, description="The id is already used for different content")
 def record_visit(data):
     """Sign a follow-up visit; the server re-runs the shared rules and stores their decisions."""
-    row, created = services.record_visit(db.session(), _actor(), data, today=_today(), language=_language())
+    row, created = services.record_visit(db.session(), _actor(), data, today=clock.today(), language=_language())
     return _signed(row, created)
 
 
@@ -120,7 +110,7 @@ def get_slip(args, followup_id):
 @blp.alt_response(409, description="Not the latest version, or the id is used for different content")
 def amend(data, followup_id):
     """Correct a signed visit: a new record pointing to the latest version, with the reason."""
-    row, created = services.amend(db.session(), _actor(), followup_id, data, today=_today(),
+    row, created = services.amend(db.session(), _actor(), followup_id, data, today=clock.today(),
                                   language=_language())
     return _signed(row, created)
 
@@ -132,7 +122,7 @@ def amend(data, followup_id):
 @blp.alt_response(200, schema=FollowUpSchema, description="The same entry was already stored")
 def record_lost(data):
     """Record a patient lost to follow-up (the reason); the registry entry becomes "lost"."""
-    row, created = services.record_lost(db.session(), _actor(), data, today=_today())
+    row, created = services.record_lost(db.session(), _actor(), data, today=clock.today())
     return _signed(row, created)
 
 
@@ -143,7 +133,7 @@ def record_lost(data):
 @blp.alt_response(200, schema=FollowUpSchema, description="The same entry was already stored")
 def record_death(data):
     """Record a death (date, cause); the resident's file is marked deceased."""
-    row, created = services.record_death(db.session(), _actor(), data, today=_today())
+    row, created = services.record_death(db.session(), _actor(), data, today=clock.today())
     return _signed(row, created)
 
 
@@ -170,7 +160,7 @@ def resident_followups(args, resident_id):
 def worklist(args):
     """Who to see: due this week, overdue, not seen this year, 2-week rechecks, referrals; in route order."""
     session = db.session()
-    result = build_worklist(session, _actor(), args, _today())
+    result = build_worklist(session, _actor(), args, clock.today())
     start = (args["page"] - 1) * args["page_size"]
     items = result["items"]
     result.update(items=items[start:start + args["page_size"]], page=args["page"],

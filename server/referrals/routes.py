@@ -1,13 +1,10 @@
 """Referrals to hospital specialists: send, read, act on (one path per action, with If-Match), thread."""
-import datetime as dt
-
-from flask import current_app, request
+from flask import request
 from flask_jwt_extended import current_user
 
-from gpcore.clock import china_today
 from gpcore.referral import ACTION_LABELS
 
-from .. import db
+from .. import clock, db
 from ..api import Blueprint, page_schema, paginate, with_etag
 from ..audit import services as audit
 from ..scope import Actor
@@ -25,13 +22,6 @@ def _actor() -> Actor:
     return Actor.of(current_user)
 
 
-def _today() -> dt.date:
-    """The local date; tests and demos pin it with FOLLOWUP_TODAY, as the follow-up routes do."""
-    pinned = current_app.config.get("FOLLOWUP_TODAY")
-    if pinned:
-        return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
-    return china_today()  # the date on the doctor's calendar, not UTC's
-
 
 def _case(row, status: int = 200):
     """The case as the API shows it: with the caller's allowed actions, the thread and the ETag."""
@@ -47,7 +37,7 @@ def _case(row, status: int = 200):
 def prefill(args):
     """The upward form pre-filled from a resident's health file (your team's residents; the read is logged)."""
     session = db.session()
-    result = services.prefill(session, _actor(), args["resident_id"], _today())
+    result = services.prefill(session, _actor(), args["resident_id"], clock.today())
     session.commit()
     return result
 
@@ -59,7 +49,7 @@ def prefill(args):
 def create(data):
     """Send a case up to a named specialist or to a department's pool (a GP of the resident's team)."""
     session = db.session()
-    row = services.create(session, _actor(), data, _today())
+    row = services.create(session, _actor(), data, clock.today())
     session.commit()
     return _case(row, 201)
 
@@ -71,7 +61,7 @@ def create(data):
 def list_referrals(args):
     """Cases in your scope, most urgent and earliest deadline first (filters: state, urgency, team, overdue)."""
     session = db.session()
-    page = paginate(session, services.list_referrals(_actor(), args, _today()), args["page"], args["page_size"],
+    page = paginate(session, services.list_referrals(_actor(), args, clock.today()), args["page"], args["page_size"],
                     rows=True)
     audit.record(session, _actor(), "list", "referral", None, detail={"shown": [i["id"] for i in page["items"]]})
     session.commit()
@@ -115,7 +105,7 @@ def post_message(data, referral_id):
 def _action_view(action: str):
     def view(data, referral_id):
         session = db.session()
-        row = services.act(session, _actor(), referral_id, action, data, request.headers.get("If-Match"), _today())
+        row = services.act(session, _actor(), referral_id, action, data, request.headers.get("If-Match"), clock.today())
         session.commit()
         return _case(row)
 

@@ -14,10 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flask import current_app, has_app_context
-
-from gpcore.clock import china_today
-
+from .. import clock
 from ..db import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..followups import services as followups
@@ -128,18 +125,11 @@ class _VisitPush(ma.Schema):
             raise ma.ValidationError({"resident_id": ["a new record needs resident_id and condition"]})
 
 
-def _followup_today():
-    # The same date the REST route uses (FOLLOWUP_TODAY pins it in tests and demos).
-    pinned = current_app.config.get("FOLLOWUP_TODAY") if has_app_context() else None
-    if pinned:
-        return pinned if isinstance(pinned, dt.date) else dt.date.fromisoformat(pinned)
-    return china_today()
-
 
 def _create_followup(session, actor, entity_id, data):
     # Through the followups service, so the server re-runs the shared rules on what the tablet signed.
     data = {k: v for k, v in data.items() if v is not None}
-    today = _followup_today()
+    today = clock.today()
     kind = data.pop("kind", "visit")
     if kind == "lost":
         return followups.record_lost(session, actor, {**data, "id": entity_id}, today=today)[0]

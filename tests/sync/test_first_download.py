@@ -3,6 +3,23 @@ pages without waiting for the disk while saves keep synchronous=FULL."""
 from fieldapp.store import Store
 
 
+def _cut_short(store, engine):
+    """A first download killed after its second page (the app dies while writing the third)."""
+    real, calls = store.apply_page, {"n": 0}
+
+    def dies_after_two_pages(page, *, finish_snapshot):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("the app is killed")
+        return real(page, finish_snapshot=finish_snapshot)
+
+    store.apply_page = dies_after_two_pages
+    try:
+        engine.sync()
+    except KeyboardInterrupt:
+        pass
+
+
 def _indexes(store):
     return sorted(r[0] for r in store.db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
@@ -36,20 +53,7 @@ def test_indexes_are_built_after_a_first_download_and_kept_on_a_full_store(world
 def test_a_first_download_cut_short_resumes_and_still_builds_the_indexes(world, tablet, tmp_path):
     store, engine = tablet("gp-a1", page_limit=2)
     before = _indexes(Store(str(tmp_path / "empty.sqlite")))
-    calls = {"n": 0}
-    real = store.apply_page
-
-    def dies_after_two_pages(page, *, finish_snapshot):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("the app is killed")
-        return real(page, finish_snapshot=finish_snapshot)
-
-    store.apply_page = dies_after_two_pages
-    try:
-        engine.sync()
-    except KeyboardInterrupt:
-        pass
+    _cut_short(store, engine)
     assert not store.state("snapshot_done") and store.state("deferred_indexes")
     del store.apply_page
     assert engine.sync().synced
@@ -77,19 +81,7 @@ def test_an_upgrade_meets_a_first_download_cut_short(world, tablet, tmp_path, mo
     from fieldapp.store import schema
     store, engine = tablet("gp-a1", page_limit=2)
     before = _indexes(Store(str(tmp_path / "empty.sqlite")))
-    real, calls = store.apply_page, {"n": 0}
-
-    def dies_after_two_pages(page, *, finish_snapshot):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("the app is killed")
-        return real(page, finish_snapshot=finish_snapshot)
-
-    store.apply_page = dies_after_two_pages
-    try:
-        engine.sync()
-    except KeyboardInterrupt:
-        pass
+    _cut_short(store, engine)
     path = store.path
     store.close()
     monkeypatch.setattr(schema, "UPGRADES", [*schema.UPGRADES, [
