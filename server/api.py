@@ -46,6 +46,7 @@ class Api(flask_smorest.Api):
 
     def init_app(self, app, *args, **kwargs):
         super().init_app(app, *args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(own_openapi)
         app.before_request(_assign_request_id)
         app.after_request(_echo_request_id)
         app.register_error_handler(DomainError, _handle_domain_error)
@@ -73,6 +74,13 @@ class Api(flask_smorest.Api):
         if isinstance(error, MethodNotAllowed) and error.valid_methods:  # TRACE and the like: say what is
             headers = {**headers, "Allow": ", ".join(sorted(error.valid_methods))}
         return payload, code, headers
+
+
+def own_openapi(converter, field, ret: dict) -> dict:
+    """A field that knows its OpenAPI property better than its marshmallow class says (a form that is one
+    of several generated schemas) describes itself through `openapi(converter, ret)`."""
+    describe = getattr(field, "openapi", None)
+    return describe(converter, ret) if describe else {}
 
 
 _LOCATIONS = ("json", "query", "files", "form", "headers")

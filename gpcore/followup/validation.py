@@ -15,7 +15,15 @@ from . import codes
 from .codes import Label
 from .fields import Problem, sentence_start
 from .measures import bmi
-from .visits import DiabetesVisit, FollowUpVisit, HypertensionVisit, build_visit, coerce_fields, field_label
+from .visits import (
+    DiabetesVisit,
+    FollowUpVisit,
+    HypertensionVisit,
+    build_visit,
+    coerce_fields,
+    field_label,
+    field_specs,
+)
 
 # The basic public health service began in 2009; an earlier follow-up date is a typing slip.
 EARLIEST_VISIT_DATE = date(2009, 1, 1)
@@ -177,6 +185,24 @@ def _check_values(cls: type, data: Any, today: date, sex: str | int | None = Non
     for rule in form_rules:
         rule(check)
     return values, problems
+
+
+def form_code_lists(cls: type) -> dict[str, Mapping[Any, Label]]:
+    """Every coded box of a form (HypertensionVisit or DiabetesVisit) with the codes it accepts.
+
+    The one list the validation above checks against, so that schemas built from it (the server's OpenAPI
+    forms) cannot drift from what is accepted.
+    """
+    symptom_codes, danger_codes, _ = _FORMS[cls]
+    names = {spec.name for spec in field_specs(cls)}
+    lists: dict[str, Mapping[Any, Label]] = {
+        name: allowed for name, allowed in CODE_LISTS.items() if name in names
+    }
+    lists["symptoms"] = symptom_codes
+    lists["danger_signs"] = danger_codes
+    urgent_boxes = codes.URGENT_SYMPTOM_BOXES[cls.condition]
+    lists["symptoms_not_urgent"] = {box: symptom_codes[box] for box in urgent_boxes}
+    return lists
 
 
 def _check_dates(check: _Check) -> None:

@@ -1,12 +1,14 @@
-"""Shapes of follow-up records, worklists and indicators on the wire. The form itself is checked by gpcore."""
+"""Shapes of follow-up records, worklists and indicators on the wire. The form itself is checked by gpcore;
+its OpenAPI schema is generated from gpcore's field table (forms.py)."""
 import marshmallow as ma
 
-from gpcore.followup import REFERRAL_LEVELS, VISIT_CLASSIFICATIONS
+from gpcore.followup import REFERRAL_LEVELS, VISIT_CLASSIFICATIONS, VISIT_MODES
 from gpcore.followup.worklist import BUCKETS
 
 from ..api import Schema
 from ..labs.schemas import LabAlertsSchema
 from ..referrals.schemas import ReferralAnswerItemSchema
+from .forms import FollowUpForm, coded
 from .models import KINDS
 
 V = ma.validate
@@ -25,6 +27,18 @@ def _condition(**kw):
         "description": "; ".join(f"{k}: {v}" for k, v in CONDITION.items())}, **kw)
 
 
+def _classification():
+    return coded(ma.fields.Integer, VISIT_CLASSIFICATIONS, "此次随访分类 visit classification", allow_none=True)
+
+
+def _referral(**kw):
+    return coded(ma.fields.String, REFERRAL_LEVELS, "转诊建议 referral advice", **kw)
+
+
+def _visit_mode():
+    return coded(ma.fields.Integer, VISIT_MODES, "随访方式 visit mode", allow_none=True)
+
+
 def _record_id():
     return UUIDText(required=True, metadata={
         "description": "UUID made by the tablet; resending the same record is safe, reusing it for "
@@ -38,9 +52,9 @@ def _recorded_at():
 class DeviceAssessmentSchema(Schema):
     """What the tablet's run of the shared rules decided (kept, and compared with the server's)."""
 
-    classification = ma.fields.Integer(allow_none=True, validate=V.OneOf(list(VISIT_CLASSIFICATIONS)))
+    classification = _classification()
     emergency = ma.fields.Boolean()
-    referral = ma.fields.String(validate=V.OneOf(list(REFERRAL_LEVELS)))
+    referral = _referral()
     next_visit_date = ma.fields.Date()
     rules_version = ma.fields.String(validate=V.Length(max=120))
 
@@ -49,8 +63,9 @@ class VisitCreateSchema(Schema):
     id = _record_id()
     resident_id = ma.fields.String(required=True, validate=V.Length(max=36))
     condition = _condition(required=True)
-    form = ma.fields.Dict(required=True, metadata={
-        "description": "every box of the national form (gpcore.followup HypertensionVisit / DiabetesVisit)"})
+    form = FollowUpForm(required=True, metadata={
+        "description": "every box of the national form: HypertensionForm when condition is hypertension, "
+                       "DiabetesForm when it is t2dm"})
     recorded_at = _recorded_at()
     device_assessment = ma.fields.Nested(DeviceAssessmentSchema, allow_none=True)
 
@@ -59,7 +74,8 @@ class AmendmentSchema(Schema):
     id = _record_id()
     reason = ma.fields.String(required=True, validate=V.Length(min=2, max=500),
                               metadata={"description": "why the signed record is corrected"})
-    form = ma.fields.Dict(required=True, metadata={"description": "the whole corrected form"})
+    form = FollowUpForm(required=True, metadata={
+        "description": "the whole corrected form, of the amended record's condition"})
     recorded_at = _recorded_at()
     device_assessment = ma.fields.Nested(DeviceAssessmentSchema, allow_none=True)
 
@@ -96,21 +112,21 @@ class FollowUpSchema(Schema):
     superseded_by = ma.fields.String(allow_none=True, metadata={"description": "the amendment replacing it"})
     effective = ma.fields.Boolean(metadata={"description": "not amended: this is the record that counts"})
     visit_date = ma.fields.Date()
-    visit_mode = ma.fields.Integer(allow_none=True)
+    visit_mode = _visit_mode()
     sbp = ma.fields.Integer(allow_none=True)
     dbp = ma.fields.Integer(allow_none=True)
     fpg_mmol = ma.fields.Float(allow_none=True)
-    classification = ma.fields.Integer(allow_none=True)
+    classification = _classification()
     bp_controlled = ma.fields.Boolean(allow_none=True)
     fpg_controlled = ma.fields.Boolean(allow_none=True)
     emergency = ma.fields.Boolean()
-    referral = ma.fields.String(allow_none=True)
+    referral = _referral(allow_none=True)
     referred = ma.fields.Boolean()
     next_visit_date = ma.fields.Date(allow_none=True)
     rules_next_visit_date = ma.fields.Date(allow_none=True)
     rules_version = ma.fields.String(allow_none=True)
     missing_fields = ma.fields.List(ma.fields.String())
-    form = ma.fields.Dict()
+    form = FollowUpForm(metadata={"description": "the form as signed (HypertensionForm or DiabetesForm)"})
     assessment = ma.fields.Dict(allow_none=True)
     device_assessment = ma.fields.Dict(allow_none=True)
     disagreement = ma.fields.List(ma.fields.String(), metadata={
@@ -130,13 +146,13 @@ class FollowUpRowSchema(Schema):
     condition = ma.fields.String()
     kind = ma.fields.String()
     visit_date = ma.fields.Date()
-    visit_mode = ma.fields.Integer(allow_none=True)
+    visit_mode = _visit_mode()
     sbp = ma.fields.Integer(allow_none=True)
     dbp = ma.fields.Integer(allow_none=True)
     fpg_mmol = ma.fields.Float(allow_none=True)
-    classification = ma.fields.Integer(allow_none=True)
+    classification = _classification()
     emergency = ma.fields.Boolean()
-    referral = ma.fields.String(allow_none=True)
+    referral = _referral(allow_none=True)
     referred = ma.fields.Boolean()
     next_visit_date = ma.fields.Date(allow_none=True)
     signed_by = ma.fields.Integer()
@@ -194,10 +210,10 @@ class WorklistItemSchema(Schema):
     buckets = ma.fields.List(ma.fields.String(), metadata={"description": ", ".join(BUCKETS)})
     urgency = ma.fields.Integer(metadata={"description": "0 most urgent (emergency) .. 5 not seen this year"})
     visit_date = ma.fields.Date(allow_none=True, metadata={"description": "latest effective visit"})
-    visit_mode = ma.fields.Integer(allow_none=True)
-    classification = ma.fields.Integer(allow_none=True)
+    visit_mode = _visit_mode()
+    classification = _classification()
     emergency = ma.fields.Boolean(allow_none=True)
-    referral = ma.fields.String(allow_none=True)
+    referral = _referral(allow_none=True)
     referred = ma.fields.Boolean(allow_none=True)
     next_visit_date = ma.fields.Date(allow_none=True)
     overdue_days = ma.fields.Integer(allow_none=True)

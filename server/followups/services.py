@@ -206,8 +206,11 @@ def _registered(session: Session, actor: Actor, resident_id: str, condition: str
 def _parse(condition: str, form: dict, today: dt.date, language: str, sex: str | None):
     visit, problems = PARSERS[condition](form, today=today, sex=sex)
     if problems:
-        raise Invalid("The follow-up form has invalid fields.",
-                      {"form": rules.errors_by_field(problems, language)})
+        errors = rules.errors_by_field(problems, language)
+        labels = {spec.name: spec.label.zh for spec in rules.visits.field_specs(FORMS[condition])}
+        named_zh = [labels.get(name.split(".")[0], name) for name in errors]
+        raise Invalid("The follow-up form has invalid fields: " + ", ".join(errors) + ".", {"form": errors},
+                      zh="随访表填写有误：" + "、".join(dict.fromkeys(named_zh)) + "。")
     return visit
 
 

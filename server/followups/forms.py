@@ -1,0 +1,133 @@
+"""The national follow-up forms as marshmallow schemas, generated from gpcore's field table.
+
+gpcore (`field_specs`, `RANGES`, `form_code_lists`) stays the one home of what a form accepts and of its
+bilingual messages: the server still validates a posted form with gpcore, after the scope check and with
+the resident's sex. These schemas carry the same facts (type, unit, range, code list with its Chinese
+text) into `/openapi.json`, and load a form the way gpcore does; tests/server_followups/test_form_schemas.py
+walks the field table and fails when the two disagree.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import marshmallow as ma
+
+from gpcore.followup import DiabetesVisit, HypertensionVisit, codes
+from gpcore.followup import fields as gp
+from gpcore.followup import validation as rules
+from gpcore.followup.visits import MAX_MEDICATIONS, as_medications, field_specs
+
+from ..api import Schema
+
+V = ma.validate
+NOT_FILLED = "未填 (not filled)"  # the name of null in a nullable code list
+
+
+def code_names(labels: Mapping[Any, codes.Label], nullable: bool = False) -> list[str]:
+    """Chinese and English text of each code, in the order of the codes (the `x-enumNames` extension)."""
+    return [f"{label.zh} ({label.en})" for label in labels.values()] + ([NOT_FILLED] if nullable else [])
+
+
+def code_list_text(labels: Mapping[Any, codes.Label]) -> str:
+    """The codes in words for a description: "1 门诊 clinic; 2 家庭 home"."""
+    return "; ".join(f"{code} {label.zh} {label.en}" for code, label in labels.items())
+
+
+def coded(field_cls: type[ma.fields.Field], labels: Mapping[Any, codes.Label], description: str | None = None,
+          **kw) -> ma.fields.Field:
+    """A field holding one code of a list: an enum in OpenAPI, each code named in Chinese and English."""
+    metadata = {"x-enumNames": code_names(labels, kw.get("allow_none", False))}
+    if description is not None:
+        metadata["description"] = f"{description}: {code_list_text(labels)}"
+    return field_cls(validate=V.OneOf(list(labels)), **kw, metadata=metadata)
+
+
+class MedicationSchema(Schema):
+    """One named drug on the form: 用法用量 每日 N 次, 每次 M mg."""
+
+    name = ma.fields.String(required=True, validate=V.Length(max=gp.MAX_SHORT_TEXT),
+                            metadata={"description": "药物名称 drug name"})
+    times_per_day = ma.fields.Integer(
+        required=True, validate=V.Range(*rules.MEDICATION_TIMES_PER_DAY),
+        metadata={"description": "每日次数 times per day", "x-unit": "次/日"})
+    mg_per_time = ma.fields.Float(
+        required=True, validate=V.Range(*rules.MEDICATION_MG_PER_TIME),
+        metadata={"description": "每次剂量 dose per time", "x-unit": "mg"})
+
+
+# gpcore's coercer of a box -> the marshmallow field that accepts the same JSON. A coercer missing here is
+# a KeyError when the app starts, so a new kind of box cannot slip into the forms undocumented.
+_FIELD_OF_COERCER = {
+    gp.as_int: lambda: ma.fields.Integer(),
+    gp.as_number: lambda: ma.fields.Float(),
+    gp.as_short_text: lambda: ma.fields.String(validate=V.Length(max=gp.MAX_SHORT_TEXT)),
+    gp.as_long_text: lambda: ma.fields.String(validate=V.Length(max=gp.MAX_LONG_TEXT)),
+    gp.as_date: lambda: ma.fields.Date(),
+    gp.as_bool: lambda: ma.fields.Boolean(),
+    gp.as_int_codes: lambda: ma.fields.List(ma.fields.Integer()),
+    gp.as_str_codes: lambda: ma.fields.List(ma.fields.String(validate=V.Length(max=gp.MAX_SHORT_TEXT))),
+    as_medications: lambda: ma.fields.List(ma.fields.Nested(MedicationSchema),
+                                           validate=V.Length(max=MAX_MEDICATIONS)),
+}
+_LIST_COERCERS = (gp.as_int_codes, gp.as_str_codes)
+
+
+def _box_field(spec, code_list: Mapping | None) -> ma.fields.Field:
+    """The marshmallow field of one box of the form."""
+    options = {"required": spec.required, "allow_none": not spec.required}
+    description = f"{spec.label.zh} ({spec.label.en})"
+    metadata: dict[str, Any] = {}
+    low_high_unit = rules.RANGES.get(spec.name)
+    if low_high_unit:
+        low, high, unit = low_high_unit
+        description += f", {low}-{high}" + (f" {unit}" if unit else "")
+        if unit:
+            metadata["x-unit"] = unit
+    if code_list is not None and spec.coerce in _LIST_COERCERS:
+        item_cls = ma.fields.Integer if spec.coerce is gp.as_int_codes else ma.fields.String
+        field = ma.fields.List(coded(item_cls, code_list), validate=_distinct, **options)
+        metadata.update(description=f"{description}, distinct codes: {code_list_text(code_list)}",
+                        uniqueItems=True)
+    elif code_list is not None:
+        return coded(ma.fields.Integer, code_list, description, **options)
+    else:
+        field = _FIELD_OF_COERCER[spec.coerce]()
+        field.required, field.allow_none = options["required"], options["allow_none"]
+        if low_high_unit:
+            field.validators.append(V.Range(low, high))
+        metadata["description"] = description
+    field.metadata.update(metadata)
+    return field
+
+
+def _distinct(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ma.ValidationError("lists a code twice")
+
+
+def form_schema(visit_cls: type) -> type[Schema]:
+    """A marshmallow schema with one field per box of a gpcore visit class, in form order."""
+    code_lists = rules.form_code_lists(visit_cls)
+    attrs: dict[str, Any] = {spec.name: _box_field(spec, code_lists.get(spec.name))
+                             for spec in field_specs(visit_cls)}
+    attrs["__doc__"] = visit_cls.__doc__
+    return type(f"{visit_cls.__name__.removesuffix('Visit')}FormSchema", (Schema,), attrs)
+
+
+HypertensionFormSchema = form_schema(HypertensionVisit)
+DiabetesFormSchema = form_schema(DiabetesVisit)
+# Registry code (server/households) -> its form's schema.
+FORM_SCHEMAS = {"hypertension": HypertensionFormSchema, "t2dm": DiabetesFormSchema}
+
+
+class FollowUpForm(ma.fields.Dict):
+    """The form of a follow-up record, loaded and dumped as the JSON object it is (gpcore checks it in the
+    service, where the registry's condition and the resident's sex are known); in OpenAPI it is the
+    hypertension or the diabetes form, as `condition` (or, for an amendment, the amended record) says."""
+
+    def openapi(self, converter, ret: dict) -> dict:
+        """Its OpenAPI property: either generated form schema (instead of a free object)."""
+        ret.pop("type", None)
+        ret.pop("additionalProperties", None)
+        return {"anyOf": [converter.resolve_nested_schema(schema) for schema in FORM_SCHEMAS.values()]}
