@@ -5,7 +5,8 @@ published document, so a box, range or code added to gpcore without reaching the
 """
 import pytest
 
-from gpcore.followup import REFERRAL_LEVELS, VISIT_CLASSIFICATIONS, VISIT_MODES, DiabetesVisit, HypertensionVisit
+from gpcore.followup import (REFERRAL_LEVELS, VISIT_CLASSIFICATIONS, VISIT_MODES, DiabetesVisit,
+                             HypertensionVisit)
 from gpcore.followup import fields as gp
 from gpcore.followup import validation as rules
 from gpcore.followup.visits import MAX_MEDICATIONS, as_medications, field_specs
@@ -82,15 +83,17 @@ def test_medication_items_carry_gpcore_limits(spec):
     medication = _schemas(spec)["Medication"]
     props = medication["properties"]
     assert sorted(medication["required"]) == ["mg_per_time", "name", "times_per_day"]
-    assert (props["times_per_day"]["minimum"], props["times_per_day"]["maximum"]) == rules.MEDICATION_TIMES_PER_DAY
-    assert (props["mg_per_time"]["minimum"], props["mg_per_time"]["maximum"]) == rules.MEDICATION_MG_PER_TIME
+    for name, limits in (("times_per_day", rules.MEDICATION_TIMES_PER_DAY),
+                         ("mg_per_time", rules.MEDICATION_MG_PER_TIME)):
+        assert (props[name]["minimum"], props[name]["maximum"]) == limits
     assert props["name"]["maxLength"] == gp.MAX_SHORT_TEXT
     for name in ("HypertensionForm", "DiabetesForm"):
-        assert _schemas(spec)[name]["properties"]["medications"]["items"] == {"$ref": "#/components/schemas/Medication"}
+        items = _schemas(spec)[name]["properties"]["medications"]["items"]
+        assert items == {"$ref": "#/components/schemas/Medication"}
 
 
-@pytest.mark.parametrize("schema, nullable", [("VisitCreate", False), ("Amendment", False), ("FollowUp", False)])
-def test_follow_up_bodies_refer_to_the_forms_not_a_free_object(spec, schema, nullable):
+@pytest.mark.parametrize("schema", ["VisitCreate", "Amendment", "FollowUp"])
+def test_follow_up_bodies_refer_to_the_forms_not_a_free_object(spec, schema):
     prop = _schemas(spec)[schema]["properties"]["form"]
     assert "type" not in prop and "additionalProperties" not in prop
     assert prop["anyOf"] == [{"$ref": "#/components/schemas/HypertensionForm"},
@@ -120,7 +123,8 @@ def _bad_values(visit_cls):
             yield box.name, low - 1
 
 
-@pytest.mark.parametrize("condition, visit_cls", [("hypertension", HypertensionVisit), ("t2dm", DiabetesVisit)])
+@pytest.mark.parametrize("condition, visit_cls",
+                         [("hypertension", HypertensionVisit), ("t2dm", DiabetesVisit)])
 def test_generated_schema_refuses_what_gpcore_refuses(fu, condition, visit_cls):
     make = fu.htn_form if condition == "hypertension" else fu.dm_form
     schema = FORM_SCHEMAS[condition]()
@@ -142,7 +146,8 @@ def test_a_code_outside_its_list_is_a_422_naming_the_field_in_chinese(fu, as_use
     fu.register("A1-0-0")
     body = {"id": fu.new_id(), "resident_id": fu.w.residents["A1-0-0"], "condition": "hypertension",
             "form": fu.htn_form(salt_intake=4)}
-    r = as_user("gp-a1").post("/api/v1/followups", json=body, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    r = as_user("gp-a1").post("/api/v1/followups", json=body, headers=zh)
     assert r.status_code == 422
     payload = r.get_json()
     assert payload["errors"]["form"]["salt_intake"] == ["摄盐情况只能选：1 轻、2 中、3 重。"]
