@@ -3,7 +3,7 @@
 The pages hold no data of their own; they sign in through /api/v1/auth/login, keep the token in the
 browser tab's sessionStorage (gone when the tab closes), and every rule and scope check stays in the API.
 """
-from flask import Blueprint, redirect, render_template
+from flask import Blueprint, abort, redirect, render_template
 
 blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                 static_folder="static", static_url_path="/static")
@@ -79,6 +79,19 @@ def gp():
 def labs():
     """Lab messages the server could not match with certainty: file each under a resident, or dismiss it."""
     return render_template("console/labs.html")
+
+
+# What a print preview can show: the record's kind in the address -> its title. The referral slip (issue 13,
+# GET /api/v1/referrals/{id}/slip) gets its entry here and in console.js PRINTABLE when that endpoint lands.
+PRINTABLE = {"lab-report": "检验报告单", "followup": "随访单"}
+
+
+@blp.route("/print/<kind>/<record_id>")
+def print_preview(kind, record_id):
+    """The receipt of a stored record as it will print (58/80 mm, printer font or picture), and its bytes."""
+    if kind not in PRINTABLE:
+        abort(404)
+    return render_template("console/print.html", title=PRINTABLE[kind])
 
 
 @blp.route("/login")

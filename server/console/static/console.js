@@ -388,17 +388,18 @@ const Console = (() => {
     for (const v of visits) {
       vbody.append(row([v.visit_date, nameOf[v.resident_id], CONDITION[v.condition] || v.condition,
         v.sbp ? `${v.sbp}/${v.dbp} mmHg` : "—", v.fpg_mmol ? `${v.fpg_mmol} mmol/L` : "—",
-        (CLASSIFICATION[v.classification] || "—") + (v.emergency ? "（急症）" : ""), v.next_visit_date || "—"]));
+        (CLASSIFICATION[v.classification] || "—") + (v.emergency ? "（急症）" : ""), v.next_visit_date || "—",
+        printLink("followup", v.id)], { "data-id": v.id }));
     }
-    if (!visits.length) emptyRow(vbody, 7, "没有随访记录。");
+    if (!visits.length) emptyRow(vbody, 8, "没有随访记录。");
     const reports = perMember.flatMap(([, r]) => r.items).sort((a, b) => (b.reported_at || "").localeCompare(a.reported_at || ""));
     const rbody = document.querySelector("#reports tbody");
     for (const r of reports) {
       const flag = r.critical ? el("span", "危急值", { class: "badge critical" }) : (r.abnormal ? "有异常" : "正常");
       rbody.append(row([when(r.reported_at), nameOf[r.resident_id] || r.resident_name, r.panel_name, r.specimen_type,
-        r.hospital_name, flag]));
+        r.hospital_name, flag, printLink("lab-report", r.id)], { "data-id": r.id }));
     }
-    if (!reports.length) emptyRow(rbody, 6, "没有化验报告。");
+    if (!reports.length) emptyRow(rbody, 7, "没有化验报告。");
     const hist = await api("GET", `/assignments/history?household_id=${encodeURIComponent(id)}`);
     const hbody = document.querySelector("#h-history tbody");
     for (const c of hist.items) {
@@ -910,6 +911,82 @@ const Console = (() => {
     await show();
   }
 
+  // Records with a printed receipt: the console address's kind -> the API's receipt and how to name the record.
+  // The referral slip (issue 13) joins here as `referral` once GET /referrals/{id}/slip exists.
+  const PRINTABLE = {
+    "lab-report": { receipt: (id) => `/lab-reports/${id}/receipt`, name: "lab-report", record: (id) => `/lab-reports/${id}`,
+      subject: (r) => `${r.patient ? r.patient.name : ""} · ${r.panel_name} · 报告时间 ${when(r.reported_at)}` },
+    followup: { receipt: (id) => `/followups/${id}/slip`, name: "follow-up-slip", record: (id) => `/followups/${id}`,
+      subject: (f) => `${CONDITION[f.condition] || f.condition}随访 · ${f.visit_date}` },
+  };
+
+  function printLink(kind, id) {
+    return el("a", "打印预览", { href: `/console/print/${kind}/${encodeURIComponent(id)}` });
+  }
+
+  // A receipt's bytes or PNG: the API answers binary, or JSON in the one error shape.
+  async function apiBytes(path) {
+    const resp = await fetch(`/api/v1${path}`, { headers: headers() });
+    if (resp.status === 401) signedOut();
+    if (!resp.ok) {
+      const data = await resp.json().catch(() => ({ message: `${resp.status}` }));
+      say(describe(data));
+      throw new Error(describe(data));
+    }
+    return resp.blob();
+  }
+
+  function dataUrl(blob) {  // the CSP allows data: images, not blob: ones
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(blob);
+    });
+  }
+
+  async function printPage() {
+    await requireStaff();
+    const [, , kindPart, idPart] = window.location.pathname.split("/").slice(1);
+    const kind = PRINTABLE[kindPart];
+    const id = encodeURIComponent(decodeURIComponent(idPart));
+    const back = document.getElementById("back");
+    back.onclick = (ev) => { ev.preventDefault(); window.history.back(); };
+    const record = await api("GET", kind.record(id));
+    document.getElementById("p-subject").textContent = kind.subject(record);
+    const form = document.getElementById("p-settings");
+    const settings = () => ({ width: form.width.value, mode: form.mode.value });
+    const query = (format) => new URLSearchParams({ ...settings(), format }).toString();
+    const img = document.getElementById("p-preview");
+
+    async function show() {
+      const { width, mode } = settings();
+      const described = `${width} 毫米，${mode === "raster" ? "图像方式" : "打印机中文字库"}`;
+      img.setAttribute("aria-busy", "true");
+      try {
+        img.src = await dataUrl(await apiBytes(`${kind.receipt(id)}?${query("png")}`));
+      } finally { img.removeAttribute("aria-busy"); }
+      img.alt = `${document.getElementById("p-title").textContent}预览（${described}）`;
+      img.dataset.width = width;
+      img.dataset.mode = mode;
+      document.getElementById("p-caption").textContent = `${described}的打印效果`;
+      document.getElementById("p-figure").hidden = false;
+      say("");
+    }
+    form.onchange = () => show();
+    document.getElementById("p-download").onclick = async () => {
+      const { width, mode } = settings();
+      const bytes = await apiBytes(`${kind.receipt(id)}?${query("escpos")}`);
+      const link = el("a", null, { href: URL.createObjectURL(bytes), download: `${kind.name}-${width}mm-${mode}.bin` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      say(`已下载 ${width} 毫米打印数据（${bytes.size} 字节）。`, "info");
+    };
+    await show();
+  }
+
   const TEAM_ROLES = { family_doctor: "家庭医生", nurse: "社区护士", public_health_doctor: "公卫医生" };
 
   async function usersPage() {
@@ -993,7 +1070,7 @@ const Console = (() => {
 
   const PAGES = { users: usersPage, audit: auditPage, rejections: rejectionsPage, login: loginPage, gp: gpPage, assignment: assignmentPage, households: householdsPage,
     household: householdPage, residents: residentsPage, history: historyPage, import: importPage,
-    indicators: indicatorsPage, labs: labsPage };
+    indicators: indicatorsPage, labs: labsPage, print: printPage };
 
   function start() {
     const page = PAGES[document.body.dataset.page];
