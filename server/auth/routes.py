@@ -11,8 +11,8 @@ from ..db import utcnow
 from ..errors import Unauthorized
 from ..scope import Actor
 from . import services, users
-from .schemas import (LoginSchema, LogoutSchema, TokensSchema, UserCreateSchema, UserSchema,
-                      UserUpdateSchema)
+from .schemas import (LoginSchema, LogoutSchema, TokensSchema, UserCreateSchema, UserMoveSchema, UserSchema,
+                      UserTeamSchema, UserUpdateSchema)
 from .tokens import FAMILY, GENERATION
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")
@@ -110,6 +110,20 @@ def create_user(data):
     user = users.create_user(db.session(), data, current_app.config.get("PASSWORD_HASH_PROFILE", "default"))
     db.session().commit()
     return user
+
+
+@users_blp.route("/<int:user_id>/team", methods=["PUT"])
+@users_blp.auth("admin")
+@users_blp.arguments(UserTeamSchema)
+@users_blp.response(200, UserMoveSchema)
+@users_blp.alt_response(409, description="already in that team, or the team has a leader")
+def move_user(data, user_id):
+    """Move a GP to another team (admin), logged with the reason; their scope is the new team's at once."""
+    session = db.session()
+    actor = Actor.of(current_user)
+    result = users.move_to_team(session, actor, users.get_visible_user(session, actor, user_id), data)
+    session.commit()
+    return result
 
 
 @users_blp.route("/<int:user_id>", methods=["PATCH"])

@@ -50,6 +50,26 @@ class UserCreateSchema(Schema):
     department = ma.fields.String(validate=ma.validate.Length(max=60))
 
 
+class UserTeamSchema(Schema):
+    """Move a GP to another team."""
+
+    team_id = ma.fields.Integer(required=True, metadata={"description": "the team the GP joins"})
+    team_role = ma.fields.String(validate=ma.validate.OneOf(TEAM_ROLES),
+                                 metadata={"description": "the role in the new team; default: as before"})
+    is_team_leader = ma.fields.Boolean(load_default=False, metadata={
+        "description": "lead the new team (refused if it has a leader); a leader who moves stops leading"})
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=2, max=200),
+                              metadata={"description": "why, for the access log"})
+
+
+class UserMoveSchema(Schema):
+    user = ma.fields.Nested(UserSchema)
+    from_team_id = ma.fields.Integer(allow_none=True)
+    to_team_id = ma.fields.Integer()
+    residents_still_named = ma.fields.Integer(metadata={
+        "description": "residents of the old team whose file names this GP as responsible doctor (unchanged)"})
+
+
 class UserUpdateSchema(Schema):
     is_active = ma.fields.Boolean()
     full_name = ma.fields.String(validate=ma.validate.Length(min=1, max=60))

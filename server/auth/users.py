@@ -1,10 +1,12 @@
 """Account administration rules."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..audit import services as audit
 from ..errors import Conflict, NotFound, field_error
+from ..households.models import Resident
 from ..org.models import Center, Hospital, Team
 from ..scope import Actor, may_manage_users, users_visible
 from . import services
@@ -52,6 +54,36 @@ def update_user(session: Session, user: User, data: dict, profile: str = "defaul
     if "is_active" in data:
         (services.enable if data["is_active"] else services.disable)(session, user)
     return user
+
+
+def move_to_team(session: Session, actor: Actor, user: User, data: dict) -> dict:
+    """Move a GP to another team (admin): the team, its center and the role in it change together and the
+    move is logged with its reason. Scope follows at the GP's next request (every request reads the team
+    from this row). Residents of the old team who name the GP as responsible doctor keep that entry (their
+    health file's cover field, for the old team to change); their number is returned and logged."""
+    if user.role != "gp":
+        raise field_error("team_id", "only a GP belongs to a team", "只有家庭医生团队成员属于团队")
+    team = session.get(Team, data["team_id"])
+    if team is None:
+        raise field_error("team_id", "no such team", "没有这个团队")
+    if team.id == user.team_id:
+        raise Conflict("The user is already in that team.", {"team_id": ["already in that team"]},
+                       zh="该用户已在这个团队。", zh_errors={"team_id": ["已在这个团队"]})
+    leader = bool(data.get("is_team_leader"))
+    if leader and session.scalar(select(User.id).where(User.team_id == team.id, User.is_team_leader.is_(True))):
+        raise Conflict("This team already has a leader.", {"is_team_leader": ["team has a leader"]},
+                       zh="这个团队已有团队长。", zh_errors={"is_team_leader": ["团队已有团队长"]})
+    old_team_id = user.team_id
+    still_named = session.scalar(select(func.count()).select_from(Resident).where(
+        Resident.responsible_doctor_id == user.id, Resident.team_id == old_team_id)) if old_team_id else 0
+    user.team_id, user.center_id = team.id, team.center_id
+    user.team_role = data.get("team_role") or user.team_role
+    user.is_team_leader = leader
+    detail = {"from_team_id": old_team_id, "to_team_id": team.id, "team_role": user.team_role,
+              "is_team_leader": leader, "reason": data["reason"], "residents_still_named": still_named}
+    audit.record(session, actor, "move", "user", str(user.id), detail=detail)
+    return {"user": user, "from_team_id": old_team_id, "to_team_id": team.id,
+            "residents_still_named": still_named}
 
 
 def get_visible_user(session: Session, actor: Actor, user_id: int) -> User:

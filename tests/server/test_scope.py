@@ -91,6 +91,7 @@ ROLE_ONLY = {
     "POST /api/v1/users/": ("admin", lambda w: {"json": {"username": "zz-new", "password": "long-enough-pw",
                                                         "full_name": "x", "role": "admin"}}),
     "PATCH /api/v1/users/{user_id}": ("admin", lambda w: {"json": {"phone": "1"}}),
+    "PUT /api/v1/users/{user_id}/team": ("admin", lambda w: {"json": {"team_id": w.teams["A1"], "reason": "调整"}}),
     "POST /api/v1/centers": ("admin", lambda w: {"json": {"code": "Z", "name": "z", "county_code": "110101",
                                                           "township_code": "001", "township_name": "z"}}),
     "POST /api/v1/teams": ("admin", lambda w: {"json": {"center_id": w.centers["A"], "name": "新团队"}}),

@@ -848,7 +848,7 @@ const Console = (() => {
     match: "匹配", seen: "已阅", resend: "重发", sync_pull: "平板同步" };
   const ENTITIES = { household: "家庭", resident: "居民", followup: "随访", lab_report: "化验报告",
     lab_reports: "化验报告列表", lab_message: "待匹配化验", lab_rejection: "拒收化验", lab_feed: "化验接口",
-    indicators: "管理指标", worklist: "随访任务", team: "团队", condition: "慢病登记" };
+    indicators: "管理指标", worklist: "随访任务", team: "团队", condition: "慢病登记", user: "用户" };
   const ROLES = { admin: "管理员", center_staff: "中心工作人员", gp: "家庭医生团队", specialist: "专科医生" };
 
   async function auditPage() {
@@ -1036,6 +1036,11 @@ const Console = (() => {
           await change(u, { password }, `${u.username} 的密码已重设。`);
         };
         actions.append(toggle, " ", reset);
+        if (u.role === "gp") {
+          const move = el("button", "调整团队", { type: "button", class: "plain" });
+          move.onclick = () => openMove(u);
+          actions.append(" ", move);
+        }
         const where = u.team_id ? teamName[u.team_id] || `团队 ${u.team_id}` : (u.center_id ? centerName[u.center_id] : "—");
         return row([u.username, u.full_name, ROLES[u.role] || u.role, where,
           u.team_role ? `${TEAM_ROLES[u.team_role] || u.team_role}${u.is_team_leader ? "（团队长）" : ""}` : "—",
@@ -1043,6 +1048,43 @@ const Console = (() => {
       }));
       document.getElementById("page").textContent = pager(total, page, size, "人");
     }
+    const moveCard = document.getElementById("move-card");
+    const moveForm = document.getElementById("move-user");
+    let moving = null;
+
+    function openMove(u) {
+      moving = u;
+      document.getElementById("move-who").textContent = `${u.full_name}（${u.username}），现属${teamName[u.team_id] || "—"}`;
+      moveForm.reset();
+      moveForm.team_id.replaceChildren(el("option", "请选择…", { value: "" }));
+      fillSelect(moveForm.team_id, teams.filter((t) => t.id !== u.team_id), (t) => `${centerName[t.center_id] || ""} ${t.name}`);
+      moveForm.team_role.value = u.team_role || "family_doctor";
+      moveCard.hidden = false;
+      moveForm.team_id.focus();
+    }
+    document.getElementById("move-cancel").onclick = () => { moveCard.hidden = true; moving = null; };
+    moveForm.onsubmit = async (ev) => {
+      ev.preventDefault();
+      const u = moving;
+      if (!moveForm.team_id.value) { say("请选择要调往的团队。"); moveForm.team_id.focus(); return; }
+      const reason = checkReason(moveForm.reason);
+      if (!reason) return;
+      const to = Number(moveForm.team_id.value);
+      const lead = moveForm.is_team_leader.checked;
+      const lines = [`${u.full_name}（${u.username}）将从「${teamName[u.team_id] || "—"}」调到「${teamName[to]}」，`
+        + `职务：${TEAM_ROLES[moveForm.team_role.value]}${lead ? "，担任团队长" : ""}。`,
+        "调整后此账号只能查看新团队的家庭和居民。"];
+      if (u.is_team_leader) lines.push(`${u.full_name} 不再担任「${teamName[u.team_id]}」的团队长。`);
+      if (!await confirmBox("调整团队", lines)) return;
+      const done = await api("PUT", `/users/${u.id}/team`, { team_id: to, team_role: moveForm.team_role.value,
+        is_team_leader: lead, reason });
+      moveCard.hidden = true;
+      moving = null;
+      await show();
+      const named = done.residents_still_named
+        ? `原团队仍有 ${done.residents_still_named} 名居民的责任医生是 ${u.full_name}，请原团队另行指定。` : "";
+      say(`${u.username} 已调到${teamName[to]}。${named}`, named ? "warn" : "info");
+    };
     form.onsubmit = async (ev) => {
       ev.preventDefault();
       if (!form.role.value) { say("请选择角色。"); form.role.focus(); return; }
