@@ -1,5 +1,5 @@
 """Every mapped class, imported once so metadata is complete (Alembic checks, tests, create_all)."""
-from .assignment.models import AssignmentChange  # noqa: F401
+from .assignment.models import AssignmentChange, CommitteeAssignment  # noqa: F401
 from .audit.models import AuditEvent  # noqa: F401
 from .auth.models import LoginThrottle, RevokedToken, User  # noqa: F401
 from .db import Base  # noqa: F401

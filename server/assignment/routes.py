@@ -109,7 +109,7 @@ def list_batches(args):
     """Assignment batches (each request one), newest first, with the households each from-to pair moved."""
     page = paginate(db.session(), services.batches(_actor(), args.get("center_id")), args["page"],
                     args["page_size"], rows=True, then=services.batch_rows)
-    return {**page, "items": services.group_batches(page["items"])}
+    return {**page, "items": services.with_committees(db.session(), services.group_batches(page["items"]))}
 
 
 @blp.route("/batches/<batch_id>/undo", methods=["POST"])
@@ -118,7 +118,8 @@ def list_batches(args):
 @blp.response(200, AssignResultSchema)
 @blp.alt_response(409, description="A household of the batch has moved again since")
 def undo(data, batch_id):
-    """Move a batch's households back where they came from (as a new batch); 409 if any moved since."""
+    """Move a batch's households (and a by-committee batch's committee) back where they came from, as a new
+    batch; 409 if any of them moved since."""
     result = services.undo_batch(db.session(), _actor(), batch_id, data["reason"])
     db.session().commit()
     return result

@@ -49,6 +49,12 @@ class BatchMoveSchema(Schema):
     households = ma.fields.Integer()
 
 
+class BatchCommitteeSchema(Schema):
+    committee_id = ma.fields.Integer()
+    from_team_id = ma.fields.Integer(allow_none=True)
+    to_team_id = ma.fields.Integer(allow_none=True)
+
+
 class BatchSchema(Schema):
     batch_id = ma.fields.String()
     changed_at = ma.fields.DateTime()
@@ -56,6 +62,8 @@ class BatchSchema(Schema):
     reason = ma.fields.String()
     households = ma.fields.Integer()
     moves = ma.fields.List(ma.fields.Nested(BatchMoveSchema))
+    committees = ma.fields.List(ma.fields.Nested(BatchCommitteeSchema), metadata={
+        "description": "committees a by-committee assignment gave to a team in this batch (undo gives them back)"})
 
 
 class BatchArgs(Schema):

@@ -14,7 +14,7 @@ from ..followups.models import FollowUpStatus
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Committee, Team
 from ..scope import Actor, own_center_rows, require_center
-from .models import AssignmentChange
+from .models import AssignmentChange, CommitteeAssignment
 
 
 def _team_in_center(session: Session, team_id: int | None, center_id: int) -> None:
@@ -111,8 +111,19 @@ def assign_committee(session: Session, actor: Actor, committee_id: int, team_id:
     ids = list(session.scalars(stmt))
     if dry_run:
         return preview(session, actor, ids, team_id) if ids else _summary(session, [], team_id)
+    batch_id = new_uuid()
+    _give_committee(session, actor, committee, team_id, reason, batch_id)
+    if not ids:
+        return {**_summary(session, [], team_id), "batch_id": batch_id}
+    return assign(session, actor, ids, team_id, reason, batch_id=batch_id)
+
+
+def _give_committee(session: Session, actor: Actor, committee: Committee, team_id: int | None, reason: str,
+                    batch_id: str) -> None:
+    """Set the committee's team, keeping the team it had under the batch so an undo can give it back."""
+    session.add(CommitteeAssignment(committee_id=committee.id, from_team_id=committee.team_id, to_team_id=team_id,
+                                    batch_id=batch_id, changed_by=actor.user_id, reason=reason))
     committee.team_id = team_id
-    return assign(session, actor, ids, team_id, reason) if ids else _summary(session, [], team_id)
 
 
 def _chunks(items: list, size: int):
@@ -299,15 +310,30 @@ def group_batches(rows) -> list[dict]:
     return list(out.values())
 
 
+def with_committees(session: Session, listed: list[dict]) -> list[dict]:
+    """Each listed batch with the committees it gave to a team (from, to), for the history page."""
+    rows = session.scalars(select(CommitteeAssignment).where(
+        CommitteeAssignment.batch_id.in_([b["batch_id"] for b in listed])).order_by(CommitteeAssignment.id))
+    given: dict = defaultdict(list)
+    for c in rows:
+        given[c.batch_id].append({"committee_id": c.committee_id, "from_team_id": c.from_team_id,
+                                  "to_team_id": c.to_team_id})
+    return [{**b, "committees": given[b["batch_id"]]} for b in listed]
+
+
 def undo_batch(session: Session, actor: Actor, batch_id: str, reason: str) -> dict:
     """Move a batch's households back to the teams they came from, as one new batch; refused (409) if any
     household has moved again since, so an undo never overwrites a later decision."""
     changes = session.scalars(select(AssignmentChange).where(AssignmentChange.batch_id == batch_id)).all()
-    if not changes:
+    given = session.scalars(select(CommitteeAssignment).where(CommitteeAssignment.batch_id == batch_id)
+                            .order_by(CommitteeAssignment.id)).all()
+    if not changes and not given:
         raise NotFound("No such assignment batch.", {"batch_id": ["no such batch"]}, zh="没有这一批分配记录。",
                        zh_errors={"batch_id": ["没有这一批"]})
     centers = set(session.scalars(select(Household.center_id).where(
         Household.id.in_([c.household_id for c in changes]))))
+    committees = {c.committee_id: session.get(Committee, c.committee_id) for c in given}
+    centers |= {committee.center_id for committee in committees.values()}
     for center_id in centers:
         require_center(actor, center_id)
     current = dict(session.execute(select(Household.id, Household.team_id).where(
@@ -318,10 +344,19 @@ def undo_batch(session: Session, actor: Actor, batch_id: str, reason: str) -> di
                        {"batch_id": [f"moved since: {', '.join(moved[:10])}"]},
                        zh=f"这一批中有 {len(moved)} 户之后又被调整过，不能整批撤销；请逐户调整。",
                        zh_errors={"batch_id": [f"之后又调整过：{'、'.join(moved[:10])}"]})
+    since = [c for c in given if committees[c.committee_id].team_id != c.to_team_id]
+    if since:
+        names = "、".join(committees[c.committee_id].name for c in since)
+        raise Conflict("A committee of this batch has been given to another team since; change it by committee.",
+                       {"batch_id": [f"committee changed team since: {names}"]},
+                       zh=f"这一批中的居委会/村（{names}）之后又分配给了别的团队，不能整批撤销；请按居委会重新分配。",
+                       zh_errors={"batch_id": [f"居委会/村之后又调整过：{names}"]})
     back: dict = defaultdict(list)
     for c in changes:
         back[c.from_team_id].append(c.household_id)
     new_batch = new_uuid()
+    for c in reversed(given):  # the committee's first team in this batch is the one it goes back to
+        _give_committee(session, actor, committees[c.committee_id], c.from_team_id, reason, new_batch)
     result = {"changed": 0, "residents": 0, "moves": [], "batch_id": new_batch}
     for team_id, ids in back.items():
         part = assign(session, actor, ids, team_id, reason, batch_id=new_batch)

@@ -106,10 +106,14 @@ def test_history_lists_batches_and_undoes_one(staff_page, live, world, as_user, 
     first.locator("button").click()
     page.wait_for_selector("#confirm-dialog[open]")
     assert "「未分配」的 2 户移回「团队A2」" in page.text_content("#confirm-text")
+    assert "「居委会A2」交回「团队A2」" in page.text_content("#confirm-text")
+    assert "居委会A2（居委会本身）：团队A2 → 未分配" in first.text_content()
     shot(page, "console-history-undo-confirm")
     page.click("#confirm-ok")
     page.wait_for_selector("#message.info >> text=已撤销：2 户（4 名居民）移回原团队")
     assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 2
+    committees = {c["id"]: c["team_id"] for c in staff.get("/api/v1/committees").get_json()}
+    assert committees[world.committees["A2"]] == world.teams["A2"]  # the committee went back too
     page.wait_for_selector("#batches tbody tr[data-batch] >> text=撤销：误点取消分配")
     newest = page.locator("#batches tbody tr[data-batch]").first
     assert "撤销：误点取消分配" in newest.text_content() and "未分配 → 团队A2：2 户" in newest.text_content()

@@ -1,4 +1,5 @@
 """Center staff assign households: one by one, by committee, by an accepted rebalancing proposal."""
+from server.org.models import Committee
 
 
 def load_of(staff, team_id):
@@ -159,3 +160,42 @@ def test_undo_of_an_unknown_batch_and_by_a_gp(as_user, world):
                                                      "team_id": world.teams["A1"], "reason": "先分"}).get_json()["batch_id"]
     assert as_user("gp-a1").post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "撤销"}).status_code == 403
     assert as_user("staff-b").post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "撤销"}).status_code == 403
+
+
+def test_undoing_a_committee_batch_gives_the_committee_its_team_back(as_user, world, session):
+    staff = as_user("staff-a")
+    r = staff.post("/api/v1/assignments/by-committee", json={"committee_id": world.committees["A1"],
+                                                             "team_id": world.teams["A2"], "reason": "误选居委会"})
+    assert r.status_code == 200, r.get_json()
+    batch = r.get_json()["batch_id"]
+    assert session.get(Committee, world.committees["A1"]).team_id == world.teams["A2"]
+    r = staff.post(f"/api/v1/assignments/batches/{batch}/undo", json={"reason": "撤销"})
+    assert r.status_code == 200, r.get_json()
+    session.expire_all()
+    # Before the fix the households went back but the committee stayed with A2, so the next household
+    # opened in it went to the wrong team.
+    assert session.get(Committee, world.committees["A1"]).team_id == world.teams["A1"]
+    h = staff.post("/api/v1/households", json={"committee_id": world.committees["A1"], "address": "A1路9号"})
+    assert h.status_code == 201 and h.get_json()["team_id"] == world.teams["A1"]
+    # Both batches list the committee's move (the history page shows it); the new household has moved
+    # since the undo, so undoing the undo is refused.
+    listed = staff.get("/api/v1/assignments/batches").get_json()["items"]
+    a1, a2 = world.teams["A1"], world.teams["A2"]
+    assert [b["committees"] for b in listed[:2]] == [
+        [{"committee_id": world.committees["A1"], "from_team_id": a2, "to_team_id": a1}],
+        [{"committee_id": world.committees["A1"], "from_team_id": a1, "to_team_id": a2}]]
+
+
+def test_a_committee_undo_is_refused_when_the_committee_changed_team_since(as_user, world, session):
+    staff = as_user("staff-a")
+    first = staff.post("/api/v1/assignments/by-committee", json={
+        "committee_id": world.committees["A0"], "team_id": world.teams["A1"], "reason": "先分"}).get_json()
+    staff.post("/api/v1/assignments/by-committee", json={
+        "committee_id": world.committees["A0"], "team_id": world.teams["A2"], "reason": "只分新户",
+        "only_unassigned": True})
+    r = staff.post(f"/api/v1/assignments/batches/{first['batch_id']}/undo", json={"reason": "撤销"},
+                   headers={"Accept-Language": "zh"})
+    assert r.status_code == 409, r.get_json()
+    assert "居委会" in r.get_json()["message"]
+    session.expire_all()
+    assert session.get(Committee, world.committees["A0"]).team_id == world.teams["A2"]

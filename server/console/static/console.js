@@ -446,9 +446,11 @@ const Console = (() => {
 
   async function historyPage() {
     await requireStaff();
-    const [teams, users] = await Promise.all([api("GET", "/teams"), api("GET", "/users/?page_size=200")]);
+    const [teams, users, committees] = await Promise.all([api("GET", "/teams"), api("GET", "/users/?page_size=200"),
+      api("GET", "/committees")]);
     const teamName = Object.fromEntries(teams.map((t) => [t.id, t.name]));
     const userName = Object.fromEntries(users.items.map((u) => [u.id, u.full_name || u.username]));
+    const committeeName = Object.fromEntries(committees.map((c) => [c.id, c.name]));
     const size = 20;
     let page = 1;
     let total = 0;
@@ -458,7 +460,9 @@ const Console = (() => {
       const body = document.querySelector("#batches tbody");
       body.replaceChildren();
       for (const b of data.items) {
-        const moves = b.moves.map((m) => `${teamLabel(teamName, m.from_team_id)} → ${teamLabel(teamName, m.to_team_id)}：${m.households} 户`).join("；");
+        const moves = [...b.committees.map((c) => `${committeeName[c.committee_id] || "居委会"}（居委会本身）：`
+          + `${teamLabel(teamName, c.from_team_id)} → ${teamLabel(teamName, c.to_team_id)}`),
+        ...b.moves.map((m) => `${teamLabel(teamName, m.from_team_id)} → ${teamLabel(teamName, m.to_team_id)}：${m.households} 户`)].join("；");
         const undo = el("button", "撤销", { type: "button", class: "plain" });
         undo.onclick = () => undoBatch(b, moves);
         body.append(row([when(b.changed_at), userLabel(userName, b.changed_by), SYSTEM_REASONS[b.reason] || b.reason,
@@ -469,7 +473,8 @@ const Console = (() => {
       document.getElementById("page").textContent = pager(total, page, size, "批");
     }
     async function undoBatch(b, moves) {
-      const back = b.moves.map((m) => `「${teamLabel(teamName, m.to_team_id)}」的 ${m.households} 户移回「${teamLabel(teamName, m.from_team_id)}」`);
+      const back = [...b.committees.map((c) => `「${committeeName[c.committee_id] || "居委会"}」交回「${teamLabel(teamName, c.from_team_id)}」`),
+        ...b.moves.map((m) => `「${teamLabel(teamName, m.to_team_id)}」的 ${m.households} 户移回「${teamLabel(teamName, m.from_team_id)}」`)];
       const ok = await confirmBox(`撤销 ${when(b.changed_at)} 的分配（${b.households} 户）`,
         [`原分配：${moves}（原因：${b.reason}）`, `撤销后：${back.join("；")}。`]);
       if (!ok) { say("已取消，未作任何改动。", "info"); return; }
