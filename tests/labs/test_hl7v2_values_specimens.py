@@ -70,3 +70,16 @@ def test_specimen_text_prefers_our_chinese_over_the_code_systems_english_display
     assert specimen_text("SER", "", "http://terminology.hl7.org/CodeSystem/v2-0487", "Serum") == "血清"
     assert specimen_text("999", "", "http://snomed.info/sct", "Odd specimen") == "Odd specimen"
     assert specimen_text("", "", "", "") == ""
+
+
+@pytest.mark.parametrize("code, system, text", [
+    # HL7 v2 table 0487 / 0070 (v2.8.2): the clean-catch code is not any midstream urine.
+    ("URC", "HL70487", "清洁中段尿"), ("URINM", "HL70487", "中段尿"), ("BLDC", "HL70070", "末梢血"),
+    ("THRT", "HL70070", "咽拭子"), ("WB", "HL70487", "全血"), ("PLR", "HL70487", "胸水"),
+    # SNOMED CT (International 2022-07-31): preferred terms "Whole blood specimen", "Cerebrospinal fluid
+    # specimen", "Capillary blood specimen".
+    ("258580003", "http://snomed.info/sct", "全血"), ("258450006", "SCT", "脑脊液"),
+    ("122554006", "SNOMED", "末梢血"),
+])
+def test_specimen_codes_checked_against_their_code_systems(code, system, text):
+    assert specimen_text(code, "", system) == text
