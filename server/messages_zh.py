@@ -19,6 +19,7 @@ SCHEMA = [
     (r"Not a valid date\.", "不是有效的日期（格式 YYYY-MM-DD）。"),
     (r"Not a valid datetime\.", "不是有效的时间。"),
     (r"Not a valid list\.", "不是有效的列表。"),
+    (r"Not a valid mapping type\.", "须是一个对象（{…}）。"),
     (r"Invalid input type\.", "类型不对。"),
     (r"Shorter than minimum length (\d+)\.", r"至少 \1 个字。"),
     (r"Longer than maximum length (\d+)\.", r"最多 \1 个字。"),

@@ -154,3 +154,12 @@ def test_a_code_outside_its_list_is_a_422_naming_the_field_in_chinese(fu, as_use
     assert payload["message"] == "随访表填写有误：摄盐情况。"
     r = as_user("gp-a1").post("/api/v1/followups", json={**body, "id": fu.new_id()})
     assert r.get_json()["message"] == "The follow-up form has invalid fields: salt_intake."
+
+
+def test_a_form_that_is_not_an_object_is_a_422_in_chinese(fu, as_user):
+    fu.register("A1-0-0")
+    body = {"id": fu.new_id(), "resident_id": fu.w.residents["A1-0-0"], "condition": "hypertension",
+            "form": [1, 2]}
+    r = as_user("gp-a1").post("/api/v1/followups", json=body, headers={"Accept-Language": "zh"})
+    assert r.status_code == 422
+    assert r.get_json()["errors"]["json"]["form"] == ["须是一个对象（{…}）。"]
