@@ -9,7 +9,7 @@ walks the field table and fails when the two disagree.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 import marshmallow as ma
 
@@ -56,49 +56,46 @@ class MedicationSchema(Schema):
         metadata={"description": "每次剂量 dose per time", "x-unit": "mg"})
 
 
-# gpcore's coercer of a box -> the marshmallow field that accepts the same JSON. A coercer missing here is
-# a KeyError when the app starts, so a new kind of box cannot slip into the forms undocumented.
-_FIELD_OF_COERCER = {
-    gp.as_int: lambda: ma.fields.Integer(),
-    gp.as_number: lambda: ma.fields.Float(),
-    gp.as_short_text: lambda: ma.fields.String(validate=V.Length(max=gp.MAX_SHORT_TEXT)),
-    gp.as_long_text: lambda: ma.fields.String(validate=V.Length(max=gp.MAX_LONG_TEXT)),
-    gp.as_date: lambda: ma.fields.Date(),
-    gp.as_bool: lambda: ma.fields.Boolean(),
-    gp.as_int_codes: lambda: ma.fields.List(ma.fields.Integer()),
-    gp.as_str_codes: lambda: ma.fields.List(ma.fields.String(validate=V.Length(max=gp.MAX_SHORT_TEXT))),
-    as_medications: lambda: ma.fields.List(ma.fields.Nested(MedicationSchema),
-                                           validate=V.Length(max=MAX_MEDICATIONS)),
+# gpcore's coercer of a box -> the marshmallow field that accepts the same JSON (field class, arguments).
+# A coercer missing here is a KeyError when the app starts: a new kind of box cannot reach the forms
+# undocumented.
+_FIELD_OF_COERCER: dict[Any, tuple[type[ma.fields.Field], Callable[[], dict]]] = {
+    gp.as_int: (ma.fields.Integer, dict),
+    gp.as_number: (ma.fields.Float, dict),
+    gp.as_short_text: (ma.fields.String, lambda: {"validate": [V.Length(max=gp.MAX_SHORT_TEXT)]}),
+    gp.as_long_text: (ma.fields.String, lambda: {"validate": [V.Length(max=gp.MAX_LONG_TEXT)]}),
+    gp.as_date: (ma.fields.Date, dict),
+    gp.as_bool: (ma.fields.Boolean, dict),
+    as_medications: (
+        ma.fields.List, lambda: {"cls_or_instance": ma.fields.Nested(MedicationSchema),
+                                 "validate": [V.Length(max=MAX_MEDICATIONS)]}),
 }
-_LIST_COERCERS = (gp.as_int_codes, gp.as_str_codes)
+# Multi-choice boxes: a list of distinct codes, each from the box's code list.
+_CODE_ITEMS = {gp.as_int_codes: ma.fields.Integer, gp.as_str_codes: ma.fields.String}
 
 
 def _box_field(spec, code_list: Mapping | None) -> ma.fields.Field:
     """The marshmallow field of one box of the form."""
-    options = {"required": spec.required, "allow_none": not spec.required}
+    options: dict[str, Any] = {"required": spec.required, "allow_none": not spec.required}
     description = f"{spec.label.zh} ({spec.label.en})"
+    if spec.coerce in _CODE_ITEMS:
+        if code_list is None:
+            raise LookupError(f"{spec.name}: a multi-choice box without a code list in gpcore")
+        text = f"{description}, distinct codes: {code_list_text(code_list)}"
+        return ma.fields.List(coded(_CODE_ITEMS[spec.coerce], code_list), validate=_distinct, **options,
+                              metadata={"description": text, "uniqueItems": True})
+    if code_list is not None:
+        return coded(ma.fields.Integer, code_list, description, **options)
+    field_cls, arguments = _FIELD_OF_COERCER[spec.coerce]
+    options.update(arguments())
     metadata: dict[str, Any] = {}
-    low_high_unit = rules.RANGES.get(spec.name)
-    if low_high_unit:
-        low, high, unit = low_high_unit
+    if spec.name in rules.RANGES:
+        low, high, unit = rules.RANGES[spec.name]
+        options["validate"] = [*options.get("validate", []), V.Range(low, high)]
         description += f", {low}-{high}" + (f" {unit}" if unit else "")
         if unit:
             metadata["x-unit"] = unit
-    if code_list is not None and spec.coerce in _LIST_COERCERS:
-        item_cls = ma.fields.Integer if spec.coerce is gp.as_int_codes else ma.fields.String
-        field = ma.fields.List(coded(item_cls, code_list), validate=_distinct, **options)
-        metadata.update(description=f"{description}, distinct codes: {code_list_text(code_list)}",
-                        uniqueItems=True)
-    elif code_list is not None:
-        return coded(ma.fields.Integer, code_list, description, **options)
-    else:
-        field = _FIELD_OF_COERCER[spec.coerce]()
-        field.required, field.allow_none = options["required"], options["allow_none"]
-        if low_high_unit:
-            field.validators.append(V.Range(low, high))
-        metadata["description"] = description
-    field.metadata.update(metadata)
-    return field
+    return field_cls(**options, metadata={**metadata, "description": description})
 
 
 def _distinct(values: list) -> None:
