@@ -118,13 +118,55 @@ DiabetesFormSchema = form_schema(DiabetesVisit)
 FORM_SCHEMAS = {"hypertension": HypertensionFormSchema, "t2dm": DiabetesFormSchema}
 
 
-class FollowUpForm(ma.fields.Dict):
-    """The form of a follow-up record, loaded and dumped as the JSON object it is (gpcore checks it in the
-    service, where the registry's condition and the resident's sex are known); in OpenAPI it is the
-    hypertension or the diabetes form, as `condition` (or, for an amendment, the amended record) says."""
+class AsStored(ma.fields.Dict):
+    """A JSON object the server stored as gpcore wrote it, loaded and dumped unchanged (records signed under
+    older rules keep their keys), and described in OpenAPI by the schemas given (either of them)."""
+
+    def __init__(self, *schemas: type[ma.Schema], **kwargs):
+        super().__init__(**kwargs)
+        self.schemas = schemas
 
     def openapi(self, converter, ret: dict) -> dict:
-        """Its OpenAPI property: either generated form schema (instead of a free object)."""
+        """Its OpenAPI property: the schemas (instead of a free object)."""
         ret.pop("type", None)
         ret.pop("additionalProperties", None)
-        return {"anyOf": [converter.resolve_nested_schema(schema) for schema in FORM_SCHEMAS.values()]}
+        refs = [converter.resolve_nested_schema(schema) for schema in self.schemas]
+        return {"anyOf": refs} if len(refs) > 1 else {"allOf": refs}
+
+
+class FollowUpForm(AsStored):
+    """The form of a follow-up record, checked by gpcore in the service (where the registry's condition and
+    the resident's sex are known); in OpenAPI the hypertension or the diabetes form, as `condition` (or, for
+    an amendment, the amended record) says."""
+
+    def __init__(self, **kwargs):
+        super().__init__(*FORM_SCHEMAS.values(), **kwargs)
+
+
+class RuleReasonSchema(Schema):
+    """Why the rules decided something."""
+
+    code = ma.fields.String(metadata={"description": "stable code"})
+    zh = ma.fields.String()
+    en = ma.fields.String()
+
+
+class AssessmentSchema(Schema):
+    """What the shared rules (gpcore.followup.Assessment) decided for a visit."""
+
+    condition = ma.fields.String(validate=V.OneOf(list(codes.CONDITIONS)))
+    controlled = ma.fields.Boolean(allow_none=True, metadata={"description": "null: nothing was measured"})
+    control_target = ma.fields.String()
+    classification = coded(ma.fields.Integer, codes.VISIT_CLASSIFICATIONS, "此次随访分类 visit classification",
+                           allow_none=True)
+    classification_reasons = ma.fields.List(ma.fields.Nested(RuleReasonSchema))
+    emergency = ma.fields.Boolean()
+    emergency_reasons = ma.fields.List(ma.fields.Nested(RuleReasonSchema))
+    consecutive_uncontrolled = ma.fields.Boolean()
+    referral = coded(ma.fields.String, codes.REFERRAL_LEVELS, "转诊建议 referral advice")
+    referral_reasons = ma.fields.List(ma.fields.Nested(RuleReasonSchema))
+    next_visit_date = ma.fields.Date()
+    next_visit_reason = ma.fields.Nested(RuleReasonSchema)
+    guidance_zh = ma.fields.List(ma.fields.String(), metadata={"description": "advice for the patient"})
+    bmi = ma.fields.Float(allow_none=True)
+    rules_version = ma.fields.String()

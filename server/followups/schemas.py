@@ -8,7 +8,7 @@ from gpcore.followup.worklist import BUCKETS
 from ..api import Schema
 from ..labs.schemas import LabAlertsSchema
 from ..referrals.schemas import ReferralAnswerItemSchema
-from .forms import FollowUpForm, coded
+from .forms import AssessmentSchema, AsStored, FollowUpForm, coded
 from .models import KINDS
 
 V = ma.validate
@@ -127,8 +127,10 @@ class FollowUpSchema(Schema):
     rules_version = ma.fields.String(allow_none=True)
     missing_fields = ma.fields.List(ma.fields.String())
     form = FollowUpForm(metadata={"description": "the form as signed (HypertensionForm or DiabetesForm)"})
-    assessment = ma.fields.Dict(allow_none=True)
-    device_assessment = ma.fields.Dict(allow_none=True)
+    assessment = AsStored(AssessmentSchema, allow_none=True, metadata={
+        "description": "the server's run of the shared rules, as stored with the record"})
+    device_assessment = AsStored(DeviceAssessmentSchema, allow_none=True, metadata={
+        "description": "what the tablet's run of the rules decided, as it sent it"})
     disagreement = ma.fields.List(ma.fields.String(), metadata={
         "description": "decisions where the tablet (device.*) or the form's box (form.*) differ from the server"})
     recorded_at = ma.fields.DateTime(allow_none=True)

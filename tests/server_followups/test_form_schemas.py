@@ -100,17 +100,28 @@ def test_follow_up_bodies_refer_to_the_forms_not_a_free_object(spec, schema):
                              {"$ref": "#/components/schemas/DiabetesForm"}]
 
 
-@pytest.mark.parametrize("schema", ["FollowUp", "FollowUpRow", "WorklistItem", "DeviceAssessment"])
+@pytest.mark.parametrize("schema",
+                         ["FollowUp", "FollowUpRow", "WorklistItem", "DeviceAssessment", "Assessment"])
 def test_classification_and_referral_are_enums_with_chinese_text(spec, schema):
     props = _schemas(spec)[schema]["properties"]
     _check_enum(props["classification"], VISIT_CLASSIFICATIONS, nullable=True)
-    _check_enum(props["referral"], REFERRAL_LEVELS, nullable=schema != "DeviceAssessment")
+    _check_enum(props["referral"], REFERRAL_LEVELS, nullable=schema not in ("DeviceAssessment", "Assessment"))
     if "visit_mode" in props:
         _check_enum(props["visit_mode"], VISIT_MODES, nullable=True)
 
 
+def test_the_stored_assessment_is_described_by_gpcore_s_fields(spec):
+    from gpcore.followup import Assessment
+
+    schemas = _schemas(spec)
+    assert list(schemas["Assessment"]["properties"]) == list(Assessment._fields)
+    for name, ref in (("assessment", "Assessment"), ("device_assessment", "DeviceAssessment")):
+        prop = schemas["FollowUp"]["properties"][name]
+        assert prop["allOf"] == [{"$ref": f"#/components/schemas/{ref}"}] and prop["nullable"] is True
+
+
 def _bad_values(visit_cls):
-    """For every coded or ranged box of a form: a value gpcore refuses (outside the list, beyond the range)."""
+    """For every coded or ranged box of a form: a value gpcore refuses (outside its list, beyond its range)."""
     code_lists = rules.form_code_lists(visit_cls)
     for box in field_specs(visit_cls):
         labels = code_lists.get(box.name)
