@@ -121,7 +121,7 @@ def test_the_stored_assessment_is_described_by_gpcore_s_fields(spec):
 
 
 def _bad_values(visit_cls):
-    """For every coded or ranged box of a form: a value gpcore refuses (outside its list, beyond its range)."""
+    """Each coded or ranged box of a form with a value gpcore refuses (outside its list, beyond its range)."""
     code_lists = rules.form_code_lists(visit_cls)
     for box in field_specs(visit_cls):
         labels = code_lists.get(box.name)
