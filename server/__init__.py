@@ -26,11 +26,12 @@ def _blueprints():
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
     from .org.routes import blp as org
+    from .referrals.metrics_routes import blp as referral_metrics
     from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals]
+                      directory, referrals, referral_metrics]
     return api_blueprints, [console, health]
 
 
