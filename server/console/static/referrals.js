@@ -118,14 +118,20 @@ const Referrals = (() => {
     const bottom = 40;
     const values = shown.flatMap((p) => series.map((s) => p[s.key])).filter((v) => v !== null && v !== undefined)
       .concat(series.flatMap((s) => (s.band ? s.band : [])));
-    const lo = Math.floor(Math.min(...values) * 0.95);
-    const hi = Math.ceil(Math.max(...values) * 1.05) || 1;
-    const x = (i) => left + (shown.length === 1 ? (width - left - right) / 2 : i * (width - left - right) / (shown.length - 1));
-    const y = (v) => top + (hi - v) * (height - top - bottom) / Math.max(hi - lo, 1);
+    // Round ticks (a step of 1, 2 or 5 times a power of ten); dates placed by time, not by visit number.
+    const raw = (Math.max(...values) - Math.min(...values)) / 4 || 1;
+    const power = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
+    const lo = Math.floor(Math.min(...values) / step - 0.5) * step;
+    const hi = Math.ceil(Math.max(...values) / step + 0.5) * step;
+    const day = (p) => Date.parse(p.visit_date);
+    const first = day(shown[0]);
+    const span = day(shown[shown.length - 1]) - first;
+    const x = (i) => left + (span ? (day(shown[i]) - first) / span : 0.5) * (width - left - right);
+    const y = (v) => top + (hi - v) * (height - top - bottom) / (hi - lo);
     const chart = C.svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, class: "lines" });
     chart.append(C.svg("title", {}, title));
-    for (let i = 0; i <= 4; i += 1) {
-      const v = lo + (hi - lo) * i / 4;
+    for (let v = lo; v <= hi + step / 2; v += step) {
       chart.append(C.svg("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }),
         C.svg("text", { x: left - 4, y: y(v) + 4, class: "tick" }, `${Math.round(v * 10) / 10}`));
     }
@@ -146,9 +152,11 @@ const Referrals = (() => {
       chart.append(C.svg("rect", { x: left + si * 90, y: 6, width: 12, height: 12, fill: color }),
         C.svg("text", { x: left + si * 90 + 16, y: 16, class: "legend" }, s.label));
     });
+    let lastLabel = -Infinity;
     shown.forEach((p, i) => {
-      if (shown.length <= 8 || i % Math.ceil(shown.length / 8) === 0 || i === shown.length - 1) {
+      if (x(i) - lastLabel >= 64) {  // a label is about 56 px wide: visits close in time share one
         chart.append(C.svg("text", { x: x(i), y: height - bottom + 22, class: "label" }, p.visit_date.slice(2)));
+        lastLabel = x(i);
       }
     });
     container.replaceChildren(chart);
@@ -400,6 +408,7 @@ const Referrals = (() => {
 
     function hours(h) {
       if (h === null || h === undefined) return "—";
+      if (h < 1) return `${Math.round(h * 60)} 分钟`;
       return h < 48 ? `${h.toFixed(1)} 小时` : `${(h / 24).toFixed(1)} 天`;
     }
 
