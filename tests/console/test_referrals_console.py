@@ -1,6 +1,7 @@
 """The referral pages in Chromium: a specialist answers an urgent referral and writes the return form (a
 409 on the way shown in Chinese), and center staff see the metrics, the overdue and escalated cases move."""
 import datetime as dt
+import io
 import uuid
 
 import pytest
@@ -142,6 +143,34 @@ def test_a_specialist_answers_an_urgent_referral_and_staff_see_the_metrics_move(
     assert _tile(staff, "无需到院率") == "0.0%（0/1）"
     assert staff.locator("#rate-chart svg rect[fill]").count() == 3 + 3  # one team: three bars, three legend keys
     shot(staff, "console-referrals-center-after")
+    with staff.expect_download() as got:
+        staff.click("#metrics-export")
+    assert got.value.suggested_filename.startswith("referral-metrics-team-")
+    from openpyxl import load_workbook
+    sheet = load_workbook(io.BytesIO(open(got.value.path(), "rb").read())).active
+    assert [c.value for c in sheet[3]][:2] == ["团队A1", 2] and sheet["J3"].value == 1
+
+
+def test_a_case_changed_meanwhile_is_refused_and_shown_afresh(browser, live, sign_in, cases, session, shot):
+    from server.referrals.escalation import escalate_overdue
+
+    spec = browser.new_page(viewport={"width": 1200, "height": 900})
+    sign_in(spec, "spec")
+    spec.wait_for_selector("#mine tbody tr[data-referral]")
+    spec.goto(f"{live}/console/referrals/{cases['A1-0-0']}")
+    spec.wait_for_selector("#c-state >> text=待接诊")
+    # Nobody answered in time (as the command would see it days later): the case goes to the pool.
+    assert [e.kind for e in escalate_overdue(session, china_today() + dt.timedelta(days=10))] == ["pool"]
+    session.commit()
+    spec.click("#action-buttons >> text=接诊")
+    spec.click("#confirm-ok")
+    spec.wait_for_selector("#message.error")
+    assert spec.text_content("#message") == "此病例在您打开后已被更新（当前状态：待接诊），页面已显示最新内容，请确认后再操作。"
+    spec.wait_for_selector("#c-badges .badge.escalated")
+    shot(spec, "console-referral-412")
+    spec.click("#action-buttons >> text=接诊")  # as a member of the pool now, on the fresh ETag
+    spec.click("#confirm-ok")
+    spec.wait_for_selector("#c-state >> text=已接诊")
 
 
 def test_security_headers_and_local_assets_on_the_referral_pages(live, client):

@@ -100,7 +100,10 @@ const Referrals = (() => {
   function plain(result) {
     // 409 and 412 carry the state and the ETag as fields for programs; the message says it in words.
     if (result.status === 409) return `${result.data.message} 页面已显示此病例的最新状态。`;
-    if (result.status === 412) return `${result.data.message} 页面已刷新，请查看后再操作。`;
+    if (result.status === 412) {
+      const state = STATE[((result.data.errors || {}).state || [])[0]] || "";
+      return `此病例在您打开后已被更新${state ? `（当前状态：${state}）` : ""}，页面已显示最新内容，请确认后再操作。`;
+    }
     const text = C.describe(result.data);
     if (result.status === 404) return "该病例已不在您的范围内（可能已被他人认领）。";
     return text;
@@ -119,11 +122,11 @@ const Referrals = (() => {
     const values = shown.flatMap((p) => series.map((s) => p[s.key])).filter((v) => v !== null && v !== undefined)
       .concat(series.flatMap((s) => (s.band ? s.band : [])));
     // Round ticks (a step of 1, 2 or 5 times a power of ten); dates placed by time, not by visit number.
-    const raw = (Math.max(...values) - Math.min(...values)) / 4 || 1;
+    const raw = (Math.max(...values) - Math.min(...values)) / 5 || 1;
     const power = 10 ** Math.floor(Math.log10(raw));
     const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw);
-    const lo = Math.floor(Math.min(...values) / step - 0.5) * step;
-    const hi = Math.ceil(Math.max(...values) / step + 0.5) * step;
+    const lo = Math.floor((Math.min(...values) - step / 4) / step) * step;
+    const hi = Math.ceil((Math.max(...values) + step / 4) / step) * step;
     const day = (p) => Date.parse(p.visit_date);
     const first = day(shown[0]);
     const span = day(shown[shown.length - 1]) - first;
