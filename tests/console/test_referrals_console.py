@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,46 @@ def test_a_gp_is_sent_to_their_page(browser, live, sign_in):
     page.wait_for_url("**/console/gp")
     page.goto(f"{live}/console/referrals")
     page.wait_for_url("**/console/gp")
+
+
+LAB_MESSAGE = Path(__file__).resolve().parents[1] / "labs" / "messages" / "utf8-escapes-criticals-cr.hl7"
+
+
+def test_the_case_page_shows_the_attached_lab_report_with_its_flags(browser, live, sign_in, world, as_user,
+                                                                     client, session, shot):
+    """A real HL7 message filed under a resident (the labs intake), attached to a case by reference."""
+    from server.auth.models import User
+    from server.households import services as households
+    from server.scope import Actor
+
+    admin = Actor.of(session.get(User, world.users["admin"]))
+    resident = households.create_resident(session, admin, {
+        "household_id": world.households["A1-0"], "name": "张三", "sex": "2", "birth_date": dt.date(1949, 12, 31),
+        "id_number": "11010519491231002X"})
+    session.commit()
+    feed = as_user("admin").post("/api/v1/labs/feeds", json={
+        "hospital_id": world.hospital_id, "name": "市一医院 LIS", "center_ids": [world.centers["A"]]}).get_json()
+    r = client.post("/api/v1/labs/hl7", data=LAB_MESSAGE.read_bytes(), content_type="x-application/hl7-v2+er7",
+                    headers={"X-Lab-Feed-Key": feed["key"]})
+    assert r.status_code == 200
+    prefill = as_user("gp-a1").get(f"/api/v1/referrals/prefill?resident_id={resident.id}").get_json()
+    reports = [rep["id"] for rep in prefill["lab_reports"]]
+    assert reports, prefill
+    r = as_user("gp-a1").post("/api/v1/referrals", json={
+        "resident_id": resident.id, "urgency": "emergency", "kind": "econsult", "specialist_id": world.users["spec"],
+        "form": _form(china_today()), "lab_report_ids": reports})
+    assert r.status_code == 201, r.get_json()
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    sign_in(page, "spec")
+    page.wait_for_selector("#mine tbody tr[data-referral]")
+    assert page.text_content("#mine tbody tr .badge") == "急诊"
+    page.click("#mine tbody tr a")
+    page.wait_for_selector("#labs table.results")
+    assert page.locator("#labs tr.critical", has_text="钾").text_content().endswith("↑↑ 危急偏高")
+    lead = page.locator("#labs tr", has_text="Lead")  # flagged N (normal): no mark
+    assert lead.get_attribute("class") == "" and lead.locator("td").nth(4).text_content() == ""
+    assert page.locator("#labs h3 .badge.critical").first.text_content() == "危急值"
+    flagged = page.locator("#labs tr.flagged").all_text_contents()
+    assert any("↓ 偏低" in text for text in flagged), flagged
+    assert page.text_content("#fpg-chart") == "近一年没有记录。"
+    shot(page, "console-referral-labs")

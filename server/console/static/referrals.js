@@ -378,7 +378,10 @@ const Referrals = (() => {
       thead.append(row(["项目", "结果", "单位", "参考范围", "提示"]));
       const body = el("tbody");
       for (const r of rep.results) {
-        const flag = (r.flags || []).map((x) => ({ H: "↑ 偏高", L: "↓ 偏低", HH: "↑↑", LL: "↓↓", A: "异常" }[x] || x)).join(" ");
+        // HL7 abnormal flags; N (normal) is no flag.
+        const flag = (r.flags || []).filter((x) => x && x !== "N")
+          .map((x) => ({ H: "↑ 偏高", L: "↓ 偏低", HH: "↑↑ 危急偏高", LL: "↓↓ 危急偏低", A: "异常", AA: "严重异常" }[x] || x))
+          .join(" ");
         body.append(row([r.name, r.value, r.unit, r.range, flag], { class: r.critical ? "critical" : (flag ? "flagged" : "") }));
       }
       table.append(thead, body);
