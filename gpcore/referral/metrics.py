@@ -18,18 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from statistics import median
+from typing import NamedTuple
 
 from ..clock import china_date
 
 RESPONSES = frozenset({"accept", "decline", "ask_info", "answer"})
 ADVICE_ONLY = "advice"
+ENDED = frozenset({"declined", "closed", "cancelled"})
 
 
-@dataclass(frozen=True)
-class CaseFacts:
-    """What the metrics need of one referral."""
+class CaseFacts(NamedTuple):
+    """What the metrics need of one referral (a tuple: a district's 100,000 cases are built in a blink)."""
 
     state: str
     sent_at: dt.datetime                     # when the team sent it (aware)
@@ -40,6 +40,19 @@ class CaseFacts:
     follow_up_due: dt.date | None = None
     followed_up_on: dt.date | None = None   # the date of the visit the team closed the case with
     escalated: bool = False
+
+
+class Judged(NamedTuple):
+    """One case judged by every rule once (None: not judged by that rule yet)."""
+
+    open: bool
+    overdue: bool
+    escalated: bool
+    hours: float | None
+    in_time: bool | None
+    settled: bool | None
+    closed_loop: bool | None
+    returned: bool
 
 
 def hours_to_first_response(case: CaseFacts) -> float | None:
@@ -77,33 +90,53 @@ def loop_closed(case: CaseFacts, today: dt.date) -> bool | None:
     return False if case.follow_up_due < today else None
 
 
+def judge(case: CaseFacts, today: dt.date) -> Judged:
+    """Every rule above, applied to one case."""
+    return Judged(case.state not in ENDED, is_overdue(case, today), case.escalated, hours_to_first_response(case),
+                  answered_in_time(case, today), settled_without_visit(case), loop_closed(case, today),
+                  case.returned)
+
+
 def _share(values: Iterable[bool | None]) -> dict:
     judged = [v for v in values if v is not None]
     yes = sum(judged)
     return {"n": yes, "of": len(judged), "rate": yes / len(judged) if judged else None}
 
 
+def _totals(judged: list[Judged]) -> dict:
+    hours = [j.hours for j in judged if j.hours is not None]
+    return {
+        "cases": len(judged),
+        "open": sum(j.open for j in judged),
+        "overdue": sum(j.overdue for j in judged),
+        "escalated": sum(j.escalated for j in judged),
+        "median_hours_to_first_response": median(hours) if hours else None,
+        "answered_in_time": _share(j.in_time for j in judged),
+        "settled_without_visit": _share(j.settled for j in judged),
+        "closed_loop": _share(j.closed_loop for j in judged),
+        "down_referrals": sum(j.returned for j in judged),
+    }
+
+
 def summarize(cases: Iterable[CaseFacts], today: dt.date) -> dict:
     """The metrics of a group of cases (see the module docstring for each definition)."""
-    cases = list(cases)
-    hours = [h for h in map(hours_to_first_response, cases) if h is not None]
-    return {
-        "cases": len(cases),
-        "open": sum(c.state not in ("declined", "closed", "cancelled") for c in cases),
-        "overdue": sum(is_overdue(c, today) for c in cases),
-        "escalated": sum(c.escalated for c in cases),
-        "median_hours_to_first_response": median(hours) if hours else None,
-        "answered_in_time": _share(answered_in_time(c, today) for c in cases),
-        "settled_without_visit": _share(map(settled_without_visit, cases)),
-        "closed_loop": _share(loop_closed(c, today) for c in cases),
-        "down_referrals": sum(c.returned for c in cases),
-    }
+    return _totals([judge(c, today) for c in cases])
+
+
+def report(rows: Iterable[tuple[str, CaseFacts]], today: dt.date,
+           order: Callable[[str], object] | None = None) -> tuple[dict, list[dict]]:
+    """(the metrics of all the cases, the metrics per group name in name order or `order`); each case is
+    judged once."""
+    groups: dict[str, list[Judged]] = {}
+    everything = []
+    for name, case in rows:
+        judged = judge(case, today)
+        everything.append(judged)
+        groups.setdefault(name, []).append(judged)
+    return _totals(everything), [{"name": name, **_totals(groups[name])} for name in sorted(groups, key=order)]
 
 
 def by_group(rows: Iterable[tuple[str, CaseFacts]], today: dt.date,
              order: Callable[[str], object] | None = None) -> list[dict]:
     """summarize() per group name, groups in name order (or `order`)."""
-    groups: dict[str, list[CaseFacts]] = {}
-    for name, case in rows:
-        groups.setdefault(name, []).append(case)
-    return [{"name": name, **summarize(groups[name], today)} for name in sorted(groups, key=order)]
+    return report(rows, today, order)[1]

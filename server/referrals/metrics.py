@@ -41,8 +41,8 @@ def _facts_query(actor: Actor, by: str, date_from: dt.date, date_to: dt.date):
                              ReferralMessage.kind.in_(rules.RESPONSES))
                       .correlate(Referral).scalar_subquery())
     return (select(GROUPS[by][1], Referral.state, Referral.created_at, Referral.response_due, first_response,
-                   Referral.answer["outcome"].as_string(), Referral.return_form["diagnosis"].as_string(),
-                   Referral.follow_up_due, FollowUp.visit_date, Referral.escalated_at)
+                   Referral.answer["outcome"].as_string(), Referral.return_form["diagnosis"].as_string().is_not(None),
+                   Referral.follow_up_due, FollowUp.visit_date, Referral.escalated_at.is_not(None))
             .join(Hospital, Hospital.id == Referral.hospital_id)
             .join(Center, Center.id == Referral.center_id)
             .join(Team, Team.id == Referral.team_id)
@@ -61,16 +61,13 @@ def metrics(session: Session, actor: Actor, args: dict, today: dt.date) -> dict:
     """Metrics per group (args: by, date_from, date_to) over the cases in the actor's metrics scope."""
     by = args.get("by") or "specialty"
     date_from, date_to = period(args, today)
-    rows = []
-    for (name, state, sent_at, due, first, outcome, diagnosis, follow_up_due, visited, escalated) in (
-            session.execute(_facts_query(actor, by, date_from, date_to))):
-        rows.append((name, rules.CaseFacts(
-            state=state, sent_at=_as_utc(sent_at), response_due=due, first_response_at=_as_utc(first),
-            outcome=outcome, returned=diagnosis is not None, follow_up_due=follow_up_due,
-            followed_up_on=visited, escalated=escalated is not None)))
+    rows = [(name, rules.CaseFacts(state, _as_utc(sent_at), due, _as_utc(first), outcome, bool(returned),
+                                   follow_up_due, visited, bool(escalated)))
+            for (name, state, sent_at, due, first, outcome, returned, follow_up_due, visited, escalated)
+            in session.execute(_facts_query(actor, by, date_from, date_to))]
+    total, groups = rules.report(rows, today)
     return {"by": by, "date_from": date_from, "date_to": date_to, "today": today,
-            "response_days": response_days(), "total": rules.summarize((c for _, c in rows), today),
-            "rows": rules.by_group(rows, today)}
+            "response_days": response_days(), "total": total, "rows": groups}
 
 
 # --- XLSX -----------------------------------------------------------------------------------------
