@@ -78,6 +78,8 @@ def test_a_specialist_answers_an_urgent_referral_and_staff_see_the_metrics_move(
     assert [rows.nth(i).get_attribute("data-referral") for i in range(rows.count())] == [cases["A1-0-0"]]
     assert spec.locator("#pool tbody tr[data-referral]").count() == 1  # the escalated one: in the pool now
     assert "已超时" in spec.text_content(f'#pool tr[data-referral="{cases["A1-0-1"]}"]')
+    spec.wait_for_selector('#my-tiles .tile[data-metric="转诊数"]')
+    assert _tile(spec, "转诊数") == "2" and _tile(spec, "超时未响应") == "1"  # their department's pool and theirs
     shot(spec, "console-referrals-inbox")
 
     # Keyboard: the resident's name is a link; Enter on it opens the case.

@@ -54,6 +54,28 @@ const Referrals = (() => {
     return { status: resp.status, ok: resp.ok, etag: resp.headers.get("ETag"), data: await resp.json() };
   }
 
+  // --- the loop's metrics as tiles (center page; a specialist's pool on the inbox) ----------------------
+  function hours(h) {
+    if (h === null || h === undefined) return "—";
+    if (h < 1) return `${Math.round(h * 60)} 分钟`;
+    return h < 48 ? `${h.toFixed(1)} 小时` : `${(h / 24).toFixed(1)} 天`;
+  }
+
+  function share(s) {
+    return s.of ? `${C.percent(s.rate)}（${s.n}/${s.of}）` : "—";
+  }
+
+  function tiles(container, t) {
+    const shown = [["转诊数", t.cases], ["未结案", t.open], ["超时未响应", t.overdue], ["已上报", t.escalated],
+      ["首次响应中位数", hours(t.median_hours_to_first_response)], ["按时响应率", share(t.answered_in_time)],
+      ["无需到院率", share(t.settled_without_visit)], ["两周闭环率", share(t.closed_loop)], ["下转数", t.down_referrals]];
+    container.replaceChildren(...shown.map(([k, v]) => {
+      const tile = el("div", null, { class: "tile", "data-metric": k });
+      tile.append(el("div", v, { class: "value" }), el("div", k, { class: "hint" }));
+      return tile;
+    }));
+  }
+
   // --- a specialist's inbox --------------------------------------------------------------------------
   async function inboxPage() {
     const me = await C.requireSignedIn();
@@ -94,6 +116,8 @@ const Referrals = (() => {
     }
     filter.show.onchange = show;
     await show();
+    // Their pool's and their own cases of the last 90 days (the API's default period for metrics).
+    tiles(document.getElementById("my-tiles"), (await C.api("GET", "/referrals/metrics?by=specialty")).total);
   }
 
   // A refusal in words a doctor acts on (the API's message is Chinese already; say what happens next).
@@ -412,30 +436,12 @@ const Referrals = (() => {
       return p;
     }
 
-    function hours(h) {
-      if (h === null || h === undefined) return "—";
-      if (h < 1) return `${Math.round(h * 60)} 分钟`;
-      return h < 48 ? `${h.toFixed(1)} 小时` : `${(h / 24).toFixed(1)} 天`;
-    }
-
-    function share(s) {
-      return s.of ? `${C.percent(s.rate)}（${s.n}/${s.of}）` : "—";
-    }
-
     async function showMetrics() {
       const rep = await C.api("GET", `/referrals/metrics?${query()}`);
       const d = rep.response_days;
       document.getElementById("deadline-rule").textContent =
         `应答期限：普通 ${d.routine} 个工作日，加急 ${d.urgent} 个工作日，急诊${d.emergency ? ` ${d.emergency} 个工作日` : "当日"}`;
-      const t = rep.total;
-      const tiles = [["转诊数", t.cases], ["未结案", t.open], ["超时未响应", t.overdue], ["已上报", t.escalated],
-        ["首次响应中位数", hours(t.median_hours_to_first_response)], ["按时响应率", share(t.answered_in_time)],
-        ["无需到院率", share(t.settled_without_visit)], ["两周闭环率", share(t.closed_loop)], ["下转数", t.down_referrals]];
-      document.getElementById("tiles").replaceChildren(...tiles.map(([k, v]) => {
-        const tile = el("div", null, { class: "tile", "data-metric": k });
-        tile.append(el("div", v, { class: "value" }), el("div", k, { class: "hint" }));
-        return tile;
-      }));
+      tiles(document.getElementById("tiles"), rep.total);
       document.getElementById("group-head").textContent = GROUP[rep.by];
       const body = document.querySelector("#metric-rows tbody");
       body.replaceChildren(...rep.rows.map((r) => row([r.name, r.cases, r.open, r.overdue, r.escalated,
