@@ -18,6 +18,7 @@ def _blueprints():
     from .assignment.routes import blp as assignment
     from .audit.routes import blp as audit
     from .auth.routes import blp as auth, users_blp
+    from .console.referral_pages import blp as referral_console
     from .console.routes import blp as console
     from .directory.routes import blp as directory
     from .followups.routes import blp as followups
@@ -26,12 +27,13 @@ def _blueprints():
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
     from .org.routes import blp as org
+    from .referrals.metrics_routes import blp as referral_metrics
     from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals]
-    return api_blueprints, [console, health]
+                      directory, referrals, referral_metrics]
+    return api_blueprints, [console, referral_console, health]
 
 
 def create_app(overrides: dict | None = None) -> Flask:

@@ -5,6 +5,8 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from gpcore.referral.deadlines import parse_response_days
+
 DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - see check()
 MIN_SECRET_LENGTH = 32
 INSTANCE = Path(os.environ.get("GPO_INSTANCE", Path(__file__).resolve().parent.parent / "instance"))
@@ -27,6 +29,13 @@ def _flag(name: str) -> bool | None:
     if value in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be 1 or 0 (got {value!r})")
+
+
+def _response_days(text: str | None) -> dict[str, int]:
+    try:
+        return parse_response_days(text)
+    except ValueError as err:
+        raise ConfigError(f"REFERRAL_RESPONSE_DAYS: {err}") from None
 
 
 def from_env(overrides: dict | None = None) -> dict:
@@ -59,6 +68,8 @@ def from_env(overrides: dict | None = None) -> dict:
         "MAX_JSON_BYTES": int(env.get("MAX_JSON_BYTES", 4 * 1024 * 1024)),
         "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", 51 * 1024 * 1024)),
         "MAX_LAB_MESSAGE_BYTES": int(env.get("MAX_LAB_MESSAGE_BYTES", 8 * 1024 * 1024)),
+        # Working days to a specialist's first response, by urgency (gpcore/referral/deadlines.py).
+        "REFERRAL_RESPONSE_DAYS": _response_days(env.get("REFERRAL_RESPONSE_DAYS")),
         "TEAM_CAPACITY_MIN": int(env.get("TEAM_CAPACITY_MIN", 10_000)),
         "TEAM_CAPACITY_MAX": int(env.get("TEAM_CAPACITY_MAX", 15_000)),
         # OpenAPI / docs (flask-smorest)

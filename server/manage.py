@@ -226,6 +226,19 @@ def cmd_prune_sync_log(args) -> None:
     print(f"pruned {n} sync changes older than {args.days} days; tablets not synced since download afresh")
 
 
+def cmd_escalate_referrals(_args) -> None:
+    from . import clock, db
+    from .referrals.escalation import escalate_overdue
+
+    app = _app()
+    with app.app_context():
+        session = db.session()
+        done = escalate_overdue(session, clock.today())
+        session.commit()
+    print(f"escalated {len(done)} overdue referrals "
+          f"({sum(e.kind == 'pool' for e in done)} to their department pool; all flagged to their center)")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m server.manage")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -256,6 +269,8 @@ def main(argv=None) -> None:
     p.add_argument("--port", type=int, default=2575)
     p.add_argument("--feed", required=True, help="lab feed id or name")
     p.set_defaults(func=cmd_mllp)
+    sub.add_parser("escalate-referrals", help="escalate referrals unanswered past their deadline (run from cron)"
+                   ).set_defaults(func=cmd_escalate_referrals)
     sub.add_parser("new-epoch", help="after a restore: tablets re-upload and re-download").set_defaults(
         func=cmd_new_epoch)
     p = sub.add_parser("prune-sync-log", help="drop sync changes older than N days (tablets older resync)")

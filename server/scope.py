@@ -246,3 +246,13 @@ def addressable_specialist(user) -> bool:
 def specialist_accounts(role_col):
     """A WHERE clause on users: specialist accounts (the directory lists only them)."""
     return role_col == SPECIALIST
+
+
+def referral_metrics_visible(actor: Actor, referral):
+    """A WHERE clause on the Referral model for the loop's metrics (counts, no health data): a specialist
+    the whole of their department's pool (whoever claimed a case) and the cases addressed to or claimed by
+    them; everyone else the cases they may see (a GP their team, center staff their center, admin all)."""
+    if actor.role == SPECIALIST and actor.hospital_id is not None and actor.department:
+        own_pool = and_(referral.hospital_id == actor.hospital_id, referral.department == actor.department)
+        return or_(own_pool, referral.specialist_id == actor.user_id, referral.owner_id == actor.user_id)
+    return referrals_visible(actor, referral)

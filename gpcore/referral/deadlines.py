@@ -34,3 +34,18 @@ def response_due(sent_on: date, urgency: str, days: dict[str, int] | None = None
 def follow_up_due(answered_on: date) -> date:
     """The last day for the team's follow-up after an answer or a return."""
     return answered_on + timedelta(days=FOLLOW_UP_DAYS)
+
+
+def parse_response_days(text: str | None) -> dict[str, int]:
+    """The response-deadline setting, e.g. "routine=3,urgent=1,emergency=0" (working days; 0: the same day);
+    urgencies left out keep RESPONSE_DAYS. Raises ValueError naming what is wrong."""
+    days = dict(RESPONSE_DAYS)
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        urgency, _, value = part.partition("=")
+        urgency = urgency.strip()
+        if urgency not in RESPONSE_DAYS:
+            raise ValueError(f"unknown urgency {urgency!r} (one of {', '.join(RESPONSE_DAYS)})")
+        if not value.strip().isdigit() or int(value) > 30:
+            raise ValueError(f"{urgency} needs a whole number of working days from 0 to 30, not {value!r}")
+        days[urgency] = int(value)
+    return days

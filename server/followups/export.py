@@ -72,7 +72,7 @@ def to_csv(report: dict) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def _xlsx_row(sheet, values) -> None:
+def xlsx_row(sheet, values) -> None:
     """Append a row; text stays text (openpyxl would store '=...' as a formula)."""
     sheet.append([_text(v) for v in values])
     for cell in sheet[sheet.max_row]:
@@ -88,11 +88,18 @@ def to_xlsx(report: dict) -> bytes:
     sheet.append([f"慢性病患者健康管理指标 {title(report)}（{report['period_start']} 至 {report['period_end']}）"])
     sheet.append([header for _, header in COLUMNS])
     for row in report["rows"]:
-        _xlsx_row(sheet, _cells(row))
-    for index, (key, header) in enumerate(COLUMNS, start=1):
+        xlsx_row(sheet, _cells(row))
+    return finished(book, [(key, header) for key, header in COLUMNS], RATE_KEYS, 10)
+
+
+def finished(book, columns: list[tuple[str, str]], rate_keys, min_width: int) -> bytes:
+    """The workbook's bytes, its active sheet (a title line, a header line, rows) with columns wide enough
+    for their headers, rates shown as percentages and the two top lines frozen."""
+    sheet = book.active
+    for index, (key, header) in enumerate(columns, start=1):
         letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = max(10, len(header) * 2 + 2)
-        if key in RATE_KEYS:
+        sheet.column_dimensions[letter].width = max(min_width, len(header) * 2 + 2)
+        if key in rate_keys:
             for cell in sheet[letter][2:]:
                 cell.number_format = "0.0%"
     sheet.freeze_panes = "A3"

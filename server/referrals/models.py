@@ -57,6 +57,10 @@ class Referral(Base):
     follow_up_due: Mapped[dt.date | None] = mapped_column(Date)
     # The team's follow-up visit that closed the loop (a visit of this resident on or after the answer).
     closing_followup_id: Mapped[str | None] = mapped_column(ForeignKey("followups.id"))
+    # Escalated once when nobody answered by response_due (gpcore/referral/escalation.py): to the pool
+    # (escalated_from_id: the specialist it was addressed to by name) and to the center.
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    escalated_from_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -97,6 +97,9 @@ class ReferralRowSchema(Schema):
     answered_on = ma.fields.Date(allow_none=True)
     follow_up_due = ma.fields.Date(allow_none=True)
     updated_at = ma.fields.AwareDateTime()
+    escalated_at = ma.fields.AwareDateTime(allow_none=True, metadata={
+        "description": "when the case, unanswered past response_due, went to the pool and the center"})
+    overdue = ma.fields.Boolean(metadata={"description": "waiting for a first response past response_due"})
 
 
 class MessageSchema(Schema):

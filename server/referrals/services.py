@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import case as sql_case, select
+from sqlalchemy import and_, case as sql_case, select
 from sqlalchemy.orm import Session
 
 from gpcore import health_file as hf
@@ -28,6 +28,7 @@ from ..labs.models import LabReport
 from ..org.models import Center, Hospital, Team
 from ..scope import (Actor, addressable_specialist, referrals_visible, require_referral,
                      require_referral_sender)
+from .deadlines import response_due
 from .models import Referral, ReferralMessage
 
 RECENT_VISITS = 3
@@ -188,7 +189,7 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date) -> Referr
                    hospital_id=hospital_id, department=department, specialist_id=spec.id if spec else None,
                    state="requested", urgency=data["urgency"], kind=data["kind"], form=form,
                    lab_report_ids=report_ids, sent_on=today,
-                   response_due=rules.response_due(today, data["urgency"]))
+                   response_due=response_due(today, data["urgency"]))
     session.add(row)
     session.flush()
     _post(session, actor, row, "create", data.get("note"))
@@ -204,7 +205,9 @@ def list_referrals(actor: Actor, args: dict, today: dt.date):
     stmt = (select(Referral.id, Referral.resident_id, Resident.name.label("resident_name"), Referral.team_id,
                    Referral.center_id, Referral.hospital_id, Referral.department, Referral.specialist_id,
                    Referral.owner_id, Referral.state, Referral.urgency, Referral.kind, Referral.sent_on,
-                   Referral.response_due, Referral.answered_on, Referral.follow_up_due, Referral.updated_at)
+                   Referral.response_due, Referral.answered_on, Referral.follow_up_due, Referral.updated_at,
+                   Referral.escalated_at, and_(Referral.state == "requested", Referral.response_due < today)
+                   .label("overdue"))
             .join(Resident, Resident.id == Referral.resident_id)
             .where(referrals_visible(actor, Referral))
             .order_by(sql_case(urgency_rank, value=Referral.urgency), Referral.response_due, Referral.created_at,

@@ -475,3 +475,33 @@ def test_referral_lists_hold_only_what_the_user_may_see(user, scene, as_user):
         assert {a["resident_id"] for a in answers} <= visible_residents
     for path in ("/api/v1/directory/departments", "/api/v1/directory/specialists"):
         assert c.get(path).status_code == 200
+
+
+# --- referral metrics, export and a case's trends (issue 13, deadlines and metrics) ---------------------
+# The scene's three cases are addressed by name to spec-x (H1 内分泌科): the metrics of spec-x hold all three,
+# of `spec` (H1 心内科, another pool) none; a team its own, center staff their center's, admin every one.
+
+TARGETED["GET /api/v1/referrals/{referral_id}/trends"] = lambda w, u, k: (
+    "get", f"/api/v1/referrals/{w.referrals[k]}/trends", {})
+LISTS += ("GET /api/v1/referrals/metrics", "GET /api/v1/referrals/metrics/export")
+METRICS_SEES = {"admin": {"A1", "A2", "B1"}, "staff-a": {"A1", "A2"}, "staff-b": {"B1"}, "spec": set(),
+                "spec-x": {"A1", "A2", "B1"}, "gp-a1": {"A1"}, "nurse-a1": {"A1"}, "gp-a2": {"A2"}, "gp-b1": {"B1"}}
+
+
+@pytest.mark.parametrize("user", REFERRAL_USERS)
+def test_referral_metrics_and_trends_by_role(user, scene, as_user):
+    from openpyxl import load_workbook
+
+    c = as_user(user)
+    query = "by=team&date_from=2026-01-01&date_to=2026-01-31"
+    report = c.get(f"/api/v1/referrals/metrics?{query}")
+    assert report.status_code == 200, (user, report.get_json())
+    team_names = {f"团队{k}" for k in METRICS_SEES[user]}
+    assert {r["name"] for r in report.get_json()["rows"]} == team_names, user
+    assert report.get_json()["total"]["cases"] == len(METRICS_SEES[user]), user
+    export = c.get(f"/api/v1/referrals/metrics/export?{query}")
+    assert export.status_code == 200, user
+    sheet = load_workbook(io.BytesIO(export.data)).active
+    assert {row[0] for row in sheet.iter_rows(min_row=3, values_only=True)} == team_names | {"合计"}, user
+    trends = c.get(f"/api/v1/referrals/{scene.referrals['A1']}/trends")
+    assert trends.status_code == (200 if user in REFERRAL_READERS else 404), (user, trends.get_json())

@@ -150,6 +150,10 @@ const Console = (() => {
   async function requireStaff() {
     const me = await requireSignedIn();
     for (const link of document.querySelectorAll(".admin-only")) link.hidden = me.role !== "admin";
+    if (me.role === "specialist") {
+      window.location.replace("/console/referrals");  // a specialist's work here is their referral inbox
+      throw new Error("not center staff");
+    }
     if (!STAFF.includes(me.role)) {
       // A GP (or anyone else) gets a finished page that says where their work is, not a half-drawn one.
       window.location.replace("/console/gp");
@@ -623,6 +627,18 @@ const Console = (() => {
     container.replaceChildren(chart);
   }
 
+  // Fetch an API file with the token and hand it to the browser under the name the server gives.
+  async function download(path, fallback) {
+    const resp = await fetch(`/api/v1${path}`, { headers: headers() });
+    if (resp.status === 401) signedOut();
+    if (!resp.ok) { say(describe(await resp.json())); return; }
+    const name = (resp.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+    const link = el("a", null, { href: URL.createObjectURL(await resp.blob()), download: name ? name[1] : fallback });
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
   async function indicatorsPage() {
     const me = await requireSignedIn();
     if (!STAFF.includes(me.role)) document.getElementById("staff-nav").hidden = true;
@@ -660,16 +676,8 @@ const Console = (() => {
         teams.map((t) => t.name), `${form.year.value} 年各季度规范管理率`);
     }
     form.onsubmit = (ev) => { ev.preventDefault(); show(); };
-    document.getElementById("export").onclick = async () => {
-      const resp = await fetch(`/api/v1/followups/indicators/export?${query({ format: "xlsx" })}`, { headers: headers() });
-      if (resp.status === 401) signedOut();
-      if (!resp.ok) { say(describe(await resp.json())); return; }
-      const name = (resp.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
-      const link = el("a", null, { href: URL.createObjectURL(await resp.blob()), download: name ? name[1] : "indicators.xlsx" });
-      document.body.append(link);
-      link.click();
-      link.remove();
-    };
+    document.getElementById("export").onclick = () =>
+      download(`/followups/indicators/export?${query({ format: "xlsx" })}`, "indicators.xlsx");
     await show();
   }
 
@@ -1124,6 +1132,8 @@ const Console = (() => {
     if (page) page().catch((err) => { if (!/signed out|no token|not center staff/.test(err.message)) console.error(err); });
   }
 
-  return { start, api, describe };
+  // For the pages in other files (referrals.js): the same helpers, one copy of each.
+  return { start, api, describe, el, row, emptyRow, say, headers, signedOut, confirmBox, requireSignedIn,
+    requireStaff, when, pager, svg, percent, barChart, download, COLORS, STAFF };
 })();
 Console.start();
