@@ -20,6 +20,8 @@ from ..errors import DomainError, Invalid, NotFound
 from ..followups import services as followups
 from ..followups.schemas import DeviceAssessmentSchema
 from ..households import services as hh
+from ..referrals import services as referrals
+from ..referrals.schemas import ReferralCreateSchema
 from ..households.models import ChronicCondition, Household, Resident
 from ..households.schemas import (ConditionSchema, ConditionUpdateSchema, HouseholdCreateSchema,
                                   HouseholdUpdateSchema, ResidentCreateSchema, ResidentUpdateSchema)
@@ -151,6 +153,41 @@ REGISTRY["followups"].push = PushHandler(load=_load_followup, create=_create_fol
                                          create_schema=_VisitPush)
 
 
+def _create_referral(session, actor, entity_id, data):
+    # Through the referrals service: the server's state machine starts the case (requested), fills the
+    # identity from the health file and checks the form and the addressee exactly as POST /referrals does.
+    return referrals.create(session, actor, data, clock.today(), referral_id=entity_id)
+
+
+def _load_referral(session, actor, entity_id):
+    return referrals.get(session, actor, entity_id, log_read=False)
+
+
+class _MessagePush(ma.Schema):
+    """A thread message written on a tablet: the case and the text (checked by the referrals service)."""
+
+    referral_id = ma.fields.String(required=True, validate=ma.validate.Length(max=36))
+    text = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
+    # The name the tablet shows until the server's row arrives; the server's author is the signed-in user.
+    author_name = ma.fields.String(load_default=None, allow_none=True)
+
+
+def _create_message(session, actor, entity_id, data):
+    return referrals.post_message(session, actor, data["referral_id"], data["text"], client_id=entity_id)
+
+
+def _load_message(session, actor, entity_id):
+    raise NotFound("Thread messages are never changed.")
+
+
+# A case sent from a tablet ('create' only: the team's later actions go through the API, with If-Match), and
+# thread messages (append-only).
+REGISTRY["referrals"].push = PushHandler(load=_load_referral, create=_create_referral,
+                                         create_schema=ReferralCreateSchema)
+REGISTRY["referral_messages"].push = PushHandler(load=_load_message, create=_create_message,
+                                                 create_schema=_MessagePush)
+
+
 def _reason(err: Exception) -> dict:
     if isinstance(err, ma.ValidationError):
         return {"code": 422, "message": "The record has invalid fields.", "errors": err.messages}
@@ -237,10 +274,13 @@ def _add_current(session: Session, team: int, records: list[dict], results: list
     for name, ids in wanted.items():
         ent = REGISTRY[name]
         keys = sorted(ids)
+        # Records the tablet created carry its id; the server may have numbered them (client_key).
+        key_col = ent.table.c[ent.client_key] if ent.client_key else ent.table.c.id
+        at = ent.columns.index(key_col.name)
         for i in range(0, len(keys), 1000):
-            part = [ent.key(k) for k in keys[i:i + 1000]]
-            for row in conn.execute(ent.scope(team).where(ent.table.c.id.in_(part))):
-                found[(name, str(row[0]))] = dict(zip(ent.columns, ent.wire(row)))
+            part = keys[i:i + 1000] if ent.client_key else [ent.key(k) for k in keys[i:i + 1000]]
+            for row in conn.execute(ent.scope(team).where(key_col.in_(part))):
+                found[(name, str(row[at]))] = dict(zip(ent.columns, ent.wire(row)))
     for rec, res in zip(records, results):
         if rec["entity"] in REGISTRY:
             res["current"] = found.get((rec["entity"], rec["entity_id"]))
@@ -285,7 +325,8 @@ def _create(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) 
 
 
 def _exists(session: Session, ent: SyncedEntity, entity_id: str) -> bool:
-    return session.connection().execute(select(ent.table.c.id).where(ent.table.c.id == entity_id)).first() is not None
+    key = ent.table.c[ent.client_key or "id"]
+    return session.connection().execute(select(key).where(key == entity_id)).first() is not None
 
 
 def _update(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) -> dict:
