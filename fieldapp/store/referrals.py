@@ -108,12 +108,27 @@ class ReferralStore:
         resident = self._row("residents", resident_id)
         if resident is None:
             raise NotFound(f"no resident {resident_id} on this tablet")
+        errors: dict[str, list[str]] = {}
+        # The destination, as the server fills it in from the addressee: the directory as last synced.
+        if specialist_id is not None:
+            spec = self.db.execute("SELECT full_name, hospital_id, department, takes_econsult FROM specialists "
+                                   "WHERE user_id = ?", (str(specialist_id),)).fetchone()
+            if spec is None:
+                errors["specialist_id"] = ["专科目录中没有这位专科医生。"]
+            else:
+                hospital_id, department = spec["hospital_id"], spec["department"]
+                form = {**form, "receiving_doctor": spec["full_name"]}
+                if kind == "econsult" and not spec["takes_econsult"]:
+                    errors["kind"] = ["这位专科医生不接受线上会诊，请转诊至门诊或发给科室。"]
+        elif hospital_id is None or not department:
+            errors["department"] = ["请选择专科医生，或医院和科室。"]
+        hospital = self.db.execute("SELECT name FROM hospitals WHERE id = ?", (str(hospital_id),)).fetchone()
+        if hospital is not None:
+            form = {**form, "to_institution": hospital[0], "to_department": department}
         problems = (rules.check_choice("urgency", urgency, rules.URGENCIES, "紧急程度")
                     + rules.check_choice("kind", kind, rules.KINDS, "转诊方式"))
         problems += rules.check_upward_form(form, today=china_today(self.clock()))
-        errors = rules.errors_by_field(problems, "zh")
-        if specialist_id is None and (hospital_id is None or not department):
-            errors["department"] = ["请选择专科医生，或医院和科室。"]
+        errors = {**rules.errors_by_field(problems, "zh"), **errors}
         if errors:
             raise InvalidRecord(errors)
         fields = {"resident_id": resident_id, "urgency": urgency, "kind": kind, "form": form,
