@@ -198,3 +198,33 @@ def _v5_store(path):
     for key, value in (("cursor", '"c.0.99"'), ("snapshot_done", "true"), ("gen", "3"), ("ref", '"old"')):
         db.execute("INSERT INTO sync_state (key, value) VALUES (?, ?)", (key, value))
     db.close()
+
+
+def test_the_tablet_prefills_the_upward_form_as_the_server_does(directory, tablet, as_user, visit_form):
+    """One rule (gpcore.referral.prefill): the tablet's form from its store equals GET /referrals/prefill."""
+    import uuid
+
+    from fieldapp import referral as tablet_referral
+    world = directory
+    rid = world.residents["A1-0-0"]
+    r = as_user("admin").post(f"/api/v1/residents/{rid}/conditions", json={"condition": "hypertension"})
+    assert r.status_code == 201, r.get_json()
+    r = as_user("admin").patch(f"/api/v1/residents/{rid}", json={"drug_allergies": ["penicillin"]},
+                               headers={"If-Match": "*"})
+    assert r.status_code == 200, r.get_json()
+    for n, (sbp, day) in enumerate(((150, 30), (172, 3))):  # the second uncontrolled visit asks for a referral
+        r = as_user("gp-a1").post("/api/v1/followups", json={
+            "id": str(uuid.uuid4()), "resident_id": rid, "condition": "hypertension",
+            "form": visit_form((TODAY - dt.timedelta(days=day)).isoformat(), sbp=sbp, dbp=100,
+                               referral_reason="两次随访血压控制不满意" if n else None,
+                               referral_institution="市一医院" if n else None)})
+        assert r.status_code == 201, r.get_json()
+    server = as_user("gp-a1").get(f"/api/v1/referrals/prefill?resident_id={rid}").get_json()
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    form, suggested = tablet_referral.prefill(store, rid, TODAY, me={"full_name": "gp-a1"},
+                                              center={"name": "甲中心"})
+    assert form == server["form"]
+    assert "青霉素" in form["allergies"] and len(form["recent_followups"]) == 2
+    assert suggested["urgency"] == server["suggested"]["urgency"]
+    assert form["present_illness"] == server["form"].get("present_illness")
