@@ -155,6 +155,56 @@ class ReferralStore:
         fields = {"referral_id": referral_id, "text": text.strip(), "author_name": author_name}
         return self._create("referral_messages", fields, entity_id, replaces)
 
+    def team_actions(self, referral_id: str) -> list[str]:
+        """What the team may do with the case now by the state machine (gpcore), offline: cancel, give_info,
+        close; none while the case itself or an action on it waits to go up."""
+        case = self._row("referrals", referral_id)
+        if case is None or case.get("state") is None or self._waiting(referral_id):
+            return []
+        party = rules.Party(user_id=0, role="gp", team_id=case["team_id"])
+        return [a for a in rules.allowed_actions(self._case(case), party) if a in ("cancel", "give_info", "close")]
+
+    def act_on_referral(self, referral_id: str, action: str, details: dict, *, replaces: str | None = None) -> str:
+        """Queue the team's action on a case (cancel with a reason, give_info with the information, close
+        with the follow-up visit that closed the loop); returns the change id. The case keeps its state
+        here: the server's state machine decides, on the version this tablet saw (a case the specialist
+        moved meanwhile is refused with its current state)."""
+        case = self._row("referrals", referral_id)
+        if case is None:
+            raise NotFound(f"no referral {referral_id} on this tablet")
+        if action not in self.team_actions(referral_id):
+            label = rules.STATE_LABELS.get(case.get("state"), "待上传")
+            raise InvalidRecord({"action": [f"转诊当前状态为“{label}”，不能{rules.ACTION_LABELS.get(action, action)}。"]})
+        shape = {"cancel": rules.REASON, "give_info": rules.INFO}.get(action)
+        errors = rules.errors_by_field(rules.check_details(shape, details), "zh") if shape else {}
+        if action == "close":
+            visit = self._row("followups", details.get("followup_id") or "")
+            if visit is None or visit["resident_id"] != case["resident_id"] or (
+                    case.get("answered_on") and (visit.get("visit_date") or "") < case["answered_on"]):
+                errors["followup_id"] = [f"结案须有专科答复（{case.get('answered_on') or ''}）之后的随访。"]
+        if errors:
+            raise InvalidRecord(errors)
+        with self.transaction():
+            return self._enqueue("referrals", referral_id, "update", {"version": case["version"]},
+                                 {"action": action, **details}, replaces)
+
+    def closing_visit(self, referral_id: str) -> str | None:
+        """The resident's latest visit on or after the answer (what closes the loop), or None."""
+        case = self._row("referrals", referral_id) or {}
+        row = self.db.execute("SELECT id FROM followups WHERE resident_id = ? AND COALESCE(kind, 'visit') = 'visit' "
+                              "AND visit_date >= ? ORDER BY visit_date DESC, id LIMIT 1",
+                              (case.get("resident_id"), case.get("answered_on") or "")).fetchone()
+        return row[0] if row else None
+
+    def _waiting(self, referral_id: str) -> bool:
+        return self.db.execute(f"SELECT 1 FROM outbox WHERE entity = 'referrals' AND entity_id = ? AND state IN "
+                               f"{_OPEN} LIMIT 1", (referral_id,)).fetchone() is not None
+
+    @staticmethod
+    def _case(row: dict) -> rules.Case:
+        return rules.Case(row["state"], row["team_id"], row["hospital_id"], row["department"], row.get("specialist_id"),
+                          row.get("owner_id"), row.get("info_from"))
+
     def _local_referral_row(self, entity: str, entity_id: str, fields: dict) -> dict | None:
         """The row a case or message written here shows as until the server's version arrives (None for
         other entities)."""

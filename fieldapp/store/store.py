@@ -613,6 +613,9 @@ class Store(ReferralStore):
                 # The new record's change id (not the entity id the create helpers return).
                 return self.db.execute("SELECT change_id FROM outbox WHERE replaces = ? ORDER BY seq DESC",
                                        (change_id,)).fetchone()[0]
+            if rec["entity"] == "referrals":  # a refused action on a case: decided again on what it is now
+                merged = {**json.loads(rec["fields"]), **fields}
+                return self.act_on_referral(rec["entity_id"], merged.pop("action"), merged, replaces=change_id)
             return self.save_edit(rec["entity"], rec["entity_id"], fields, replaces=change_id)
 
     def discard_rejected(self, change_id: str) -> None:

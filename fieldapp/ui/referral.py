@@ -213,6 +213,9 @@ class ReferralScreen(BaseScreen):
             body.add_widget(self._answer(case["answer"]))
         if case.get("return_form"):
             body.add_widget(self._return(case["return_form"]))
+        actions = self.store.team_actions(referral_id)
+        if actions:
+            body.add_widget(self._actions(actions))
         body.add_widget(self._thread(case))
         body.add_widget(self._printing(case))
 
@@ -242,6 +245,35 @@ class ReferralScreen(BaseScreen):
         card.add_widget(Lbl(text="\n".join(f"{label}：{back[name]}" for name, (_c, label, _r) in rules.RETURN_FORM.items()
                                            if back.get(name))))
         return card
+
+    def _actions(self, actions: list[str]) -> Card:
+        card = Card()
+        card.add_widget(Title(text=t("referral.actions")))
+        self.action_field = Field(hint_text=t("referral.action_hint"))
+        if set(actions) & {"cancel", "give_info"}:  # closing needs no words: the visit closes the loop
+            card.add_widget(self.action_field)
+        self.action_buttons = {}
+        for action in actions:
+            button = Btn(text=t(f"referral.do_{action}"), kind="danger" if action == "cancel" else "quiet")
+            button.bind(on_release=partial(lambda a, *_: self.act(a), action))
+            self.action_buttons[action] = button
+            card.add_widget(button)
+        return card
+
+    def act(self, action: str) -> str | None:
+        """Queue the team's action (the server's state machine decides when it goes up)."""
+        text = self.action_field.text.strip()
+        details = {"cancel": {"reason": text}, "give_info": {"info": text}}.get(action)
+        if action == "close":
+            details = {"followup_id": self.store.closing_visit(self.referral_id) or ""}
+        try:
+            change = self.store.act_on_referral(self.referral_id, action, details)
+        except InvalidRecord as err:
+            self.status = "；".join("，".join(v) for v in err.errors.values())
+            return None
+        self.open(referral_id=self.referral_id)
+        self.status = t("referral.action_saved")
+        return change
 
     def _thread(self, case: dict) -> Card:
         card = Card()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable
 
 import marshmallow as ma
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..api import etag_of
 from ..db import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..followups import services as followups
@@ -45,6 +47,9 @@ class PushHandler:
     update_schema: type[ma.Schema] | None = None
     # Fields whose update must be sent whole (the service needs them together), from the current row.
     update_requires: tuple[str, ...] = ()
+    # An update that is a state transition, applied whole by the domain instead of merged field by field:
+    # (session, actor, row, record) -> the fields applied; refusals are the domain's errors.
+    transition: Callable[[Session, Actor, object, dict], list[str]] | None = None
 
 
 def _load_household(session, actor, entity_id):
@@ -153,6 +158,27 @@ REGISTRY["followups"].push = PushHandler(load=_load_followup, create=_create_fol
                                          create_schema=_VisitPush)
 
 
+class _ReferralAction(ma.Schema):
+    """A team's action on a case decided on a tablet: which one and what it carries (checked by gpcore in
+    the referrals service, as for the API)."""
+
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(["cancel", "give_info", "close"]))
+    reason = ma.fields.String(validate=ma.validate.Length(max=2000))
+    info = ma.fields.String(validate=ma.validate.Length(max=2000))
+    followup_id = ma.fields.String(validate=ma.validate.Length(max=36))
+    note = ma.fields.String(validate=ma.validate.Length(max=500), allow_none=True)
+
+
+def _act_on_referral(session, actor, row, rec):
+    # The version the tablet decided on is its If-Match: a case the specialist moved meanwhile is refused
+    # (412, or 409 when the state no longer allows it), naming the current state; never applied blindly.
+    data = _ReferralAction().load(rec["fields"])
+    version = (rec.get("base") or {}).get("version")
+    if_match = etag_of(SimpleNamespace(id=row.id, version=version)) if version is not None else None
+    referrals.act(session, actor, row.id, data.pop("action"), data, if_match, clock.today())
+    return sorted(rec["fields"])
+
+
 def _create_referral(session, actor, entity_id, data):
     # Through the referrals service: the server's state machine starts the case (requested), fills the
     # identity from the health file and checks the form and the addressee exactly as POST /referrals does.
@@ -180,10 +206,10 @@ def _load_message(session, actor, entity_id):
     raise NotFound("Thread messages are never changed.")
 
 
-# A case sent from a tablet ('create' only: the team's later actions go through the API, with If-Match), and
-# thread messages (append-only).
+# A case sent from a tablet, the team's later actions on it (an 'update' that is a transition), and thread
+# messages (append-only).
 REGISTRY["referrals"].push = PushHandler(load=_load_referral, create=_create_referral,
-                                         create_schema=ReferralCreateSchema)
+                                         create_schema=ReferralCreateSchema, transition=_act_on_referral)
 REGISTRY["referral_messages"].push = PushHandler(load=_load_message, create=_create_message,
                                                  create_schema=_MessagePush)
 
@@ -332,6 +358,8 @@ def _exists(session: Session, ent: SyncedEntity, entity_id: str) -> bool:
 def _update(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) -> dict:
     handler: PushHandler = ent.push
     row = handler.load(session, actor, rec["entity_id"])
+    if handler.transition is not None:
+        return {"status": "applied", "applied": handler.transition(session, actor, row, rec)}
     now = dict(zip(ent.columns, ent.wire([getattr(row, c) for c in ent.columns])))
     fields, base = rec["fields"], rec.get("base") or {}
     allowed = set(handler.update_schema().fields)

@@ -228,3 +228,57 @@ def test_the_tablet_prefills_the_upward_form_as_the_server_does(directory, table
     assert "青霉素" in form["allergies"] and len(form["recent_followups"]) == 2
     assert suggested["urgency"] == server["suggested"]["urgency"]
     assert form["present_illness"] == server["form"].get("present_illness")
+
+
+def test_the_teams_actions_offline_are_decided_by_the_server_on_the_version_seen(directory, tablet, as_user,
+                                                                                  session, visit_form):
+    import uuid
+    world = directory
+    store, engine = tablet("gp-a1")
+    asked = _api_case(as_user, world, "A1-0-0")
+    stale = _api_case(as_user, world, "A1-0-1")
+    spec = as_user("spec")
+    for path, body in (("accept", {}), ("ask-info", {"question": "请补充心电图"})):
+        assert spec.post(f"/api/v1/referrals/{asked}/{path}", json=body, headers={"If-Match": "*"}).status_code == 200
+    engine.sync()
+    assert store.team_actions(asked) == ["give_info", "cancel"] and store.team_actions(stale) == ["cancel"]
+    with pytest.raises(InvalidRecord) as closing:  # the state machine, offline
+        store.act_on_referral(stale, "close", {"followup_id": "x"})
+    assert "不能结案" in closing.value.errors["action"][0]
+    with pytest.raises(InvalidRecord) as empty:
+        store.act_on_referral(asked, "give_info", {"info": ""})
+    assert "info" in empty.value.errors
+    store.act_on_referral(asked, "give_info", {"info": "心电图：窦性心律"})
+    store.act_on_referral(stale, "cancel", {"reason": "患者已自行就诊"})
+    assert store.team_actions(asked) == []  # waiting to go up
+    # Meanwhile the specialist accepts the other case: the tablet decided on the version before.
+    assert spec.post(f"/api/v1/referrals/{stale}/accept", json={}, headers={"If-Match": "*"}).status_code == 200
+    result = engine.sync()
+    assert result.pushed == {"applied": 1, "rejected": 1}
+    assert store.referral(asked)["state"] == "accepted"  # back where ask_info left it, from the server
+    [item] = store.needs_attention()
+    assert item["entity_id"] == stale and item["reason"]["code"] == 412
+    assert "已接诊" in item["reason"]["message"] and item["reason"]["errors"]["state"] == ["accepted"]
+    assert store.referral(stale)["state"] == "accepted"
+    # Decided again on what the case is now, the cancel goes through.
+    store.fix_rejected(item["change_id"], {})
+    assert engine.sync().synced and store.referral(stale)["state"] == "cancelled"
+    # Answered, then the team's follow-up visit closes the loop, offline.
+    r = spec.post(f"/api/v1/referrals/{asked}/answer", headers={"If-Match": "*"},
+                  json={"outcome": "advice", "advice": "加药", "plan": "两周复测"})
+    assert r.status_code == 200, r.get_json()
+    rid = world.residents["A1-0-0"]
+    assert as_user("admin").post(f"/api/v1/residents/{rid}/conditions",
+                                 json={"condition": "hypertension"}).status_code == 201
+    engine.sync()
+    assert store.closing_visit(asked) is None
+    visit = store.save_visit(rid, "hypertension", visit_form(TODAY.isoformat()))
+    assert store.closing_visit(asked) == visit
+    store.act_on_referral(asked, "close", {"followup_id": visit})
+    assert engine.sync().synced
+    from server.referrals.models import Referral
+    row = session.get(Referral, asked)
+    session.refresh(row)
+    assert (row.state, row.closing_followup_id) == ("closed", visit)
+    assert store.referral(asked)["state"] == "closed"
+    assert uuid.UUID(visit)
