@@ -282,6 +282,12 @@ def _referral_step(h: Harness, store) -> bool:
     rng = h.rng
     cases = [r["id"] for r in store.referrals() if r["state"] not in ("cancelled", "declined", "closed")]
     try:
+        if cases and rng.random() < 0.2:  # the team cancels one (the server may have moved it meanwhile)
+            case = rng.choice(cases)
+            if "cancel" not in store.team_actions(case):
+                return False
+            store.act_on_referral(case, "cancel", {"reason": "患者已就诊"})
+            return True
         if cases and rng.random() < 0.7:
             store.post_referral_message(rng.choice(cases), f"留言{rng.randrange(100)}", author_name="医生")
             return True
