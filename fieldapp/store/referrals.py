@@ -128,7 +128,10 @@ class ReferralStore:
         problems = (rules.check_choice("urgency", urgency, rules.URGENCIES, "紧急程度")
                     + rules.check_choice("kind", kind, rules.KINDS, "转诊方式"))
         problems += rules.check_upward_form(form, today=china_today(self.clock()))
-        errors = {**rules.errors_by_field(problems, "zh"), **errors}
+        found = rules.errors_by_field(problems, "zh")
+        if hospital is None:  # the destination comes from the addressee: one reason, not three
+            found.pop("to_institution", None), found.pop("to_department", None)
+        errors = {**found, **errors}
         if errors:
             raise InvalidRecord(errors)
         fields = {"resident_id": resident_id, "urgency": urgency, "kind": kind, "form": form,

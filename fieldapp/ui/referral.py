@@ -173,10 +173,8 @@ class ReferralScreen(BaseScreen):
             case = self.store.create_referral(self.resident_id, urgency=self._chosen(self.urgency),
                                               kind=self._chosen(self.kind), form=form, **address)
         except InvalidRecord as err:
-            labels = {**{k: v[1] for k, v in rules.UPWARD_FORM.items()}, "department": t("referral.to"),
-                      "specialist_id": t("referral.to"), "kind": t("referral.kind"), "urgency": t("referral.urgency")}
-            self.status = t("referral.problems", fields="；".join(
-                f"{labels.get(k, k)}：{'，'.join(v)}" for k, v in err.errors.items()))
+            # gpcore's sentences name their box already (须填写初步印象。)
+            self.status = t("referral.problems", fields="".join("".join(v) for v in err.errors.values()))
             return None
         self.app.route("referral", referral_id=case)
         self.status = t("referral.saved")

@@ -91,7 +91,8 @@ def main() -> int:
         assert "高血压（管理中）" in shown, shown  # pre-filled from the health file, offline
         # Sending with nothing chosen and empty boxes: the rules' reasons, nothing saved.
         tap(screen.send_button, "发送转诊 (empty)")
-        assert "初步印象" in screen.status and "转给谁" in screen.status, screen.status
+        assert "须填写初步印象" in screen.status and "请选择专科医生" in screen.status, screen.status
+        assert "转入医院" not in screen.status, screen.status  # filled from the addressee, not asked for
         assert session.store.outbox_count() == 0
         rows = [w for w in walk(screen.ids.body) if isinstance(w, ChoiceRow)]
         tap(next(r for r in rows if r.text.startswith("spec ")), "the specialist")
