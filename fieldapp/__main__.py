@@ -3,8 +3,7 @@
     python -m fieldapp --server http://127.0.0.1:5000 --user t1-doctor [--password PW] [--db FILE]
     python -m fieldapp --screenshot worklist --size 1200x1920 --out worklist.png [--db FILE]
 
-SCREEN is one of worklist, household, resident, followup, lab, sync, printer, signin (referral is left out
-until the referrals module lands). Without --db, a screenshot uses a demo tablet store built once by
+SCREEN is one of worklist, household, resident, followup, lab, referral, sync, printer, signin. Without --db, a screenshot uses a demo tablet store built once by
 `python -m server.demo.tablet` (the demo district synced into a store by the real sync engine).
 """
 from __future__ import annotations
@@ -57,9 +56,6 @@ def main(argv=None) -> int:
                         help="pixels per dp for --screenshot (default: 1.5 for a 10-inch 1200x1920 tablet, "
                              "2 for a 6-inch 720x1280 handheld)")
     args = parser.parse_args(argv)
-    if args.screenshot == "referral":
-        print("The referral screen is left out until the referrals module lands (issue 12).", file=sys.stderr)
-        return 2
     if args.screenshot and not args.out:
         parser.error("--screenshot needs --out FILE.png")
 

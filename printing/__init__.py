@@ -13,9 +13,9 @@ from printing.errors import (CoverOpen, FontMissing, NeedsConfirmation, PaperOut
                              PrinterOffline, PrinterSettingError, PrintingError)
 from printing.glyphs import find_cjk_font
 from printing.layouts import (follow_up_slip, follow_up_slip_blocks, lab_report, lab_report_blocks,
-                              referral_slip, referral_slip_blocks)
+                              referral_slip, referral_slip_blocks, return_slip, return_slip_blocks)
 from printing.model import (AbnormalFlag, ChineseMode, FollowUpSlip, LabReport, LabResult, PaperWidth,
-                            Patient, PrinterSettings, ReferralSlip, sex_label)
+                            Patient, PrinterSettings, ReferralSlip, ReturnSlip, sex_label)
 from printing.preview import Preview, PrintedLine, preview
 from printing.queue import FAILED, PRINTED, QUEUED, SENDING, PrintJob, PrintQueue
 from printing.transports import (FileTransport, PrinterStatus, SerialTransport, TcpTransport, Transport,
@@ -26,8 +26,8 @@ __all__ = [
     "FollowUpSlip", "FontMissing", "LabReport", "LabResult", "Line", "NeedsConfirmation", "PRINTED",
     "PaperOut", "PaperWidth", "Patient", "Preview", "PreviewError", "PrintJob", "PrintQueue", "PrintedLine",
     "PrinterError", "PrinterOffline", "PrinterSettingError", "PrinterSettings", "PrinterStatus",
-    "PrintingError", "QUEUED", "QrCode", "ReferralSlip", "SENDING", "SerialTransport", "TcpTransport",
+    "PrintingError", "QUEUED", "QrCode", "ReferralSlip", "ReturnSlip", "SENDING", "SerialTransport", "TcpTransport",
     "Transport", "UsbTransport", "char_columns", "encode", "find_cjk_font", "follow_up_slip",
     "follow_up_slip_blocks", "lab_report", "lab_report_blocks", "open_transport", "pad", "preview",
-    "referral_slip", "referral_slip_blocks", "sex_label", "table_row", "text_columns", "wrap",
+    "referral_slip", "referral_slip_blocks", "return_slip", "return_slip_blocks", "sex_label", "table_row", "text_columns", "wrap",
 ]

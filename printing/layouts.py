@@ -13,7 +13,7 @@ from printing.blocks import Align, Block, Cut, Feed, Line, QrCode
 from printing.columns import labelled, pad, table_row, text_columns, wrap
 from printing.encoder import encode
 from printing.model import (AbnormalFlag, FollowUpSlip, LabReport, LabResult, PaperWidth, Patient,
-                            PrinterSettings, ReferralSlip, sex_label)
+                            PrinterSettings, ReferralSlip, ReturnSlip, sex_label)
 
 _WEEKDAYS = "一二三四五六日"
 TEAR_TEXT = " 沿此线撕开 "
@@ -261,54 +261,80 @@ def _paragraph(label: str, value: str, cols: int) -> list[Line]:
     return [Line(label, bold=True)] + [Line("  " + t) for t in wrap(value or "无", cols - 2)]
 
 
-def referral_slip_blocks(slip: ReferralSlip, width: PaperWidth) -> list[Block]:
-    """The blocks of an upward referral: stub (存根), tear line and cut, then the form (转出单)."""
+def _two_way_slip(width: PaperWidth, number: str, patient: Patient, stub_fields: list[tuple[str, str]],
+                  sentence: str, signer: tuple[str, str], day: date, direction: str, addressee: str, intro: str,
+                  sections: list[tuple[str, str]], phone: str, institution: str) -> list[Block]:
+    """A two-way referral form (双向转诊单): the stub (存根) the sender keeps, tear line and cut, then the form
+    the patient carries; `signer` is (the signature's label, the doctor)."""
     cols = width.columns
-    per_line = 3 if width is PaperWidth.MM80 else 2
-    p = slip.patient
     blocks: list[Block] = []
-    # Stub, kept by the referring team.
     blocks += _title("存  根", cols)
-    blocks += _centred(f"转诊单号：{slip.referral_number}", cols)
+    blocks += _centred(f"转诊单号：{number}", cols)
     blocks.append(_rule(cols))
-    blocks += _field_lines(_patient_fields(p), cols, per_line)
-    blocks += _field_lines([("档案编号", p.record_number)], cols, 1)
-    blocks += _field_lines([("家庭住址", p.address)], cols, 1)
-    blocks += _field_lines([("联系电话", p.phone)], cols, 1)
-    sentence = (f"于{format_date(slip.referral_date)}因病情需要，转入{slip.destination_institution}"
-                f"{slip.destination_department}，接诊医生：{slip.receiving_doctor}。")
+    blocks += _field_lines(_patient_fields(patient), cols, 3 if width is PaperWidth.MM80 else 2)
+    blocks += _field_lines(stub_fields, cols, 1)
     blocks += [Line(t) for t in wrap(sentence, cols)]
-    blocks += _field_lines([("转诊医生（签字）", slip.referring_doctor)], cols, 1)
-    blocks.append(Line(format_date(slip.referral_date), Align.RIGHT))
+    blocks += _field_lines([signer], cols, 1)
+    blocks.append(Line(format_date(day), Align.RIGHT))
     blocks.append(Feed(2))
     blocks.append(tear_line(cols))
     blocks.append(Cut())
     blocks.append(Feed(1))
-    # The form the patient carries to the hospital.
     blocks += _title("双向转诊单", cols)
-    blocks += _centred("（转出）", cols, bold=True)
-    blocks += _centred(f"转诊单号：{slip.referral_number}", cols)
+    blocks += _centred(direction, cols, bold=True)
+    blocks += _centred(f"转诊单号：{number}", cols)
     blocks.append(_rule(cols))
-    blocks += [Line(t) for t in wrap(f"{slip.destination_institution}{slip.destination_department}：", cols)]
-    intro = (f"现有患者{p.name}，性别{sex_label(p.sex)}，年龄{p.age_text}，因病情需要，需转入贵单位，"
-             f"请予以接诊。")
+    blocks += [Line(t) for t in wrap(addressee, cols)]
     blocks += [Line(t) for t in wrap("    " + intro, cols)]
     blocks.append(_rule(cols))
-    blocks += _paragraph("初步印象：", slip.initial_impression, cols)
-    blocks += _paragraph("主要现病史（转出原因）：", slip.present_illness, cols)
-    blocks += _paragraph("主要既往史：", slip.past_history, cols)
-    blocks += _paragraph("治疗经过：", slip.treatment_so_far, cols)
+    for label, value in sections:
+        blocks += _paragraph(label, value, cols)
     blocks.append(_rule(cols))
-    blocks += _field_lines([("转诊医生（签字）", slip.referring_doctor)], cols, 1)
-    blocks += _field_lines([("联系电话", slip.doctor_phone)], cols, 1)
-    blocks += [Line(t, Align.RIGHT) for t in wrap(slip.referring_institution, cols)]
-    blocks.append(Line(format_date(slip.referral_date), Align.RIGHT))
+    blocks += _field_lines([signer, ("联系电话", phone)], cols, 1)
+    blocks += [Line(t, Align.RIGHT) for t in wrap(institution, cols)]
+    blocks.append(Line(format_date(day), Align.RIGHT))
     return blocks + _end_of_receipt()
+
+
+def referral_slip_blocks(slip: ReferralSlip, width: PaperWidth) -> list[Block]:
+    """The blocks of an upward referral: stub (存根), tear line and cut, then the form (转出单)."""
+    p = slip.patient
+    return _two_way_slip(
+        width, slip.referral_number, p, [("档案编号", p.record_number), ("家庭住址", p.address), ("联系电话", p.phone)],
+        f"于{format_date(slip.referral_date)}因病情需要，转入{slip.destination_institution}"
+        f"{slip.destination_department}，接诊医生：{slip.receiving_doctor}。",
+        ("转诊医生（签字）", slip.referring_doctor), slip.referral_date, "（转出）",
+        f"{slip.destination_institution}{slip.destination_department}：",
+        f"现有患者{p.name}，性别{sex_label(p.sex)}，年龄{p.age_text}，因病情需要，需转入贵单位，请予以接诊。",
+        [("初步印象：", slip.initial_impression), ("主要现病史（转出原因）：", slip.present_illness),
+         ("主要既往史：", slip.past_history), ("治疗经过：", slip.treatment_so_far)],
+        slip.doctor_phone, slip.referring_institution)
 
 
 def referral_slip(slip: ReferralSlip, settings: PrinterSettings) -> bytes:
     """ESC/POS bytes of an upward referral slip with its stub for the given printer."""
     return encode(referral_slip_blocks(slip, settings.width), settings)
+
+
+def return_slip_blocks(slip: ReturnSlip, width: PaperWidth) -> list[Block]:
+    """The blocks of a return form: the hospital's stub (存根), tear line and cut, then the form (回转单) the
+    patient carries back to the community team."""
+    p = slip.patient
+    inpatient = slip.inpatient_record_number or "无"
+    return _two_way_slip(
+        width, slip.referral_number, p, [("档案编号", p.record_number), ("住院病案号", inpatient)],
+        f"于{format_date(slip.return_date)}转回{slip.to_institution}。", ("回转医生（签字）", slip.doctor),
+        slip.return_date, "（回转）", f"{slip.to_institution}：",
+        f"现有你单位转来的患者{p.name}，性别{sex_label(p.sex)}，年龄{p.age_text}，经诊治，现转回贵单位，"
+        "请予以接诊并按下列方案随访。",
+        [("诊断结果：", slip.diagnosis), ("住院病案号：", inpatient), ("主要检查结果：", slip.main_results),
+         ("治疗经过：", slip.treatment), ("下一步治疗方案及康复建议：", slip.plan)],
+        slip.doctor_phone, slip.institution)
+
+
+def return_slip(slip: ReturnSlip, settings: PrinterSettings) -> bytes:
+    """ESC/POS bytes of a return form with its stub for the given printer."""
+    return encode(return_slip_blocks(slip, settings.width), settings)
 
 
 def all_text(blocks: Iterable[Block]) -> list[str]:
@@ -318,5 +344,5 @@ def all_text(blocks: Iterable[Block]) -> list[str]:
 
 __all__ = [
     "lab_report", "lab_report_blocks", "follow_up_slip", "follow_up_slip_blocks", "referral_slip",
-    "referral_slip_blocks", "format_date", "format_appointment", "format_time", "tear_line", "all_text",
+    "referral_slip_blocks", "return_slip", "return_slip_blocks", "format_date", "format_appointment", "format_time", "tear_line", "all_text",
 ]

@@ -213,3 +213,22 @@ class ReferralSlip:
     treatment_so_far: str
     doctor_phone: str
     referring_institution: str
+
+
+@dataclass(frozen=True)
+class ReturnSlip:
+    """A return form (双向转诊 回转单) from the hospital back to the community team, with the stub (存根) the
+    hospital keeps."""
+
+    referral_number: str
+    patient: Patient
+    return_date: date
+    to_institution: str  # the community institution the patient returns to
+    diagnosis: str
+    inpatient_record_number: str
+    main_results: str  # 主要检查结果
+    treatment: str  # 治疗经过
+    plan: str  # 下一步治疗方案及康复建议
+    doctor: str
+    doctor_phone: str
+    institution: str  # the hospital

@@ -8,11 +8,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from printing.layouts import follow_up_slip, lab_report, referral_slip
+from printing.layouts import follow_up_slip, lab_report, referral_slip, return_slip
 from printing.model import ChineseMode, PaperWidth, PrinterSettings
 from printing.preview import preview
 from printing.samples import (sample_follow_up_slip, sample_lab_report, sample_lab_report_with_comments,
-                              sample_referral_slip)
+                              sample_referral_slip, sample_return_slip)
 
 
 def write_previews(folder: str | Path = "/tmp/print-previews") -> list[Path]:
@@ -21,7 +21,8 @@ def write_previews(folder: str | Path = "/tmp/print-previews") -> list[Path]:
     documents = [("lab-report", lab_report, sample_lab_report()),
                  ("lab-report-comments", lab_report, sample_lab_report_with_comments()),
                  ("follow-up-slip", follow_up_slip, sample_follow_up_slip()),
-                 ("referral-slip", referral_slip, sample_referral_slip())]
+                 ("referral-slip", referral_slip, sample_referral_slip()),
+                 ("return-slip", return_slip, sample_return_slip())]
     paths = []
     for width in PaperWidth:
         for mode in ChineseMode:

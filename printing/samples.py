@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 
-from printing.model import FollowUpSlip, LabReport, LabResult, Patient, ReferralSlip
+from printing.model import FollowUpSlip, LabReport, LabResult, Patient, ReferralSlip, ReturnSlip
 
 
 def sample_patient() -> Patient:
@@ -78,4 +78,18 @@ def sample_referral_slip() -> ReferralSlip:
         past_history="高血压病10年，规律服用氨氯地平5mg每日1次；青霉素过敏。",
         treatment_so_far="二甲双胍0.5g 每日2次，3个月；饮食运动指导。",
         doctor_phone="13805510001", referring_institution="滨湖社区卫生服务中心",
+    )
+
+
+def sample_return_slip() -> ReturnSlip:
+    """The same patient returned by the hospital's endocrinology department with a plan."""
+    return ReturnSlip(
+        referral_number="ZZ-2024-0518", patient=sample_patient(), return_date=date(2024, 5, 20),
+        to_institution="滨湖社区卫生服务中心", diagnosis="2型糖尿病伴血糖控制不佳；高血压病2级",
+        inpatient_record_number="ZY20240518",
+        main_results="入院空腹血糖15.2mmol/L，糖化血红蛋白9.8%；尿酮体阴性；肾功能正常。",
+        treatment="胰岛素强化治疗7天后改为口服药；糖尿病教育。",
+        plan="二甲双胍0.5g 每日3次，加用达格列净10mg 每日1次；2周内社区随访空腹血糖，"
+             "空腹血糖>13.9mmol/L或出现恶心呕吐请立即转诊。",
+        doctor="刘主任", doctor_phone="0551-62283000", institution="安徽省立医院内分泌科",
     )

@@ -16,6 +16,9 @@ class EntityTable:
     columns: tuple[str, ...]
     json_columns: tuple[str, ...] = ()
     append_only: bool = False
+    # A column holding the tablet's id of a record the server numbers (thread messages): the server's row
+    # replaces the tablet's when a push answer or a page brings it.
+    client_key: str | None = None
 
 
 HOUSEHOLDS = EntityTable("households", (
@@ -56,8 +59,24 @@ LAB_REPORTS = EntityTable("lab_reports", _LAB_REPORT_COLUMNS_2 + ("comments",) +
 LAB_RESULTS = EntityTable("lab_results", _LAB_RESULT_COLUMNS_2 + ("comments",),
                           json_columns=("flags", "comments"), append_only=True)
 
+# Referrals to specialists and their threads (server/sync/registry.py): a case is created here and pushed,
+# then the server's state machine moves it; thread messages are append-only and numbered by the server.
+REFERRALS = EntityTable("referrals", (
+    "id", "resident_id", "team_id", "center_id", "created_by", "hospital_id", "department", "specialist_id",
+    "owner_id", "state", "info_from", "urgency", "kind", "form", "lab_report_ids", "answer", "return_form",
+    "sent_on", "response_due", "answered_on", "follow_up_due", "closing_followup_id", "created_at",
+    "updated_at", "version"), json_columns=("form", "lab_report_ids", "answer", "return_form"))
+REFERRAL_MESSAGES = EntityTable("referral_messages", (
+    "id", "referral_id", "at", "author_id", "author_name", "author_role", "kind", "text", "state_after",
+    "client_id"), append_only=True, client_key="client_id")
+
 ENTITIES: dict[str, EntityTable] = {t.name: t for t in (HOUSEHOLDS, RESIDENTS, CONDITIONS, FOLLOWUPS,
-                                                        LAB_REPORTS, LAB_RESULTS)}
+                                                        LAB_REPORTS, LAB_RESULTS, REFERRALS, REFERRAL_MESSAGES)}
+# The specialists' directory, a reference list replaced whole by sync (as hospitals): whom a referral
+# written offline can be addressed to.
+DEPARTMENT_COLUMNS = ("id", "hospital_id", "name", "specialty", "phone")
+SPECIALIST_COLUMNS = ("user_id", "full_name", "hospital_id", "department", "department_specialty", "specialty",
+                      "title", "title_label", "clinic_sessions", "takes_econsult", "phone_for_teams")
 
 
 def _entity_ddl(t: EntityTable) -> str:
@@ -142,5 +161,21 @@ UPGRADES: list[list[str]] = [
     [
         "CREATE TABLE drafts (resident_id TEXT NOT NULL, condition TEXT NOT NULL, form TEXT NOT NULL, "
         "updated_at TEXT NOT NULL, PRIMARY KEY (resident_id, condition))",
+    ],
+    # 6: referrals and their threads, and the specialists' directory (reference lists, as hospitals). The
+    # server had cases before this upgrade that a synced tablet's cursor is past: download everything once
+    # more (as upgrade 4 does), and the reference lists again (ref emptied).
+    [
+        _entity_ddl(REFERRALS),
+        _entity_ddl(REFERRAL_MESSAGES),
+        "CREATE INDEX ix_referrals_resident ON referrals (resident_id)",
+        "CREATE INDEX ix_referral_messages_referral ON referral_messages (referral_id)",
+        f"CREATE TABLE departments ({', '.join(c + ' TEXT PRIMARY KEY' if c == 'id' else c for c in DEPARTMENT_COLUMNS)})",
+        f"CREATE TABLE specialists ({', '.join(c + ' TEXT PRIMARY KEY' if c == 'user_id' else c for c in SPECIALIST_COLUMNS)})",
+        "UPDATE sync_state SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'gen' AND EXISTS "
+        "(SELECT 1 FROM sync_state WHERE key = 'snapshot_done' AND value = 'true')",
+        "UPDATE sync_state SET value = 'null' WHERE key = 'cursor'",
+        "UPDATE sync_state SET value = 'false' WHERE key = 'snapshot_done'",
+        "UPDATE sync_state SET value = 'null' WHERE key = 'ref'",
     ],
 ]

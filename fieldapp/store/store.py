@@ -11,24 +11,9 @@ from typing import Any, Callable, Iterable
 
 from gpcore.clock import china_today
 
+from .errors import InvalidRecord, NotFound, StoreError
+from .referrals import ReferralStore
 from .schema import ENTITIES, UPGRADES, EntityTable
-
-
-class StoreError(Exception):
-    """The store cannot do what was asked (unknown record, file from a newer app)."""
-
-
-class NotFound(StoreError):
-    """No such record on this tablet."""
-
-
-class InvalidRecord(StoreError):
-    """A record the doctor is saving breaks the shared rules; `errors` is {field: [messages]}, as the server
-    would answer, so the screen marks the boxes before anything is saved."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 _DIGITS = re.compile(r"^\d+[Xx]?$")
@@ -40,7 +25,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class Store:
+class Store(ReferralStore):
     """The local store. Open one per thread; every write is one SQLite transaction.
 
     `clock` returns the device's idea of now (aware datetime); tests skew it, the server never trusts it.
@@ -461,6 +446,8 @@ class Store:
                 local.setdefault("status", "managed")
             if entity == "followups":
                 self._insert_row(entity, self._local_followup(entity_id, fields))
+            elif entity in ("referrals", "referral_messages"):
+                self._insert_row(entity, self._local_referral_row(entity, entity_id, fields))
             else:
                 self._insert_row(entity, {**local, "id": entity_id, "version": 0})
         return entity_id
@@ -617,11 +604,18 @@ class Store:
                         self.save_visit(merged["resident_id"], merged["condition"], merged["form"],
                                         device_assessment=merged.get("device_assessment"),
                                         entity_id=rec["entity_id"], replaces=change_id)
+                elif rec["entity"] in ("referrals", "referral_messages"):
+                    # Never accepted by the server: the corrected case or message goes up under the same id.
+                    self.db.execute(f"DELETE FROM {rec['entity']} WHERE id = ?", (rec["entity_id"],))
+                    self._create(rec["entity"], merged, rec["entity_id"], change_id)
                 else:
                     raise StoreError(f"cannot fix a {rec['entity']} create")
                 # The new record's change id (not the entity id the create helpers return).
                 return self.db.execute("SELECT change_id FROM outbox WHERE replaces = ? ORDER BY seq DESC",
                                        (change_id,)).fetchone()[0]
+            if rec["entity"] == "referrals":  # a refused action on a case: decided again on what it is now
+                merged = {**json.loads(rec["fields"]), **fields}
+                return self.act_on_referral(rec["entity_id"], merged.pop("action"), merged, replaces=change_id)
             return self.save_edit(rec["entity"], rec["entity_id"], fields, replaces=change_id)
 
     def discard_rejected(self, change_id: str) -> None:
@@ -715,6 +709,8 @@ class Store:
         # it had, and a row this tablet did not hold goes in under the previous one: the snapshot sweeps
         # it unless a page of its own delivers it. Changes after the snapshot's start come after the sweep.
         had = self.db.execute(f"SELECT _gen FROM {ENTITIES[entity].name} WHERE id = ?", (entity_id,)).fetchone()
+        if str(current["id"]) != entity_id:  # numbered by the server (client_key): its row replaces ours
+            self.db.execute(f"DELETE FROM {ENTITIES[entity].name} WHERE id = ?", (entity_id,))
         self._insert_row(entity, current, had[0] if had else self.state("gen", 0) - 1)
 
     def _reapply_pending(self, entity: str, ids: Iterable[str]) -> None:
@@ -732,10 +728,12 @@ class Store:
                 if r["op"] == "create" and self._row(entity, r["entity_id"]) is None:
                     if entity == "followups":
                         self._insert_row(entity, self._local_followup(r["entity_id"], fields))
+                    elif entity in ("referrals", "referral_messages"):
+                        self._insert_row(entity, self._local_referral_row(entity, r["entity_id"], fields))
                     else:
                         self._insert_row(entity, {**fields, "id": r["entity_id"], "version": 0})
-                elif entity == "followups":
-                    continue  # a signed record from the server is never overlaid
+                elif entity in ("followups", "referrals", "referral_messages"):
+                    continue  # a signed record, or a case the server's state machine keeps, is never overlaid
                 else:
                     self._write_fields(entity, r["entity_id"], fields)
 
@@ -787,6 +785,11 @@ class Store:
                             values[j] = json.dumps(values[j], ensure_ascii=False)
                     values.append(gen)
                     rows.append(values)
+                if rows and t.client_key in names:
+                    # The server's rows of records written here replace the tablet's (a lost push answer).
+                    at = names.index(t.client_key)
+                    self.db.executemany(f"DELETE FROM {t.name} WHERE id = ?",
+                                        [(r[at],) for r in rows if r[at] is not None])
                 if rows:
                     self.db.executemany(f"INSERT OR REPLACE INTO {t.name} ({', '.join(names)}, _gen) "
                                         f"VALUES ({', '.join('?' * (len(names) + 1))})", rows)
@@ -809,6 +812,7 @@ class Store:
         self.db.execute("DELETE FROM hospitals")
         self.db.executemany("INSERT INTO hospitals (id, code, name) VALUES (?, ?, ?)",
                             [(str(i), code, name) for i, code, name in reference.get("hospitals", ())])
+        self._replace_directory(reference)
         self.set_state("ref", reference.get("version"))
 
     def _sweep(self, gen: int) -> None:

@@ -15,6 +15,7 @@ from .household import HouseholdScreen
 from .followup import FollowUpScreen
 from .lab import LabScreen
 from .printer import PrinterScreen
+from .referral import ReferralScreen
 from .resident import ResidentScreen
 from .signin import SignInScreen
 from .strings import t
@@ -24,7 +25,7 @@ from .worklist import WorklistScreen
 HERE = Path(__file__).resolve().parent
 SCREENS = {"signin": SignInScreen, "worklist": WorklistScreen, "household": HouseholdScreen,
            "resident": ResidentScreen, "followup": FollowUpScreen, "lab": LabScreen, "sync": SyncScreen,
-           "printer": PrinterScreen}
+           "printer": PrinterScreen, "referral": ReferralScreen}
 
 
 class FieldApp(App):

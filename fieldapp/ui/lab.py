@@ -2,18 +2,16 @@
 noted; a print preview rendered from the very bytes that will print, and print."""
 from __future__ import annotations
 
-import tempfile
 import threading
 
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.image import Image
 
 from fieldapp import printouts
-from printing import preview
 
 from . import theme
 from .base import BaseScreen
+from .paper import preview_image
 from .printjob import print_in_background
 from .strings import t
 from .widgets import Btn, Card, Lbl, Title
@@ -83,14 +81,8 @@ class LabScreen(BaseScreen):
 
     def show_preview(self) -> None:
         """Render the bytes as the paper will look and show the picture."""
-        config = printouts.PrinterConfig.load(self.store)
-        picture = preview(self.report_bytes(), config.settings().width)
-        path = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
-        picture.save(path)
         self.preview_card.clear_widgets()
-        image = Image(source=path, size_hint_y=None, fit_mode="contain")
-        image.height = image.texture_size[1] if image.texture else 600
-        self.preview_card.add_widget(image)
+        self.preview_card.add_widget(preview_image(self.store, self.report_bytes()))
 
     def print_report(self) -> threading.Thread:
         """Print the report in a worker; the outcome comes back on the main thread."""

@@ -1,5 +1,5 @@
 """A resident's file: basics, conditions, allergies, medications, BP and glucose trends drawn from the
-visits on the tablet, lab reports, the follow-up history (with amendment), and the referral note."""
+visits on the tablet, lab reports, the follow-up history (with amendment), and the referrals (fieldapp/ui/referral.py)."""
 from __future__ import annotations
 
 from functools import partial
@@ -14,6 +14,7 @@ from fieldapp.printouts import patient_of
 
 from . import theme
 from .base import BaseScreen
+from .referral import referrals_card
 from .strings import t
 from .widgets import Card, Lbl, Row, Title, TrendChart
 
@@ -41,7 +42,7 @@ class ResidentScreen(BaseScreen):
         body.add_widget(self._charts(visits))
         body.add_widget(self._labs(resident_id))
         body.add_widget(self._history(visits))
-        body.add_widget(self._referrals())
+        body.add_widget(referrals_card(self.app, resident_id))
 
     def _basics(self, res: dict, patient) -> Card:
         card = Card()
@@ -146,8 +147,3 @@ class ResidentScreen(BaseScreen):
 
     def _amend(self, visit_id, condition, *_):
         self.app.route("followup", resident_id=self.resident_id, condition=condition, amend_id=visit_id)
-
-    def _referrals(self) -> Card:
-        card = Card()
-        card.add_widget(Lbl(text=t("resident.referrals"), muted=True))
-        return card

@@ -18,7 +18,11 @@ def pick(store, today) -> dict:
     first = items[0] if items else best
     reports = [rep for r in rows for rep in store.lab_reports(r["resident_id"])]
     reports.sort(key=lambda rep: (not rep.get("critical"), not rep.get("abnormal")))
-    return {"household": first["household_id"] if first else None,
+    # The case with the most to show: returned, then answered, then the rest.
+    order = {"returned": 0, "answered": 1, "info_requested": 2, "accepted": 3}
+    cases = sorted(store.referrals(), key=lambda c: (order.get(c.get("state"), 9), c["id"]))
+    return {"referral": cases[0]["id"] if cases else None,
+            "household": first["household_id"] if first else None,
             "household_resident": first["resident_id"] if first else None,
             "resident": best["resident_id"] if best else None,
             "condition": best["condition"] if best else "hypertension",
@@ -37,7 +41,9 @@ class ScreenshotApp(FieldApp):
                   "household": {"household_id": chosen["household"], "resident_id": chosen["household_resident"]},
                   "resident": {"resident_id": chosen["resident"]},
                   "followup": {"resident_id": chosen["resident"], "condition": chosen["condition"]},
-                  "lab": {"report_id": chosen["report"]}}[screen]
+                  "lab": {"report_id": chosen["report"]},
+                  "referral": ({"referral_id": chosen["referral"]} if chosen["referral"] else
+                               {"resident_id": chosen["resident"], "new": True})}[screen]
         super().__init__(session, start=(screen, params), **kw)
 
     def build(self):

@@ -50,7 +50,8 @@ class SyncScreen(BaseScreen):
                 reason = item.get("reason") or {}
                 fields = "；".join(f"{k}：{'，'.join(map(str, v)) if isinstance(v, list) else v}"
                                   for k, v in (reason.get("errors") or {}).items())
-                card.add_widget(Lbl(text=f"{item['entity']} · {item['device_time'][:16].replace('T', ' ')}"))
+                card.add_widget(Lbl(text=f"{t('entity.' + item['entity'])} · "
+                                             f"{item['device_time'][:16].replace('T', ' ')}"))
                 card.add_widget(Lbl(text=t("sync.reason", reason=(reason.get("message") or "") +
                                            (("（" + fields + "）") if fields else "")), muted=True))
             box.add_widget(card)

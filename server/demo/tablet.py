@@ -73,7 +73,7 @@ def demo_app(db_path: str, households_per_team: int = 60):
 
     url = f"sqlite:///{db_path}"
     migrate(url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast"})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
     with app.app_context():
         session = app.extensions["db_sessionmaker"]()
         try:

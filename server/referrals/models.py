@@ -29,6 +29,7 @@ class Referral(Base):
         Index("ix_referrals_pool_state", "hospital_id", "department", "state"),
         Index("ix_referrals_specialist_state", "specialist_id", "state"),
         Index("ix_referrals_resident", "resident_id"),
+        Index("ix_referrals_team_id_id", "team_id", "id"),  # a tablet's first download walks the team's cases
         CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in STATES) + ")", name="state"),
         CheckConstraint("urgency IN ('routine', 'urgent', 'emergency')", name="urgency"),
         CheckConstraint("kind IN ('econsult', 'transfer')", name="kind"),
@@ -72,7 +73,9 @@ class ReferralMessage(Base):
     """One entry of a case's thread: a message, or a transition with what came with it (append-only)."""
 
     __tablename__ = "referral_messages"
-    __table_args__ = (Index("ix_referral_messages_referral_id", "referral_id", "id"),)
+    __table_args__ = (Index("ix_referral_messages_referral_id", "referral_id", "id"),
+                      # A message written on a tablet keeps the tablet's id, so a resent upload is recognised.
+                      Index("ix_referral_messages_client_id", "client_id", unique=True))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -82,3 +85,4 @@ class ReferralMessage(Base):
     kind: Mapped[str] = mapped_column(String(16))  # message, create, or the action (accept, answer, ...)
     text: Mapped[str | None] = mapped_column(Text)
     state_after: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[str | None] = mapped_column(String(36))  # the tablet's id of a message written offline

@@ -1,10 +1,11 @@
 """Referrals to hospital specialists: send, read, act on (one path per action, with If-Match), thread."""
+import marshmallow as ma
 from flask import request
 from flask_jwt_extended import current_user
 
 from gpcore.referral import ACTION_LABELS
 
-from .. import clock, db
+from .. import clock, db, printouts
 from ..api import Blueprint, page_schema, paginate, with_etag
 from ..audit import services as audit
 from ..scope import Actor
@@ -88,6 +89,24 @@ def resident_summary(referral_id):
     result = services.resident_summary(session, _actor(), referral_id)
     session.commit()
     return result
+
+
+class SlipArgs(printouts.PrintArgs):
+    part = ma.fields.String(load_default="referral", validate=ma.validate.OneOf(["referral", "return"]), metadata={
+        "description": "referral: the upward slip with its stub (转出单 + 存根); return: the return form (回转单)"})
+
+
+@blp.route("/referrals/<referral_id>/slip")
+@blp.auth(*READERS)
+@blp.arguments(SlipArgs, location="query")
+@blp.doc(responses={**printouts.RESPONSES, "409": {"description": "part=return before the return form is written"}})
+def get_slip(args, referral_id):
+    """The referral slip with its stub, or the return form, of a case: ESC/POS bytes or their PNG preview
+    (58 or 80 mm, Chinese font or raster; logged as a read of the case)."""
+    session = db.session()
+    layout, document = services.printable(session, _actor(), referral_id, args["part"])
+    session.commit()
+    return printouts.response(layout, document, args, f"referral-{args['part']}")
 
 
 @blp.route("/referrals/<referral_id>/messages", methods=["POST"])

@@ -10,9 +10,10 @@ import datetime as dt
 from sqlalchemy import and_, case as sql_case, select
 from sqlalchemy.orm import Session
 
-from gpcore import health_file as hf
+import printing
 from gpcore import referral as rules
-from gpcore.followup import codes
+from gpcore.referral import prefill as prefill_rules
+from printing import referrals as slips
 
 from ..api import etag_of
 from ..audit import services as audit
@@ -31,7 +32,7 @@ from ..scope import (Actor, addressable_specialist, referrals_visible, require_r
 from .deadlines import response_due
 from .models import Referral, ReferralMessage
 
-RECENT_VISITS = 3
+RECENT_VISITS = prefill_rules.RECENT_VISITS
 RECENT_LAB_REPORTS = 10
 # What each action carries, checked by gpcore before the state machine runs.
 DETAILS = {"decline": rules.REASON, "pass_to_pool": rules.REASON, "cancel": rules.REASON,
@@ -57,33 +58,23 @@ def case_of(row: Referral) -> rules.Case:
 # --- the health file, as the upward form and the specialist's summary see it -------------------------
 
 def _resident_lines(session: Session, res: Resident) -> dict:
-    """Conditions, allergies, medications and the last visits of a resident, as lines of text."""
-    conditions = [f"{hf.CHRONIC_CONDITION.get(c.condition, c.condition)}"
-                  f"（{hf.MANAGEMENT_STATUS.get(c.status, c.status)}）" for c in res.conditions]
-    for disease in res.past_diseases or []:
-        code = disease.get("code")
-        if code not in (None, "none"):
-            conditions.append(" ".join(filter(None, (hf.PAST_DISEASE.get(code, code), disease.get("diagnosed")))))
-    allergies = [hf.DRUG_ALLERGY.get(code, code) for code in res.drug_allergies or [] if code not in ("none", "other")]
-    if res.drug_allergy_other:
-        allergies.append(res.drug_allergy_other)
+    """Conditions, allergies, medications and the last visits of a resident, as lines of text (the rule is
+    gpcore.referral.prefill's, shared with the tablet); "visits" holds the FollowUp rows themselves."""
     visits = session.scalars(select(FollowUp).where(FollowUp.resident_id == res.id, FollowUp.kind == "visit",
                                                     effective())
                              .order_by(FollowUp.visit_date.desc(), FollowUp.received_at.desc())
                              .limit(RECENT_VISITS)).all()
-    followups = []
-    for v in visits:
-        parts = [v.visit_date.isoformat(), hf.CHRONIC_CONDITION.get(v.condition, v.condition)]
-        if v.sbp is not None:
-            parts.append(f"血压{v.sbp}/{v.dbp}mmHg")
-        if v.fpg_mmol is not None:
-            parts.append(f"空腹血糖{v.fpg_mmol}mmol/L")
-        followups.append(" ".join(parts))
-    medications = []
-    for m in (visits[0].form.get("medications") or []) if visits else []:
-        medications.append(f"{m['name']} 每日{m['times_per_day']}次 每次{m['mg_per_time']:g}mg")
-    return {"conditions": conditions, "allergies": allergies or ["无"], "medications": medications,
-            "recent_followups": followups, "visits": visits}
+    resident = {"past_diseases": res.past_diseases, "drug_allergies": res.drug_allergies,
+                "drug_allergy_other": res.drug_allergy_other}
+    lines = prefill_rules.health_lines([(c.condition, c.status) for c in res.conditions], resident,
+                                       [_visit_dict(v) for v in visits])
+    return {**lines, "visits": visits}
+
+
+def _visit_dict(v: FollowUp) -> dict:
+    return {"id": v.id, "visit_date": v.visit_date, "condition": v.condition, "sbp": v.sbp, "dbp": v.dbp,
+            "fpg_mmol": v.fpg_mmol, "form": v.form, "emergency": v.emergency, "referral": v.referral,
+            "assessment": v.assessment}
 
 
 def _lab_reports(session: Session, resident_id: str) -> list[LabReport]:
@@ -99,9 +90,9 @@ def _lab_row(report: LabReport) -> dict:
 
 def _identity(res: Resident, today: dt.date) -> dict:
     """The stub's patient identity, from the health file (the server's copy wins over the client's)."""
-    return {"patient_name": res.name, "patient_sex": res.sex, "patient_age": hf.age_on(res.birth_date, today),
-            "id_number": res.id_number, "record_number": res.record_number, "address": res.household.address,
-            "phone": res.phone or res.household.phone}
+    return prefill_rules.identity({"name": res.name, "sex": res.sex, "birth_date": res.birth_date,
+                                   "id_number": res.id_number, "record_number": res.record_number,
+                                   "phone": res.phone}, res.household.address, res.household.phone, today)
 
 
 def prefill(session: Session, actor: Actor, resident_id: str, today: dt.date) -> dict:
@@ -112,29 +103,13 @@ def prefill(session: Session, actor: Actor, resident_id: str, today: dt.date) ->
     center = session.get(Center, res.center_id)
     team = session.get(Team, res.team_id) if res.team_id is not None else None
     lines = _resident_lines(session, res)
-    form = {**_identity(res, today), "referral_date": today.isoformat(),
-            "past_history": "；".join(lines["conditions"]) or "无", "treatment": "；".join(lines["medications"]),
-            "referring_doctor": me.full_name,
-            "doctor_phone": me.phone or (team.phone if team else None) or center.phone,
-            "institution": center.name,
-            **{k: lines[k] for k in ("conditions", "allergies", "medications", "recent_followups")}}
-    suggested = _asked_by_the_rules(lines["visits"][0] if lines["visits"] else None)
-    if suggested and suggested["reason"]:
-        form["present_illness"] = suggested["reason"]
+    suggested = prefill_rules.asked_by_the_rules(_visit_dict(lines["visits"][0]) if lines["visits"] else None)
+    form = prefill_rules.upward_form(_identity(res, today), lines, suggested, today=today, doctor=me.full_name,
+                                     doctor_phone=me.phone or (team.phone if team else None) or center.phone,
+                                     institution=center.name)
     audit.record(session, actor, "read", "referral_prefill", res.id, res.id)
-    return {"resident_id": res.id, "form": {k: v for k, v in form.items() if v not in (None, "")},
+    return {"resident_id": res.id, "form": form,
             "lab_reports": [_lab_row(r) for r in _lab_reports(session, res.id)], "suggested": suggested}
-
-
-def _asked_by_the_rules(visit: FollowUp | None) -> dict | None:
-    """When the latest visit's rules asked for a referral (an emergency, or a second uncontrolled visit):
-    the urgency they asked for and the reason the doctor wrote on the visit form."""
-    if visit is None or not (visit.emergency or visit.referral in (codes.ROUTINE_REFERRAL, codes.URGENT_REFERRAL)):
-        return None
-    return {"followup_id": visit.id, "visit_date": visit.visit_date,
-            "urgency": "emergency" if visit.emergency else visit.referral,
-            "reason": (visit.form.get("referral_reason") or "").strip()
-            or "；".join(r["zh"] for r in (visit.assessment or {}).get("referral_reasons", [])) or None}
 
 
 # --- sending --------------------------------------------------------------------------------------
@@ -159,8 +134,9 @@ def _addressee(session: Session, data: dict) -> tuple[int, str, User | None]:
     return data["hospital_id"], data["department"], None
 
 
-def create(session: Session, actor: Actor, data: dict, today: dt.date) -> Referral:
-    """Send a case up: a GP of the resident's team, the upward form checked by gpcore."""
+def create(session: Session, actor: Actor, data: dict, today: dt.date, referral_id: str | None = None) -> Referral:
+    """Send a case up: a GP of the resident's team, the upward form checked by gpcore. referral_id: the id a
+    tablet gave a case written offline (sync push)."""
     res = session.get(Resident, data["resident_id"])
     require_referral_sender(actor, res)
     if res.status != "active":
@@ -189,7 +165,8 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date) -> Referr
                    hospital_id=hospital_id, department=department, specialist_id=spec.id if spec else None,
                    state="requested", urgency=data["urgency"], kind=data["kind"], form=form,
                    lab_report_ids=report_ids, sent_on=today,
-                   response_due=response_due(today, data["urgency"]))
+                   response_due=response_due(today, data["urgency"]),
+                   **({"id": referral_id} if referral_id else {}))
     session.add(row)
     session.flush()
     _post(session, actor, row, "create", data.get("note"))
@@ -262,6 +239,21 @@ def _results(report: LabReport) -> list[dict]:
              "value": row.value_text or ("" if row.value_num is None else str(row.value_num)),
              "unit": row.unit, "range": row.range_text, "flags": row.flags, "critical": row.critical}
             for row in report.results if row.superseded_by_id is None]
+
+
+def printable(session: Session, actor: Actor, referral_id: str, part: str):
+    """(layout, document) of a case's slip: the upward slip with its stub, or the return form (409 before
+    the hospital wrote one). The read is logged like reading the case."""
+    row = get(session, actor, referral_id)
+    record = {"id": row.id, "sent_on": row.sent_on, "department": row.department, "form": row.form,
+              "return_form": row.return_form}
+    if part == "return":
+        try:
+            return printing.return_slip, slips.return_document(record)
+        except slips.NoReturnForm:
+            raise Conflict(f"此转诊还没有回转单（当前状态：{rules.STATE_LABELS[row.state]}）。",
+                           {"part": ["no return form yet"], "state": [row.state]}) from None
+    return printing.referral_slip, slips.referral_document(record)
 
 
 # --- acting ---------------------------------------------------------------------------------------
@@ -341,8 +333,10 @@ def _details(session: Session, row: Referral, action: str, data: dict, today: dt
     return (data.get("note") or "").strip() or None  # accept
 
 
-def post_message(session: Session, actor: Actor, referral_id: str, text: str) -> ReferralMessage:
-    """Add a message to the case's thread (anyone with a part in the case, until it ends)."""
+def post_message(session: Session, actor: Actor, referral_id: str, text: str,
+                 client_id: str | None = None) -> ReferralMessage:
+    """Add a message to the case's thread (anyone with a part in the case, until it ends); client_id: the
+    tablet's id of a message written offline (sync push)."""
     row = get(session, actor, referral_id, log_read=False)
     if not rules.may_write_message(case_of(row), party(actor)):
         if row.state in rules.TERMINAL:
@@ -351,6 +345,7 @@ def post_message(session: Session, actor: Actor, referral_id: str, text: str) ->
     if problems := rules.check_details(rules.MESSAGE, {"text": text}):
         raise _errors(problems)
     message = _post(session, actor, row, "message", text.strip())
+    message.client_id = client_id
     audit.record(session, actor, "message", "referral", row.id, row.resident_id)
     return message
 

@@ -36,12 +36,17 @@ Design in brief
   is behind a tablet's cursor answers `reset` even without a new epoch.
 * **Clocks**: device time and server receive time are both kept (`sync_receipts`, `sync_conflicts`);
   order is always the server's.
-* **Registry** (registry.py): households, residents, chronic_conditions now. Another entity registers its
-  table, columns, scope query and parent in a few lines; a pull-only entity (lab results) has no push
-  handler; an append-only one (follow-up visits) accepts only `create`.
+* **Registry** (registry.py): households, residents, chronic_conditions, follow-ups, lab reports and rows,
+  referrals and their thread messages. Another entity registers its table, columns, scope query and parent
+  in a few lines; a pull-only entity (lab results) has no push handler; an append-only one (follow-up
+  visits, thread messages) accepts only `create`. Referrals are the team's cases (the API's scope: the
+  team that sent them); a case written offline is created through the referrals service, so the server's
+  state machine starts it. Thread messages are numbered by the server: a tablet's message keeps the
+  tablet's id in `client_id` (`SyncedEntity.client_key`), which is how a repeated push finds it and how
+  the tablet swaps its row for the server's. The specialists' directory travels with the reference lists.
 
-Not done here: pruning the change log (tombstones are kept; a prune would drop rows older than every
-device's last cursor), and pushing referral state transitions (no referrals yet).
+Not done here: the team's later actions on a case (cancel, give information, close) from a tablet; they
+go through the API with If-Match.
 """
 from . import changes as _changes
 from . import models  # noqa: F401  (tables for metadata)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable
 
 import marshmallow as ma
@@ -15,11 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..api import etag_of
 from ..db import utcnow
 from ..errors import DomainError, Invalid, NotFound
 from ..followups import services as followups
 from ..followups.schemas import DeviceAssessmentSchema
 from ..households import services as hh
+from ..referrals import services as referrals
+from ..referrals.schemas import ReferralCreateSchema
 from ..households.models import ChronicCondition, Household, Resident
 from ..households.schemas import (ConditionSchema, ConditionUpdateSchema, HouseholdCreateSchema,
                                   HouseholdUpdateSchema, ResidentCreateSchema, ResidentUpdateSchema)
@@ -43,6 +47,9 @@ class PushHandler:
     update_schema: type[ma.Schema] | None = None
     # Fields whose update must be sent whole (the service needs them together), from the current row.
     update_requires: tuple[str, ...] = ()
+    # An update that is a state transition, applied whole by the domain instead of merged field by field:
+    # (session, actor, row, record) -> the fields applied; refusals are the domain's errors.
+    transition: Callable[[Session, Actor, object, dict], list[str]] | None = None
 
 
 def _load_household(session, actor, entity_id):
@@ -151,6 +158,62 @@ REGISTRY["followups"].push = PushHandler(load=_load_followup, create=_create_fol
                                          create_schema=_VisitPush)
 
 
+class _ReferralAction(ma.Schema):
+    """A team's action on a case decided on a tablet: which one and what it carries (checked by gpcore in
+    the referrals service, as for the API)."""
+
+    action = ma.fields.String(required=True, validate=ma.validate.OneOf(["cancel", "give_info", "close"]))
+    reason = ma.fields.String(validate=ma.validate.Length(max=2000))
+    info = ma.fields.String(validate=ma.validate.Length(max=2000))
+    followup_id = ma.fields.String(validate=ma.validate.Length(max=36))
+    note = ma.fields.String(validate=ma.validate.Length(max=500), allow_none=True)
+
+
+def _act_on_referral(session, actor, row, rec):
+    # The version the tablet decided on is its If-Match: a case the specialist moved meanwhile is refused
+    # (412, or 409 when the state no longer allows it), naming the current state; never applied blindly.
+    data = _ReferralAction().load(rec["fields"])
+    version = (rec.get("base") or {}).get("version")
+    if_match = etag_of(SimpleNamespace(id=row.id, version=version)) if version is not None else None
+    referrals.act(session, actor, row.id, data.pop("action"), data, if_match, clock.today())
+    return sorted(rec["fields"])
+
+
+def _create_referral(session, actor, entity_id, data):
+    # Through the referrals service: the server's state machine starts the case (requested), fills the
+    # identity from the health file and checks the form and the addressee exactly as POST /referrals does.
+    return referrals.create(session, actor, data, clock.today(), referral_id=entity_id)
+
+
+def _load_referral(session, actor, entity_id):
+    return referrals.get(session, actor, entity_id, log_read=False)
+
+
+class _MessagePush(ma.Schema):
+    """A thread message written on a tablet: the case and the text (checked by the referrals service)."""
+
+    referral_id = ma.fields.String(required=True, validate=ma.validate.Length(max=36))
+    text = ma.fields.String(required=True, validate=ma.validate.Length(max=2000))
+    # The name the tablet shows until the server's row arrives; the server's author is the signed-in user.
+    author_name = ma.fields.String(load_default=None, allow_none=True)
+
+
+def _create_message(session, actor, entity_id, data):
+    return referrals.post_message(session, actor, data["referral_id"], data["text"], client_id=entity_id)
+
+
+def _load_message(session, actor, entity_id):
+    raise NotFound("Thread messages are never changed.")
+
+
+# A case sent from a tablet, the team's later actions on it (an 'update' that is a transition), and thread
+# messages (append-only).
+REGISTRY["referrals"].push = PushHandler(load=_load_referral, create=_create_referral,
+                                         create_schema=ReferralCreateSchema, transition=_act_on_referral)
+REGISTRY["referral_messages"].push = PushHandler(load=_load_message, create=_create_message,
+                                                 create_schema=_MessagePush)
+
+
 def _reason(err: Exception) -> dict:
     if isinstance(err, ma.ValidationError):
         return {"code": 422, "message": "The record has invalid fields.", "errors": err.messages}
@@ -237,10 +300,13 @@ def _add_current(session: Session, team: int, records: list[dict], results: list
     for name, ids in wanted.items():
         ent = REGISTRY[name]
         keys = sorted(ids)
+        # Records the tablet created carry its id; the server may have numbered them (client_key).
+        key_col = ent.table.c[ent.client_key] if ent.client_key else ent.table.c.id
+        at = ent.columns.index(key_col.name)
         for i in range(0, len(keys), 1000):
-            part = [ent.key(k) for k in keys[i:i + 1000]]
-            for row in conn.execute(ent.scope(team).where(ent.table.c.id.in_(part))):
-                found[(name, str(row[0]))] = dict(zip(ent.columns, ent.wire(row)))
+            part = keys[i:i + 1000] if ent.client_key else [ent.key(k) for k in keys[i:i + 1000]]
+            for row in conn.execute(ent.scope(team).where(key_col.in_(part))):
+                found[(name, str(row[at]))] = dict(zip(ent.columns, ent.wire(row)))
     for rec, res in zip(records, results):
         if rec["entity"] in REGISTRY:
             res["current"] = found.get((rec["entity"], rec["entity_id"]))
@@ -285,12 +351,15 @@ def _create(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) 
 
 
 def _exists(session: Session, ent: SyncedEntity, entity_id: str) -> bool:
-    return session.connection().execute(select(ent.table.c.id).where(ent.table.c.id == entity_id)).first() is not None
+    key = ent.table.c[ent.client_key or "id"]
+    return session.connection().execute(select(key).where(key == entity_id)).first() is not None
 
 
 def _update(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) -> dict:
     handler: PushHandler = ent.push
     row = handler.load(session, actor, rec["entity_id"])
+    if handler.transition is not None:
+        return {"status": "applied", "applied": handler.transition(session, actor, row, rec)}
     now = dict(zip(ent.columns, ent.wire([getattr(row, c) for c in ent.columns])))
     fields, base = rec["fields"], rec.get("base") or {}
     allowed = set(handler.update_schema().fields)

@@ -18,6 +18,7 @@ from ..errors import Invalid
 from ..followups.models import FollowUp
 from ..households.models import ChronicCondition, Household, Resident
 from ..labs.models import LabReport, LabResultRow
+from ..referrals.models import Referral, ReferralMessage
 
 
 @dataclass
@@ -46,6 +47,10 @@ class SyncedEntity:
     # path (resident, report, row), so PostgreSQL reads one page's rows through the parents' indexes instead
     # of joining and sorting all 32,000 visits or 112,000 result rows of the team for every page.
     path: tuple[tuple[Table, str | None], ...] = ()
+    # Entities whose key the server numbers (thread messages): a record a tablet creates keeps the
+    # tablet's UUID in this column, which is how a push finds it again; the tablet swaps its row for the
+    # server's when the answer or a page brings it.
+    client_key: str | None = None
 
     def __post_init__(self):
         self._text_idx = [self.columns.index(c) for c in self.text_columns]
@@ -224,3 +229,24 @@ register(SyncedEntity(
     text_columns=("id", "superseded_by_id"), path=((RES, None), (LREP, "resident_id"), (LRES, "report_id")),
     scope=lambda team: select(*_cols(LRES, LAB_RESULT_COLUMNS)).join(LREP, LREP.c.id == LRES.c.report_id)
     .join(RES, RES.c.id == LREP.c.resident_id).where(RES.c.team_id == team)))
+
+REF, RMSG = Referral.__table__, ReferralMessage.__table__
+# A team's cases as the team's API shows them (scope.referrals_visible: the team that sent the case and
+# follows it up), with the forms, the answer and the return form; the state comes back from the server.
+REFERRAL_COLUMNS = ("id", "resident_id", "team_id", "center_id", "created_by", "hospital_id", "department",
+                    "specialist_id", "owner_id", "state", "info_from", "urgency", "kind", "form", "lab_report_ids",
+                    "answer", "return_form", "sent_on", "response_due", "answered_on", "follow_up_due",
+                    "closing_followup_id", "created_at", "updated_at", "version")
+# The thread, append-only: messages and every transition with its text (reason, question, answer).
+REFERRAL_MESSAGE_COLUMNS = ("id", "referral_id", "at", "author_id", "author_name", "author_role", "kind", "text",
+                            "state_after", "client_id")
+
+register(SyncedEntity(
+    "referrals", REF, REFERRAL_COLUMNS, team_column="team_id", path=((REF, None),),
+    scope=lambda team: select(*_cols(REF, REFERRAL_COLUMNS)).where(REF.c.team_id == team)))
+register(SyncedEntity(
+    "referral_messages", RMSG, REFERRAL_MESSAGE_COLUMNS, parent="referrals", parent_key="referral_id",
+    append_only=True, int_id=True, text_columns=("id",), client_key="client_id",
+    path=((REF, None), (RMSG, "referral_id")),
+    scope=lambda team: select(*_cols(RMSG, REFERRAL_MESSAGE_COLUMNS)).join(REF, REF.c.id == RMSG.c.referral_id)
+    .where(REF.c.team_id == team)))

@@ -219,20 +219,26 @@ def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DE
     """
     page = _pull(session, actor, raw_cursor, limit)
     if not page.get("more"):
-        reference = _reference(session.connection())
+        reference = _reference(session)
         if reference["version"] != ref:
             page["reference"] = reference
     return page
 
 
-def _reference(conn) -> dict:
+def _reference(session: Session) -> dict:
     """The small server-wide lists a tablet shows names from, with a version (a digest of their content):
-    every hospital (a few dozen rows in a district; their lab reports name them by id)."""
+    every hospital (a few dozen rows in a district; their lab reports name them by id), and the specialists'
+    directory (departments as pools, active specialists with their entries) a referral written offline is
+    addressed from; a few hundred rows, replaced whole when they change."""
+    from ..directory.services import departments, entry_row, specialists
     from ..org.models import Hospital
     h = Hospital.__table__.c
-    hospitals = [list(r) for r in conn.execute(select(h.id, h.code, h.name).order_by(h.id))]
-    digest = hashlib.sha256(json.dumps(hospitals, ensure_ascii=False).encode()).hexdigest()[:16]
-    return {"version": digest, "hospitals": hospitals}
+    hospitals = [list(r) for r in session.execute(select(h.id, h.code, h.name).order_by(h.id))]
+    pools = [[d.id, d.hospital_id, d.name, d.specialty, d.phone] for d in session.scalars(departments({}))]
+    people = [entry_row(*row) for row in session.execute(specialists({}))]
+    lists = {"hospitals": hospitals, "departments": pools, "specialists": people}
+    digest = hashlib.sha256(json.dumps(lists, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
+    return {"version": digest, **lists}
 
 
 def _pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int) -> dict:

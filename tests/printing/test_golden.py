@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from printing import PaperWidth, PrinterSettings, follow_up_slip, lab_report, preview, referral_slip
-from printing.samples import sample_follow_up_slip, sample_lab_report, sample_referral_slip
+from printing import (PaperWidth, PrinterSettings, follow_up_slip, lab_report, preview, referral_slip,
+                      return_slip)
+from printing.samples import sample_follow_up_slip, sample_lab_report, sample_referral_slip, sample_return_slip
 
 GOLDEN = Path(__file__).parent / "golden"
 REGENERATE = os.environ.get("PRINTING_REGEN_GOLDEN") == "1"
@@ -24,6 +25,7 @@ LAYOUTS = {
     "lab-report": (lab_report, sample_lab_report),
     "follow-up-slip": (follow_up_slip, sample_follow_up_slip),
     "referral-slip": (referral_slip, sample_referral_slip),
+    "return-slip": (return_slip, sample_return_slip),
 }
 
 

@@ -409,6 +409,7 @@ TARGETED.update({
         "get", f"/api/v1/referrals/{w.referrals[k]}/resident-summary", {}),
     "POST /api/v1/referrals/{referral_id}/messages": lambda w, u, k: (
         "post", f"/api/v1/referrals/{w.referrals[k]}/messages", {"json": {"text": "scope"}}),
+    "GET /api/v1/referrals/{referral_id}/slip": lambda w, u, k: ("get", f"/api/v1/referrals/{w.referrals[k]}/slip", {}),
     **{f"POST /api/v1/referrals/{{referral_id}}/{slug}": _ref_action(slug) for slug in REFERRAL_BODIES},
 })
 ROLE_ONLY.update({
@@ -427,7 +428,8 @@ REFERRAL_READERS = {"admin", "staff-a", "gp-a1", "nurse-a1", "spec-x"}
 @pytest.mark.parametrize("user", REFERRAL_USERS)
 def test_referral_paths_by_role(user, scene, as_user, session):
     c, case = as_user(user), scene.referrals["A1"]
-    reads = (c.get(f"/api/v1/referrals/{case}"), c.get(f"/api/v1/referrals/{case}/resident-summary"))
+    reads = (c.get(f"/api/v1/referrals/{case}"), c.get(f"/api/v1/referrals/{case}/resident-summary"),
+             c.get(f"/api/v1/referrals/{case}/slip?width=80"))
     for r in reads:
         assert r.status_code == (200 if user in REFERRAL_READERS else 404), (user, r.get_json())
     r = c.post(f"/api/v1/referrals/{case}/messages", json={"text": "scope"})

@@ -1,0 +1,68 @@
+"""Referrals on the tablet, without widgets: the upward form pre-filled from the store by gpcore's rule (the
+server's own), whom a case can go to (the directory as last synced), what a case shows, and its slips.
+
+    form, suggested = prefill(store, resident_id, today, me=session.me, center=session.center, team=...)
+    choices = addressees(store)          [{"key", "label", "specialist_id" | "hospital_id"+"department", ...}]
+    referral_bytes(config, store.referral(case_id), "referral" | "return")
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from gpcore import referral as rules
+from gpcore.referral import prefill as prefill_rules
+from printing import referral_slip, return_slip
+from printing.referrals import referral_document, return_document
+
+from . import printouts
+
+
+def prefill(store, resident_id: str, today: dt.date, *, me: dict, center: dict, team: dict | None = None
+            ) -> tuple[dict, dict | None]:
+    """(the upward form pre-filled from the resident's file on this tablet, what the rules asked for)."""
+    res = store.resident(resident_id)
+    hh = store.db.execute("SELECT phone FROM households WHERE id = ?", (res["household_id"],)).fetchone()
+    visits = [v for v in store.visits(resident_id) if (v.get("kind") or "visit") == "visit"]
+    lines = prefill_rules.health_lines([(c["condition"], c.get("status") or "managed") for c in res["conditions"]],
+                                       res, visits)
+    suggested = prefill_rules.asked_by_the_rules(visits[0] if visits else None)
+    ident = prefill_rules.identity(res, res.get("address"), hh[0] if hh else None, today)
+    phone = me.get("phone") or (team or {}).get("phone") or center.get("phone")
+    form = prefill_rules.upward_form(ident, lines, suggested, today=today, doctor=me.get("full_name"),
+                                     doctor_phone=phone, institution=center.get("name"))
+    return form, suggested
+
+
+def addressees(store) -> list[dict]:
+    """Whom a case can be sent to: every specialist of the directory (named), then every department's pool,
+    each with a label a doctor reads ("张主任 主任医师 · 仁济医院东院 心内科", "心内科（科室）· ...")."""
+    book = store.directory()
+    hospitals = {str(h["id"]): h["name"] for h in book["hospitals"]}
+    out = []
+    for s in book["specialists"]:
+        where = f"{hospitals.get(str(s['hospital_id']), '')} {s['department'] or ''}".strip()
+        out.append({"key": f"s{s['user_id']}", "specialist_id": int(s["user_id"]),
+                    "label": f"{s['full_name']} {s.get('title_label') or ''} · {where}",
+                    "detail": s.get("specialty") or "", "takes_econsult": s["takes_econsult"]})
+    for d in book["departments"]:
+        out.append({"key": f"d{d['id']}", "hospital_id": int(d["hospital_id"]), "department": d["name"],
+                    "label": f"{d['name']}（科室）· {hospitals.get(str(d['hospital_id']), '')}",
+                    "detail": d.get("specialty") or "", "takes_econsult": True})
+    return out
+
+
+def state_label(case: dict) -> str:
+    """The case's state in words; a case the server has not taken yet is 'waiting to go up'."""
+    if case.get("needs_attention"):
+        return "未被服务器接受"
+    if case.get("state") is None:
+        return "待上传"
+    return rules.STATE_LABELS.get(case["state"], case["state"])
+
+
+def referral_bytes(config: printouts.PrinterConfig, case: dict, part: str = "referral") -> bytes:
+    """The slip of a case for the configured printer: the upward slip with its stub, or the return form
+    (printing.referrals.NoReturnForm before the hospital wrote one)."""
+    if part == "return":
+        return return_slip(return_document(case), config.settings())
+    return referral_slip(referral_document(case), config.settings())

@@ -1,0 +1,342 @@
+"""Referrals (双向转诊): a resident's cases; a new case pre-filled from the health file as the server fills
+it (gpcore.referral.prefill), addressed from the directory the last sync brought; a case's state, answer,
+return form and thread (written offline too); its slips printed and previewed."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from functools import partial
+
+from kivy.properties import StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.textinput import TextInput
+from kivy.uix.togglebutton import ToggleButton
+
+from fieldapp import printouts
+from fieldapp import referral as logic
+from fieldapp.store import InvalidRecord
+from gpcore import health_file
+from gpcore import referral as rules
+from gpcore.clock import to_china
+
+from . import theme
+from .base import BaseScreen
+from .paper import preview_image
+from .printjob import print_in_background
+from .strings import t
+from .widgets import Btn, Card, Chip, Chips, Field, Lbl, Row, Title
+
+# What the team writes or trims on the upward form; the rest comes from the file and the directory.
+EDITABLE = ("initial_impression", "present_illness", "past_history", "treatment")
+TERMINAL_COLOURS = {"declined": theme.DANGER, "cancelled": theme.MUTED, "closed": theme.OK}
+
+
+def _china_time(at: str | None) -> str:
+    """A thread entry's time as the team reads it (the server keeps UTC)."""
+    if not at:
+        return ""
+    moment = dt.datetime.fromisoformat(at)
+    return to_china(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).strftime("%Y-%m-%d %H:%M")
+
+
+class ChoiceRow(ToggleButton):
+    """A full-width choice whose text wraps (an addressee's name, title, hospital and department)."""
+
+
+class LongField(TextInput):
+    """A few lines of free text (the impression, the reason, the history)."""
+
+
+def referrals_card(app, resident_id: str) -> Card:
+    """The resident screen's referral section: the cases with their state, and 新建转诊."""
+    card = Card()
+    card.add_widget(Title(text=t("resident.referrals")))
+    cases = app.session.store.referrals(resident_id)
+    if not cases:
+        card.add_widget(Lbl(text=t("resident.no_referrals"), muted=True))
+    for case in cases:
+        row = Row(orientation="vertical")
+        to = (case.get("form") or {}).get("to_department") or case.get("department") or ""
+        row.add_widget(Lbl(text=f"{case.get('sent_on') or ''}  {to}  {rules.URGENCIES.get(case['urgency'], '')}  "
+                                f"【{logic.state_label(case)}】", color=theme.PRIMARY))
+        row.bind(on_release=lambda *_a, c=case["id"]: app.route("referral", referral_id=c))
+        card.add_widget(row)
+    new = Btn(text=t("resident.refer"), kind="quiet")
+    new.bind(on_release=lambda *_: app.route("referral", resident_id=resident_id, new=True))
+    card.add_widget(new)
+    return card
+
+
+class ReferralScreen(BaseScreen):
+    """Opened from a resident's file: a case (referral_id), a new case (resident_id, new=True), or the
+    resident's cases (resident_id)."""
+
+    heading = StringProperty("")
+    status = StringProperty("")
+
+    def open(self, resident_id: str | None = None, referral_id: str | None = None, new: bool = False, **_):
+        """Fill the screen for a case, a new case or the list."""
+        self.status = ""
+        self.referral_id = referral_id
+        self.ids.body.clear_widgets()
+        if referral_id:
+            self._case(referral_id)
+        elif new:
+            self._new(resident_id)
+        else:
+            self._list(resident_id)
+
+    # --- the resident's cases -------------------------------------------------------------------
+
+    def _list(self, resident_id: str) -> None:
+        res = self.store.resident(resident_id)
+        self.heading = t("referral.list_title", name=res["name"])
+        self.ids.body.add_widget(referrals_card(self.app, resident_id))
+
+    # --- a new case -----------------------------------------------------------------------------
+
+    def _new(self, resident_id: str) -> None:
+        self.resident_id = resident_id
+        res = self.store.resident(resident_id)
+        self.heading = t("referral.new_title", name=res["name"])
+        session = self.session
+        self.form, suggested = logic.prefill(self.store, resident_id, session.today(), me=session.me,
+                                             center=session.center, team=session.team)
+        body = self.ids.body
+        who = Card()
+        who.add_widget(Title(text=t("referral.from_file")))
+        who.add_widget(Lbl(text=t("referral.identity", name=self.form.get("patient_name", ""),
+                                  sex=health_file.SEX.get(self.form.get("patient_sex") or "", ""),
+                                  age=self.form.get("patient_age", ""),
+                                  record=self.form.get("record_number", ""))))
+        for name in ("conditions", "allergies", "medications", "recent_followups"):
+            if self.form.get(name):
+                joiner = "\n" if name == "recent_followups" else "；"  # one visit a line
+                who.add_widget(Lbl(text=f"{rules.UPWARD_FORM[name][1]}：{joiner.join(self.form[name])}", muted=True))
+        if suggested:
+            who.add_widget(Lbl(text=t("referral.suggested", date=suggested["visit_date"],
+                                      reason=suggested.get("reason") or ""), color=theme.DANGER))
+        body.add_widget(who)
+        to = Card()
+        to.add_widget(Title(text=t("referral.to")))
+        self.addressees = {}
+        choices = logic.addressees(self.store)
+        if not choices:
+            to.add_widget(Lbl(text=t("referral.no_directory"), color=theme.WARN))
+        for choice in choices:
+            row = ChoiceRow(text=f"{choice['label']}\n{choice['detail']}", group=f"to-{id(self)}")
+            self.addressees[choice["key"]] = (row, choice)
+            to.add_widget(row)
+        body.add_widget(to)
+        how = Card()
+        self.urgency = self._chips(how, t("referral.urgency"), rules.URGENCIES,
+                                   (suggested or {}).get("urgency") or "routine")
+        self.kind = self._chips(how, t("referral.kind"), rules.KINDS, "econsult")
+        body.add_widget(how)
+        text = Card()
+        self.fields = {}
+        for name in EDITABLE + ("doctor_phone",):  # the phone: filled from the account, team or center if known
+            text.add_widget(Lbl(text=rules.UPWARD_FORM[name][1], muted=True))
+            box = (Field if name == "doctor_phone" else LongField)(text=str(self.form.get(name) or ""))
+            self.fields[name] = box
+            text.add_widget(box)
+        self.send_button = Btn(text=t("referral.send"), kind="primary")
+        self.send_button.bind(on_release=lambda *_: self.send())
+        text.add_widget(self.send_button)
+        body.add_widget(text)
+
+    def _chips(self, card: Card, title: str, options: dict, chosen: str) -> dict:
+        card.add_widget(Lbl(text=title, muted=True))
+        chips, out = Chips(), {}
+        for code, label in options.items():
+            chip = Chip(text=label, value=code, group=f"{title}-{id(self)}", state="down" if code == chosen else "normal",
+                        allow_no_selection=False)
+            out[code] = chip
+            chips.add_widget(chip)
+        card.add_widget(chips)
+        return out
+
+    @staticmethod
+    def _chosen(chips: dict) -> str | None:
+        return next((code for code, chip in chips.items() if chip.state == "down"), None)
+
+    def send(self) -> str | None:
+        """Save the case on the tablet (checked by gpcore's rules first); the sync takes it up."""
+        to = next((choice for row, choice in self.addressees.values() if row.state == "down"), None)
+        form = {**self.form, **{name: box.text.strip() for name, box in self.fields.items()}}
+        form = {k: v for k, v in form.items() if v not in ("", None)}
+        address = {}
+        if to is not None:
+            address = ({"specialist_id": to["specialist_id"]} if "specialist_id" in to
+                       else {"hospital_id": to["hospital_id"], "department": to["department"]})
+        try:
+            case = self.store.create_referral(self.resident_id, urgency=self._chosen(self.urgency),
+                                              kind=self._chosen(self.kind), form=form, **address)
+        except InvalidRecord as err:
+            # gpcore's sentences name their box already (须填写初步印象。)
+            self.status = t("referral.problems", fields="".join("".join(v) for v in err.errors.values()))
+            return None
+        self.app.route("referral", referral_id=case)
+        self.status = t("referral.saved")
+        return case
+
+    # --- a case ---------------------------------------------------------------------------------
+
+    def _case(self, referral_id: str) -> None:
+        case = self.store.referral(referral_id)
+        self.case = case
+        form = case.get("form") or {}
+        self.heading = t("referral.case_title", name=form.get("patient_name") or case.get("resident_name") or "")
+        body = self.ids.body
+        head = Card()
+        colour = TERMINAL_COLOURS.get(case.get("state"), theme.DANGER if case.get("needs_attention") else theme.PRIMARY)
+        head.add_widget(Title(text=t("referral.state", state=logic.state_label(case)), color=colour))
+        self.state_text = logic.state_label(case)
+        head.add_widget(Lbl(text=t("referral.urgency_kind", urgency=rules.URGENCIES.get(case["urgency"], ""),
+                                   kind=rules.KINDS.get(case["kind"], ""))))
+        to = " ".join(filter(None, (form.get("to_institution"), form.get("to_department") or case.get("department"),
+                                    form.get("receiving_doctor"))))
+        head.add_widget(Lbl(text=t("referral.addressed", to=to)))
+        head.add_widget(Lbl(text=t("referral.sent_due", sent=case.get("sent_on") or "",
+                                   due=case.get("response_due") or "—"), muted=True))
+        if case.get("follow_up_due"):
+            head.add_widget(Lbl(text=t("referral.follow_up_due", date=case["follow_up_due"]), color=theme.WARN))
+        if case.get("pending"):
+            head.add_widget(Lbl(text=t("referral.pending"), color=theme.WARN))
+        if case.get("needs_attention"):
+            head.add_widget(Lbl(text=t("referral.refused"), color=theme.DANGER))
+        body.add_widget(head)
+        body.add_widget(self._upward(form))
+        if case.get("answer"):
+            body.add_widget(self._answer(case["answer"]))
+        if case.get("return_form"):
+            body.add_widget(self._return(case["return_form"]))
+        actions = self.store.team_actions(referral_id)
+        if actions:
+            body.add_widget(self._actions(actions))
+        body.add_widget(self._thread(case))
+        body.add_widget(self._printing(case))
+
+    def _upward(self, form: dict) -> Card:
+        card = Card()
+        card.add_widget(Title(text=t("referral.form")))
+        lines = [f"{rules.UPWARD_FORM[name][1]}：{form[name]}" for name in EDITABLE if form.get(name)]
+        card.add_widget(Lbl(text="\n".join(lines)))
+        return card
+
+    def _answer(self, answer: dict) -> Card:
+        card = Card(bg=list(theme.PRIMARY_LIGHT))
+        card.add_widget(Title(text=t("referral.answer")))
+        card.add_widget(Lbl(text=f"{rules.OUTCOMES.get(answer.get('outcome'), '')}：{answer.get('advice') or ''}"))
+        if answer.get("clinic_date"):
+            card.add_widget(Lbl(text=t("referral.clinic", date=answer["clinic_date"],
+                                       session=rules.SESSIONS.get(answer.get("clinic_session"), "")), bold=True))
+        if answer.get("admit_date"):
+            card.add_widget(Lbl(text=t("referral.admit", date=answer["admit_date"]), bold=True))
+        card.add_widget(Lbl(text=t("referral.plan", plan=answer.get("plan") or "")))
+        self.answer_text = card
+        return card
+
+    def _return(self, back: dict) -> Card:
+        card = Card()
+        card.add_widget(Title(text=t("referral.return")))
+        card.add_widget(Lbl(text="\n".join(f"{label}：{back[name]}" for name, (_c, label, _r) in rules.RETURN_FORM.items()
+                                           if back.get(name))))
+        return card
+
+    def _actions(self, actions: list[str]) -> Card:
+        card = Card()
+        card.add_widget(Title(text=t("referral.actions")))
+        self.action_field = Field(hint_text=t("referral.action_hint"))
+        if set(actions) & {"cancel", "give_info"}:  # closing needs no words: the visit closes the loop
+            card.add_widget(self.action_field)
+        self.action_buttons = {}
+        for action in actions:
+            button = Btn(text=t(f"referral.do_{action}"), kind="danger" if action == "cancel" else "quiet")
+            button.bind(on_release=partial(lambda a, *_: self.act(a), action))
+            self.action_buttons[action] = button
+            card.add_widget(button)
+        return card
+
+    def act(self, action: str) -> str | None:
+        """Queue the team's action (the server's state machine decides when it goes up)."""
+        text = self.action_field.text.strip()
+        details = {"cancel": {"reason": text}, "give_info": {"info": text}}.get(action)
+        if action == "close":
+            details = {"followup_id": self.store.closing_visit(self.referral_id) or ""}
+        try:
+            change = self.store.act_on_referral(self.referral_id, action, details)
+        except InvalidRecord as err:
+            self.status = "；".join("，".join(v) for v in err.errors.values())
+            return None
+        self.open(referral_id=self.referral_id)
+        self.status = t("referral.action_saved")
+        return change
+
+    def _thread(self, case: dict) -> Card:
+        card = Card()
+        card.add_widget(Title(text=t("referral.thread")))
+        messages = case["messages"]
+        if not messages:
+            card.add_widget(Lbl(text=t("referral.no_messages"), muted=True))
+        for m in messages:
+            what = rules.ACTION_LABELS.get(m.get("kind"), "") if m.get("kind") not in ("message", "create") else ""
+            note = (t("referral.message_pending") if m.get("pending") else
+                    t("referral.message_refused") if m.get("needs_attention") else "")
+            head = f"{_china_time(m.get('at'))}  {m.get('author_name') or ''}{note}"
+            card.add_widget(Lbl(text=head, muted=True))
+            text = "：".join(filter(None, (what, m.get("text") or ("" if what else "发出转诊"))))
+            card.add_widget(Lbl(text=text, color=theme.DANGER if m.get("needs_attention") else theme.TEXT))
+        self.message_field = None
+        if case.get("state") not in rules.TERMINAL:
+            self.message_field = Field(hint_text=t("referral.message_hint"))
+            self.message_button = Btn(text=t("referral.message_send"), kind="quiet")
+            self.message_button.bind(on_release=lambda *_: self.write_message())
+            card.add_widget(self.message_field)
+            card.add_widget(self.message_button)
+        return card
+
+    def write_message(self) -> str | None:
+        """Save a thread message on the tablet; the sync sends it."""
+        try:
+            message = self.store.post_referral_message(self.referral_id, self.message_field.text,
+                                                       author_name=self.session.me.get("full_name") or "")
+        except InvalidRecord as err:
+            self.status = "；".join("，".join(v) for v in err.errors.values())
+            return None
+        self.open(referral_id=self.referral_id)
+        self.status = t("referral.message_saved")
+        return message
+
+    def _printing(self, case: dict) -> Card:
+        card = Card()
+        buttons = BoxLayout(size_hint_y=None, height=Btn().height, spacing=theme.touch() / 6)
+        parts = [("referral", t("referral.print"))] + ([("return", t("referral.print_return"))]
+                                                        if case.get("return_form") else [])
+        self.print_buttons = {}
+        for part, label in parts:
+            show = Btn(text=f"{t('referral.preview')}·{label[2:]}", kind="quiet")
+            show.bind(on_release=partial(lambda p, *_: self.show_preview(p), part))
+            go = Btn(text=label, kind="primary")
+            go.bind(on_release=partial(lambda p, *_: self.print_slip(p), part))
+            self.print_buttons[part] = go
+            buttons.add_widget(show)
+            buttons.add_widget(go)
+        card.add_widget(buttons)
+        self.preview_card = Card()
+        card.add_widget(self.preview_card)
+        return card
+
+    def slip_bytes(self, part: str = "referral") -> bytes:
+        """The slip's bytes for the configured printer."""
+        return logic.referral_bytes(printouts.PrinterConfig.load(self.store), self.case, part)
+
+    def show_preview(self, part: str = "referral") -> None:
+        """Render the bytes as the paper will look and show the picture."""
+        self.preview_card.clear_widgets()
+        self.preview_card.add_widget(preview_image(self.store, self.slip_bytes(part)))
+
+    def print_slip(self, part: str = "referral") -> threading.Thread:
+        """Print the slip in a worker; the outcome comes back on the main thread."""
+        return print_in_background(printouts.PrinterConfig.load(self.store), self.slip_bytes(part),
+                                   t("referral.printed"), lambda message: setattr(self, "status", message))

@@ -1,0 +1,142 @@
+"""Drives the referral screen through its widgets under Kivy's offscreen window (run by test_referral_ui.py
+in a subprocess, twice: --phase create, then --phase answer on the same store). Exit 77: no window.
+
+    python tests/fieldapp_ui/referral_driver.py --phase create|answer --server URL --db FILE --user gp-a1
+        --password PW --resident ID --printer-file FILE --result FILE.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    for name in ("--phase", "--server", "--db", "--user", "--password", "--resident", "--printer-file", "--result"):
+        parser.add_argument(name, required=True)
+    args = parser.parse_args()
+
+    from fieldapp.ui import boot
+    boot.prepare((720, 1280), offscreen=True)
+    try:
+        from kivy.base import EventLoop
+        from kivy.core.window import Window
+        if Window is None:
+            raise RuntimeError("no window provider")
+    except Exception as err:  # noqa: BLE001
+        print(f"Kivy cannot open a window here: {err}", file=sys.stderr)
+        return 77
+
+    from fieldapp import printouts
+    from fieldapp import referral as logic
+    from fieldapp.session import TabletSession
+    from fieldapp.ui.app import FieldApp
+    from fieldapp.ui.referral import ChoiceRow
+    from fieldapp.ui.widgets import Btn, Lbl
+
+    session = TabletSession(args.db, server_url=args.server)
+    if args.phase == "create":
+        session.sign_in(args.server, args.user, args.password)
+    app = FieldApp(session, start=("sync", {}))  # the first download brings the resident
+    app._run_prepare()
+    result: dict = {}
+
+    def frames(n=3):
+        for _ in range(n):
+            EventLoop.idle()
+
+    def until(condition, what, timeout=60.0):
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out waiting for {what}")
+            EventLoop.idle()
+            time.sleep(0.01)
+        frames()
+
+    def tap(widget, why):
+        assert widget.get_root_window() is not None, f"{why}: the widget is not on screen"
+        assert not widget.disabled, f"{why}: disabled"
+        widget.trigger_action(duration=0)
+        frames()
+
+    def walk(widget):
+        yield widget
+        for child in widget.children:
+            yield from walk(child)
+
+    def texts(widget):
+        return [w.text for w in walk(widget) if isinstance(w, Lbl)]
+
+    def sync():
+        app.route("sync")
+        screen = app.manager.get_screen("sync")
+        tap(screen.ids.start, "立即同步")
+        until(lambda: not screen.running and screen.progress_text in ("同步完成",) or
+              (not screen.running and screen.progress_text not in ("", "正在同步…")), "the sync", 90)
+        assert screen.progress_text == "同步完成", screen.progress_text
+        return screen
+
+    frames()
+    screen = app.manager.get_screen("referral")
+    if args.phase == "create":
+        sync()  # the first download: the resident, and the directory in the reference lists
+        app.route("resident", resident_id=args.resident)
+        resident = app.manager.get_screen("resident")
+        tap(next(w for w in walk(resident.ids.body) if isinstance(w, Btn) and w.text == "新建转诊"), "新建转诊")
+        assert app.manager.current == "referral"
+        shown = "\n".join(texts(screen.ids.body))
+        assert "高血压（管理中）" in shown, shown  # pre-filled from the health file, offline
+        # Sending with nothing chosen and empty boxes: the rules' reasons, nothing saved.
+        tap(screen.send_button, "发送转诊 (empty)")
+        assert "须填写初步印象" in screen.status and "请选择专科医生" in screen.status, screen.status
+        assert "转入医院" not in screen.status, screen.status  # filled from the addressee, not asked for
+        assert session.store.outbox_count() == 0
+        rows = [w for w in walk(screen.ids.body) if isinstance(w, ChoiceRow)]
+        tap(next(r for r in rows if r.text.startswith("spec ")), "the specialist")
+        tap(screen.urgency["urgent"], "紧急")
+        screen.fields["initial_impression"].text = "高血压3级，控制不满意"
+        screen.fields["present_illness"].text = "连续两次随访血压>170/100"
+        screen.fields["doctor_phone"].text = screen.fields["doctor_phone"].text or "021-58880000"
+        tap(screen.send_button, "发送转诊")
+        case = screen.referral_id
+        assert case and screen.status == "转诊已保存，等待同步上传", screen.status
+        assert "状态：待上传" in texts(screen.ids.body)
+        screen.message_field.text = "患者今晨血压182/108，已嘱休息"
+        tap(screen.message_button, "发送留言")
+        assert "（待发送）" in "\n".join(texts(screen.ids.body))
+        sync()
+        app.route("referral", referral_id=case)
+        shown = texts(screen.ids.body)
+        assert "状态：待接诊" in shown, shown  # the server's state machine's state, back on the tablet
+        assert not any("（待发送）" in x for x in shown)
+        result.update(referral_id=case, outbox=session.store.outbox_count())
+    else:
+        sync()
+        case = session.store.referrals(args.resident)[0]["id"]
+        app.route("resident", resident_id=args.resident)
+        resident = app.manager.get_screen("resident")
+        assert any("已答复" in x for x in texts(resident.ids.body)), texts(resident.ids.body)
+        app.route("referral", referral_id=case)
+        shown = "\n".join(texts(screen.ids.body))
+        assert "状态：已答复" in shown and "专科答复" in shown, shown
+        result["shown"] = shown
+        printouts.PrinterConfig(connection="file", target=args.printer_file, width_mm=80).save(session.store)
+        screen.open(referral_id=case)
+        tap(screen.print_buttons["referral"], "打印转诊单")
+        until(lambda: screen.status == "已打印", "the slip printed", 20)
+        printed = open(args.printer_file, "rb").read()
+        expected = logic.referral_bytes(printouts.PrinterConfig.load(session.store), session.store.referral(case))
+        assert printed == expected
+        result["slip_bytes"] = len(printed)
+    with open(args.result, "w") as f:
+        json.dump(result, f, ensure_ascii=False)
+    app.stop()
+    session.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The referral screen through its widgets (issue 12), against a live server: a case written offline from
+张三's file (pre-filled), with a thread message, synced; found on the server; the specialist answers through
+the API; the next sync shows the answer on the screen, and the slip prints to a file printer.
+The driver runs in a subprocess (tests/fieldapp_ui/referral_driver.py) so Kivy stays out of pytest."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+PASSWORD = "correct-horse-1"
+DRIVER = Path(__file__).with_name("referral_driver.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _drive(phase, live, clinic, tmp_path):
+    result_file = tmp_path / f"{phase}.json"
+    run = subprocess.run(
+        [sys.executable, str(DRIVER), "--phase", phase, "--server", live, "--db", str(tmp_path / "tablet.sqlite"),
+         "--user", "gp-a1", "--password", PASSWORD, "--resident", clinic.residents["A1-0-0"],
+         "--printer-file", str(tmp_path / "printer.bin"), "--result", str(result_file)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    if run.returncode == 77:
+        pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    return json.loads(result_file.read_text())
+
+
+def test_a_referral_written_offline_comes_back_answered(live, clinic, session, as_user, tmp_path):
+    from server.directory.models import Department, SpecialistEntry
+    from server.referrals.models import Referral, ReferralMessage
+
+    session.add(Department(hospital_id=clinic.hospital_id, name="心内科", specialty="心血管内科 高血压"))
+    session.add(SpecialistEntry(user_id=clinic.users["spec"], specialty="高血压", title="chief"))
+    session.commit()
+    created = _drive("create", live, clinic, tmp_path)
+    assert created["outbox"] == 0
+    row = session.get(Referral, created["referral_id"])
+    assert (row.state, row.urgency, row.specialist_id, row.resident_id) == (
+        "requested", "urgent", clinic.users["spec"], clinic.residents["A1-0-0"])
+    assert row.form["initial_impression"] == "高血压3级，控制不满意" and row.form["patient_name"] == "张三"
+    thread = session.scalars(select(ReferralMessage).where(ReferralMessage.referral_id == row.id)
+                             .order_by(ReferralMessage.id)).all()
+    assert [(m.kind, m.text) for m in thread][-1] == ("message", "患者今晨血压182/108，已嘱休息")
+    assert thread[-1].author_id == clinic.users["gp-a1"] and thread[-1].client_id
+    spec = as_user("spec")
+    etag = spec.get(f"/api/v1/referrals/{row.id}").headers["ETag"]
+    r = spec.post(f"/api/v1/referrals/{row.id}/accept", json={}, headers={"If-Match": etag})
+    assert r.status_code == 200, r.get_json()
+    r = spec.post(f"/api/v1/referrals/{row.id}/answer", headers={"If-Match": r.headers["ETag"]},
+                  json={"outcome": "advice", "advice": "加用缬沙坦80mg qd", "plan": "两周内复测血压"})
+    assert r.status_code == 200, r.get_json()
+    answered = _drive("answer", live, clinic, tmp_path)
+    assert "加用缬沙坦80mg qd" in answered["shown"] and "两周内复测血压" in answered["shown"]
+    printed = (tmp_path / "printer.bin").read_bytes()
+    assert len(printed) == answered["slip_bytes"]
+    for text in ("双向转诊单", "存  根", "张三", "高血压3级，控制不满意", "spec"):
+        assert text.encode("gb18030") in printed, text
