@@ -209,9 +209,14 @@ def child(db: str, launched: float, keystrokes: int, residents: int) -> None:
     screen.ids.search.text = ""
     by_visits = [r["resident_id"] for r in store.followup_status()][:residents]
 
+    from kivy.graphics.opengl import glFinish
+
     def resident(i):
         app.route("resident", resident_id=by_visits[i])
         EventLoop.idle()  # the frame that lays out, renders the texts and draws the charts
+        # llvmpipe queues a frame's rasterising until something needs the pixels (often the next frame's
+        # first texture update): glFinish makes this open pay for its own pixels, not the previous one's.
+        glFinish()
     median_ms(resident, len(by_visits), "resident_ms")
     median_ms(lambda i: app.route("resident", resident_id=by_visits[i]), len(by_visits), "resident_open_ms")
     status = next(r for r in store.followup_status() if r["condition"] == "hypertension")

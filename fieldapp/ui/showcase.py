@@ -62,6 +62,13 @@ class ScreenshotApp(FieldApp):
         if Clock.frames_displayed < 4:
             Clock.schedule_once(self._capture, 0)
             return
+        # The window's clear colour is the app's background; a widget's picture starts transparent, so the
+        # picture is taken over that colour (what the screen shows).
+        from kivy.graphics import Color, Rectangle
+        from . import theme
+        with self.root.canvas.before:
+            Color(*theme.BG)
+            Rectangle(pos=self.root.pos, size=self.root.size)
         self.root.export_to_png(self.out)
         self.saved = True
         self.stop()

@@ -2,7 +2,9 @@
 labels, number inputs that bring up the numeric keypad, choice chips, a trend chart drawn on the canvas."""
 from __future__ import annotations
 
-from kivy.graphics import Color, Line, Rectangle
+from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
+from kivy.graphics import Color, Line, Point, Rectangle
 from kivy.metrics import dp, sp
 from kivy.properties import BooleanProperty, ListProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
@@ -74,8 +76,27 @@ class Chips(StackLayout):
     """Chips that wrap to the next line."""
 
 
+def _text_texture(text: str, colour, size: float):
+    """A small text's texture, made once per (text, colour, size) and kept: a chart's axis labels repeat
+    on every resident ("220", "60", dates), and a Label widget each was a texture rendered on every open."""
+    key = (text, tuple(colour), round(size, 1))
+    texture = _TEXTURES.get(key)
+    if texture is None:
+        label = CoreLabel(text=text, font_size=size, color=colour)
+        label.refresh()
+        texture = _TEXTURES[key] = label.texture
+        if len(_TEXTURES) > 500:  # dates and values vary; the cache stays small
+            _TEXTURES.pop(next(iter(_TEXTURES)))
+    return texture
+
+
+_TEXTURES: dict = {}
+
+
 class TrendChart(Widget):
-    """Lines of one or more trends.Series over the same dates, target lines dashed; drawn offline."""
+    """Lines of one or more trends.Series over the same dates, target lines dashed; drawn offline as a few
+    canvas instructions (texts as cached textures, no child widgets), once per frame however often the
+    layout moves it."""
 
     series = ListProperty([])
     colours = ListProperty([])
@@ -83,12 +104,19 @@ class TrendChart(Widget):
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        self.bind(pos=self.redraw, size=self.redraw, series=self.redraw)
+        self._redraw_soon = Clock.create_trigger(self.redraw, -1)
+        self.bind(pos=self._redraw_soon, size=self._redraw_soon, series=self._redraw_soon)
+
+    def _text(self, text: str, colour, size: float, x: float, y: float, align: str = "left") -> None:
+        texture = _text_texture(text, colour, size)
+        w, h = texture.size
+        left = {"left": x, "right": x - w, "center": x - w / 2}[align]
+        Color(1, 1, 1, 1)
+        Rectangle(texture=texture, pos=(left, y), size=(w, h))
 
     def redraw(self, *_):
-        """Draw the axes, the target lines and the series."""
+        """Draw the axes, the target lines, the series and their texts."""
         self.canvas.clear()
-        self.clear_widgets()
         pad = dp(36)
         x, y, w, h = self.x + pad, self.y + dp(8), max(self.width - pad - dp(12), 1), max(self.height - dp(16), 1)
         points = [p for s in self.series for p in s.points]
@@ -96,15 +124,13 @@ class TrendChart(Widget):
             Color(*theme.PANEL)
             Rectangle(pos=self.pos, size=self.size)
             Color(*theme.RULE)
-            Line(points=[x, y, x + w, y], width=1)
-            Line(points=[x, y, x, y + h], width=1)
-        if not points:
-            return
-        first = min(p[0] for p in points)
-        last = max(p[0] for p in points)
-        for i, s in enumerate(self.series):
-            colour = self.colours[i] if i < len(self.colours) else theme.PRIMARY
-            with self.canvas:
+            Line(points=[x, y, x + w, y, x, y, x, y + h], width=1)
+            if not points:
+                return
+            first = min(p[0] for p in points)
+            last = max(p[0] for p in points)
+            for i, s in enumerate(self.series):
+                colour = self.colours[i] if i < len(self.colours) else theme.PRIMARY
                 if s.target is not None:
                     Color(*theme.TARGET)
                     ty = trends.value_y(s, s.target, y, h)
@@ -113,17 +139,12 @@ class TrendChart(Widget):
                 line = trends.place(s, x, y, w, h, first, last)
                 if len(line) >= 4:
                     Line(points=line, width=dp(1.5))
-                for j in range(0, len(line), 2):
-                    Line(circle=(line[j], line[j + 1], dp(3)), width=dp(1.5))
-            if s.points:
-                last_value = s.points[-1][1]
-                lx, ly = line[-2], line[-1]
-                self.add_widget(Label(text=f"{last_value:g}", color=colour, font_size=sp(13),
-                                      pos=(lx - dp(40), ly + dp(2)), size=(dp(40), dp(18))))
-        for value, label_y in ((self.series[0].high, y + h - dp(9)), (self.series[0].low, y - dp(9))):
-            self.add_widget(Label(text=f"{value:g}", color=theme.MUTED, font_size=sp(12),
-                                  pos=(self.x, label_y), size=(pad - dp(4), dp(18))))
-        self.add_widget(Label(text=f"{first.month}/{first.day}", color=theme.MUTED, font_size=sp(12),
-                              pos=(x, self.y - dp(4)), size=(dp(48), dp(16))))
-        self.add_widget(Label(text=f"{last.month}/{last.day}", color=theme.MUTED, font_size=sp(12),
-                              pos=(x + w - dp(48), self.y - dp(4)), size=(dp(48), dp(16))))
+                # The visits as dots: one Point instruction for them all.
+                Point(points=line, pointsize=dp(3))
+                if s.points:
+                    self._text(f"{s.points[-1][1]:g}", colour, sp(13), line[-2] - dp(4), line[-1] + dp(2), "right")
+            top, bottom = self.series[0].high, self.series[0].low
+            self._text(f"{top:g}", theme.MUTED, sp(12), x - dp(4), y + h - dp(9), "right")
+            self._text(f"{bottom:g}", theme.MUTED, sp(12), x - dp(4), y - dp(9), "right")
+            self._text(f"{first.month}/{first.day}", theme.MUTED, sp(12), x, self.y - dp(4))
+            self._text(f"{last.month}/{last.day}", theme.MUTED, sp(12), x + w, self.y - dp(4), "right")
