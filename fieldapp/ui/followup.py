@@ -194,7 +194,7 @@ class FollowUpScreen(BaseScreen):
         config = printouts.PrinterConfig.load(self.store)
         slip = printouts.follow_up_slip_for(
             self.store, self.visit_id, team_phone=self.session.team.get("phone") or "",
-            institution=self.session.center.get("name") or "", advice="".join(self.feedback.guidance))
+            institution=self.session.center.get("name") or "")
         return printouts.slip_bytes(config, slip)
 
     def print_slip(self) -> threading.Thread:

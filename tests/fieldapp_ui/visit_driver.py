@@ -36,7 +36,8 @@ def main() -> int:
     from fieldapp.ui.app import FieldApp
     from fieldapp.ui.widgets import Btn
     from fieldapp.ui.worklist import WorklistRow
-    from gpcore.followup import age_on
+    from gpcore.followup import advice_for_patient_zh, age_on, bmi
+    from gpcore.followup.visits import HypertensionVisit
     from gpcore.followup.schedule import working_day_for
     from printing import FollowUpSlip, Patient, follow_up_slip
 
@@ -144,17 +145,23 @@ def main() -> int:
     res = session.store.resident(form.draft.resident_id)
     today = dt.date.today()
     birth = dt.date.fromisoformat(res["birth_date"])
+    next_date = working_day_for(today, today + dt.timedelta(days=14))[0]  # off weekends and holidays
+    signed = HypertensionVisit.from_dict(session.store.visit(form.visit_id)["form"])
+    # The slip as the record says it, built here by hand: what was measured, the classification in words,
+    # the next date, and advice to the patient for an uncontrolled emergency referred urgently.
+    advice = advice_for_patient_zh(signed, controlled=False, emergency=True, referral="urgent",
+                                   bmi=bmi(signed.weight_kg, signed.height_cm))
     expected = follow_up_slip(FollowUpSlip(
-        patient=Patient(name=res["name"], sex=res["sex"],
-                        age=age_on(birth, today),
+        patient=Patient(name=res["name"], sex=res["sex"], age=age_on(birth, today),
                         record_number=res["record_number"] or "", address=res["address"] or "",
                         phone=res["phone"] or ""),
-        visit_date=today, classification="控制不满意",
-        next_visit_date=working_day_for(today, today + dt.timedelta(days=14))[0],  # off weekends and holidays
-        advice="".join(form.feedback.guidance), doctor=session.me["full_name"],
-        team_phone=session.team.get("phone") or "", programme="高血压患者健康管理",
-        institution=session.center.get("name") or ""), printouts.PrinterConfig().settings())
-    assert printed == expected, "the printed bytes differ from printing.follow_up_slip of the same data"
+        visit_date=today, classification="控制不满意", next_visit_date=next_date, advice="\n".join(advice),
+        doctor=session.me["full_name"], team_phone=session.team.get("phone") or "",
+        programme="高血压患者健康管理", institution=session.center.get("name") or "",
+        measurements=(("血压", "185/112 mmHg"),)), printouts.PrinterConfig().settings())
+    assert printed == expected, "the printed bytes differ from printing.follow_up_slip of the record's slip"
+    for text in ("185/112 mmHg", "控制不满意", "星期" + "一二三四五六日"[next_date.weekday()], "您的情况需要紧急处理"):
+        assert text.encode("gb18030") in printed, text
     result["slip_bytes"] = len(printed)
 
     # 5. Sync from the sync screen; the worker reports through Clock.
