@@ -63,6 +63,13 @@ class Store:
         self.db.execute("PRAGMA journal_size_limit=8388608")  # 8 MB: a first download's WAL is not kept
         self._upgrade()
 
+    def connect(self) -> sqlite3.Connection:
+        """Another connection to this store's file (autocommit, any thread): the print queue keeps its jobs
+        here, so they live and go with the store's file."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
     # --- housekeeping --------------------------------------------------------------------------
 
     def _upgrade(self) -> None:

@@ -11,7 +11,7 @@ from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from . import theme, widgets  # noqa: F401 - widgets.kv's classes, registered with Kivy's Factory
+from . import printjob, theme, widgets  # noqa: F401 - widgets.kv's classes, registered with Kivy's Factory
 from .strings import t
 
 HERE = Path(__file__).resolve().parent
@@ -89,6 +89,14 @@ class FieldApp(App):
             return True
         return False
 
+    def on_start(self):
+        """Print jobs left waiting by the last run (printer off, app closed) go out once the app is up."""
+        from kivy.clock import Clock
+        Clock.schedule_once(lambda _dt: printjob.desk(self), 3)
+
     def on_stop(self):
-        """Let a running sync finish its transaction before the process ends (it is safe either way)."""
+        """Let a running sync finish its transaction before the process ends (it is safe either way); stop
+        the printer worker (queued jobs stay in the store)."""
         self.session.wait_sync(timeout=5)
+        if getattr(self, "print_desk", None) is not None:
+            self.print_desk.stop()

@@ -4,8 +4,6 @@ classification, next visit date, guidance), draft kept in the store, sign, print
 signed visit with a reason. The rules and the saving are fieldapp.visit's."""
 from __future__ import annotations
 
-import threading
-
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
@@ -15,7 +13,7 @@ from fieldapp.visit import VisitDraft, form_boxes
 
 from .base import BaseScreen
 from .boxes import editor_for
-from .printjob import print_in_background
+from .printjob import submit_print
 from .strings import t
 from .widgets import Btn, Card, Field, Lbl, Title
 
@@ -197,8 +195,10 @@ class FollowUpScreen(BaseScreen):
             institution=self.session.center.get("name") or "")
         return printouts.slip_bytes(config, slip)
 
-    def print_slip(self) -> threading.Thread:
-        """Print the slip in a worker; the outcome comes back on the main thread."""
+    def print_slip(self):
+        """Queue the slip for the printer; its news (printed, or the printer's problem while it is retried)
+        comes back on the main thread."""
         config = printouts.PrinterConfig.load(self.store)
-        return print_in_background(config, self.slip_bytes(), t("followup.printed"),
-                                   lambda message: setattr(self, "status", message))
+        return submit_print(self.app, config, self.slip_bytes(), f"{t('followup.slip')} {self.draft.resident['name']}",
+                            t("followup.printed"), lambda message: setattr(self, "status", message),
+                            document_key=f"followup-slip:{self.visit_id}")

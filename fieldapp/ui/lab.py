@@ -3,7 +3,6 @@ noted; a print preview rendered from the very bytes that will print, and print."
 from __future__ import annotations
 
 import tempfile
-import threading
 
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -14,7 +13,7 @@ from printing import preview
 
 from . import theme
 from .base import BaseScreen
-from .printjob import print_in_background
+from .printjob import submit_print
 from .strings import t
 from .widgets import Btn, Card, Lbl, Title
 
@@ -92,8 +91,9 @@ class LabScreen(BaseScreen):
         image.height = image.texture_size[1] if image.texture else 600
         self.preview_card.add_widget(image)
 
-    def print_report(self) -> threading.Thread:
-        """Print the report in a worker; the outcome comes back on the main thread."""
+    def print_report(self):
+        """Queue the report for the printer; its news comes back on the main thread."""
         config = printouts.PrinterConfig.load(self.store)
-        return print_in_background(config, self.report_bytes(), t("lab.printed"),
-                                   lambda message: setattr(self, "status", message))
+        return submit_print(self.app, config, self.report_bytes(), f"{t('lab.title')} {self.report_id}",
+                            t("lab.printed"), lambda message: setattr(self, "status", message),
+                            document_key=f"lab-report:{self.report_id}")

@@ -37,6 +37,13 @@ class Lbl(Label):
 
     muted = BooleanProperty(False)
 
+    def __init__(self, **kw):
+        # widgets.kv's colour rule (text or muted) is bound, so it would win over a colour given here.
+        colour = kw.get("color")
+        super().__init__(**kw)
+        if colour is not None:
+            self.color = colour
+
 
 class Title(Lbl):
     """A section title."""
