@@ -51,6 +51,7 @@ class ScreenshotApp(FieldApp):
                 screen.editors[name].input.text = value
             screen.editors["symptoms"].by_value[2].state = "down"
             screen.editors["symptoms"]._press(screen.editors["symptoms"].by_value[2])
+            screen.editors["weight_kg"].input.focus = True  # the keypad, offering the last visit's weight
         if self.screen_name == "lab":
             screen.show_preview()
         if self.screen_name == "printer":

@@ -54,13 +54,96 @@ class Field(TextInput):
 
 
 class NumberField(Field):
-    """A number box: the numeric keypad on a tablet, digits and one point only."""
+    """A number box, typed on the screen's NumberPad (big keys, usable with gloves) rather than the system
+    keyboard: digits and, where the box allows it, one point. `previous` is the last visit's value, which
+    the pad offers in one tap."""
 
     allow_decimal = BooleanProperty(True)
+    previous = ObjectProperty(None, allownone=True)
 
     def insert_text(self, substring, from_undo=False):
         allowed = "0123456789" + ("." if self.allow_decimal and "." not in self.text else "")
         return super().insert_text("".join(ch for ch in substring if ch in allowed), from_undo=from_undo)
+
+    def on_focus(self, _instance, focused):
+        pad = self.find_pad()
+        if focused and pad is not None:
+            pad.attach(self)
+
+    def find_pad(self):
+        """The NumberPad of the screen this box is on (None where there is none: the system keyboard)."""
+        widget = self.parent
+        while widget is not None:
+            pad = getattr(widget, "number_pad", None)
+            if pad is not None:
+                return pad
+            widget = widget.parent
+        return None
+
+
+class NumberPad(BoxLayout):
+    """The on-screen keypad for number boxes: 0-9, the point (where the box allows it), backspace, clear,
+    the previous visit's value, the next number box, and hide. Keys are at least 48 dp (gloved fingers).
+    It writes to the box it is attached to, whatever holds the focus (a key tap takes no focus)."""
+
+    __events__ = ("on_attach",)
+    target = ObjectProperty(None, allownone=True)
+    previous_text = StringProperty("")
+    shown = BooleanProperty(False)
+
+    def attach(self, field) -> None:
+        """Type into `field` from now on (shows the pad)."""
+        self.target = field
+        prev = field.previous
+        self.previous_text = "" if prev is None or prev == "" else (
+            f"{prev:g}" if isinstance(prev, float) else str(prev))
+        self.shown = True
+        for name in ("point",):
+            self.ids[name].disabled = not field.allow_decimal
+        self.dispatch("on_attach", field)
+
+    def on_attach(self, field):
+        """A box took the pad (the screen scrolls it into view)."""
+
+    def detach(self) -> None:
+        """Hide the pad."""
+        if self.target is not None:
+            self.target.focus = False
+        self.target = None
+        self.shown = False
+
+    def press(self, key: str) -> None:
+        """One key: a digit or '.', 'back', 'clear', 'previous', 'next', 'hide'."""
+        field = self.target
+        if key == "hide" or field is None:
+            self.detach()
+            return
+        if key == "back":
+            field.do_backspace()
+        elif key == "clear":
+            field.text = ""
+        elif key == "previous":
+            field.text = self.previous_text
+        elif key == "next":
+            following = self.next_field(field)
+            if following is None:
+                self.detach()
+            else:
+                following.focus = True
+                self.attach(following)
+        else:
+            field.cursor = (len(field.text), 0)
+            field.insert_text(key)
+
+    def next_field(self, field):
+        """The next enabled number box on the same screen, in reading order (None after the last)."""
+        root = field
+        while root.parent is not None and getattr(root, "number_pad", None) is None:
+            root = root.parent
+        boxes = [w for w in root.walk(restrict=True) if isinstance(w, NumberField) and not w.disabled]
+        at = boxes.index(field) if field in boxes else -1
+        return boxes[at + 1] if 0 <= at < len(boxes) - 1 else None
+
 
 
 class Card(BoxLayout):

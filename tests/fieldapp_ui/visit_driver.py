@@ -80,6 +80,17 @@ def main() -> int:
         field.insert_text(text)
         frames(1)
 
+    def pad_key(pad, key):
+        return next(w for w in pad.walk(restrict=True) if getattr(w, "key", None) == key)
+
+    def type_on_pad(pad, text):
+        # Typing the measured numbers: key presses through the keypad's buttons, not counted as taps.
+        for ch in text:
+            button = pad_key(pad, ch)
+            assert button.height >= 48 and not button.disabled, (ch, button.height)
+            button.trigger_action(duration=0)
+        frames(1)
+
     def walk(widget):
         yield widget
         for child in widget.children:
@@ -118,9 +129,23 @@ def main() -> int:
     form = app.manager.get_screen("followup")
     tap(form.previous_button, "沿用上次随访")
     tap(form.editors["symptoms"].by_value[1], "无症状")
-    for name, value in (("sbp", "185"), ("dbp", "112"), ("heart_rate", "80"), ("weight_kg", "68")):
-        focus(form.editors[name].input, f"{name} box")
-        type_into(form.editors[name].input, value)
+    # The numbers on the screen's keypad (no system keyboard): a tap on the first box, its digits, then
+    # 下一项 to the next box; the weight is the last visit's, offered on the keypad.
+    pad = form.ids.pad
+    focus(form.editors["sbp"].input, "sbp box")
+    assert pad.shown and pad.target is form.editors["sbp"].input and pad.height >= 4 * 48
+    assert pad.ids.point.disabled  # blood pressure is a whole number: no point key
+    for name, value in (("sbp", "185"), ("dbp", "112"), ("heart_rate", "80")):
+        assert pad.target is form.editors[name].input, (name, pad.target)
+        type_on_pad(pad, value)
+        assert form.editors[name].input.text == value
+        tap(pad_key(pad, "next"), "下一项 on the keypad")
+    assert pad.target is form.editors["weight_kg"].input and not pad.ids.point.disabled
+    assert pad.previous_text == "68", pad.previous_text
+    tap(pad_key(pad, "previous"), "上次 68 on the keypad")
+    assert form.editors["weight_kg"].input.text == "68" and form.draft.form["weight_kg"] == 68.0
+    tap(pad_key(pad, "hide"), "收起 the keypad")
+    assert not pad.shown and pad.height == 0
     assert form.emergency, form.summary
     banner = form.ids.banner
     assert banner.height > 0 and banner.opacity == 1
@@ -184,7 +209,10 @@ def main() -> int:
     tap(rows[0], "更正 on the visit")
     amend = app.manager.get_screen("followup")
     assert amend.amending and amend.editors["sbp"].input.text == "185"
-    type_into(amend.editors["sbp"].input, "175")
+    focus(amend.editors["sbp"].input, "sbp box of the amendment")
+    tap(pad_key(amend.ids.pad, "clear"), "清空 on the keypad")
+    type_on_pad(amend.ids.pad, "175")
+    assert amend.editors["sbp"].input.text == "175"
     tap(amend.sign_button, "提交更正 without a reason")
     assert not amend.signed and amend.status == "请填写更正原因（至少2个字）。"  # the reason is required
     type_into(amend.reason, "血压录错，复测为175/112")
