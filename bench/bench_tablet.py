@@ -13,8 +13,10 @@ window (the app itself, FieldApp), which reports:
   cold start      process launch to the worklist drawn (Python, Kivy, the store, the worklist, one frame)
   worklist        WorklistBuilder over the store and its first build (the tablet's buckets)
   keystroke       one keystroke of a pinyin search in the worklist (search + filter + RecycleView data)
-  resident        ResidentScreen.open with its charts, and the frame that draws them (Mesa's software
-                  renderer here, llvmpipe: the frame is most of it; a tablet's GPU draws it)
+  resident        ResidentScreen.open with its charts, the frame that draws them, and glFinish so the
+                  pixels of that frame are counted in it (Mesa's software renderer here, llvmpipe, defers
+                  rasterising to whoever next needs the pixels: the frame is most of it; a tablet's GPU
+                  draws it)
   rules           one keystroke in the follow-up form (gpcore's checks and assessment + the labels)
   peak RSS        VmHWM of that process; the RSS once Kivy's window exists is shown apart (llvmpipe's
                   buffers for a 1200x1920 window are most of it)
