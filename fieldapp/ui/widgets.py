@@ -15,6 +15,7 @@ from kivy.uix.stacklayout import StackLayout
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 from kivy.uix.widget import Widget
+from kivy.utils import platform
 
 from fieldapp import trends
 from . import theme
@@ -52,6 +53,24 @@ class Title(Lbl):
 class Field(TextInput):
     """A one-line text box, 48 dp or more."""
 
+    def on_focus(self, _instance, focused):
+        # A text box types on the system keyboard: the screen's number keypad steps aside.
+        pad = self.find_pad() if focused else None
+        if pad is not None:
+            pad.detach()
+
+    def find_pad(self):
+        """The NumberPad of the screen this box is on (None where there is none)."""
+        widget, seen = self.parent, set()
+        # Up to the window, whose parent is itself.
+        while widget is not None and id(widget) not in seen:
+            pad = getattr(widget, "number_pad", None)
+            if pad is not None:
+                return pad
+            seen.add(id(widget))
+            widget = widget.parent
+        return None
+
 
 class NumberField(Field):
     """A number box, typed on the screen's NumberPad (big keys, usable with gloves) rather than the system
@@ -66,19 +85,11 @@ class NumberField(Field):
         return super().insert_text("".join(ch for ch in substring if ch in allowed), from_undo=from_undo)
 
     def on_focus(self, _instance, focused):
-        pad = self.find_pad()
-        if focused and pad is not None:
+        pad = self.find_pad() if focused else None
+        if pad is not None:
             pad.attach(self)
-
-    def find_pad(self):
-        """The NumberPad of the screen this box is on (None where there is none: the system keyboard)."""
-        widget = self.parent
-        while widget is not None:
-            pad = getattr(widget, "number_pad", None)
-            if pad is not None:
-                return pad
-            widget = widget.parent
-        return None
+        elif focused:
+            self.show_keyboard()  # no keypad on this screen: the system keyboard
 
 
 class NumberPad(BoxLayout):
@@ -93,7 +104,13 @@ class NumberPad(BoxLayout):
 
     def attach(self, field) -> None:
         """Type into `field` from now on (shows the pad)."""
+        if self.target is not None and self.target is not field:
+            # Number boxes take no system keyboard, so Kivy does not move the focus between them: the pad
+            # does, or the box left would keep it and a tap back on it would not reach the pad.
+            self.target.focus = False
         self.target = field
+        if platform not in ("android", "ios"):
+            field.show_keyboard()  # a desktop's hardware keyboard types into the box too
         prev = field.previous
         self.previous_text = "" if prev is None or prev == "" else (
             f"{prev:g}" if isinstance(prev, float) else str(prev))
@@ -138,7 +155,7 @@ class NumberPad(BoxLayout):
     def next_field(self, field):
         """The next enabled number box on the same screen, in reading order (None after the last)."""
         root = field
-        while root.parent is not None and getattr(root, "number_pad", None) is None:
+        while root.parent is not None and root.parent is not root and getattr(root, "number_pad", None) is None:
             root = root.parent
         boxes = [w for w in root.walk(restrict=True) if isinstance(w, NumberField) and not w.disabled]
         at = boxes.index(field) if field in boxes else -1

@@ -210,6 +210,9 @@ def main() -> int:
     amend = app.manager.get_screen("followup")
     assert amend.amending and amend.editors["sbp"].input.text == "185"
     focus(amend.editors["sbp"].input, "sbp box of the amendment")
+    focus(amend.editors["weight_kg"].input, "weight box of the amendment")
+    focus(amend.editors["sbp"].input, "back to the sbp box")  # the keypad follows the box tapped last
+    assert amend.ids.pad.target is amend.editors["sbp"].input and not amend.editors["weight_kg"].input.focus
     tap(pad_key(amend.ids.pad, "clear"), "清空 on the keypad")
     type_on_pad(amend.ids.pad, "175")
     assert amend.editors["sbp"].input.text == "175"
