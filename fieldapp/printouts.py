@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from gpcore.followup import age_on, codes
+from gpcore.followup import age_on
 from printing import (ChineseMode, FollowUpSlip, LabReport, LabResult, PaperWidth, Patient, PrinterSettings,
                       follow_up_slip, lab_report, open_transport)
 from printing.errors import PrinterSettingError
+from printing.visit_slip import follow_up_slip_for_record
 
-PROGRAMMES = {"hypertension": "高血压患者健康管理", "t2dm": "2型糖尿病患者健康管理"}
 CONNECTIONS = ("bluetooth", "serial", "tcp", "usb", "file")
 
 
@@ -34,20 +34,13 @@ def patient_of(resident: dict, today: dt.date) -> Patient:
                    phone=resident.get("phone") or "")
 
 
-def follow_up_slip_for(store, visit_id: str, *, team_phone: str = "", institution: str = "",
-                       advice: str = "") -> FollowUpSlip:
-    """The visit/appointment slip of a signed visit (the form as signed); `advice` is the doctor's guidance
-    (the form screen passes the rules' guidance it showed)."""
+def follow_up_slip_for(store, visit_id: str, *, team_phone: str = "", institution: str = "") -> FollowUpSlip:
+    """The visit/appointment slip of a signed visit: printing.visit_slip's builder (the server's too) over
+    the store's row, whose decisions are the shared rules' (the tablet's own until the server's arrive)."""
     visit = store.visit(visit_id)
     resident = store.resident(visit["resident_id"])
-    form = visit.get("form") or {}
-    classification = form.get("classification") or visit.get("classification")
-    label = codes.VISIT_CLASSIFICATIONS[int(classification)].zh if classification else ""
-    visit_date = _date(visit["visit_date"])
-    return FollowUpSlip(patient=patient_of(resident, visit_date), visit_date=visit_date, classification=label,
-                        next_visit_date=_date(form.get("next_visit_date") or visit.get("next_visit_date")),
-                        advice=advice, doctor=form.get("doctor") or "", team_phone=team_phone,
-                        programme=PROGRAMMES.get(visit["condition"], ""), institution=institution)
+    return follow_up_slip_for_record(visit, patient_of(resident, _date(visit["visit_date"])),
+                                     team_phone=team_phone, institution=institution)
 
 
 def lab_report_for(store, report_id: str, today: dt.date) -> LabReport:

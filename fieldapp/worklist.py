@@ -52,9 +52,10 @@ class Worklist:
 
 
 def route_key(item: dict):
-    """Urgency, then committee, then address (building, unit), then name."""
-    return (item["urgency"], item.get("committee_id") or 0, item.get("address") or "", item.get("name") or "",
-            item.get("condition") or "")
+    """Urgency, then walking-route order (committee, building, unit, door as numbers), then name: gpcore's
+    order_key, the server's worklist order too."""
+    return rules.order_key(item["urgency"], item.get("committee_id"), item.get("address"), item.get("name"),
+                           item.get("condition"))
 
 
 class WorklistBuilder:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import qrcode
-from escpos.printer import Dummy
+
 from PIL import Image
 
 from printing.blocks import CELL_HEIGHT, LINE_PITCH, Align, Block, Cut, Feed, Line, QrCode, line_advance
@@ -88,6 +88,7 @@ def qr_picture(data: str, module: int, dot_width: int) -> Image.Image:
 
 def native_qr(data: str, module: int) -> bytes:
     """GS ( k commands that make the printer draw the QR code itself (model 2, error level M)."""
+    from escpos.printer import Dummy  # deferred: see _Encoder
     printer = Dummy()
     printer.qr(data, ec=1, size=module, native=True)  # ec 1 = QR_ECLEVEL_M in python-escpos
     return printer.output
@@ -146,6 +147,9 @@ class _Encoder:
 
     def __init__(self, settings: PrinterSettings):
         self.settings = settings
+        # python-escpos (and its capability database) is imported when the first receipt is encoded, not
+        # when printing is: the tablet imports printing at start for the font, and escpos is ~60 ms of it.
+        from escpos.printer import Dummy
         self.printer = Dummy()  # python-escpos's byte collector
         self.text_mode = settings.mode is ChineseMode.TEXT
         self.encoding = settings.encoding.lower().replace("-", "")

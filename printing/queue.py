@@ -70,7 +70,8 @@ class PrintQueue:
 
     def __init__(self, path: str | Path, *, transport_factory: Callable[[str], Transport] = open_transport,
                  clock: Callable[[], float] = time.time, max_attempts: int = 5, backoff_base: float = 2.0,
-                 backoff_max: float = 60.0, interrupted: str = "flag"):
+                 backoff_max: float = 60.0, interrupted: str = "flag",
+                 connect: Callable[[], sqlite3.Connection] | None = None):
         if interrupted not in ("flag", "retry"):
             raise ValueError("interrupted must be 'flag' or 'retry'")
         self.path = str(path)
@@ -81,7 +82,10 @@ class PrintQueue:
         self.backoff_max = backoff_max
         self._lock = threading.Lock()
         # Autocommit mode; transactions are opened explicitly where several statements must hold together.
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        # `connect` opens the connection instead (autocommit, usable from another thread): the tablet keeps its
+        # jobs in its store's file through the store's own way of opening it.
+        self._db = connect() if connect is not None else sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=10)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a saved job must survive a power cut

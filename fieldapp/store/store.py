@@ -48,6 +48,13 @@ class Store(ReferralStore):
         self.db.execute("PRAGMA journal_size_limit=8388608")  # 8 MB: a first download's WAL is not kept
         self._upgrade()
 
+    def connect(self) -> sqlite3.Connection:
+        """Another connection to this store's file (autocommit, any thread): the print queue keeps its jobs
+        here, so they live and go with the store's file."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
     # --- housekeeping --------------------------------------------------------------------------
 
     def _upgrade(self) -> None:
@@ -572,7 +579,44 @@ class Store(ReferralStore):
         else:
             row.update(resident_id=fields["resident_id"], condition=fields["condition"], original_id=entity_id,
                        revision=0)
+        row.update(self._local_decisions(row))
         return row
+
+    def _local_decisions(self, row: dict) -> dict:
+        """The shared rules' decisions on a visit saved here (gpcore's record_decisions, as the server will
+        store them): emergency, referral, classification, control, next date, so the worklist's buckets
+        see an offline visit at once. {} when the rules cannot run on it (the server decides then)."""
+        from gpcore.followup import codes
+        from gpcore.followup.decisions import record_decisions
+        from gpcore.followup.visits import DiabetesVisit, HypertensionVisit, VisitDataError
+        forms = {"hypertension": HypertensionVisit, "t2dm": DiabetesVisit}
+        resident = self._row("residents", row.get("resident_id") or "") or {}
+        if row.get("condition") not in forms or not resident.get("birth_date") or not row.get("visit_date"):
+            return {}
+        cls = forms[row["condition"]]
+        # The patient's own history: effective visits of this condition before this one, outside the chain
+        # being corrected (the server's _history_filter).
+        history = self.db.execute(
+            "SELECT f.form, f.visit_mode, f.visit_date FROM followups f WHERE f.resident_id = ? "
+            "AND f.condition = ? AND COALESCE(f.kind, 'visit') = 'visit' AND f.visit_date < ? "
+            "AND COALESCE(f.original_id, f.id) != ? "
+            "AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id) "
+            "ORDER BY f.visit_date DESC, f.received_at DESC", (row["resident_id"], row["condition"],
+                                                              row["visit_date"], row["original_id"])).fetchall()
+        try:
+            visit = cls.from_dict(row["form"])
+            previous = cls.from_dict(json.loads(history[0]["form"])) if history else None
+            birth = dt.date.fromisoformat(resident["birth_date"][:10])
+        except (VisitDataError, ValueError, TypeError, KeyError):
+            return {}
+        year = f"{visit.visit_date.year}-01-01"
+        earlier = sum(1 for h in history if h["visit_date"] >= year
+                      and str(h["visit_mode"]) in {str(m) for m in codes.FACE_TO_FACE_MODES})
+        decided, _ = record_decisions(row["condition"], visit, birth, previous, earlier)
+        return {"classification": decided["classification"], "bp_controlled": decided["bp_controlled"],
+                "fpg_controlled": decided["fpg_controlled"], "emergency": int(decided["emergency"]),
+                "referral": decided["referral"], "referred": int(decided["referred"]),
+                "next_visit_date": decided["next_visit_date"].isoformat()}
 
     def fix_rejected(self, change_id: str, fields: dict) -> str:
         """Send a refused record again with corrected fields (a new change id); returns it."""

@@ -2,6 +2,7 @@
 plain-Python modules, the drawing in each screen's .py + .kv pair)."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from kivy.app import App
@@ -10,22 +11,29 @@ from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from . import theme
-from .household import HouseholdScreen
-from .followup import FollowUpScreen
-from .lab import LabScreen
-from .printer import PrinterScreen
-from .referral import ReferralScreen
-from .resident import ResidentScreen
-from .signin import SignInScreen
+from . import printjob, theme, widgets  # noqa: F401 - widgets.kv's classes, registered with Kivy's Factory
 from .strings import t
-from .sync import SyncScreen
-from .worklist import WorklistScreen
 
 HERE = Path(__file__).resolve().parent
-SCREENS = {"signin": SignInScreen, "worklist": WorklistScreen, "household": HouseholdScreen,
-           "resident": ResidentScreen, "followup": FollowUpScreen, "lab": LabScreen, "sync": SyncScreen,
-           "printer": PrinterScreen, "referral": ReferralScreen}
+# Screen name -> its class in fieldapp/ui/<module>.py (with <name>.kv beside it). Imported, its kv rules
+# loaded and built the first time it is shown: a start builds the worklist only (the follow-up form alone
+# is hundreds of widgets), which is most of the cold start and of the memory a start needs.
+SCREENS = {"signin": "signin:SignInScreen", "worklist": "worklist:WorklistScreen",
+           "household": "household:HouseholdScreen", "resident": "resident:ResidentScreen",
+           "followup": "followup:FollowUpScreen", "lab": "lab:LabScreen", "sync": "sync:SyncScreen",
+           "printer": "printer:PrinterScreen"}
+
+
+class LazyScreenManager(ScreenManager):
+    """A ScreenManager that makes a screen of SCREENS when it is first asked for."""
+
+    def get_screen(self, name):
+        if not self.has_screen(name) and name in SCREENS:
+            module, _, cls = SCREENS[name].partition(":")
+            screen_class = getattr(importlib.import_module(f"{__package__}.{module}"), cls)
+            Builder.load_file(str(HERE / f"{name}.kv"))
+            self.add_widget(screen_class(name=name))
+        return super().get_screen(name)
 
 
 class FieldApp(App):
@@ -42,13 +50,9 @@ class FieldApp(App):
         self.title = t("app.title")
 
     def build(self):
-        """Load the kv rules, make every screen, open the first one."""
+        """Load the shared kv rules and open the first screen (the others are made when first shown)."""
         Builder.load_file(str(HERE / "widgets.kv"))
-        for name in SCREENS:
-            Builder.load_file(str(HERE / f"{name}.kv"))
-        self.manager = ScreenManager(transition=NoTransition())
-        for name, cls in SCREENS.items():
-            self.manager.add_widget(cls(name=name))
+        self.manager = LazyScreenManager(transition=NoTransition())
         Window.clearcolor = theme.BG
         Window.bind(on_keyboard=self._key)
         self.text_scale = theme.LARGE_TEXT if self.session.store.state("large_text") else 1.0
@@ -58,7 +62,7 @@ class FieldApp(App):
 
     def route(self, name: str, remember: bool = True, **params) -> None:
         """Open a screen with its parameters."""
-        if remember and self.manager.current_screen is not None and self.history[-1:] != [(name, params)]:
+        if remember and self.history[-1:] != [(name, params)]:
             self.history.append((name, params))
         self.manager.get_screen(name).open(**params)
         self.manager.current = name
@@ -85,6 +89,14 @@ class FieldApp(App):
             return True
         return False
 
+    def on_start(self):
+        """Print jobs left waiting by the last run (printer off, app closed) go out once the app is up."""
+        from kivy.clock import Clock
+        Clock.schedule_once(lambda _dt: printjob.desk(self), 3)
+
     def on_stop(self):
-        """Let a running sync finish its transaction before the process ends (it is safe either way)."""
+        """Let a running sync finish its transaction before the process ends (it is safe either way); stop
+        the printer worker (queued jobs stay in the store)."""
         self.session.wait_sync(timeout=5)
+        if getattr(self, "print_desk", None) is not None:
+            self.print_desk.stop()

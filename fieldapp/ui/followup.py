@@ -4,9 +4,8 @@ classification, next visit date, guidance), draft kept in the store, sign, print
 signed visit with a reason. The rules and the saving are fieldapp.visit's."""
 from __future__ import annotations
 
-import threading
-
 from kivy.clock import Clock
+from kivy.metrics import dp
 from kivy.properties import BooleanProperty, StringProperty
 
 from fieldapp import printouts
@@ -15,7 +14,7 @@ from fieldapp.visit import VisitDraft, form_boxes
 
 from .base import BaseScreen
 from .boxes import editor_for
-from .printjob import print_in_background
+from .printjob import submit_print
 from .strings import t
 from .widgets import Btn, Card, Field, Lbl, Title
 
@@ -64,7 +63,9 @@ class FollowUpScreen(BaseScreen):
         body = self.ids.body
         body.clear_widgets()
         self.editors = {}
+        self.ids.pad.detach()
         offer = self.draft.previous_offer()
+        previous_form = (self.draft.previous_record or {}).get("form") or {}
         self.previous_button = None
         if offer and not self.amending:
             date = (self.draft.previous_record or {}).get("visit_date") or ""
@@ -77,6 +78,8 @@ class FollowUpScreen(BaseScreen):
             for box in boxes:
                 editor = editor_for(box, self.changed)
                 editor.show(self.draft.form.get(box.name))
+                if box.kind in ("int", "number"):  # the keypad offers the last visit's value
+                    editor.input.previous = previous_form.get(box.name)
                 self.editors[box.name] = editor
                 card.add_widget(editor)
             body.add_widget(card)
@@ -100,6 +103,15 @@ class FollowUpScreen(BaseScreen):
         done.bind(on_release=lambda *_: self.app.back())
         actions.add_widget(done)
         body.add_widget(actions)
+
+    @property
+    def number_pad(self):
+        """The keypad the form's number boxes are typed on (widgets.NumberField finds it here)."""
+        return self.ids.pad
+
+    def show_box(self, field) -> None:
+        """Scroll the box the keypad types into into view, once the keypad has taken its room."""
+        Clock.schedule_once(lambda _dt: self.ids.scroll.scroll_to(field, padding=dp(24), animate=False), 0)
 
     def changed(self, name: str, value) -> None:
         """A box changed: the rules again, and the draft kept shortly after."""
@@ -176,6 +188,7 @@ class FollowUpScreen(BaseScreen):
             self.status = "；".join(f"{self._label(k)}：{'，'.join(v)}" for k, v in problems.items())
             return None
         self.signed = True
+        self.ids.pad.detach()
         for editor in self.editors.values():  # a signed record is read-only; a correction is an amendment
             editor.disabled = True
         if self.previous_button is not None:
@@ -194,11 +207,13 @@ class FollowUpScreen(BaseScreen):
         config = printouts.PrinterConfig.load(self.store)
         slip = printouts.follow_up_slip_for(
             self.store, self.visit_id, team_phone=self.session.team.get("phone") or "",
-            institution=self.session.center.get("name") or "", advice="".join(self.feedback.guidance))
+            institution=self.session.center.get("name") or "")
         return printouts.slip_bytes(config, slip)
 
-    def print_slip(self) -> threading.Thread:
-        """Print the slip in a worker; the outcome comes back on the main thread."""
+    def print_slip(self):
+        """Queue the slip for the printer; its news (printed, or the printer's problem while it is retried)
+        comes back on the main thread."""
         config = printouts.PrinterConfig.load(self.store)
-        return print_in_background(config, self.slip_bytes(), t("followup.printed"),
-                                   lambda message: setattr(self, "status", message))
+        return submit_print(self.app, config, self.slip_bytes(), f"{t('followup.slip')} {self.draft.resident['name']}",
+                            t("followup.printed"), lambda message: setattr(self, "status", message),
+                            document_key=f"followup-slip:{self.visit_id}")

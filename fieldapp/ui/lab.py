@@ -2,7 +2,6 @@
 noted; a print preview rendered from the very bytes that will print, and print."""
 from __future__ import annotations
 
-import threading
 
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -12,7 +11,7 @@ from fieldapp import printouts
 from . import theme
 from .base import BaseScreen
 from .paper import preview_image
-from .printjob import print_in_background
+from .printjob import submit_print
 from .strings import t
 from .widgets import Btn, Card, Lbl, Title
 
@@ -84,8 +83,9 @@ class LabScreen(BaseScreen):
         self.preview_card.clear_widgets()
         self.preview_card.add_widget(preview_image(self.store, self.report_bytes()))
 
-    def print_report(self) -> threading.Thread:
-        """Print the report in a worker; the outcome comes back on the main thread."""
+    def print_report(self):
+        """Queue the report for the printer; its news comes back on the main thread."""
         config = printouts.PrinterConfig.load(self.store)
-        return print_in_background(config, self.report_bytes(), t("lab.printed"),
-                                   lambda message: setattr(self, "status", message))
+        return submit_print(self.app, config, self.report_bytes(), f"{t('lab.title')} {self.report_id}",
+                            t("lab.printed"), lambda message: setattr(self, "status", message),
+                            document_key=f"lab-report:{self.report_id}")

@@ -22,7 +22,7 @@ from gpcore.clock import to_china
 from . import theme
 from .base import BaseScreen
 from .paper import preview_image
-from .printjob import print_in_background
+from .printjob import submit_print
 from .strings import t
 from .widgets import Btn, Card, Chip, Chips, Field, Lbl, Row, Title
 
@@ -47,9 +47,10 @@ class LongField(TextInput):
     """A few lines of free text (the impression, the reason, the history)."""
 
 
-def referrals_card(app, resident_id: str) -> Card:
-    """The resident screen's referral section: the cases with their state, and 新建转诊."""
-    card = Card()
+def fill_referrals(card, app, resident_id: str) -> None:
+    """The resident screen's referral card (laid out in resident.kv): the cases with their state, and
+    新建转诊."""
+    card.clear_widgets()
     card.add_widget(Title(text=t("resident.referrals")))
     cases = app.session.store.referrals(resident_id)
     if not cases:
@@ -64,7 +65,6 @@ def referrals_card(app, resident_id: str) -> Card:
     new = Btn(text=t("resident.refer"), kind="quiet")
     new.bind(on_release=lambda *_: app.route("referral", resident_id=resident_id, new=True))
     card.add_widget(new)
-    return card
 
 
 class ReferralScreen(BaseScreen):
@@ -91,7 +91,9 @@ class ReferralScreen(BaseScreen):
     def _list(self, resident_id: str) -> None:
         res = self.store.resident(resident_id)
         self.heading = t("referral.list_title", name=res["name"])
-        self.ids.body.add_widget(referrals_card(self.app, resident_id))
+        card = Card()
+        fill_referrals(card, self.app, resident_id)
+        self.ids.body.add_widget(card)
 
     # --- a new case -----------------------------------------------------------------------------
 
@@ -336,7 +338,10 @@ class ReferralScreen(BaseScreen):
         self.preview_card.clear_widgets()
         self.preview_card.add_widget(preview_image(self.store, self.slip_bytes(part)))
 
-    def print_slip(self, part: str = "referral") -> threading.Thread:
-        """Print the slip in a worker; the outcome comes back on the main thread."""
-        return print_in_background(printouts.PrinterConfig.load(self.store), self.slip_bytes(part),
-                                   t("referral.printed"), lambda message: setattr(self, "status", message))
+    def print_slip(self, part: str = "referral"):
+        """Queue the slip for the printer (kept in the store until printed); its news comes back on the main
+        thread."""
+        return submit_print(self.app, printouts.PrinterConfig.load(self.store), self.slip_bytes(part),
+                            f"{t('referral.title')} {self.case['id'][:8]}", t("referral.printed"),
+                            lambda message: setattr(self, "status", message),
+                            document_key=f"referral:{self.case['id']}:{part}")

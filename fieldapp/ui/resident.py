@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
 from gpcore import health_file
 from gpcore.followup import codes
@@ -14,9 +14,9 @@ from fieldapp.printouts import patient_of
 
 from . import theme
 from .base import BaseScreen
-from .referral import referrals_card
+from .referral import fill_referrals
 from .strings import t
-from .widgets import Card, Lbl, Row, Title, TrendChart
+from .widgets import Lbl, Row
 
 
 LABS_SHOWN = 5
@@ -27,6 +27,9 @@ class ResidentScreen(BaseScreen):
     """Opened from a household member."""
 
     heading = StringProperty("")
+    allergic = BooleanProperty(False)
+    has_bp = BooleanProperty(False)
+    has_fpg = BooleanProperty(False)
 
     def open(self, resident_id: str, **_):
         """Fill in the file."""
@@ -35,18 +38,15 @@ class ResidentScreen(BaseScreen):
         today = self.session.today()
         patient = patient_of(res, today)
         self.heading = f"{t('resident.title')} · {res['name']}"
-        body = self.ids.body
-        body.clear_widgets()
         visits = self.store.visits(resident_id)
-        body.add_widget(self._basics(res, patient))
-        body.add_widget(self._charts(visits))
-        body.add_widget(self._labs(resident_id))
-        body.add_widget(self._history(visits))
-        body.add_widget(referrals_card(self.app, resident_id))
+        self._basics(res, patient, visits)
+        self._charts(visits)
+        self._labs(resident_id)
+        self._history(visits)
+        fill_referrals(self.ids.referrals, self.app, resident_id)
+        self.ids.scroll.scroll_y = 1
 
-    def _basics(self, res: dict, patient) -> Card:
-        card = Card()
-        card.add_widget(Title(text=t("resident.basics")))
+    def _basics(self, res: dict, patient, visits: list[dict]) -> None:
         lines = [f"{res['name']}  {health_file.SEX.get(res.get('sex') or '', '')}  {patient.age_text}  "
                  f"{t('resident.birth')} {res.get('birth_date') or ''}",
                  f"{t('resident.id_number')} {res.get('id_number') or t('common.not_filled')}  "
@@ -60,41 +60,36 @@ class ResidentScreen(BaseScreen):
                    for c in res.get("conditions") or []]
         lines.append(f"{t('resident.conditions')}：{'、'.join(managed) or t('common.none')}")
         # One label for the lines that need no colour of their own: each label is a texture to render.
-        card.add_widget(Lbl(text="\n".join(line for line in lines if line)))
+        self.ids.basics.text = "\n".join(line for line in lines if line)
         allergies = [health_file.DRUG_ALLERGY.get(a, a) for a in res.get("drug_allergies") or []]
         if res.get("drug_allergy_other"):
             allergies.append(res["drug_allergy_other"])
-        card.add_widget(Lbl(text=f"{t('resident.allergies')}：{'、'.join(allergies) or t('common.not_filled')}",
-                            color=theme.DANGER if allergies and allergies != ["无"] else theme.TEXT))
+        self.allergic = bool(allergies) and allergies != ["无"]
+        self.ids.allergies.text = f"{t('resident.allergies')}：{'、'.join(allergies) or t('common.not_filled')}"
         meds = []
-        for v in self.store.visits(res["id"]):
+        for v in visits:  # newest first: the latest visit that listed drugs
             form = v.get("form") or {}
             if (v.get("kind") or "visit") == "visit" and form.get("medications"):
-                meds = [f"{m['name']} 每日{m['times_per_day']}次 每次{m['mg_per_time']:g}mg" for m in form["medications"]]
+                meds = [f"{m['name']} 每日{m.get('times_per_day', '')}次 每次{m.get('mg_per_time', 0):g}mg"
+                        for m in form["medications"]]
                 if form.get("insulin_type"):
                     meds.append(f"胰岛素 {form['insulin_type']} {form.get('insulin_usage_dose') or ''}")
                 break
-        card.add_widget(Lbl(text=f"{t('resident.medications')}：{'；'.join(meds) or t('common.none')}"))
-        return card
+        self.ids.medications.text = f"{t('resident.medications')}：{'；'.join(meds) or t('common.none')}"
 
-    def _charts(self, visits: list[dict]) -> Card:
-        card = Card()
+    def _charts(self, visits: list[dict]) -> None:
         series = trends.trends([v for v in visits if (v.get("kind") or "visit") == "visit"])
-        card.add_widget(Title(text=t("resident.bp_chart")))
-        if series["sbp"].points:
-            card.add_widget(TrendChart(series=[series["sbp"], series["dbp"]],
-                                       colours=[theme.SBP_COLOUR, theme.DBP_COLOUR]))
-        else:
-            card.add_widget(Lbl(text=t("resident.no_data"), muted=True))
-        if series["fpg"].points:
-            card.add_widget(Title(text=t("resident.fpg_chart")))
-            card.add_widget(TrendChart(series=[series["fpg"]], colours=[theme.FPG_COLOUR]))
-        self.charts = card
-        return card
+        self.has_bp = bool(series["sbp"].points)
+        self.has_fpg = bool(series["fpg"].points)
+        self.ids.bp_chart.colours = [theme.SBP_COLOUR, theme.DBP_COLOUR]
+        self.ids.bp_chart.series = [series["sbp"], series["dbp"]]
+        self.ids.fpg_chart.colours = [theme.FPG_COLOUR]
+        self.ids.fpg_chart.series = [series["fpg"]] if self.has_fpg else []
+        self.charts = self.ids.charts
 
-    def _labs(self, resident_id: str) -> Card:
-        card = Card()
-        card.add_widget(Title(text=t("resident.labs")))
+    def _labs(self, resident_id: str) -> None:
+        card = self.ids.labs
+        card.clear_widgets()
         reports = self.store.lab_reports(resident_id)
         if not reports:
             card.add_widget(Lbl(text=t("resident.no_labs"), muted=True))
@@ -106,14 +101,13 @@ class ResidentScreen(BaseScreen):
                                color=theme.DANGER if rep.get("critical") else theme.TEXT))
             row.bind(on_release=partial(self._lab, rep["id"]))
             card.add_widget(row)
-        return card
 
     def _lab(self, report_id, *_):
         self.app.route("lab", report_id=report_id)
 
-    def _history(self, visits: list[dict]) -> Card:
-        card = Card()
-        card.add_widget(Title(text=t("resident.history")))
+    def _history(self, visits: list[dict]) -> None:
+        card = self.ids.history
+        card.clear_widgets()
         if not visits:
             card.add_widget(Lbl(text=t("resident.no_history"), muted=True))
         for v in visits[:VISITS_SHOWN]:
@@ -137,13 +131,12 @@ class ResidentScreen(BaseScreen):
                 parts.append(f"（{t('resident.amended')}）")
             # A signed visit is amended, never edited: the row's tap opens the amendment form.
             row = Row(orientation="horizontal")
-            row.add_widget(Lbl(text="  ".join(p for p in parts if p), size_hint_y=1))
+            row.add_widget(Lbl(text="  ".join(p for p in parts if p), pos_hint={"center_y": 0.5}))
             if kind == "visit":
-                row.add_widget(Lbl(text=t("resident.amend") + " ›", color=theme.PRIMARY, size_hint=(None, 1),
-                                   width=theme.touch() * 1.6, halign="right"))
+                row.add_widget(Lbl(text=t("resident.amend") + " ›", color=theme.PRIMARY, size_hint_x=None,
+                                   width=theme.touch() * 1.6, halign="right", pos_hint={"center_y": 0.5}))
                 row.bind(on_release=partial(self._amend, v["id"], v["condition"]))
             card.add_widget(row)
-        return card
 
     def _amend(self, visit_id, condition, *_):
         self.app.route("followup", resident_id=self.resident_id, condition=condition, amend_id=visit_id)

@@ -57,17 +57,31 @@ class ScreenshotApp(FieldApp):
                 screen.editors[name].input.text = value
             screen.editors["symptoms"].by_value[2].state = "down"
             screen.editors["symptoms"]._press(screen.editors["symptoms"].by_value[2])
+            screen.editors["weight_kg"].input.focus = True  # the keypad, offering the last visit's weight
         if self.screen_name == "lab":
             screen.show_preview()
+        if self.screen_name == "printer":
+            # A test page to the demo's Bluetooth printer, which is not there: the job list shows the
+            # printer's problem in plain words and the retry to come.
+            screen.test_print()
         Clock.schedule_once(self._capture, 0)
         return root
 
     def _capture(self, _dt):
         # Frames, not seconds: building a screen may take longer than any fixed wait, and layout and text
         # textures settle over the first frames drawn.
-        if Clock.frames_displayed < 4:
+        waiting_for_printer = self.screen_name == "printer" and Clock.frames_displayed < 400 and not any(
+            job.last_error for job in self.print_desk.printer.jobs())
+        if Clock.frames_displayed < 4 or waiting_for_printer:
             Clock.schedule_once(self._capture, 0)
             return
+        # The window's clear colour is the app's background; a widget's picture starts transparent, so the
+        # picture is taken over that colour (what the screen shows).
+        from kivy.graphics import Color, Rectangle
+        from . import theme
+        with self.root.canvas.before:
+            Color(*theme.BG)
+            Rectangle(pos=self.root.pos, size=self.root.size)
         self.root.export_to_png(self.out)
         self.saved = True
         self.stop()

@@ -217,7 +217,7 @@ def _assess(
         "referral_reasons": referral_reasons,
         "next_visit_date": next_date,
         "next_visit_reason": next_reason,
-        "bmi": _bmi(visit),
+        "bmi": visit_bmi(visit),
     }
     # Guidance reads the finished decisions, so it is written last.
     return Assessment(**decided, guidance_zh=guidance_zh(decided, visit, visits_this_year, settings))
@@ -334,7 +334,8 @@ def _adverse_reaction_reason(visit: FollowUpVisit) -> Reason:
     )
 
 
-def _bmi(visit: FollowUpVisit) -> float | None:
+def visit_bmi(visit: FollowUpVisit) -> float | None:
+    """The visit's BMI: from its weight and height when both are there, else the BMI box."""
     if visit.weight_kg and visit.height_cm:
         return compute_bmi(visit.weight_kg, visit.height_cm)
     return visit.bmi

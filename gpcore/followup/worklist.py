@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
+from ..route import route_key
 from . import codes
 
 SHORT_DAYS = 14  # "within 2 weeks": the recheck booking and the referral follow-up
@@ -102,3 +103,9 @@ def _short_booking(visit_date: dt.date | None, next_date: dt.date | None) -> boo
 def _trouble(latest: Mapping) -> bool:
     """An uncontrolled result, adverse reaction or complication, or a referral level was chosen."""
     return latest["classification"] in TROUBLE or latest["referral"] not in (None, codes.NO_REFERRAL)
+
+
+def order_key(urgency_rank: int, committee, address, name, condition) -> tuple:
+    """The worklist's order: the most urgent first, then walking-route order (gpcore.route: committee,
+    then building, unit and door as numbers), then name and condition."""
+    return (urgency_rank, *route_key(committee, address), name or "", condition or "")

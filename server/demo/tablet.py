@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -73,7 +74,10 @@ def demo_app(db_path: str, households_per_team: int = 60):
 
     url = f"sqlite:///{db_path}"
     migrate(url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
+    # Its own secrets: this in-process server lives for one build, and the config check refuses the
+    # public development value for a server that signs tokens.
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast",
+                      "SECRET_KEY": secrets.token_urlsafe(32), "JWT_SECRET_KEY": secrets.token_urlsafe(32)})
     with app.app_context():
         session = app.extensions["db_sessionmaker"]()
         try:

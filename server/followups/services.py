@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
 from gpcore.followup import codes
+from gpcore.followup.decisions import record_decisions
 from gpcore.followup.worklist import due_from
 
 from ..audit import services as audit
@@ -239,28 +240,16 @@ def decide(condition: str, visit, birth_date: dt.date, previous, earlier_face_to
     """The structured columns the shared rules decide for one visit, and gpcore's Assessment (no database).
 
     `previous` is the patient's effective visit before this one (a gpcore visit or None);
-    `earlier_face_to_face` counts clinic/home visits earlier in the same calendar year.
+    `earlier_face_to_face` counts clinic/home visits earlier in the same calendar year. The decisions are
+    gpcore's record_decisions (the tablet writes the same on a visit it signs offline).
     """
-    age = rules.age_on(birth_date, visit.visit_date)
-    if condition == "hypertension":
-        prev_age = rules.age_on(birth_date, previous.visit_date) if previous else None
-        result = rules.assess_hypertension_visit(visit, patient_age=age, previous=previous,
-                                                 previous_patient_age=prev_age,
-                                                 earlier_visits_this_year=earlier_face_to_face)
-        bp_ok, fpg_ok = result.controlled, None
-    else:
-        # The glucose target does not depend on age; the BP on a diabetes form is judged like hypertension's.
-        result = rules.assess_diabetes_visit(visit, previous=previous, earlier_visits_this_year=earlier_face_to_face)
-        bp_ok, fpg_ok = rules.bp_control(visit, age).controlled, result.controlled
+    decided, result = record_decisions(condition, visit, birth_date, previous, earlier_face_to_face)
     form = visit.to_dict()
     missing = missing_fields(condition, form)
     columns = dict(
         visit_date=visit.visit_date, visit_mode=visit.visit_mode, sbp=visit.sbp, dbp=visit.dbp,
-        fpg_mmol=getattr(visit, "fpg_mmol", None), classification=result.classification,
-        bp_controlled=bp_ok, fpg_controlled=fpg_ok, emergency=result.emergency, referral=result.referral,
-        referred=bool(visit.referral_reason), rules_next_visit_date=result.next_visit_date,
-        next_visit_date=visit.next_visit_date or result.next_visit_date, rules_version=result.rules_version,
-        missing_fields=missing, missing_count=len(missing), form=form, assessment=result.to_dict())
+        fpg_mmol=getattr(visit, "fpg_mmol", None), **decided, missing_fields=missing,
+        missing_count=len(missing), form=form)
     return columns, result
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gpcore.followup.worklist import BUCKETS, buckets, referral_due_date, urgency
+from gpcore.followup.worklist import BUCKETS, buckets, order_key, referral_due_date, urgency
 from gpcore.health_file import age_on
 
 from ..households.models import ChronicCondition, Household, Resident
@@ -74,7 +74,7 @@ def worklist(session: Session, actor: Actor, args: dict, today: dt.date) -> dict
              if (item := _item(row._asdict(), today))["buckets"]]
     if args.get("bucket"):
         items = [item for item in items if args["bucket"] in item["buckets"]]
-    items.sort(key=lambda i: (i["urgency"], i["committee_code"], i["address"], i["name"], i["condition"]))
+    items.sort(key=lambda i: order_key(i["urgency"], i["committee_code"], i["address"], i["name"], i["condition"]))
     counts = {name: sum(name in item["buckets"] for item in items) for name in BUCKETS}
     # Residents with lab reports new since their last visit, for the top of the list (server/labs/alerts.py).
     return {"today": today, "team_id": team_id, "counts": counts, "items": items,

@@ -15,7 +15,7 @@ from fieldapp.store.schema import UPGRADES
 from fieldapp.visit import VisitDraft, form_boxes
 from gpcore.followup import age_on
 from gpcore.followup.visits import DiabetesVisit, HypertensionVisit, field_specs
-from printing import FollowUpSlip, PaperWidth, Patient, PrinterSettings, follow_up_slip
+from printing import PaperWidth, Patient, PrinterSettings, follow_up_slip
 
 TODAY = dt.date.today()
 
@@ -115,20 +115,24 @@ def test_a_visit_with_an_emergency_blood_pressure(tablet_session, clinic):
     saved = store.visit(visit_id)
     assert saved["form"]["classification"] == 2 and saved["form"]["next_visit_date"] == fb.next_visit_date
     assert store.device_assessment(visit_id)["emergency"] is True
-    # The slip: the same bytes as printing's layout of the same data.
-    slip = printouts.follow_up_slip_for(store, visit_id, team_phone="021-1", institution="甲中心",
-                                        advice="".join(fb.guidance))
+    # The slip: what was measured, the classification in words, the next date, advice to the patient.
+    slip = printouts.follow_up_slip_for(store, visit_id, team_phone="021-1", institution="甲中心")
     res = store.resident(rid)
     birth = dt.date.fromisoformat(res["birth_date"])
-    expected = FollowUpSlip(
-        patient=Patient(name="张三", sex=res["sex"], age=age_on(birth, TODAY),
-                        record_number=res["record_number"], address=res["address"], phone=res["phone"]),
-        visit_date=TODAY, classification="控制不满意", next_visit_date=dt.date.fromisoformat(fb.next_visit_date),
-        advice="".join(fb.guidance), doctor="王医生", team_phone="021-1", programme="高血压患者健康管理",
-        institution="甲中心")
-    assert slip == expected
-    assert printouts.slip_bytes(printouts.PrinterConfig(width_mm=80), slip) == follow_up_slip(
-        expected, PrinterSettings(width=PaperWidth.MM80))
+    next_date = dt.date.fromisoformat(fb.next_visit_date)
+    assert slip.patient == Patient(name="张三", sex=res["sex"], age=age_on(birth, TODAY),
+                                   record_number=res["record_number"], address=res["address"], phone=res["phone"])
+    assert (slip.visit_date, slip.classification, slip.next_visit_date) == (TODAY, "控制不满意", next_date)
+    assert slip.measurements == (("血压", "185/112 mmHg"),)
+    assert slip.advice.startswith("您的情况需要紧急处理，请立即到上级医院就诊")  # to the patient, not the doctor
+    assert "本次血压控制不满意" in slip.advice and "劝其" not in slip.advice
+    assert (slip.doctor, slip.team_phone, slip.programme, slip.institution) == (
+        "王医生", "021-1", "高血压患者健康管理", "甲中心")
+    data = printouts.slip_bytes(printouts.PrinterConfig(width_mm=80), slip)
+    assert data == follow_up_slip(slip, PrinterSettings(width=PaperWidth.MM80))
+    weekday = "一二三四五六日"[next_date.weekday()]
+    for text in ("185/112 mmHg", "控制不满意", f"星期{weekday}", "您的情况需要紧急处理"):
+        assert text.encode("gb18030") in data, text
 
 
 def test_a_form_that_breaks_the_rules_is_not_signed(tablet_session, clinic):
@@ -169,3 +173,43 @@ def test_printer_settings_and_a_file_printer(tablet_session, tmp_path):
     with pytest.raises(PrinterOffline) as offline:
         printouts.send(printouts.PrinterConfig(connection="file", target=str(tmp_path / "no" / "dir")), b"x")
     assert "打印机" in str(offline.value)
+
+
+def test_a_visit_signed_offline_is_in_the_emergency_bucket_at_once(tablet_session, clinic):
+    store = tablet_session.store
+    rid = clinic.residents["A1-0-0"]
+    before = {i["resident_id"]: i["buckets"] for i in worklist.WorklistBuilder(store, TODAY).build().items}
+    assert rid not in before  # seen 40 days ago, next visit not due
+    draft = VisitDraft(store, rid, "hypertension", TODAY, doctor="王医生")
+    draft.apply_previous()
+    for name, value in (("symptoms", [1]), ("sbp", 185), ("dbp", 112)):
+        draft.set(name, value)
+    visit_id = draft.sign()
+    # Not synced: the server has not seen it; the tablet's own row carries the shared rules' decisions.
+    assert store.outbox_count() == 1 and store.visits(rid)[0]["pending"]
+    row = store.visit(visit_id)
+    assert (row["emergency"], row["referral"], row["classification"]) == (1, "urgent", 2)
+    [item] = [i for i in worklist.WorklistBuilder(store, TODAY).build().items if i["resident_id"] == rid]
+    assert item["buckets"][0] == "emergency" and "recheck" in item["buckets"]
+    assert item["urgency"] == 0
+    # Corrected offline to a controlled reading: out of the emergency bucket, again before any sync.
+    store.amend_visit(visit_id, {**row["form"], "sbp": 128, "dbp": 82, "classification": 1,
+                                 "next_visit_date": None}, "血压录错")
+    items = [i for i in worklist.WorklistBuilder(store, TODAY).build().items if i["resident_id"] == rid]
+    assert all("emergency" not in i["buckets"] for i in items)
+
+
+def test_the_tablet_worklist_walks_building_2_before_building_10(tmp_path):
+    store = Store(str(tmp_path / "route.sqlite"))
+    with store.transaction():
+        for n, (hid, address) in enumerate((("h10", "崂山路100弄10号101室"), ("h2", "崂山路100弄2号101室"),
+                                             ("h2b", "崂山路100弄2号1001室"), ("h9", "崂山路9弄1号101室"))):
+            store.db.execute("INSERT INTO households (id, committee_id, address) VALUES (?, 1, ?)", (hid, address))
+            store.db.execute("INSERT INTO residents (id, household_id, name, birth_date, status) "
+                             "VALUES (?, ?, ?, '1950-01-01', 'active')", (f"r-{hid}", hid, f"居民{n}"))
+            store.db.execute("INSERT INTO chronic_conditions (id, resident_id, condition, status) "
+                             "VALUES (?, ?, 'hypertension', 'managed')", (f"c-{hid}", f"r-{hid}"))
+    items = worklist.WorklistBuilder(store, TODAY).build().items
+    assert [i["address"] for i in items] == ["崂山路9弄1号101室", "崂山路100弄2号101室", "崂山路100弄2号1001室",
+                                             "崂山路100弄10号101室"]
+    store.close()

@@ -36,7 +36,8 @@ def main() -> int:
     from fieldapp.ui.app import FieldApp
     from fieldapp.ui.widgets import Btn
     from fieldapp.ui.worklist import WorklistRow
-    from gpcore.followup import age_on
+    from gpcore.followup import advice_for_patient_zh, age_on, bmi
+    from gpcore.followup.visits import HypertensionVisit
     from gpcore.followup.schedule import working_day_for
     from printing import FollowUpSlip, Patient, follow_up_slip
 
@@ -79,6 +80,17 @@ def main() -> int:
         field.insert_text(text)
         frames(1)
 
+    def pad_key(pad, key):
+        return next(w for w in pad.walk(restrict=True) if getattr(w, "key", None) == key)
+
+    def type_on_pad(pad, text):
+        # Typing the measured numbers: key presses through the keypad's buttons, not counted as taps.
+        for ch in text:
+            button = pad_key(pad, ch)
+            assert button.height >= 48 and not button.disabled, (ch, button.height)
+            button.trigger_action(duration=0)
+        frames(1)
+
     def walk(widget):
         yield widget
         for child in widget.children:
@@ -117,9 +129,23 @@ def main() -> int:
     form = app.manager.get_screen("followup")
     tap(form.previous_button, "沿用上次随访")
     tap(form.editors["symptoms"].by_value[1], "无症状")
-    for name, value in (("sbp", "185"), ("dbp", "112"), ("heart_rate", "80"), ("weight_kg", "68")):
-        focus(form.editors[name].input, f"{name} box")
-        type_into(form.editors[name].input, value)
+    # The numbers on the screen's keypad (no system keyboard): a tap on the first box, its digits, then
+    # 下一项 to the next box; the weight is the last visit's, offered on the keypad.
+    pad = form.ids.pad
+    focus(form.editors["sbp"].input, "sbp box")
+    assert pad.shown and pad.target is form.editors["sbp"].input and pad.height >= 4 * 48
+    assert pad.ids.point.disabled  # blood pressure is a whole number: no point key
+    for name, value in (("sbp", "185"), ("dbp", "112"), ("heart_rate", "80")):
+        assert pad.target is form.editors[name].input, (name, pad.target)
+        type_on_pad(pad, value)
+        assert form.editors[name].input.text == value
+        tap(pad_key(pad, "next"), "下一项 on the keypad")
+    assert pad.target is form.editors["weight_kg"].input and not pad.ids.point.disabled
+    assert pad.previous_text == "68", pad.previous_text
+    tap(pad_key(pad, "previous"), "上次 68 on the keypad")
+    assert form.editors["weight_kg"].input.text == "68" and form.draft.form["weight_kg"] == 68.0
+    tap(pad_key(pad, "hide"), "收起 the keypad")
+    assert not pad.shown and pad.height == 0
     assert form.emergency, form.summary
     banner = form.ids.banner
     assert banner.height > 0 and banner.opacity == 1
@@ -144,17 +170,23 @@ def main() -> int:
     res = session.store.resident(form.draft.resident_id)
     today = dt.date.today()
     birth = dt.date.fromisoformat(res["birth_date"])
+    next_date = working_day_for(today, today + dt.timedelta(days=14))[0]  # off weekends and holidays
+    signed = HypertensionVisit.from_dict(session.store.visit(form.visit_id)["form"])
+    # The slip as the record says it, built here by hand: what was measured, the classification in words,
+    # the next date, and advice to the patient for an uncontrolled emergency referred urgently.
+    advice = advice_for_patient_zh(signed, controlled=False, emergency=True, referral="urgent",
+                                   bmi=bmi(signed.weight_kg, signed.height_cm))
     expected = follow_up_slip(FollowUpSlip(
-        patient=Patient(name=res["name"], sex=res["sex"],
-                        age=age_on(birth, today),
+        patient=Patient(name=res["name"], sex=res["sex"], age=age_on(birth, today),
                         record_number=res["record_number"] or "", address=res["address"] or "",
                         phone=res["phone"] or ""),
-        visit_date=today, classification="控制不满意",
-        next_visit_date=working_day_for(today, today + dt.timedelta(days=14))[0],  # off weekends and holidays
-        advice="".join(form.feedback.guidance), doctor=session.me["full_name"],
-        team_phone=session.team.get("phone") or "", programme="高血压患者健康管理",
-        institution=session.center.get("name") or ""), printouts.PrinterConfig().settings())
-    assert printed == expected, "the printed bytes differ from printing.follow_up_slip of the same data"
+        visit_date=today, classification="控制不满意", next_visit_date=next_date, advice="\n".join(advice),
+        doctor=session.me["full_name"], team_phone=session.team.get("phone") or "",
+        programme="高血压患者健康管理", institution=session.center.get("name") or "",
+        measurements=(("血压", "185/112 mmHg"),)), printouts.PrinterConfig().settings())
+    assert printed == expected, "the printed bytes differ from printing.follow_up_slip of the record's slip"
+    for text in ("185/112 mmHg", "控制不满意", "星期" + "一二三四五六日"[next_date.weekday()], "您的情况需要紧急处理"):
+        assert text.encode("gb18030") in printed, text
     result["slip_bytes"] = len(printed)
 
     # 5. Sync from the sync screen; the worker reports through Clock.
@@ -177,7 +209,13 @@ def main() -> int:
     tap(rows[0], "更正 on the visit")
     amend = app.manager.get_screen("followup")
     assert amend.amending and amend.editors["sbp"].input.text == "185"
-    type_into(amend.editors["sbp"].input, "175")
+    focus(amend.editors["sbp"].input, "sbp box of the amendment")
+    focus(amend.editors["weight_kg"].input, "weight box of the amendment")
+    focus(amend.editors["sbp"].input, "back to the sbp box")  # the keypad follows the box tapped last
+    assert amend.ids.pad.target is amend.editors["sbp"].input and not amend.editors["weight_kg"].input.focus
+    tap(pad_key(amend.ids.pad, "clear"), "清空 on the keypad")
+    type_on_pad(amend.ids.pad, "175")
+    assert amend.editors["sbp"].input.text == "175"
     tap(amend.sign_button, "提交更正 without a reason")
     assert not amend.signed and amend.status == "请填写更正原因（至少2个字）。"  # the reason is required
     type_into(amend.reason, "血压录错，复测为175/112")

@@ -325,3 +325,16 @@ def test_every_registry_entry_has_a_status_row(fu, as_user, session):
     assert all(row.visit_date is None for row in rows.values())
     assert (fu.w.residents["A1-1-1"], "hypertension") in rows and len(entries) >= 3
     _rebuilt_agrees(session)
+
+
+def test_route_order_reads_building_numbers_as_numbers(fu, as_user, session):
+    from server.households.models import Household
+    _scene(fu, as_user, session)
+    # 张三's household renumbered 10号: as text "A1路10号" sorts before "A1路2号"; on the walk it comes after.
+    household = session.get(Household, session.get(Resident, fu.w.residents["A1-0-0"]).household_id)
+    assert household.address.startswith("A1路1号")
+    household.address = household.address.replace("A1路1号", "A1路10号")
+    session.commit()
+    overdue = [(i["name"], i["address"]) for i in as_user("gp-a1").get("/api/v1/worklist").get_json()["items"]
+               if i["buckets"] == ["overdue"]]
+    assert [name for name, _ in overdue] == ["王五", "张三"], overdue

@@ -35,14 +35,17 @@ def test_a_visit_saved_offline_is_signed_by_the_server_rules(world, tablet, as_u
     assert "pregnant" in male_pregnant.value.errors and store.outbox_count() == 0
     vid = store.save_visit(rid, "hypertension", visit_form(VISIT_DAY, sbp=182, dbp=112))
     [local] = store.visits(rid)
-    assert (local["id"], local["pending"], local["sbp"], local["classification"]) == (vid, True, 182, None)
+    # Unsigned by the server yet, the local row already carries the shared rules' decisions (gpcore's
+    # record_decisions), so the worklist puts an emergency in its bucket at once.
+    assert (local["id"], local["pending"], local["sbp"], local["classification"], local["emergency"]) == (
+        vid, True, 182, 2, 1)
     result = engine.sync()
     assert result.synced and result.pushed == {"applied": 1}
     from server.followups.models import FollowUp
     row = session.get(FollowUp, vid)
     assert row.signed_by == world.users["gp-a1"] and row.classification is not None
     [signed] = store.visits(rid)
-    # The server's decisions came back with the answer (the tablet never decides them for the record).
+    # The server's decisions came back with the answer and replaced the tablet's (the same rules agree).
     assert signed["pending"] is False and signed["classification"] == row.classification
     assert signed["emergency"] == row.emergency and signed["received_at"]
     with pytest.raises(StoreError):
