@@ -72,7 +72,10 @@ def _before_sync():
     device_id = device_header()
     if device_id is None:
         return None
-    report = _report()
+    try:
+        report, bad = _report(), None
+    except Invalid as err:  # a lost tablet is still told so, whatever else it sent
+        report, bad = services.Report(), err
     actor = _signed_in()
     session = db.session()
     contact = services.sync_contact(session, actor, device_id, report, utcnow())
@@ -80,6 +83,8 @@ def _before_sync():
     g.sync_device = (device_id, contact)
     if contact.refusal is not None:
         raise contact.refusal
+    if bad is not None:
+        raise bad
     return None
 
 

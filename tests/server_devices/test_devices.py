@@ -20,10 +20,11 @@ def key_bytes(text):
     return raw
 
 
-def test_first_enrolment_makes_keys_and_the_team_shares_them(world, as_user, session):
+def test_first_enrolment_makes_keys_and_the_team_shares_them(world, as_user, session, caplog):
     from server.audit.models import AuditEvent
     from server.devices.models import Device
 
+    caplog.set_level("DEBUG")
     first = enrol(as_user, "gp-a1")
     assert first.status_code == 201, first.get_json()
     got = first.get_json()
@@ -46,9 +47,17 @@ def test_first_enrolment_makes_keys_and_the_team_shares_them(world, as_user, ses
     for key in (secret, escrow):
         assert key not in base64.b64decode(stored[3:]) and base64.b64encode(key) not in stored
     assert (row.app_version, row.store_version, row.model) == ("1.4.1", 9, "Lenovo TB-X606F")
+    assert got["device_secret"] not in caplog.text and got["escrow_key"] not in caplog.text
     logged = session.scalars(select(AuditEvent).where(AuditEvent.entity == "device")).all()
     assert [(e.action, e.username, e.detail["created"]) for e in logged] == [
         ("device_enrol", "gp-a1", True), ("device_enrol", "nurse-a1", False), ("device_enrol", "gp-a1", False)]
+
+
+def test_a_changed_server_secret_is_a_clear_conflict_not_a_crash(world, as_user, clean_app):
+    dev = enrol(as_user, "gp-a1").get_json()["device_id"]
+    clean_app.config["DEVICE_KEYS_SECRET"] = "another-secret-of-forty-characters-xxxxx"
+    r = enrol(as_user, "nurse-a1", dev)
+    assert r.status_code == 409 and r.get_json()["code"] == "device_keys_unreadable"
 
 
 def test_keys_do_not_open_with_another_server_secret_or_on_another_row():

@@ -113,7 +113,9 @@ def test_lost_refuses_a_push_and_the_registry_keeps_the_waiting_count(world, enr
     for path in ("/api/v1/sync/pull", "/api/v1/sync/pull?cursor=x", "/api/v1/sync/conflicts"):
         r = as_user("gp-a1").get(path, headers={"X-Device-Id": store.device_id, "Accept-Language": "zh"})
         assert r.status_code == 403 and r.get_json()["code"] == "device_lost" and "挂失" in r.get_json()["message"]
-    # Even with an expired or missing sign-in, the tablet learns it must wipe.
+    # Even with an expired or missing sign-in, or a header it got wrong, the tablet learns it must wipe.
+    r = as_user("gp-a1").get("/api/v1/sync/pull", headers={"X-Device-Id": store.device_id, "X-Pending-Changes": "?"})
+    assert r.status_code == 403 and r.get_json()["code"] == "device_lost"
     r = tab.client.get("/api/v1/sync/pull", headers={"X-Device-Id": store.device_id})
     assert r.status_code == 403 and r.get_json()["code"] == "device_lost"
 
