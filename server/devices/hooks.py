@@ -76,25 +76,24 @@ def _before_sync():
         report, bad = _report(), None
     except Invalid as err:  # a lost tablet is still told so, whatever else it sent
         report, bad = services.Report(), err
-    actor = _signed_in()
     session = db.session()
-    contact = services.sync_contact(session, actor, device_id, report, utcnow())
-    session.commit()  # what the tablet reported stays even when it is refused below
-    g.sync_device = (device_id, contact)
+    contact = services.sync_contact(session, _signed_in(), device_id, report, utcnow())
+    g.sync_device = contact
     if contact.refusal is not None:
+        session.commit()  # what the refused tablet reported stays in the registry
         raise contact.refusal
     if bad is not None:
         raise bad
+    # Otherwise the contact commits with the view's own transaction: recorded only when the request is
+    # served (an error rolls it back), at no commit of its own.
     return None
 
 
 def _after_sync(response):
-    device_id, contact = g.pop("sync_device", (None, None))
+    contact = g.pop("sync_device", None)
     if contact is None or contact.state is None:
         return response
     response.headers["X-Device-State"] = contact.state
     if contact.recorded and contact.refusal is None and response.status_code < 400:
-        session = db.session()
-        services.synced(session, device_id, utcnow())
-        session.commit()
+        db.session().commit()  # a view that only reads (conflicts) committed nothing; after a commit, a no-op
     return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from gpcore import devices as rules
@@ -143,8 +143,9 @@ class Contact:
 
 def sync_contact(session: Session, actor: Actor | None, device_id: str, report: Report,
                  now: dt.datetime) -> Contact:
-    """Record a sync request from a tablet. The caller commits what was recorded before answering the
-    refusal, so a lost tablet's last reported waiting changes stay in the registry. The state is told to
+    """Record a sync request from a tablet (its last sync too, for the caller to commit only with a served
+    request). The caller commits what was recorded before answering the refusal, so a lost tablet's last
+    reported waiting changes stay in the registry. The state is told to
     anyone who names the tablet (a lost one learns it must wipe even when its sign-in has expired), but only
     a signed-in member of its own team is recorded."""
     device = session.get(Device, device_id)
@@ -156,12 +157,9 @@ def sync_contact(session: Session, actor: Actor | None, device_id: str, report: 
     refusal = _refusal(device)
     if refusal is None and actor is not None and uses_tablets(actor) and not ours:
         refusal = _other_team()
+    if ours and refusal is None:
+        device.last_sync_at = now  # committed only with a request that was served
     return Contact(device.state, refusal, ours)
-
-
-def synced(session: Session, device_id: str, now: dt.datetime) -> None:
-    """A sync request of this tablet was served."""
-    session.execute(update(Device).where(Device.id == device_id).values(last_sync_at=now))
 
 
 def give_order(session: Session, actor: Actor, device_id: str, order: str, reason: str | None,
