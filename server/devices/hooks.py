@@ -78,14 +78,14 @@ def _before_sync():
         report, bad = services.Report(), err
     session = db.session()
     contact = services.sync_contact(session, _signed_in(), device_id, report, utcnow())
+    session.commit()  # end the look-up's read: the view starts a transaction of its own
     g.sync_device = contact
     if contact.refusal is not None:
+        services.record_contact(session, contact, None)
         session.commit()  # what the refused tablet reported stays in the registry
         raise contact.refusal
     if bad is not None:
         raise bad
-    # Otherwise the contact commits with the view's own transaction: recorded only when the request is
-    # served (an error rolls it back), at no commit of its own.
     return None
 
 
@@ -94,6 +94,9 @@ def _after_sync(response):
     if contact is None or contact.state is None:
         return response
     response.headers["X-Device-State"] = contact.state
-    if contact.recorded and contact.refusal is None and response.status_code < 400:
-        db.session().commit()  # a view that only reads (conflicts) committed nothing; after a commit, a no-op
+    if contact.refusal is None and contact.values is not None and response.status_code < 500:
+        # One short write after the view's own transaction ended (a pull stays a pure reader meanwhile).
+        session = db.session()
+        services.record_contact(session, contact, utcnow() if response.status_code < 400 else None)
+        session.commit()
     return response

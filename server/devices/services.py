@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from gpcore import devices as rules
@@ -80,16 +80,21 @@ def _refusal(device: Device):
     return _lost() if device.state == rules.LOST else _wiped()
 
 
-def _note_contact(device: Device, actor: Actor, report: Report, now: dt.datetime) -> None:
-    device.last_contact_at = now
-    device.last_user_id = actor.user_id
+def _contact_values(state: str, kept: int | None, actor: Actor, report: Report, now: dt.datetime) -> dict:
+    """The registry columns a member's contact sets (`kept`: the waiting count the row holds now)."""
+    values = {"last_contact_at": now, "last_user_id": actor.user_id}
     if report.pending_changes is not None:
-        device.pending_changes = rules.waiting_to_keep(device.state, device.pending_changes, report.pending_changes)
-        device.pending_reported_at = now
+        values.update(pending_changes=rules.waiting_to_keep(state, kept, report.pending_changes),
+                      pending_reported_at=now)
     for field in ("app_version", "store_version", "model"):
-        value = getattr(report, field)
-        if value is not None:
-            setattr(device, field, value)
+        if getattr(report, field) is not None:
+            values[field] = getattr(report, field)
+    return values
+
+
+def _note_contact(device: Device, actor: Actor, report: Report, now: dt.datetime) -> None:
+    for column, value in _contact_values(device.state, device.pending_changes, actor, report, now).items():
+        setattr(device, column, value)
 
 
 def enrol(session: Session, actor: Actor, device_id: str, report: Report, server_secret: str,
@@ -134,32 +139,40 @@ def enrol(session: Session, actor: Actor, device_id: str, report: Report, server
 @dataclass(frozen=True)
 class Contact:
     """A sync request's tablet as the registry knows it: its state (None: not enrolled), the refusal to
-    answer with (None: go on), and whether its report was recorded (a member of its own team signed in)."""
+    answer with (None: go on), and what to record of it (None: nothing, as the caller is no signed-in
+    member of its team)."""
 
+    device_id: str
     state: str | None
     refusal: Exception | None = None
-    recorded: bool = False
+    values: dict | None = None
 
 
 def sync_contact(session: Session, actor: Actor | None, device_id: str, report: Report,
                  now: dt.datetime) -> Contact:
-    """Record a sync request from a tablet (its last sync too, for the caller to commit only with a served
-    request). The caller commits what was recorded before answering the refusal, so a lost tablet's last
-    reported waiting changes stay in the registry. The state is told to
-    anyone who names the tablet (a lost one learns it must wipe even when its sign-in has expired), but only
-    a signed-in member of its own team is recorded."""
+    """Look a sync request's tablet up and decide: refuse it (lost, wiped, another team's member) or let it
+    through. It writes nothing: the caller records the contact (record_contact) in a short transaction of its
+    own, not in the view's (a pull stays a pure reader until its end). The state is told to anyone who names
+    the tablet (a lost one learns it must wipe even when its sign-in has expired); only a signed-in member of
+    its own team is recorded."""
     device = session.get(Device, device_id)
     if device is None:
-        return Contact(None)
+        return Contact(device_id, None)
     ours = actor is not None and uses_tablets(actor) and actor.team_id == device.team_id
-    if ours:
-        _note_contact(device, actor, report, now)
     refusal = _refusal(device)
     if refusal is None and actor is not None and uses_tablets(actor) and not ours:
         refusal = _other_team()
-    if ours and refusal is None:
-        device.last_sync_at = now  # committed only with a request that was served
-    return Contact(device.state, refusal, ours)
+    values = _contact_values(device.state, device.pending_changes, actor, report, now) if ours else None
+    return Contact(device_id, device.state, refusal, values)
+
+
+def record_contact(session: Session, contact: Contact, synced_at: dt.datetime | None) -> None:
+    """Write what a tablet's request reported; with synced_at, the request was served (its last sync)."""
+    values = dict(contact.values or {})
+    if synced_at is not None:
+        values["last_sync_at"] = synced_at
+    if values:
+        session.execute(update(Device).where(Device.id == contact.device_id).values(**values))
 
 
 def give_order(session: Session, actor: Actor, device_id: str, order: str, reason: str | None,

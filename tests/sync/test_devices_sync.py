@@ -169,3 +169,19 @@ def test_a_disabled_member_is_cut_off_at_the_next_sync(world, as_user, session):
     r = nurse.post("/api/v1/devices/enrol", json={"device_id": dev, "model": "m", "app_version": "1",
                                                    "store_version": 3})
     assert r.status_code == 401
+
+
+@pytest.mark.commits
+def test_recording_leaves_the_pull_a_pure_reader(world, as_user, clean_app):
+    """With real commits: the pull makes the server epoch in a short transaction of its own on first use; a
+    contact written in the view's transaction held SQLite's write lock then ("database is locked", a 500)."""
+    from server.devices.models import Device
+
+    dev = str(uuid.uuid4())
+    assert as_user("gp-a1").post("/api/v1/devices/enrol", json={
+        "device_id": dev, "model": "m", "app_version": "1.0", "store_version": 3}).status_code == 201
+    r = as_user("gp-a1").get("/api/v1/sync/pull", headers={"X-Device-Id": dev, "X-Pending-Changes": "2"})
+    assert r.status_code == 200, r.get_json()
+    with clean_app.app_context():
+        row = clean_app.extensions["db_sessionmaker"]().get(Device, dev)
+        assert row.pending_changes == 2 and row.last_sync_at is not None
