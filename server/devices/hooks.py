@@ -94,7 +94,7 @@ def _after_sync(response):
     if contact is None or contact.state is None:
         return response
     response.headers["X-Device-State"] = contact.state
-    if contact.refusal is None and contact.values is not None and response.status_code < 500:
+    if contact.refusal is None and (contact.values or contact.sync_due) and response.status_code < 500:
         # One short write after the view's own transaction ended (a pull stays a pure reader meanwhile).
         session = db.session()
         services.record_contact(session, contact, utcnow() if response.status_code < 400 else None)

@@ -3,7 +3,7 @@ registry, center staff's orders (retire, lost), the tablet's confirmation that i
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
@@ -86,9 +86,9 @@ def _contact_values(state: str, kept: int | None, actor: Actor, report: Report, 
     if report.pending_changes is not None:
         values.update(pending_changes=rules.waiting_to_keep(state, kept, report.pending_changes),
                       pending_reported_at=now)
-    for field in ("app_version", "store_version", "model"):
-        if getattr(report, field) is not None:
-            values[field] = getattr(report, field)
+    for column in ("app_version", "store_version", "model"):
+        if getattr(report, column) is not None:
+            values[column] = getattr(report, column)
     return values
 
 
@@ -136,16 +136,28 @@ def enrol(session: Session, actor: Actor, device_id: str, report: Report, server
     return Enrolment(device, False, secret, escrow)
 
 
+# A sync is a burst of requests (push batches, pull pages: dozens on a first download). The registry's
+# times are kept to the minute: a request writes only what changed, and the times when a minute old, so a
+# burst costs one write instead of one commit a request.
+REFRESH = dt.timedelta(minutes=1)
+_TIMES = ("last_contact_at", "pending_reported_at")
+
+
 @dataclass(frozen=True)
 class Contact:
     """A sync request's tablet as the registry knows it: its state (None: not enrolled), the refusal to
-    answer with (None: go on), and what to record of it (None: nothing, as the caller is no signed-in
-    member of its team)."""
+    answer with (None: go on), what to record of it (empty: nothing new, or the caller is no signed-in
+    member of its team) and whether its last sync is due to be written once the request is served."""
 
     device_id: str
     state: str | None
     refusal: Exception | None = None
-    values: dict | None = None
+    values: dict = field(default_factory=dict)
+    sync_due: bool = False
+
+
+def _stale(at: dt.datetime | None, now: dt.datetime) -> bool:
+    return at is None or now - at >= REFRESH
 
 
 def sync_contact(session: Session, actor: Actor | None, device_id: str, report: Report,
@@ -162,14 +174,19 @@ def sync_contact(session: Session, actor: Actor | None, device_id: str, report: 
     refusal = _refusal(device)
     if refusal is None and actor is not None and uses_tablets(actor) and not ours:
         refusal = _other_team()
-    values = _contact_values(device.state, device.pending_changes, actor, report, now) if ours else None
-    return Contact(device_id, device.state, refusal, values)
+    if not ours:
+        return Contact(device_id, device.state, refusal)
+    values = _contact_values(device.state, device.pending_changes, actor, report, now)
+    changed = any(getattr(device, k) != v for k, v in values.items() if k not in _TIMES)
+    if not changed and not _stale(device.last_contact_at, now):
+        values = {}
+    return Contact(device_id, device.state, refusal, values, sync_due=bool(values) or _stale(device.last_sync_at, now))
 
 
 def record_contact(session: Session, contact: Contact, synced_at: dt.datetime | None) -> None:
     """Write what a tablet's request reported; with synced_at, the request was served (its last sync)."""
-    values = dict(contact.values or {})
-    if synced_at is not None:
+    values = dict(contact.values)
+    if synced_at is not None and contact.sync_due:
         values["last_sync_at"] = synced_at
     if values:
         session.execute(update(Device).where(Device.id == contact.device_id).values(**values))

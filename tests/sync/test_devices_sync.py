@@ -185,3 +185,32 @@ def test_recording_leaves_the_pull_a_pure_reader(world, as_user, clean_app):
     with clean_app.app_context():
         row = clean_app.extensions["db_sessionmaker"]().get(Device, dev)
         assert row.pending_changes == 2 and row.last_sync_at is not None
+
+
+def test_a_burst_of_requests_writes_what_changed_and_the_times_to_the_minute(world, as_user, session):
+    from server.devices.models import Device
+
+    dev = str(uuid.uuid4())
+    assert as_user("gp-a1").post("/api/v1/devices/enrol", json={
+        "device_id": dev, "model": "m", "app_version": "1.0", "store_version": 3}).status_code == 201
+    gp = as_user("gp-a1")
+
+    def pull(pending):
+        r = gp.get("/api/v1/sync/pull", headers={"X-Device-Id": dev, "X-Pending-Changes": str(pending)})
+        assert r.status_code == 200
+        session.expire_all()
+        return session.get(Device, dev)
+
+    first = pull(5)
+    contact, synced = first.last_contact_at, first.last_sync_at
+    assert first.pending_changes == 5 and synced is not None
+    again = pull(5)  # the same report within the minute: nothing written
+    assert (again.last_contact_at, again.last_sync_at) == (contact, synced)
+    changed = pull(0)  # a new count is written at once, with the times
+    assert changed.pending_changes == 0 and changed.last_contact_at > contact and changed.last_sync_at > synced
+    # A minute later the same report refreshes the times.
+    an_hour_ago = changed.last_contact_at - dt.timedelta(hours=1)
+    session.execute(Device.__table__.update().values(last_contact_at=an_hour_ago, last_sync_at=an_hour_ago))
+    session.commit()
+    later = pull(0)
+    assert later.last_contact_at > an_hour_ago and later.last_sync_at > an_hour_ago
