@@ -31,7 +31,7 @@ class StateError(ValueError):
 
 
 def after_order(state: str, order: str) -> str:
-    """The state a tablet in `state` moves to on center staff's `order` (retire | lost); StateError if none."""
+    """The state a tablet in `state` moves to on center staff's `order` (retire | lost); else StateError."""
     if order not in _ORDER_FROM:
         raise ValueError(f"unknown order {order!r}")
     to = _ORDER_FROM[order].get(state)
@@ -52,7 +52,7 @@ def after_wipe(state: str) -> str:
 
 
 def receives_keys(state: str) -> bool:
-    """Only an active tablet gets its device secret and escrow key (a retiring one has no new sign-in to open)."""
+    """Only an active tablet gets its device secret and escrow key (a retiring one opens no new sign-in)."""
     return state == ACTIVE
 
 

@@ -26,7 +26,7 @@ def _server_secret() -> str:
 @blp.response(200, EnrolAnswerSchema)
 @blp.alt_response(201, schema=EnrolAnswerSchema, description="First enrolment of this tablet")
 def enrol(body):
-    """Enrol this tablet for your team (on an online sign-in); an active one gets its device secret and escrow key."""
+    """Enrol this tablet for your team on an online sign-in; an active one gets its secret and escrow key."""
     session = db.session()
     report = services.Report(model=body["model"], app_version=body["app_version"],
                              store_version=body["store_version"])
@@ -70,7 +70,7 @@ def _order(device_id: str, order: str, body: dict):
 @blp.arguments(OrderSchema)
 @blp.response(200, DeviceSchema)
 def retire(body, device_id):
-    """Retire a tablet: its waiting changes are accepted at its next contact, then it wipes itself (logged)."""
+    """Retire a tablet: its waiting changes are taken at its next contact, then it wipes itself (logged)."""
     return _order(device_id, "retire", body)
 
 

@@ -19,7 +19,7 @@ class EnrolAnswerSchema(Schema):
     device_id = ma.fields.String()
     state = ma.fields.String(metadata={"description": "active | retire (lost: 403 device_lost)"})
     team_id = ma.fields.Integer()
-    device_secret = ma.fields.String(metadata={"description": "base64 of 32 bytes; only for an active device"})
+    device_secret = ma.fields.String(metadata={"description": "base64, 32 bytes; only for an active device"})
     escrow_key = ma.fields.String(metadata={"description": "base64 of 32 bytes; only for an active device"})
 
 
@@ -37,11 +37,13 @@ class DeviceSchema(Schema):
     last_user = ma.fields.String(allow_none=True)
     last_contact_at = ma.fields.AwareDateTime(allow_none=True)
     last_sync_at = ma.fields.AwareDateTime(allow_none=True)
-    pending_changes = ma.fields.Integer(allow_none=True, metadata={"description": "waiting in its outbox, as last reported"})
+    pending_changes = ma.fields.Integer(allow_none=True,
+                                        metadata={"description": "waiting in its outbox, as last reported"})
     pending_reported_at = ma.fields.AwareDateTime(allow_none=True)
     state_changed_at = ma.fields.AwareDateTime(allow_none=True)
     state_changed_by = ma.fields.String(allow_none=True)
-    pending_at_order = ma.fields.Integer(allow_none=True, metadata={"description": "waiting when retire/lost was ordered"})
+    pending_at_order = ma.fields.Integer(allow_none=True,
+                                         metadata={"description": "waiting when retire/lost was ordered"})
     wiped_at = ma.fields.AwareDateTime(allow_none=True)
 
 

@@ -99,15 +99,17 @@ def _note_contact(device: Device, actor: Actor, report: Report, now: dt.datetime
 
 def enrol(session: Session, actor: Actor, device_id: str, report: Report, server_secret: str,
           now: dt.datetime) -> Enrolment:
-    """Register a tablet on a team member's online sign-in (first time: make its keys), or enrol one more member
-    of the same team on it; an active tablet gets its keys, a retiring one none; lost/wiped/another team's: refused."""
+    """Register a tablet on a team member's online sign-in (first time: make its keys), or enrol one more
+    member of the same team on it; an active tablet gets its keys, a retiring one none; a lost or wiped one, or
+    another team's member, is refused."""
     team_id = require_team_member(actor, "Only a member of a GP team enrols a tablet.")
     device = session.get(Device, device_id, with_for_update=True)
     if device is None:
         team = session.get(Team, team_id)
         secret, escrow = keys.new_keys()
         device = Device(id=device_id, team_id=team_id, center_id=team.center_id, state=rules.ACTIVE,
-                        model=report.model, app_version=report.app_version, store_version=report.store_version,
+                        model=report.model, app_version=report.app_version,
+                        store_version=report.store_version,
                         sealed_keys=keys.seal(server_secret, device_id, secret, escrow), enrolled_at=now,
                         enrolled_by=actor.user_id)
         session.add(device)
@@ -180,7 +182,8 @@ def sync_contact(session: Session, actor: Actor | None, device_id: str, report: 
     changed = any(getattr(device, k) != v for k, v in values.items() if k not in _TIMES)
     if not changed and not _stale(device.last_contact_at, now):
         values = {}
-    return Contact(device_id, device.state, refusal, values, sync_due=bool(values) or _stale(device.last_sync_at, now))
+    sync_due = bool(values) or _stale(device.last_sync_at, now)
+    return Contact(device_id, device.state, refusal, values, sync_due)
 
 
 def record_contact(session: Session, contact: Contact, synced_at: dt.datetime | None) -> None:
@@ -206,7 +209,8 @@ def give_order(session: Session, actor: Actor, device_id: str, order: str, reaso
     device.pending_at_order = device.pending_changes
     audit.record(session, actor, f"device_{order}", "device", device_id, detail={
         "team_id": device.team_id, "pending_changes": device.pending_changes,
-        "pending_reported_at": _iso(device.pending_reported_at), "last_contact_at": _iso(device.last_contact_at),
+        "pending_reported_at": _iso(device.pending_reported_at),
+        "last_contact_at": _iso(device.last_contact_at),
         "reason": reason})
     return device
 
@@ -243,7 +247,8 @@ def _rows():
                    Device.model, Device.app_version, Device.store_version, Device.enrolled_at,
                    enrolled_by.full_name.label("enrolled_by"), last_user.full_name.label("last_user"),
                    Device.last_contact_at, Device.last_sync_at, Device.pending_changes,
-                   Device.pending_reported_at, Device.state_changed_at, changed_by.full_name.label("state_changed_by"),
+                   Device.pending_reported_at, Device.state_changed_at,
+                   changed_by.full_name.label("state_changed_by"),
                    Device.pending_at_order, Device.wiped_at)
             .join(Team, Team.id == Device.team_id)
             .join(enrolled_by, enrolled_by.id == Device.enrolled_by)
