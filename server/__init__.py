@@ -20,6 +20,7 @@ def _blueprints():
     from .auth.routes import blp as auth, users_blp
     from .console.referral_pages import blp as referral_console
     from .console.routes import blp as console
+    from .devices.routes import blp as devices
     from .directory.routes import blp as directory
     from .followups.routes import blp as followups
     from .health import blp as health
@@ -32,7 +33,7 @@ def _blueprints():
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals, referral_metrics]
+                      directory, referrals, devices, referral_metrics]
     return api_blueprints, [console, referral_console, health]
 
 

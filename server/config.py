@@ -52,6 +52,8 @@ def from_env(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gpoutreach.db'}"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY", DEV_SECRET),
+        # Seals the tablets' device secrets and escrow keys at rest (server/devices/keys.py); unset: SECRET_KEY.
+        "DEVICE_KEYS_SECRET": env.get("DEVICE_KEYS_SECRET") or None,
         "JWT_ACCESS_TOKEN_EXPIRES": _minutes("ACCESS_TOKEN_MINUTES", 30),
         "JWT_REFRESH_TOKEN_EXPIRES": _minutes("REFRESH_TOKEN_MINUTES", 60 * 24 * 14),
         "JWT_TOKEN_LOCATION": ["headers"],

@@ -89,3 +89,9 @@ def test_tablet():
                   "resident opened with charts, drawn", "live rules feedback per keystroke", "peak RSS"):
         assert re.search(rf"{label}\s*: median\s+[\d.]+", out), out
     assert re.search(r"worklist items [1-9]", out), out
+
+
+def test_devices():
+    out = smoke("bench_devices.py")  # SQLite in a temporary folder of its own: no PostgreSQL needed
+    assert re.search(r"with X-Device-Id +median +[\d.]+ ms", out)
+    assert re.search(r"the device protocol adds -?[\d.]+ ms at the median", out)
