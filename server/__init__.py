@@ -25,12 +25,13 @@ def _blueprints():
     from .households.routes import blp as households
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
+    from .notifications.routes import blp as notifications
     from .org.routes import blp as org
     from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals]
+                      directory, referrals, notifications]
     return api_blueprints, [console, health]
 
 

@@ -246,3 +246,12 @@ def addressable_specialist(user) -> bool:
 def specialist_accounts(role_col):
     """A WHERE clause on users: specialist accounts (the directory lists only them)."""
     return role_col == SPECIALIST
+
+
+# --- notifications (issue 13) ---------------------------------------------------------------------
+# The inbox is the caller's own (user_id == the caller). SMS delivery status: the messages sent to the
+# caller's own phone, and those about the cases and residents of the team or center the caller sees.
+
+def sms_visible(actor: Actor, user_col, team_col, center_col):
+    """A WHERE clause on the SMS outbox: admin all; a team's and a center's own; anyone's own messages."""
+    return or_(user_col == actor.user_id, rows_visible(actor, team_col, center_col))

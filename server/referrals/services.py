@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gpcore import health_file as hf
 from gpcore import referral as rules
 from gpcore.followup import codes
+from gpcore.referral.machine import TEAM
 
 from ..api import etag_of
 from ..audit import services as audit
@@ -25,6 +26,7 @@ from ..followups.models import FollowUp
 from ..followups.services import effective
 from ..households.models import Resident
 from ..labs.models import LabReport
+from ..notifications import triggers as notify
 from ..org.models import Center, Hospital, Team
 from ..scope import (Actor, addressable_specialist, referrals_visible, require_referral,
                      require_referral_sender)
@@ -357,6 +359,8 @@ def _post(session: Session, actor: Actor, row: Referral, kind: str, text: str | 
     message = ReferralMessage(referral_id=row.id, author_id=actor.user_id, author_name=author.full_name,
                               author_role=actor.role, kind=kind, text=text, state_after=row.state)
     session.add(message)
+    notify.referral_event(session, actor.user_id, author.full_name, row, kind, text,  # inbox, SMS: same transaction
+                          team_side=TEAM in rules.relations(case_of(row), party(actor)))
     return message
 
 

@@ -474,3 +474,52 @@ def test_referral_lists_hold_only_what_the_user_may_see(user, scene, as_user):
         assert {a["resident_id"] for a in answers} <= visible_residents
     for path in ("/api/v1/directory/departments", "/api/v1/directory/specialists"):
         assert c.get(path).status_code == 200
+
+
+# --- notifications (issue 13 item 5) ----------------------------------------------------------------
+# The inbox is the caller's own: each role sees its own notices only and cannot mark another's read. SMS
+# delivery status is a list scoped like the cases: a team's and a center's own, and one's own messages.
+SELF += ("GET /api/v1/inbox", "GET /api/v1/inbox/unread-count", "POST /api/v1/inbox/{item_id}/read",
+         "POST /api/v1/inbox/read-all")
+LISTS += ("GET /api/v1/notifications/sms",)
+
+
+@pytest.mark.parametrize("user", REFERRAL_USERS)
+def test_inbox_and_sms_status_by_role(user, scene, as_user, session):
+    from server.auth.models import User
+    from server.notifications import services as notify
+    from server.notifications.models import InboxItem
+
+    session.get(User, scene.users["spec-x"]).phone = "13900000009"
+    for key in REFERRAL_GP:  # the scene's cases were sent before the phone: a text per team as if urgent
+        notify.queue_sms(session, topic="urgent_referral", phone="13900000009", text="scope",
+                         user_id=scene.users["spec-x"], referral_id=scene.referrals[key], team_id=scene.teams[key],
+                         center_id=scene.centers[CENTER_OF[key]])
+    session.commit()
+    c = as_user(user)
+    items = c.get("/api/v1/inbox?page_size=500").get_json()["items"]
+    owners = {session.get(InboxItem, i["id"]).user_id for i in items}
+    assert owners <= {scene.users[user]}, user
+    # spec-x got one notice per team's case; each sending team's other member (the nurse) was told nothing
+    # (creation tells the specialist side only).
+    assert len(items) == (3 if user == "spec-x" else 0), (user, items)
+    others = session.scalars(select_inbox_not_of(scene.users[user])).all()
+    for other in others:
+        r = c.post(f"/api/v1/inbox/{other}/read")
+        assert r.status_code == 404, (user, r.get_json())
+    assert c.post("/api/v1/inbox/read-all").status_code == 200
+    session.expire_all()
+    assert all(session.get(InboxItem, i).read_at is None for i in others)
+    got = {m["referral_id"] for m in c.get("/api/v1/notifications/sms?page_size=500").get_json()["items"]}
+    if user in ("admin", "spec-x"):
+        expected = {scene.referrals[k] for k in REFERRAL_GP}
+    else:
+        expected = {scene.referrals[k] for k in REFERRAL_GP if k in VISIBLE[user]}
+    assert got == expected, user
+
+
+def select_inbox_not_of(user_id):
+    from sqlalchemy import select
+
+    from server.notifications.models import InboxItem
+    return select(InboxItem.id).where(InboxItem.user_id != user_id)
