@@ -27,11 +27,12 @@ def _blueprints():
     from .labs.routes import blp as labs
     from .notifications.routes import blp as notifications
     from .org.routes import blp as org
+    from .referrals.attachment_routes import blp as referral_attachments
     from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals, notifications]
+                      directory, referrals, referral_attachments, notifications]
     return api_blueprints, [console, health]
 
 

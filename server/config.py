@@ -59,6 +59,10 @@ def from_env(overrides: dict | None = None) -> dict:
         "MAX_JSON_BYTES": int(env.get("MAX_JSON_BYTES", 4 * 1024 * 1024)),
         "MAX_IMPORT_BYTES": int(env.get("MAX_IMPORT_BYTES", 51 * 1024 * 1024)),
         "MAX_LAB_MESSAGE_BYTES": int(env.get("MAX_LAB_MESSAGE_BYTES", 8 * 1024 * 1024)),
+        # A referral's image (server/referrals/attachments.py): the image itself (422/413 beyond), and the
+        # upload's body with its multipart envelope and caption (413 before anything is read).
+        "MAX_ATTACHMENT_BYTES": int(env.get("MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024)),
+        "MAX_ATTACHMENT_BODY_BYTES": int(env.get("MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024)) + 64 * 1024,
         "TEAM_CAPACITY_MIN": int(env.get("TEAM_CAPACITY_MIN", 10_000)),
         "TEAM_CAPACITY_MAX": int(env.get("TEAM_CAPACITY_MAX", 15_000)),
         # SMS (server/notifications/gateways.py): "file" appends JSON lines to SMS_FILE; "http" POSTs to

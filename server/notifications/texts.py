@@ -13,7 +13,7 @@ from gpcore.referral import ACTION_LABELS, SESSIONS, STATE_LABELS, URGENCIES
 
 SIGNATURE = "【全科签约服务】"
 EXCERPT = 40
-INBOX_TOPICS = {"create": "referral_new", "message": "referral_message"}
+INBOX_TOPICS = {"create": "referral_new", "message": "referral_message", "attachment": "referral_attachment"}
 
 
 def _day(day: dt.date) -> str:
@@ -58,8 +58,9 @@ def referral_inbox(kind: str, patient: str, urgency: str, department: str, state
     """An inbox notice about a case: new, moved by an action, or a new message in its thread."""
     if kind == "create":
         return f"新{URGENCIES[urgency]}转诊：{patient}，{department}，应于{_day(due)}前答复。{excerpt(text)}".rstrip()
-    if kind == "message":
-        return f"转诊（{patient}）有新留言，{actor}：{excerpt(text)}"
+    if kind in ("message", "attachment"):
+        what = "有新留言" if kind == "message" else "有新附件"
+        return f"转诊（{patient}）{what}，{actor}：{excerpt(text)}"
     return (f"转诊（{patient}）：{actor}{ACTION_LABELS[kind]}，当前状态“{STATE_LABELS[state]}”。"
             f"{excerpt(text)}").rstrip()
 

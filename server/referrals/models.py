@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text)
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -78,3 +79,29 @@ class ReferralMessage(Base):
     kind: Mapped[str] = mapped_column(String(16))  # message, create, or the action (accept, answer, ...)
     text: Mapped[str | None] = mapped_column(Text)
     state_after: Mapped[str] = mapped_column(String(16))
+
+
+class ReferralAttachment(Base):
+    """An image attached to a case (a photo of an ECG, a wound, a discharge letter): JPEG or PNG, checked by
+    its content, at most MAX_ATTACHMENT_BYTES.
+
+    Kept in the database, not under the instance folder: it commits or rolls back with the thread entry that
+    announces it, is backed up and restored with the case it belongs to, is served by whichever worker or
+    host answers (no shared disk), and is read through the same scoped query as the case. The size limit
+    keeps that affordable (PostgreSQL stores it out of line, TOAST). Never updated or deleted.
+    """
+
+    __tablename__ = "referral_attachments"
+    __table_args__ = (Index("ix_referral_attachments_referral_id", "referral_id"),
+                      CheckConstraint("content_type IN ('image/jpeg', 'image/png')", name="content_type"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    content_type: Mapped[str] = mapped_column(String(20))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    caption: Mapped[str | None] = mapped_column(String(200))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded only when served

@@ -180,12 +180,7 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date) -> Referr
     problems = rules.check_upward_form(form, today=today)
     if problems:
         raise _errors(problems)
-    report_ids = list(dict.fromkeys(data.get("lab_report_ids") or []))
-    if report_ids:
-        found = set(session.scalars(select(LabReport.id).where(LabReport.id.in_(report_ids),
-                                                               LabReport.resident_id == res.id)))
-        if missing := [i for i in report_ids if i not in found]:
-            raise field_error("lab_report_ids", f"这些化验报告不属于该居民：{'、'.join(missing)}")
+    report_ids = residents_reports(session, res.id, data.get("lab_report_ids") or [])
     row = Referral(resident_id=res.id, team_id=res.team_id, center_id=res.center_id, created_by=actor.user_id,
                    hospital_id=hospital_id, department=department, specialist_id=spec.id if spec else None,
                    state="requested", urgency=data["urgency"], kind=data["kind"], form=form,
@@ -193,9 +188,20 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date) -> Referr
                    response_due=rules.response_due(today, data["urgency"]))
     session.add(row)
     session.flush()
-    _post(session, actor, row, "create", data.get("note"))
+    post(session, actor, row, "create", data.get("note"))
     audit.record(session, actor, "create", "referral", row.id, res.id)
     return row
+
+
+def residents_reports(session: Session, resident_id: str, report_ids: list[str]) -> list[str]:
+    """The ids, once each in their order, if every one is a lab report of this resident; else 422."""
+    report_ids = list(dict.fromkeys(report_ids))
+    if report_ids:
+        found = set(session.scalars(select(LabReport.id).where(LabReport.id.in_(report_ids),
+                                                               LabReport.resident_id == resident_id)))
+        if missing := [i for i in report_ids if i not in found]:
+            raise field_error("lab_report_ids", f"这些化验报告不属于该居民：{'、'.join(missing)}")
+    return report_ids
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -303,7 +309,7 @@ def act(session: Session, actor: Actor, referral_id: str, action: str, data: dic
     row.state, row.owner_id, row.specialist_id, row.info_from = (after.state, after.owner_id, after.specialist_id,
                                                                  after.info_from)
     row.updated_at = utcnow()
-    _post(session, actor, row, action, text)
+    post(session, actor, row, action, text)
     audit.record(session, actor, action, "referral", row.id, row.resident_id)
     session.flush()  # the version check happens here: a concurrent change gives StaleDataError (412)
     return row
@@ -342,19 +348,26 @@ def _details(session: Session, row: Referral, action: str, data: dict, today: dt
 
 def post_message(session: Session, actor: Actor, referral_id: str, text: str) -> ReferralMessage:
     """Add a message to the case's thread (anyone with a part in the case, until it ends)."""
+    row = require_writer(session, actor, referral_id)
+    if problems := rules.check_details(rules.MESSAGE, {"text": text}):
+        raise _errors(problems)
+    message = post(session, actor, row, "message", text.strip())
+    audit.record(session, actor, "message", "referral", row.id, row.resident_id)
+    return message
+
+
+def require_writer(session: Session, actor: Actor, referral_id: str) -> Referral:
+    """A case the actor may write in (message, attachment): a part in it (403), until it ends (409)."""
     row = get(session, actor, referral_id, log_read=False)
     if not rules.may_write_message(case_of(row), party(actor)):
         if row.state in rules.TERMINAL:
             raise Conflict(f"转诊已{rules.STATE_LABELS[row.state]}，不能再留言。", {"state": [row.state]})
         raise Forbidden("您不能在此转诊中留言。", {"authorization": "referral", "state": [row.state]})
-    if problems := rules.check_details(rules.MESSAGE, {"text": text}):
-        raise _errors(problems)
-    message = _post(session, actor, row, "message", text.strip())
-    audit.record(session, actor, "message", "referral", row.id, row.resident_id)
-    return message
+    return row
 
 
-def _post(session: Session, actor: Actor, row: Referral, kind: str, text: str | None) -> ReferralMessage:
+def post(session: Session, actor: Actor, row: Referral, kind: str, text: str | None) -> ReferralMessage:
+    """Write one entry of the case's thread, with the other side's notices, in the caller's transaction."""
     author = session.get(User, actor.user_id)
     message = ReferralMessage(referral_id=row.id, author_id=actor.user_id, author_name=author.full_name,
                               author_role=actor.role, kind=kind, text=text, state_after=row.state)

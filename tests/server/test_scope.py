@@ -523,3 +523,64 @@ def select_inbox_not_of(user_id):
 
     from server.notifications.models import InboxItem
     return select(InboxItem.id).where(InboxItem.user_id != user_id)
+
+
+# --- referral attachments (issue 13 item 2) ---------------------------------------------------------
+# Every team's case gets a PNG from its GP; the walk aims every attachment path at another team's case.
+
+def _png():
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _attachment_targets(request, _referral_targets):
+    if "scene" not in request.fixturenames:
+        return
+    import io
+
+    w, as_user = request.getfixturevalue("scene"), request.getfixturevalue("as_user")
+    w.attachments = {"A0": "no-attachment-A0"}
+    for key, gp in REFERRAL_GP.items():
+        r = as_user(gp).post(f"/api/v1/referrals/{w.referrals[key]}/attachments",
+                             data={"file": (io.BytesIO(_png()), "x.png")}, content_type="multipart/form-data")
+        assert r.status_code == 201, r.get_json()
+        w.attachments[key] = r.get_json()["id"]
+
+
+TARGETED.update({
+    "GET /api/v1/referrals/{referral_id}/attachments": lambda w, u, k: (
+        "get", f"/api/v1/referrals/{w.referrals[k]}/attachments", {}),
+    "POST /api/v1/referrals/{referral_id}/attachments": lambda w, u, k: (
+        "post", f"/api/v1/referrals/{w.referrals[k]}/attachments",
+        {"data": {"file": (__import__("io").BytesIO(_png()), "x.png")}, "content_type": "multipart/form-data"}),
+    "GET /api/v1/referrals/{referral_id}/attachments/{attachment_id}": lambda w, u, k: (
+        "get", f"/api/v1/referrals/{w.referrals[k]}/attachments/{w.attachments[k]}", {}),
+    "POST /api/v1/referrals/{referral_id}/lab-reports": lambda w, u, k: (
+        "post", f"/api/v1/referrals/{w.referrals[k]}/lab-reports", {"json": {"lab_report_ids": ["none"]}}),
+})
+
+
+@pytest.mark.parametrize("user", REFERRAL_USERS)
+def test_referral_attachments_by_role(user, scene, as_user):
+    """Team A1's case (to spec-x): who reads its images, who adds to it; another case's image id is 404."""
+    import io
+
+    c, case, image = as_user(user), scene.referrals["A1"], scene.attachments["A1"]
+    for path in (f"/api/v1/referrals/{case}/attachments", f"/api/v1/referrals/{case}/attachments/{image}"):
+        assert c.get(path).status_code == (200 if user in REFERRAL_READERS else 404), (user, path)
+    assert c.get(f"/api/v1/referrals/{case}/attachments/{scene.attachments['A2']}").status_code == 404
+    r = c.post(f"/api/v1/referrals/{case}/attachments", data={"file": (io.BytesIO(_png()), "x.png")},
+               content_type="multipart/form-data")
+    writers = {"gp-a1", "nurse-a1", "spec-x"}
+    assert r.status_code == (201 if user in writers else 403 if user in ("admin", "staff-a", "staff-b") else 404), (
+        user, r.get_json())
+    r = c.post(f"/api/v1/referrals/{case}/lab-reports", json={"lab_report_ids": ["none"]})
+    # The team reaches the check of the ids (422); spec-x has a part but attaches no reports (403).
+    expected = 422 if user in ("gp-a1", "nurse-a1") else 404 if user in ("gp-a2", "gp-b1") else 403
+    assert r.status_code == expected, (user, r.get_json())
