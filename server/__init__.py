@@ -28,11 +28,13 @@ def _blueprints():
     from .notifications.routes import blp as notifications
     from .org.routes import blp as org
     from .referrals.attachment_routes import blp as referral_attachments
+    from .referrals.fhir_routes import blp as referral_fhir
     from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals, referral_attachments, notifications]
+                      directory, referrals, referral_attachments,
+                      referral_fhir, notifications]
     return api_blueprints, [console, health]
 
 

@@ -255,3 +255,19 @@ def specialist_accounts(role_col):
 def sms_visible(actor: Actor, user_col, team_col, center_col):
     """A WHERE clause on the SMS outbox: admin all; a team's and a center's own; anyone's own messages."""
     return or_(user_col == actor.user_id, rows_visible(actor, team_col, center_col))
+
+
+# --- hospital systems (issue 13 item 8) -----------------------------------------------------------
+# A hospital's interface engine, authenticated by its feed key (server/labs/feeds.py), reads and moves the
+# cases addressed to its hospital, acting for one of that hospital's specialists.
+
+def hospital_referrals(hospital_id: int, referral):
+    """A WHERE clause: the cases addressed to this hospital (what its feed sees)."""
+    return referral.hospital_id == hospital_id
+
+
+def require_hospital_referral(hospital_id: int, referral):
+    """The case if it is addressed to this hospital; else not found."""
+    if referral is None or referral.hospital_id != hospital_id:
+        raise NotFound("No such Task.", {"id": ["no such referral for this hospital"]})
+    return referral

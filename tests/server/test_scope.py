@@ -584,3 +584,15 @@ def test_referral_attachments_by_role(user, scene, as_user):
     # The team reaches the check of the ids (422); spec-x has a part but attaches no reports (403).
     expected = 422 if user in ("gp-a1", "nurse-a1") else 404 if user in ("gp-a2", "gp-b1") else 403
     assert r.status_code == expected, (user, r.get_json())
+
+
+# --- FHIR for hospital systems (issue 13 item 8) ----------------------------------------------------
+# Hospital systems authenticate with their feed key; every person's token is refused (403). Which cases a
+# feed sees (its own hospital's; another hospital's feed gets 404) is walked in
+# tests/server_referrals/test_fhir.py::test_the_task_search_is_the_hospitals_own.
+ROLE_ONLY.update({
+    "GET /api/v1/fhir/ServiceRequest/{referral_id}": ("hospital_feed", lambda w: {}),
+    "GET /api/v1/fhir/Task/{referral_id}": ("hospital_feed", lambda w: {}),
+    "GET /api/v1/fhir/Task": ("hospital_feed", lambda w: {}),
+    "PUT /api/v1/fhir/Task/{referral_id}": ("hospital_feed", lambda w: {"json": {"resourceType": "Task"}}),
+})
