@@ -89,3 +89,13 @@ def test_tablet():
                   "resident opened with charts, drawn", "live rules feedback per keystroke", "peak RSS"):
         assert re.search(rf"{label}\s*: median\s+[\d.]+", out), out
     assert re.search(r"worklist items [1-9]", out), out
+
+
+@needs_pg
+def test_referrals():
+    out = smoke("bench_referrals.py")
+    assert re.search(r"copied 1,100 referrals and [\d,]+ thread entries", out), out
+    for label in ("inbox", "case page", "create"):
+        assert re.search(rf"{label}\s*: median\s+[\d.]+ ms\s+p95", out), out
+    sent = re.search(r"sent ([\d,]+) of ([\d,]+) \(([\d,]+) lines written, ([\d,]+) marked sent\)", out)
+    assert sent and len({sent[1], sent[2], sent[3], sent[4]}) == 1, out  # every message sent once, all kept
