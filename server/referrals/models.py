@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text)
+                        Text, text as sql_text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -29,6 +29,12 @@ class Referral(Base):
         Index("ix_referrals_team_state", "team_id", "state"),
         Index("ix_referrals_pool_state", "hospital_id", "department", "state"),
         Index("ix_referrals_specialist_state", "specialist_id", "state"),
+        # A specialist's inbox is named OR owned OR their pool's unclaimed cases: each arm needs its own index
+        # for a BitmapOr (migration r202). Without these, PostgreSQL read every open case of the district
+        # (bench/bench_referrals.py: 8,000 of 10,000 rows read for 131 shown).
+        Index("ix_referrals_owner_state", "owner_id", "state"),
+        Index("ix_referrals_pool_unclaimed", "hospital_id", "department", "state",
+              postgresql_where=sql_text("specialist_id IS NULL AND owner_id IS NULL")),
         Index("ix_referrals_resident", "resident_id"),
         CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in STATES) + ")", name="state"),
         CheckConstraint("urgency IN ('routine', 'urgent', 'emergency')", name="urgency"),
