@@ -375,3 +375,30 @@ def test_the_worker_command_sends_what_is_due_once(clean_app, tmp_path, db_url):
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
     with maker() as session:
         assert {m.status for m in _sms(session)} == {"sent"}
+
+
+@pytest.mark.commits
+def test_the_daily_reminder_command_queues_once(clean_app, world, db_url):
+    import os
+
+    from server.followups.models import FollowUpStatus
+    from server.households.models import Resident
+
+    maker = clean_app.extensions["db_sessionmaker"]
+    rid = world.residents["A1-0-0"]
+    with maker() as session:
+        session.get(Resident, rid).sms_consent = True
+        session.add(FollowUpStatus(resident_id=rid, condition="hypertension", team_id=world.teams["A1"],
+                                   next_visit_date=dt.date(2026, 6, 20), due_from=dt.date(2026, 6, 20)))
+        session.commit()
+    outputs = []
+    for _ in range(2):  # the daily run twice on one day: one message
+        proc = subprocess.run([sys.executable, "-m", "server.manage", "notify-followups", "--date", "2026-06-15"],
+                              cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url}, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        outputs.append(proc.stdout.strip())
+    assert outputs == ["queued 1 follow-up reminders for 2026-06-15", "queued 0 follow-up reminders for 2026-06-15"]
+    with maker() as session:
+        (m,) = _sms(session, topic="followup_due")
+        assert m.resident_id == rid and "6月20日" in m.text and m.status == "pending"
