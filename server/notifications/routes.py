@@ -3,6 +3,7 @@ from flask_jwt_extended import current_user
 
 from .. import db
 from ..api import Blueprint, page_schema, paginate
+from ..audit import services as audit
 from ..scope import Actor
 from . import services
 from .schemas import InboxArgs, InboxPageSchema, SmsArgs, SmsStatusSchema, UnreadSchema
@@ -23,7 +24,12 @@ def inbox(args):
     """Your notices, newest first (unread=true: only those not read), with your unread count."""
     session = db.session()
     page = paginate(session, services.inbox(_actor(), args["unread"]), args["page"], args["page_size"])
-    return {**page, "unread": services.unread_count(session, _actor())}
+    # Notices name patients and their referrals: the read is logged like the cases' list.
+    audit.record(session, _actor(), "list", "inbox", None,
+                 detail={"referrals": sorted({i.referral_id for i in page["items"] if i.referral_id})})
+    result = {**page, "unread": services.unread_count(session, _actor())}
+    session.commit()
+    return result
 
 
 @blp.route("/inbox/unread-count")
@@ -63,4 +69,8 @@ def mark_all_read():
 def sms_status(args):
     """SMS and their delivery status (pending, sent, failed; attempts, last error): your own, and those
     about your team's or center's cases and residents (admin: all)."""
-    return paginate(db.session(), services.sms_status(_actor(), args), args["page"], args["page_size"])
+    session = db.session()
+    page = paginate(session, services.sms_status(_actor(), args), args["page"], args["page_size"])
+    audit.record(session, _actor(), "list", "sms", None, detail={"shown": [m.id for m in page["items"]]})
+    session.commit()
+    return page

@@ -64,6 +64,9 @@ def test_an_urgent_case_texts_the_addressed_specialist_and_fills_their_inbox(pho
     assert box["unread"] == 1 and box["items"][0]["referral_id"] == case["id"]
     assert box["items"][0]["topic"] == "referral_new" and "张三" in box["items"][0]["text"]
     assert _inbox(as_user, "gp-a1")["total"] == 0  # the sender is not told of their own case
+    from server.audit.models import AuditEvent
+    logged = session.scalars(select(AuditEvent).where(AuditEvent.entity == "inbox", AuditEvent.username == "spec")).all()
+    assert logged and logged[0].detail == {"referrals": [case["id"]]}  # notices name patients: reads are logged
     assert _inbox(as_user, "spec-pool")["total"] == 0
 
 
