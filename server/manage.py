@@ -243,7 +243,8 @@ def cmd_notify_worker(args) -> None:
                             once=args.once, stop=lambda: bool(stopping))
     except KeyboardInterrupt:
         return
-    print(f"sms: {done.sent} sent, {done.retry} to retry, {done.failed} failed ({type(gateway).__name__})")
+    print(f"sms: {done.sent} sent, {done.retry} to retry, {done.failed} failed, {done.deferred} not tried "
+          f"({type(gateway).__name__})")
 
 
 def cmd_notify_followups(args) -> None:

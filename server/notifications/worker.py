@@ -7,7 +7,9 @@ never send the same message), hands each to the gateway and records the outcome 
 sent (with the time and the gateway's reference), or another attempt later (30 s, 1, 2, 4 ... minutes, at
 most an hour apart), or failed after MAX_ATTEMPTS or a permanent refusal, with the last error kept.
 Delivery is at least once: if the database is lost between the gateway's yes and the commit, that message
-is sent again next round.
+is sent again next round. A gateway that keeps failing (BREAKER transient failures in a row) ends the round
+early: the rest of the batch stays pending, untried, so a provider that hangs costs a few timeouts a round,
+not one per message of the batch, and the worker waits `poll` seconds before it tries again.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ log = logging.getLogger("server.notifications")
 MAX_ATTEMPTS = 8
 FIRST_DELAY = dt.timedelta(seconds=30)
 MAX_DELAY = dt.timedelta(hours=1)
+BREAKER = 5
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -43,6 +46,7 @@ class Round:
     sent: int = 0
     retry: int = 0
     failed: int = 0
+    deferred: int = 0  # claimed but not tried: the gateway kept failing (BREAKER)
 
 
 def run_once(session: Session, gateway: Gateway, batch: int = 200, now: Callable[[], dt.datetime] = utcnow) -> Round:
@@ -56,7 +60,13 @@ def run_once(session: Session, gateway: Gateway, batch: int = 200, now: Callable
     rows = session.execute(stmt).all()
     result = Round(claimed=len(rows))
     outcomes = []
-    for row in rows:
+    in_a_row = 0
+    for n, row in enumerate(rows):
+        if in_a_row >= BREAKER:
+            result.deferred = len(rows) - n
+            log.warning("sms gateway failed %s times in a row: %s messages left for the next round", in_a_row,
+                        result.deferred)
+            break
         attempts = row.attempts + 1
         try:
             ref = gateway.send(Outgoing(row.id, row.phone, row.text))
@@ -67,11 +77,13 @@ def run_once(session: Session, gateway: Gateway, batch: int = 200, now: Callable
                              "gateway_ref": None, "sent_at": None})
             result.failed += give_up
             result.retry += not give_up
+            in_a_row = 0 if err.permanent else in_a_row + 1
             log.warning("sms %s attempt %s failed%s: %s", row.id, attempts, " (giving up)" if give_up else "", err)
             continue
         outcomes.append({"_id": row.id, "status": SENT, "attempts": attempts, "last_error": None,
                          "next_attempt_at": started, "gateway_ref": ref, "sent_at": now()})
         result.sent += 1
+        in_a_row = 0
     if outcomes:
         session.execute(update(SmsMessage.__table__).where(SmsMessage.__table__.c.id == bindparam("_id")),
                         outcomes)
@@ -86,11 +98,10 @@ def serve(maker, gateway: Gateway, batch: int = 200, poll: float = 5.0, once: bo
     while True:
         with maker() as session:
             done = run_once(session, gateway, batch)
-        for field in ("claimed", "sent", "retry", "failed"):
+        for field in ("claimed", "sent", "retry", "failed", "deferred"):
             setattr(total, field, getattr(total, field) + getattr(done, field))
-        if done.claimed < batch and (once or stop()):
+        idle = done.claimed < batch or done.deferred  # nothing more due now, or the gateway is down
+        if stop() or (idle and once):
             return total
-        if done.claimed < batch:
+        if idle:
             time.sleep(poll)
-        elif stop():
-            return total

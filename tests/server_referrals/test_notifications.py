@@ -253,6 +253,35 @@ def test_the_worker_gives_up_after_its_attempts_or_a_permanent_refusal(session):
     assert worker.backoff(20) == dt.timedelta(hours=1)
 
 
+def test_a_gateway_that_keeps_failing_ends_the_round_early(session):
+    from server.notifications import worker
+
+    _queue(session, worker.BREAKER + 4)
+    gateway = _Failing(failures=99)
+    done = worker.run_once(session, gateway)
+    assert (done.claimed, done.retry, done.deferred) == (worker.BREAKER + 4, worker.BREAKER, 4)
+    rows = _sms(session)
+    assert [m.attempts for m in rows] == [1] * worker.BREAKER + [0] * 4  # the rest untried, still pending
+    assert {m.status for m in rows} == {"pending"}
+    # The next round takes up the untried ones (fewer than BREAKER here: all tried), then --once stops.
+    again = worker.serve(lambda: _Shared(session), gateway, once=True, poll=60)
+    assert (again.claimed, again.retry, again.deferred) == (4, 4, 0)
+    assert [m.attempts for m in _sms(session)] == [1] * (worker.BREAKER + 4)
+
+
+class _Shared:
+    """The test's session as a context manager, as a sessionmaker's session would be."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def __enter__(self):
+        return self.session
+
+    def __exit__(self, *exc):
+        return False
+
+
 class _Provider(http.server.BaseHTTPRequestHandler):
     """An SMS provider on a free port: answers the statuses in `script` in turn, then 200."""
 
@@ -374,7 +403,7 @@ def test_the_worker_command_sends_what_is_due_once(clean_app, tmp_path, db_url):
                           env={**os.environ, "DATABASE_URL": db_url, "SMS_FILE": str(out)},
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "3 sent, 0 to retry, 0 failed (FileGateway)" in proc.stdout
+    assert "3 sent, 0 to retry, 0 failed, 0 not tried (FileGateway)" in proc.stdout
     assert len(out.read_text(encoding="utf-8").splitlines()) == 3
     with maker() as session:
         assert {m.status for m in _sms(session)} == {"sent"}
