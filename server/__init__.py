@@ -27,13 +27,17 @@ def _blueprints():
     from .households.routes import blp as households
     from .imports.routes import blp as imports
     from .labs.routes import blp as labs
+    from .notifications.routes import blp as notifications
     from .org.routes import blp as org
     from .referrals.metrics_routes import blp as referral_metrics
+    from .referrals.attachment_routes import blp as referral_attachments
+    from .referrals.fhir_routes import blp as referral_fhir
     from .referrals.routes import blp as referrals
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals, devices, referral_metrics]
+                      directory, referrals, devices, referral_metrics, referral_attachments, referral_fhir,
+                      notifications]
     return api_blueprints, [console, referral_console, health]
 
 

@@ -72,8 +72,19 @@ def from_env(overrides: dict | None = None) -> dict:
         "MAX_LAB_MESSAGE_BYTES": int(env.get("MAX_LAB_MESSAGE_BYTES", 8 * 1024 * 1024)),
         # Working days to a specialist's first response, by urgency (gpcore/referral/deadlines.py).
         "REFERRAL_RESPONSE_DAYS": _response_days(env.get("REFERRAL_RESPONSE_DAYS")),
+        # A referral's image (server/referrals/attachments.py): the image itself (422/413 beyond), and the
+        # upload's body with its multipart envelope and caption (413 before anything is read).
+        "MAX_ATTACHMENT_BYTES": int(env.get("MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024)),
+        "MAX_ATTACHMENT_BODY_BYTES": int(env.get("MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024)) + 64 * 1024,
         "TEAM_CAPACITY_MIN": int(env.get("TEAM_CAPACITY_MIN", 10_000)),
         "TEAM_CAPACITY_MAX": int(env.get("TEAM_CAPACITY_MAX", 15_000)),
+        # SMS (server/notifications/gateways.py): "file" appends JSON lines to SMS_FILE; "http" POSTs to
+        # SMS_HTTP_URL within SMS_HTTP_TIMEOUT seconds. The worker (manage notify-worker) sends; requests never do.
+        "SMS_GATEWAY": env.get("SMS_GATEWAY", "file"),
+        "SMS_FILE": env.get("SMS_FILE", str(INSTANCE / "sms.jsonl")),
+        "SMS_HTTP_URL": env.get("SMS_HTTP_URL"),
+        "SMS_HTTP_TIMEOUT": float(env.get("SMS_HTTP_TIMEOUT", 5)),
+        "SMS_HTTP_TOKEN": env.get("SMS_HTTP_TOKEN"),
         # OpenAPI / docs (flask-smorest)
         "API_TITLE": "GP Outreach",
         "API_VERSION": "v1",

@@ -27,7 +27,8 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 # Endpoints that take a body other than API JSON; every other endpoint gets MAX_JSON_BYTES.
 BODY_KINDS = {"imports.import_residents": "MAX_IMPORT_BYTES",
-              "labs.post_hl7": "MAX_LAB_MESSAGE_BYTES", "labs.post_fhir": "MAX_LAB_MESSAGE_BYTES"}
+              "labs.post_hl7": "MAX_LAB_MESSAGE_BYTES", "labs.post_fhir": "MAX_LAB_MESSAGE_BYTES",
+              "referral_attachments.upload_image": "MAX_ATTACHMENT_BODY_BYTES"}
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")

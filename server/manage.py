@@ -7,6 +7,8 @@
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
     python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
+    python -m server.manage notify-worker [--once]  send queued SMS through the configured gateway
+    python -m server.manage notify-followups [--date D]  queue SMS for follow-ups due next week (daily)
 """
 from __future__ import annotations
 
@@ -237,6 +239,40 @@ def cmd_escalate_referrals(_args) -> None:
         session.commit()
     print(f"escalated {len(done)} overdue referrals "
           f"({sum(e.kind == 'pool' for e in done)} to their department pool; all flagged to their center)")
+def cmd_notify_worker(args) -> None:
+    """Send queued SMS with retries and backoff until stopped (--once: what is due now, then exit)."""
+    import signal
+
+    from .notifications import gateways, worker
+
+    app = _app()
+    gateway = gateways.from_config(app.config)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    try:
+        done = worker.serve(app.extensions["db_sessionmaker"], gateway, batch=args.batch, poll=args.poll,
+                            once=args.once, stop=lambda: bool(stopping))
+    except KeyboardInterrupt:
+        return
+    print(f"sms: {done.sent} sent, {done.retry} to retry, {done.failed} failed, {done.deferred} not tried "
+          f"({type(gateway).__name__})")
+
+
+def cmd_notify_followups(args) -> None:
+    """Queue an SMS to each consenting resident whose follow-up is due next week (run it daily)."""
+    import datetime as dt
+
+    from . import db
+    from .clock import today
+    from .notifications.triggers import followups_due
+
+    app = _app()
+    with app.app_context():
+        day = dt.date.fromisoformat(args.date) if args.date else today()
+        session = db.session()
+        queued = followups_due(session, day)
+        session.commit()
+    print(f"queued {queued} follow-up reminders for {day.isoformat()}")
 
 
 def main(argv=None) -> None:
@@ -276,6 +312,14 @@ def main(argv=None) -> None:
     p = sub.add_parser("prune-sync-log", help="drop sync changes older than N days (tablets older resync)")
     p.add_argument("--days", type=int, default=180)
     p.set_defaults(func=cmd_prune_sync_log)
+    p = sub.add_parser("notify-worker", help="send queued SMS (retries with backoff)")
+    p.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    p.add_argument("--batch", type=int, default=200)
+    p.add_argument("--poll", type=float, default=5.0, help="seconds between looks at an empty queue")
+    p.set_defaults(func=cmd_notify_worker)
+    p = sub.add_parser("notify-followups", help="queue SMS for follow-ups due next week (daily)")
+    p.add_argument("--date", help="today, as YYYY-MM-DD (default: today in China)")
+    p.set_defaults(func=cmd_notify_followups)
     p = sub.add_parser("create-admin")
     p.add_argument("username")
     p.set_defaults(func=cmd_create_admin)

@@ -284,3 +284,26 @@ def referral_metrics_visible(actor: Actor, referral):
         own_pool = and_(referral.hospital_id == actor.hospital_id, referral.department == actor.department)
         return or_(own_pool, referral.specialist_id == actor.user_id, referral.owner_id == actor.user_id)
     return referrals_visible(actor, referral)
+# --- notifications (issue 13) ---------------------------------------------------------------------
+# The inbox is the caller's own (user_id == the caller). SMS delivery status: the messages sent to the
+# caller's own phone, and those about the cases and residents of the team or center the caller sees.
+
+def sms_visible(actor: Actor, user_col, team_col, center_col):
+    """A WHERE clause on the SMS outbox: admin all; a team's and a center's own; anyone's own messages."""
+    return or_(user_col == actor.user_id, rows_visible(actor, team_col, center_col))
+
+
+# --- hospital systems (issue 13 item 8) -----------------------------------------------------------
+# A hospital's interface engine, authenticated by its feed key (server/labs/feeds.py), reads and moves the
+# cases addressed to its hospital, acting for one of that hospital's specialists.
+
+def hospital_referrals(hospital_id: int, referral):
+    """A WHERE clause: the cases addressed to this hospital (what its feed sees)."""
+    return referral.hospital_id == hospital_id
+
+
+def require_hospital_referral(hospital_id: int, referral):
+    """The case if it is addressed to this hospital; else not found."""
+    if referral is None or referral.hospital_id != hospital_id:
+        raise NotFound("No such Task.", {"id": ["no such referral for this hospital"]})
+    return referral

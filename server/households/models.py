@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -135,6 +135,10 @@ class Resident(Base):
     status_date: Mapped[dt.date | None] = mapped_column(Date)
     death_cause: Mapped[str | None] = mapped_column(String(200))
     responsible_doctor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Consent to reminders by SMS (clinic appointments, follow-ups due), and when it was last given or withdrawn
+    # (server/notifications; migration n001). Without it no SMS goes to the resident.
+    sms_consent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    sms_consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -175,7 +175,7 @@ class ResidentCreateSchema(ResidentFields):
 
 
 class ResidentUpdateSchema(ResidentFields):
-    pass
+    sms_consent = ma.fields.Boolean(metadata={"description": "the resident agrees to reminders by SMS"})
 
 
 class ConditionSchema(Schema):
@@ -206,6 +206,8 @@ class ResidentSchema(ResidentFields):
     status_date = ma.fields.Date(allow_none=True)
     death_cause = ma.fields.String(allow_none=True)
     version = ma.fields.Integer()
+    sms_consent = ma.fields.Boolean()
+    sms_consent_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
     conditions = ma.fields.List(ma.fields.Nested(ConditionSchema))

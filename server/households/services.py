@@ -12,7 +12,7 @@ from gpcore.clock import china_today
 
 from ..assignment.models import AssignmentChange
 from ..audit import services as audit
-from ..db import new_uuid
+from ..db import new_uuid, utcnow
 from ..errors import Conflict, Invalid, NotFound, field_error
 from ..followups.models import FollowUpStatus
 from ..followups import status_rows as followups
@@ -178,7 +178,11 @@ def update_resident(session: Session, actor: Actor, res: Resident, data: dict,
             _set_name(res, value)
         elif key != "id_number":
             setattr(res, key, value)
-    audit.record(session, actor, "update", "resident", res.id, res.id, {"fields": sorted(data)})
+    detail = {"fields": sorted(data)}
+    if "sms_consent" in data:  # who recorded the consent, and when, is in the access log
+        res.sms_consent_at = utcnow()
+        detail["sms_consent"] = data["sms_consent"]
+    audit.record(session, actor, "update", "resident", res.id, res.id, detail)
     return res
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text)
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, LargeBinary, String,
+                        Text, text as sql_text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +29,12 @@ class Referral(Base):
         Index("ix_referrals_team_state", "team_id", "state"),
         Index("ix_referrals_pool_state", "hospital_id", "department", "state"),
         Index("ix_referrals_specialist_state", "specialist_id", "state"),
+        # A specialist's inbox is named OR owned OR their pool's unclaimed cases: each arm needs its own index
+        # for a BitmapOr (migration r202). Without these, PostgreSQL read every open case of the district
+        # (bench/bench_referrals.py: 8,000 of 10,000 rows read for 131 shown).
+        Index("ix_referrals_owner_state", "owner_id", "state"),
+        Index("ix_referrals_pool_unclaimed", "hospital_id", "department", "state",
+              postgresql_where=sql_text("specialist_id IS NULL AND owner_id IS NULL")),
         Index("ix_referrals_resident", "resident_id"),
         Index("ix_referrals_team_id_id", "team_id", "id"),  # a tablet's first download walks the team's cases
         CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in STATES) + ")", name="state"),
@@ -86,3 +93,29 @@ class ReferralMessage(Base):
     text: Mapped[str | None] = mapped_column(Text)
     state_after: Mapped[str] = mapped_column(String(16))
     client_id: Mapped[str | None] = mapped_column(String(36))  # the tablet's id of a message written offline
+
+
+class ReferralAttachment(Base):
+    """An image attached to a case (a photo of an ECG, a wound, a discharge letter): JPEG or PNG, checked by
+    its content, at most MAX_ATTACHMENT_BYTES.
+
+    Kept in the database, not under the instance folder: it commits or rolls back with the thread entry that
+    announces it, is backed up and restored with the case it belongs to, is served by whichever worker or
+    host answers (no shared disk), and is read through the same scoped query as the case. The size limit
+    keeps that affordable (PostgreSQL stores it out of line, TOAST). Never updated or deleted.
+    """
+
+    __tablename__ = "referral_attachments"
+    __table_args__ = (Index("ix_referral_attachments_referral_id", "referral_id"),
+                      CheckConstraint("content_type IN ('image/jpeg', 'image/png')", name="content_type"))
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    content_type: Mapped[str] = mapped_column(String(20))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    caption: Mapped[str | None] = mapped_column(String(200))
+    uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded only when served

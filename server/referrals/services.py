@@ -14,6 +14,8 @@ import printing
 from gpcore import referral as rules
 from gpcore.referral import prefill as prefill_rules
 from printing import referrals as slips
+from gpcore.followup import codes
+from gpcore.referral.machine import TEAM
 
 from ..api import etag_of
 from ..audit import services as audit
@@ -26,6 +28,7 @@ from ..followups.models import FollowUp
 from ..followups.services import effective
 from ..households.models import Resident
 from ..labs.models import LabReport
+from ..notifications import triggers as notify
 from ..org.models import Center, Hospital, Team
 from ..scope import (Actor, addressable_specialist, referrals_visible, require_referral,
                      require_referral_sender)
@@ -155,12 +158,7 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date, referral_
     problems = rules.check_upward_form(form, today=today)
     if problems:
         raise _errors(problems)
-    report_ids = list(dict.fromkeys(data.get("lab_report_ids") or []))
-    if report_ids:
-        found = set(session.scalars(select(LabReport.id).where(LabReport.id.in_(report_ids),
-                                                               LabReport.resident_id == res.id)))
-        if missing := [i for i in report_ids if i not in found]:
-            raise field_error("lab_report_ids", f"这些化验报告不属于该居民：{'、'.join(missing)}")
+    report_ids = residents_reports(session, res.id, data.get("lab_report_ids") or [])
     row = Referral(resident_id=res.id, team_id=res.team_id, center_id=res.center_id, created_by=actor.user_id,
                    hospital_id=hospital_id, department=department, specialist_id=spec.id if spec else None,
                    state="requested", urgency=data["urgency"], kind=data["kind"], form=form,
@@ -169,9 +167,20 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date, referral_
                    **({"id": referral_id} if referral_id else {}))
     session.add(row)
     session.flush()
-    _post(session, actor, row, "create", data.get("note"))
+    post(session, actor, row, "create", data.get("note"))
     audit.record(session, actor, "create", "referral", row.id, res.id)
     return row
+
+
+def residents_reports(session: Session, resident_id: str, report_ids: list[str]) -> list[str]:
+    """The ids, once each in their order, if every one is a lab report of this resident; else 422."""
+    report_ids = list(dict.fromkeys(report_ids))
+    if report_ids:
+        found = set(session.scalars(select(LabReport.id).where(LabReport.id.in_(report_ids),
+                                                               LabReport.resident_id == resident_id)))
+        if missing := [i for i in report_ids if i not in found]:
+            raise field_error("lab_report_ids", f"这些化验报告不属于该居民：{'、'.join(missing)}")
+    return report_ids
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -296,7 +305,7 @@ def act(session: Session, actor: Actor, referral_id: str, action: str, data: dic
     row.state, row.owner_id, row.specialist_id, row.info_from = (after.state, after.owner_id, after.specialist_id,
                                                                  after.info_from)
     row.updated_at = utcnow()
-    _post(session, actor, row, action, text)
+    post(session, actor, row, action, text)
     audit.record(session, actor, action, "referral", row.id, row.resident_id)
     session.flush()  # the version check happens here: a concurrent change gives StaleDataError (412)
     return row
@@ -337,24 +346,33 @@ def post_message(session: Session, actor: Actor, referral_id: str, text: str,
                  client_id: str | None = None) -> ReferralMessage:
     """Add a message to the case's thread (anyone with a part in the case, until it ends); client_id: the
     tablet's id of a message written offline (sync push)."""
-    row = get(session, actor, referral_id, log_read=False)
-    if not rules.may_write_message(case_of(row), party(actor)):
-        if row.state in rules.TERMINAL:
-            raise Conflict(f"转诊已{rules.STATE_LABELS[row.state]}，不能再留言。", {"state": [row.state]})
-        raise Forbidden("您不能在此转诊中留言。", {"authorization": "referral", "state": [row.state]})
+    row = require_writer(session, actor, referral_id)
     if problems := rules.check_details(rules.MESSAGE, {"text": text}):
         raise _errors(problems)
-    message = _post(session, actor, row, "message", text.strip())
+    message = post(session, actor, row, "message", text.strip())
     message.client_id = client_id
     audit.record(session, actor, "message", "referral", row.id, row.resident_id)
     return message
 
 
-def _post(session: Session, actor: Actor, row: Referral, kind: str, text: str | None) -> ReferralMessage:
+def require_writer(session: Session, actor: Actor, referral_id: str) -> Referral:
+    """A case the actor may write in (message, attachment): a part in it (403), until it ends (409)."""
+    row = get(session, actor, referral_id, log_read=False)
+    if not rules.may_write_message(case_of(row), party(actor)):
+        if row.state in rules.TERMINAL:
+            raise Conflict(f"转诊已{rules.STATE_LABELS[row.state]}，不能再留言。", {"state": [row.state]})
+        raise Forbidden("您不能在此转诊中留言。", {"authorization": "referral", "state": [row.state]})
+    return row
+
+
+def post(session: Session, actor: Actor, row: Referral, kind: str, text: str | None) -> ReferralMessage:
+    """Write one entry of the case's thread, with the other side's notices, in the caller's transaction."""
     author = session.get(User, actor.user_id)
     message = ReferralMessage(referral_id=row.id, author_id=actor.user_id, author_name=author.full_name,
                               author_role=actor.role, kind=kind, text=text, state_after=row.state)
     session.add(message)
+    notify.referral_event(session, actor.user_id, author.full_name, row, kind, text,  # inbox, SMS: same transaction
+                          team_side=TEAM in rules.relations(case_of(row), party(actor)))
     return message
 
 

@@ -95,3 +95,11 @@ def test_devices():
     out = smoke("bench_devices.py")  # SQLite in a temporary folder of its own: no PostgreSQL needed
     assert re.search(r"with X-Device-Id +median +[\d.]+ ms", out)
     assert re.search(r"the device protocol adds -?[\d.]+ ms at the median", out)
+@needs_pg
+def test_referrals():
+    out = smoke("bench_referrals.py")
+    assert re.search(r"copied 1,100 referrals and [\d,]+ thread entries", out), out
+    for label in ("inbox", "case page", "create"):
+        assert re.search(rf"{label}\s*: median\s+[\d.]+ ms\s+p95", out), out
+    sent = re.search(r"sent ([\d,]+) of ([\d,]+) \(([\d,]+) lines written, ([\d,]+) marked sent\)", out)
+    assert sent and len({sent[1], sent[2], sent[3], sent[4]}) == 1, out  # every message sent once, all kept

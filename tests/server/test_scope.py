@@ -564,3 +564,124 @@ def test_referral_metrics_and_trends_by_role(user, scene, as_user):
     assert {row[0] for row in sheet.iter_rows(min_row=3, values_only=True)} == team_names | {"合计"}, user
     trends = c.get(f"/api/v1/referrals/{scene.referrals['A1']}/trends")
     assert trends.status_code == (200 if user in REFERRAL_READERS else 404), (user, trends.get_json())
+# --- notifications (issue 13 item 5) ----------------------------------------------------------------
+# The inbox is the caller's own: each role sees its own notices only and cannot mark another's read. SMS
+# delivery status is a list scoped like the cases: a team's and a center's own, and one's own messages.
+SELF += ("GET /api/v1/inbox", "GET /api/v1/inbox/unread-count", "POST /api/v1/inbox/{item_id}/read",
+         "POST /api/v1/inbox/read-all")
+LISTS += ("GET /api/v1/notifications/sms",)
+
+
+@pytest.mark.parametrize("user", REFERRAL_USERS)
+def test_inbox_and_sms_status_by_role(user, scene, as_user, session):
+    from server.auth.models import User
+    from server.notifications import services as notify
+    from server.notifications.models import InboxItem
+
+    session.get(User, scene.users["spec-x"]).phone = "13900000009"
+    for key in REFERRAL_GP:  # the scene's cases were sent before the phone: a text per team as if urgent
+        notify.queue_sms(session, topic="urgent_referral", phone="13900000009", text="scope",
+                         user_id=scene.users["spec-x"], referral_id=scene.referrals[key], team_id=scene.teams[key],
+                         center_id=scene.centers[CENTER_OF[key]])
+    session.commit()
+    c = as_user(user)
+    items = c.get("/api/v1/inbox?page_size=500").get_json()["items"]
+    owners = {session.get(InboxItem, i["id"]).user_id for i in items}
+    assert owners <= {scene.users[user]}, user
+    # spec-x got two notices per team's case (sent; an image attached by the team); each sending team's
+    # other member (the nurse) was told nothing (the team's own doings tell the specialist side only).
+    expected = ["referral_attachment", "referral_new"] * 3 if user == "spec-x" else []
+    assert sorted(i["topic"] for i in items) == sorted(expected), (user, items)
+    others = session.scalars(select_inbox_not_of(scene.users[user])).all()
+    for other in others:
+        r = c.post(f"/api/v1/inbox/{other}/read")
+        assert r.status_code == 404, (user, r.get_json())
+    assert c.post("/api/v1/inbox/read-all").status_code == 200
+    session.expire_all()
+    assert all(session.get(InboxItem, i).read_at is None for i in others)
+    got = {m["referral_id"] for m in c.get("/api/v1/notifications/sms?page_size=500").get_json()["items"]}
+    if user in ("admin", "spec-x"):
+        expected = {scene.referrals[k] for k in REFERRAL_GP}
+    else:
+        expected = {scene.referrals[k] for k in REFERRAL_GP if k in VISIBLE[user]}
+    assert got == expected, user
+
+
+def select_inbox_not_of(user_id):
+    from sqlalchemy import select
+
+    from server.notifications.models import InboxItem
+    return select(InboxItem.id).where(InboxItem.user_id != user_id)
+
+
+# --- referral attachments (issue 13 item 2) ---------------------------------------------------------
+# Every team's case gets a PNG from its GP; the walk aims every attachment path at another team's case.
+
+def _png():
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _attachment_targets(request, _referral_targets):
+    if "scene" not in request.fixturenames:
+        return
+    import io
+
+    w, as_user = request.getfixturevalue("scene"), request.getfixturevalue("as_user")
+    w.attachments = {"A0": "no-attachment-A0"}
+    for key, gp in REFERRAL_GP.items():
+        r = as_user(gp).post(f"/api/v1/referrals/{w.referrals[key]}/attachments",
+                             data={"file": (io.BytesIO(_png()), "x.png")}, content_type="multipart/form-data")
+        assert r.status_code == 201, r.get_json()
+        w.attachments[key] = r.get_json()["id"]
+
+
+TARGETED.update({
+    "GET /api/v1/referrals/{referral_id}/attachments": lambda w, u, k: (
+        "get", f"/api/v1/referrals/{w.referrals[k]}/attachments", {}),
+    "POST /api/v1/referrals/{referral_id}/attachments": lambda w, u, k: (
+        "post", f"/api/v1/referrals/{w.referrals[k]}/attachments",
+        {"data": {"file": (__import__("io").BytesIO(_png()), "x.png")}, "content_type": "multipart/form-data"}),
+    "GET /api/v1/referrals/{referral_id}/attachments/{attachment_id}": lambda w, u, k: (
+        "get", f"/api/v1/referrals/{w.referrals[k]}/attachments/{w.attachments[k]}", {}),
+    "POST /api/v1/referrals/{referral_id}/lab-reports": lambda w, u, k: (
+        "post", f"/api/v1/referrals/{w.referrals[k]}/lab-reports", {"json": {"lab_report_ids": ["none"]}}),
+})
+
+
+@pytest.mark.parametrize("user", REFERRAL_USERS)
+def test_referral_attachments_by_role(user, scene, as_user):
+    """Team A1's case (to spec-x): who reads its images, who adds to it; another case's image id is 404."""
+    import io
+
+    c, case, image = as_user(user), scene.referrals["A1"], scene.attachments["A1"]
+    for path in (f"/api/v1/referrals/{case}/attachments", f"/api/v1/referrals/{case}/attachments/{image}"):
+        assert c.get(path).status_code == (200 if user in REFERRAL_READERS else 404), (user, path)
+    assert c.get(f"/api/v1/referrals/{case}/attachments/{scene.attachments['A2']}").status_code == 404
+    r = c.post(f"/api/v1/referrals/{case}/attachments", data={"file": (io.BytesIO(_png()), "x.png")},
+               content_type="multipart/form-data")
+    writers = {"gp-a1", "nurse-a1", "spec-x"}
+    assert r.status_code == (201 if user in writers else 403 if user in ("admin", "staff-a", "staff-b") else 404), (
+        user, r.get_json())
+    r = c.post(f"/api/v1/referrals/{case}/lab-reports", json={"lab_report_ids": ["none"]})
+    # The team reaches the check of the ids (422); spec-x has a part but attaches no reports (403).
+    expected = 422 if user in ("gp-a1", "nurse-a1") else 404 if user in ("gp-a2", "gp-b1") else 403
+    assert r.status_code == expected, (user, r.get_json())
+
+
+# --- FHIR for hospital systems (issue 13 item 8) ----------------------------------------------------
+# Hospital systems authenticate with their feed key; every person's token is refused (403). Which cases a
+# feed sees (its own hospital's; another hospital's feed gets 404) is walked in
+# tests/server_referrals/test_fhir.py::test_the_task_search_is_the_hospitals_own.
+ROLE_ONLY.update({
+    "GET /api/v1/fhir/ServiceRequest/{referral_id}": ("hospital_feed", lambda w: {}),
+    "GET /api/v1/fhir/Task/{referral_id}": ("hospital_feed", lambda w: {}),
+    "GET /api/v1/fhir/Task": ("hospital_feed", lambda w: {}),
+    "PUT /api/v1/fhir/Task/{referral_id}": ("hospital_feed", lambda w: {"json": {"resourceType": "Task"}}),
+})

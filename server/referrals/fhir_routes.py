@@ -1,0 +1,104 @@
+"""FHIR R4 for hospital systems: read ServiceRequest and Task, search and move Tasks (feed key, If-Match)."""
+import json
+
+import marshmallow as ma
+from flask import Response, request
+from flask_jwt_extended import verify_jwt_in_request
+from marshmallow import validate as V
+
+from .. import clock, db
+from ..api import Blueprint, Schema
+from ..errors import Forbidden, Invalid, Unauthorized
+from ..labs import feeds
+from ..limits import BodyRefused, loads_strict
+from . import fhir
+
+blp = Blueprint("referral_fhir", __name__, url_prefix="/api/v1/fhir",
+                description="Referrals as FHIR R4 ServiceRequest + Task, for hospital systems (X-Lab-Feed-Key)")
+FHIR_JSON = "application/fhir+json"
+KEY_DOC = {"parameters": [{"in": "header", "name": feeds.KEY_HEADER, "required": True, "schema": {"type": "string"},
+                           "description": "the hospital feed's key"}]}
+
+
+class TaskSearchArgs(Schema):
+    status = ma.fields.String(validate=V.OneOf(fhir.TASK_STATUSES))
+    _count = ma.fields.Integer(data_key="_count", load_default=50, validate=V.Range(min=1, max=200))
+
+
+def _feed():
+    """The hospital's feed; a person's token is refused (403), no credentials at all is 401."""
+    key = request.headers.get(feeds.KEY_HEADER)
+    if key:
+        return feeds.feed_for_key(db.session(), key)
+    if request.headers.get("Authorization"):
+        verify_jwt_in_request()
+        raise Forbidden("Hospital systems use their feed key (X-Lab-Feed-Key); people use /api/v1/referrals.",
+                        {"authorization": "lab_feed_key"})
+    raise Unauthorized("Send the hospital feed's key in X-Lab-Feed-Key.", {"authentication": "missing_feed_key"})
+
+
+def _fhir(resource: dict, row=None, status: int = 200) -> Response:
+    resp = Response(json.dumps(resource, ensure_ascii=False), status=status, content_type=FHIR_JSON)
+    if row is not None:
+        resp.headers["ETag"] = f'W/"{row.version}"'
+    return resp
+
+
+def _read(kind: str, referral_id: str):
+    feed = _feed()
+    session = db.session()
+    row, resource = fhir.read(session, feed, referral_id, kind)
+    session.commit()
+    return _fhir(resource, row)
+
+
+@blp.route("/ServiceRequest/<referral_id>")
+@blp.doc(**KEY_DOC)
+@blp.response(200, description="a FHIR R4 ServiceRequest", content_type=FHIR_JSON)
+def read_service_request(referral_id):
+    """A referral addressed to your hospital as a ServiceRequest (the upward form; the read is logged)."""
+    return _read("ServiceRequest", referral_id)
+
+
+@blp.route("/Task/<referral_id>")
+@blp.doc(**KEY_DOC)
+@blp.response(200, description="a FHIR R4 Task; ETag W/\"<version>\"", content_type=FHIR_JSON)
+def read_task(referral_id):
+    """A referral's Task: its status, owner, deadline and, once returned, the return form as output."""
+    return _read("Task", referral_id)
+
+
+@blp.route("/Task")
+@blp.doc(**KEY_DOC)
+@blp.arguments(TaskSearchArgs, location="query")
+@blp.response(200, description="a searchset Bundle of Tasks", content_type=FHIR_JSON)
+def search_tasks(args):
+    """Your hospital's Tasks, latest change first (status: e.g. requested for the new ones)."""
+    feed = _feed()
+    session = db.session()
+    bundle = fhir.search_tasks(session, feed, args.get("status"), args["_count"], request.url_root + "api/v1/fhir/")
+    session.commit()
+    return _fhir(bundle)
+
+
+@blp.route("/Task/<referral_id>", methods=["PUT"])
+@blp.doc(**KEY_DOC, requestBody={"required": True, "content": {FHIR_JSON: {"schema": {"type": "object"}},
+                                                               "application/json": {"schema": {"type": "object"}}}})
+@blp.response(200, description="the Task after the change", content_type=FHIR_JSON)
+@blp.alt_response(409, description="The case's state does not allow it (the state is named)")
+@blp.alt_response(412, description="Stale If-Match")
+@blp.alt_response(422, description="Not an acceptable Task; errors name the FHIR path")
+@blp.alt_response(428, description="If-Match missing")
+def update_task(referral_id):
+    """Move the Task: accepted, rejected (statusReason.text) or completed (the return form as output), acting
+    for Task.owner (Practitioner/<id>, one of your specialists); send If-Match: W/"<version>"."""
+    feed = _feed()
+    try:
+        body = loads_strict(request.get_data(cache=False) or b"null")
+    except (BodyRefused, ValueError) as err:
+        raise Invalid("The body is not JSON.", {"body": [str(err)]}, zh="请求体不是有效的 JSON。") from None
+    session = db.session()
+    row, resource = fhir.update_task(session, feed, referral_id, body, request.headers.get("If-Match"),
+                                     clock.today())
+    session.commit()
+    return _fhir(resource, row)
