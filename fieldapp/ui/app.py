@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 SCREENS = {"signin": "signin:SignInScreen", "worklist": "worklist:WorklistScreen",
            "household": "household:HouseholdScreen", "resident": "resident:ResidentScreen",
            "followup": "followup:FollowUpScreen", "lab": "lab:LabScreen", "sync": "sync:SyncScreen",
-           "printer": "printer:PrinterScreen"}
+           "printer": "printer:PrinterScreen", "referral": "referral:ReferralScreen"}
 
 
 class LazyScreenManager(ScreenManager):
