@@ -7,7 +7,11 @@ from pathlib import Path
 
 DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - see check()
 MIN_SECRET_LENGTH = 32
-INSTANCE = Path(os.environ.get("GPO_INSTANCE", Path(__file__).resolve().parent.parent / "instance"))
+_SOURCE_TREE = Path(__file__).resolve().parent.parent
+# In a checkout, instance/ beside the code (make run, the tests); installed as a wheel, the code sits in
+# site-packages, which is no place for a database: ./instance where the operator runs `gpo`.
+INSTANCE = Path(os.environ.get("GPO_INSTANCE") or (
+    _SOURCE_TREE / "instance" if (_SOURCE_TREE / "setup.cfg").exists() else Path.cwd() / "instance"))
 
 
 class ConfigError(RuntimeError):

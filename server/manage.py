@@ -7,6 +7,9 @@
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
     python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
+
+Installed from the wheel, the same commands are `gpo ...`, where `gpo serve` is the production server
+(serve-production here) and `gpo serve-demo` the development demo server.
 """
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+import migrations as _migrations  # packaged with the code, so `gpo migrate` works from a wheel too
+
+MIGRATIONS = Path(_migrations.__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:
@@ -226,8 +231,21 @@ def cmd_prune_sync_log(args) -> None:
     print(f"pruned {n} sync changes older than {args.days} days; tablets not synced since download afresh")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m server.manage")
+# `gpo` is the operator's command once the wheel is installed: there `serve` means the production server,
+# and the werkzeug demo server (what `make run` starts) is `serve-demo`.
+GPO_NAMES = {"serve": "serve-production", "serve-demo": "serve"}
+
+
+def gpo(argv=None) -> None:
+    """The `gpo` console script: the same commands, named for an operator."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in GPO_NAMES:
+        argv[0] = GPO_NAMES[argv[0]]
+    main(argv, prog="gpo")
+
+
+def main(argv=None, prog: str = "python -m server.manage") -> None:
+    parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("serve", help="migrate, load the demo once, serve")
     p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
