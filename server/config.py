@@ -44,6 +44,8 @@ def from_env(overrides: dict | None = None) -> dict:
         "DEVELOPMENT": False,
         "SERVES_REQUESTS": True,
         "API_DOCS": _flag("API_DOCS"),
+        # json: one object a line for a log shipper; text: the same, redacted, for a terminal.
+        "LOG_FORMAT": env.get("LOG_FORMAT", "json"),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gpoutreach.db'}"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY", DEV_SECRET),

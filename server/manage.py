@@ -73,6 +73,7 @@ def cmd_serve_production(args) -> None:
     from gunicorn.app.base import BaseApplication
 
     from . import create_app
+    from .logs import gunicorn_logconfig
 
     # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
     app = create_app()
@@ -87,7 +88,8 @@ def cmd_serve_production(args) -> None:
             options = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
                        "worker_class": "sync" if args.threads == 1 else "gthread", "preload_app": True,
                        "post_fork": fresh_connections,
-                       "control_socket_disable": True}  # no gunicornc socket in $HOME (one per host)
+                       "control_socket_disable": True,  # no gunicornc socket in $HOME (one per host)
+                       "logconfig_dict": gunicorn_logconfig(app.config["LOG_FORMAT"])}
             for key, value in options.items():
                 self.cfg.set(key, value)
 
