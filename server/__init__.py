@@ -54,6 +54,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.register_blueprint(blp)
 
     audit_requests.init_app(app)
+    # Imported here, not at the top: serve-production points the client library at its multiprocess
+    # folder before the first import (server/metrics.py).
+    from . import metrics
+    metrics.init_app(app)
     app.add_url_rule("/", "root", console_root)
 
     if app.config["API_DOCS"]:

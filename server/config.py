@@ -46,6 +46,8 @@ def from_env(overrides: dict | None = None) -> dict:
         "API_DOCS": _flag("API_DOCS"),
         # json: one object a line for a log shipper; text: the same, redacted, for a terminal.
         "LOG_FORMAT": env.get("LOG_FORMAT", "json"),
+        # /metrics answers loopback, and anyone sending this as a Bearer token (a Prometheus elsewhere).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gpoutreach.db'}"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY", DEV_SECRET),

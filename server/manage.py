@@ -72,11 +72,16 @@ def cmd_serve_production(args) -> None:
     `migrate` first."""
     from gunicorn.app.base import BaseApplication
 
+    metrics_dir = _multiprocess_metrics_folder()
     from . import create_app
     from .logs import gunicorn_logconfig
 
     # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
     app = create_app()
+
+    def worker_gone(_server, worker) -> None:
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid, metrics_dir)
 
     def fresh_connections(_server, _worker) -> None:
         # A worker must not reuse a database connection the parent may hold (close=False leaves those to
@@ -87,7 +92,7 @@ def cmd_serve_production(args) -> None:
         def load_config(self):
             options = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
                        "worker_class": "sync" if args.threads == 1 else "gthread", "preload_app": True,
-                       "post_fork": fresh_connections,
+                       "post_fork": fresh_connections, "child_exit": worker_gone,
                        "control_socket_disable": True,  # no gunicornc socket in $HOME (one per host)
                        "logconfig_dict": gunicorn_logconfig(app.config["LOG_FORMAT"])}
             for key, value in options.items():
@@ -97,6 +102,23 @@ def cmd_serve_production(args) -> None:
             return app
 
     Server().run()
+
+
+def _multiprocess_metrics_folder() -> str:
+    """Each gunicorn worker keeps its metrics in files here and /metrics adds them up. Set before the client
+    library is first imported (it chooses how to keep values then); emptied at start, as its documentation
+    asks, so a restart does not add the last run's counts."""
+    import shutil
+
+    from .config import INSTANCE
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(INSTANCE / "metrics")
+    if "prometheus_client" in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        sys.exit("gpo: metrics were set up before serve-production chose its multiprocess folder")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
 
 
 def _demo(app) -> None:
