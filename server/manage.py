@@ -7,6 +7,8 @@
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
     python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
+    python -m server.manage backup FILE             pg_dump (custom format), or SQLite's backup
+    python -m server.manage restore FILE --yes      the backup back, then a new sync epoch (service stopped)
 
 Installed from the wheel, the same commands are `gpo ...`, where `gpo serve` is the production server
 (serve-production here) and `gpo serve-demo` the development demo server.
@@ -242,6 +244,33 @@ def cmd_new_epoch(_args) -> None:
     print(f"new sync epoch {value}: tablets will re-send what they sent before and download afresh")
 
 
+def cmd_backup(args) -> None:
+    from .backup import BackupError, backup
+
+    app = _app()
+    try:
+        size = backup(app.config["SQLALCHEMY_DATABASE_URI"], Path(args.file))
+    except BackupError as err:
+        sys.exit(f"gpo: backup failed: {err}")
+    print(f"backed up to {args.file} ({size:,} bytes)")
+
+
+def cmd_restore(args) -> None:
+    from .backup import BackupError, restore
+
+    if not args.yes:
+        sys.exit("gpo: restore replaces the whole database with the backup; stop the service, then run it "
+                 "again with --yes")
+    app = _app()
+    app.extensions["db_engine"].dispose()
+    try:
+        epoch = restore(app.config["SQLALCHEMY_DATABASE_URI"], Path(args.file))
+    except BackupError as err:
+        sys.exit(f"gpo: restore failed: {err}")
+    print(f"restored {args.file}; new sync epoch {epoch}: tablets will re-send what the backup lacks and "
+          f"download afresh. Start the service.")
+
+
 def cmd_prune_sync_log(args) -> None:
     import datetime as dt
 
@@ -300,6 +329,13 @@ def main(argv=None, prog: str = "python -m server.manage") -> None:
     p.set_defaults(func=cmd_mllp)
     sub.add_parser("new-epoch", help="after a restore: tablets re-upload and re-download").set_defaults(
         func=cmd_new_epoch)
+    p = sub.add_parser("backup", help="copy the database to a file (pg_dump; SQLite's backup)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="put a backup back and start a new sync epoch (service stopped)")
+    p.add_argument("file")
+    p.add_argument("--yes", action="store_true", help="yes, replace the whole database")
+    p.set_defaults(func=cmd_restore)
     p = sub.add_parser("prune-sync-log", help="drop sync changes older than N days (tablets older resync)")
     p.add_argument("--days", type=int, default=180)
     p.set_defaults(func=cmd_prune_sync_log)
