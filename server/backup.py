@@ -45,14 +45,7 @@ def backup(url: str, out: Path) -> int:
     if make_url(url).get_backend_name() == "postgresql":
         _run(["pg_dump", "--format=custom", "--no-owner", "--file", str(out), _libpq_url(url)], "pg_dump")
     else:
-        source = sqlite3.connect(_sqlite_path(url))
-        target = sqlite3.connect(out)
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        _sqlite_copy(_sqlite_path(url), out)
     return out.stat().st_size
 
 
@@ -67,20 +60,24 @@ def restore(url: str, dump: Path) -> str:
         _run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error",
               "--dbname", _libpq_url(url), str(dump)], "pg_restore")
     else:
-        source = sqlite3.connect(dump)
-        target = sqlite3.connect(_sqlite_path(url))
-        try:
-            with target:
-                source.backup(target)
-        finally:
-            source.close()
-            target.close()
+        _sqlite_copy(dump, _sqlite_path(url))
     engine = db.make_engine(url)
     try:
         with engine.begin() as conn:
             return new_epoch(conn)
     finally:
         engine.dispose()
+
+
+def _sqlite_copy(source_path: Path, target_path: Path) -> None:
+    # SQLite's online backup: a consistent copy even while another connection reads.
+    source, target = sqlite3.connect(source_path), sqlite3.connect(target_path)
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 def _run(cmd: list[str], tool: str) -> None:
