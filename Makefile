@@ -6,7 +6,7 @@ PORT   ?= 5000
 EXTRAS_RUN  := postgres,printing
 EXTRAS_TEST := postgres,printing,fieldapp,test
 
-.PHONY: run test test-postgres system-deps bench clean fieldapp
+.PHONY: run test test-postgres test-contract system-deps bench clean fieldapp
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ fieldapp: system-deps $(VENV)/.test-installed
 # The same suite on PostgreSQL (CI runs it after `make test`).
 test-postgres: system-deps $(VENV)/.test-installed
 	TEST_DATABASE_URL=$${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The API contract: schemathesis over every operation as the four roles, fixed seed and budget (CI runs it).
+test-contract: system-deps $(VENV)/.test-installed
+	$(BIN)/python -m pytest -m contract tests/contract $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,15 +1,14 @@
 """The center server: a small app factory that only wires configuration, extensions and blueprints."""
 from __future__ import annotations
 
-import logging
-
 import swagger_ui_bundle
 from flask import Flask, send_from_directory
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_mod
-from . import db, limits
+from . import db, limits, logs
 from .api import Api
+from .audit import requests as audit_requests
 from .auth.tokens import jwt
 from .console.routes import root as console_root
 
@@ -47,7 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(config_mod.from_env(overrides))
     app.json.ensure_ascii = False  # Chinese stays readable in responses and logs
     config_mod.check(app.config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.init_app(app)
 
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
@@ -61,6 +60,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     for blp in plain_blueprints:
         app.register_blueprint(blp)
 
+    audit_requests.init_app(app)
+    # Imported here, not at the top: serve-production points the client library at its multiprocess
+    # folder before the first import (server/metrics.py).
+    from . import metrics
+    metrics.init_app(app)
     app.add_url_rule("/", "root", console_root)
 
     if app.config["API_DOCS"]:

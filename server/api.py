@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 from . import db, messages_zh
 from .errors import DomainError
@@ -48,8 +49,15 @@ class Api(flask_smorest.Api):
     """flask-smorest's Api with request ids, domain-error mapping and stack-trace-free 500s."""
 
     def init_app(self, app, *args, **kwargs):
+        # Path converters before any blueprint is registered: an <int:...> beyond 64 bits is a 404 (not an
+        # overflow in the driver), and <uuid_text:...> matches only an id, so /followups/lost is never read
+        # as the follow-up "lost" (whose GET would then be advertised in Allow).
+        app.url_map.converters["int"] = BoundedInt
+        app.url_map.converters["uuid_text"] = UuidText
         super().init_app(app, *args, **kwargs)
         self.ma_plugin.converter.add_attribute_function(own_openapi)
+        self.register_converter(BoundedInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max})
+        self.register_converter(UuidText, lambda c: {"type": "string", "format": "uuid"})
         app.before_request(_assign_request_id)
         app.after_request(_echo_request_id)
         app.register_error_handler(DomainError, _handle_domain_error)
@@ -87,6 +95,21 @@ def own_openapi(converter, field, ret: dict) -> dict:
 
 
 _LOCATIONS = ("json", "query", "files", "form", "headers")
+
+INT64_MAX = 2**63 - 1
+
+
+class BoundedInt(IntegerConverter):
+    """werkzeug's int converter, at most a 64-bit integer (the database's BIGINT)."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=INT64_MAX, signed=False):  # noqa: A002
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
+class UuidText(BaseConverter):
+    """A record id (a UUID), given to the view as the text it is stored as."""
+
+    regex = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 
 
 def _field_paths(messages, prefix: str = "") -> list[str]:

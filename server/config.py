@@ -9,7 +9,11 @@ from gpcore.referral.deadlines import parse_response_days
 
 DEV_SECRET = "dev-only-secret-do-not-use-in-production"  # noqa: S105 - see check()
 MIN_SECRET_LENGTH = 32
-INSTANCE = Path(os.environ.get("GPO_INSTANCE", Path(__file__).resolve().parent.parent / "instance"))
+_SOURCE_TREE = Path(__file__).resolve().parent.parent
+# In a checkout, instance/ beside the code (make run, the tests); installed as a wheel, the code sits in
+# site-packages, which is no place for a database: ./instance where the operator runs `gpo`.
+INSTANCE = Path(os.environ.get("GPO_INSTANCE") or (
+    _SOURCE_TREE / "instance" if (_SOURCE_TREE / "setup.cfg").exists() else Path.cwd() / "instance"))
 
 
 class ConfigError(RuntimeError):
@@ -49,6 +53,10 @@ def from_env(overrides: dict | None = None) -> dict:
         "DEVELOPMENT": False,
         "SERVES_REQUESTS": True,
         "API_DOCS": _flag("API_DOCS"),
+        # json: one object a line for a log shipper; text: the same, redacted, for a terminal.
+        "LOG_FORMAT": env.get("LOG_FORMAT", "json"),
+        # /metrics answers loopback, and anyone sending this as a Bearer token (a Prometheus elsewhere).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", f"sqlite:///{INSTANCE / 'gpoutreach.db'}"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY", DEV_SECRET),

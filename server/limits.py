@@ -13,7 +13,7 @@ import re
 
 from flask import Flask, current_app, request
 from flask_smorest import abort
-from marshmallow import ValidationError
+from marshmallow import RAISE, ValidationError
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -185,7 +185,10 @@ def no_control_characters(value: str | None) -> None:
 
 class StrictParser(FlaskParser):
     """webargs' Flask parser with the checks above on JSON bodies and query strings, each answered 422 in
-    the one error shape naming the field, as a schema error would be."""
+    the one error shape naming the field, as a schema error would be. An unknown query parameter is refused
+    like an unknown body field (webargs would drop it): `?pagesize=500` is a typo to name, not to ignore."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
 
     def _raw_load_json(self, req):
         if not is_json_request(req):

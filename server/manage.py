@@ -9,6 +9,11 @@
     python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
     python -m server.manage notify-worker [--once]  send queued SMS through the configured gateway
     python -m server.manage notify-followups [--date D]  queue SMS for follow-ups due next week (daily)
+    python -m server.manage backup FILE             pg_dump (custom format), or SQLite's backup
+    python -m server.manage restore FILE --yes      the backup back, then a new sync epoch (service stopped)
+
+Installed from the wheel, the same commands are `gpo ...`, where `gpo serve` is the production server
+(serve-production here) and `gpo serve-demo` the development demo server.
 """
 from __future__ import annotations
 
@@ -21,7 +26,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+import migrations as _migrations  # packaged with the code, so `gpo migrate` works from a wheel too
+
+MIGRATIONS = Path(_migrations.__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:
@@ -69,10 +76,16 @@ def cmd_serve_production(args) -> None:
     `migrate` first."""
     from gunicorn.app.base import BaseApplication
 
+    metrics_dir = _multiprocess_metrics_folder()
     from . import create_app
+    from .logs import gunicorn_logconfig
 
     # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
     app = create_app()
+
+    def worker_gone(_server, worker) -> None:
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid, metrics_dir)
 
     def fresh_connections(_server, _worker) -> None:
         # A worker must not reuse a database connection the parent may hold (close=False leaves those to
@@ -83,8 +96,9 @@ def cmd_serve_production(args) -> None:
         def load_config(self):
             options = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
                        "worker_class": "sync" if args.threads == 1 else "gthread", "preload_app": True,
-                       "post_fork": fresh_connections,
-                       "control_socket_disable": True}  # no gunicornc socket in $HOME (one per host)
+                       "post_fork": fresh_connections, "child_exit": worker_gone,
+                       "control_socket_disable": True,  # no gunicornc socket in $HOME (one per host)
+                       "logconfig_dict": gunicorn_logconfig(app.config["LOG_FORMAT"])}
             for key, value in options.items():
                 self.cfg.set(key, value)
 
@@ -92,6 +106,23 @@ def cmd_serve_production(args) -> None:
             return app
 
     Server().run()
+
+
+def _multiprocess_metrics_folder() -> str:
+    """Each gunicorn worker keeps its metrics in files here and /metrics adds them up. Set before the client
+    library is first imported (it chooses how to keep values then); emptied at start, as its documentation
+    asks, so a restart does not add the last run's counts."""
+    import shutil
+
+    from .config import INSTANCE
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(INSTANCE / "metrics")
+    if "prometheus_client" in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        sys.exit("gpo: metrics were set up before serve-production chose its multiprocess folder")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
 
 
 def _demo(app) -> None:
@@ -215,6 +246,33 @@ def cmd_new_epoch(_args) -> None:
     print(f"new sync epoch {value}: tablets will re-send what they sent before and download afresh")
 
 
+def cmd_backup(args) -> None:
+    from .backup import BackupError, backup
+
+    app = _app()
+    try:
+        size = backup(app.config["SQLALCHEMY_DATABASE_URI"], Path(args.file))
+    except BackupError as err:
+        sys.exit(f"gpo: backup failed: {err}")
+    print(f"backed up to {args.file} ({size:,} bytes)")
+
+
+def cmd_restore(args) -> None:
+    from .backup import BackupError, restore
+
+    if not args.yes:
+        sys.exit("gpo: restore replaces the whole database with the backup; stop the service, then run it "
+                 "again with --yes")
+    app = _app()
+    app.extensions["db_engine"].dispose()
+    try:
+        epoch = restore(app.config["SQLALCHEMY_DATABASE_URI"], Path(args.file))
+    except BackupError as err:
+        sys.exit(f"gpo: restore failed: {err}")
+    print(f"restored {args.file}; new sync epoch {epoch}: tablets will re-send what the backup lacks and "
+          f"download afresh. Start the service.")
+
+
 def cmd_prune_sync_log(args) -> None:
     import datetime as dt
 
@@ -275,8 +333,21 @@ def cmd_notify_followups(args) -> None:
     print(f"queued {queued} follow-up reminders for {day.isoformat()}")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m server.manage")
+# `gpo` is the operator's command once the wheel is installed: there `serve` means the production server,
+# and the werkzeug demo server (what `make run` starts) is `serve-demo`.
+GPO_NAMES = {"serve": "serve-production", "serve-demo": "serve"}
+
+
+def gpo(argv=None) -> None:
+    """The `gpo` console script: the same commands, named for an operator."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in GPO_NAMES:
+        argv[0] = GPO_NAMES[argv[0]]
+    main(argv, prog="gpo")
+
+
+def main(argv=None, prog: str = "python -m server.manage") -> None:
+    parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("serve", help="migrate, load the demo once, serve")
     p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -309,6 +380,13 @@ def main(argv=None) -> None:
                    ).set_defaults(func=cmd_escalate_referrals)
     sub.add_parser("new-epoch", help="after a restore: tablets re-upload and re-download").set_defaults(
         func=cmd_new_epoch)
+    p = sub.add_parser("backup", help="copy the database to a file (pg_dump; SQLite's backup)")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="put a backup back and start a new sync epoch (service stopped)")
+    p.add_argument("file")
+    p.add_argument("--yes", action="store_true", help="yes, replace the whole database")
+    p.set_defaults(func=cmd_restore)
     p = sub.add_parser("prune-sync-log", help="drop sync changes older than N days (tablets older resync)")
     p.add_argument("--days", type=int, default=180)
     p.set_defaults(func=cmd_prune_sync_log)

@@ -14,6 +14,7 @@ from flask import Response
 
 import printing
 
+from . import metrics
 from .api import Schema
 from .errors import DomainError
 
@@ -39,6 +40,7 @@ RESPONSES = {"200": {"description": "ESC/POS bytes (format=escpos) or the PNG pr
 
 def response(layout: Callable[..., bytes], document, args: dict, name: str) -> Response:
     """The document rendered by `layout` for the printer `args` describe, as a download or a PNG."""
+    metrics.print_job(layout.__name__, args["format"])
     width = printing.PaperWidth.from_mm(args["width"])
     settings = printing.PrinterSettings(width=width, mode=MODES[args["mode"]])
     try:

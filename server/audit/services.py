@@ -20,6 +20,8 @@ def values(actor: Actor, action: str, entity: str, entity_id: str | None, reside
     """The row record() adds, as plain column values, for a writer that inserts with Core (lab intake:
     one INSERT, no unit of work); the caller adds `at` when it wants one time for the whole write."""
     in_request = has_request_context()
+    if in_request:
+        g.audit_recorded = True  # the request hook (audit/requests.py) then adds no second row
     return dict(
         user_id=actor.user_id, username=actor.username, role=actor.role, action=action, entity=entity,
         entity_id=entity_id, resident_id=resident_id, detail=detail,

@@ -53,7 +53,7 @@ def refresh():
 
 @blp.route("/logout", methods=["POST"])
 @blp.auth()
-@blp.arguments(LogoutSchema)
+@blp.arguments(LogoutSchema, required=False)  # the refresh token may be left out
 @blp.response(204)
 def logout(body):
     """Revoke this sign-in: this access token, the refresh token issued with it and every access token

@@ -78,7 +78,7 @@ def list_followups(args):
     return page
 
 
-@blp.route("/followups/<followup_id>")
+@blp.route("/followups/<uuid_text:followup_id>")
 @blp.auth(*READERS)
 @blp.response(200, FollowUpSchema)
 def get_followup(followup_id):
@@ -90,7 +90,7 @@ def get_followup(followup_id):
     return row
 
 
-@blp.route("/followups/<followup_id>/slip")
+@blp.route("/followups/<uuid_text:followup_id>/slip")
 @blp.auth(*READERS)
 @blp.arguments(printouts.PrintArgs, location="query")
 @blp.doc(responses=printouts.RESPONSES)
@@ -102,7 +102,7 @@ def get_slip(args, followup_id):
     return printouts.response(printing.follow_up_slip, document, args, "follow-up-slip")
 
 
-@blp.route("/followups/<followup_id>/amendments", methods=["POST"])
+@blp.route("/followups/<uuid_text:followup_id>/amendments", methods=["POST"])
 @blp.auth(*RECORDERS)
 @blp.arguments(AmendmentSchema)
 @blp.response(201, FollowUpSchema)

@@ -5,7 +5,7 @@ from .. import db
 from ..api import Blueprint, page_schema, paginate, with_etag, check_if_match
 from ..audit import services as audit
 from ..scope import Actor
-from ..search.services import search_residents
+from ..search.services import planned_for_each_query, search_residents
 from . import services
 from .schemas import (ConditionSchema, ConditionUpdateSchema, HouseholdCreateSchema, HouseholdListArgs,
                       HouseholdRowSchema, HouseholdSchema, HouseholdUpdateSchema, ResidentMoveSchema,
@@ -83,6 +83,7 @@ def update_household(data, household_id):
 def search(args):
     """Search residents in your scope by name, pinyin initials, ID, record number, phone or address."""
     session = db.session()
+    planned_for_each_query(session)
     page = paginate(session, search_residents(_actor(), args), args["page"], args["page_size"])
     audit.record(session, _actor(), "search", "resident", None,
                  detail={"q": args.get("q"), "shown": [r.id for r in page["items"]]})

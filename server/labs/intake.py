@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from gpcore.clock import china_date, to_china
 
+from .. import metrics
 from ..audit import services as audit
 from ..audit.models import AuditEvent
 from ..db import new_uuid, utcnow
@@ -95,6 +96,13 @@ def receive_hl7(session: Session, feed: LabFeed | FeedRef, raw: bytes, *, transp
                 encodings: Mapping[str, str] | None = None, now: Callable[[], dt.datetime] = utcnow) -> Receipt:
     """Parse, match and store one HL7 v2 ORU^R01, commit, and return the ACK to send (never before commit).
     Raises FeedRevoked (nothing stored) when the feed was revoked."""
+    receipt = _receive_hl7(session, feed, raw, transport=transport, encodings=encodings, now=now)
+    metrics.hl7_message(transport, receipt.ack_code)
+    return receipt
+
+
+def _receive_hl7(session: Session, feed: LabFeed | FeedRef, raw: bytes, *, transport: str,
+                 encodings: Mapping[str, str] | None, now: Callable[[], dt.datetime]) -> Receipt:
     try:
         msg = parse_oru(raw, encodings)
     except HL7MessageError as err:

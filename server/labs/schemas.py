@@ -271,7 +271,7 @@ class LabCriticalCallSchema(Schema):
     report_changed_at = ma.fields.AwareDateTime(required=True, load_only=True, metadata={
         "description": "the report's changed_at as you read it, sent back exactly as received: the values "
                        "you phoned through (a correction that arrived since answers 409)"})
-    note = ma.fields.String(required=True, validate=[V.Length(min=1, max=200), V.Regexp(r"(?s).*\S",
+    note = ma.fields.String(required=True, validate=[V.Length(min=1, max=200), V.Regexp(r"[\s\S]*\S",
                             error="Say what was said on the call.")], metadata={
         "description": "e.g. 已电话通知患者本人，嘱今日到医院急诊复查"})
     noted_at = ma.fields.DateTime(dump_only=True)

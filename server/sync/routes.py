@@ -4,6 +4,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import db
 from ..api import Blueprint, page_schema, paginate
+from .. import metrics
 from ..audit import services as audit
 from ..devices.hooks import watch_sync
 from ..scope import Actor
@@ -26,9 +27,10 @@ def pull(args):
     session = db.session()
     actor = Actor.of(current_user)
     page = services.pull(session, actor, args["cursor"], args["limit"], args["ref"])
-    audit.record(session, actor, "sync_pull", "team", str(actor.team_id),
-                 detail={"mode": page["mode"], "rows": sum(len(e["rows"]) for e in page["entities"].values())})
+    rows = sum(len(e["rows"]) for e in page["entities"].values())
+    audit.record(session, actor, "sync_pull", "team", str(actor.team_id), detail={"mode": page["mode"], "rows": rows})
     session.commit()
+    metrics.sync_page("pull", page["mode"], rows)
     return json_response(page)
 
 
@@ -49,6 +51,7 @@ def push(body):
         answer = push_service.stored_answer(session, actor, body["batch_id"])
         if answer is None:
             raise
+    metrics.sync_page("push", "batch", len(body["records"]))
     return json_response(answer)
 
 

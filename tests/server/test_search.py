@@ -103,16 +103,41 @@ def test_a_name_query_also_finds_by_address_within_scope(as_user, world, session
     assert len(ids(as_user("admin").get("/api/v1/residents?q=潍坊新村"))) == 4
 
 
-def test_patterns_are_in_the_sql_text_not_bound():
-    """A re-used prepared statement gets a generic plan, which cannot use the pattern and trigram indexes
-    for an unknown pattern: the LIKE patterns are written into the statement (escaped), never bound."""
+def test_patterns_are_bound_never_written_into_the_sql():
+    """The pattern is a parameter: text from the search box never becomes SQL text (issue 15: a NUL byte once
+    cut the statement short on PostgreSQL because the pattern was written into it)."""
     from sqlalchemy.dialects import postgresql
 
     from server.scope import Actor
     from server.search.services import search_residents
 
     gp = Actor(1, "gp", "gp", team_id=7, center_id=2)
-    for q, pattern in (("白_%", "'%白/_/%%'"), ("zs", "'zs%'"), ("1380", "'%1380%'"), ("A路2号", "'%A路2号%'")):
-        sql = str(search_residents(gp, {"q": q}).compile(dialect=postgresql.dialect(),
-                                                          compile_kwargs={"render_postcompile": True}))
-        assert pattern.replace("%", "%%") in sql and "ESCAPE '/'" in sql, (q, sql)  # pyformat doubles %
+    for q, pattern in (("白_%", "%白/_/%%"), ("zs", "zs%"), ("1380", "%1380%"), ("A路2号", "%A路2号%"),
+                       ("o'brien", "%o'brien%")):
+        compiled = search_residents(gp, {"q": q}).compile(dialect=postgresql.dialect(),
+                                                         compile_kwargs={"render_postcompile": True})
+        assert pattern in compiled.params.values(), (q, compiled.params)
+        assert q not in str(compiled) and "ESCAPE '/'" in str(compiled), (q, str(compiled))
+
+
+def test_a_quote_and_wildcards_in_the_search_box_are_only_text(as_user, world):
+    for q in ("o'brien", "%", "_", "'; DROP TABLE residents; --"):
+        r = as_user("admin").get("/api/v1/residents", query_string={"q": q})
+        assert r.status_code == 200 and r.get_json()["total"] == 0, (q, r.get_json())
+
+
+@pytest.mark.postgres
+def test_postgresql_plans_each_search_for_its_pattern(session):
+    """Bound patterns with a prepared statement could get a generic plan after five runs; the search forces
+    a custom plan for its own transaction only."""
+    from sqlalchemy import text
+
+    from server.search.services import planned_for_each_query
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    before = session.scalar(text("SHOW plan_cache_mode"))
+    planned_for_each_query(session)
+    assert session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+    session.rollback()  # SET LOCAL ends with its transaction: other statements keep the default
+    assert session.scalar(text("SHOW plan_cache_mode")) == before

@@ -17,8 +17,12 @@ def test_slip_carries_values_classification_next_date_and_advice_to_the_patient(
                       cigarettes_per_day_target=0, salt_intake=3)
     rec = fu.ok(fu.visit("A1-0-1", form, condition="t2dm"))
     assert rec["next_visit_date"] == "2026-06-15"  # uncontrolled: 2 weeks, a Monday
+    from prometheus_client import REGISTRY
+    printed = REGISTRY.get_sample_value("gpo_print_jobs_total", {"document": "follow_up_slip", "format": "escpos"}) or 0
     r = as_user("gp-a1").get(f"/api/v1/followups/{rec['id']}/slip")
     assert r.status_code == 200 and r.mimetype == "application/octet-stream"
+    assert REGISTRY.get_sample_value("gpo_print_jobs_total",
+                                     {"document": "follow_up_slip", "format": "escpos"}) == printed + 1  # /metrics
     text = _text(r.data)
     for expected in ["随访/预约单", "2型糖尿病患者健康管理", "姓名：李四", "血压：146/92mmHg", "空腹血糖：8.4mmol/L",
                      "本次评价：控制不满意", "2026年6月15日星期一", "请戒烟。", "请清淡饮食，少吃盐。",

@@ -34,6 +34,12 @@ def test_production_server_stores_then_acknowledges(production_server, feed, fix
     status, other = _post(production_server, feed[1], gbk)
     assert status == 200 and ack_fields(other, "gb18030")[1:3] == ["AA", "GBK0001"]
     assert _post(production_server, feed[1], utf8) == (200, first)  # a resend, whichever worker: the same ACK
+    # /metrics adds up the two worker processes' counts, whichever worker answers the scrape.
+    for _ in range(3):
+        with urllib.request.urlopen(f"http://127.0.0.1:{production_server}/metrics", timeout=20) as r:
+            text = r.read().decode()
+        assert 'gpo_hl7_messages_total{ack_code="AA",transport="http"} 3.0' in text, text[:2000]
+        assert 'route="/api/v1/labs/hl7",status="200"} 3.0' in text
     session.expire_all()
     stored = session.scalars(select(LabMessage).order_by(LabMessage.received_at)).all()
     assert [(m.control_id, m.transport) for m in stored] == [("B-1001", "http"), ("GBK0001", "http")]

@@ -1,0 +1,130 @@
+"""Issue 15 item 5: structured logs with the request id and no personal data; list views, exports and
+denied attempts audited."""
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from sqlalchemy import func, select
+
+from server.audit.models import AuditEvent
+from server.logs import JsonFormatter, TextFormatter, redact, redacted_query
+
+ID = "11010519491231002X"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (f"GET /api/v1/residents?q={ID}", "GET /api/v1/residents?q=…"),
+    ("15-digit 110105491231002 kept out", "15-digit … kept out"),
+    ("call 13812345678 or +86 13912345678", "call … or …"),
+    ("clinic 021-64041990", "clinic …"),
+    ('DETAIL:  Key (id_number)=(110105194912310021) already exists.', "DETAIL:  Key (id_number)=(…) already exists."),
+    ('Key (name, birth_date)=(张三, 1949-12-31) conflicts', "Key (name, birth_date)=(…) conflicts"),
+    ("[SQL: INSERT INTO residents (name, phone) VALUES (?, ?)]\n[parameters: ('张三', '13812345678')]\n"
+     "(Background on this error at: https://sqlalche.me/e/20/gkpj)",
+     "[SQL: INSERT INTO residents (name, phone) VALUES (?, ?)]\n[parameters: …]\n"
+     "(Background on this error at: https://sqlalche.me/e/20/gkpj)"),
+    # Kept: a record number (17 digits, the service's own), ids, dates, times, sizes.
+    ("record 31011500100100017 on 2026-12-06 08:00:01, 5242880 bytes, uuid 6f1c2b1e-0d7a-4b8e-9c41-3e2f5a6b7c8d",
+     "record 31011500100100017 on 2026-12-06 08:00:01, 5242880 bytes, uuid 6f1c2b1e-0d7a-4b8e-9c41-3e2f5a6b7c8d"),
+])
+def test_redact(text, expected):
+    assert redact(text) == expected
+
+
+def test_query_values_that_could_name_a_person_are_not_kept():
+    assert redacted_query(f"q=zs&page=2&page_size=50&status=managed&team_id=7&phone=1381234&name=%E5%BC%A0"
+                          f"&since=2026-12-01&id_number={ID}&cursor=12345678") == {
+        "q": "…", "page": "2", "page_size": "50", "status": "managed", "team_id": "7", "phone": "…", "name": "…",
+        "since": "2026-12-01", "id_number": "…", "cursor": "…"}
+
+
+def _lines(caplog, formatter=None):
+    formatter = formatter or JsonFormatter()
+    return [formatter.format(r) for r in caplog.records]
+
+
+def test_a_request_logs_one_json_line_with_its_request_id_and_no_id_number(as_user, world, caplog):
+    caplog.set_level(logging.INFO, logger="server.access")
+    r = as_user("admin").get("/api/v1/residents", query_string={"q": ID},
+                             headers={"X-Request-ID": "req-0123456789"})
+    assert r.status_code == 200 and r.headers["X-Request-ID"] == "req-0123456789"
+    access = [json.loads(line) for line in _lines(caplog) if '"server.access"' in line]
+    assert len(access) == 1, access
+    line = access[0]
+    assert line["request_id"] == "req-0123456789" and line["status"] == 200 and line["method"] == "GET"
+    assert line["path"] == "/api/v1/residents" and line["query"] == {"q": "…"} and line["user_id"]
+    assert ID not in json.dumps(line, ensure_ascii=False)
+    text = TextFormatter().format(caplog.records[-1])
+    assert "[req-0123456789]" in text and ID not in text and "\x1b[" not in text
+
+
+def test_an_exception_is_logged_redacted(caplog):
+    caplog.set_level(logging.ERROR)
+    try:
+        raise ValueError(f"duplicate Key (id_number)=({ID}) phone 13812345678")
+    except ValueError:
+        logging.getLogger("server").exception("could not store %s", ID)
+    (line,) = [json.loads(x) for x in _lines(caplog)]
+    assert ID not in json.dumps(line) and "13812345678" not in line["exception"]
+    assert line["message"] == "could not store …" and "Key (id_number)=(…)" in line["exception"]
+
+
+@pytest.fixture
+def before(session):
+    """The audit rows the world's building wrote are not this test's."""
+    return session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+
+
+def _events(session, before, **where):
+    stmt = select(AuditEvent).where(AuditEvent.id > before).order_by(AuditEvent.id)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(AuditEvent, key) == value)
+    return session.scalars(stmt).all()
+
+
+def test_a_list_view_is_audited_once(as_user, world, session, before):
+    r = as_user("staff-a").get("/api/v1/households?page=1&address=%E6%BD%8D")
+    assert r.status_code == 200
+    (event,) = _events(session, before, username="staff-a")
+    assert (event.action, event.entity, event.role) == ("view", "households", "center_staff")
+    assert event.detail["endpoint"] == "households.list_households" or event.detail["endpoint"].startswith(
+        "households.")
+    assert event.detail["query"] == {"page": "1", "address": "…"} and event.request_id
+
+
+def test_a_view_that_audits_itself_gets_no_second_row(as_user, world, session, before):
+    assert as_user("gp-a1").get("/api/v1/residents?q=zs").status_code == 200
+    assert [e.action for e in _events(session, before, username="gp-a1")] == ["search"]
+
+
+def test_an_export_is_audited(as_user, world, session, before):
+    r = as_user("admin").get("/api/v1/followups/indicators/export?year=2026&format=csv")
+    assert r.status_code == 200, r.get_json()
+    assert [e.action for e in _events(session, before, username="admin")] == ["export"]
+
+
+def test_a_role_refused_is_audited_with_the_user(as_user, world, session, before):
+    r = as_user("gp-a1").get("/api/v1/audit/")
+    assert r.status_code == 403
+    (event,) = _events(session, before, action="denied")
+    assert (event.username, event.role, event.user_id) == ("gp-a1", "gp", world.users["gp-a1"])
+    assert event.detail == {"method": "GET", "path": "/api/v1/audit/", "status": 403,
+                            "endpoint": event.detail["endpoint"]}
+
+
+def test_no_token_and_a_wrong_password_are_audited(client, world, session, before):
+    assert client.get("/api/v1/households").status_code == 401
+    r = client.post("/api/v1/auth/login", json={"username": "gp-a1", "password": "wrong-wrong-wrong"})
+    assert r.status_code == 401
+    events = _events(session, before, action="denied")
+    assert [(e.username, e.role, e.user_id, e.detail["status"]) for e in events] == [
+        ("-", "anonymous", None, 401), ("-", "anonymous", None, 401)]
+    assert events[1].detail["username_tried"] == "gp-a1" and "password" not in json.dumps(events[1].detail)
+
+
+def test_health_and_the_callers_own_account_are_not_audited(as_user, client, world, session, before):
+    assert client.get("/healthz").status_code == 200
+    assert as_user("gp-a1").get("/api/v1/auth/me").status_code == 200
+    assert _events(session, before) == []
