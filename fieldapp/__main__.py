@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     if args.screenshot:
         from fieldapp.ui.showcase import ScreenshotApp
         db = args.db or demo_store(args.user or "t1-doctor")
-        session = TabletSession(db)
+        session = TabletSession(db, secure=False)  # the demo store is a plain file
         app = ScreenshotApp(session, args.screenshot, args.out, large_text=args.large_text)
         app.run()
         session.close()

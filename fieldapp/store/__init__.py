@@ -57,6 +57,7 @@ worker writes a page. The sync engine (fieldapp/sync) drives the take_batch / ap
 apply_page / start_snapshot half of this class.
 """
 from .schema import ENTITIES, EntityTable
-from .store import InvalidRecord, NotFound, Store, StoreError
+from .store import InvalidRecord, NotFound, Store, StoreError, StoreLocked, encrypt_file, is_plain_sqlite
 
-__all__ = ["Store", "StoreError", "NotFound", "InvalidRecord", "ENTITIES", "EntityTable"]
+__all__ = ["Store", "StoreError", "StoreLocked", "NotFound", "InvalidRecord", "ENTITIES", "EntityTable",
+           "encrypt_file", "is_plain_sqlite"]

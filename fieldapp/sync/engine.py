@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from .transport import AuthError, HttpError, TransportError
+from .transport import AuthError, DeviceLost, HttpError, TransportError
 
 PUSH = "/api/v1/sync/push"
 PULL = "/api/v1/sync/pull"
@@ -69,6 +69,8 @@ class SyncEngine:
 
     def sync(self) -> SyncResult:
         """Push everything queued, pull everything new, push what was saved meanwhile; report the state."""
+        if self.store.state("practice"):
+            raise SyncFailed("A practice store never syncs.")
         self._pushed, self._epoch_changed = {}, False
         self.push_all()
         pulled, pages = self.pull_all()
@@ -89,6 +91,8 @@ class SyncEngine:
                 return self.transport.call(method, path, **kw)
             except AuthError as err:
                 raise SyncFailed("Sign in again to sync.") from err
+            except DeviceLost:
+                raise  # not a refusal of the batch: the tablet must wipe itself (fieldapp/session.py)
             except HttpError as err:
                 if not err.retryable or attempt == self.retries:
                     raise
@@ -115,6 +119,8 @@ class SyncEngine:
                                                    "device_time")} for r in batch["records"]]}
             try:
                 answer = self._call("POST", PUSH, body=body)
+            except DeviceLost:
+                raise
             except HttpError as err:
                 # The server refuses the batch as a whole (a client bug, a record it cannot even parse):
                 # every record goes to needs-attention with the reason, so nothing is stuck or lost.
