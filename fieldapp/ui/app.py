@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from fieldapp.lock import IDLE_TIMEOUT_S, IdleLock
 
 from . import theme
 from .household import HouseholdScreen
@@ -19,12 +22,13 @@ from .resident import ResidentScreen
 from .signin import SignInScreen
 from .strings import t
 from .sync import SyncScreen
+from .unlock import UnlockScreen
 from .worklist import WorklistScreen
 
 HERE = Path(__file__).resolve().parent
 SCREENS = {"signin": SignInScreen, "worklist": WorklistScreen, "household": HouseholdScreen,
            "resident": ResidentScreen, "followup": FollowUpScreen, "lab": LabScreen, "sync": SyncScreen,
-           "printer": PrinterScreen}
+           "printer": PrinterScreen, "unlock": UnlockScreen}
 
 
 class FieldApp(App):
@@ -33,12 +37,14 @@ class FieldApp(App):
     text_scale = NumericProperty(1.0)
     session = ObjectProperty(None)
 
-    def __init__(self, session, start: tuple[str, dict] | None = None, **kw):
+    def __init__(self, session, start: tuple[str, dict] | None = None, lock_after: float = IDLE_TIMEOUT_S,
+                 idle_clock=None, **kw):
         super().__init__(**kw)
         self.session = session
         self.start = start
         self.history: list[tuple[str, dict]] = []
         self.title = t("app.title")
+        self.idle = IdleLock(lock_after, **({"clock": idle_clock} if idle_clock else {}))
 
     def build(self):
         """Load the kv rules, make every screen, open the first one."""
@@ -49,14 +55,78 @@ class FieldApp(App):
         for name, cls in SCREENS.items():
             self.manager.add_widget(cls(name=name))
         Window.clearcolor = theme.BG
-        Window.bind(on_keyboard=self._key)
-        self.text_scale = theme.LARGE_TEXT if self.session.store.state("large_text") else 1.0
-        name, params = self.start or (("worklist", {}) if self.session.signed_in else ("signin", {}))
-        self.route(name, **params)
+        Window.bind(on_keyboard=self._key, on_touch_down=self._touched, on_key_down=self._touched)
+        store = self.session.store
+        self.text_scale = theme.LARGE_TEXT if store is not None and store.state("large_text") else 1.0
+        self.route(*self._first_screen())
+        # Checked often enough that the lock comes within seconds of the timeout, rarely enough to cost nothing.
+        self._idle_check = Clock.schedule_interval(self.check_idle, min(5.0, max(self.idle.timeout / 4, 0.05)))
         return self.manager
 
+    def _first_screen(self) -> tuple[str, dict]:
+        if self.start:
+            return self.start[0], self.start[1]
+        if self.session.locked:
+            return ("unlock", {}) if self.session.can_unlock_offline else ("signin", {})
+        if self.session.needs_pin:
+            return "unlock", {"mode": "setpin"}
+        return ("worklist", {}) if self.session.signed_in else ("signin", {})
+
     def route(self, name: str, remember: bool = True, **params) -> None:
-        """Open a screen with its parameters."""
+        """Open a screen with its parameters (a locked store opens only the unlock and sign-in screens)."""
+        if self.session.locked and name not in ("unlock", "signin"):
+            name, params = ("unlock", {"then": name}) if self.session.can_unlock_offline else ("signin", {})
+        self._route(name, remember, **params)
+
+    # --- locking --------------------------------------------------------------------------------------
+
+    def _touched(self, *_):
+        self.idle.touch()
+        return False  # the touch or key goes on to the widgets
+
+    def check_idle(self, _dt=None) -> None:
+        """Lock when the tablet has been left alone for the timeout (default 5 minutes)."""
+        if self.idle.due() and not self.session.locked:
+            self.lock_now()
+
+    def lock_now(self) -> None:
+        """Close the store and show the unlock screen; a running sync finishes on its own."""
+        if not self.session.secure or self.session.locked:
+            return
+        self.session.lock()
+        self.history.clear()
+        self.route("unlock" if self.session.can_unlock_offline else "signin")
+
+    def unlocked(self, then: str = "worklist") -> None:
+        """A member unlocked: the screen they meant to open."""
+        self.idle.touch()
+        self.text_scale = theme.LARGE_TEXT if self.session.store.state("large_text") else 1.0
+        self.history.clear()
+        if self.session.needs_pin:
+            self.route("unlock", mode="setpin", then=then)
+        else:
+            self.route(then)
+
+    def pin_set(self, then: str = "worklist") -> None:
+        """After the PIN set-up (or skipping it)."""
+        self.route(then, **({"auto": True, "then": "worklist"} if then == "sync" else {}))
+
+    def wiped(self, reason: str) -> None:
+        """The tablet wiped itself (retired or lost): nothing is left to show but the sign-in screen."""
+        self.session.after_wipe()
+        self.history.clear()
+        self.route("signin", notice=t("lock.wiped_lost" if reason == "lost" else "lock.wiped_retired"))
+
+    def on_pause(self):
+        """Android sends the app to the background: lock first (the store closes, K is dropped)."""
+        self.lock_now()
+        return True
+
+    def on_resume(self):
+        """Back from the background: the unlock screen is already showing."""
+        self.idle.touch()
+
+    def _route(self, name: str, remember: bool = True, **params) -> None:
         if remember and self.manager.current_screen is not None and self.history[-1:] != [(name, params)]:
             self.history.append((name, params))
         self.manager.get_screen(name).open(**params)

@@ -74,6 +74,9 @@ class SyncScreen(BaseScreen):
     def on_done(self, result: dict) -> None:
         """The worker finished, on the main thread."""
         self.running = False
+        if result.get("wiped"):
+            self.app.wiped(result["wiped"])
+            return
         self.progress_text = t("sync.done") if result.get("ok") else result.get("message", "")
         if result.get("ok"):
             self.progress_value = self.progress_max
