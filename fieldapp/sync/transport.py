@@ -34,7 +34,8 @@ class DeviceLost(HttpError):
 
 def device_error(status: int, body: dict | None) -> HttpError:
     """The typed error for an error answer (device_lost is told apart from any other 403)."""
-    if status == 403 and isinstance(body, dict) and body.get("code") == "device_lost":
+    # device_wiped: the registry already saw this tablet wiped (a store restored from a copy): the same order.
+    if status == 403 and isinstance(body, dict) and body.get("code") in ("device_lost", "device_wiped"):
         return DeviceLost(status, body)
     return HttpError(status, body)
 

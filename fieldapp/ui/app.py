@@ -59,8 +59,8 @@ class FieldApp(App):
         store = self.session.store
         self.text_scale = theme.LARGE_TEXT if store is not None and store.state("large_text") else 1.0
         self.route(*self._first_screen())
-        # Checked often enough that the lock comes within seconds of the timeout, rarely enough to cost nothing.
-        self._idle_check = Clock.schedule_interval(self.check_idle, min(5.0, max(self.idle.timeout / 4, 0.05)))
+        # Once a second: the lock comes within a second of the timeout, and the check costs nothing.
+        self._idle_check = Clock.schedule_interval(self.check_idle, 1.0)
         return self.manager
 
     def _first_screen(self) -> tuple[str, dict]:
