@@ -19,6 +19,7 @@ def _blueprints():
     from .audit.routes import blp as audit
     from .auth.routes import blp as auth, users_blp
     from .console.routes import blp as console
+    from .devices.routes import blp as devices
     from .directory.routes import blp as directory
     from .followups.routes import blp as followups
     from .health import blp as health
@@ -30,7 +31,7 @@ def _blueprints():
     from .sync.routes import blp as sync
 
     api_blueprints = [auth, users_blp, org, households, assignment, imports, audit, followups, labs, sync,
-                      directory, referrals]
+                      directory, referrals, devices]
     return api_blueprints, [console, health]
 
 

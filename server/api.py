@@ -22,9 +22,11 @@ from .scope import require_role
 log = logging.getLogger("server")
 
 
-def error_body(code: int, message: str | None = None, errors: dict | None = None) -> dict:
-    """The one error payload: flask-smorest's {code, status, message, errors}."""
-    body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Unknown")}
+def error_body(code: int, message: str | None = None, errors: dict | None = None,
+               reason: str | None = None) -> dict:
+    """The one error payload: flask-smorest's {code, status, message, errors}; `code` is the HTTP status, or
+    the reason a client acts on when there is one (DomainError.code)."""
+    body = {"code": reason or code, "status": HTTP_STATUS_CODES.get(code, "Unknown")}
     if message:
         body["message"] = message
     if errors:
@@ -32,9 +34,10 @@ def error_body(code: int, message: str | None = None, errors: dict | None = None
     return body
 
 
-def error_response(code: int, message: str | None = None, errors: dict | None = None, headers=None):
+def error_response(code: int, message: str | None = None, errors: dict | None = None, headers=None,
+                   reason: str | None = None):
     """A Flask response in the one error shape."""
-    resp = jsonify(error_body(code, message, errors))
+    resp = jsonify(error_body(code, message, errors, reason))
     resp.status_code = code
     for k, v in (headers or {}).items():
         resp.headers[k] = v
@@ -189,8 +192,8 @@ def _handle_domain_error(err: DomainError):
     if getattr(err, "retry_after", None) is not None:
         headers["Retry-After"] = str(err.retry_after)
     if err.zh and prefers_chinese():
-        return error_response(err.status, err.zh, err.zh_errors or err.errors, headers)
-    return error_response(err.status, err.message, err.errors, headers)
+        return error_response(err.status, err.zh, err.zh_errors or err.errors, headers, err.code)
+    return error_response(err.status, err.message, err.errors, headers, err.code)
 
 
 def _handle_integrity_error(err: IntegrityError):

@@ -6,6 +6,9 @@ class DomainError(Exception):
     """Base of every error a service raises on purpose; `errors` names fields or reasons."""
 
     status = 400
+    # A machine-readable reason that a client acts on, sent as the body's `code` instead of the HTTP status
+    # (the tablet protocol's "device_lost", "device_other_team"); None: `code` is the status, as everywhere.
+    code: str | None = None
 
     def __init__(self, message: str, errors: dict | None = None, *, zh: str | None = None,
                  zh_errors: dict | None = None):

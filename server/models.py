@@ -3,6 +3,7 @@ from .assignment.models import AssignmentChange  # noqa: F401
 from .audit.models import AuditEvent  # noqa: F401
 from .auth.models import LoginThrottle, RevokedToken, User  # noqa: F401
 from .db import Base  # noqa: F401
+from .devices.models import Device  # noqa: F401
 from .directory.models import Department, SpecialistEntry  # noqa: F401
 from .followups.models import FollowUp  # noqa: F401
 from .households.models import ChronicCondition, Household, Resident, ResidentMove  # noqa: F401

@@ -246,3 +246,33 @@ def addressable_specialist(user) -> bool:
 def specialist_accounts(role_col):
     """A WHERE clause on users: specialist accounts (the directory lists only them)."""
     return role_col == SPECIALIST
+
+
+# --- tablets (issue 18) ---------------------------------------------------------------------------
+# The registry: a GP team sees its own tablets (read only), center staff their center's, admin all; center
+# staff and admin give the orders (retire, lost). A tablet belongs to one team: only that team's members
+# enrol on it, sync with it and confirm its wipe.
+DEVICE_MANAGERS = (CENTER_STAFF, ADMIN)
+
+
+def devices_visible(actor: Actor, team_col, center_col):
+    """A WHERE clause on the device registry; specialists have none (403)."""
+    require_care_role(actor, "The device registry is for GP teams, center staff and admin.")
+    return rows_visible(actor, team_col, center_col)
+
+
+def require_device(actor: Actor, device):
+    """Return the device (a loaded row or None) if the actor may see it; else not found."""
+    require_care_role(actor, "The device registry is for GP teams, center staff and admin.")
+    return require_visible(actor, device, "device")
+
+
+def require_device_manager(actor: Actor, device):
+    """Return the device if the actor may retire it or report it lost: center staff of its center, admin."""
+    require_role(actor, DEVICE_MANAGERS, "Only center staff or admin retire a device or report it lost.")
+    return require_visible(actor, device, "device")
+
+
+def uses_tablets(actor: Actor) -> bool:
+    """Whether the actor's requests come from a team tablet (their device headers count): GP team members."""
+    return actor.role == GP and actor.team_id is not None

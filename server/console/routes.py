@@ -57,6 +57,12 @@ def rejections():
     return render_template("console/rejections.html")
 
 
+@blp.route("/devices")
+def devices():
+    """The tablet registry per team: last contact and sync, waiting changes, versions; retire or report lost."""
+    return render_template("console/devices.html")
+
+
 @blp.route("/audit")
 def audit():
     """The access log (admin)."""

@@ -5,6 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import db
 from ..api import Blueprint, page_schema, paginate
 from ..audit import services as audit
+from ..devices.hooks import watch_sync
 from ..scope import Actor
 from . import push as push_service
 from . import services
@@ -13,6 +14,7 @@ from .schemas import ConflictArgs, ConflictSchema, PullArgs, PullPageSchema, Pus
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync", description="Tablet sync")
 ConflictPage = page_schema(ConflictSchema, "SyncConflictPage")
+watch_sync(blp)  # the tablet protocol (issue 18): X-Device-Id recorded, lost tablets refused, X-Device-State
 
 
 @blp.route("/pull")

@@ -474,3 +474,62 @@ def test_referral_lists_hold_only_what_the_user_may_see(user, scene, as_user):
         assert {a["resident_id"] for a in answers} <= visible_residents
     for path in ("/api/v1/directory/departments", "/api/v1/directory/specialists"):
         assert c.get(path).status_code == 200
+
+
+# --- tablets (issue 18) ---------------------------------------------------------------------------
+# Every team with a GP enrols a tablet; A0 has no team, so its entries aim at no device. Enrolment acts for
+# the caller's own team (a GP of another team is refused: tests/server_devices). The by-role walk below
+# covers the allowed side of every device path too.
+
+@pytest.fixture(autouse=True)
+def _device_targets(request):
+    if "scene" not in request.fixturenames:
+        return
+    import uuid
+
+    w, as_user = request.getfixturevalue("scene"), request.getfixturevalue("as_user")
+    w.devices = {"A0": "no-device-A0"}
+    for key, gp in REFERRAL_GP.items():
+        r = as_user(gp).post("/api/v1/devices/enrol", json={"device_id": str(uuid.uuid4()), "model": "m",
+                                                            "app_version": "1", "store_version": 1})
+        assert r.status_code == 201, r.get_json()
+        w.devices[key] = r.get_json()["device_id"]
+
+
+TARGETED.update({
+    "GET /api/v1/devices/{device_id}": lambda w, u, k: ("get", f"/api/v1/devices/{w.devices[k]}", {}),
+    "POST /api/v1/devices/{device_id}/retire": lambda w, u, k: (
+        "post", f"/api/v1/devices/{w.devices[k]}/retire", {"json": {}}),
+    "POST /api/v1/devices/{device_id}/lost": lambda w, u, k: (
+        "post", f"/api/v1/devices/{w.devices[k]}/lost", {"json": {}}),
+    "POST /api/v1/devices/{device_id}/wiped": lambda w, u, k: ("post", f"/api/v1/devices/{w.devices[k]}/wiped", {}),
+})
+LISTS += ("GET /api/v1/devices",)
+SELF += ("POST /api/v1/devices/enrol",)
+# Who may read team A1's tablet, and who may order it retired or lost.
+DEVICE_READERS = {"admin", "staff-a", "gp-a1", "nurse-a1"}
+DEVICE_MANAGERS = {"admin", "staff-a"}
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_device_paths_by_role(user, scene, as_user):
+    c, dev = as_user(user), scene.devices["A1"]
+    r = c.get(f"/api/v1/devices/{dev}")
+    assert r.status_code == (200 if user in DEVICE_READERS else 403 if user == "spec" else 404), user
+    listed = c.get("/api/v1/devices?page_size=500")
+    if user == "spec":
+        assert listed.status_code == 403
+    else:
+        assert {i["id"] for i in listed.get_json()["items"]} == {
+            scene.devices[k] for k in VISIBLE[user] if k != "A0"}, user
+    # A team member confirms no wipe an active tablet was not told to do (409), others of no part: 403/404.
+    r = c.post(f"/api/v1/devices/{dev}/wiped")
+    assert r.status_code == (409 if user in ("gp-a1", "nurse-a1") else 404 if user.startswith("gp") else 403), user
+    for order in ("retire", "lost"):
+        r = c.post(f"/api/v1/devices/{dev}/{order}", json={})
+        if user in DEVICE_MANAGERS:
+            assert r.status_code == 200 and r.get_json()["state"] == order, (user, r.get_json())
+            break  # retire then lost: both allowed in this order
+        assert r.status_code == (404 if user == "staff-b" else 403), (user, order, r.get_json())
+    state = as_user("admin").get(f"/api/v1/devices/{dev}").get_json()["state"]
+    assert state == ("retire" if user in DEVICE_MANAGERS else "active"), user
