@@ -58,7 +58,8 @@ class FieldApp(App):
         Window.bind(on_keyboard=self._key, on_touch_down=self._touched, on_key_down=self._touched)
         store = self.session.store
         self.text_scale = theme.LARGE_TEXT if store is not None and store.state("large_text") else 1.0
-        self.route(*self._first_screen())
+        name, params = self._first_screen()
+        self.route(name, **params)
         # Once a second: the lock comes within a second of the timeout, and the check costs nothing.
         self._idle_check = Clock.schedule_interval(self.check_idle, 1.0)
         return self.manager

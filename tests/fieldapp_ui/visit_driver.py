@@ -68,6 +68,18 @@ def main() -> int:
     signin = app.manager.get_screen("signin")
     type_into(signin.ids.password, args.password)
     tap(signin.ids.submit, "sign in")
+    # The tablet enrols (issue 18) and asks the member for a PIN before the first sync.
+    until(lambda: app.manager.current == "unlock" or not signin.working, "the answer to the sign-in")
+    assert app.manager.current == "unlock", signin.message
+    unlock = app.manager.get_screen("unlock")
+    assert unlock.mode == "setpin", unlock.mode
+    type_into(unlock.ids.pin, "123456")
+    type_into(unlock.ids.pin2, "123456")
+    tap(unlock.ids.submit, "set a trivial PIN")
+    assert app.manager.current == "unlock" and "连续" in unlock.message, unlock.message
+    type_into(unlock.ids.pin, "358172")
+    type_into(unlock.ids.pin2, "358172")
+    tap(unlock.ids.submit, "set the PIN")
     until(lambda: app.manager.current in ("sync", "worklist"), "the first sync")
     bar = app.manager.get_screen("sync").ids.bar
     until(lambda: app.manager.current == "worklist", "the worklist after the first sync")
