@@ -27,7 +27,7 @@ def wait_after(failures: int) -> int:
 
 def pin_problem(pin: str, birth_date: dt.date | str | None = None) -> str | None:
     """Why this PIN is refused (a message key of fieldapp/ui/strings.py), or None if it is acceptable."""
-    if not pin.isdigit() or not pin.isascii():
+    if pin and not (pin.isdigit() and pin.isascii()):
         return "pin.digits_only"
     if len(pin) < PIN_MIN_LENGTH:
         return "pin.too_short"

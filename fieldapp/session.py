@@ -21,7 +21,7 @@ from typing import Callable
 from gpcore.clock import china_today
 
 from .keys import KeyFile, KeyMaterialError, WrongKey, keyfile_path, new_store_key, unb64
-from .lock import Keyring
+from .lock import Keyring, pin_problem
 from .store import Store, encrypt_file, is_plain_sqlite
 from .store.schema import UPGRADES
 from .sync import HttpTransport, Progress, SyncEngine, SyncFailed
@@ -79,6 +79,7 @@ class TabletSession:
         if not secure or (is_plain_sqlite(self.store_path) and not self.keyring.keyfile.enrolled):
             # A store written before encryption opens as it is; the first online sign-in encrypts it.
             self.store = Store(self.store_path)
+            self._attach_member()
         self.server_url = server_url or (self.store.state("server_url") if self.store else None) \
             or self.keyring.keyfile.server_url
 
@@ -169,6 +170,7 @@ class TabletSession:
             self.store.set_state("server_url", server_url)
             self.store.set_state("team", team)
             self.store.set_state("center", center)
+        self._attach_member()
         self.server_url = server_url
         if self.secure:
             self.keyring.keyfile.server_url = server_url
@@ -239,13 +241,22 @@ class TabletSession:
             with self.store.transaction():
                 for name in _MEMBER_KEYS:
                     self.store.set_state(name, member.get(name))
+        self._attach_member()
         return self.me
+
+    def _attach_member(self) -> None:
+        """What the store saves from now on is this member's (their records go up with their sign-in)."""
+        member = self.me.get("id")
+        self.store.member_id = str(member) if member is not None else None
 
     def set_pin(self, pin: str) -> None:
         """The member who is in sets (or changes) their PIN; ValueError(message key) if it is trivial."""
+        me = self.me
+        problem = pin_problem(pin, me.get("birth_date"))
+        if problem:
+            raise ValueError(problem)
         if self._key is None:
             raise Locked("the store is not open with its key")
-        me = self.me
         self.keyring.set_pin(str(me.get("id")), pin, self._key, name=me.get("full_name") or "",
                              username=me.get("username") or "", birth_date=me.get("birth_date"))
 
@@ -301,6 +312,7 @@ class TabletSession:
         _remove(self.practice_path)
         self.practice = False
         self.store = Store(self.store_path, key=self._key)
+        self._attach_member()
 
     # --- wipe -----------------------------------------------------------------------------------------
 
@@ -353,7 +365,8 @@ class TabletSession:
         store = Store(self.store_path if not self.practice else self.practice_path, key=self._key)
         transport = self.transport_factory(self.server_url, store)
         try:
-            engine = SyncEngine(store, transport, progress=on_progress)
+            engine = SyncEngine(store, transport, progress=on_progress,
+                                member_token=lambda member, refresh: _member_token(store, transport, member, refresh))
             result = engine.sync()
             if self.secure and transport.device_state == "retire":
                 if result.synced and not result.needs_attention:
@@ -413,6 +426,27 @@ class TabletSession:
                 self._save_member()
             self.store.close()
             self.store, self._key = None, None
+
+
+def _member_token(store: Store, transport, member: str, refresh: bool) -> str | None:
+    """The access token of the member who saved a batch (None: the sign-in in use now, which the transport
+    refreshes itself); with refresh=True a new one from their refresh token, kept in the store."""
+    members = store.state("members") or {}
+    entry = members.get(str(member))
+    if not entry or str((store.state("me") or {}).get("id")) == str(member):
+        return None
+    if not refresh:
+        return entry.get("access_token")
+    if not entry.get("refresh_token"):
+        return None
+    try:
+        tokens = transport.call("POST", "/api/v1/auth/refresh", token=entry["refresh_token"])
+    except (HttpError, TransportError):
+        return None
+    entry["access_token"] = tokens["access_token"]
+    with store.transaction():
+        store.set_state("members", {**members, str(member): entry})
+    return entry["access_token"]
 
 
 def _remove(path: str) -> None:

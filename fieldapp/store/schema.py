@@ -143,4 +143,10 @@ UPGRADES: list[list[str]] = [
         "CREATE TABLE drafts (resident_id TEXT NOT NULL, condition TEXT NOT NULL, form TEXT NOT NULL, "
         "updated_at TEXT NOT NULL, PRIMARY KEY (resident_id, condition))",
     ],
+    # 6: who saved each outbox record (the member's user id, issue 18): on a tablet shared by a team each
+    # member unlocks with their own PIN, and a record is pushed with its author's sign-in so the server signs
+    # it in their name. Records saved before the upgrade have none and go up with the current sign-in.
+    [
+        "ALTER TABLE outbox ADD COLUMN member_id TEXT",
+    ],
 ]

@@ -59,6 +59,9 @@ class Store:
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
         self.new_id = new_id or (lambda: str(uuid.uuid4()))
         self.encrypted = key is not None
+        # The member saving on this tablet now (a user id; the session sets it at unlock or sign-in): every
+        # outbox record carries it, so a shared tablet pushes each record with its author's sign-in.
+        self.member_id: str | None = None
         self.db = _connect(path, key)
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed save survives a power cut, not only an app kill (guarantee 1).
@@ -385,10 +388,10 @@ class Store:
                  replaces: str | None = None) -> str:
         change_id = self.new_id()
         self.db.execute(
-            "INSERT INTO outbox (change_id, entity, entity_id, op, base, fields, device_time, replaces) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (change_id, entity, entity_id, op, base, fields, device_time, replaces, "
+            "member_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (change_id, entity, entity_id, op, json.dumps(base, ensure_ascii=False),
-             json.dumps(fields, ensure_ascii=False), self.clock().isoformat(), replaces))
+             json.dumps(fields, ensure_ascii=False), self.clock().isoformat(), replaces, self.member_id))
         return change_id
 
     def _write_fields(self, entity: str, entity_id: str, fields: dict) -> None:
@@ -663,11 +666,14 @@ class Store:
             inflight = self.state("inflight")
             if inflight:
                 return inflight
-            rows = self.db.execute("SELECT * FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
-                                   (limit,)).fetchall()
-            if not rows:
+            first = self.db.execute("SELECT member_id FROM outbox WHERE state = 'pending' ORDER BY seq "
+                                    "LIMIT 1").fetchone()
+            if first is None:
                 return None
-            batch = {"batch_id": self.new_id(), "records": [_record(r) for r in rows]}
+            # One author per batch (the server signs a batch as whoever sent it); in save order otherwise.
+            rows = self.db.execute("SELECT * FROM outbox WHERE state = 'pending' AND member_id IS ? ORDER BY seq "
+                                   "LIMIT ?", (first[0], limit)).fetchall()
+            batch = {"batch_id": self.new_id(), "member_id": first[0], "records": [_record(r) for r in rows]}
             self.db.executemany("UPDATE outbox SET state = 'inflight', batch_id = ? WHERE seq = ?",
                                 [(batch["batch_id"], r["seq"]) for r in rows])
             # The exact batch is kept so a retry after a lost answer or an app kill resends the same one.

@@ -46,12 +46,17 @@ class SyncFailed(Exception):
     """Sync stopped (no connection after retries, or the sign-in must be renewed); nothing is lost."""
 
 
+class SignInExpired(SyncFailed):
+    """The server refused the sign-in the request went with (expired or revoked)."""
+
+
 class SyncEngine:
     """Push, then pull, against one server for one store."""
 
     def __init__(self, store, transport, *, batch_size: int = 500, page_limit: int = 5000, retries: int = 5,
                  backoff: float = 0.5, max_backoff: float = 30.0, progress: Callable[[Progress], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
+                 member_token: Callable[[str, bool], str | None] | None = None):
         self.store = store
         self.transport = transport
         self.batch_size = batch_size
@@ -64,6 +69,9 @@ class SyncEngine:
         self.rng = rng or random.Random()
         self._pushed: dict = {}
         self._epoch_changed = False
+        # member_token(member_id, refresh) -> that member's access token (None: the transport's own sign-in):
+        # on a shared tablet each batch goes up as its author (fieldapp/session.py keeps every member's).
+        self.member_token = member_token
 
     # --- the whole sync ------------------------------------------------------------------------
 
@@ -90,7 +98,7 @@ class SyncEngine:
             try:
                 return self.transport.call(method, path, **kw)
             except AuthError as err:
-                raise SyncFailed("Sign in again to sync.") from err
+                raise SignInExpired("Sign in again to sync.") from err
             except DeviceLost:
                 raise  # not a refusal of the batch: the tablet must wipe itself (fieldapp/session.py)
             except HttpError as err:
@@ -118,7 +126,7 @@ class SyncEngine:
                     "records": [{k: r[k] for k in ("change_id", "entity", "entity_id", "op", "base", "fields",
                                                    "device_time")} for r in batch["records"]]}
             try:
-                answer = self._call("POST", PUSH, body=body)
+                answer = self._push_as_author(batch, body)
             except DeviceLost:
                 raise
             except HttpError as err:
@@ -133,6 +141,20 @@ class SyncEngine:
             done += len(batch["records"])
             self.progress(Progress("push", done, max(total, done)))
             self._saw_epoch(answer.get("epoch"))
+
+    def _push_as_author(self, batch: dict, body: dict) -> dict:
+        member = batch.get("member_id")
+        token = self.member_token(member, False) if member and self.member_token else None
+        if token is None:
+            return self._call("POST", PUSH, body=body)
+        try:
+            return self._call("POST", PUSH, body=body, token=token)
+        except SignInExpired:
+            # The author's access token expired while others used the tablet: renew it with theirs to refresh.
+            token = self.member_token(member, True)
+            if token is None:
+                raise
+            return self._call("POST", PUSH, body=body, token=token)
 
     def _count(self, status: str, n: int) -> None:
         self._pushed[status] = self._pushed.get(status, 0) + n

@@ -124,6 +124,36 @@ def test_each_member_has_their_own_pin_and_sign_in(tablet, clinic):
     session.close()
 
 
+def test_each_visit_is_signed_by_the_member_who_saved_it(tablet, clinic, session):
+    """On a shared tablet the outbox keeps each record's author; a sync run by one member pushes the other's
+    records with the other's own sign-in, so the server signs each in its author's name."""
+    from server.followups.models import FollowUp
+
+    tab = tablet()
+    a = tab.sign_in("test", "gp-a1", PASSWORD)
+    tab.set_pin(PIN)
+    assert _sync(tab)["ok"]
+    tab.lock()
+    b = tab.sign_in("test", "nurse-a1", PASSWORD)
+    tab.set_pin("740291")
+    tab.lock()
+    offline = tablet(online=False)
+    offline.unlock(str(a["id"]), PIN)
+    by_a = offline.store.save_visit(clinic.residents["A1-0-0"], "hypertension",
+                                    htn_form((TODAY - dt.timedelta(days=1)).isoformat()))
+    offline.lock()
+    offline.unlock(str(b["id"]), "740291")
+    by_b = offline.store.save_visit(clinic.residents["A1-0-0"], "hypertension", htn_form(TODAY.isoformat()))
+    offline.close()
+    back = tablet()
+    back.unlock(str(b["id"]), "740291")  # the nurse is in when the signal comes back
+    done = _sync(back)
+    assert done["ok"] and done["synced"], done
+    assert session.get(FollowUp, by_a).signed_by == a["id"]
+    assert session.get(FollowUp, by_b).signed_by == b["id"]
+    back.close()
+
+
 def test_ten_wrong_pins_disable_it_and_an_online_sign_in_recovers_keeping_unsent_visits(tablet, clinic):
     session = tablet()
     me = session.sign_in("test", "gp-a1", PASSWORD)

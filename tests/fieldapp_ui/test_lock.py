@@ -30,7 +30,7 @@ class Clock:
 
 
 @pytest.mark.parametrize("pin, problem", [
-    ("12345", "pin.too_short"), ("12a456", "pin.digits_only"), ("１２３４５６", "pin.digits_only"),
+    ("", "pin.too_short"), ("12345", "pin.too_short"), ("12a456", "pin.digits_only"), ("１２３４５６", "pin.digits_only"),
     ("000000", "pin.same_digit"), ("77777777", "pin.same_digit"), ("123456", "pin.run"),
     ("654321", "pin.run"), ("345678", "pin.run"), ("890123", "pin.run"), ("121212", "pin.repeated"),
     ("123123", "pin.repeated"), ("358172", None), ("20481937", None), ("112358", None),
