@@ -94,6 +94,8 @@ class FieldApp(App):
         """Close the store and show the unlock screen; a running sync finishes on its own."""
         if not self.session.secure or self.session.locked:
             return
+        if self.manager.current_screen is not None:
+            self.manager.current_screen.before_lock()
         self.session.lock()
         self.history.clear()
         self.route("unlock" if self.session.can_unlock_offline else "signin")

@@ -77,6 +77,8 @@ class SyncScreen(BaseScreen):
         if result.get("wiped"):
             self.app.wiped(result["wiped"])
             return
+        if self.session.locked:
+            return  # locked while the worker ran: nothing to show until the next unlock
         self.progress_text = t("sync.done") if result.get("ok") else result.get("message", "")
         if result.get("ok"):
             self.progress_value = self.progress_max

@@ -3,7 +3,7 @@ unlock screen on an enrolled tablet, a wrong PIN, the right one, auto-lock after
 idle clock (the App's own once-a-second check), a touch that postpones it, and the lock when the app goes to
 the background. Exit 77: no window could be opened.
 
-    python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --result FILE.json
+    python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --resident ID --result FILE.json
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    for name in ("--db", "--member", "--pin", "--result"):
+    for name in ("--db", "--member", "--pin", "--resident", "--result"):
         parser.add_argument(name, required=True)
     args = parser.parse_args()
 
@@ -70,16 +70,27 @@ def main() -> int:
     assert app.manager.current == "unlock"
     result["steps"].append("auto-locked after 300 s idle (injected clock)")
 
-    # The app goes to the background: locked at once.
+    # The app goes to the background in the middle of a visit: the half-typed form is kept, then it locks.
     unlock_with(args.pin)
     assert not session.locked
+    app.route("followup", resident_id=args.resident, condition="hypertension")
+    frames()
+    form = app.manager.get_screen("followup")
+    form.editors["sbp"].input.text = ""
+    form.editors["sbp"].input.insert_text("151")
+    assert session.store.draft(args.resident, "hypertension") is None  # not kept yet (0.4 s after typing)
     assert app.on_pause() is True
     frames()
     assert session.locked and app.manager.current == "unlock"
     app.on_resume()
     frames()
     assert app.manager.current == "unlock"
-    result["steps"].append("locked on pause")
+    unlock_with(args.pin)
+    draft = session.store.draft(args.resident, "hypertension")
+    assert draft is not None and str(draft.get("sbp")) == "151", draft
+    result["steps"].append("locked on pause, the half-typed visit kept")
+    app.lock_now()
+    frames()
     # Only unlock and sign-in open while locked.
     app.route("worklist")
     frames()

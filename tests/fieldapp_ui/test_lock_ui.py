@@ -26,11 +26,15 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
     session = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store))
     me = session.sign_in("test", "gp-a1", PASSWORD)
     session.set_pin("358172")
+    outcome = {}
+    session.start_sync(lambda p: None, outcome.update)
+    session.wait_sync(60)
+    assert outcome.get("ok"), outcome
     session.close()
     result = tmp_path / "result.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, str(DRIVER), "--db", path, "--member", str(me["id"]), "--pin", "358172",
-                          "--result", str(result)], capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
+                          "--resident", clinic.residents["A1-0-0"], "--result", str(result)], capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
     if run.returncode == 77:
         pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
