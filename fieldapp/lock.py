@@ -123,8 +123,7 @@ class Keyring:
             entry["last_failure_at"] = self.now().isoformat()
             if entry["failures"] >= MAX_FAILURES:
                 # The wrap is dropped, not only flagged: no later code path can open it with this PIN.
-                entry["disabled"], entry["wrap"] = True, None
-                self.keyfile.save()
+                self.disable(user_id)
                 raise PinDisabled("PIN disabled after too many wrong tries") from None
             self.keyfile.save()
             raise WrongPin(MAX_FAILURES - entry["failures"], wait_after(entry["failures"])) from None
@@ -132,6 +131,13 @@ class Keyring:
             entry["failures"], entry["last_failure_at"] = 0, None
             self.keyfile.save()
         return key
+
+    def disable(self, user_id: str) -> None:
+        """This member's PIN no longer opens the store (the server cut their sign-in off)."""
+        entry = self.keyfile.members.get(str(user_id))
+        if entry is not None and not entry.get("disabled"):
+            entry["disabled"], entry["wrap"] = True, None
+            self.keyfile.save()
 
     def set_pin(self, user_id: str, pin: str, store_key: bytes, *, name: str = "", username: str = "",
                 birth_date: str | None = None) -> None:

@@ -25,6 +25,7 @@ from .lock import Keyring, pin_problem
 from .store import Store, encrypt_file, is_plain_sqlite
 from .store.schema import UPGRADES
 from .sync import HttpTransport, Progress, SyncEngine, SyncFailed
+from .sync.engine import SignInExpired
 from .sync.transport import DeviceLost, HttpError, TransportError
 
 ENROL = "/api/v1/devices/enrol"
@@ -377,13 +378,25 @@ class TabletSession:
                          "needs_attention": result.needs_attention,
                          "message": "这台平板已停用：请处理需注意的记录并再次同步，全部送出后本机会自动清除。"})
                 return
-            on_done({"ok": True, "synced": result.synced, "pulled": result.pulled, "pushed": result.pushed,
-                     "outbox": result.outbox, "needs_attention": result.needs_attention})
+            done = {"ok": True, "synced": result.synced, "pulled": result.pulled, "pushed": result.pushed,
+                    "outbox": result.outbox, "needs_attention": result.needs_attention}
+            if result.author_signed_out:
+                who = ((store.state("members") or {}).get(result.author_signed_out) or {}).get("me") or {}
+                done.update(author_signed_out=result.author_signed_out, message=(
+                    f"{who.get('full_name') or '另一位成员'}保存的记录要等他/她联网登录后才能上传，记录都保存在本机。"))
+            on_done(done)
         except DeviceLost:
             if self.secure:
                 on_done(self._wipe_from_worker(store, transport, "lost"))
             else:
                 on_done({"ok": False, "message": "这台平板已被挂失，不能同步。"})
+        except SignInExpired:
+            # The server no longer takes this member's sign-in (account disabled, or signed out too long):
+            # their PIN stops opening the tablet here too; an online sign-in gives it back. Data stays.
+            if self.secure:
+                self.keyring.disable(str((store.state("me") or {}).get("id")))
+            on_done({"ok": False, "signed_out": True,
+                     "message": "登录已失效（账号已停用或太久没有联网），请联网登录。本机数据和未上传的记录都还在。"})
         except SyncFailed as err:
             on_done({"ok": False, "message": _sync_words(str(err))})
         except HttpError as err:

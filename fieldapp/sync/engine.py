@@ -40,6 +40,7 @@ class SyncResult:
     outbox: int
     needs_attention: int
     epoch_changed: bool = False
+    author_signed_out: str | None = None  # a member whose records wait because the server cut their sign-in
 
 
 class SyncFailed(Exception):
@@ -48,6 +49,14 @@ class SyncFailed(Exception):
 
 class SignInExpired(SyncFailed):
     """The server refused the sign-in the request went with (expired or revoked)."""
+
+
+class AuthorSignedOut(Exception):
+    """Records saved by another member of a shared tablet cannot go up: the server refuses their sign-in."""
+
+    def __init__(self, member: str):
+        super().__init__(f"member {member} must sign in again to send their records")
+        self.member = member
 
 
 class SyncEngine:
@@ -80,15 +89,19 @@ class SyncEngine:
         if self.store.state("practice"):
             raise SyncFailed("A practice store never syncs.")
         self._pushed, self._epoch_changed = {}, False
-        self.push_all()
+        blocked = None
+        try:
+            self.push_all()
+        except AuthorSignedOut as err:
+            blocked = err.member  # their records wait in save order (and what was saved after them); pull goes on
         pulled, pages = self.pull_all()
-        if self.store.outbox_count():
+        if self.store.outbox_count() and blocked is None:
             self.push_all()
         synced = self.store.is_synced()
         if synced:
             self.store.mark_synced()
         return SyncResult(synced, dict(self._pushed), pulled, pages, self.store.outbox_count(),
-                          len(self.store.needs_attention()), self._epoch_changed)
+                          len(self.store.needs_attention()), self._epoch_changed, blocked)
 
     # --- retries --------------------------------------------------------------------------------
 
@@ -153,8 +166,11 @@ class SyncEngine:
             # The author's access token expired while others used the tablet: renew it with theirs to refresh.
             token = self.member_token(member, True)
             if token is None:
-                raise
-            return self._call("POST", PUSH, body=body, token=token)
+                raise AuthorSignedOut(member) from None
+            try:
+                return self._call("POST", PUSH, body=body, token=token)
+            except SignInExpired:
+                raise AuthorSignedOut(member) from None
 
     def _count(self, status: str, n: int) -> None:
         self._pushed[status] = self._pushed.get(status, 0) + n

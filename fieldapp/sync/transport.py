@@ -49,6 +49,7 @@ def device_headers(store, device_id: str | None) -> dict:
         headers["X-Device-Id"] = device
     if store is not None:
         headers["X-Pending-Changes"] = str(store.outbox_count())
+        headers["X-Store-Version"] = str(store.schema_version)
     return headers
 
 

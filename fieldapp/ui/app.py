@@ -120,6 +120,11 @@ class FieldApp(App):
         self.history.clear()
         self.route("signin", notice=t("lock.wiped_lost" if reason == "lost" else "lock.wiped_retired"))
 
+    def signed_out(self, message: str) -> None:
+        """The server cut this member's sign-in off at this contact: lock, and ask for an online sign-in."""
+        self.lock_now()
+        self.route("signin", notice=message)
+
     def on_pause(self):
         """Android sends the app to the background: lock first (the store closes, K is dropped)."""
         self.lock_now()

@@ -154,6 +154,32 @@ def test_each_visit_is_signed_by_the_member_who_saved_it(tablet, clinic, session
     back.close()
 
 
+def test_a_disabled_account_is_cut_off_at_the_next_contact(tablet, clinic, as_user):
+    tab = tablet()
+    a = tab.sign_in("test", "gp-a1", PASSWORD)
+    tab.set_pin(PIN)
+    assert _sync(tab)["ok"]
+    tab.lock()
+    b = tab.sign_in("test", "nurse-a1", PASSWORD)
+    tab.set_pin("740291")
+    tab.lock()
+    tab.unlock(str(a["id"]), PIN)
+    visit = tab.store.save_visit(clinic.residents["A1-0-0"], "hypertension", htn_form(TODAY.isoformat()))
+    r = as_user("admin").patch(f"/api/v1/users/{a['id']}", json={"is_active": False})
+    assert r.status_code == 200, r.get_json()
+    done = _sync(tab)
+    assert not done["ok"] and done["signed_out"], done
+    tab.lock()
+    with pytest.raises(PinDisabled):
+        tab.unlock(str(a["id"]), PIN)
+    tab.unlock(str(b["id"]), "740291")  # the team's other member still works; the visit waits, kept
+    assert tab.store.visit(visit)["sbp"] == 128 and tab.store.outbox_count() == 1
+    done = _sync(tab)  # the nurse syncs: the disabled doctor's visit cannot go up in the nurse's name
+    assert done["ok"] and not done["synced"] and done["author_signed_out"] == str(a["id"]), done
+    assert tab.store.outbox_count() == 1 and not tab.needs_pin
+    tab.close()
+
+
 def test_ten_wrong_pins_disable_it_and_an_online_sign_in_recovers_keeping_unsent_visits(tablet, clinic):
     session = tablet()
     me = session.sign_in("test", "gp-a1", PASSWORD)
