@@ -77,8 +77,9 @@ class TabletSession:
         self.practice = False
         self.wiped: str | None = None  # "lost" | "retired" once this tablet wiped itself
         self._worker: threading.Thread | None = None
-        if not secure or (is_plain_sqlite(self.store_path) and not self.keyring.keyfile.enrolled):
-            # A store written before encryption opens as it is; the first online sign-in encrypts it.
+        if not secure or is_plain_sqlite(self.store_path):
+            # A store written before encryption (or whose encryption a crash cut short, after the key file was
+            # written) opens as it is; the next online sign-in encrypts it.
             self.store = Store(self.store_path)
             self._attach_member()
         self.server_url = server_url or (self.store.state("server_url") if self.store else None) \

@@ -20,6 +20,7 @@ from fieldapp.sync.transport import TransportError
 from .conftest import PASSWORD, TODAY, htn_form
 
 PIN = "358172"
+NURSE_PIN = "740291"
 
 
 class Clock:
@@ -103,19 +104,26 @@ def test_first_sign_in_enrols_encrypts_and_a_pin_unlocks_offline(tablet, clinic,
     offline.close()
 
 
+def _shared(tablet):
+    """A tablet synced by gp-a1, then given a PIN by each of gp-a1 (PIN) and nurse-a1 (NURSE_PIN); locked."""
+    tab = tablet()
+    a = tab.sign_in("test", "gp-a1", PASSWORD)
+    tab.set_pin(PIN)
+    assert _sync(tab)["ok"]
+    tab.lock()
+    b = tab.sign_in("test", "nurse-a1", PASSWORD)  # the same tablet, the same team: the same K
+    tab.set_pin(NURSE_PIN)
+    tab.lock()
+    return tab, a, b
+
+
 def test_each_member_has_their_own_pin_and_sign_in(tablet, clinic):
-    session = tablet()
-    a = session.sign_in("test", "gp-a1", PASSWORD)
-    session.set_pin(PIN)
-    session.lock()
-    b = session.sign_in("test", "nurse-a1", PASSWORD)  # the same tablet, the same team: the same K
-    session.set_pin("740291")
-    session.lock()
+    session, a, b = _shared(tablet)
     names = {m["username"] for m in session.keyring.members()}
     assert names == {"gp-a1", "nurse-a1"}
     with pytest.raises(WrongPin):
         session.unlock(str(b["id"]), PIN)  # gp-a1's PIN is not the nurse's
-    session.unlock(str(b["id"]), "740291")
+    session.unlock(str(b["id"]), NURSE_PIN)
     assert session.me["username"] == "nurse-a1"
     token_b = session.store.state("access_token")
     session.lock()
@@ -129,24 +137,17 @@ def test_each_visit_is_signed_by_the_member_who_saved_it(tablet, clinic, session
     records with the other's own sign-in, so the server signs each in its author's name."""
     from server.followups.models import FollowUp
 
-    tab = tablet()
-    a = tab.sign_in("test", "gp-a1", PASSWORD)
-    tab.set_pin(PIN)
-    assert _sync(tab)["ok"]
-    tab.lock()
-    b = tab.sign_in("test", "nurse-a1", PASSWORD)
-    tab.set_pin("740291")
-    tab.lock()
+    tab, a, b = _shared(tablet)
     offline = tablet(online=False)
     offline.unlock(str(a["id"]), PIN)
     by_a = offline.store.save_visit(clinic.residents["A1-0-0"], "hypertension",
                                     htn_form((TODAY - dt.timedelta(days=1)).isoformat()))
     offline.lock()
-    offline.unlock(str(b["id"]), "740291")
+    offline.unlock(str(b["id"]), NURSE_PIN)
     by_b = offline.store.save_visit(clinic.residents["A1-0-0"], "hypertension", htn_form(TODAY.isoformat()))
     offline.close()
     back = tablet()
-    back.unlock(str(b["id"]), "740291")  # the nurse is in when the signal comes back
+    back.unlock(str(b["id"]), NURSE_PIN)  # the nurse is in when the signal comes back
     done = _sync(back)
     assert done["ok"] and done["synced"], done
     assert session.get(FollowUp, by_a).signed_by == a["id"]
@@ -155,14 +156,7 @@ def test_each_visit_is_signed_by_the_member_who_saved_it(tablet, clinic, session
 
 
 def test_a_disabled_account_is_cut_off_at_the_next_contact(tablet, clinic, as_user):
-    tab = tablet()
-    a = tab.sign_in("test", "gp-a1", PASSWORD)
-    tab.set_pin(PIN)
-    assert _sync(tab)["ok"]
-    tab.lock()
-    b = tab.sign_in("test", "nurse-a1", PASSWORD)
-    tab.set_pin("740291")
-    tab.lock()
+    tab, a, b = _shared(tablet)
     tab.unlock(str(a["id"]), PIN)
     visit = tab.store.save_visit(clinic.residents["A1-0-0"], "hypertension", htn_form(TODAY.isoformat()))
     r = as_user("admin").patch(f"/api/v1/users/{a['id']}", json={"is_active": False})
@@ -172,7 +166,7 @@ def test_a_disabled_account_is_cut_off_at_the_next_contact(tablet, clinic, as_us
     tab.lock()
     with pytest.raises(PinDisabled):
         tab.unlock(str(a["id"]), PIN)
-    tab.unlock(str(b["id"]), "740291")  # the team's other member still works; the visit waits, kept
+    tab.unlock(str(b["id"]), NURSE_PIN)  # the team's other member still works; the visit waits, kept
     assert tab.store.visit(visit)["sbp"] == 128 and tab.store.outbox_count() == 1
     done = _sync(tab)  # the nurse syncs: the disabled doctor's visit cannot go up in the nurse's name
     assert done["ok"] and not done["synced"] and done["author_signed_out"] == str(a["id"]), done
@@ -205,9 +199,9 @@ def test_ten_wrong_pins_disable_it_and_an_online_sign_in_recovers_keeping_unsent
     online.sign_in("test", "gp-a1", PASSWORD)  # the escrow key from the server opens it
     assert online.store.visit(visit)["sbp"] == 128 and online.store.outbox_count() == 1
     assert online.needs_pin
-    online.set_pin("740291")
+    online.set_pin("602917")
     online.lock()
-    online.unlock(str(me["id"]), "740291")
+    online.unlock(str(me["id"]), "602917")
     online.close()
 
 
@@ -246,6 +240,30 @@ def test_a_plain_store_from_an_older_app_is_encrypted_at_the_first_secure_sign_i
     assert session.store.status()["counts"] == counts and session.store.outbox_count() == outbox
     assert session.store.visit(visit)["sbp"] == 128
     assert session.store.device_id == KeyFile.load(keyfile_path(path)).device_id
+    session.close()
+
+
+def test_a_crash_between_the_key_file_and_the_encryption_loses_nothing(tmp_path, clean_app, clinic):
+    """The key file is written before the store is encrypted; if the app dies in between, the plain store
+    still opens and the next online sign-in encrypts it with every row."""
+    from fieldapp.keys import b64, new_store_key
+    from server.demo.tablet import ClientTransport
+
+    client = clean_app.test_client()
+    path = str(tmp_path / "tablet.sqlite")
+    plain = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store), secure=False)
+    plain.sign_in("test", "gp-a1", PASSWORD)
+    assert _sync(plain)["ok"]
+    counts = plain.store.status()["counts"]
+    plain.close()
+    kf = KeyFile(path=keyfile_path(path))  # what the dead app had written: enrolled, K escrowed, no PIN yet
+    kf.device_secret = b64(os.urandom(32))
+    kf.set_escrow(os.urandom(32), new_store_key())
+    kf.save()
+    session = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store))
+    assert not session.locked and session.store.status()["counts"] == counts
+    session.sign_in("test", "gp-a1", PASSWORD)
+    assert not is_plain_sqlite(path) and session.store.status()["counts"] == counts
     session.close()
 
 
