@@ -7,6 +7,10 @@ upgrades itself forward (PRAGMA user_version, fieldapp/store/schema.py); an olde
 
     from fieldapp.store import Store
     store = Store("/data/gpo.sqlite")                   # opens or creates, upgrades the schema
+    store = Store("/data/gpo.sqlite", key=K)            # the same, encrypted at rest (SQLCipher 4, raw 32-byte
+                                                        # key; fieldapp/keys.py keeps K wrapped); StoreLocked
+                                                        # if K does not open it; encrypt_file(path, K) turns
+                                                        # a plain store into an encrypted one, every row kept
 
 Reading (values as the server sends them: dates ISO strings, code lists as Python lists):
     store.search_residents(q, limit=50)     name fragment, pinyin initials or full pinyin ("zs", "zhangsan"),
