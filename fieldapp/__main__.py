@@ -3,7 +3,8 @@
     python -m fieldapp --server http://127.0.0.1:5000 --user t1-doctor [--password PW] [--db FILE]
     python -m fieldapp --screenshot worklist --size 1200x1920 --out worklist.png [--db FILE]
 
-SCREEN is one of worklist, household, resident, followup, lab, referral, sync, printer, signin. Without --db, a screenshot uses a demo tablet store built once by
+SCREEN is one of worklist, household, resident, followup, lab, referral, sync, printer, signin, unlock. Without
+--db, a screenshot uses a demo tablet store built once by
 `python -m server.demo.tablet` (the demo district synced into a store by the real sync engine).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-SCREENS = ("worklist", "household", "resident", "followup", "lab", "referral", "sync", "printer", "signin")
+SCREENS = ("worklist", "household", "resident", "followup", "lab", "referral", "sync", "printer", "signin", "unlock")
 DEMO_CACHE = Path(tempfile.gettempdir()) / "gpo-demo-tablet"
 
 
@@ -52,6 +53,8 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=_size, default=None, help="window size WIDTHxHEIGHT, e.g. 1200x1920")
     parser.add_argument("--out", help="PNG file for --screenshot")
     parser.add_argument("--large-text", action="store_true", help="screenshot with the large-text setting")
+    parser.add_argument("--lock-after", type=float, default=float(os.environ.get("GPO_LOCK_AFTER", 300)),
+                        help="lock after this many seconds without a touch (default 300: 5 minutes)")
     parser.add_argument("--density", type=float, default=None,
                         help="pixels per dp for --screenshot (default: 1.5 for a 10-inch 1200x1920 tablet, "
                              "2 for a 6-inch 720x1280 handheld)")
@@ -71,7 +74,7 @@ def main(argv=None) -> int:
     if args.screenshot:
         from fieldapp.ui.showcase import ScreenshotApp
         db = args.db or demo_store(args.user or "t1-doctor")
-        session = TabletSession(db)
+        session = TabletSession(db, secure=False)  # the demo store is a plain file
         app = ScreenshotApp(session, args.screenshot, args.out, large_text=args.large_text)
         app.run()
         session.close()
@@ -83,7 +86,7 @@ def main(argv=None) -> int:
     if not session.signed_in or (args.user and args.password and session.me.get("username") != args.user):
         start = ("signin", {"server": args.server or "", "username": args.user or "",
                             "password": args.password or "", "auto": bool(args.password)})
-    FieldApp(session, start=start).run()
+    FieldApp(session, start=start, lock_after=args.lock_after).run()
     session.close()
     return 0
 

@@ -7,6 +7,10 @@ upgrades itself forward (PRAGMA user_version, fieldapp/store/schema.py); an olde
 
     from fieldapp.store import Store
     store = Store("/data/gpo.sqlite")                   # opens or creates, upgrades the schema
+    store = Store("/data/gpo.sqlite", key=K)            # the same, encrypted at rest (SQLCipher 4, raw 32-byte
+                                                        # key; fieldapp/keys.py keeps K wrapped); StoreLocked
+                                                        # if K does not open it; encrypt_file(path, K) turns
+                                                        # a plain store into an encrypted one, every row kept
 
 Reading (values as the server sends them: dates ISO strings, code lists as Python lists):
     store.search_residents(q, limit=50)     name fragment, pinyin initials or full pinyin ("zs", "zhangsan"),
@@ -57,6 +61,7 @@ worker writes a page. The sync engine (fieldapp/sync) drives the take_batch / ap
 apply_page / start_snapshot half of this class.
 """
 from .schema import ENTITIES, EntityTable
-from .store import InvalidRecord, NotFound, Store, StoreError
+from .store import InvalidRecord, NotFound, Store, StoreError, StoreLocked, encrypt_file, is_plain_sqlite
 
-__all__ = ["Store", "StoreError", "NotFound", "InvalidRecord", "ENTITIES", "EntityTable"]
+__all__ = ["Store", "StoreError", "StoreLocked", "NotFound", "InvalidRecord", "ENTITIES", "EntityTable",
+           "encrypt_file", "is_plain_sqlite"]

@@ -5,6 +5,10 @@ class StoreError(Exception):
     """The store cannot do what was asked (unknown record, file from a newer app)."""
 
 
+class StoreLocked(StoreError):
+    """The key given does not open this store file (or it is not a store at all)."""
+
+
 class NotFound(StoreError):
     """No such record on this tablet."""
 

@@ -178,4 +178,10 @@ UPGRADES: list[list[str]] = [
         "UPDATE sync_state SET value = 'false' WHERE key = 'snapshot_done'",
         "UPDATE sync_state SET value = 'null' WHERE key = 'ref'",
     ],
+    # 7: who saved each outbox record (the member's user id, issue 18): on a tablet shared by a team each
+    # member unlocks with their own PIN, and a record is pushed with its author's sign-in so the server signs
+    # it in their name. Records saved before the upgrade have none and go up with the current sign-in.
+    [
+        "ALTER TABLE outbox ADD COLUMN member_id TEXT",
+    ],
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import re
 import sqlite3
 import uuid
@@ -11,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 from gpcore.clock import china_today
 
-from .errors import InvalidRecord, NotFound, StoreError
+from .errors import InvalidRecord, NotFound, StoreError, StoreLocked
 from .referrals import ReferralStore
 from .schema import ENTITIES, UPGRADES, EntityTable
 
@@ -34,13 +35,16 @@ class Store(ReferralStore):
     """
 
     def __init__(self, path: str, clock: Callable[[], dt.datetime] | None = None,
-                 new_id: Callable[[], str] | None = None):
+                 new_id: Callable[[], str] | None = None, key: bytes | None = None):
         self.path = path
         self.clock = clock or (lambda: dt.datetime.now().astimezone())
         self.new_id = new_id or (lambda: str(uuid.uuid4()))
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves so a page is exactly one transaction.
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
+        self.encrypted = key is not None
+        # The member saving on this tablet now (a user id; the session sets it at unlock or sign-in): every
+        # outbox record carries it, so a shared tablet pushes each record with its author's sign-in.
+        self.member_id: str | None = None
+        self._key = key  # for the print queue's connection (connect()); the session drops it at lock
+        self.db = _connect(path, key)
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed save survives a power cut, not only an app kill (guarantee 1).
         self.db.execute("PRAGMA synchronous=FULL")
@@ -51,7 +55,8 @@ class Store(ReferralStore):
     def connect(self) -> sqlite3.Connection:
         """Another connection to this store's file (autocommit, any thread): the print queue keeps its jobs
         here, so they live and go with the store's file."""
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10)
+        db = _connect(self.path, self._key, timeout=10)  # the same key: print jobs are encrypted with the rest
+        db.row_factory = None
         db.execute("PRAGMA synchronous=FULL")
         return db
 
@@ -76,6 +81,13 @@ class Store(ReferralStore):
     def schema_version(self) -> int:
         """The store file's schema version."""
         return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def copy_to(self, dest: str, key: bytes) -> None:
+        """An encrypted copy of this (encrypted) store at `dest`, read in one consistent snapshot: the
+        practice store starts as one."""
+        if not self.encrypted:
+            raise StoreError("only an encrypted store is copied")
+        _export(self.db, dest, key, self.schema_version)
 
     def close(self) -> None:
         """Close the file (an open transaction is rolled back, as an app kill would)."""
@@ -366,10 +378,10 @@ class Store(ReferralStore):
                  replaces: str | None = None) -> str:
         change_id = self.new_id()
         self.db.execute(
-            "INSERT INTO outbox (change_id, entity, entity_id, op, base, fields, device_time, replaces) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (change_id, entity, entity_id, op, base, fields, device_time, replaces, "
+            "member_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (change_id, entity, entity_id, op, json.dumps(base, ensure_ascii=False),
-             json.dumps(fields, ensure_ascii=False), self.clock().isoformat(), replaces))
+             json.dumps(fields, ensure_ascii=False), self.clock().isoformat(), replaces, self.member_id))
         return change_id
 
     def _write_fields(self, entity: str, entity_id: str, fields: dict) -> None:
@@ -690,11 +702,14 @@ class Store(ReferralStore):
             inflight = self.state("inflight")
             if inflight:
                 return inflight
-            rows = self.db.execute("SELECT * FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
-                                   (limit,)).fetchall()
-            if not rows:
+            first = self.db.execute("SELECT member_id FROM outbox WHERE state = 'pending' ORDER BY seq "
+                                    "LIMIT 1").fetchone()
+            if first is None:
                 return None
-            batch = {"batch_id": self.new_id(), "records": [_record(r) for r in rows]}
+            # One author per batch (the server signs a batch as whoever sent it); in save order otherwise.
+            rows = self.db.execute("SELECT * FROM outbox WHERE state = 'pending' AND member_id IS ? ORDER BY seq "
+                                   "LIMIT ?", (first[0], limit)).fetchall()
+            batch = {"batch_id": self.new_id(), "member_id": first[0], "records": [_record(r) for r in rows]}
             self.db.executemany("UPDATE outbox SET state = 'inflight', batch_id = ? WHERE seq = ?",
                                 [(batch["batch_id"], r["seq"]) for r in rows])
             # The exact batch is kept so a retry after a lost answer or an app kill resends the same one.
@@ -912,6 +927,83 @@ class Store(ReferralStore):
         """Remember when the outbox was last seen empty after a full pull."""
         with self.transaction():
             self.set_state("last_synced_at", _now().isoformat())
+
+
+def _connect(path: str, key: bytes | None, timeout: float = 5.0):
+    """The file's connection: plain SQLite, or SQLCipher 4 (AES-256, HMAC-SHA512 per page) under a raw 32-byte
+    key (a raw key skips SQLCipher's PBKDF2: K is random, the slow derivation is the PIN's, in fieldapp/keys)."""
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves so a page is exactly one transaction.
+    if key is None:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
+        db.row_factory = sqlite3.Row
+        return db
+    from sqlcipher3 import dbapi2 as sqlcipher
+    db = sqlcipher.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout)
+    db.execute("PRAGMA cipher_log_level = NONE")  # a wrong key is StoreLocked here, not lines on stderr
+    db.execute(f"PRAGMA key = \"x'{_hex_key(key)}'\"")
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher.DatabaseError as err:
+        db.close()
+        raise StoreLocked(f"this key does not open {path}") from err
+    db.row_factory = sqlcipher.Row
+    return db
+
+
+def _hex_key(key: bytes) -> str:
+    if len(key) != 32:
+        raise StoreLocked("a store key is 32 bytes")
+    return key.hex()
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_plain_sqlite(path: str) -> bool:
+    """True for an unencrypted store file (an encrypted one starts with its random salt, not the header)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(16) == SQLITE_HEADER
+    except FileNotFoundError:
+        return False
+
+
+def encrypt_file(path: str, key: bytes) -> None:
+    """Turn an unencrypted store file into an encrypted one in place, keeping every row (sqlcipher_export
+    copies schema and data; the schema version is copied by hand, export does not). A crash before the final
+    rename leaves the plain file as it was; the copy is rebuilt next time."""
+    from sqlcipher3 import dbapi2 as sqlcipher
+    plain = sqlite3.connect(path)
+    try:
+        # Fold the WAL into the file so nothing lives only in the -wal beside it, and leave rollback mode so
+        # closing removes the -wal (a stale one next to the new file would be read as its journal).
+        plain.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        plain.execute("PRAGMA journal_mode=DELETE")
+        version = plain.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        plain.close()
+    tmp = path + ".encrypting"
+    db = sqlcipher.connect(path, isolation_level=None)
+    try:
+        _export(db, tmp, key, version)
+    finally:
+        db.close()
+    os.replace(tmp, path)
+
+
+def _export(db, dest: str, key: bytes, version: int) -> None:
+    """Copy every table, index and row of the open connection `db` into a new encrypted file `dest`."""
+    for leftover in (dest, dest + "-journal", dest + "-wal", dest + "-shm"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    db.execute("ATTACH DATABASE ? AS exported KEY \"x'" + _hex_key(key) + "'\"", (dest,))
+    try:
+        db.execute("SELECT sqlcipher_export('exported')")
+        db.execute(f"PRAGMA exported.user_version = {int(version)}")
+    finally:
+        db.execute("DETACH DATABASE exported")
+    with open(dest, "rb") as fh:
+        os.fsync(fh.fileno())
 
 
 def _record(r: sqlite3.Row) -> dict:

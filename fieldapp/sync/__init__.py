@@ -12,7 +12,7 @@
 them to the screen with Clock.schedule_once. SyncFailed means "try later"; nothing saved is lost.
 """
 from .engine import Progress, SyncEngine, SyncFailed, SyncResult
-from .transport import AuthError, HttpError, HttpTransport, TransportError
+from .transport import AuthError, DeviceLost, HttpError, HttpTransport, TransportError
 
 __all__ = ["SyncEngine", "SyncResult", "SyncFailed", "Progress", "HttpTransport", "HttpError", "AuthError",
-           "TransportError"]
+           "DeviceLost", "TransportError"]

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from .transport import AuthError, HttpError, TransportError
+from .transport import AuthError, DeviceLost, HttpError, TransportError
 
 PUSH = "/api/v1/sync/push"
 PULL = "/api/v1/sync/pull"
@@ -40,10 +40,23 @@ class SyncResult:
     outbox: int
     needs_attention: int
     epoch_changed: bool = False
+    author_signed_out: str | None = None  # a member whose records wait because the server cut their sign-in
 
 
 class SyncFailed(Exception):
     """Sync stopped (no connection after retries, or the sign-in must be renewed); nothing is lost."""
+
+
+class SignInExpired(SyncFailed):
+    """The server refused the sign-in the request went with (expired or revoked)."""
+
+
+class AuthorSignedOut(Exception):
+    """Records saved by another member of a shared tablet cannot go up: the server refuses their sign-in."""
+
+    def __init__(self, member: str):
+        super().__init__(f"member {member} must sign in again to send their records")
+        self.member = member
 
 
 class SyncEngine:
@@ -51,7 +64,8 @@ class SyncEngine:
 
     def __init__(self, store, transport, *, batch_size: int = 500, page_limit: int = 5000, retries: int = 5,
                  backoff: float = 0.5, max_backoff: float = 30.0, progress: Callable[[Progress], None] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None):
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
+                 member_token: Callable[[str, bool], str | None] | None = None):
         self.store = store
         self.transport = transport
         self.batch_size = batch_size
@@ -64,21 +78,30 @@ class SyncEngine:
         self.rng = rng or random.Random()
         self._pushed: dict = {}
         self._epoch_changed = False
+        # member_token(member_id, refresh) -> that member's access token (None: the transport's own sign-in):
+        # on a shared tablet each batch goes up as its author (fieldapp/session.py keeps every member's).
+        self.member_token = member_token
 
     # --- the whole sync ------------------------------------------------------------------------
 
     def sync(self) -> SyncResult:
         """Push everything queued, pull everything new, push what was saved meanwhile; report the state."""
+        if self.store.state("practice"):
+            raise SyncFailed("A practice store never syncs.")
         self._pushed, self._epoch_changed = {}, False
-        self.push_all()
+        blocked = None
+        try:
+            self.push_all()
+        except AuthorSignedOut as err:
+            blocked = err.member  # their records wait in save order (and what was saved after them); pull goes on
         pulled, pages = self.pull_all()
-        if self.store.outbox_count():
+        if self.store.outbox_count() and blocked is None:
             self.push_all()
         synced = self.store.is_synced()
         if synced:
             self.store.mark_synced()
         return SyncResult(synced, dict(self._pushed), pulled, pages, self.store.outbox_count(),
-                          len(self.store.needs_attention()), self._epoch_changed)
+                          len(self.store.needs_attention()), self._epoch_changed, blocked)
 
     # --- retries --------------------------------------------------------------------------------
 
@@ -88,7 +111,9 @@ class SyncEngine:
             try:
                 return self.transport.call(method, path, **kw)
             except AuthError as err:
-                raise SyncFailed("Sign in again to sync.") from err
+                raise SignInExpired("Sign in again to sync.") from err
+            except DeviceLost:
+                raise  # not a refusal of the batch: the tablet must wipe itself (fieldapp/session.py)
             except HttpError as err:
                 if not err.retryable or attempt == self.retries:
                     raise
@@ -114,7 +139,9 @@ class SyncEngine:
                     "records": [{k: r[k] for k in ("change_id", "entity", "entity_id", "op", "base", "fields",
                                                    "device_time")} for r in batch["records"]]}
             try:
-                answer = self._call("POST", PUSH, body=body)
+                answer = self._push_as_author(batch, body)
+            except DeviceLost:
+                raise
             except HttpError as err:
                 # The server refuses the batch as a whole (a client bug, a record it cannot even parse):
                 # every record goes to needs-attention with the reason, so nothing is stuck or lost.
@@ -127,6 +154,23 @@ class SyncEngine:
             done += len(batch["records"])
             self.progress(Progress("push", done, max(total, done)))
             self._saw_epoch(answer.get("epoch"))
+
+    def _push_as_author(self, batch: dict, body: dict) -> dict:
+        member = batch.get("member_id")
+        token = self.member_token(member, False) if member and self.member_token else None
+        if token is None:
+            return self._call("POST", PUSH, body=body)
+        try:
+            return self._call("POST", PUSH, body=body, token=token)
+        except SignInExpired:
+            # The author's access token expired while others used the tablet: renew it with theirs to refresh.
+            token = self.member_token(member, True)
+            if token is None:
+                raise AuthorSignedOut(member) from None
+            try:
+                return self._call("POST", PUSH, body=body, token=token)
+            except SignInExpired:
+                raise AuthorSignedOut(member) from None
 
     def _count(self, status: str, n: int) -> None:
         self._pushed[status] = self._pushed.get(status, 0) + n

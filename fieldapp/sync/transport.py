@@ -28,6 +28,31 @@ class HttpError(Exception):
         return self.status >= 500 or self.status in (408, 429)
 
 
+class DeviceLost(HttpError):
+    """The server answered 403 device_lost: center staff marked this tablet lost; it must wipe itself."""
+
+
+def device_error(status: int, body: dict | None) -> HttpError:
+    """The typed error for an error answer (device_lost is told apart from any other 403)."""
+    # device_wiped: the registry already saw this tablet wiped (a store restored from a copy): the same order.
+    if status == 403 and isinstance(body, dict) and body.get("code") in ("device_lost", "device_wiped"):
+        return DeviceLost(status, body)
+    return HttpError(status, body)
+
+
+def device_headers(store, device_id: str | None) -> dict:
+    """The device registry's headers on every request: this tablet's id and how many changes wait in its
+    outbox (the registry shows center staff what a lost tablet still held)."""
+    headers = {}
+    device = store.device_id if store is not None else device_id
+    if device:
+        headers["X-Device-Id"] = device
+    if store is not None:
+        headers["X-Pending-Changes"] = str(store.outbox_count())
+        headers["X-Store-Version"] = str(store.schema_version)
+    return headers
+
+
 class AuthError(HttpError):
     """The tablet's sign-in has expired or was revoked: a person must sign in again."""
 
@@ -42,7 +67,8 @@ class HttpTransport:
         self._token = token
         self.bytes_received = 0
         self.bytes_sent = 0
-        self.device_id: str | None = None  # sent when there is no store (a detached copy)
+        self.device_id: str | None = None  # sent when there is no store (a detached copy, a sign-in)
+        self.device_state: str | None = None  # the registry's X-Device-State on the last answer (active|retire)
         self._counter = self  # whose byte counts a request adds to
 
     def detached(self) -> HttpTransport:
@@ -67,9 +93,7 @@ class HttpTransport:
         bearer = token or self._access_token()
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"
-        device = self.store.device_id if self.store is not None else self.device_id
-        if device:
-            headers["X-Device-ID"] = device
+        headers.update(device_headers(self.store, self.device_id))
         data = None
         if body is not None:
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -79,8 +103,10 @@ class HttpTransport:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 raw = resp.read()
                 encoding = resp.headers.get("Content-Encoding", "")
+                self._counter.device_state = resp.headers.get("X-Device-State") or self._counter.device_state
         except urllib.error.HTTPError as err:
             raw = err.read()
+            self._counter.device_state = err.headers.get("X-Device-State") or self._counter.device_state
             if err.headers.get("Content-Encoding") == "gzip":
                 raw = gzip.decompress(raw)
             try:
@@ -91,7 +117,7 @@ class HttpTransport:
                 return self.call(method, path, params=params, body=body, _retry_auth=False)
             if err.code == 401:
                 raise AuthError(401, payload) from None
-            raise HttpError(err.code, payload) from None
+            raise device_error(err.code, payload) from None
         except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as err:
             raise TransportError(str(err)) from err
         self._counter.bytes_sent += len(data or b"")

@@ -6,10 +6,13 @@ import importlib
 from pathlib import Path
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.properties import NumericProperty, ObjectProperty
 from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from fieldapp.lock import IDLE_TIMEOUT_S, IdleLock
 
 from . import printjob, theme, widgets  # noqa: F401 - widgets.kv's classes, registered with Kivy's Factory
 from .strings import t
@@ -21,7 +24,8 @@ HERE = Path(__file__).resolve().parent
 SCREENS = {"signin": "signin:SignInScreen", "worklist": "worklist:WorklistScreen",
            "household": "household:HouseholdScreen", "resident": "resident:ResidentScreen",
            "followup": "followup:FollowUpScreen", "lab": "lab:LabScreen", "sync": "sync:SyncScreen",
-           "printer": "printer:PrinterScreen", "referral": "referral:ReferralScreen"}
+           "printer": "printer:PrinterScreen", "referral": "referral:ReferralScreen",
+           "unlock": "unlock:UnlockScreen"}
 
 
 class LazyScreenManager(ScreenManager):
@@ -42,27 +46,101 @@ class FieldApp(App):
     text_scale = NumericProperty(1.0)
     session = ObjectProperty(None)
 
-    def __init__(self, session, start: tuple[str, dict] | None = None, **kw):
+    def __init__(self, session, start: tuple[str, dict] | None = None, lock_after: float = IDLE_TIMEOUT_S,
+                 idle_clock=None, **kw):
         super().__init__(**kw)
         self.session = session
         self.start = start
         self.history: list[tuple[str, dict]] = []
         self.title = t("app.title")
+        self.idle = IdleLock(lock_after, **({"clock": idle_clock} if idle_clock else {}))
 
     def build(self):
         """Load the shared kv rules and open the first screen (the others are made when first shown)."""
         Builder.load_file(str(HERE / "widgets.kv"))
         self.manager = LazyScreenManager(transition=NoTransition())
         Window.clearcolor = theme.BG
-        Window.bind(on_keyboard=self._key)
-        self.text_scale = theme.LARGE_TEXT if self.session.store.state("large_text") else 1.0
-        name, params = self.start or (("worklist", {}) if self.session.signed_in else ("signin", {}))
+        Window.bind(on_keyboard=self._key, on_touch_down=self._touched, on_key_down=self._touched)
+        store = self.session.store
+        self.text_scale = theme.LARGE_TEXT if store is not None and store.state("large_text") else 1.0
+        name, params = self._first_screen()
         self.route(name, **params)
+        # Once a second: the lock comes within a second of the timeout, and the check costs nothing.
+        self._idle_check = Clock.schedule_interval(self.check_idle, 1.0)
         return self.manager
 
+    def _first_screen(self) -> tuple[str, dict]:
+        if self.start:
+            return self.start[0], self.start[1]
+        if self.session.locked:
+            return ("unlock", {}) if self.session.can_unlock_offline else ("signin", {})
+        if self.session.needs_pin:
+            return "unlock", {"mode": "setpin"}
+        return ("worklist", {}) if self.session.signed_in else ("signin", {})
+
     def route(self, name: str, remember: bool = True, **params) -> None:
-        """Open a screen with its parameters."""
-        if remember and self.history[-1:] != [(name, params)]:
+        """Open a screen with its parameters (a locked store opens only the unlock and sign-in screens)."""
+        if self.session.locked and name not in ("unlock", "signin"):
+            name, params = ("unlock", {"then": name}) if self.session.can_unlock_offline else ("signin", {})
+        self._route(name, remember, **params)
+
+    # --- locking --------------------------------------------------------------------------------------
+
+    def _touched(self, *_):
+        self.idle.touch()
+        return False  # the touch or key goes on to the widgets
+
+    def check_idle(self, _dt=None) -> None:
+        """Lock when the tablet has been left alone for the timeout (default 5 minutes)."""
+        if self.idle.due() and not self.session.locked:
+            self.lock_now()
+
+    def lock_now(self) -> None:
+        """Close the store and show the unlock screen; a running sync finishes on its own."""
+        if not self.session.secure or self.session.locked:
+            return
+        if self.manager.current_screen is not None:
+            self.manager.current_screen.before_lock()
+        self.session.lock()
+        self.history.clear()
+        self.route("unlock" if self.session.can_unlock_offline else "signin")
+
+    def unlocked(self, then: str = "worklist") -> None:
+        """A member unlocked: the screen they meant to open."""
+        self.idle.touch()
+        self.text_scale = theme.LARGE_TEXT if self.session.store.state("large_text") else 1.0
+        self.history.clear()
+        if self.session.needs_pin:
+            self.route("unlock", mode="setpin", then=then)
+        else:
+            self.route(then)
+
+    def pin_set(self, then: str = "worklist") -> None:
+        """After the PIN set-up (or skipping it)."""
+        self.route(then, **({"auto": True, "then": "worklist"} if then == "sync" else {}))
+
+    def wiped(self, reason: str) -> None:
+        """The tablet wiped itself (retired or lost): nothing is left to show but the sign-in screen."""
+        self.session.after_wipe()
+        self.history.clear()
+        self.route("signin", notice=t("lock.wiped_lost" if reason == "lost" else "lock.wiped_retired"))
+
+    def signed_out(self, message: str) -> None:
+        """The server cut this member's sign-in off at this contact: lock, and ask for an online sign-in."""
+        self.lock_now()
+        self.route("signin", notice=message)
+
+    def on_pause(self):
+        """Android sends the app to the background: lock first (the store closes, K is dropped)."""
+        self.lock_now()
+        return True
+
+    def on_resume(self):
+        """Back from the background: the unlock screen is already showing."""
+        self.idle.touch()
+
+    def _route(self, name: str, remember: bool = True, **params) -> None:
+        if remember and self.manager.current_screen is not None and self.history[-1:] != [(name, params)]:
             self.history.append((name, params))
         self.manager.get_screen(name).open(**params)
         self.manager.current = name

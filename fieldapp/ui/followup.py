@@ -162,6 +162,12 @@ class FollowUpScreen(BaseScreen):
         if self.draft is not None and not self.signed and not self.amending:
             self.draft.keep()
 
+    def before_lock(self) -> None:
+        """Keep the half-typed form at once (the store closes next); the draft is resumed after unlocking."""
+        self._keep_soon.cancel()
+        self._keep()
+        self.draft = None
+
     def save_draft(self) -> None:
         """Keep the draft now."""
         self._keep()

@@ -2,6 +2,8 @@
 and a follow-up typed with an emergency blood pressure), render it to a PNG, quit."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from kivy.clock import Clock
 
 from fieldapp.worklist import WorklistBuilder
@@ -29,6 +31,29 @@ def pick(store, today) -> dict:
             "report": reports[0]["id"] if reports else None}
 
 
+def demo_keyring(session):
+    """The unlock screen's picture needs members with PINs: three of the demo team, in a key file of their
+    own under a temporary folder (random device secret and store key; nothing here opens the demo store);
+    the third has mistyped twice."""
+    import os
+    import tempfile
+
+    from fieldapp.keys import KeyFile, b64, new_store_key
+    from fieldapp.lock import Keyring
+
+    kf = KeyFile(path=Path(tempfile.mkdtemp(prefix="gpo-shot-keys-")) / "tablet.sqlite.keys")
+    kf.device_secret = b64(os.urandom(32))
+    ring = Keyring(kf)
+    members = [m for m in (session.team.get("members") or []) if m.get("full_name")][:3] or [
+        {"id": 1, "full_name": "王建国"}, {"id": 2, "full_name": "李秀兰"}, {"id": 3, "full_name": "张丽"}]
+    key = new_store_key()
+    for n, m in enumerate(members):
+        ring.set_pin(str(m["id"]), f"58{n}2{n}7", key, name=m["full_name"])
+    kf.members[str(members[-1]["id"])]["failures"] = 2
+    kf.save()
+    return ring
+
+
 class ScreenshotApp(FieldApp):
     """The app opened on one screen; saves its picture once a few frames are drawn, then stops."""
 
@@ -43,7 +68,10 @@ class ScreenshotApp(FieldApp):
                   "followup": {"resident_id": chosen["resident"], "condition": chosen["condition"]},
                   "lab": {"report_id": chosen["report"]},
                   "referral": ({"referral_id": chosen["referral"]} if chosen["referral"] else
-                               {"resident_id": chosen["resident"], "new": True})}[screen]
+                               {"resident_id": chosen["resident"], "new": True}),
+                  "unlock": {}}[screen]
+        if screen == "unlock":
+            session.keyring = demo_keyring(session)
         super().__init__(session, start=(screen, params), **kw)
 
     def build(self):

@@ -18,12 +18,13 @@ class SignInScreen(BaseScreen):
     message = StringProperty("")
     working = BooleanProperty(False)
 
-    def open(self, server: str = "", username: str = "", password: str = "", auto: bool = False, **_):
-        """Prefill; with auto=True sign in at once (make fieldapp)."""
+    def open(self, server: str = "", username: str = "", password: str = "", auto: bool = False,
+             notice: str = "", **_):
+        """Prefill; with auto=True sign in at once (make fieldapp); `notice` replaces the introduction."""
         self.ids.server.text = server or self.session.server_url or ""
         self.ids.username.text = username or (self.session.me.get("username") or "")
         self.ids.password.text = password
-        self.message = t("signin.intro")
+        self.message = notice or t("signin.intro")
         if auto:
             self.submit()
 
@@ -50,7 +51,10 @@ class SignInScreen(BaseScreen):
         self.working = False
         self.ids.password.text = ""
         self.message = t("signin.done", name=me.get("full_name", ""))
-        self.app.route("sync", auto=True, then="worklist")
+        if self.session.needs_pin:
+            self.app.route("unlock", mode="setpin", then="sync")
+        else:
+            self.app.route("sync", auto=True, then="worklist")
 
     def _failed(self, text: str) -> None:
         self.working = False

@@ -75,7 +75,15 @@ class SyncScreen(BaseScreen):
     def on_done(self, result: dict) -> None:
         """The worker finished, on the main thread."""
         self.running = False
-        self.progress_text = t("sync.done") if result.get("ok") else result.get("message", "")
+        if result.get("wiped"):
+            self.app.wiped(result["wiped"])
+            return
+        if self.session.locked:
+            return  # locked while the worker ran: nothing to show until the next unlock
+        if result.get("signed_out"):
+            self.app.signed_out(result["message"])
+            return
+        self.progress_text = result.get("message") or (t("sync.done") if result.get("ok") else "")
         if result.get("ok"):
             self.progress_value = self.progress_max
         self.show_state()

@@ -19,7 +19,7 @@ from pathlib import Path
 from fieldapp.session import TabletSession
 from fieldapp.store import Store
 from fieldapp.sync import SyncEngine
-from fieldapp.sync.transport import AuthError, HttpError
+from fieldapp.sync.transport import AuthError, device_error, device_headers
 
 from .load import DEMO_PASSWORD
 
@@ -32,6 +32,8 @@ class ClientTransport:
         self.store = store
         self.token: str | None = None
         self.bytes_received = self.bytes_sent = 0
+        self.device_id: str | None = None  # sent when there is no store (a sign-in before the store opens)
+        self.device_state: str | None = None
 
     def login(self, username: str, password: str) -> dict:
         """Sign in; keeps the tokens in the store like HttpTransport.login."""
@@ -44,24 +46,24 @@ class ClientTransport:
                 self.store.set_state("username", username)
         return tokens
 
-    def call(self, method, path, *, params=None, body=None):
+    def call(self, method, path, *, params=None, body=None, token=None):
         """One request through the test client; errors raised as HttpTransport raises them."""
         headers = {"Accept-Encoding": "gzip"}
-        token = self.token or (self.store.state("access_token") if self.store is not None else None)
+        token = token or self.token or (self.store.state("access_token") if self.store is not None else None)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        if self.store is not None:
-            headers["X-Device-ID"] = self.store.device_id
+        headers.update(device_headers(self.store, self.device_id))
         params = {k: v for k, v in (params or {}).items() if v is not None}
         r = self.client.open(path, method=method, query_string=params, json=body, headers=headers)
         raw = r.get_data()
         if r.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
         payload = json.loads(raw) if raw else {}
+        self.device_state = r.headers.get("X-Device-State") or self.device_state
         if r.status_code == 401:
             raise AuthError(401, payload)
         if r.status_code >= 400:
-            raise HttpError(r.status_code, payload)
+            raise device_error(r.status_code, payload)
         return payload
 
 
@@ -95,7 +97,9 @@ def build_demo_store(out: str, username: str = "t1-doctor", households_per_team:
     with tempfile.TemporaryDirectory() as tmp:
         app = demo_app(str(Path(tmp) / "server.db"), households_per_team)
         client = app.test_client()
-        session = TabletSession(out, transport_factory=lambda url, store: ClientTransport(client, store))
+        # A plain file: the demo store is screenshots' and benches' input, not a tablet in the field.
+        session = TabletSession(out, transport_factory=lambda url, store: ClientTransport(client, store),
+                                secure=False)
         try:
             session.sign_in("demo", username, DEMO_PASSWORD)
             transport = ClientTransport(client, session.store)

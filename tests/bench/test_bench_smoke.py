@@ -83,6 +83,15 @@ def test_sync():
     assert load["errors"] == 0 and load["tablets"] == 4
 
 
+@needs_pg
+def test_lock():
+    out = smoke("bench_lock.py")
+    first = json.loads(re.search(r"first sync of one team: (\{.*\})", out)[1])
+    assert first["counts"]["households"] == 50 and first["counts"]["residents"] == 150
+    assert re.search(r"plain [\d.]+ s, encrypted [\d.]+ s, ratio [\d.]+", out), out
+    assert re.search(r"unlock with the PIN .*median [\d.]+ s", out), out
+
+
 def test_tablet():
     out = smoke("bench_tablet.py")
     for label in ("cold start to the worklist", "worklist built", "pinyin search keystroke",

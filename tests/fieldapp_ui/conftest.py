@@ -57,8 +57,10 @@ def tablet_session(tmp_path, clean_app, clinic):
     from server.demo.tablet import ClientTransport
 
     client = clean_app.test_client()
+    # secure=False: a plain store, so these tests of the visit, worklist and kill paths need no PIN
+    # (tests/fieldapp_ui/test_lock.py covers the encrypted, enrolled session).
     session = TabletSession(str(tmp_path / "tablet.sqlite"),
-                            transport_factory=lambda url, store: ClientTransport(client, store))
+                            transport_factory=lambda url, store: ClientTransport(client, store), secure=False)
     session.sign_in("test", "gp-a1", PASSWORD)
     outcome = {}
     session.start_sync(lambda p: None, outcome.update)

@@ -1,6 +1,7 @@
 """A whole home visit through the app's widgets under Kivy's offscreen window, against a live server:
-sign in, worklist, find 张三 by pinyin initials, household, a follow-up with an emergency blood pressure
-(banner and reasons), sign, print the slip to a file (bytes checked), sync, the visit on the server; then
+sign in, set a PIN (the tablet enrols and its store is encrypted: issue 18; a trivial PIN is refused first),
+worklist, find 张三 by pinyin initials, household, a follow-up with an emergency blood pressure (banner and
+reasons), sign, print the slip to a file (bytes checked), sync, the visit on the server; then
 an amendment with a reason from the resident's history, synced too.
 The driver runs in a subprocess (tests/fieldapp_ui/visit_driver.py) so Kivy stays out of pytest."""
 from __future__ import annotations

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
-import time
 
 
 def main() -> int:
@@ -19,17 +17,11 @@ def main() -> int:
         parser.add_argument(name, required=True)
     args = parser.parse_args()
 
-    from fieldapp.ui import boot
-    boot.prepare((720, 1280), offscreen=True)
-    try:
-        from kivy.base import EventLoop
-        from kivy.clock import Clock
-        from kivy.core.window import Window
-        if Window is None:
-            raise RuntimeError("no window provider")
-    except Exception as err:  # noqa: BLE001
-        print(f"Kivy cannot open a window here: {err}", file=sys.stderr)
-        return 77
+    from offscreen import NO_WINDOW, finish, frames, open_window, until
+    problem = open_window()
+    if problem:
+        print(problem, file=sys.stderr)
+        return NO_WINDOW
 
     from fieldapp import printouts
     from fieldapp.session import TabletSession
@@ -46,19 +38,6 @@ def main() -> int:
     app._run_prepare()
     taps = {"count": 0, "log": []}
     result: dict = {}
-
-    def frames(n=3):
-        for _ in range(n):
-            EventLoop.idle()
-
-    def until(condition, what, timeout=60.0):
-        end = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out waiting for {what}")
-            EventLoop.idle()
-            time.sleep(0.01)
-        frames()
 
     def tap(widget, why):
         # A finger on the widget: press and release through Kivy's button behaviour.
@@ -101,6 +80,18 @@ def main() -> int:
     signin = app.manager.get_screen("signin")
     type_into(signin.ids.password, args.password)
     tap(signin.ids.submit, "sign in")
+    # The tablet enrols (issue 18) and asks the member for a PIN before the first sync.
+    until(lambda: app.manager.current == "unlock" or not signin.working, "the answer to the sign-in")
+    assert app.manager.current == "unlock", signin.message
+    unlock = app.manager.get_screen("unlock")
+    assert unlock.mode == "setpin", unlock.mode
+    type_into(unlock.ids.pin, "123456")
+    type_into(unlock.ids.pin2, "123456")
+    tap(unlock.ids.submit, "set a trivial PIN")
+    assert app.manager.current == "unlock" and "连续" in unlock.message, unlock.message
+    type_into(unlock.ids.pin, "358172")
+    type_into(unlock.ids.pin2, "358172")
+    tap(unlock.ids.submit, "set the PIN")
     until(lambda: app.manager.current in ("sync", "worklist"), "the first sync")
     bar = app.manager.get_screen("sync").ids.bar
     until(lambda: app.manager.current == "worklist", "the worklist after the first sync")
@@ -226,12 +217,7 @@ def main() -> int:
     tap(sync.ids.start, "立即同步")
     until(lambda: not sync.running and sync.progress_text == "同步完成", "the second sync", 60)
     assert session.store.outbox_count() == 0 and not session.store.needs_attention()
-    app.stop()
-    Clock.tick()
-    session.close()
-    with open(args.result, "w") as f:
-        json.dump(result, f, ensure_ascii=False)
-    return 0
+    return finish(app, session, result, args.result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""Drives the real app's lock under Kivy's offscreen window (run by test_lock_ui.py in a subprocess): the
+unlock screen on an enrolled tablet, a wrong PIN, the right one, auto-lock after inactivity on an injected
+idle clock (the App's own once-a-second check), a touch that postpones it, and the lock when the app goes to
+the background. Exit 77: no window could be opened.
+
+    python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --resident ID --result FILE.json
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    for name in ("--db", "--member", "--pin", "--resident", "--result"):
+        parser.add_argument(name, required=True)
+    args = parser.parse_args()
+
+    from offscreen import NO_WINDOW, finish, frames, open_window, until
+    problem = open_window()
+    if problem:
+        print(problem, file=sys.stderr)
+        return NO_WINDOW
+
+    from fieldapp.session import TabletSession
+    from fieldapp.ui.app import FieldApp
+    from fieldapp.ui.widgets import Chip
+
+    now = [1000.0]
+    session = TabletSession(args.db)  # offline: no server is reachable at the URL in the key file
+    app = FieldApp(session, lock_after=300, idle_clock=lambda: now[0])
+    app._run_prepare()
+    result: dict = {"steps": []}
+
+    def unlock_with(pin):
+        screen = app.manager.get_screen("unlock")
+        chip = next(c for c in screen.ids.members.children if isinstance(c, Chip) and c.value == args.member)
+        chip.trigger_action(duration=0)
+        screen.ids.pin.text = ""
+        screen.ids.pin.insert_text(pin)
+        screen.ids.submit.trigger_action(duration=0)
+        frames()
+        return screen
+
+    frames()
+    assert app.manager.current == "unlock" and session.locked, app.manager.current
+    screen = unlock_with("000001")
+    assert app.manager.current == "unlock" and session.locked
+    assert "PIN不对" in screen.message and screen.problem, screen.message
+    result["steps"].append("wrong PIN refused: " + screen.message)
+    unlock_with(args.pin)
+    assert app.manager.current == "worklist" and not session.locked, app.manager.current
+    result["steps"].append("unlocked to the worklist")
+
+    # Inactivity, on the injected clock; the App's scheduled check does the locking.
+    now[0] += 299
+    frames(2)
+    time.sleep(1.2)
+    frames(3)
+    assert app.manager.current == "worklist" and not session.locked, "locked before the timeout"
+    app._touched()  # a tap postpones it
+    now[0] += 200
+    time.sleep(1.2)
+    frames(3)
+    assert not session.locked, "a touch did not postpone the lock"
+    now[0] += 101
+    until(lambda: session.locked, "auto-lock after 5 minutes")
+    assert app.manager.current == "unlock"
+    result["steps"].append("auto-locked after 300 s idle (injected clock)")
+
+    # The app goes to the background in the middle of a visit: the half-typed form is kept, then it locks.
+    unlock_with(args.pin)
+    assert not session.locked
+    app.route("followup", resident_id=args.resident, condition="hypertension")
+    frames()
+    form = app.manager.get_screen("followup")
+    form.editors["sbp"].input.text = ""
+    form.editors["sbp"].input.insert_text("151")
+    assert session.store.draft(args.resident, "hypertension") is None  # not kept yet (0.4 s after typing)
+    assert app.on_pause() is True
+    frames()
+    assert session.locked and app.manager.current == "unlock"
+    app.on_resume()
+    frames()
+    assert app.manager.current == "unlock"
+    unlock_with(args.pin)
+    draft = session.store.draft(args.resident, "hypertension")
+    assert draft is not None and str(draft.get("sbp")) == "151", draft
+    result["steps"].append("locked on pause, the half-typed visit kept")
+    app.lock_now()
+    frames()
+    # Only unlock and sign-in open while locked.
+    app.route("worklist")
+    frames()
+    assert app.manager.current == "unlock"
+    return finish(app, session, result, args.result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Auto-lock and unlock through the app's widgets under Kivy's offscreen window (issue 18): the tablet is
+enrolled and given a PIN here (the real server's device registry, test client), then the driver
+(tests/fieldapp_ui/lock_driver.py, a subprocess so Kivy stays out of pytest) works offline."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import PASSWORD
+
+DRIVER = Path(__file__).with_name("lock_driver.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, clinic):
+    from fieldapp.session import TabletSession
+    from server.demo.tablet import ClientTransport
+
+    client = clean_app.test_client()
+    path = str(tmp_path / "tablet.sqlite")
+    session = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store))
+    me = session.sign_in("test", "gp-a1", PASSWORD)
+    session.set_pin("358172")
+    outcome = {}
+    session.start_sync(lambda p: None, outcome.update)
+    session.wait_sync(60)
+    assert outcome.get("ok"), outcome
+    session.close()
+    result = tmp_path / "result.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, str(DRIVER), "--db", path, "--member", str(me["id"]), "--pin", "358172",
+                          "--resident", clinic.residents["A1-0-0"], "--result", str(result)], capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
+    if run.returncode == 77:
+        pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    steps = json.loads(result.read_text())["steps"]
+    assert len(steps) == 4, steps
