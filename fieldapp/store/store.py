@@ -43,7 +43,7 @@ class Store(ReferralStore):
         # The member saving on this tablet now (a user id; the session sets it at unlock or sign-in): every
         # outbox record carries it, so a shared tablet pushes each record with its author's sign-in.
         self.member_id: str | None = None
-        self._key = key  # for the print queue's connection (connect()); the session drops it at lock
+        self._key = key  # for the print queue's connection (connect()); dropped at close (lock)
         self.db = _connect(path, key)
         self.db.execute("PRAGMA journal_mode=WAL")
         # FULL: a committed save survives a power cut, not only an app kill (guarantee 1).
@@ -91,6 +91,7 @@ class Store(ReferralStore):
 
     def close(self) -> None:
         """Close the file (an open transaction is rolled back, as an app kill would)."""
+        self._key = None
         self.db.close()
 
     @contextlib.contextmanager
