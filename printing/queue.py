@@ -86,7 +86,8 @@ class PrintQueue:
         # jobs in its store's file through the store's own way of opening it.
         self._db = connect() if connect is not None else sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=10)
-        self._db.row_factory = sqlite3.Row
+        if self._db.row_factory is None:  # a given connection keeps its own (SQLCipher's Row is its own class)
+            self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a saved job must survive a power cut
         self._db.executescript(_SCHEMA)

@@ -56,7 +56,6 @@ class Store(ReferralStore):
         """Another connection to this store's file (autocommit, any thread): the print queue keeps its jobs
         here, so they live and go with the store's file."""
         db = _connect(self.path, self._key, timeout=10)  # the same key: print jobs are encrypted with the rest
-        db.row_factory = None
         db.execute("PRAGMA synchronous=FULL")
         return db
 
