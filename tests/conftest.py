@@ -18,6 +18,9 @@ the world (or, if it does not ask for `world`, an empty database) and its writes
   transaction ids/snapshots as another transaction sees them. `@pytest.mark.commits(on="postgresql")`
   asks for them on PostgreSQL only: the sync tests' tablets (`tablet` opts in so by itself), whose
   incremental pulls continue from a transaction id, and tests/sync/test_model.py.
+* `world_layer` (below) shares one module's expensive set-up between its consecutive tests: built once in an
+  outer transaction, each test rolled back to it.
+* Under pytest-xdist (`make test`) every worker has its own database (db_url).
 * Without the opt-in, rows committed through a second connection are caught: after each test the row counts
   must equal the world's, else the test errors ("committed outside the test's transaction") and the
   database is put back. On SQLite such a writer mostly fails at once ("database is locked").
