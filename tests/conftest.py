@@ -39,7 +39,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
-WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"... under pytest-xdist (`make test`: -n 2)
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"... under pytest-xdist (`make test`)
 
 # Property tests check rules, not speed: this machine's speed moves by up to 1.6x from minute to minute and
 # a test's first example pays one-off costs (a calendar's holiday table, pypinyin's dictionary), so
@@ -569,8 +569,8 @@ def world_layer(build):
     fixture.__name__ = name
     fixture.__doc__ = build.__doc__
     fixture.__module__ = build.__module__
-    fixture.world_layer = _Layer(name, build)  # an attribute, not a registry: a test module imports this
-    return pytest.fixture(name=name)(fixture)  # file as tests.conftest, a second copy of the module
+    fixture.world_layer = _Layer(name, build)  # how clean_app knows a test stands on it (_wanted_layer)
+    return pytest.fixture(name=name)(fixture)
 
 
 def _wanted_layer(request):
