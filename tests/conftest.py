@@ -18,6 +18,9 @@ the world (or, if it does not ask for `world`, an empty database) and its writes
   transaction ids/snapshots as another transaction sees them. `@pytest.mark.commits(on="postgresql")`
   asks for them on PostgreSQL only: the sync tests' tablets (`tablet` opts in so by itself), whose
   incremental pulls continue from a transaction id, and tests/sync/test_model.py.
+* `world_layer` (below) shares one module's expensive set-up between its consecutive tests: built once in an
+  outer transaction, each test rolled back to it.
+* Under pytest-xdist (`make test`) every worker has its own database (db_url).
 * Without the opt-in, rows committed through a second connection are caught: after each test the row counts
   must equal the world's, else the test errors ("committed outside the test's transaction") and the
   database is put back. On SQLite such a writer mostly fails at once ("database is locked").
@@ -36,6 +39,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import StaticPool
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1"... under pytest-xdist (`make test`)
 
 # Property tests check rules, not speed: this machine's speed moves by up to 1.6x from minute to minute and
 # a test's first example pays one-off costs (a calendar's holiday table, pypinyin's dictionary), so
@@ -74,12 +78,34 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def worker_database(url: str, worker: str) -> str:
+    """Under pytest-xdist, PostgreSQL worker `gw0` runs on `<db>_gw0` of the same server, created through its
+    `postgres` maintenance database on first use and reused by later runs (reset_postgres empties it)."""
+    from server.db import make_engine
+
+    base, name = url.rsplit("/", 1)
+    name, _, query = name.partition("?")
+    own = f"{name}_{worker}"
+    admin = make_engine(f"{base}/postgres").execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": own}) is None:
+                conn.execute(text(f'CREATE DATABASE "{own}"'))
+    finally:
+        admin.dispose()
+    return f"{base}/{own}" + (f"?{query}" if query else "")
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory):
+    """The run's database: a SQLite file under the worker's own temporary directory, or TEST_DATABASE_URL's
+    database (one per xdist worker, see worker_database), migrated from empty."""
     from server.manage import migrate
 
     url = PG_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     if PG_URL:
+        if WORKER:
+            url = worker_database(url, WORKER)
         reset_postgres(url)
     migrate(url)
     return url
@@ -96,12 +122,16 @@ def app(db_url):
 
 class SavepointConnection:
     """A DBAPI connection for one test at a time: inside a test, commit() and rollback() act on a savepoint
-    of the test's transaction, and close() keeps it open; between tests it is a plain connection."""
+    of the test's transaction, and close() keeps it open; between tests it is a plain connection.
+
+    A layer (world_layer) is an outer transaction holding shared set-up: its tests each run inside the
+    savepoint `layer_test` and are rolled back to it, so the layer's rows stay for the next test."""
 
     def __init__(self, raw, sqlite: bool):
         object.__setattr__(self, "_raw", raw)
         object.__setattr__(self, "_sqlite", sqlite)
         object.__setattr__(self, "in_test", False)
+        object.__setattr__(self, "in_layer", False)
 
     def _run(self, sql: str) -> None:
         cur = self._raw.cursor()
@@ -109,18 +139,45 @@ class SavepointConnection:
         cur.close()
 
     def begin_test(self) -> None:
-        if self._sqlite:
+        if self.in_layer:
+            self._run("SAVEPOINT layer_test")
+        elif self._sqlite:
             self._run("BEGIN")  # the driver is in autocommit mode: this transaction is the test's
         self._run("SAVEPOINT test")
         object.__setattr__(self, "in_test", True)
 
     def end_test(self) -> None:
         object.__setattr__(self, "in_test", False)
+        if self.in_layer:
+            try:
+                self._run("ROLLBACK TO SAVEPOINT layer_test")
+                self._run("RELEASE SAVEPOINT layer_test")
+                return
+            except Exception:  # the test ended the outer transaction itself: the layer is gone with it
+                self.end_layer()
+                raise
+        self._rollback_all()
+
+    def _rollback_all(self) -> None:
         if self._sqlite:
             if self._raw.in_transaction:
                 self._run("ROLLBACK")
         else:
             self._raw.rollback()
+
+    def begin_layer(self) -> None:
+        """Open the layer's transaction; its builder runs as a test does (its commits are savepoints)."""
+        self.begin_test()
+        object.__setattr__(self, "in_layer", True)
+
+    def built_layer(self) -> None:
+        self._run("RELEASE SAVEPOINT test")
+        object.__setattr__(self, "in_test", False)
+
+    def end_layer(self) -> None:
+        object.__setattr__(self, "in_test", False)
+        object.__setattr__(self, "in_layer", False)
+        self._rollback_all()
 
     def commit(self):
         if not self.in_test:
@@ -168,6 +225,10 @@ class TestDatabase:
         self.world = None
         self.rows: dict = {}
         self.sequences: list[tuple[str, str, str]] = []
+        self.layer = None  # the world_layer whose rows the connection's open transaction holds
+        self.layer_value = None
+        self.layer_is_world = False
+        self.layer_config: dict = {}
 
     # --- the committed baseline ----------------------------------------------------------------
 
@@ -233,8 +294,44 @@ class TestDatabase:
             conn.commit()
 
     def end(self) -> None:
-        """Roll the test back."""
-        self.conn.end_test()
+        """Roll the test back (to its layer, if it has one)."""
+        try:
+            self.conn.end_test()
+        finally:
+            if not self.conn.in_layer:
+                self.layer = None
+
+    def enter_layer(self, layer, app) -> None:
+        """Make `layer` the one the connection holds: roll back another, build this one if it is not built.
+        The app must already run on the test's connection."""
+        if self.layer is layer:
+            return
+        self.leave_layer()
+        self.conn.begin_layer()
+        try:
+            with self.engine.connect() as conn:
+                self.reset_sequences(conn)  # the layer's ids as on a freshly built world
+                conn.commit()
+            before = dict(app.config)
+            ctx = _layer_context(app, self)
+            try:
+                self.layer_value = layer.build(ctx)
+                self.layer_is_world = self.layer_value is ctx.world
+            finally:
+                ctx.session.close()
+            self.layer_config = {k: v for k, v in app.config.items() if k not in before or before[k] != v}
+            self.conn.built_layer()
+        except BaseException:
+            self.conn.end_layer()
+            raise
+        self.layer = layer
+
+    def leave_layer(self) -> None:
+        if self.layer is not None or self.conn.in_layer:
+            self.conn.end_layer()
+        self.layer = None
+        self.layer_value = None
+        self.layer_config = {}
 
     def leaks(self) -> dict[str, tuple[int, int]]:
         """{table: (the world's rows, committed rows now)} where they differ: written by another connection."""
@@ -251,6 +348,7 @@ def _db(app, db_url):
     db.world = world
     db.snapshot()
     yield db
+    db.leave_layer()
     db.engine.dispose()
     db.conn._raw.close()
 
@@ -263,7 +361,12 @@ def clean_app(request, app, _db):
     with_world = "world" in request.fixturenames
     dialect = "postgresql" if _db.postgres else "sqlite"
     committing = any(m.kwargs.get("on", dialect) == dialect for m in request.node.iter_markers("commits"))
+    layer = _wanted_layer(request)
     if committing:
+        if layer is not None:
+            pytest.fail(f"world_layer {layer.name!r} holds its rows in a transaction: a test with real commits "
+                        "cannot stand on it (build what it needs in the test instead)")
+        _db.leave_layer()
         with _db.real_engine.begin() as conn:
             if not with_world:
                 _db.empty_all(conn)
@@ -273,19 +376,27 @@ def clean_app(request, app, _db):
         app.config.update(saved)
         _db.put_back()
         return
-    _db.begin(with_world)
     app.extensions["db_engine"] = _db.engine
     app.extensions["db_sessionmaker"] = _db.maker
     try:
-        yield app
+        if layer is None:
+            _db.leave_layer()
+        else:
+            _db.enter_layer(layer, app)
+            app.config.update(_db.layer_config)
+        _db.begin(with_world)
+        try:
+            yield app
+        finally:
+            _db.end()
     finally:
         app.extensions["db_engine"] = _db.real_engine
         app.extensions["db_sessionmaker"] = _db.real_maker
         app.config.clear()
         app.config.update(saved)
-        _db.end()
     leaked = _db.leaks()
     if leaked:
+        _db.leave_layer()
         _db.put_back()
         pytest.fail(f"committed outside the test's transaction (rows per table, world vs now: {leaked}): "
                     "mark the test @pytest.mark.commits (tests/conftest.py)")
@@ -405,10 +516,7 @@ def token(clean_app, world):
     return make
 
 
-@pytest.fixture
-def as_user(client, token):
-    """as_user(username) -> a small client whose requests carry that user's token."""
-
+def _as_user_maker(client, token):
     class As:
         def __init__(self, username):
             self.headers = {"Authorization": f"Bearer {token(username)}"}
@@ -419,3 +527,74 @@ def as_user(client, token):
             return call
 
     return As
+
+
+@pytest.fixture
+def as_user(client, token):
+    """as_user(username) -> a small client whose requests carry that user's token."""
+    return _as_user_maker(client, token)
+
+
+# --- layers: set-up shared by the tests of a module ------------------------------------------------
+
+class _Layer:
+    def __init__(self, name: str, build):
+        self.name, self.build = name, build
+
+
+def world_layer(build):
+    """Decorator: a fixture whose set-up is done once and shared by the tests that ask for it, instead of
+    once per test. `build(ctx)` gets ctx.app, ctx.client, ctx.session, ctx.token(username),
+    ctx.as_user(username) and ctx.world (the world's ids; the build may add to it) and returns the value
+    the fixture gives (each test gets its own deep copy; if that is ctx.world, it is the test's `world`).
+
+    The build runs on the world, in a transaction of its own that stays open while consecutive tests use
+    it: each of them runs in a savepoint inside it and is rolled back to it, so every test still starts
+    from exactly the world plus the layer, and nothing is committed. A test that does not ask for the layer
+    rolls it back first (it is built again when a later test asks). Real-commit tests cannot use one. Config
+    the build sets (app.config) is set again for each test. Use it where the same set-up of many requests
+    is repeated by a module's tests (tests/server/test_scope.py's scene: 4 s of set-up for every 0.3 s of
+    test)."""
+    name = build.__name__
+
+    def fixture(clean_app, _db, world):
+        assert _db.layer is not None and _db.layer.build is build, "clean_app entered another layer"
+        value = copy.deepcopy(_db.layer_value)
+        if _db.layer_is_world:  # the world grown by the build (users it added too): the test's one world,
+            vars(world).clear()  # so `token` and `as_user` know what the layer added
+            vars(world).update(vars(value))
+            return world
+        return value
+
+    fixture.__name__ = name
+    fixture.__doc__ = build.__doc__
+    fixture.__module__ = build.__module__
+    fixture.world_layer = _Layer(name, build)  # how clean_app knows a test stands on it (_wanted_layer)
+    return pytest.fixture(name=name)(fixture)
+
+
+def _wanted_layer(request):
+    """The layer one of the test's fixtures is, if any (at most one a test)."""
+    found = []
+    defs = request.node._fixtureinfo.name2fixturedefs
+    for name in request.fixturenames:
+        for fixturedef in defs.get(name, ())[-1:]:
+            layer = getattr(fixturedef.func, "world_layer", None)
+            if layer is not None:
+                found.append(layer)
+    assert len(found) <= 1, f"a test can stand on one world_layer, not {[x.name for x in found]}"
+    return found[0] if found else None
+
+
+def _layer_context(app, db) -> SimpleNamespace:
+    from flask_jwt_extended import create_access_token
+
+    world = copy.deepcopy(db.world)
+
+    def token(username: str) -> str:
+        with app.app_context():
+            return create_access_token(identity=str(world.users[username]))
+
+    client = app.test_client()
+    return SimpleNamespace(app=app, client=client, session=db.maker(), token=token, world=world,
+                           as_user=_as_user_maker(client, token))

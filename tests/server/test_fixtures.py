@@ -3,6 +3,8 @@ the world is exactly the world, a test without it sees an empty database, commit
 import pytest
 from sqlalchemy import func, select, text
 
+from tests.conftest import world_layer
+
 
 def _centers(session) -> list[str]:
     from server.org.models import Center
@@ -66,3 +68,46 @@ def test_a_committing_test_gets_the_real_database_and_rows_from_elsewhere_are_se
 def test_after_a_committing_test_the_world_is_back(world, session, _db):
     assert _centers(session) == ["A", "B"]
     assert _db.leaks() == {}
+
+
+# --- world_layer: set-up shared by consecutive tests, each rolled back to it ------------------------
+
+@world_layer
+def layered(ctx):
+    """The world plus center L1 (committed as a service commits), a specialist, and a config value."""
+    from server.auth.users import create_user
+    from server.org.models import Center
+
+    session = ctx.session
+    center = Center(code="L1", name="层中心", county_code="310115", township_code="009", township_name="测试街道")
+    session.add(center)
+    user = create_user(session, {"username": "spec-layer", "password": "correct-horse-1", "full_name": "层",
+                                 "role": "specialist", "hospital_id": ctx.world.hospital_id,
+                                 "department": "心内科"}, "fast")
+    session.commit()
+    ctx.app.config["FOLLOWUP_TODAY"] = "2026-02-03"
+    ctx.world.users["spec-layer"] = user.id
+    ctx.world.layer_center = center.id
+    return ctx.world
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_each_test_on_a_layer_starts_from_the_world_and_the_layer(run, layered, world, as_user, session,
+                                                                   clean_app, _db):
+    from server.org.models import Center
+
+    assert _centers(session) == ["A", "B", "L1"]  # no T-n of another run: each was rolled back to the layer
+    assert layered is world and session.get(Center, world.layer_center).code == "L1"
+    assert clean_app.config["FOLLOWUP_TODAY"] == "2026-02-03"
+    assert as_user("spec-layer").get("/api/v1/auth/me").get_json()["username"] == "spec-layer"
+    session.add(Center(code=f"T{run}", name="测试", county_code="310115", township_code="009",
+                       township_name="测试街道"))
+    session.commit()
+    assert _centers(session) == ["A", "B", "L1", f"T{run}"]
+    layered.users.clear()  # the next test gets its own copy of the layer's ids
+    assert _db.leaks() == {}  # nothing committed: the layer is a transaction
+
+
+def test_a_test_without_the_layer_sees_the_world_only(world, session, clean_app):
+    assert _centers(session) == ["A", "B"]
+    assert "FOLLOWUP_TODAY" not in clean_app.config or clean_app.config["FOLLOWUP_TODAY"] != "2026-02-03"

@@ -6,6 +6,8 @@ import io
 
 import pytest
 
+from tests.conftest import world_layer
+
 USERS = ("admin", "staff-a", "staff-b", "spec", "gp-a1", "nurse-a1", "gp-a2", "gp-b1")
 TEAM_KEYS = ("A1", "A2", "A0", "B1")  # A0: center A, no team
 VISIBLE = {  # which households' team keys each user may see
@@ -15,9 +17,21 @@ VISIBLE = {  # which households' team keys each user may see
 CENTER_OF = {"A1": "A", "A2": "A", "A0": "A", "B1": "B"}
 
 
-@pytest.fixture
-def scene(world, as_user):
-    """The world plus a registry entry in every team, so every id-bearing path has a target per team."""
+# Each part adds one domain's targets to the scene (a registry entry, a batch, a visit, a referral...).
+SCENE_PARTS = []
+
+
+def scene_part(add):
+    SCENE_PARTS.append(add)
+    return add
+
+
+@world_layer
+def scene(ctx):
+    """The world plus a registry entry in every team, so every id-bearing path has a target per team; then
+    every scene_part's targets. Built once for the module's consecutive tests (tests/conftest.py's
+    world_layer): it is some thirty requests, which cost four times the walk itself."""
+    world, as_user = ctx.world, ctx.as_user
     world.conditions = {}
     for key in TEAM_KEYS:
         r = as_user("admin").post(f"/api/v1/residents/{world.residents[key + '-0-0']}/conditions",
@@ -26,6 +40,8 @@ def scene(world, as_user):
         world.conditions[key] = r.get_json()["id"]
     world.team_of_team_id = {v: k for k, v in world.teams.items()}
     world.center_key = {v: k for k, v in world.centers.items()}
+    for add in SCENE_PARTS:
+        add(world, ctx)
     return world
 
 
@@ -210,14 +226,11 @@ def test_lists_hold_only_what_the_user_may_see(user, scene, as_user):
         assert r.status_code == 403
 
 
-@pytest.fixture(autouse=True)
-def _assignment_batches(request):
+@scene_part
+def _assignment_batches(w, ctx):
     """Per team key a batch to undo: household "-1" moved away and back, so its teams stay as they were;
     undoing the return batch is the target (out of scope, it must be refused and move nothing)."""
-    if "scene" not in request.fixturenames:
-        return
-    w = request.getfixturevalue("scene")
-    admin = request.getfixturevalue("as_user")("admin")
+    admin = ctx.as_user("admin")
     w.batches, w.all_batches = {}, {}
     for key in TEAM_KEYS:
         hid, home = w.households[key + "-1"], w.teams.get(key)
@@ -246,14 +259,11 @@ FOLLOWUP_FORM = {"visit_date": "2026-01-05", "visit_mode": 1, "symptoms": [1], "
                  "medication_adherence": 1, "adverse_reaction": 1, "doctor": "scope"}
 
 
-@pytest.fixture(autouse=True)
-def _followup_targets(request):
-    if "scene" not in request.fixturenames:
-        return
+@scene_part
+def _followup_targets(w, ctx):
     import uuid
 
-    w = request.getfixturevalue("scene")
-    admin = request.getfixturevalue("as_user")("admin")
+    admin = ctx.as_user("admin")
     w.followups = {}
     for key in TEAM_KEYS:
         rid = _res(w, key)
@@ -370,16 +380,13 @@ def _referral_form():
             "past_history": "scope", "referring_doctor": "scope", "doctor_phone": "1", "institution": "scope"}
 
 
-@pytest.fixture(autouse=True)
-def _referral_targets(request):
-    if "scene" not in request.fixturenames:
-        return
+@scene_part
+def _referral_targets(w, ctx):
     from server.auth.users import create_user
     from server.directory.models import Department
 
-    w, session = request.getfixturevalue("scene"), request.getfixturevalue("session")
-    as_user = request.getfixturevalue("as_user")
-    request.getfixturevalue("clean_app").config["FOLLOWUP_TODAY"] = "2026-01-05"
+    session, as_user = ctx.session, ctx.as_user
+    ctx.app.config["FOLLOWUP_TODAY"] = "2026-01-05"
     session.add(Department(hospital_id=w.hospital_id, name="内分泌科", specialty="糖尿病"))
     u = create_user(session, {"username": "spec-x", "password": "correct-horse-1", "full_name": "spec-x",
                               "role": "specialist", "hospital_id": w.hospital_id, "department": "内分泌科"}, "fast")
