@@ -491,13 +491,11 @@ def test_referral_lists_hold_only_what_the_user_may_see(user, scene, as_user):
 # the caller's own team (a GP of another team is refused: tests/server_devices). The by-role walk below
 # covers the allowed side of every device path too.
 
-@pytest.fixture(autouse=True)
-def _device_targets(request):
-    if "scene" not in request.fixturenames:
-        return
+@scene_part
+def _device_targets(w, ctx):
     import uuid
 
-    w, as_user = request.getfixturevalue("scene"), request.getfixturevalue("as_user")
+    as_user = ctx.as_user
     w.devices = {"A0": "no-device-A0"}
     for key, gp in REFERRAL_GP.items():
         r = as_user(gp).post("/api/v1/devices/enrol", json={"device_id": str(uuid.uuid4()), "model": "m",
@@ -634,13 +632,11 @@ def _png():
     return buf.getvalue()
 
 
-@pytest.fixture(autouse=True)
-def _attachment_targets(request, _referral_targets):
-    if "scene" not in request.fixturenames:
-        return
+@scene_part
+def _attachment_targets(w, ctx):  # after _referral_targets: the cases it attaches to
     import io
 
-    w, as_user = request.getfixturevalue("scene"), request.getfixturevalue("as_user")
+    as_user = ctx.as_user
     w.attachments = {"A0": "no-attachment-A0"}
     for key, gp in REFERRAL_GP.items():
         r = as_user(gp).post(f"/api/v1/referrals/{w.referrals[key]}/attachments",
