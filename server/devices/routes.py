@@ -49,7 +49,7 @@ def list_devices(args):
                     args["page_size"], rows=True)
 
 
-@blp.route("/<device_id>")
+@blp.route("/<uuid_text:device_id>")
 @blp.auth(*READERS)
 @blp.response(200, DeviceSchema)
 def get_device(device_id):
@@ -65,7 +65,7 @@ def _order(device_id: str, order: str, body: dict):
     return services.get_device(session, actor, device_id)
 
 
-@blp.route("/<device_id>/retire", methods=["POST"])
+@blp.route("/<uuid_text:device_id>/retire", methods=["POST"])
 @blp.auth(*MANAGERS)
 @blp.arguments(OrderSchema)
 @blp.response(200, DeviceSchema)
@@ -74,7 +74,7 @@ def retire(body, device_id):
     return _order(device_id, "retire", body)
 
 
-@blp.route("/<device_id>/lost", methods=["POST"])
+@blp.route("/<uuid_text:device_id>/lost", methods=["POST"])
 @blp.auth(*MANAGERS)
 @blp.arguments(OrderSchema)
 @blp.response(200, DeviceSchema)
@@ -83,7 +83,7 @@ def lost(body, device_id):
     return _order(device_id, "lost", body)
 
 
-@blp.route("/<device_id>/wiped", methods=["POST"])
+@blp.route("/<uuid_text:device_id>/wiped", methods=["POST"])
 @blp.auth("gp")
 @blp.response(200, DeviceSchema)
 def wiped(device_id):

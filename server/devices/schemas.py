@@ -12,7 +12,7 @@ class EnrolSchema(Schema):
     device_id = ma.fields.UUID(required=True, metadata={"description": "the UUID the tablet made for itself"})
     model = ma.fields.String(required=True, validate=V.Length(min=1, max=100))
     app_version = ma.fields.String(required=True, validate=V.Length(min=1, max=40))
-    store_version = ma.fields.Integer(required=True, validate=V.Range(min=0, max=1_000_000))
+    store_version = ma.fields.Integer(required=True, strict=True, validate=V.Range(min=0, max=1_000_000))
 
 
 class EnrolAnswerSchema(Schema):
