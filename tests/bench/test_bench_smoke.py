@@ -89,3 +89,17 @@ def test_tablet():
                   "resident opened with charts, drawn", "live rules feedback per keystroke", "peak RSS"):
         assert re.search(rf"{label}\s*: median\s+[\d.]+", out), out
     assert re.search(r"worklist items [1-9]", out), out
+
+
+@needs_pg
+def test_morning():
+    out = smoke("bench_morning.py")
+    for kind in ("tablet push", "tablet pull", "households list", "resident search", "hl7 message", "gp visit push"):
+        assert re.search(rf"^   {kind} +\d+ ", out, re.M), (kind, out)
+    writes = json.loads(re.search(r"writes accounted for: (\{.*\})", out)[1])
+    assert writes["visits_applied"] == writes["visits_stored"] > 0
+    assert writes["edits_applied"] == writes["edit_receipts"] > 0
+    assert writes["residents_edited"] == writes["residents_with_last_value"]
+    assert writes["hl7_sent"] == writes["hl7_acked_AA"] == writes["hl7_stored"] > 0
+    assert writes["hl7_result_rows"] == writes["hl7_result_rows_expected"]
+    assert re.search(r"summary: errors 0, every write accounted for: yes", out), out
