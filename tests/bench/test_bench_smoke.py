@@ -103,3 +103,11 @@ def test_morning():
     assert writes["hl7_sent"] == writes["hl7_acked_AA"] == writes["hl7_stored"] > 0
     assert writes["hl7_result_rows"] == writes["hl7_result_rows_expected"]
     assert re.search(r"summary: errors 0, every write accounted for: yes", out), out
+
+
+@needs_pg
+def test_import_copy():
+    out = smoke("bench_import_copy.py")
+    pairs = re.findall(r"pair \d+: ([\d,]+) rows \(.*sync_changes ([\d,]+)", out)
+    assert len(pairs) == 2, out
+    assert re.search(r"ratio \(import rate / COPY rate\) overall [\d.]+", out), out
