@@ -457,7 +457,7 @@ def worker_cpu(pids: list[int]) -> float:
 
 def database_cpu(db: str) -> dict[int, float]:
     """CPU seconds so far of each live PostgreSQL backend serving database `db` (its process title names it:
-    "postgres: user db host(port) state"). The workers' pooled connections live through a phase, so the
+    "postgres: [cluster:] user db host(port) state"). The workers' pooled connections live through a phase, so the
     difference of two readings is this benchmark's database work, without the other databases on the server;
     a backend that exits within a phase is missed."""
     from bench_labs import cpu_seconds
@@ -468,7 +468,8 @@ def database_cpu(db: str) -> dict[int, float]:
             continue
         try:
             title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
-            if len(title) >= 3 and title[0] == "postgres:" and title[2] == db:
+            # Debian's titles carry the cluster's name first: "postgres: 15/main: user db host(port) state".
+            if title[:1] == ["postgres:"] and db in title[2:4]:
                 out[int(entry.name)] = cpu_seconds(int(entry.name))
         except OSError:
             continue
