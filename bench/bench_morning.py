@@ -172,7 +172,9 @@ def prepare(url: str, a: argparse.Namespace, secret: str) -> dict:
         patients = {}
         for tid, rid in conn.execute(text(
                 "SELECT r.team_id, r.id FROM residents r JOIN chronic_conditions c ON c.resident_id = r.id "
-                "WHERE c.condition = 'hypertension' AND r.team_id IS NOT NULL ORDER BY r.team_id, r.id")):
+                "WHERE c.condition = 'hypertension' AND r.team_id IS NOT NULL "
+                # not visited by an earlier run on this database (--reuse): a visit a patient, as planned
+                "AND NOT EXISTS (SELECT 1 FROM followups f WHERE f.resident_id = r.id) ORDER BY r.team_id, r.id")):
             patients.setdefault(tid, []).append(rid)
         sample = conn.execute(text(
             "SELECT center_id, name, sex, birth_date, id_number, phone FROM residents "
