@@ -140,15 +140,18 @@ def serve(url: str, port: int, ready) -> None:
     server.serve_forever()
 
 
-def serve_production(url: str, port: int, workers: int, threads: int) -> list[int]:
+def serve_production(url: str, port: int, workers: int, threads: int, env: dict | None = None) -> list[int]:
     """Start `server.manage serve-production` (gunicorn) on the port; its pids once every worker is forked
-    (master first). The app is loaded before the fork, so a forked worker is ready to serve."""
+    (master first). The app is loaded before the fork, so a forked worker is ready to serve. `env` adds to or
+    overrides the environment (bench_morning gives the JWT secret it issues its tokens with)."""
     import secrets
     import subprocess
 
     # serve-production refuses the development secret; the lab feeds sign in with their keys, not tokens
+    extra = env
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secrets.token_urlsafe(32),
                JWT_SECRET_KEY=secrets.token_urlsafe(32))
+    env.update(extra or {})
     master = subprocess.Popen([sys.executable, "-m", "server.manage", "serve-production", "--port", str(port),
                                "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)
     deadline = time.monotonic() + 60

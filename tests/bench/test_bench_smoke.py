@@ -106,6 +106,8 @@ def test_devices():
     out = smoke("bench_devices.py")  # SQLite in a temporary folder of its own: no PostgreSQL needed
     assert re.search(r"with X-Device-Id +median +[\d.]+ ms", out)
     assert re.search(r"the device protocol adds -?[\d.]+ ms at the median", out)
+
+
 @needs_pg
 def test_referrals():
     out = smoke("bench_referrals.py")
@@ -114,3 +116,25 @@ def test_referrals():
         assert re.search(rf"{label}\s*: median\s+[\d.]+ ms\s+p95", out), out
     sent = re.search(r"sent ([\d,]+) of ([\d,]+) \(([\d,]+) lines written, ([\d,]+) marked sent\)", out)
     assert sent and len({sent[1], sent[2], sent[3], sent[4]}) == 1, out  # every message sent once, all kept
+
+
+@needs_pg
+def test_morning():
+    out = smoke("bench_morning.py")
+    for kind in ("tablet push", "tablet pull", "households list", "resident search", "hl7 message", "gp visit push"):
+        assert re.search(rf"^   {kind} +\d+ ", out, re.M), (kind, out)
+    writes = json.loads(re.search(r"writes accounted for: (\{.*\})", out)[1])
+    assert writes["visits_applied"] == writes["visits_stored"] > 0
+    assert writes["edits_applied"] == writes["edit_receipts"] > 0
+    assert writes["residents_edited"] == writes["residents_with_last_value"]
+    assert writes["hl7_sent"] == writes["hl7_acked_AA"] == writes["hl7_stored"] > 0
+    assert writes["hl7_result_rows"] == writes["hl7_result_rows_expected"]
+    assert re.search(r"summary: errors 0, every write accounted for: yes", out), out
+
+
+@needs_pg
+def test_import_copy():
+    out = smoke("bench_import_copy.py")
+    pairs = re.findall(r"pair \d+: ([\d,]+) rows \(.*sync_changes ([\d,]+)", out)
+    assert len(pairs) == 2, out
+    assert re.search(r"ratio \(import rate / COPY rate\) overall [\d.]+", out), out
