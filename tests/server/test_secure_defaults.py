@@ -94,3 +94,14 @@ def test_the_demo_server_runs_on_the_development_secret(env, monkeypatch):
     manage.main(["serve", "--port", "5262"])
     assert started and started[0].config["JWT_SECRET_KEY"] == DEV_SECRET
     assert started[0].test_client().get("/openapi.json").status_code == 200
+
+
+def test_the_console_links_the_api_docs_only_where_they_are_published(clean_app, client):
+    """Production hides /docs (404): the console must not offer a link to it there."""
+    assert clean_app.config["API_DOCS"]  # the tests' app is the demo's
+    assert 'href="/docs"' in client.get("/console/households").get_data(as_text=True)
+    clean_app.config["API_DOCS"] = False
+    try:
+        assert 'href="/docs"' not in client.get("/console/households").get_data(as_text=True)
+    finally:
+        clean_app.config["API_DOCS"] = True
