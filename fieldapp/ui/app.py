@@ -101,6 +101,7 @@ class FieldApp(App):
             return
         if self.manager.current_screen is not None:
             self.manager.current_screen.before_lock()
+        self._stop_printing()  # its connection holds the store's key; queued jobs wait in the store
         self.session.lock()
         self.history.clear()
         self.route("unlock" if self.session.can_unlock_offline else "signin")
@@ -108,6 +109,7 @@ class FieldApp(App):
     def unlocked(self, then: str = "worklist") -> None:
         """A member unlocked: the screen they meant to open."""
         self.idle.touch()
+        Clock.schedule_once(lambda _dt: self._resume_printing(), 3)
         self.text_scale = theme.LARGE_TEXT if self.session.store.state("large_text") else 1.0
         self.history.clear()
         if self.session.needs_pin:
@@ -121,6 +123,7 @@ class FieldApp(App):
 
     def wiped(self, reason: str) -> None:
         """The tablet wiped itself (retired or lost): nothing is left to show but the sign-in screen."""
+        self._stop_printing()
         self.session.after_wipe()
         self.history.clear()
         self.route("signin", notice=t("lock.wiped_lost" if reason == "lost" else "lock.wiped_retired"))
@@ -129,6 +132,12 @@ class FieldApp(App):
         """The server cut this member's sign-in off at this contact: lock, and ask for an online sign-in."""
         self.lock_now()
         self.route("signin", notice=message)
+
+    def _stop_printing(self) -> None:
+        """Stop the print worker and drop it; the first print after an unlock starts a new one."""
+        if getattr(self, "print_desk", None) is not None:
+            self.print_desk.stop()
+            self.print_desk = None
 
     def on_pause(self):
         """Android sends the app to the background: lock first (the store closes, K is dropped)."""
@@ -169,8 +178,12 @@ class FieldApp(App):
 
     def on_start(self):
         """Print jobs left waiting by the last run (printer off, app closed) go out once the app is up."""
-        from kivy.clock import Clock
-        Clock.schedule_once(lambda _dt: printjob.desk(self), 3)
+        Clock.schedule_once(lambda _dt: self._resume_printing(), 3)
+
+    def _resume_printing(self) -> None:
+        # Only with the store open: a locked tablet's jobs wait, encrypted, until a member unlocks.
+        if self.session.store is not None and not self.session.locked:
+            printjob.desk(self)
 
     def on_stop(self):
         """Let a running sync finish its transaction before the process ends (it is safe either way); stop
