@@ -53,7 +53,7 @@ test-postgres: system-deps $(VENV)/.test-installed
 
 # The API contract: schemathesis over every operation as the four roles, fixed seed and budget (CI runs it).
 test-contract: system-deps $(VENV)/.test-installed
-	$(BIN)/python -m pytest -m contract tests/contract $(PYTEST_ARGS)
+	$(PYTEST) -m contract tests/contract $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -54,10 +54,12 @@ class Api(flask_smorest.Api):
         # as the follow-up "lost" (whose GET would then be advertised in Allow).
         app.url_map.converters["int"] = BoundedInt
         app.url_map.converters["uuid_text"] = UuidText
+        app.url_map.converters["big_int"] = BigInt
         super().init_app(app, *args, **kwargs)
         self.ma_plugin.converter.add_attribute_function(own_openapi)
         self.register_converter(BoundedInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max})
         self.register_converter(UuidText, lambda c: {"type": "string", "format": "uuid"})
+        self.register_converter(BigInt, lambda c: {"type": "integer", "minimum": 0, "maximum": c.max})
         app.before_request(_assign_request_id)
         app.after_request(_echo_request_id)
         app.register_error_handler(DomainError, _handle_domain_error)
@@ -96,11 +98,20 @@ def own_openapi(converter, field, ret: dict) -> dict:
 
 _LOCATIONS = ("json", "query", "files", "form", "headers")
 
+INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 
 class BoundedInt(IntegerConverter):
-    """werkzeug's int converter, at most a 64-bit integer (the database's BIGINT)."""
+    """werkzeug's int converter, at most a record id (an INTEGER column): beyond it no record, 404 (PostgreSQL
+    would fail the comparison, a 500)."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=INT32_MAX, signed=False):  # noqa: A002
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
+class BigInt(BoundedInt):
+    """For the few BIGINT ids in a path (inbox items)."""
 
     def __init__(self, url_map, fixed_digits=0, min=None, max=INT64_MAX, signed=False):  # noqa: A002
         super().__init__(url_map, fixed_digits, min, max, signed)

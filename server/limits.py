@@ -21,6 +21,10 @@ from werkzeug.exceptions import RequestEntityTooLarge
 MAX_DEPTH = 32  # the deepest body the API takes is about 5 (a sync push: records, fields, a list, a dict)
 MAX_DIGITS = 30  # longer numbers are no measurement; int64 has 19 digits
 INT64 = (-2 ** 63, 2 ** 63 - 1)
+# Record ids are PostgreSQL INTEGER columns: an id beyond 32 bits names no record, and comparing one with
+# them is an error on PostgreSQL ("integer out of range", a 500 the contract run found) where SQLite just
+# finds nothing. Refused up front, the same on both, naming the field.
+INT32 = (-2 ** 31, 2 ** 31 - 1)
 BAD_TEXT = re.compile("[\x00\ud800-\udfff]")  # NUL; a surrogate left alone after JSON decoding
 # C0 (tab and line breaks included), DEL and C1: no name holds one; spreadsheets and receipts break on them.
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -147,6 +151,8 @@ def _shallow(data) -> bool:
                 stack.append((item, depth + 1))
             elif kind is float and item - item != 0.0:  # inf - inf is nan
                 return False
+            elif kind is int and not INT32[0] <= item <= INT32[1]:  # may be an id no record has: look closer
+                return False
     return type(data) is not float or data - data == 0.0
 
 
@@ -163,6 +169,8 @@ def check(data) -> None:
         elif isinstance(value, int) and not isinstance(value, bool):
             if not INT64[0] <= value <= INT64[1]:
                 raise BodyRefused(_dotted(path), "an integer beyond 64 bits")
+            if _names_an_id(path) and not INT32[0] <= value <= INT32[1]:
+                raise BodyRefused(_dotted(path), "an id beyond 32 bits: no such record")
         elif isinstance(value, (dict, list)):
             if depth >= MAX_DEPTH:
                 raise BodyRefused(_dotted(path), f"nested deeper than {MAX_DEPTH} levels")
@@ -171,6 +179,15 @@ def check(data) -> None:
                 if isinstance(key, str) and BAD_TEXT.search(key):
                     raise BodyRefused(_dotted(path), "a name with a NUL character or a lone surrogate")
                 stack.append((item, (*path, key), depth + 1))
+
+
+def _names_an_id(path: tuple) -> bool:
+    """`team_id: 7`, `id: 7`, or an item of `household_ids: [...]`."""
+    key = path[-1] if path else None
+    if isinstance(key, int) and len(path) > 1:
+        key = path[-2]
+        return isinstance(key, str) and key.endswith("_ids")
+    return isinstance(key, str) and (key == "id" or key.endswith("_id"))
 
 
 def _dotted(path: tuple) -> str:

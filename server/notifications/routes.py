@@ -40,7 +40,7 @@ def unread_count():
     return {"unread": services.unread_count(db.session(), _actor())}
 
 
-@blp.route("/inbox/<int:item_id>/read", methods=["POST"])
+@blp.route("/inbox/<big_int:item_id>/read", methods=["POST"])
 @blp.auth()
 @blp.response(200, UnreadSchema)
 def mark_read(item_id):

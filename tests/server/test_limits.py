@@ -111,3 +111,22 @@ def test_console_pages_have_no_inline_script_or_style(client, page):
 def test_the_strict_parser_takes_ordinary_json_unchanged():
     raw = '{"a": [1, -2, 3.5, true, null, "张三 😀"], "b": {"c": 9223372036854775807}}'
     assert limits.loads_strict(raw) == {"a": [1, -2, 3.5, True, None, "张三 😀"], "b": {"c": 2 ** 63 - 1}}
+
+
+@pytest.mark.parametrize("method, url, kwargs, field", [
+    ("get", "/api/v1/households?committee_id=2147483648", {}, ("query", "committee_id")),
+    ("post", "/api/v1/households", {"json": {"committee_id": 2147483648, "address": "x"}}, ("json", "committee_id")),
+    ("post", "/api/v1/assignments/", {"json": {"household_ids": [1, 2147483648], "team_id": 1, "reason": "x"}},
+     ("json", "household_ids.1")),
+])
+def test_an_id_beyond_32_bits_is_refused_on_both_databases(as_user, world, method, url, kwargs, field):
+    """Ids are INTEGER columns: PostgreSQL failed the comparison (a 500 the contract run found), SQLite found
+    nothing. Now 422 naming the field, on both."""
+    r = getattr(as_user("admin"), method)(url, **kwargs)
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["errors"] == {field[0]: {field[1]: ["an id beyond 32 bits: no such record"]}}
+
+
+@pytest.mark.parametrize("url", ["/api/v1/teams/2147483648", "/api/v1/teams/9223372036854775807"])
+def test_a_path_id_beyond_32_bits_is_no_record(as_user, world, url):
+    assert as_user("admin").get(url).status_code == 404
