@@ -29,11 +29,8 @@ export DATABASE_URL="${1:-sqlite:///$WORK/instance/gpo.db}"
 export JWT_SECRET_KEY="$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(48))')"
 export SECRET_KEY="$JWT_SECRET_KEY"
 GPO="$WORK/venv/bin/gpo"
-if "$WORK/venv/bin/python" -c 'import server, sys; sys.exit(0 if server.__file__.startswith(sys.prefix) else 1)'; then
-  :
-else
-  echo "check-install: server imported from outside the venv" >&2; exit 1
-fi
+"$WORK/venv/bin/python" -c 'import server, sys; sys.exit(0 if server.__file__.startswith(sys.prefix) else 1)' \
+  || { echo "check-install: server imported from outside the venv" >&2; exit 1; }
 
 "$GPO" migrate
 "$GPO" demo

@@ -35,20 +35,15 @@ blp = Blueprint("metrics", __name__)
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_start)
     app.after_request(_count)
     app.register_blueprint(blp)
-
-
-def _start():
-    g.metrics_started = time.perf_counter()
 
 
 def _count(resp):
     # The route template (/api/v1/residents/<resident_id>), not the path: no ids in labels.
     route = request.url_rule.rule if request.url_rule is not None else "unmatched"
     REQUESTS.labels(request.method, route, str(resp.status_code)).inc()
-    started = g.get("metrics_started")
+    started = g.get("started")  # the request's start, taken once for the log line and this (server/logs.py)
     if started is not None:
         LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
     return resp

@@ -38,16 +38,22 @@ def _actor() -> Actor:
     return Actor.of(current_user)
 
 
-def _feed():
-    """The posting feed; a person's token is refused (403), no credentials at all is 401."""
+def calling_feed(person_refused: str, no_key: str):
+    """The hospital feed calling, by its X-Lab-Feed-Key; a person's token is refused (403, `person_refused`),
+    no credentials at all is 401 (`no_key`). Lab intake and the referrals' FHIR endpoints both use it."""
     key = request.headers.get(feeds.KEY_HEADER)
     if key:
         return feeds.feed_for_key(db.session(), key)
     if request.headers.get("Authorization"):
         verify_jwt_in_request()  # an invalid token answers 401 through the JWT callbacks
-        raise Forbidden("Lab results are posted by hospital feeds with X-Lab-Feed-Key, not by people.",
-                        {"authorization": "lab_feed_key"})
-    raise Unauthorized("Send the feed's key in X-Lab-Feed-Key.", {"authentication": "missing_feed_key"})
+        raise Forbidden(person_refused, {"authorization": "lab_feed_key"})
+    raise Unauthorized(no_key, {"authentication": "missing_feed_key"})
+
+
+def _feed():
+    """The posting feed."""
+    return calling_feed("Lab results are posted by hospital feeds with X-Lab-Feed-Key, not by people.",
+                        "Send the feed's key in X-Lab-Feed-Key.")
 
 
 def _body(allowed: tuple[str, ...]) -> bytes:

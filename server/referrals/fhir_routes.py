@@ -3,13 +3,13 @@ import json
 
 import marshmallow as ma
 from flask import Response, request
-from flask_jwt_extended import verify_jwt_in_request
 from marshmallow import validate as V
 
 from .. import clock, db
 from ..api import Blueprint, Schema
-from ..errors import Forbidden, Invalid, Unauthorized
+from ..errors import Invalid
 from ..labs import feeds
+from ..labs.routes import calling_feed
 from ..limits import BodyRefused, loads_strict
 from . import fhir
 
@@ -26,15 +26,9 @@ class TaskSearchArgs(Schema):
 
 
 def _feed():
-    """The hospital's feed; a person's token is refused (403), no credentials at all is 401."""
-    key = request.headers.get(feeds.KEY_HEADER)
-    if key:
-        return feeds.feed_for_key(db.session(), key)
-    if request.headers.get("Authorization"):
-        verify_jwt_in_request()
-        raise Forbidden("Hospital systems use their feed key (X-Lab-Feed-Key); people use /api/v1/referrals.",
-                        {"authorization": "lab_feed_key"})
-    raise Unauthorized("Send the hospital feed's key in X-Lab-Feed-Key.", {"authentication": "missing_feed_key"})
+    """The hospital's feed (the same check as lab intake's)."""
+    return calling_feed("Hospital systems use their feed key (X-Lab-Feed-Key); people use /api/v1/referrals.",
+                        "Send the hospital feed's key in X-Lab-Feed-Key.")
 
 
 def _fhir(resource: dict, row=None, status: int = 200) -> Response:
