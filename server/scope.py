@@ -248,6 +248,12 @@ def specialist_accounts(role_col):
     return role_col == SPECIALIST
 
 
+def center_staff_accounts(role_col, center_col, center_id: int):
+    """A WHERE clause on users: the staff of a center, to whom an overdue case is flagged (they see their
+    center's cases: referrals_visible)."""
+    return and_(role_col == CENTER_STAFF, center_col == center_id)
+
+
 # --- tablets (issue 18) ---------------------------------------------------------------------------
 # The registry: a GP team sees its own tablets (read only), center staff their center's, admin all; center
 # staff and admin give the orders (retire, lost). A tablet belongs to one team: only that team's members

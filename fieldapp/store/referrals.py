@@ -60,8 +60,10 @@ class ReferralStore:
         row["needs_attention"] = pending.get(referral_id) == "rejected"
         t = ENTITIES["referral_messages"]
         messages = []
+        # The server numbers its entries (digits only); this tablet's unsent ones keep a UUID (with hyphens)
+        # and come last. Not author_id: the server's system entries (an escalation) have no author either.
         for r in self.db.execute("SELECT * FROM referral_messages WHERE referral_id = ? ORDER BY "
-                                 "author_id IS NULL, CAST(id AS INTEGER), at", (referral_id,)):
+                                 "id GLOB '*[^0-9]*', CAST(id AS INTEGER), at", (referral_id,)):
             m = self._decode(t, r)
             m["pending"] = pending.get(m["id"]) in ("pending", "inflight")
             m["needs_attention"] = pending.get(m["id"]) == "rejected"

@@ -282,7 +282,7 @@ class ReferralScreen(BaseScreen):
         if not messages:
             card.add_widget(Lbl(text=t("referral.no_messages"), muted=True))
         for m in messages:
-            what = rules.ACTION_LABELS.get(m.get("kind"), "") if m.get("kind") not in ("message", "create") else ""
+            what = rules.ENTRY_LABELS.get(m.get("kind"), "") if m.get("kind") not in ("message", "create") else ""
             note = (t("referral.message_pending") if m.get("pending") else
                     t("referral.message_refused") if m.get("needs_attention") else "")
             head = f"{_china_time(m.get('at'))}  {m.get('author_name') or ''}{note}"

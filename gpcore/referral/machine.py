@@ -40,6 +40,12 @@ ANSWER, RETURN_CASE, CLOSE, CANCEL = "answer", "return_case", "close", "cancel"
 ACTIONS = (ACCEPT, DECLINE, PASS_TO_POOL, ASK_INFO, GIVE_INFO, ANSWER, RETURN_CASE, CLOSE, CANCEL)
 ACTION_LABELS = {ACCEPT: "接诊", DECLINE: "拒绝", PASS_TO_POOL: "转给科室", ASK_INFO: "请求补充资料",
                  GIVE_INFO: "补充资料", ANSWER: "答复", RETURN_CASE: "回转", CLOSE: "结案", CANCEL: "撤销"}
+# The thread's entries besides the actions: the case sent, a message, and the entries the server writes
+# itself with no author account (author_role SYSTEM): an overdue case escalated, a household moved to
+# another team taking its cases along.
+CREATE, MESSAGE_ENTRY, ESCALATE, TEAM_MOVE = "create", "message", "escalate", "team_move"
+SYSTEM = "system"
+ENTRY_LABELS = {CREATE: "转出", MESSAGE_ENTRY: "留言", **ACTION_LABELS, ESCALATE: "超时升级", TEAM_MOVE: "转交团队"}
 
 # Who may act before the case is claimed: the named addressee, or any member of the addressed pool.
 _TRIAGE = frozenset({ADDRESSEE, POOL_MEMBER})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gpcore.referral import ACTION_LABELS, SESSIONS, STATE_LABELS, URGENCIES
+from gpcore.referral import ENTRY_LABELS, SESSIONS, STATE_LABELS, URGENCIES
 
 SIGNATURE = "【全科签约服务】"
 EXCERPT = 40
@@ -61,7 +61,7 @@ def referral_inbox(kind: str, patient: str, urgency: str, department: str, state
     if kind in ("message", "attachment"):
         what = "有新留言" if kind == "message" else "有新附件"
         return f"转诊（{patient}）{what}，{actor}：{excerpt(text)}"
-    return (f"转诊（{patient}）：{actor}{ACTION_LABELS[kind]}，当前状态“{STATE_LABELS[state]}”。"
+    return (f"转诊（{patient}）：{actor}{ENTRY_LABELS[kind]}，当前状态“{STATE_LABELS[state]}”。"
             f"{excerpt(text)}").rstrip()
 
 

@@ -16,7 +16,7 @@ from ..auth.models import User
 from ..followups.models import FollowUpStatus
 from ..households.models import Household, Resident
 from ..org.models import Center, Hospital, Team
-from ..scope import specialist_accounts
+from ..scope import center_staff_accounts, specialist_accounts
 from . import services, texts
 
 URGENT = ("urgent", "emergency")
@@ -66,6 +66,20 @@ def referral_event(session: Session, actor_id: int, actor_name: str, row, kind: 
                                _team_phone(session, row.team_id, row.center_id))
         services.queue_sms(session, topic="clinic_appointment", phone=_resident_phone(res), text=sms,
                            resident_id=res.id, **about)
+
+
+def system_event(session: Session, row, kind: str, text: str, center_staff: bool = False) -> None:
+    """Notices for an entry the server wrote itself (an escalation, a household's move): the specialist side
+    as the case now stands (its owner, named addressee or pool), the team (center_staff: and the staff of
+    the case's center, to whom an escalation is flagged)."""
+    res = session.get(Resident, row.resident_id)
+    users = [uid for uid, _ in _specialists_of(session, row)] + _team_members(session, row)
+    if center_staff:
+        users += list(session.scalars(select(User.id).where(
+            center_staff_accounts(User.role, User.center_id, row.center_id), User.is_active.is_(True))))
+    notice = texts.referral_inbox(kind, res.name, row.urgency, row.department, row.state, "系统", text,
+                                  row.response_due)
+    services.to_inbox(session, users, texts.inbox_topic(kind), notice, row.id)
 
 
 def _resident_phone(res: Resident) -> str | None:

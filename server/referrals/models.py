@@ -86,10 +86,12 @@ class ReferralMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None for an entry nobody signed in wrote (author_role "system"): an escalation, a household's move.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     author_name: Mapped[str] = mapped_column(String(60))
     author_role: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(16))  # message, create, or the action (accept, answer, ...)
+    # message, create, the action (accept, answer, ...), or a system entry (escalate, team_move)
+    kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str | None] = mapped_column(Text)
     state_after: Mapped[str] = mapped_column(String(16))
     client_id: Mapped[str | None] = mapped_column(String(36))  # the tablet's id of a message written offline

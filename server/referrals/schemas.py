@@ -105,10 +105,12 @@ class ReferralRowSchema(Schema):
 class MessageSchema(Schema):
     id = ma.fields.Integer()
     at = ma.fields.AwareDateTime()
-    author_id = ma.fields.Integer()
+    author_id = ma.fields.Integer(allow_none=True, metadata={"description": "null for a system entry"})
     author_name = ma.fields.String()
-    author_role = ma.fields.String()
-    kind = ma.fields.String(metadata={"description": "message, create, or the action taken"})
+    author_role = ma.fields.String(metadata={"description": "gp, specialist, or system (an entry nobody signed "
+                                                            "in wrote: an escalation, a household's move)"})
+    kind = ma.fields.String(metadata={"description": "message, create, the action taken, or escalate / "
+                                                     "team_move (system entries)"})
     text = ma.fields.String(allow_none=True)
     state_after = ma.fields.String()
 

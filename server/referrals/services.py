@@ -15,7 +15,7 @@ from gpcore import referral as rules
 from gpcore.referral import prefill as prefill_rules
 from printing import referrals as slips
 from gpcore.followup import codes
-from gpcore.referral.machine import TEAM
+from gpcore.referral.machine import SYSTEM, TEAM
 
 from ..api import etag_of
 from ..audit import services as audit
@@ -37,6 +37,7 @@ from .models import Referral, ReferralMessage
 
 RECENT_VISITS = prefill_rules.RECENT_VISITS
 RECENT_LAB_REPORTS = 10
+SYSTEM_AUTHOR = "系统"  # the author name of an entry the server writes itself
 # What each action carries, checked by gpcore before the state machine runs.
 DETAILS = {"decline": rules.REASON, "pass_to_pool": rules.REASON, "cancel": rules.REASON,
            "ask_info": rules.QUESTION, "give_info": rules.INFO}
@@ -373,6 +374,18 @@ def post(session: Session, actor: Actor, row: Referral, kind: str, text: str | N
     session.add(message)
     notify.referral_event(session, actor.user_id, author.full_name, row, kind, text,  # inbox, SMS: same transaction
                           team_side=TEAM in rules.relations(case_of(row), party(actor)))
+    return message
+
+
+def post_system(session: Session, row: Referral, kind: str, text: str, *, center_staff: bool = False
+                ) -> ReferralMessage:
+    """Write an entry nobody signed in wrote (an escalation, a household's move: gpcore's ENTRY_LABELS) in the
+    case's thread, with notices to both sides (center_staff: and the center's staff), in the caller's
+    transaction. It syncs to the team's tablets like any entry (the change log's flush event)."""
+    message = ReferralMessage(referral_id=row.id, author_id=None, author_name=SYSTEM_AUTHOR, author_role=SYSTEM,
+                              kind=kind, text=text, state_after=row.state)
+    session.add(message)
+    notify.system_event(session, row, kind, text, center_staff=center_staff)
     return message
 
 

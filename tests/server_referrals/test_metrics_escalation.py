@@ -175,3 +175,35 @@ def test_trends_through_a_case_only(ref, as_user):
     assert [(p["visit_date"], p["sbp"], p["dbp"]) for p in got["points"]] == [("2026-06-01", 168, 98)]
     for user, status in (("spec-endo", 404), ("gp-a2", 404), ("staff-b", 404), ("gp-a1", 200), ("admin", 200)):
         assert as_user(user).get(f"/api/v1/referrals/{case['id']}/trends").status_code == status, user
+
+
+def test_an_escalation_writes_who_when_and_why_in_the_thread_for_every_side(ref, as_user, session, clean_app):
+    """The escalation is a system entry of the case's thread (no author account), read by the named specialist,
+    the pool, the team and the center alike, with a notice to each; the metrics count it as no response."""
+    named, _ = ref.send(to="spec", urgency="urgent")           # due 2026-06-16
+    pool, _ = ref.send(to="pool", urgency="urgent")
+    escalation.escalate_overdue(session, dt.date(2026, 6, 17))
+    session.commit()
+    clean_app.config["FOLLOWUP_TODAY"] = dt.date(2026, 6, 17)
+    for user in ("spec", "spec-pool", "gp-a1", "staff-a"):
+        entry = ref.ok(as_user(user).get(f"/api/v1/referrals/{named['id']}"))["messages"][-1]
+        assert (entry["kind"], entry["author_role"], entry["author_id"], entry["author_name"]) == (
+            "escalate", "system", None, "系统"), user
+        assert "超过答复期限（2026-06-16）" in entry["text"] and "心内科全体专科医生" in entry["text"]
+        assert "原指定spec" in entry["text"] and "甲中心" in entry["text"] and entry["at"]
+        assert entry["state_after"] == "requested"
+    entry = ref.ok(as_user("gp-a1").get(f"/api/v1/referrals/{pool['id']}"))["messages"][-1]
+    assert entry["kind"] == "escalate" and entry["text"].startswith("超过答复期限") and "上报甲中心" in entry["text"]
+    for user in ("spec", "spec-pool", "gp-a1", "nurse-a1", "staff-a"):
+        notices = [i for i in ref.ok(as_user(user).get("/api/v1/inbox"))["items"]
+                   if i["referral_id"] == named["id"] and i["topic"] == "referral_escalate"]
+        assert len(notices) == 1 and "系统超时升级" in notices[0]["text"], user
+    for user in ("spec-endo", "gp-a2", "staff-b"):  # nobody outside the case hears of it
+        assert not [i for i in ref.ok(as_user(user).get("/api/v1/inbox"))["items"] if i["referral_id"]], user
+    # Still nobody answered: the first response is still to come.
+    from server.referrals.metrics import metrics
+    from server.scope import Actor
+    from server.auth.models import User
+    total = metrics(session, Actor.of(session.get(User, ref.w.users["admin"])), {"by": "team"},
+                    dt.date(2026, 6, 17))["total"]
+    assert total["median_hours_to_first_response"] is None

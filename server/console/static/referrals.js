@@ -12,13 +12,15 @@ const Referrals = (() => {
   const OUTCOME = { advice: "仅给出建议", clinic: "预约专科门诊", admit: "收住院" };
   const SESSION = { am: "上午", pm: "下午" };
   const ACTION = { accept: "接诊", decline: "拒绝", pass_to_pool: "转给科室", ask_info: "请求补充资料",
-    give_info: "补充资料", answer: "答复", return_case: "写回转单", close: "结案", cancel: "撤销" };
+    give_info: "补充资料", answer: "答复", return_case: "写回转单", close: "结案", cancel: "撤销",
+    // entries the server writes itself (gpcore ENTRY_LABELS)
+    escalate: "超时升级", team_move: "转交团队" };
   const PATH = { accept: "accept", decline: "decline", pass_to_pool: "pass-to-pool", ask_info: "ask-info",
     answer: "answer", return_case: "return" };
   // Actions that carry one text, and what the box asks for.
   const TEXT_ACTIONS = { decline: ["reason", "拒绝原因（将告知团队）"], pass_to_pool: ["reason", "转给科室的原因"],
     ask_info: ["question", "需要团队补充的资料"] };
-  const ROLE = { gp: "团队", specialist: "专科医生", center_staff: "中心", admin: "管理员" };
+  const ROLE = { gp: "团队", specialist: "专科医生", center_staff: "中心", admin: "管理员", system: "自动" };
 
   function chinaToday() {
     // The doctor's calendar day (UTC+8), as the server counts deadlines.
