@@ -57,6 +57,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     api_blueprints, plain_blueprints = _blueprints()
     for blp in api_blueprints:
         api.register_blueprint(blp)
+    from .referrals.fhir_routes import document_errors
+    document_errors(api)  # the FHIR paths' errors are OperationOutcomes
     for blp in plain_blueprints:
         app.register_blueprint(blp)
 

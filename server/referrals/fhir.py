@@ -24,6 +24,7 @@ import datetime as dt
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 from pydantic import ValidationError
@@ -288,3 +289,80 @@ def update_task(session: Session, feed, referral_id: str, body: Any, if_match: s
     audit.record(session, _feed_actor(feed), "update", "fhir_task", row.id, row.resident_id,
                  detail={"status": wanted, "for_user": actor.user_id})
     return row, task(session, row)
+
+
+# --- errors as FHIR clients read them -------------------------------------------------------------------
+# A FHIR client reads an error as an OperationOutcome (FHIR R4 http.html: "a server SHOULD return an
+# OperationOutcome"), not as our {code, status, message, errors}: the same content, one issue per field
+# named (issue.expression a FHIRPath into the Task; HTTP headers and search parameters as location
+# "http.<name>", as R4 says), the current state of a case as issue.details.coding for 409 and 412.
+
+ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+               406: "not-supported", 409: "conflict", 412: "conflict", 413: "too-costly", 415: "not-supported",
+               422: "invalid", 428: "required", 429: "throttled"}
+HTTP_NAMES = ("If-Match", "X-Lab-Feed-Key", "Content-Type", "Authorization")
+REQUEST_LOCATIONS = ("query", "headers", "json", "form", "files")
+NOT_FIELDS = ("state", "action", "authorization", "authentication", "body")
+# What the services call a field the hospital gave in another element of the Task (services.act's details).
+TASK_ELEMENTS = {"reason": "Task.statusReason.text", "advice": "Task.output.where(type.coding.code = 'diagnosis')",
+                 "outcome": "Task.output.where(type.coding.code = 'inpatient_record_number')"}
+
+
+def _messages(value) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _fields(errors: dict, prefix: tuple = ()):
+    """(path as a tuple, messages) of an `errors` dict, nested ones (webargs' {"query": {"status": [...]}})
+    flattened."""
+    for key, value in errors.items():
+        if isinstance(value, dict):
+            yield from _fields(value, (*prefix, str(key)))
+        else:
+            yield (*prefix, str(key)), _messages(value)
+
+
+def _where(path: tuple) -> dict:
+    """Where an issue is: a FHIRPath into the Task for its elements, http.<name> for a header or a search
+    parameter, nothing for the body as a whole."""
+    if path[0] in REQUEST_LOCATIONS and len(path) > 1:
+        return {"location": [f"http.{'.'.join(path[1:])}"]} if path[0] in ("query", "headers") else \
+            {"expression": [f"Task.{'.'.join(path[1:])}"]}
+    name = path[0]
+    if name in HTTP_NAMES:
+        return {"location": [f"http.{name}"]}
+    if name in TASK_ELEMENTS:
+        return {"expression": [TASK_ELEMENTS[name]]}
+    if name in rules.RETURN_FORM:  # a box of the return form, sent as one Task.output
+        return {"expression": [f"Task.output.where(type.coding.code = '{name}')"]}
+    return {"expression": [name if name == "resourceType" else f"Task.{'.'.join(path)}"]}
+
+
+def operation_outcome(status: int, body: dict) -> dict:
+    """An error in our shape ({code, status, message, errors}) as an R4 OperationOutcome (validated)."""
+    message = str(body.get("message") or body.get("status") or status)
+    severity = "fatal" if status >= 500 else "error"
+    code = ISSUE_CODES.get(status, "exception" if status >= 500 else "processing")
+    errors = body.get("errors") if isinstance(body.get("errors"), dict) else {}
+    details: dict[str, Any] = {"text": message}
+    state = _messages(errors["state"])[0] if errors.get("state") else None
+    if state in rules.STATE_LABELS:
+        details["coding"] = [{"system": STATE_SYSTEM, "code": state, "display": rules.STATE_LABELS[state]}]
+    issues = []
+    if status in (400, 422):
+        for path, messages in _fields(errors):
+            if path[0] in NOT_FIELDS:
+                continue
+            issues.append({"severity": severity, "code": code, "details": details,
+                           "diagnostics": f"{'.'.join(path)}: {'；'.join(messages)}", **_where(path)})
+    if not issues:
+        issue = {"severity": severity, "code": code, "details": details, "diagnostics": message}
+        headers = [f"http.{name}" for name in errors if name in HTTP_NAMES]
+        if headers:
+            issue["location"] = headers
+        if status in (409, 412) and state:
+            issue["expression"] = ["Task.status"]  # the status asked for does not fit the case's state
+        issues = [issue]
+    return _valid(OperationOutcome, {"resourceType": "OperationOutcome", "issue": issues})

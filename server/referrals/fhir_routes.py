@@ -1,8 +1,10 @@
-"""FHIR R4 for hospital systems: read ServiceRequest and Task, search and move Tasks (feed key, If-Match)."""
+"""FHIR R4 for hospital systems: read ServiceRequest and Task, search and move Tasks (feed key, If-Match);
+errors as OperationOutcome."""
 import json
 
 import marshmallow as ma
 from flask import Response, request
+from werkzeug.http import HTTP_STATUS_CODES
 from marshmallow import validate as V
 
 from .. import clock, db
@@ -18,6 +20,48 @@ blp = Blueprint("referral_fhir", __name__, url_prefix="/api/v1/fhir",
 FHIR_JSON = "application/fhir+json"
 KEY_DOC = {"parameters": [{"in": "header", "name": feeds.KEY_HEADER, "required": True, "schema": {"type": "string"},
                            "description": "the hospital feed's key"}]}
+# Every error of these paths is an OperationOutcome (application/fhir+json), not the API's error shape.
+OPERATION_OUTCOME = {
+    "type": "object", "required": ["resourceType", "issue"], "description": "FHIR R4 OperationOutcome",
+    "properties": {"resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+                   "issue": {"type": "array", "minItems": 1, "items": {
+                       "type": "object", "required": ["severity", "code"], "properties": {
+                           "severity": {"type": "string", "enum": ["fatal", "error", "warning", "information"]},
+                           "code": {"type": "string"}, "diagnostics": {"type": "string"},
+                           "details": {"type": "object"},
+                           "expression": {"type": "array", "items": {"type": "string"}},
+                           "location": {"type": "array", "items": {"type": "string"}}}}}}}
+
+
+def document_errors(api) -> None:
+    """Declare the OperationOutcome error response these paths refer to (create_app calls it)."""
+    api.spec.components.schema("OperationOutcome", OPERATION_OUTCOME)
+    api.spec.components.response("FHIR_ERROR", {
+        "description": "An error, as a FHIR R4 OperationOutcome",
+        "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}})
+
+
+def _doc(**errors: str) -> dict:
+    """KEY_DOC with the error responses (status -> description) as OperationOutcomes."""
+    outcome = {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}
+    return {**KEY_DOC, "responses": {"default": "FHIR_ERROR",
+                                     **{status: {"description": text, "content": outcome}
+                                        for status, text in errors.items()}}}
+
+
+@blp.after_app_request
+def _errors_as_operation_outcome(response):
+    """Every error answered under /api/v1/fhir (ours, the schema's 422, an unknown path's 404, a 405, a 500)
+    as an OperationOutcome with the same status: one place, whatever raised it."""
+    if response.status_code < 400 or not (request.path + "/").startswith(blp.url_prefix + "/"):
+        return response
+    body = response.get_json(silent=True)
+    if not isinstance(body, dict) or "resourceType" in body:
+        body = {"status": HTTP_STATUS_CODES.get(response.status_code, "Error")}
+    outcome = fhir.operation_outcome(response.status_code, body)
+    response.set_data(json.dumps(outcome, ensure_ascii=False))
+    response.content_type = FHIR_JSON
+    return response
 
 
 class TaskSearchArgs(Schema):
@@ -47,7 +91,7 @@ def _read(kind: str, referral_id: str):
 
 
 @blp.route("/ServiceRequest/<referral_id>")
-@blp.doc(**KEY_DOC)
+@blp.doc(**_doc())
 @blp.response(200, description="a FHIR R4 ServiceRequest", content_type=FHIR_JSON)
 def read_service_request(referral_id):
     """A referral addressed to your hospital as a ServiceRequest (the upward form; the read is logged)."""
@@ -55,7 +99,7 @@ def read_service_request(referral_id):
 
 
 @blp.route("/Task/<referral_id>")
-@blp.doc(**KEY_DOC)
+@blp.doc(**_doc())
 @blp.response(200, description="a FHIR R4 Task; ETag W/\"<version>\"", content_type=FHIR_JSON)
 def read_task(referral_id):
     """A referral's Task: its status, owner, deadline and, once returned, the return form as output."""
@@ -63,7 +107,7 @@ def read_task(referral_id):
 
 
 @blp.route("/Task")
-@blp.doc(**KEY_DOC)
+@blp.doc(**_doc(**{"422": "A search parameter is not acceptable (issue.location http.<parameter>)"}))
 @blp.arguments(TaskSearchArgs, location="query")
 @blp.response(200, description="a searchset Bundle of Tasks", content_type=FHIR_JSON)
 def search_tasks(args):
@@ -76,13 +120,13 @@ def search_tasks(args):
 
 
 @blp.route("/Task/<referral_id>", methods=["PUT"])
-@blp.doc(**KEY_DOC, requestBody={"required": True, "content": {FHIR_JSON: {"schema": {"type": "object"}},
-                                                               "application/json": {"schema": {"type": "object"}}}})
+@blp.doc(**_doc(**{"409": "The case's state does not allow it (the state in issue.details.coding)",
+                   "412": "Stale If-Match (the current state in issue.details.coding)",
+                   "422": "Not an acceptable Task; each issue.expression names the element",
+                   "428": "If-Match missing (issue.location http.If-Match)"}),
+         requestBody={"required": True, "content": {FHIR_JSON: {"schema": {"type": "object"}},
+                                                    "application/json": {"schema": {"type": "object"}}}})
 @blp.response(200, description="the Task after the change", content_type=FHIR_JSON)
-@blp.alt_response(409, description="The case's state does not allow it (the state is named)")
-@blp.alt_response(412, description="Stale If-Match")
-@blp.alt_response(422, description="Not an acceptable Task; errors name the FHIR path")
-@blp.alt_response(428, description="If-Match missing")
 def update_task(referral_id):
     """Move the Task: accepted, rejected (statusReason.text) or completed (the return form as output), acting
     for Task.owner (Practitioner/<id>, one of your specialists); send If-Match: W/"<version>"."""

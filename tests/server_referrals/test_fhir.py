@@ -5,6 +5,7 @@ import json
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
 
@@ -44,6 +45,25 @@ def hospital(ref, as_user, client):
     return H
 
 
+def _outcome(r, status):
+    """The error answer: the status asked, an R4 OperationOutcome (validated by fhir.resources), never our
+    error shape."""
+    assert r.status_code == status, (r.status_code, r.get_data(as_text=True))
+    assert r.mimetype == FHIR and "errors" not in r.get_json()
+    return OperationOutcome.model_validate(r.get_json())
+
+
+def _named(r, status) -> set:
+    """What the issues of an error answer name: their FHIRPath expressions and http. locations."""
+    return {where for issue in _outcome(r, status).issue for where in (issue.expression or []) + (issue.location or [])}
+
+
+def _state(r, status) -> str:
+    """The case's current state an error answer names (issue.details.coding)."""
+    issue = _outcome(r, status).issue[0]
+    return issue.details.coding[0].code
+
+
 def _task(hospital, referral_id):
     r = hospital.get(f"Task/{referral_id}")
     assert r.status_code == 200, r.get_json()
@@ -79,25 +99,25 @@ def test_the_task_search_is_the_hospitals_own(ref, hospital):
     assert hospital.get("Task", key=hospital.other_key).get_json()["total"] == 0
     for path in (f"Task/{case['id']}", f"ServiceRequest/{case['id']}"):
         r = hospital.get(path, key=hospital.other_key)
-        assert r.status_code == 404 and set(r.get_json()) <= {"code", "status", "message", "errors"}
-    r = hospital.get("Task?status=bogus")
-    assert r.status_code == 422 and "status" in r.get_json()["errors"]["query"]
+        assert _outcome(r, 404).issue[0].code == "not-found"
+    assert _named(hospital.get("Task?status=bogus"), 422) == {"http.status"}
+    assert _named(hospital.get("Task?_count=0"), 422) == {"http._count"}
 
 
 def test_who_may_call_it(ref, hospital, client, as_user):
     case, _ = ref.send(to="spec")
-    assert client.get(f"/api/v1/fhir/Task/{case['id']}").status_code == 401
-    assert client.get(f"/api/v1/fhir/Task/{case['id']}", headers={"X-Lab-Feed-Key": "guess"}).status_code == 401
+    assert _outcome(client.get(f"/api/v1/fhir/Task/{case['id']}"), 401).issue[0].code == "login"
+    assert _outcome(client.get(f"/api/v1/fhir/Task/{case['id']}", headers={"X-Lab-Feed-Key": "guess"}), 401)
     for user in ("spec", "gp-a1", "admin"):  # people use the referrals API
-        assert as_user(user).get(f"/api/v1/fhir/Task/{case['id']}").status_code == 403
-        assert as_user(user).put(f"/api/v1/fhir/Task/{case['id']}", json={}).status_code == 403
+        assert _outcome(as_user(user).get(f"/api/v1/fhir/Task/{case['id']}"), 403).issue[0].code == "forbidden"
+        assert _outcome(as_user(user).put(f"/api/v1/fhir/Task/{case['id']}", json={}), 403)
 
 
 def test_a_hospital_accepts_then_completes_with_the_return_form(ref, hospital, as_user):
     case, _ = ref.send(to="pool")
     task, etag = _task(hospital, case["id"])
     r = hospital.put(case["id"], {**task, "status": "accepted"}, etag)
-    assert r.status_code == 422 and "owner" in r.get_json()["errors"]  # a pool case: say who takes it
+    assert _named(r, 422) == {"Task.owner"}  # a pool case: say who takes it
     accepted = {**task, "status": "accepted", "owner": {"reference": f"Practitioner/{ref.w.users['spec-pool']}"}}
     r = hospital.put(case["id"], accepted, etag)
     assert r.status_code == 200, r.get_json()
@@ -108,7 +128,7 @@ def test_a_hospital_accepts_then_completes_with_the_return_form(ref, hospital, a
     assert seen["messages"][-1]["kind"] == "accept" and "市一医院 HIS" in seen["messages"][-1]["text"]
     # The same PUT again: nothing to do, and with the stale version it is 412.
     assert hospital.put(case["id"], accepted, r.headers["ETag"]).status_code == 200
-    assert hospital.put(case["id"], accepted, etag).status_code == 412
+    assert _state(hospital.put(case["id"], accepted, etag), 412) == "accepted"
     task, etag = r.get_json(), r.headers["ETag"]
     output = [{"type": {"coding": [{"system": "https://gp-outreach.cn/fhir/CodeSystem/return-form", "code": k}]},
                **({"valueDate": v} if k == "return_date" else {"valueString": v})} for k, v in RETURN_FORM.items()]
@@ -130,7 +150,7 @@ def test_a_hospital_rejects_with_a_reason(ref, hospital, as_user):
     case, _ = ref.send(to="spec")
     task, etag = _task(hospital, case["id"])
     r = hospital.put(case["id"], {**task, "status": "rejected"}, etag)
-    assert r.status_code == 422 and "statusReason" in r.get_json()["errors"]
+    assert _named(r, 422) == {"Task.statusReason"}
     r = hospital.put(case["id"], {**task, "status": "rejected", "statusReason": {"text": "本院无此专科"}}, etag)
     assert r.status_code == 200 and r.get_json()["status"] == "rejected"
     seen = ref.ok(as_user("gp-a1").get(f"/api/v1/referrals/{case['id']}"))
@@ -138,37 +158,59 @@ def test_a_hospital_rejects_with_a_reason(ref, hospital, as_user):
 
 
 def test_bad_tasks_and_illegal_moves(ref, hospital):
+    """Each refusal is an OperationOutcome with the status of the API's own answer, naming the element."""
     case, _ = ref.send(to="spec")
     task, etag = _task(hospital, case["id"])
     r = hospital.put(case["id"], {**task, "status": "accepted"}, None)
-    assert r.status_code == 428
+    assert _named(r, 428) == {"http.If-Match"} and _outcome(r, 428).issue[0].code == "required"
     r = hospital.put(case["id"], {**task, "status": "completed", "output": []}, etag)
-    assert r.status_code == 409 and r.get_json()["errors"]["state"] == ["requested"]  # no answer before accept
+    assert _state(r, 409) == "requested" and _outcome(r, 409).issue[0].code == "conflict"  # no answer before accept
+    assert _named(r, 409) == {"Task.status"}
     r = hospital.put(case["id"], {**task, "status": "in-progress"}, etag)
-    assert r.status_code == 422 and "status" in r.get_json()["errors"]
+    assert _named(r, 422) == {"Task.status"}
     r = hospital.put(case["id"], {**task, "status": "finished"}, etag)
-    assert r.status_code == 422 and "status" in r.get_json()["errors"]
+    assert _named(r, 422) == {"Task.status"}
     r = hospital.put(case["id"], {"resourceType": "Task", "intent": "order"}, etag)  # no status
-    assert r.status_code == 422 and "status" in r.get_json()["errors"]
+    assert _named(r, 422) == {"Task.status"}
     r = hospital.put(case["id"], {**task, "id": "someone-else"}, etag)
-    assert r.status_code == 422 and "id" in r.get_json()["errors"]
+    assert _named(r, 422) == {"Task.id"}
     r = hospital.put(case["id"], {"resourceType": "Patient"}, etag)
-    assert r.status_code == 422 and "resourceType" in r.get_json()["errors"]
+    assert _named(r, 422) == {"resourceType"}
+    r = hospital.put(case["id"], {**task, "status": "accepted", "restriction": {"period": {"end": "June"}}}, etag)
+    assert _named(r, 422) == {"Task.restriction.period.end"}  # fhir.resources' own path
     r = hospital.put(case["id"], {**task, "status": "accepted", "owner": {"reference": "Practitioner/abc"}}, etag)
-    assert r.status_code == 422 and "owner" in r.get_json()["errors"]
+    assert _named(r, 422) == {"Task.owner"}
     gp = ref.w.users["gp-a1"]
     r = hospital.put(case["id"], {**task, "status": "accepted", "owner": {"reference": f"Practitioner/{gp}"}}, etag)
-    assert r.status_code == 422 and "owner" in r.get_json()["errors"]  # not a specialist of this hospital
+    assert _named(r, 422) == {"Task.owner"}  # not a specialist of this hospital
     r = hospital.put(case["id"], {**task, "status": "accepted"}, 'W/"7"')
-    assert r.status_code == 412 and r.get_json()["errors"]["state"] == ["requested"]
+    assert _state(r, 412) == "requested" and _named(r, 412) == {"http.If-Match", "Task.status"}
     r = hospital.put(case["id"], {**task, "status": "accepted"}, etag, key=hospital.other_key)
-    assert r.status_code == 404
+    assert _outcome(r, 404).issue[0].code == "not-found"
     r = hospital.put(case["id"], {**task, "status": "completed",
                                   "output": [{"type": {"text": "diagnosis"}, "valueString": "x"}]}, etag)
-    assert r.status_code == 409  # still requested
+    assert _state(r, 409) == "requested"  # still requested
     ok = hospital.put(case["id"], {**task, "status": "accepted"}, etag)
     assert ok.status_code == 200
     r = hospital.put(case["id"], {**ok.get_json(), "status": "completed",
                                   "output": [{"type": {"text": "diagnosis"}, "valueString": "x"}]}, ok.headers["ETag"])
-    assert r.status_code == 422 and {"main_results", "plan", "return_date"} <= set(r.get_json()["errors"])
+    assert {f"Task.output.where(type.coding.code = '{k}')" for k in ("main_results", "plan", "return_date")} <= \
+        _named(r, 422)
     assert _task(hospital, case["id"])[0]["status"] == "accepted"  # nothing of the refused change stayed
+
+
+def test_every_error_of_the_fhir_paths_is_an_operation_outcome_and_only_there(ref, hospital, client):
+    """Not JSON, an unknown resource type, a method the path has not: OperationOutcome with the status the
+    API gives; in Chinese for a Chinese reader; the rest of the API keeps its own error shape."""
+    case, _ = ref.send(to="spec")
+    r = client.put(f"/api/v1/fhir/Task/{case['id']}", data="{not json", content_type=FHIR,
+                   headers={"X-Lab-Feed-Key": hospital.key, "If-Match": 'W/"1"', "Accept-Language": "zh"})
+    issue = _outcome(r, 422).issue[0]
+    assert issue.diagnostics == "请求体不是有效的 JSON。" and not issue.expression
+    assert _outcome(hospital.get("Patient/1"), 404).issue[0].code == "not-found"
+    r = client.delete(f"/api/v1/fhir/Task/{case['id']}", headers={"X-Lab-Feed-Key": hospital.key})
+    assert _outcome(r, 405).issue[0].code == "not-supported"
+    r = client.get("/api/v1/referrals/nope")
+    assert r.status_code == 401 and set(r.get_json()) <= {"code", "status", "message", "errors"}
+    r = client.post("/api/v1/labs/fhir", json={})
+    assert r.status_code == 401 and set(r.get_json()) <= {"code", "status", "message", "errors"}
