@@ -2,6 +2,7 @@
 server's own), whom a case can go to (the directory as last synced), what a case shows, and its slips.
 
     form, suggested = prefill(store, resident_id, today, me=session.me, center=session.center, team=...)
+    waiting_offer(store, resident_id)    a referral the rules asked for and no case answers yet, or None
     choices = addressees(store)          [{"key", "label", "specialist_id" | "hospital_id"+"department", ...}]
     referral_bytes(config, store.referral(case_id), "referral" | "return")
 """
@@ -17,20 +18,31 @@ from printing.referrals import referral_document, return_document
 from . import printouts
 
 
-def prefill(store, resident_id: str, today: dt.date, *, me: dict, center: dict, team: dict | None = None
-            ) -> tuple[dict, dict | None]:
-    """(the upward form pre-filled from the resident's file on this tablet, what the rules asked for)."""
+def prefill(store, resident_id: str, today: dt.date, *, me: dict, center: dict, team: dict | None = None,
+            condition: str | None = None) -> tuple[dict, dict | None]:
+    """(the upward form pre-filled from the resident's file on this tablet, what the rules asked for: of
+    `condition`'s latest visit if given, else the most urgent; the server's rule, gpcore's)."""
     res = store.resident(resident_id)
     hh = store.db.execute("SELECT phone FROM households WHERE id = ?", (res["household_id"],)).fetchone()
     visits = [v for v in store.visits(resident_id) if (v.get("kind") or "visit") == "visit"]
     lines = prefill_rules.health_lines([(c["condition"], c.get("status") or "managed") for c in res["conditions"]],
                                        res, visits)
-    suggested = prefill_rules.asked_by_the_rules(visits[0] if visits else None)
+    suggested = prefill_rules.asked_by_the_rules([v for v in visits if condition in (None, v["condition"])],
+                                                 res.get("birth_date"))
     ident = prefill_rules.identity(res, res.get("address"), hh[0] if hh else None, today)
     phone = me.get("phone") or (team or {}).get("phone") or center.get("phone")
     form = prefill_rules.upward_form(ident, lines, suggested, today=today, doctor=me.get("full_name"),
                                      doctor_phone=phone, institution=center.get("name"))
     return form, suggested
+
+
+def waiting_offer(store, resident_id: str) -> dict | None:
+    """The referral the rules asked for at one of the resident's latest visits and that no case answers yet
+    (gpcore's asked_by_the_rules and still_asked, as the worklist and the server's worklist offer it)."""
+    res = store.resident(resident_id)
+    visits = [v for v in store.visits(resident_id) if (v.get("kind") or "visit") == "visit"]
+    offer = prefill_rules.asked_by_the_rules(visits, res.get("birth_date"))
+    return offer if prefill_rules.still_asked(offer, store.referrals(resident_id)) else None
 
 
 def addressees(store) -> list[dict]:

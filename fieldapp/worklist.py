@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from gpcore.followup import age_on
 from gpcore.followup import worklist as rules
+from gpcore.referral import prefill as referral_rules
 
 BUCKETS = rules.BUCKETS
 
@@ -66,9 +67,26 @@ class WorklistBuilder:
         self.today = today
         items = [bucket_item(r, today) for r in store.followup_status()]
         self.items = sorted((i for i in items if i["buckets"]), key=route_key)
+        self._offer_referrals(self.items)
         self.alerts = [a for a in store.critical_reports() if self._alert(a)]
         for a in self.alerts:
             a["call_due"] = not a.get("critical_call_noted_at")
+
+    def _offer_referrals(self, items: list[dict]) -> None:
+        """A referral the rules asked for at an item's latest visit and not sent since: the item's
+        `referral_offer` (urgency, visit, reason), by gpcore's rules as the server's worklist offers it."""
+        asking = [i for i in items if referral_rules.asks_for_referral(i)]
+        cases: dict[str, list] = {}
+        for case in self.store.referrals() if asking else ():
+            cases.setdefault(case["resident_id"], []).append(case)
+        for item in items:
+            item["referral_offer"] = None
+        for item in asking:
+            visits = [v for v in self.store.visits(item["resident_id"], item["condition"])
+                      if (v.get("kind") or "visit") == "visit"][:2]
+            offer = referral_rules.asked_by_the_rules(visits, item.get("birth_date"))
+            if referral_rules.still_asked(offer, cases.get(item["resident_id"], [])):
+                item["referral_offer"] = offer
 
     @staticmethod
     def _alert(report: dict) -> bool:

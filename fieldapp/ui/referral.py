@@ -52,6 +52,15 @@ def fill_referrals(card, app, resident_id: str) -> None:
     新建转诊."""
     card.clear_widgets()
     card.add_widget(Title(text=t("resident.referrals")))
+    offer = logic.waiting_offer(app.session.store, resident_id)
+    if offer:  # the rules asked for one and no case answers it yet: offered filled from the file
+        card.add_widget(Lbl(text=t("resident.offer", urgency=rules.URGENCIES[offer["urgency"]],
+                                   date=offer["visit_date"].isoformat(), reason=offer.get("reason") or ""),
+                            color=theme.DANGER))
+        go = Btn(text=t("resident.offer_go"), kind="danger")
+        go.bind(on_release=lambda *_: app.route("referral", resident_id=resident_id, new=True,
+                                                condition=offer["condition"]))
+        card.add_widget(go)
     cases = app.session.store.referrals(resident_id)
     if not cases:
         card.add_widget(Lbl(text=t("resident.no_referrals"), muted=True))
@@ -74,15 +83,16 @@ class ReferralScreen(BaseScreen):
     heading = StringProperty("")
     status = StringProperty("")
 
-    def open(self, resident_id: str | None = None, referral_id: str | None = None, new: bool = False, **_):
-        """Fill the screen for a case, a new case or the list."""
+    def open(self, resident_id: str | None = None, referral_id: str | None = None, new: bool = False,
+             condition: str | None = None, **_):
+        """Fill the screen for a case, a new case (the rules' referral of `condition`, if offered) or the list."""
         self.status = ""
         self.referral_id = referral_id
         self.ids.body.clear_widgets()
         if referral_id:
             self._case(referral_id)
         elif new:
-            self._new(resident_id)
+            self._new(resident_id, condition)
         else:
             self._list(resident_id)
 
@@ -97,13 +107,13 @@ class ReferralScreen(BaseScreen):
 
     # --- a new case -----------------------------------------------------------------------------
 
-    def _new(self, resident_id: str) -> None:
+    def _new(self, resident_id: str, condition: str | None = None) -> None:
         self.resident_id = resident_id
         res = self.store.resident(resident_id)
         self.heading = t("referral.new_title", name=res["name"])
         session = self.session
         self.form, suggested = logic.prefill(self.store, resident_id, session.today(), me=session.me,
-                                             center=session.center, team=session.team)
+                                             center=session.center, team=session.team, condition=condition)
         body = self.ids.body
         who = Card()
         who.add_widget(Title(text=t("referral.from_file")))

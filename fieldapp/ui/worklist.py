@@ -8,6 +8,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
 from fieldapp.worklist import BUCKETS, WorklistBuilder
+from gpcore.referral import URGENCIES
 
 from . import theme
 from .base import BaseScreen
@@ -81,7 +82,7 @@ class WorklistScreen(BaseScreen):
         for i in wl.items:
             rows.append({"title": f"{i['name']}  {i['age']}岁 · {t('condition.' + i['condition'])}",
                          "detail": (i.get("address") or "") + "  " + _when(i), "alert": False,
-                         "tags": " ".join(t("bucket." + b) for b in i["buckets"]),
+                         "tags": " ".join([t("bucket." + b) for b in i["buckets"]] + _offer(i)),
                          "tag_colour": list(BUCKET_COLOURS[i["buckets"][0]]),
                          "payload": ("household", i["household_id"], i["resident_id"])})
         if wl.others:
@@ -104,6 +105,12 @@ class WorklistScreen(BaseScreen):
             self.app.route("lab", report_id=payload[1])
         else:
             self.app.route("household", household_id=payload[1], resident_id=payload[2])
+
+
+def _offer(item: dict) -> list[str]:
+    """The tag of a referral the rules asked for and nobody sent yet (the resident screen offers it filled)."""
+    offer = item.get("referral_offer")
+    return [t("worklist.offer", urgency=URGENCIES[offer["urgency"]])] if offer else []
 
 
 def _when(item: dict) -> str:

@@ -8,6 +8,7 @@ import printing
 from .. import clock, db, printouts
 from ..api import Blueprint, page_schema, paginate
 from ..audit import services as audit
+from ..referrals.worklist import referral_offers
 from ..scope import Actor
 from . import export, indicators, services, slip
 from .models import FollowUp
@@ -165,6 +166,7 @@ def worklist(args):
     items = result["items"]
     result.update(items=items[start:start + args["page_size"]], page=args["page"],
                   page_size=args["page_size"], total=len(items))
+    referral_offers(session, _actor(), result["items"])  # the page's only
     audit.record(session, _actor(), "read", "worklist", str(result["team_id"] or ""),
                  detail={"shown": [item["resident_id"] for item in result["items"]]})
     session.commit()

@@ -7,7 +7,7 @@ from gpcore.followup.worklist import BUCKETS
 
 from ..api import Schema
 from ..labs.schemas import LabAlertsSchema
-from ..referrals.schemas import ReferralAnswerItemSchema
+from ..referrals.schemas import ReferralAnswerItemSchema, ReferralOfferSchema
 from .forms import AssessmentSchema, AsStored, FollowUpForm, coded
 from .models import KINDS
 
@@ -223,6 +223,9 @@ class WorklistItemSchema(Schema):
     last_face_to_face = ma.fields.Date(allow_none=True, metadata={"description": "this year"})
     responsible_doctor_id = ma.fields.Integer(allow_none=True)
     signed_by = ma.fields.Integer(allow_none=True, metadata={"description": "who signed the latest visit"})
+    referral_offer = ma.fields.Nested(ReferralOfferSchema, allow_none=True, metadata={
+        "description": "the latest visit asked for a referral (an emergency, a second uncontrolled visit) and "
+                       "none was sent since: the upward form comes pre-filled from `prefill`"})
     reassessed = ma.fields.Boolean(allow_none=True, metadata={
         "description": "an older visit was signed after the latest one: classification, referral and next "
                        "visit date were re-run against the visits before it by date (the record is unchanged)"})

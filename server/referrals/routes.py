@@ -38,7 +38,7 @@ def _case(row, status: int = 200):
 def prefill(args):
     """The upward form pre-filled from a resident's health file (your team's residents; the read is logged)."""
     session = db.session()
-    result = services.prefill(session, _actor(), args["resident_id"], clock.today())
+    result = services.prefill(session, _actor(), args["resident_id"], clock.today(), args.get("condition"))
     session.commit()
     return result
 

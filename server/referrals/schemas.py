@@ -14,6 +14,9 @@ V = ma.validate
 
 class PrefillArgs(Schema):
     resident_id = ma.fields.String(required=True, validate=V.Length(max=36))
+    condition = ma.fields.String(validate=V.OneOf(["hypertension", "t2dm"]), metadata={
+        "description": "the condition whose latest visit's referral the form is for (a worklist item's offer); "
+                       "default: the most urgent the rules asked for"})
 
 
 class LabReportRefSchema(Schema):
@@ -25,10 +28,18 @@ class LabReportRefSchema(Schema):
 
 
 class SuggestedSchema(Schema):
+    """A referral the follow-up rules asked for at a condition's latest visit (gpcore asked_by_the_rules)."""
     followup_id = ma.fields.String()
     visit_date = ma.fields.Date()
-    urgency = ma.fields.String()
-    reason = ma.fields.String(allow_none=True)
+    condition = ma.fields.String()
+    urgency = ma.fields.String(metadata={"description": "emergency, urgent or routine"})
+    reason = ma.fields.String(allow_none=True, metadata={
+        "description": "the doctor's referral reason on the visit, else the rules' reasons"})
+
+
+class ReferralOfferSchema(SuggestedSchema):
+    """A worklist item's offer of a referral the rules asked for."""
+    prefill = ma.fields.String(metadata={"description": "GET it for the upward form pre-filled from the file"})
 
 
 class LabResultLineSchema(Schema):
