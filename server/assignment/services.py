@@ -13,6 +13,7 @@ from ..errors import Conflict, Invalid, NotFound, field_error
 from ..followups.models import FollowUpStatus
 from ..households.models import ChronicCondition, Household, Resident
 from ..org.models import Committee, Team
+from ..referrals.moves import follow_households
 from ..scope import Actor, own_center_rows, require_center
 from .models import AssignmentChange, CommitteeAssignment
 
@@ -94,6 +95,8 @@ def assign(session: Session, actor: Actor, household_ids: list[str], team_id: in
                         .where(FollowUpStatus.resident_id.in_(select(Resident.id)
                                                               .where(Resident.household_id.in_(chunk))))
                         .values(team_id=team_id), execution_options={"synchronize_session": False})
+        # Their referral cases follow them (the new team follows them up; the old team's tablets drop them).
+        follow_households(session, actor, chunk, team_id)
     return {**result, "batch_id": batch_id if changing else None}
 
 

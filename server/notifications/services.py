@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from ..auth.models import User
 from ..db import utcnow
 from ..errors import NotFound
-from ..scope import Actor, sms_visible
+from ..scope import Actor, can_see_referral, sms_visible
 from .models import InboxItem, SmsMessage
 
 INBOX_TEXT_MAX = 300
@@ -37,6 +38,28 @@ def queue_sms(session: Session, *, topic: str, phone: str | None, text: str, ded
                          **about)
     session.add(message)
     return message
+
+
+def retire_notices(session: Session, row, user_ids: Iterable[int], note: str) -> int:
+    """Mark the notices about a case (`row`) that these users can no longer open: claimed by a colleague of
+    the pool, moved with its household to another team. Each is marked read and starts with `note` (what
+    became of the case), so a notice never leads to a case its reader may not see. How many were marked."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return 0
+    # By user first: the inbox index leads with user_id (a case's few readers, not every notice).
+    items = session.scalars(select(InboxItem).where(InboxItem.user_id.in_(ids), InboxItem.referral_id == row.id)
+                            .order_by(InboxItem.id)).all()
+    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_({i.user_id for i in items})))}
+    marked = 0
+    for item in items:
+        if can_see_referral(Actor.of(users[item.user_id]), row):
+            continue
+        item.read_at = item.read_at or utcnow()
+        if not item.text.startswith(note):
+            item.text = (note + item.text)[:INBOX_TEXT_MAX]
+        marked += 1
+    return marked
 
 
 # --- the inbox (the caller's own) ---------------------------------------------------------------------

@@ -82,6 +82,21 @@ def system_event(session: Session, row, kind: str, text: str, center_staff: bool
     services.to_inbox(session, users, texts.inbox_topic(kind), notice, row.id)
 
 
+def claimed(session: Session, row, owner_name: str) -> int:
+    """A case claimed (accepted) by one specialist: the notices of the pool's others (the named addressee
+    among them, after a pass to the pool or an escalation) are marked, as they can no longer open it."""
+    pool = session.scalars(select(User.id).where(specialist_accounts(User.role), User.hospital_id == row.hospital_id,
+                                                 User.department == row.department))
+    return services.retire_notices(session, row, pool, f"【已由{owner_name}认领】")
+
+
+def team_moved(session: Session, row, old_team_id: int, new_team_name: str) -> int:
+    """A case gone with its household to another team: the old team's notices about it are marked (the new
+    team is told by the thread's system entry, when the case is still open)."""
+    old = session.scalars(select(User.id).where(User.team_id == old_team_id))
+    return services.retire_notices(session, row, old, f"【已随家庭转交{new_team_name}】")
+
+
 def _resident_phone(res: Resident) -> str | None:
     return res.phone or res.household.phone
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, case as sql_case, select
+from sqlalchemy import and_, case as sql_case, func, select
 from sqlalchemy.orm import Session
 
 import printing
@@ -81,6 +81,25 @@ def _visit_dict(v: FollowUp) -> dict:
             "assessment": v.assessment}
 
 
+def rule_visits(session: Session, resident_ids: list[str]) -> dict[str, list[dict]]:
+    """The two latest effective visits of each condition of these residents, newest first: what gpcore's
+    asked_by_the_rules reads (the latest asks or not; the one before it makes "second uncontrolled")."""
+    if not resident_ids:
+        return {}
+    order = (FollowUp.visit_date.desc(), FollowUp.received_at.desc(), FollowUp.id)
+    ranked = (select(FollowUp.id, FollowUp.resident_id, FollowUp.condition, FollowUp.kind, FollowUp.visit_date,
+                     FollowUp.received_at, FollowUp.form, FollowUp.emergency, FollowUp.referral,
+                     func.row_number().over(partition_by=(FollowUp.resident_id, FollowUp.condition),
+                                            order_by=order).label("n"))
+              .where(FollowUp.resident_id.in_(resident_ids), FollowUp.kind == "visit", effective())
+              .subquery())
+    out: dict[str, list[dict]] = {}
+    for row in session.execute(select(ranked).where(ranked.c.n <= 2)
+                               .order_by(ranked.c.visit_date.desc(), ranked.c.received_at.desc(), ranked.c.id)):
+        out.setdefault(row.resident_id, []).append(row._asdict())
+    return out
+
+
 def _lab_reports(session: Session, resident_id: str) -> list[LabReport]:
     return session.scalars(select(LabReport).where(LabReport.resident_id == resident_id)
                            .order_by(LabReport.reported_at.desc().nulls_last(), LabReport.created_at.desc())
@@ -99,15 +118,17 @@ def _identity(res: Resident, today: dt.date) -> dict:
                                    "phone": res.phone}, res.household.address, res.household.phone, today)
 
 
-def prefill(session: Session, actor: Actor, resident_id: str, today: dt.date) -> dict:
-    """The upward form pre-filled from the resident's file, with the lab reports the team may attach."""
+def prefill(session: Session, actor: Actor, resident_id: str, today: dt.date, condition: str | None = None) -> dict:
+    """The upward form pre-filled from the resident's file, with the lab reports the team may attach, and the
+    referral the follow-up rules asked for (of `condition`'s latest visit, if given)."""
     res = session.get(Resident, resident_id)
     require_referral_sender(actor, res)
     me = session.get(User, actor.user_id)
     center = session.get(Center, res.center_id)
     team = session.get(Team, res.team_id) if res.team_id is not None else None
     lines = _resident_lines(session, res)
-    suggested = prefill_rules.asked_by_the_rules(_visit_dict(lines["visits"][0]) if lines["visits"] else None)
+    visits = [v for v in rule_visits(session, [res.id]).get(res.id, []) if condition in (None, v["condition"])]
+    suggested = prefill_rules.asked_by_the_rules(visits, res.birth_date)
     form = prefill_rules.upward_form(_identity(res, today), lines, suggested, today=today, doctor=me.full_name,
                                      doctor_phone=me.phone or (team.phone if team else None) or center.phone,
                                      institution=center.name)
@@ -306,7 +327,9 @@ def act(session: Session, actor: Actor, referral_id: str, action: str, data: dic
     row.state, row.owner_id, row.specialist_id, row.info_from = (after.state, after.owner_id, after.specialist_id,
                                                                  after.info_from)
     row.updated_at = utcnow()
-    post(session, actor, row, action, text)
+    message = post(session, actor, row, action, text)
+    if action == "accept":  # the pool's other specialists can no longer open it: their notices say so
+        notify.claimed(session, row, message.author_name)
     audit.record(session, actor, action, "referral", row.id, row.resident_id)
     session.flush()  # the version check happens here: a concurrent change gives StaleDataError (412)
     return row

@@ -434,3 +434,29 @@ def test_the_daily_reminder_command_queues_once(clean_app, world, db_url):
     with maker() as session:
         (m,) = _sms(session, topic="followup_due")
         assert m.resident_id == rid and "6月20日" in m.text and m.status == "pending"
+
+
+def test_a_claim_marks_the_other_specialists_notices_of_the_pool(phones, as_user, session):
+    """Claimed by one, the case is no longer the others' to open: their notices are marked read and say
+    who claimed it; the claimant's stay as they were; after an escalation the named one's too."""
+    from server.referrals import escalation
+
+    ref = phones
+    pool_case, etag = ref.send(to="pool", urgency="urgent")
+    assert all(_inbox(as_user, u, unread="true")["unread"] == 1 for u in ("spec", "spec-pool"))
+    ref.ok(ref.act("spec-pool", pool_case["id"], "accept", etag))
+    [notice] = [i for i in _inbox(as_user, "spec")["items"] if i["referral_id"] == pool_case["id"]]
+    assert notice["read_at"] and notice["text"].startswith("【已由spec-pool认领】新紧急转诊：张三")
+    assert _inbox(as_user, "spec")["unread"] == 0
+    assert as_user("spec").get(f"/api/v1/referrals/{pool_case['id']}").status_code == 404
+    [own] = [i for i in _inbox(as_user, "spec-pool")["items"] if i["referral_id"] == pool_case["id"]]
+    assert own["read_at"] is None and own["text"].startswith("新紧急转诊")
+    assert not _inbox(as_user, "spec-endo")["items"]
+    # Addressed to spec by name, escalated to the pool unanswered, claimed there by spec-pool.
+    named, _ = ref.send(to="spec", urgency="urgent")
+    escalation.escalate_overdue(session, dt.date(2026, 6, 17))
+    session.commit()
+    ref.ok(ref.act("spec-pool", named["id"], "accept"))
+    notices = [i for i in _inbox(as_user, "spec")["items"] if i["referral_id"] == named["id"]]
+    assert [i["topic"] for i in notices] == ["referral_escalate", "referral_new"]
+    assert all(i["read_at"] and i["text"].startswith("【已由spec-pool认领】") for i in notices)
