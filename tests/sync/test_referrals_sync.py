@@ -282,3 +282,31 @@ def test_the_teams_actions_offline_are_decided_by_the_server_on_the_version_seen
     assert (row.state, row.closing_followup_id) == ("closed", visit)
     assert store.referral(asked)["state"] == "closed"
     assert uuid.UUID(visit)
+
+
+def test_a_household_moved_to_another_team_takes_its_cases_to_that_teams_tablets(directory, tablet, as_user,
+                                                                                 session, server_scope, tablet_scope):
+    """The old team's tablet drops the case and its thread; the new team's gets them whole, with the system
+    entry saying so, in the server's order; both hold exactly their scope."""
+    world = directory
+    moving = _api_case(as_user, world, "A1-0-1")    # household A1-0
+    staying = _api_case(as_user, world, "A1-1-0")   # household A1-1
+    a1, a1_sync = tablet("gp-a1")
+    a2, a2_sync = tablet("gp-a2")
+    a1_sync.sync()
+    a2_sync.sync()
+    assert {r["id"] for r in a1.referrals()} == {moving, staying} and a2.referrals() == []
+    r = as_user("staff-a").post("/api/v1/assignments/", json={"household_ids": [world.households["A1-0"]],
+                                                              "team_id": world.teams["A2"], "reason": "片区调整"})
+    assert r.status_code == 200, r.get_json()
+    assert a1_sync.sync().synced and a2_sync.sync().synced
+    assert [r["id"] for r in a1.referrals()] == [staying]
+    assert a1.db.execute("SELECT COUNT(*) FROM referral_messages WHERE referral_id = ?", (moving,)).fetchone()[0] == 0
+    [case] = a2.referrals()
+    assert (case["id"], case["team_id"]) == (moving, world.teams["A2"])
+    thread = a2.referral(moving)["messages"]
+    assert [(m["kind"], m["author_name"]) for m in thread] == [("create", "gp-a1"), ("team_move", "系统")]
+    for team, store in (("A1", a1), ("A2", a2)):
+        want, have = server_scope(session, world.teams[team]), tablet_scope(store)
+        for entity in ("referrals", "referral_messages", "residents"):
+            assert set(have[entity]) == set(want[entity]), (team, entity)
