@@ -67,7 +67,7 @@ def _follow(session: Session, actor: Actor, residents, team_id: int, center_id: 
         audit.record(session, actor, "team_move", "referral", row.id, row.resident_id,
                      detail={"from_team_id": old, "to_team_id": team_id})
     session.execute(update(SmsMessage).where(SmsMessage.referral_id.in_([r.id for r in rows]))
-                    .values(team_id=team_id, center_id=rows[0].center_id if center_id else SmsMessage.center_id),
+                    .values(team_id=team_id, center_id=center_id or SmsMessage.center_id),
                     execution_options={"synchronize_session": False})
     session.flush()
     return len(rows)

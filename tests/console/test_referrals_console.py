@@ -237,3 +237,18 @@ def test_the_case_page_shows_the_attached_lab_report_with_its_flags(browser, liv
     assert any("↓ 偏低" in text for text in flagged), flagged
     assert page.text_content("#fpg-chart") == "近一年没有记录。"
     shot(page, "console-referral-labs")
+
+
+def test_the_escalation_is_in_the_thread_for_the_specialist_and_the_center(browser, live, sign_in, cases, shot):
+    """The overdue case escalated by the command: its thread shows who (the system), when and why."""
+    for user, landed in (("spec", "#mine tbody tr[data-referral]"), ("staff-a", "#loads tbody tr")):
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        sign_in(page, user)
+        page.wait_for_selector(landed)
+        page.goto(f"{live}/console/referrals/{cases['A1-0-1']}")
+        entry = page.wait_for_selector("#thread li[data-kind=escalate]")
+        head = entry.query_selector(".hint").text_content()
+        text = entry.query_selector(".text").text_content()
+        assert "系统（自动）· 超时升级" in head, head
+        assert text.startswith("超过答复期限（") and "心内科全体专科医生（原指定spec）" in text and "甲中心" in text
+        shot(page, f"console-referral-escalated-thread-{user}")

@@ -1,7 +1,9 @@
 """Drives the referral screen through its widgets under Kivy's offscreen window (run by test_referral_ui.py
-in a subprocess, twice: --phase create, then --phase answer on the same store). Exit 77: no window.
+in a subprocess, twice: --phase create, then --phase answer on the same store; test_referral_offer.py runs
+--phase offer: the referral the rules asked for, offered on the worklist and the resident screen, filled).
+Exit 77: no window.
 
-    python tests/fieldapp_ui/referral_driver.py --phase create|answer --server URL --db FILE --user gp-a1
+    python tests/fieldapp_ui/referral_driver.py --phase create|answer|offer --server URL --db FILE --user gp-a1
         --password PW --resident ID --printer-file FILE --result FILE.json
 """
 from __future__ import annotations
@@ -37,7 +39,7 @@ def main() -> int:
     from fieldapp.ui.widgets import Btn, Lbl
 
     session = TabletSession(args.db, server_url=args.server, secure=False)  # locking: test_lock_ui, test_devices
-    if args.phase == "create":
+    if args.phase in ("create", "offer"):
         session.sign_in(args.server, args.user, args.password)
     app = FieldApp(session, start=("sync", {}))  # the first download brings the resident
     app._run_prepare()
@@ -113,6 +115,21 @@ def main() -> int:
         assert "状态：待接诊" in shown, shown  # the server's state machine's state, back on the tablet
         assert not any("（待发送）" in x for x in shown)
         result.update(referral_id=case, outbox=session.store.outbox_count())
+    elif args.phase == "offer":
+        sync()
+        app.route("worklist")
+        worklist = app.manager.get_screen("worklist")
+        frames()
+        row = next(r for r in worklist.ids.rv.data if r["payload"] and r["payload"][-1] == args.resident)
+        app.route("resident", resident_id=args.resident)
+        resident = app.manager.get_screen("resident")
+        offered = [x for x in texts(resident.ids.body) if x.startswith("随访规则建议转诊")]
+        tap(next(w for w in walk(resident.ids.body) if isinstance(w, Btn) and w.text.startswith("按建议新建转诊")),
+            "按建议新建转诊")
+        assert app.manager.current == "referral"
+        result.update(tags=row["tags"], offered=offered, present_illness=screen.fields["present_illness"].text,
+                      urgency=next(code for code, chip in screen.urgency.items() if chip.state == "down"),
+                      suggested=[x for x in texts(screen.ids.body) if x.startswith("随访规则建议转诊")])
     else:
         sync()
         case = session.store.referrals(args.resident)[0]["id"]

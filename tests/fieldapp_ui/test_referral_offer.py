@@ -4,12 +4,22 @@ prefill, though the tablet holds no stored assessment; a case written offline an
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
+
+import pytest
 
 from fieldapp import referral as logic
 from fieldapp import worklist
 
-from .conftest import TODAY, htn_form
+from .conftest import PASSWORD, TODAY, htn_form
+
+DRIVER = Path(__file__).with_name("referral_driver.py")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sync(session):
@@ -67,3 +77,25 @@ def test_the_tablet_offers_what_the_server_offers_in_the_same_words(tablet_sessi
     assert logic.waiting_offer(store, zs) is None
     offered = {i["resident_id"] for i in worklist.WorklistBuilder(store, TODAY).build().items if i["referral_offer"]}
     assert offered == {zl}
+
+
+def test_the_worklist_and_the_resident_screen_offer_it_filled(live, clinic, as_user, tmp_path):
+    """Through the widgets (Kivy offscreen, in a subprocess): the worklist row is tagged, the resident screen
+    says why and opens the new referral filled with the rules' reason and urgency."""
+    zs = clinic.residents["A1-0-0"]
+    _post(as_user, zs, "hypertension", htn_form(_day(20), sbp=165, dbp=100, classification=2))
+    _post(as_user, zs, "hypertension", htn_form(_day(5), sbp=172, dbp=104, classification=2))
+    result_file = tmp_path / "offer.json"
+    run = subprocess.run(
+        [sys.executable, str(DRIVER), "--phase", "offer", "--server", live, "--db", str(tmp_path / "tablet.sqlite"),
+         "--user", "gp-a1", "--password", PASSWORD, "--resident", zs, "--printer-file", str(tmp_path / "p.bin"),
+         "--result", str(result_file)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    if run.returncode == 77:
+        pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    shown = json.loads(result_file.read_text())
+    assert "建议转诊（普通）" in shown["tags"]
+    assert shown["offered"] == [f"随访规则建议转诊（普通，{_day(5)}随访）：连续两次随访控制不满意"]
+    assert shown["present_illness"] == "连续两次随访控制不满意" and shown["urgency"] == "routine"
+    assert shown["suggested"] == [f"随访规则建议转诊（{_day(5)}）：连续两次随访控制不满意"]
