@@ -41,6 +41,7 @@ from server.demo.caseload import Generator, team_caseload  # noqa: E402
 from server.demo.load import to_groups  # noqa: E402
 from server.followups import indicators, services  # noqa: E402
 from server.followups.worklist import worklist  # noqa: E402
+from server.referrals.worklist import referral_offers  # noqa: E402
 from server.households.models import ChronicCondition, Resident  # noqa: E402
 from server.imports.services import write  # noqa: E402
 from server.manage import migrate  # noqa: E402
@@ -295,22 +296,35 @@ def main() -> None:
     variants = [{}, {"condition": "hypertension"}, {"condition": "t2dm"}, {"member_id": gp.id},
                 {"bucket": "overdue"}]
     p50s, p95s, sizes = [], [], {}
+    offer_p50s, offer_p95s, offer_cpu, offered = [], [], [], {}
     for run in range(args.runs + 1):
-        times = []
+        times, offer_times = [], []
         for n in range(args.worklist_calls):
             query = variants[n % len(variants)]
             s = Session()
             t0 = time.perf_counter()
             result = worklist(s, gp_actor, query, TODAY)
             times.append((time.perf_counter() - t0) * 1000)
+            # The API's first page (200 items) then gets its referral offers (server/followups/routes.py).
+            page = result["items"][:200]
+            t0, c0 = time.perf_counter(), time.process_time()
+            referral_offers(s, gp_actor, page)
+            offer_times.append((time.perf_counter() - t0) * 1000)
+            if run:
+                offer_cpu.append((time.process_time() - c0) * 1000)
             s.close()
             sizes[str(query)] = len(result["items"])
+            offered[str(query)] = sum(i["referral_offer"] is not None for i in page)
         if run:  # the first run warms the cache
             p50s.append(pct(times, 50))
             p95s.append(pct(times, 95))
+            offer_p50s.append(pct(offer_times, 50))
+            offer_p95s.append(pct(offer_times, 95))
     print(f"\nworklist, one team ({args.worklist_calls} calls x {args.runs} runs, 5 filter variants; items: "
           f"{sizes}):\n  p50 {statistics.median(p50s):.1f} ms  p95 {statistics.median(p95s):.1f} ms "
           f"[target p95 <= 100 ms]")
+    print(f"  + the first page's referral offers (offered: {offered}): p50 {statistics.median(offer_p50s):.1f} ms  "
+          f"p95 {statistics.median(offer_p95s):.1f} ms, CPU median {statistics.median(offer_cpu):.1f} ms")
 
     # --- indicators ----------------------------------------------------------------------------------------
     def timed(actor, query):
