@@ -1,6 +1,6 @@
 """Every mapped class, imported once so metadata is complete (Alembic checks, tests, create_all)."""
 from .assignment.models import AssignmentChange, CommitteeAssignment  # noqa: F401
-from .audit.models import AuditEvent  # noqa: F401
+from .audit.models import AuditEvent, DeniedAttempt  # noqa: F401
 from .auth.models import LoginThrottle, RevokedToken, User  # noqa: F401
 from .db import Base  # noqa: F401
 from .devices.models import Device  # noqa: F401
