@@ -6,6 +6,7 @@
     python -m server.manage migrate [--revision head]
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
+    python -m server.manage mllp --feed NAME [--port 2575] [--metrics-port P]   HL7 v2 over MLLP for one feed
     python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
     python -m server.manage notify-worker [--once]  send queued SMS through the configured gateway
     python -m server.manage notify-followups [--date D]  queue SMS for follow-ups due next week (daily)
@@ -209,6 +210,9 @@ def cmd_mllp(args) -> None:
 
     from sqlalchemy import select
 
+    # The listener's counts are its own (one process), served on its own port below: never mixed into the
+    # web servers' multiprocess folder, which they empty when they start.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     from .labs import feeds, intake
     from .labs.messages.mllp import MLLPListener
     from .labs.models import LabFeed
@@ -226,6 +230,13 @@ def cmd_mllp(args) -> None:
     # SIGTERM (service managers) stops like Ctrl-C. A message cut off mid-store was never acknowledged, so the
     # sender resends it; a resend of one already stored gets its first ACK again.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.metrics_port is not None:
+        # HL7 messages by ACK code for Prometheus, on loopback only (as the web servers' /metrics answers
+        # loopback): the scraper runs on this machine or reaches it through a tunnel, never the hospital.
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+        print(f"metrics on http://127.0.0.1:{args.metrics_port}/metrics", flush=True)
     print(f"MLLP listener for feed {name!r} on {listener.address[0]}:{listener.address[1]}", flush=True)
     try:
         listener.serve_forever()
@@ -375,6 +386,10 @@ def main(argv=None, prog: str = "python -m server.manage") -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2575)
     p.add_argument("--feed", required=True, help="lab feed id or name")
+    p.add_argument("--metrics-port", type=int,
+                   default=int(os.environ["MLLP_METRICS_PORT"]) if os.environ.get("MLLP_METRICS_PORT") else None,
+                   help="serve Prometheus metrics (HL7 messages by ACK code) on 127.0.0.1:PORT/metrics "
+                        "(default: MLLP_METRICS_PORT, else none)")
     p.set_defaults(func=cmd_mllp)
     sub.add_parser("escalate-referrals", help="escalate referrals unanswered past their deadline (run from cron)"
                    ).set_defaults(func=cmd_escalate_referrals)
