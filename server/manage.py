@@ -6,6 +6,8 @@
     python -m server.manage migrate [--revision head]
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
+    python -m server.manage import-district SOURCE... --user USERNAME [--connections N] [--batch NAME] [--dry-run]
+                                                    one file per center, each team in its own transaction
     python -m server.manage mllp --feed NAME [--port 2575] [--metrics-port P]   HL7 v2 over MLLP for one feed
     python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
     python -m server.manage notify-worker [--once]  send queued SMS through the configured gateway
@@ -190,6 +192,69 @@ def cmd_import(args) -> None:
         verb = "would import" if args.dry_run else "imported"
         print(f"{verb} {report.residents} residents in {report.households} households "
               f"({report.conditions} registry entries), encoding {report.encoding}")
+
+
+def district_sources(args: list[str]) -> list:
+    """`CENTER=FILE`, a FILE named after its center (PD-01.csv), or a folder of such files."""
+    from .imports.district import Source
+
+    sources = []
+    for arg in args:
+        center, _, name = arg.rpartition("=") if "=" in arg else ("", "", arg)
+        path = Path(name)
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xlsx", ".xlsm")) \
+            if path.is_dir() else [path]
+        for file in files:
+            sources.append(Source(center or file.stem, file.name, file.read_bytes()))
+    return sources
+
+
+def cmd_import_district(args) -> None:
+    """A district's files, each team in its own transaction over --connections; rerun to finish."""
+    from sqlalchemy import select
+
+    from .auth.models import User
+    from .imports.district import run_district
+    from .scope import Actor
+
+    app = _app()
+    maker = app.extensions["db_sessionmaker"]
+    with maker() as session:
+        user = session.scalar(select(User).where(User.username == args.user))
+        if user is None:
+            sys.exit(f"unknown user {args.user!r}")
+        actor = Actor.of(user)
+    try:
+        sources = district_sources(args.sources)
+    except OSError as err:
+        sys.exit(f"gpo: {err}")
+
+    def progress(team) -> None:
+        print(f"  {team.center_code} {team.team_name}: {team.state} {team.residents} residents in "
+              f"{team.households} households ({team.seconds:.1f} s)", flush=True)
+
+    report = run_district(maker, actor, sources, batch=args.batch, connections=args.connections,
+                          dry_run=args.dry_run, progress=progress)
+    for f in report.files:
+        for p in f.problems:
+            print(f"{f.filename}: row {p.row}: {p.field}: {p.message} {p.value!r}")
+        if f.problems:
+            print(f"{f.filename} ({f.center_code}): {len(f.problems)} problem(s); nothing of it imported")
+    states: dict[str, int] = {}
+    for t in report.teams:
+        states[t.state] = states.get(t.state, 0) + 1
+        if t.state in ("refused", "failed"):
+            print(f"{t.center_code} {t.team_name}: {t.state}, {len(t.problems)} problem(s):")
+            for p in t.problems:
+                print(f"  row {p.row}: {p.field}: {p.message} {p.value!r}")
+    residents = sum(t.residents for t in report.teams if t.state in ("imported", "checked"))
+    print(f"batch {report.batch!r}, {report.connections} connection(s): "
+          + ", ".join(f"{n} team(s) {s}" for s, n in sorted(states.items()))
+          + (f"; {residents} residents would be imported" if args.dry_run else
+             f"; {residents} residents imported in {report.write_seconds:.1f} s"))
+    if not report.complete:
+        sys.exit("gpo: not everything was imported; fix the problems above and run the same command again "
+                 "(teams already imported are left out)")
 
 
 def cmd_create_admin(args) -> None:
@@ -382,6 +447,15 @@ def main(argv=None, prog: str = "python -m server.manage") -> None:
     p.add_argument("--user", required=True, help="who imports (center staff or admin)")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_import)
+    p = sub.add_parser("import-district", help="import a district's files, each team in its own transaction")
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="CENTER=FILE, a FILE named after its center code (PD-01.csv), or a folder of those")
+    p.add_argument("--user", required=True, help="who imports (admin, or center staff for their center)")
+    p.add_argument("--batch", default="district-import",
+                   help="a rerun under the same name leaves out the teams already imported (default: %(default)s)")
+    p.add_argument("--connections", type=int, default=2, help="teams written at once (PostgreSQL)")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_import_district)
     p = sub.add_parser("mllp", help="receive HL7 v2 lab results over MLLP for one feed")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2575)
