@@ -11,13 +11,13 @@ from flask import current_app, g, jsonify, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 from . import db, messages_zh
 from .errors import DomainError
-from .limits import StrictParser
+from .limits import StrictParser, body_too_large
 from .scope import require_role
 
 log = logging.getLogger("server")
@@ -73,6 +73,10 @@ class Api(flask_smorest.Api):
                       exc_info=original or error)
             _rollback()
             return error_response(error.code, f"Internal error; quote request id {_request_id()}.")
+        if isinstance(error, RequestEntityTooLarge):
+            # werkzeug's own (a multipart body cut off at max_content_length while parsed): the same 413 as
+            # the limits raise themselves, not its English sentence.
+            return _handle_domain_error(body_too_large(request.max_content_length or 0))
         data = getattr(error, "data", None)
         if error.code == 422 and isinstance(data, dict) and "messages" in data and "message" not in data:
             # webargs' schema errors come without a sentence: name the fields, as the domain errors do.

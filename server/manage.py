@@ -6,6 +6,9 @@
     python -m server.manage migrate [--revision head]
     python -m server.manage demo
     python -m server.manage import FILE --center CODE [--dry-run] --user USERNAME
+    python -m server.manage import-district SOURCE... --user USERNAME [--connections N] [--batch NAME] [--dry-run]
+                                                    one file per center, each team in its own transaction
+    python -m server.manage mllp --feed NAME [--port 2575] [--metrics-port P]   HL7 v2 over MLLP for one feed
     python -m server.manage new-epoch               after restoring a backup: tablets re-send and re-download
     python -m server.manage notify-worker [--once]  send queued SMS through the configured gateway
     python -m server.manage notify-followups [--date D]  queue SMS for follow-ups due next week (daily)
@@ -191,6 +194,69 @@ def cmd_import(args) -> None:
               f"({report.conditions} registry entries), encoding {report.encoding}")
 
 
+def district_sources(args: list[str]) -> list:
+    """`CENTER=FILE`, a FILE named after its center (PD-01.csv), or a folder of such files."""
+    from .imports.district import Source
+
+    sources = []
+    for arg in args:
+        center, _, name = arg.rpartition("=") if "=" in arg else ("", "", arg)
+        path = Path(name)
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".csv", ".xlsx", ".xlsm")) \
+            if path.is_dir() else [path]
+        for file in files:
+            sources.append(Source(center or file.stem, file.name, file.read_bytes()))
+    return sources
+
+
+def cmd_import_district(args) -> None:
+    """A district's files, each team in its own transaction over --connections; rerun to finish."""
+    from sqlalchemy import select
+
+    from .auth.models import User
+    from .imports.district import run_district
+    from .scope import Actor
+
+    app = _app()
+    maker = app.extensions["db_sessionmaker"]
+    with maker() as session:
+        user = session.scalar(select(User).where(User.username == args.user))
+        if user is None:
+            sys.exit(f"unknown user {args.user!r}")
+        actor = Actor.of(user)
+    try:
+        sources = district_sources(args.sources)
+    except OSError as err:
+        sys.exit(f"gpo: {err}")
+
+    def progress(team) -> None:
+        print(f"  {team.center_code} {team.team_name}: {team.state} {team.residents} residents in "
+              f"{team.households} households ({team.seconds:.1f} s)", flush=True)
+
+    report = run_district(maker, actor, sources, batch=args.batch, connections=args.connections,
+                          dry_run=args.dry_run, progress=progress)
+    for f in report.files:
+        for p in f.problems:
+            print(f"{f.filename}: row {p.row}: {p.field}: {p.message} {p.value!r}")
+        if f.problems:
+            print(f"{f.filename} ({f.center_code}): {len(f.problems)} problem(s); nothing of it imported")
+    states: dict[str, int] = {}
+    for t in report.teams:
+        states[t.state] = states.get(t.state, 0) + 1
+        if t.state in ("refused", "failed"):
+            print(f"{t.center_code} {t.team_name}: {t.state}, {len(t.problems)} problem(s):")
+            for p in t.problems:
+                print(f"  row {p.row}: {p.field}: {p.message} {p.value!r}")
+    residents = sum(t.residents for t in report.teams if t.state in ("imported", "checked"))
+    print(f"batch {report.batch!r}, {report.connections} connection(s): "
+          + ", ".join(f"{n} team(s) {s}" for s, n in sorted(states.items()))
+          + (f"; {residents} residents would be imported" if args.dry_run else
+             f"; {residents} residents imported in {report.write_seconds:.1f} s"))
+    if not report.complete:
+        sys.exit("gpo: not everything was imported; fix the problems above and run the same command again "
+                 "(teams already imported are left out)")
+
+
 def cmd_create_admin(args) -> None:
     from . import db
     from .auth.users import create_user
@@ -209,6 +275,9 @@ def cmd_mllp(args) -> None:
 
     from sqlalchemy import select
 
+    # The listener's counts are its own (one process), served on its own port below: never mixed into the
+    # web servers' multiprocess folder, which they empty when they start.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     from .labs import feeds, intake
     from .labs.messages.mllp import MLLPListener
     from .labs.models import LabFeed
@@ -226,6 +295,13 @@ def cmd_mllp(args) -> None:
     # SIGTERM (service managers) stops like Ctrl-C. A message cut off mid-store was never acknowledged, so the
     # sender resends it; a resend of one already stored gets its first ACK again.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if args.metrics_port is not None:
+        # HL7 messages by ACK code for Prometheus, on loopback only (as the web servers' /metrics answers
+        # loopback): the scraper runs on this machine or reaches it through a tunnel, never the hospital.
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr="127.0.0.1")
+        print(f"metrics on http://127.0.0.1:{args.metrics_port}/metrics", flush=True)
     print(f"MLLP listener for feed {name!r} on {listener.address[0]}:{listener.address[1]}", flush=True)
     try:
         listener.serve_forever()
@@ -371,10 +447,23 @@ def main(argv=None, prog: str = "python -m server.manage") -> None:
     p.add_argument("--user", required=True, help="who imports (center staff or admin)")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(func=cmd_import)
+    p = sub.add_parser("import-district", help="import a district's files, each team in its own transaction")
+    p.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="CENTER=FILE, a FILE named after its center code (PD-01.csv), or a folder of those")
+    p.add_argument("--user", required=True, help="who imports (admin, or center staff for their center)")
+    p.add_argument("--batch", default="district-import",
+                   help="a rerun under the same name leaves out the teams already imported (default: %(default)s)")
+    p.add_argument("--connections", type=int, default=2, help="teams written at once (PostgreSQL)")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(func=cmd_import_district)
     p = sub.add_parser("mllp", help="receive HL7 v2 lab results over MLLP for one feed")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=2575)
     p.add_argument("--feed", required=True, help="lab feed id or name")
+    p.add_argument("--metrics-port", type=int,
+                   default=int(os.environ["MLLP_METRICS_PORT"]) if os.environ.get("MLLP_METRICS_PORT") else None,
+                   help="serve Prometheus metrics (HL7 messages by ACK code) on 127.0.0.1:PORT/metrics "
+                        "(default: MLLP_METRICS_PORT, else none)")
     p.set_defaults(func=cmd_mllp)
     sub.add_parser("escalate-referrals", help="escalate referrals unanswered past their deadline (run from cron)"
                    ).set_defaults(func=cmd_escalate_referrals)

@@ -4,7 +4,9 @@ The views audit the health-file reads they know (a resident's file, a search, a 
 in hand. This hook catches the rest in one place, so a new list view or export cannot forget: a GET
 answered 2xx that wrote no audit row gets one ("view", or "export" for a file), and a 401 or 403 anywhere
 in the API or the console gets a "denied" row, with the user when the token was good (a role refused) and
-the name tried at sign-in. The query is kept redacted (server/logs.py): the audit says a search was made,
+the name tried at sign-in. Refusals are bounded: only the first per minute, address, caller, endpoint and
+status gets its row; the repeats are counted in denied_attempts (anyone can send refused requests, and each
+used to add a row). The query is kept redacted (server/logs.py): the audit says a search was made,
 the view's own row says for whom.
 """
 from __future__ import annotations
@@ -14,6 +16,8 @@ import logging
 from flask import Flask, g, request
 
 from .. import db
+from ..api import client_address
+from ..db import utcnow
 from ..logs import redacted_query, signed_in_user
 from ..scope import Actor
 from . import services
@@ -51,13 +55,22 @@ def _audit_what_the_view_did_not(resp):
 
 def _record_denied(resp) -> None:
     user = signed_in_user()
+    actor = Actor.of(user) if user is not None else _ANONYMOUS
+    session = db.session()
+    # Counted per minute, address, caller, endpoint and status; only the first of each gets an audit row
+    # (the repeats are in denied_attempts' count), so refused requests cannot fill the access log.
+    seen = services.count_denial(session, client_address(), actor.username[:60],
+                                 (request.endpoint or "unmatched")[:120], resp.status_code, utcnow())
+    if seen > 1:
+        session.commit()
+        return
     detail = {"method": request.method, "path": request.path[:200], "status": resp.status_code,
               "endpoint": request.endpoint}
     if request.endpoint == "auth.login":
         body = request.get_json(silent=True)
         if isinstance(body, dict) and isinstance(body.get("username"), str):
             detail["username_tried"] = body["username"][:60]
-    _write(Actor.of(user) if user is not None else _ANONYMOUS, "denied", detail)
+    _write(actor, "denied", detail)
 
 
 def _write(actor: Actor, action: str, detail: dict) -> None:

@@ -1,12 +1,15 @@
 """Writing to the access log (append-only: there is no update or delete here or anywhere)."""
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import g, has_request_context
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..api import client_address, device_id
 from ..scope import Actor
-from .models import AuditEvent
+from .models import AuditEvent, DeniedAttempt
 
 
 def record(session: Session, actor: Actor, action: str, entity: str, entity_id: str | None,
@@ -28,3 +31,18 @@ def values(actor: Actor, action: str, entity: str, entity_id: str | None, reside
         address=client_address() if in_request else "local",
         device=device_id() if in_request else None,
         request_id=g.get("request_id") if in_request else None)
+
+
+def count_denial(session: Session, address: str, username: str, endpoint: str, status: int,
+                 at: dt.datetime) -> int:
+    """Count one refused request in its minute; returns the count so far, 1 for the first of that minute.
+
+    One INSERT ... ON CONFLICT DO UPDATE ... RETURNING: of concurrent first refusals exactly one inserts
+    (the others wait on the key, then add to it), so exactly one of them is told 1, on both databases."""
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    table = DeniedAttempt.__table__
+    stmt = dialect.insert(table).values(minute=at.replace(second=0, microsecond=0), address=address,
+                                        username=username, endpoint=endpoint, status=status, count=1, last_at=at)
+    stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
+                                      set_={"count": table.c.count + 1, "last_at": stmt.excluded.last_at})
+    return session.execute(stmt.returning(table.c.count)).scalar_one()

@@ -5,6 +5,7 @@ from flask_jwt_extended import current_user
 
 from .. import db
 from ..api import Blueprint, page_schema, paginate
+from ..audit import services as audit
 from ..db import utcnow
 from ..scope import Actor
 from . import keys, services
@@ -45,8 +46,12 @@ def enrol(body):
 @blp.response(200, DevicePage)
 def list_devices(args):
     """The registry: a team its own tablets, center staff their center's, admin all."""
-    return paginate(db.session(), services.list_devices(Actor.of(current_user), args), args["page"],
-                    args["page_size"], rows=True)
+    session, actor = db.session(), Actor.of(current_user)
+    page = paginate(session, services.list_devices(actor, args), args["page"], args["page_size"], rows=True)
+    # Who carries which tablet, where, last seen when: logged with the tablets shown, as the other lists.
+    audit.record(session, actor, "list", "device", None, detail={"shown": [d["id"] for d in page["items"]]})
+    session.commit()
+    return page
 
 
 @blp.route("/<uuid_text:device_id>")
@@ -54,7 +59,11 @@ def list_devices(args):
 @blp.response(200, DeviceSchema)
 def get_device(device_id):
     """One tablet in the registry."""
-    return services.get_device(db.session(), Actor.of(current_user), device_id)
+    session, actor = db.session(), Actor.of(current_user)
+    device = services.get_device(session, actor, device_id)
+    audit.record(session, actor, "read", "device", device_id)
+    session.commit()
+    return device
 
 
 def _order(device_id: str, order: str, body: dict):

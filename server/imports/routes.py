@@ -6,6 +6,7 @@ from flask_smorest.fields import Upload
 from .. import db, messages_zh
 from ..api import Blueprint, Schema, prefers_chinese
 from ..errors import Invalid, field_error
+from ..limits import body_too_large
 from ..scope import Actor
 from . import services
 
@@ -45,12 +46,13 @@ class ReportSchema(Schema):
 @blp.arguments(ImportFile, location="files")
 @blp.response(200, ReportSchema)
 @blp.alt_response(422, description="The real run found problems; nothing was written")
+@blp.alt_response(413, description="The file is larger than 50 MB (MAX_IMPORT_BYTES for the whole body)")
 def import_residents(args, files):
     """Import residents and households; `dry_run=true` (the default) reports every problem, writes nothing."""
     upload = files["file"]
     data = upload.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise field_error("file", "larger than 50 MB; split it", "文件超过 50 MB，请拆分后分别导入")
+        raise body_too_large(MAX_BYTES, "file")
     center_id = args.get("center_id") or current_user.center_id
     if center_id is None:
         raise field_error("center_id", "name the center", "请指定中心")

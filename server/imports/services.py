@@ -144,6 +144,13 @@ def _date(text: str) -> dt.date | None:
     return dt.date(int(m[1]), int(m[2]), int(m[3]))
 
 
+def committee_finder(session: Session, center: Center) -> Callable[[str], Committee | None]:
+    """The center's committee a file's committee cell names: by code (001, or 1) or by its name."""
+    committees = {c.code: c for c in session.scalars(select(Committee).where(Committee.center_id == center.id))}
+    by_name = {c.name: c for c in committees.values()}
+    return lambda text: committees.get(text.strip().zfill(3)) or by_name.get(text.strip())
+
+
 def validate(session: Session, center: Center, rows: list[dict], today: dt.date) -> tuple[list[dict], list[Problem]]:
     """Parse and check every row; returns the clean rows and every row-level problem found."""
     problems: list[Problem] = []
@@ -152,8 +159,7 @@ def validate(session: Session, center: Center, rows: list[dict], today: dt.date)
     mapping, missing = _columns(rows[0].keys())
     if missing:
         return [], [Problem(1, "header", f"missing column(s): {', '.join(missing)}")]
-    committees = {c.code: c for c in session.scalars(select(Committee).where(Committee.center_id == center.id))}
-    by_name = {c.name: c for c in committees.values()}
+    committee_of = committee_finder(session, center)
     seen_ids: dict[str, int] = {}
     clean = []
     for raw in rows:
@@ -172,7 +178,7 @@ def validate(session: Session, center: Center, rows: list[dict], today: dt.date)
         for key in REQUIRED:
             if not row.get(key):
                 problem(key, "required")
-        committee = committees.get(row.get("committee", "").zfill(3)) or by_name.get(row.get("committee", ""))
+        committee = committee_of(row.get("committee", ""))
         if row.get("committee") and committee is None:
             problem("committee", "unknown committee in this center")
         parsed = {"household_key": row.get("household_key"), "address": row.get("address"),

@@ -612,6 +612,7 @@ def feed_handler(sessionmaker, feed_id: int, encodings: Mapping[str, str] | None
                                encoding=header.encoding if header else None, now=utcnow(), size=size)
             except FeedRevoked:
                 return _revoked_ack(head, encodings)
+            metrics.hl7_message("mllp", "AR")  # receive_hl7 counts the others; this one never reaches it
             return ack
 
     handle.oversized = oversized
@@ -619,5 +620,6 @@ def feed_handler(sessionmaker, feed_id: int, encodings: Mapping[str, str] | None
 
 
 def _revoked_ack(raw: bytes, encodings: Mapping[str, str] | None) -> bytes:
+    metrics.hl7_message("mllp", "AR")  # answered, so counted, though never parsed
     err = HL7MessageError("this feed is revoked", ack_code="AR", error_code="207", header=read_header(raw, encodings))
     return build_ack(err, "AR", control_id=generate_control_id())

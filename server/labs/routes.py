@@ -13,6 +13,7 @@ import printing
 
 from .. import db, printouts
 from ..api import Blueprint, page_schema, paginate
+from ..limits import body_too_large
 from ..errors import DomainError, Forbidden, Unauthorized
 from ..scope import Actor
 from . import feeds, intake, services
@@ -63,9 +64,7 @@ def _body(allowed: tuple[str, ...]) -> bytes:
         err.status = 415
         raise err
     if (request.content_length or 0) > MAX_MESSAGE_BYTES:
-        err = DomainError("The message is too large.", {"body": [f"over {MAX_MESSAGE_BYTES} bytes"]})
-        err.status = 413
-        raise err
+        raise body_too_large(MAX_MESSAGE_BYTES)
     return request.get_data(cache=False)
 
 

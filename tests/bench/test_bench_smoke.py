@@ -133,6 +133,13 @@ def test_morning():
 
 
 @needs_pg
+def test_import_district():
+    out = smoke("bench_import_district.py")
+    assert len(re.findall(r"round 1, [12] connection\(s\), center \S+ \(2 teams", out)) == 2, out
+    assert re.search(r"2 connection\(s\): whole [\d,]+ rows/s, write [\d,]+ rows/s, bare COPY", out), out
+
+
+@needs_pg
 def test_import_copy():
     out = smoke("bench_import_copy.py")
     pairs = re.findall(r"pair \d+: ([\d,]+) rows \(.*sync_changes ([\d,]+)", out)

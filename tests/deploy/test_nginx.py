@@ -102,6 +102,22 @@ def _call(url: str, *, method: str = "GET", body: dict | None = None, headers: d
         return err.code, dict(err.headers), err.read()
 
 
+def _too_large(url: str, language: str) -> tuple[int, dict, bytes]:
+    """Announce a 60 MB body and send none of it: nginx answers on the header alone."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST /api/v1/households HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: 60000000\r\nAccept-Language: {language}\r\nConnection: close\r\n\r\n"
+                     .encode())
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
 def test_nginx_in_front_of_two_app_servers(proxied, session):
     # Sign in through nginx with a made-up X-Forwarded-For: the app must see nginx's view of the client.
     status, headers, body = _call(f"{proxied.url}/api/v1/auth/login", method="POST",
@@ -128,6 +144,14 @@ def test_nginx_in_front_of_two_app_servers(proxied, session):
     assert headers["Server"] == "nginx"
     status, headers, _ = _call(f"{proxied.url}/console/")
     assert status == 200 and "script-src 'self'" in headers["Content-Security-Policy"]
+
+    # A body beyond what any endpoint takes is refused by nginx itself, on its Content-Length, in the app's
+    # error shape and the reader's language (not nginx's HTML page).
+    for language, words in (("zh-CN,zh;q=0.9", "超过"), ("en", "larger than")):
+        status, headers, body = _too_large(proxied.url, language)
+        answer = json.loads(body)
+        assert status == 413 and headers["content-type"].startswith("application/json"), body
+        assert answer["code"] == 413 and words in answer["message"] and list(answer["errors"]) == ["body"]
 
     # /metrics is for the scraper inside, not through the public address.
     assert _call(f"{proxied.url}/metrics")[0] == 404

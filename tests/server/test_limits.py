@@ -48,6 +48,49 @@ def test_a_chunked_body_is_cut_off_at_the_limit(clean_app, gp, world):
     assert_error(r, 413)
 
 
+def _chinese_413(resp, field="body"):
+    body = assert_error(resp, 413)
+    assert "超过" in body["message"], body
+    assert list(body["errors"]) == [field] and "超过" in body["errors"][field][0], body
+    return body
+
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+
+
+def test_every_body_limit_answers_413_in_chinese_for_a_chinese_reader(clean_app, gp, as_user, world):
+    clean_app.config.update(MAX_JSON_BYTES=10_000, MAX_IMPORT_BYTES=20_000, MAX_LAB_MESSAGE_BYTES=30_000)
+    staff = as_user("staff-a")
+    big = '{"committee_id": 1, "address": "' + "x" * 10_000 + '"}'
+    # on Content-Length, before anything is read
+    _chinese_413(gp.post("/api/v1/households", data=big.encode(), content_type="application/json", headers=ZH))
+    _chinese_413(staff.post("/api/v1/imports/residents", headers=ZH, content_type="multipart/form-data",
+                            data={"file": (io.BytesIO(b"a,b\n" * 6_000), "big.csv")}))
+    _chinese_413(gp.post("/api/v1/labs/hl7", data=b"MSH|" + b"x" * 30_000, headers=ZH,
+                         content_type="x-application/hl7-v2+er7"))
+    # chunked: a JSON body cut off while read, and a multipart body cut off by werkzeug's form parser
+    _chinese_413(gp.post("/api/v1/households", input_stream=io.BytesIO(big.encode() * 2), headers={
+        **ZH, "Transfer-Encoding": "chunked"}, content_type="application/json",
+        environ_overrides={"wsgi.input_terminated": True}))
+    envelope = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n\r\n"
+                + b"a,b\n" * 6_000 + b"\r\n--b--\r\n")
+    _chinese_413(staff.post("/api/v1/imports/residents", input_stream=io.BytesIO(envelope), headers={
+        **ZH, "Transfer-Encoding": "chunked"}, content_type="multipart/form-data; boundary=b",
+        environ_overrides={"wsgi.input_terminated": True}))
+    # the import's own file limit (the file within a body the body limit lets through)
+    clean_app.config["MAX_IMPORT_BYTES"] = 60 * 1024 * 1024
+    from server.imports import routes
+    routes_max, routes.MAX_BYTES = routes.MAX_BYTES, 10_000
+    try:
+        _chinese_413(staff.post("/api/v1/imports/residents", headers=ZH, content_type="multipart/form-data",
+                                data={"file": (io.BytesIO(b"a,b\n" * 6_000), "big.csv")}), "file")
+    finally:
+        routes.MAX_BYTES = routes_max
+    # English stays the default, in the same shape
+    body = assert_error(gp.post("/api/v1/households", data=big.encode(), content_type="application/json"), 413)
+    assert body["errors"] == {"body": ["larger than 10000 bytes"]}
+
+
 @pytest.mark.parametrize("raw, field", [
     ('{"committee_id": 1, "address": "a\\u0000b"}', "address"),       # NUL: PostgreSQL cannot store it
     ('{"committee_id": 1, "address": "a\\ud800b"}', "address"),       # a lone surrogate

@@ -2,13 +2,16 @@
 denied attempts audited."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import threading
+import uuid
 
 import pytest
 from sqlalchemy import func, select
 
-from server.audit.models import AuditEvent
+from server.audit.models import AuditEvent, DeniedAttempt
 from server.logs import JsonFormatter, TextFormatter, redact, redacted_query
 
 ID = "11010519491231002X"
@@ -128,3 +131,83 @@ def test_health_and_the_callers_own_account_are_not_audited(as_user, client, wor
     assert client.get("/healthz").status_code == 200
     assert as_user("gp-a1").get("/api/v1/auth/me").status_code == 200
     assert _events(session, before) == []
+
+
+@pytest.fixture
+def one_minute(monkeypatch):
+    """Every refusal of the test in one minute (the count starts afresh each minute)."""
+    from server.audit import requests as audit_requests
+
+    at = dt.datetime(2026, 12, 6, 9, 30, 15, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(audit_requests, "utcnow", lambda: at)
+    return at
+
+
+def _denials(session, **where):
+    session.expire_all()
+    stmt = select(DeniedAttempt).order_by(DeniedAttempt.address, DeniedAttempt.endpoint, DeniedAttempt.status)
+    for key, value in where.items():
+        stmt = stmt.where(getattr(DeniedAttempt, key) == value)
+    return [(d.address, d.username, d.endpoint, d.status, d.count) for d in session.scalars(stmt)]
+
+
+def test_repeated_refusals_are_counted_not_each_written(client, as_user, world, session, before, one_minute):
+    """An anonymous caller refused 60 times in a minute writes one audit row, and the 60 are counted."""
+    paths = [f"/api/v1/households/{uuid.uuid4()}" for _ in range(60)]
+    for path in paths:  # any id in the path: the endpoint is what counts, not the path
+        assert client.get(path, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 401
+    for _ in range(3):
+        client.post("/api/v1/auth/login", json={"username": "gp-a1", "password": "wrong-wrong-wrong"},
+                    environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    client.get(paths[0], environ_base={"REMOTE_ADDR": "198.51.100.4"})  # another address
+    for _ in range(2):
+        assert as_user("gp-a1").get("/api/v1/audit/").status_code == 403  # a signed-in caller refused
+    rows = _events(session, before, action="denied")
+    assert [(e.address, e.username, e.detail["status"], e.detail["path"]) for e in rows] == [
+        ("203.0.113.9", "-", 401, paths[0]),
+        ("203.0.113.9", "-", 401, "/api/v1/auth/login"),
+        ("198.51.100.4", "-", 401, paths[0]),
+        ("127.0.0.1", "gp-a1", 403, "/api/v1/audit/")]
+    assert rows[1].detail["username_tried"] == "gp-a1"
+    endpoint = rows[0].detail["endpoint"]
+    assert _denials(session) == [
+        ("127.0.0.1", "gp-a1", rows[3].detail["endpoint"], 403, 2),
+        ("198.51.100.4", "-", endpoint, 401, 1),
+        ("203.0.113.9", "-", "auth.login", 401, 3),
+        ("203.0.113.9", "-", endpoint, 401, 60)]
+
+
+def test_the_next_minute_writes_its_first_refusal_again(client, world, session, before, monkeypatch):
+    from server.audit import requests as audit_requests
+
+    for minute in (1, 1, 2, 2, 2):
+        monkeypatch.setattr(audit_requests, "utcnow",
+                            lambda m=minute: dt.datetime(2026, 12, 6, 9, m, 30, tzinfo=dt.timezone.utc))
+        assert client.get("/api/v1/households").status_code == 401
+    assert len(_events(session, before, action="denied")) == 2
+    assert [d[-1] for d in _denials(session)] == [2, 3]
+
+
+@pytest.mark.commits  # each request thread counts through its own connection
+def test_parallel_refusals_write_one_row_and_count_every_one(clean_app, world, session, one_minute):
+    """40 callers at once from one address, 5 refusals each: exactly one audit row, a count of 200."""
+    before = session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+    start = threading.Barrier(40)
+    statuses, lock = [], threading.Lock()
+
+    def caller():
+        client = clean_app.test_client()
+        start.wait()
+        for _ in range(5):
+            code = client.get("/api/v1/households", environ_base={"REMOTE_ADDR": "203.0.113.50"}).status_code
+            with lock:
+                statuses.append(code)
+
+    threads = [threading.Thread(target=caller) for _ in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [401] * 200
+    assert len(_events(session, before, action="denied")) == 1
+    assert [d[-1] for d in _denials(session, address="203.0.113.50")] == [200]

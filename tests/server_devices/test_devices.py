@@ -171,3 +171,22 @@ def test_registry_lists_by_role(world, as_user):
     assert [i["id"] for i in only] == [devs["B1"]]
     r = as_user("admin").get("/api/v1/devices?state=stolen", headers=ZH)
     assert r.status_code == 422 and "state" in r.get_json()["errors"]["query"]
+
+
+def test_reading_the_registry_is_audited(world, as_user, session):
+    """The registry is a list of who carries which tablet where: a read of it is logged like every list view,
+    the tablets shown, and one tablet by its id, once each."""
+    from sqlalchemy import func
+
+    from server.audit.models import AuditEvent
+
+    dev = enrol(as_user, "gp-a1").get_json()["device_id"]
+    before = session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+    staff = as_user("staff-a")
+    assert staff.get("/api/v1/devices?page=1").status_code == 200
+    assert staff.get(f"/api/v1/devices/{dev}").status_code == 200
+    session.expire_all()
+    read = session.scalars(select(AuditEvent).where(AuditEvent.id > before).order_by(AuditEvent.id)).all()
+    assert [(e.username, e.action, e.entity, e.entity_id) for e in read] == [
+        ("staff-a", "list", "device", None), ("staff-a", "read", "device", dev)]
+    assert read[0].detail == {"shown": [dev]} and read[0].request_id and read[0].role == "center_staff"

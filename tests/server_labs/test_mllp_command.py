@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import urllib.request
 
 import pytest
 from sqlalchemy import func, select
@@ -12,8 +13,24 @@ from server.labs.models import LabMessage, LabResultRow
 
 
 @pytest.fixture
-def listener(manage_command, feed):
-    return manage_command("mllp", "--feed", str(feed[0]), stop_timeout=10)
+def metrics_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def listener(manage_command, feed, metrics_port):
+    return manage_command("mllp", "--feed", str(feed[0]), "--metrics-port", str(metrics_port), stop_timeout=10)
+
+
+def hl7_counts(metrics_port: int) -> dict[str, float]:
+    """The listener's HL7 messages by ACK code, as Prometheus scrapes them from it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    prefix = 'gpo_hl7_messages_total{ack_code="'
+    return {line[len(prefix):len(prefix) + 2]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line.startswith(prefix) and 'transport="mllp"' in line}
 
 
 def _exchange(sock, raw: bytes) -> bytes:
@@ -27,7 +44,7 @@ def _exchange(sock, raw: bytes) -> bytes:
             return acks[0]
 
 
-def test_mllp_stores_and_acknowledges(listener, fixture_message, session, ack_fields, zhang_san):
+def test_mllp_stores_and_acknowledges(listener, metrics_port, fixture_message, session, ack_fields, zhang_san):
     gbk = fixture_message("gbk-no-msh18-crlf.hl7")
     utf8 = fixture_message("utf8-escapes-criticals-cr.hl7")
     with socket.create_connection(("127.0.0.1", listener), timeout=20) as sock:
@@ -38,6 +55,7 @@ def test_mllp_stores_and_acknowledges(listener, fixture_message, session, ack_fi
         assert _exchange(sock, utf8) == second  # a resend: the same ACK
         rejected = _exchange(sock, fixture_message("reject-adt-not-oru.hl7"))
         assert ack_fields(rejected)[1] == "AR"
+    assert hl7_counts(metrics_port) == {"AA": 3.0, "AR": 1.0}  # the resend was answered AA too
     session.expire_all()
     messages = session.scalars(select(LabMessage).order_by(LabMessage.received_at)).all()
     assert [(m.control_id, m.transport, m.raw) for m in messages] == [("GBK0001", "mllp", gbk),
@@ -48,7 +66,8 @@ def test_mllp_stores_and_acknowledges(listener, fixture_message, session, ack_fi
         len(report.results) for raw in (gbk, utf8) for report in parse_oru(raw).reports)
 
 
-def test_mllp_oversized_message_gets_ar_and_is_kept_in_part(listener, fixture_message, session, ack_fields):
+def test_mllp_oversized_message_gets_ar_and_is_kept_in_part(listener, metrics_port, fixture_message, session,
+                                                            ack_fields):
     from server.labs.messages.mllp import OVERSIZED_HEAD_BYTES
     from server.labs.models import LabRejection
 
@@ -58,6 +77,7 @@ def test_mllp_oversized_message_gets_ar_and_is_kept_in_part(listener, fixture_me
         refused = _exchange(sock, big)
         assert ack_fields(refused)[1:3] == ["AR", "B-1001"] and "8388608" in ack_fields(refused)[3]
         assert ack_fields(_exchange(sock, utf8))[1:3] == ["AA", "B-1001"]  # the connection goes on
+    assert hl7_counts(metrics_port) == {"AA": 1.0, "AR": 1.0}
     session.expire_all()
     kept = session.scalar(select(LabRejection))
     assert (kept.transport, kept.ack_code, kept.control_id, kept.size) == ("mllp", "AR", "B-1001", len(big))
