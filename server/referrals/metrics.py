@@ -1,5 +1,9 @@
 """The loop's metrics per specialty, hospital, center or team, over the cases sent in a period, and their
-XLSX export. The rules are gpcore/referral/metrics.py; here the stored cases become its CaseFacts."""
+XLSX export. The rules are gpcore/referral/metrics.py. The database counts them (rules.Tally) from the facts
+services.act stamps on each case (migration r401), and only the cases in the middle of each group's times
+to first response come back, for the median: a district's 3 years (110,000 cases) in one index-only scan
+on PostgreSQL, without reading threads, JSON forms or visits (bench/bench_referrals.py).
+metrics_from_thread() is the way before r401, case by case; tests and the bench hold the two equal."""
 from __future__ import annotations
 
 import datetime as dt
@@ -58,16 +62,20 @@ def _tally_query(actor: Actor, by: str, date_from: dt.date, date_to: dt.date, to
     def count_if(*conditions):
         return func.sum(case((and_(*conditions), 1), else_=0))
 
-    responded, waiting = r.first_response_at.is_not(None), r.first_response_at.is_(None)
+    responded = r.first_response_at.is_not(None)
     answered, due = and_(r.outcome.is_not(None), r.follow_up_due.is_not(None)), r.follow_up_due
-    stmt = select(func.count(), count_if(r.state.not_in(rules.ENDED)),
-                  count_if(r.state == "requested", r.response_due < today), func.count(r.escalated_at),
-                  count_if(responded, china_date(r.first_response_at) <= r.response_due),
-                  count_if(or_(responded, and_(r.state != "cancelled", r.response_due < today))),
-                  count_if(r.outcome == rules.ADVICE_ONLY), func.count(r.outcome),
-                  count_if(answered, r.followed_up_on <= due),
-                  count_if(answered, or_(r.followed_up_on.is_not(None), due < today)),
-                  func.count(r.returned_at))
+    # One column per field of rules.Tally, each the SQL of the rule named (gpcore/referral/metrics.py).
+    stmt = select(func.count(),                                                       # cases
+                  count_if(r.state.not_in(rules.ENDED)),                              # open
+                  count_if(r.state == "requested", r.response_due < today),           # is_overdue
+                  func.count(r.escalated_at),                                         # escalated
+                  count_if(responded, china_date(r.first_response_at) <= r.response_due),  # answered_in_time
+                  count_if(or_(responded, and_(r.state != "cancelled", r.response_due < today))),  # ... judged
+                  count_if(r.outcome == rules.ADVICE_ONLY),                           # settled_without_visit
+                  func.count(r.outcome),                                              # ... judged
+                  count_if(answered, r.followed_up_on <= due),                        # loop_closed
+                  count_if(answered, or_(r.followed_up_on.is_not(None), due < today)),  # ... judged
+                  func.count(r.returned_at))                                          # down-referrals
     stmt = _grouped(stmt.where(_in_period(actor, date_from, date_to)), by)
     return stmt.group_by(GROUPS[by][1])
 
