@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
-import json
 import os
 import platform
 import random
