@@ -97,25 +97,60 @@ def judge(case: CaseFacts, today: dt.date) -> Judged:
                   case.returned)
 
 
-def _share(values: Iterable[bool | None]) -> dict:
+class Tally(NamedTuple):
+    """A group's counts under the rules above: what a database can count for judge() without Python seeing
+    each case (the server's metrics do; tests check both ways agree). *_of: the cases the rule judged."""
+
+    cases: int
+    open: int
+    overdue: int
+    escalated: int
+    in_time: int
+    in_time_of: int
+    settled: int
+    settled_of: int
+    closed_loop: int
+    closed_loop_of: int
+    returned: int
+
+
+def _share(yes: int, judged: int) -> dict:
+    return {"n": yes, "of": judged, "rate": yes / judged if judged else None}
+
+
+def middle(ordered: list[float]) -> list[float]:
+    """The values median() needs of a sorted list: the middle one, or the two middle ones."""
+    n = len(ordered)
+    return ordered[(n - 1) // 2:n // 2 + 1]
+
+
+def totals(tally: Tally, middle_hours: list[float]) -> dict:
+    """The metrics of a group from its counts and the middle of its sorted hours to first response."""
+    return {
+        "cases": tally.cases,
+        "open": tally.open,
+        "overdue": tally.overdue,
+        "escalated": tally.escalated,
+        "median_hours_to_first_response": median(middle_hours) if middle_hours else None,
+        "answered_in_time": _share(tally.in_time, tally.in_time_of),
+        "settled_without_visit": _share(tally.settled, tally.settled_of),
+        "closed_loop": _share(tally.closed_loop, tally.closed_loop_of),
+        "down_referrals": tally.returned,
+    }
+
+
+def _count(values: Iterable[bool | None]) -> tuple[int, int]:
     judged = [v for v in values if v is not None]
-    yes = sum(judged)
-    return {"n": yes, "of": len(judged), "rate": yes / len(judged) if judged else None}
+    return sum(judged), len(judged)
 
 
 def _totals(judged: list[Judged]) -> dict:
-    hours = [j.hours for j in judged if j.hours is not None]
-    return {
-        "cases": len(judged),
-        "open": sum(j.open for j in judged),
-        "overdue": sum(j.overdue for j in judged),
-        "escalated": sum(j.escalated for j in judged),
-        "median_hours_to_first_response": median(hours) if hours else None,
-        "answered_in_time": _share(j.in_time for j in judged),
-        "settled_without_visit": _share(j.settled for j in judged),
-        "closed_loop": _share(j.closed_loop for j in judged),
-        "down_referrals": sum(j.returned for j in judged),
-    }
+    hours = sorted(j.hours for j in judged if j.hours is not None)
+    tally = Tally(len(judged), sum(j.open for j in judged), sum(j.overdue for j in judged),
+                  sum(j.escalated for j in judged), *_count(j.in_time for j in judged),
+                  *_count(j.settled for j in judged), *_count(j.closed_loop for j in judged),
+                  sum(j.returned for j in judged))
+    return totals(tally, middle(hours))
 
 
 def summarize(cases: Iterable[CaseFacts], today: dt.date) -> dict:

@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "r402"
-down_revision = "r301"
+down_revision = "r401"
 branch_labels = None
 depends_on = None
 

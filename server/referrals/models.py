@@ -18,6 +18,10 @@ from gpcore.referral import STATES
 from ..db import Base, UTCDateTime, new_uuid, utcnow
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+# What the loop's metrics (metrics.py) read of a case besides sent_on: the groups, the scope, and the facts.
+METRICS_COLUMNS = ("hospital_id", "department", "center_id", "team_id", "specialist_id", "owner_id", "state",
+                   "created_at", "response_due", "first_response_at", "outcome", "returned_at", "follow_up_due",
+                   "followed_up_on", "escalated_at")
 
 
 class Referral(Base):
@@ -37,6 +41,9 @@ class Referral(Base):
               postgresql_where=sql_text("specialist_id IS NULL AND owner_id IS NULL")),
         Index("ix_referrals_resident", "resident_id"),
         Index("ix_referrals_team_id_id", "team_id", "id"),  # a tablet's first download walks the team's cases
+        # The loop's metrics read a period of sending (up to 3 years, 110,000 cases in a district): on
+        # PostgreSQL an index-only scan of the columns they count instead of the wide rows (forms as JSON).
+        Index("ix_referrals_sent_on_metrics", "sent_on", postgresql_include=list(METRICS_COLUMNS)),
         CheckConstraint("state IN (" + ", ".join(f"'{s}'" for s in STATES) + ")", name="state"),
         CheckConstraint("urgency IN ('routine', 'urgent', 'emergency')", name="urgency"),
         CheckConstraint("kind IN ('econsult', 'transfer')", name="kind"),
@@ -69,6 +76,15 @@ class Referral(Base):
     # (escalated_from_id: the specialist it was addressed to by name) and to the center.
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     escalated_from_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Facts of the case's history, stamped by services.act when they happen (migration r401 filled them in
+    # from the thread for older cases), so the loop's metrics count columns instead of reading every
+    # case's thread, answer and closing visit: the first response (accept, decline, question or answer:
+    # gpcore.referral.metrics.RESPONSES), the answer's outcome (advice | clinic | admit), when the return
+    # form was written, and the date of the visit the team closed the case with.
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    returned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    followed_up_on: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

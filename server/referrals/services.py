@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 import printing
 from gpcore import referral as rules
-from gpcore.referral import prefill as prefill_rules
+from gpcore.referral import metrics as metrics_rules, prefill as prefill_rules
 from printing import referrals as slips
 from gpcore.followup import codes
 from gpcore.referral.machine import SYSTEM, TEAM
@@ -181,7 +181,8 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date, referral_
     if problems:
         raise _errors(problems)
     report_ids = residents_reports(session, res.id, data.get("lab_report_ids") or [])
-    row = Referral(resident_id=res.id, team_id=res.team_id, center_id=res.center_id, created_by=actor.user_id,
+    now = utcnow()  # the case's sending time and its first entry's: the metrics count from it
+    row = Referral(created_at=now, resident_id=res.id, team_id=res.team_id, center_id=res.center_id, created_by=actor.user_id,
                    hospital_id=hospital_id, department=department, specialist_id=spec.id if spec else None,
                    state="requested", urgency=data["urgency"], kind=data["kind"], form=form,
                    lab_report_ids=report_ids, sent_on=today,
@@ -189,7 +190,7 @@ def create(session: Session, actor: Actor, data: dict, today: dt.date, referral_
                    **({"id": referral_id} if referral_id else {}))
     session.add(row)
     session.flush()
-    post(session, actor, row, "create", data.get("note"))
+    post(session, actor, row, "create", data.get("note"), at=now)
     audit.record(session, actor, "create", "referral", row.id, res.id)
     return row
 
@@ -326,8 +327,15 @@ def act(session: Session, actor: Actor, referral_id: str, action: str, data: dic
     text = _details(session, row, action, data, today)
     row.state, row.owner_id, row.specialist_id, row.info_from = (after.state, after.owner_id, after.specialist_id,
                                                                  after.info_from)
-    row.updated_at = utcnow()
-    message = post(session, actor, row, action, text)
+    # One moment for the thread entry and what is stamped on the case: the metrics read the stamp where
+    # they read the entry's time before (migration r401), and must find the same.
+    now = utcnow()
+    row.updated_at = now
+    if action in metrics_rules.RESPONSES and row.first_response_at is None:
+        row.first_response_at = now
+    if action == "return_case":
+        row.returned_at = now
+    message = post(session, actor, row, action, text, at=now)
     if action == "accept":  # the pool's other specialists can no longer open it: their notices say so
         notify.claimed(session, row, message.author_name)
     audit.record(session, actor, action, "referral", row.id, row.resident_id)
@@ -346,6 +354,7 @@ def _details(session: Session, row: Referral, action: str, data: dict, today: dt
         if problems := rules.check_answer(data, today=today):
             raise _errors(problems)
         row.answer = {k: v for k, v in data.items() if v is not None}
+        row.outcome = data["outcome"]
         row.answered_on = today
         row.follow_up_due = rules.follow_up_due(today)
         return f"{rules.OUTCOMES[data['outcome']]}：{data['advice'].strip()}\n随访方案：{data['plan'].strip()}"
@@ -362,6 +371,7 @@ def _details(session: Session, row: Referral, action: str, data: dict, today: dt
         if row.answered_on is not None and visit.visit_date < row.answered_on:
             raise field_error("followup_id", f"结案须有专科答复（{row.answered_on.isoformat()}）之后的随访。")
         row.closing_followup_id = visit.id
+        row.followed_up_on = visit.visit_date  # a signed record never changes (an amendment is a new one)
         return (data.get("note") or "").strip() or f"已随访（{visit.visit_date.isoformat()}）"
     return (data.get("note") or "").strip() or None  # accept
 
@@ -389,11 +399,14 @@ def require_writer(session: Session, actor: Actor, referral_id: str) -> Referral
     return row
 
 
-def post(session: Session, actor: Actor, row: Referral, kind: str, text: str | None) -> ReferralMessage:
-    """Write one entry of the case's thread, with the other side's notices, in the caller's transaction."""
+def post(session: Session, actor: Actor, row: Referral, kind: str, text: str | None,
+         at: dt.datetime | None = None) -> ReferralMessage:
+    """Write one entry of the case's thread (at `at`, default now), with the other side's notices, in the
+    caller's transaction."""
     author = session.get(User, actor.user_id)
-    message = ReferralMessage(referral_id=row.id, author_id=actor.user_id, author_name=author.full_name,
-                              author_role=actor.role, kind=kind, text=text, state_after=row.state)
+    message = ReferralMessage(referral_id=row.id, at=at or utcnow(), author_id=actor.user_id,
+                              author_name=author.full_name, author_role=actor.role, kind=kind, text=text,
+                              state_after=row.state)
     session.add(message)
     notify.referral_event(session, actor.user_id, author.full_name, row, kind, text,  # inbox, SMS: same transaction
                           team_side=TEAM in rules.relations(case_of(row), party(actor)))

@@ -108,14 +108,30 @@ def test_devices():
     assert re.search(r"the device protocol adds -?[\d.]+ ms at the median", out)
 
 
-@needs_pg
-def test_referrals():
-    out = smoke("bench_referrals.py")
+def _referrals_ran(out: str) -> None:
     assert re.search(r"copied 1,100 referrals and [\d,]+ thread entries", out), out
+    assert re.search(r"migration r401 stamped them .* in [\d.]+ s", out), out
     for label in ("inbox", "case page", "create"):
         assert re.search(rf"{label}\s*: median\s+[\d.]+ ms\s+p95", out), out
     sent = re.search(r"sent ([\d,]+) of ([\d,]+) \(([\d,]+) lines written, ([\d,]+) marked sent\)", out)
     assert sent and len({sent[1], sent[2], sent[3], sent[4]}) == 1, out  # every message sent once, all kept
+    # The district's metrics: every grouping for both periods, the 3 years covering every case sent, and the
+    # stamped columns counting what the thread says.
+    for period in ("90 days", "3 years"):
+        for by in ("specialty", "hospital", "center", "team"):
+            assert re.search(rf"{period} by={by}\s*: median\s+[\d.]+ ms\s+p95", out), (period, by, out)
+    assert re.search(r"3 years by=team\s*: .*; 1,110 cases", out), out  # 1,100 copied + 10 created
+    assert "from the thread (before r401), every grouping and period: identical" in out, out
+    assert re.search(r"before r401: median\s+[\d.]+ ms wall", out) and re.search(r"now\s+: median", out), out
+
+
+@needs_pg
+def test_referrals():
+    _referrals_ran(smoke("bench_referrals.py"))
+
+
+def test_referrals_on_sqlite():
+    _referrals_ran(smoke("bench_referrals.py", "--sqlite"))
 
 
 @needs_pg

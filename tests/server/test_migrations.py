@@ -47,8 +47,12 @@ def test_empty_to_head_matches_models_then_down_and_up(empty_url):
     heads = set(script.get_heads())
     # Domains may keep their own branches (labels); step each head down by one, then back up.
     for head in sorted(heads):
-        command.downgrade(cfg, f"{head}-1")
-        assert script.get_revision(head).down_revision in current(empty_url) or not current(empty_url)
+        down = script.get_revision(head).down_revision
+        downs = set(down) if isinstance(down, tuple) else {down}
+        # A merge (r401 joins the referrals branch's heads) has no "-1" alembic can walk: step down to one of
+        # the revisions it joins, which takes off the merge alone.
+        command.downgrade(cfg, min(downs) if isinstance(down, tuple) else f"{head}-1")
+        assert downs <= current(empty_url) or not current(empty_url)
         migrate(empty_url)
         assert current(empty_url) == heads
     assert diff(empty_url) == []

@@ -87,6 +87,9 @@ def _on_the_pinned_day(session):
     sent = dt.datetime(2026, 6, 15, 1, 0, tzinfo=dt.timezone.utc)
     for row in session.scalars(select(Referral)):
         row.created_at = sent
+        # What services.act stamped on the case moves with the thread entries it was stamped from.
+        row.first_response_at = row.first_response_at and sent + dt.timedelta(hours=2)
+        row.returned_at = row.returned_at and sent + dt.timedelta(hours=2)
     for message in session.scalars(select(ReferralMessage)):
         message.at = sent if message.kind == "create" else sent + dt.timedelta(hours=2)
     session.commit()
