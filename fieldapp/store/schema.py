@@ -101,10 +101,16 @@ def pack_form(condition: str | None, form) -> str:
 def _compact_stored_forms(db: sqlite3.Connection) -> None:
     """Upgrade 8: every follow-up form already stored, without its empty boxes (what a form that is not one
     gpcore's to_dict made is left as it is: compact_form gives it back unchanged)."""
-    rows = db.execute("SELECT rowid, condition, form FROM followups WHERE form IS NOT NULL").fetchall()
-    db.executemany("UPDATE followups SET form = ? WHERE rowid = ?",
-                   [(packed, rowid) for rowid, condition, text in rows
-                    if (packed := pack_form(condition, json.loads(text))) != text])
+    last = -1
+    while True:  # a few thousand forms at a time: a tablet's memory holds one slice, not the caseload
+        rows = db.execute("SELECT rowid, condition, form FROM followups WHERE rowid > ? AND form IS NOT NULL "
+                          "ORDER BY rowid LIMIT 2000", (last,)).fetchall()
+        if not rows:
+            return
+        db.executemany("UPDATE followups SET form = ? WHERE rowid = ?",
+                       [(packed, rowid) for rowid, condition, text in rows
+                        if (packed := pack_form(condition, json.loads(text))) != text])
+        last = rows[-1][0]
 
 
 # A step is an SQL statement, or a function of the connection for what SQL alone cannot do.
