@@ -23,7 +23,9 @@ Reading (values as the server sends them: dates ISO strings, code lists as Pytho
                                             follow-up records newest first, the effective version of each
                                             (an amended record gives way to its amendment); "pending" while
                                             the server has not signed it, "amended_by"
-    store.visit(id)                         one follow-up record (form as a dict, the server's decisions)
+    store.visit(id)                         one follow-up record (form as a dict, the server's decisions); the
+                                            file keeps forms without their empty boxes (gpcore.followup.compact)
+                                            and every read puts them back: readers see the form as signed
     store.lab_reports(resident_id)          lab reports, critical first, then newest, each with
                                             "hospital_name" (the server's hospital list, kept by sync)
     store.lab_report(id)                    a report with "results" (current rows, critical first) and

@@ -11,15 +11,19 @@ import uuid
 from typing import Any, Callable, Iterable
 
 from gpcore.clock import china_today
+from gpcore.followup.compact import full_form
 
 from .errors import InvalidRecord, NotFound, StoreError, StoreLocked
 from .referrals import ReferralStore
-from .schema import ENTITIES, UPGRADES, EntityTable
+from .schema import ENTITIES, UPGRADES, EntityTable, pack_form
 
 
 _DIGITS = re.compile(r"^\d+[Xx]?$")
 _LETTERS = re.compile(r"^[A-Za-z]+$")
 OPEN_STATES = ("pending", "inflight")
+
+
+_COMPACT_FORMS = 8  # the upgrade that compacts stored forms (schema.py)
 
 
 def _now() -> dt.datetime:
@@ -49,7 +53,9 @@ class Store(ReferralStore):
         # FULL: a committed save survives a power cut, not only an app kill (guarantee 1).
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.execute("PRAGMA journal_size_limit=8388608")  # 8 MB: a first download's WAL is not kept
+        # 1 MB: when the WAL starts over it is cut back to this, so a first download's WAL is not kept beside
+        # the store (at 8 MB it was an eighth of a full caseload's store on disk); a save is a few pages.
+        self.db.execute("PRAGMA journal_size_limit=1048576")
         self._upgrade()
 
     def connect(self) -> sqlite3.Connection:
@@ -72,9 +78,13 @@ class Store(ReferralStore):
                 self._rebuild_deferred_indexes()
         for n in range(version, len(UPGRADES)):
             with self.transaction():
-                for stmt in UPGRADES[n]:
-                    self.db.execute(stmt)
+                for step in UPGRADES[n]:
+                    step(self.db) if callable(step) else self.db.execute(step)
                 self.db.execute(f"PRAGMA user_version = {n + 1}")
+        if 0 < version < _COMPACT_FORMS <= len(UPGRADES):
+            # Upgrade 8 shrank the stored forms: give the freed pages back (SQLite keeps a file's size
+            # otherwise). Once, outside any transaction; VACUUM is atomic, a kill leaves the file as it was.
+            self.db.execute("VACUUM")
 
     @property
     def schema_version(self) -> int:
@@ -136,6 +146,8 @@ class Store(ReferralStore):
         for col in table.json_columns:
             if out.get(col) is not None:
                 out[col] = json.loads(out[col])
+        if out.get(table.form_column) is not None:  # kept without its empty boxes: read back whole
+            out[table.form_column] = full_form(out.get("condition"), out[table.form_column])
         return out
 
     def search_residents(self, q: str = "", limit: int = 50, household_id: str | None = None) -> list[dict]:
@@ -397,7 +409,8 @@ class Store(ReferralStore):
     def _insert_row(self, entity: str, row: dict, gen: int | None = None) -> None:
         t = ENTITIES[entity]
         cols = [c for c in t.columns if c in row]
-        values = [json.dumps(row[c], ensure_ascii=False) if c in t.json_columns and row[c] is not None
+        values = [(pack_form(row.get("condition"), row[c]) if c == t.form_column else
+                   json.dumps(row[c], ensure_ascii=False)) if c in t.json_columns and row[c] is not None
                   else row[c] for c in cols]
         self.db.execute(f"INSERT OR REPLACE INTO {t.name} ({', '.join(cols)}, _gen) VALUES "
                         f"({', '.join('?' * len(cols))}, ?)", (*values, self.state("gen", 0) if gen is None else gen))
@@ -844,6 +857,8 @@ class Store(ReferralStore):
                             values[j] = json.dumps(values[j], ensure_ascii=False)
                     values.append(gen)
                     rows.append(values)
+                if rows and t.form_column in names and t.form_column not in part.get("compact", ()):
+                    _pack_forms(names, rows, t.form_column)  # a server that sends the forms whole
                 if rows and t.client_key in names:
                     # The server's rows of records written here replace the tablet's (a lost push answer).
                     at = names.index(t.client_key)
@@ -927,6 +942,16 @@ class Store(ReferralStore):
         """Remember when the outbox was last seen empty after a full pull."""
         with self.transaction():
             self.set_state("last_synced_at", _now().isoformat())
+
+
+def _pack_forms(names: list[str], rows: list[list], column: str) -> None:
+    """Store a page's follow-up forms without their empty boxes (in place; a form as JSON text or value)."""
+    at, condition = names.index(column), names.index("condition") if "condition" in names else None
+    for row in rows:
+        form = row[at]
+        if form is not None:
+            row[at] = pack_form(row[condition] if condition is not None else None,
+                                json.loads(form) if isinstance(form, str) else form)
 
 
 def _connect(path: str, key: bytes | None, timeout: float = 5.0):

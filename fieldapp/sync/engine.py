@@ -226,7 +226,8 @@ class SyncEngine:
                     return done, pages
 
     def _pull_params(self, cursor, ref) -> dict:
-        return {"cursor": cursor, "limit": self.page_limit, "ref": ref}
+        # forms=compact: follow-up forms come without their empty boxes, as the store keeps them (upgrade 8).
+        return {"cursor": cursor, "limit": self.page_limit, "ref": ref, "forms": "compact"}
 
     @staticmethod
     def _take(ahead, params: dict) -> dict | None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
 from gpcore.followup import codes
+from gpcore.followup.compact import is_empty_box
 from gpcore.followup.decisions import record_decisions
 from gpcore.followup.worklist import due_from
 
@@ -492,7 +493,7 @@ def missing_fields(condition: str, form: dict) -> list[str]:
     names = list(COMPLETE_ALWAYS) + list(COMPLETE_FACE_TO_FACE if face_to_face else ())
     if condition == "t2dm":
         names += list(COMPLETE_DIABETES) + list(COMPLETE_DIABETES_FACE_TO_FACE if face_to_face else ())
-    return [name for name in names if form.get(name) in (None, "", [])]
+    return [name for name in names if is_empty_box(form.get(name))]
 
 
 def disagreement(result, form: dict, device: dict | None) -> list[str]:

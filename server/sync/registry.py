@@ -51,6 +51,8 @@ class SyncedEntity:
     # tablet's UUID in this column, which is how a push finds it again; the tablet swaps its row for the
     # server's when the answer or a page brings it.
     client_key: str | None = None
+    # A follow-up form column: a tablet that asks gets it without its empty boxes (services.pull).
+    form_column: str | None = None
 
     def __post_init__(self):
         self._text_idx = [self.columns.index(c) for c in self.text_columns]
@@ -216,7 +218,7 @@ LAB_RESULT_COLUMNS = ("id", "report_id", "position", "code", "name", "value_type
 
 register(SyncedEntity(
     "followups", FU, FOLLOWUP_COLUMNS, parent="residents", parent_key="resident_id", append_only=True,
-    path=((RES, None), (FU, "resident_id")),
+    path=((RES, None), (FU, "resident_id")), form_column="form",
     scope=lambda team: select(*_cols(FU, FOLLOWUP_COLUMNS)).join(RES, RES.c.id == FU.c.resident_id)
     .where(RES.c.team_id == team)))
 register(SyncedEntity(

@@ -26,7 +26,7 @@ def pull(args):
     """A page of your team's records changed since the cursor (gzip if accepted); no cursor: everything."""
     session = db.session()
     actor = Actor.of(current_user)
-    page = services.pull(session, actor, args["cursor"], args["limit"], args["ref"])
+    page = services.pull(session, actor, args["cursor"], args["limit"], args["ref"], args["forms"] == "compact")
     rows = sum(len(e["rows"]) for e in page["entities"].values())
     audit.record(session, actor, "sync_pull", "team", str(actor.team_id), detail={"mode": page["mode"], "rows": rows})
     session.commit()

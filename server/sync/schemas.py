@@ -18,6 +18,9 @@ class PullArgs(Schema):
                               metadata={"description": "rows per page"})
     ref = ma.fields.String(load_default=None, validate=V.Length(max=64), metadata={
         "description": "version of the reference lists the tablet holds; the last page sends them if changed"})
+    forms = ma.fields.String(load_default="whole", validate=V.OneOf(["whole", "compact"]), metadata={
+        "description": "compact: follow-up forms without their empty boxes (an app from upgrade 8 on asks; the "
+                       "entity's `compact` lists the columns sent so); whole: every box, as before"})
 
 
 class EntityPageSchema(Schema):
@@ -26,6 +29,8 @@ class EntityPageSchema(Schema):
     removed = ma.fields.List(ma.fields.String(), metadata={"description": "ids that left the team's scope"})
     json = ma.fields.List(ma.fields.String(), metadata={
         "description": "columns whose values are JSON text (store as is, decode to read)"})
+    compact = ma.fields.List(ma.fields.String(), metadata={
+        "description": "form columns sent without their empty boxes (forms=compact; gpcore.followup.compact)"})
 
 
 class PullPageSchema(Schema):

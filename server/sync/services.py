@@ -12,6 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from gpcore.followup.compact import compact_form
+
 from ..errors import Invalid
 from ..scope import Actor, require_team_member, rows_visible
 from .models import ServerState, SyncChange, SyncConflict
@@ -209,15 +211,19 @@ def _team(actor: Actor) -> int:
 
 
 def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DEFAULT_LIMIT,
-         ref: str | None = None) -> dict:
+         ref: str | None = None, compact_forms: bool = False) -> dict:
     """One page for the actor's team: entity rows (current state) and removals, and the next cursor.
 
     Without a cursor: snapshot mode, paging the entity tables; the cursor then continues from the
     change-log position taken when the snapshot started, so nothing written meanwhile is missed.
     The last page also carries the reference lists (hospital names for lab reports) unless `ref` says
-    the tablet has this version of them already.
+    the tablet has this version of them already. compact_forms: follow-up forms go without their empty boxes
+    (a tablet that stores them so asks; every other reader gets them whole, as before).
     """
     page = _pull(session, actor, raw_cursor, limit)
+    if compact_forms:
+        for name, part in page["entities"].items():
+            _compact_forms(REGISTRY[name], part)
     if not page.get("more"):
         reference = _reference(session)
         if reference["version"] != ref:
@@ -279,6 +285,19 @@ def _behind(conn, cur: Cursor) -> bool:
 def _part(ent, rows) -> dict:
     return {"columns": list(ent.columns), "rows": [ent.wire(r) for r in rows], "removed": [],
             "json": list(ent.json_columns)}
+
+
+def _compact_forms(ent, part: dict) -> None:
+    """A page part's forms without their empty boxes (gpcore's compact_form; about half a form's bytes), in
+    place, and named in the part's `compact`."""
+    if ent.form_column is None:
+        return
+    at, cond = ent.columns.index(ent.form_column), ent.columns.index("condition")
+    for row in part["rows"]:
+        if row[at] is not None:
+            form = json.loads(row[at]) if isinstance(row[at], str) else row[at]
+            row[at] = json.dumps(compact_form(row[cond], form), ensure_ascii=False, separators=(",", ":"))
+    part["compact"] = [ent.form_column]
 
 
 def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:

@@ -1,5 +1,6 @@
 """Follow-up visits (append-only, signed by the server's rules) and lab reports (pull only) through sync."""
 import datetime as dt
+import json
 import uuid
 
 import pytest
@@ -358,3 +359,38 @@ def test_lab_reports_show_the_hospital_name_and_a_rename_reaches_the_tablet(worl
     session.commit()
     engine.sync()
     assert store.lab_reports(res.id)[0]["hospital_name"] == "市第一人民医院"
+
+
+def test_forms_go_compact_to_a_tablet_that_asks_and_whole_to_every_other_reader(world, tablet, as_user, session,
+                                                                               visit_form, server_scope,
+                                                                               tablet_scope):
+    from gpcore.followup.compact import full_form, is_empty_box
+    from server.followups.models import FollowUp
+    _register(as_user, world, "A1-0-0")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    vid = store.save_visit(world.residents["A1-0-0"], "hypertension", visit_form(VISIT_DAY, sbp=150, dbp=95))
+    assert engine.sync().pushed == {"applied": 1}  # the push path sends the form whole, as before
+    signed = session.get(FollowUp, vid).form
+    assert signed["bmi"] is None and signed["other_signs"] == ""  # the server keeps every box
+    gp = as_user("gp-a1")
+
+    def pulled(**params):
+        page = gp.get("/api/v1/sync/pull", query_string=params).get_json()
+        return page["entities"]["followups"]
+
+    whole = pulled()
+    at = whole["columns"].index("form")
+    assert "compact" not in whole and json.loads(whole["rows"][0][at]) == signed  # unchanged without asking
+    compact = pulled(forms="compact")
+    assert compact["compact"] == ["form"]
+    form = json.loads(compact["rows"][0][at])
+    assert not any(is_empty_box(v) for v in form.values()) and full_form("hypertension", form) == signed
+    bad = gp.get("/api/v1/sync/pull", query_string={"forms": "short"})
+    assert bad.status_code == 422 and "forms" in bad.get_json()["errors"]["query"]
+    # A second tablet's first download: forms stored compact, read whole, the team's scope exactly.
+    other, other_engine = tablet("nurse-a1")
+    other_engine.sync()
+    raw = other.db.execute("SELECT form FROM followups WHERE id = ?", (vid,)).fetchone()[0]
+    assert json.loads(raw) == form and other.visit(vid)["form"] == signed
+    assert tablet_scope(other) == server_scope(session, world.teams["A1"]) == tablet_scope(store)

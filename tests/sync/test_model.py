@@ -424,18 +424,14 @@ def _signed(app) -> dict:
 
 
 def _held(store):
-    import json
-
+    """What a tablet holds, as its readers see it (a follow-up form kept compact is read back whole)."""
     from fieldapp.store.schema import ENTITIES
     out = {}
     for name, t in ENTITIES.items():
         rows = {}
         for r in store.db.execute(f"SELECT * FROM {t.name}"):
-            row = {c: r[c] for c in t.columns}
-            for c in t.json_columns:
-                if row[c] is not None:
-                    row[c] = json.loads(row[c])
-            rows[row["id"]] = row
+            row = store._decode(t, r)
+            rows[row["id"]] = {c: row.get(c) for c in t.columns}
         out[name] = rows
     return out
 

@@ -161,3 +161,86 @@ def test_a_push_answer_does_not_keep_a_row_an_unfinished_snapshot_leaves_out(sto
     # The snapshot (read after the move) has neither: the sweep must drop both.
     store.apply_page(page("c9", [("h2", 2, 2, 1, "乙路", None, 1)]), finish_snapshot=True)
     assert store.count("residents") == 0 and store.is_synced()
+
+
+def _form(condition: str, **boxes) -> dict:
+    from gpcore.followup.compact import FORM_CLASSES
+    return FORM_CLASSES[condition].from_dict({"visit_date": "2026-03-02", "visit_mode": 1, **boxes}).to_dict()
+
+
+def _store_before_compact_forms(path: str, visits: list[tuple]) -> None:
+    """A store file as the app before upgrade 8 left it: forms stored whole (json.dumps, as it wrote them)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for upgrade in UPGRADES[:7]:
+        for stmt in upgrade:
+            db.execute(stmt)
+    db.execute("PRAGMA user_version = 7")
+    db.execute("INSERT INTO residents (id, name, sex, birth_date) VALUES ('r1', '张三', '1', '1950-01-02')")
+    for vid, condition, kind, form in visits:
+        db.execute("INSERT INTO followups (id, resident_id, condition, kind, visit_date, form) "
+                   "VALUES (?, 'r1', ?, ?, '2026-03-02', ?)", (vid, condition, kind, json.dumps(form, ensure_ascii=False)))
+    db.execute("INSERT INTO outbox (change_id, entity, entity_id, op, base, fields, device_time) VALUES "
+               "('c1', 'followups', 'v9', 'create', '{}', ?, 'now')",
+               (json.dumps({"form": visits[0][3]}, ensure_ascii=False),))
+    db.close()
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "sqlcipher"])
+def test_upgrade_8_keeps_every_form_but_stores_it_without_empty_boxes(tmp_path, encrypted):
+    from fieldapp.keys import new_store_key
+    from fieldapp.store import encrypt_file
+    from gpcore.followup import DiabetesVisit
+    path = str(tmp_path / "old.sqlite")
+    visits = [("v1", "hypertension", "visit", _form("hypertension", sbp=150, dbp=95, cigarettes_per_day=0)),
+              ("v2", "t2dm", "visit", _form("t2dm", fpg_mmol=7.1, symptoms=[1], pregnant=False)),
+              ("v3", "hypertension", "lost", {"date": "2026-03-02", "reason": "搬迁外地"}),
+              ("v4", "t2dm", "visit", {"visit_date": "2026-03-02", "visit_mode": 3, "bmi": None})]  # not to_dict's
+    _store_before_compact_forms(path, visits)
+    key = None
+    if encrypted:
+        key = new_store_key()
+        encrypt_file(path, key)
+    store = Store(path, key=key)
+    assert store.schema_version == len(UPGRADES)
+    stored = dict(store.db.execute("SELECT id, form FROM followups"))
+    for vid, _, _, form in visits[:3]:
+        assert store.visit(vid)["form"] == form  # every reader sees the form as it was
+    # A form gpcore's to_dict did not make (boxes missing) is stored as it was; it reads with those boxes
+    # empty, which is how the rules read a missing box anyway.
+    odd = store.visit("v4")["form"]
+    assert {k: v for k, v in odd.items() if k in visits[3][3]} == visits[3][3]
+    assert DiabetesVisit.from_dict(odd) == DiabetesVisit.from_dict(visits[3][3])
+    assert len(stored["v1"]) < len(json.dumps(visits[0][3], ensure_ascii=False)) / 2
+    assert json.loads(stored["v1"]) == {"visit_date": "2026-03-02", "visit_mode": 1, "sbp": 150, "dbp": 95,
+                                        "cigarettes_per_day": 0}
+    assert json.loads(stored["v3"]) == visits[2][3] and json.loads(stored["v4"]) == visits[3][3]
+    # The outbox (what goes up to the server) is never rewritten: a push sends what was signed.
+    assert store.outbox_records(["pending"])[0]["fields"] == {"form": visits[0][3]}
+    assert [v["form"] for v in store.visits("r1", "hypertension", include_superseded=True)
+            if v["kind"] == "visit"] == [visits[0][3]]
+    store.close()
+    assert Store(path, key=key).schema_version == len(UPGRADES)  # opens again, nothing left to do
+
+
+def test_forms_pulled_whole_or_saved_here_are_stored_compact_and_read_whole(store):
+    whole = _form("hypertension", sbp=132, dbp=84, medications=[{"name": "氨氯地平", "times_per_day": 1,
+                                                                 "mg_per_time": 5}])
+    cols = ["id", "resident_id", "condition", "kind", "visit_date", "form"]
+    store.apply_page({"cursor": "c.1.1", "entities": {
+        "residents": {"columns": ["id", "name", "sex", "birth_date"], "rows": [["r1", "张三", "1", "1950-01-02"]],
+                      "removed": []},
+        "chronic_conditions": {"columns": ["id", "resident_id", "condition", "status"],
+                               "rows": [["c1", "r1", "hypertension", "managed"]], "removed": []},
+        "followups": {"columns": cols, "json": ["form"], "removed": [], "rows": [
+            ["v1", "r1", "hypertension", "visit", "2026-03-02", json.dumps(whole, ensure_ascii=False)]]}}},
+        finish_snapshot=False)
+    text = store.db.execute("SELECT form FROM followups WHERE id = 'v1'").fetchone()[0]
+    assert json.loads(text) == {k: v for k, v in whole.items() if v not in (None, "", [], False)}
+    assert store.visit("v1")["form"] == whole
+    # A visit signed on the tablet: the outbox keeps the form whole, the row compact, the reader sees it whole.
+    vid = store.save_visit("r1", "hypertension", {"visit_date": "2026-03-03", "visit_mode": 1, "sbp": 128,
+                                                  "dbp": 80})
+    signed = store.outbox_records(["pending"])[0]["fields"]["form"]
+    assert signed["bmi"] is None and signed["other_signs"] == ""  # sent as gpcore's to_dict made it
+    assert "bmi" not in json.loads(store.db.execute("SELECT form FROM followups WHERE id = ?", (vid,)).fetchone()[0])
+    assert store.visit(vid)["form"] == signed
