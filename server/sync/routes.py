@@ -31,7 +31,12 @@ def pull(args):
     audit.record(session, actor, "sync_pull", "team", str(actor.team_id), detail={"mode": page["mode"], "rows": rows})
     session.commit()
     metrics.sync_page("pull", page["mode"], rows)
-    return json_response(page)
+    resp = json_response(page)
+    if page.get("more") and page.get("cursor"):
+        # Where the next page starts, readable before the body is decoded: a tablet asks for it at once, so
+        # the server is not idle while the tablet unpacks this one (fieldapp/sync/engine.py).
+        resp.headers["X-Sync-Next-Cursor"] = page["cursor"]
+    return resp
 
 
 @blp.route("/push", methods=["POST"])
