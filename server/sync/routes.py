@@ -23,7 +23,8 @@ watch_sync(blp)  # the tablet protocol (issue 18): X-Device-Id recorded, lost ta
 @blp.arguments(PullArgs, location="query")
 @blp.response(200, PullPageSchema)
 def pull(args):
-    """A page of your team's records changed since the cursor (gzip if accepted); no cursor: everything."""
+    """A page of your team's records changed since the cursor (gzip if accepted); no cursor: everything.
+    When there is more, the X-Sync-Next-Cursor header carries the page's `cursor`."""
     session = db.session()
     actor = Actor.of(current_user)
     page = services.pull(session, actor, args["cursor"], args["limit"], args["ref"])
