@@ -849,13 +849,12 @@ class Store(ReferralStore):
                 json_idx = [j for j, c in enumerate(names) if c in t.json_columns and c not in as_text]
                 rows = []
                 if len(keep) == len(cols) and not json_idx:  # the usual case: rows go in as they came
-                    rows = [[*row, gen] for row in part.get("rows", ())]
+                    rows = part.get("rows", ())
                 for row in part.get("rows", ()) if not rows else ():
                     values = [row[i] for i in keep]
                     for j in json_idx:
                         if values[j] is not None:
                             values[j] = json.dumps(values[j], ensure_ascii=False)
-                    values.append(gen)
                     rows.append(values)
                 if rows and t.form_column in names and t.form_column not in part.get("compact", ()):
                     _pack_forms(names, rows, t.form_column)  # a server that sends the forms whole
@@ -865,15 +864,17 @@ class Store(ReferralStore):
                     self.db.executemany(f"DELETE FROM {t.name} WHERE id = ?",
                                         [(r[at],) for r in rows if r[at] is not None])
                 if rows:
+                    # The generation is written into the statement (an int from the store's state): no copy of
+                    # each row with it appended (0.1 s of a first sync).
                     self.db.executemany(f"INSERT OR REPLACE INTO {t.name} ({', '.join(names)}, _gen) "
-                                        f"VALUES ({', '.join('?' * (len(names) + 1))})", rows)
+                                        f"VALUES ({', '.join('?' * len(names))}, {int(gen)})", rows)
                 removed = part.get("removed", ())
                 if removed:
                     self.db.executemany(f"DELETE FROM {t.name} WHERE id = ?", [(i,) for i in removed])
-                ids = [r[names.index("id")] for r in rows] + list(removed)
-                if ids and self.db.execute("SELECT 1 FROM outbox WHERE entity = ? AND state IN "
-                                           "('pending', 'inflight') LIMIT 1", (entity,)).fetchone():
-                    self._reapply_pending(entity, ids)
+                if (rows or removed) and self.db.execute("SELECT 1 FROM outbox WHERE entity = ? AND state IN "
+                                                         "('pending', 'inflight') LIMIT 1", (entity,)).fetchone():
+                    at = names.index("id")
+                    self._reapply_pending(entity, [r[at] for r in rows] + list(removed))
                 n += len(rows) + len(removed)
             if finish_snapshot:
                 self._sweep(gen)

@@ -7,13 +7,15 @@ cursor only moves with the page it belongs to.
 """
 from __future__ import annotations
 
+import queue
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
-from .transport import AuthError, DeviceLost, HttpError, TransportError
+from .transport import Answer, AuthError, DeviceLost, HttpError, TransportError
 
 PUSH = "/api/v1/sync/push"
 PULL = "/api/v1/sync/pull"
@@ -180,64 +182,61 @@ class SyncEngine:
     def pull_all(self) -> tuple[int, int]:
         """Fetch and apply pages until the server has nothing more; returns (rows applied, pages).
 
-        With a transport that can make a request on another thread (`detached`), the next page is asked
-        for while this one is written: the server's work and the tablet's overlap (a first sync is ~40
-        pages). A page fetched ahead is used only if the store, once this page is written, asks for
-        exactly the same thing; otherwise (or if it failed) it is asked for again here, with retries."""
+        With a transport that can make requests on another thread (`detached`), pages are asked for ahead of
+        the store, one after another on a worker thread (each request goes out as soon as the answer before
+        it names the next cursor, at most AHEAD answers waiting): the server's work and the tablet's overlap
+        and the server is not idle while a page is unpacked and written (a first sync is ~40 pages). A page
+        fetched ahead is used only if the store, once the previous page is written, asks for exactly it;
+        otherwise (or if it was lost) it is asked for again here, with retries, and the chain starts anew."""
         done = pages = 0
         restarts = 0
-        ahead = None  # (params, future) of a page asked for while the previous one was being written
+        ahead = None  # the chain of pages being asked for ahead (_Ahead), if any
         can_detach = hasattr(self.transport, "detached")
         with ThreadPoolExecutor(max_workers=1) as pool:
-            while True:
-                params = self._pull_params(self.store.state("cursor"), self.store.state("ref"))
-                page = self._take(ahead, params)
-                ahead = None
-                if page is None:
-                    page = self._call("GET", PULL, params=params)
-                if page.get("resync") and not self._epoch_differs(page.get("epoch")):
-                    # The server pruned its change log past this tablet's cursor: download afresh (the
-                    # sweep drops what left the team meanwhile); the server has everything acknowledged,
-                    # so nothing is re-sent.
-                    restarts += 1
-                    if restarts > 3:
-                        raise SyncFailed("The server keeps restarting its history; try again later.")
-                    self.store.start_snapshot(self.store.state("epoch"), requeue=False)
-                    done = 0
-                    continue
-                if page.get("reset") or self._epoch_differs(page.get("epoch")):
-                    restarts += 1
-                    if restarts > 3:
-                        raise SyncFailed("The server keeps restarting its history; try again later.")
-                    self._restart(page.get("epoch"), everything=bool(page.get("reset")))
-                    done = 0
-                    continue
-                if self.store.state("epoch") is None:
-                    with self.store.transaction():
-                        self.store.set_state("epoch", page.get("epoch"))
-                if can_detach and page.get("more"):
-                    ref = (page.get("reference") or {}).get("version", self.store.state("ref"))
-                    nxt = self._pull_params(page.get("cursor"), ref)
-                    ahead = (nxt, pool.submit(self.transport.detached().call, "GET", PULL, params=nxt))
-                done += self.store.apply_page(page, finish_snapshot=bool(page.get("snapshot_complete")))
-                pages += 1
-                self.progress(Progress("pull", done, done + int(page.get("remaining") or 0)))
-                if not page.get("more"):
-                    return done, pages
+            try:
+                while True:
+                    params = self._pull_params(self.store.state("cursor"), self.store.state("ref"))
+                    page = ahead.take(params) if ahead else None
+                    if page is None:
+                        if ahead:
+                            ahead.stop()
+                            ahead = None
+                        page = self._call("GET", PULL, params=params)
+                    if page.get("resync") and not self._epoch_differs(page.get("epoch")):
+                        # The server pruned its change log past this tablet's cursor: download afresh (the
+                        # sweep drops what left the team meanwhile); the server has everything acknowledged,
+                        # so nothing is re-sent.
+                        restarts += 1
+                        if restarts > 3:
+                            raise SyncFailed("The server keeps restarting its history; try again later.")
+                        self.store.start_snapshot(self.store.state("epoch"), requeue=False)
+                        done = 0
+                        continue
+                    if page.get("reset") or self._epoch_differs(page.get("epoch")):
+                        restarts += 1
+                        if restarts > 3:
+                            raise SyncFailed("The server keeps restarting its history; try again later.")
+                        self._restart(page.get("epoch"), everything=bool(page.get("reset")))
+                        done = 0
+                        continue
+                    if self.store.state("epoch") is None:
+                        with self.store.transaction():
+                            self.store.set_state("epoch", page.get("epoch"))
+                    if can_detach and page.get("more") and ahead is None:
+                        ref = (page.get("reference") or {}).get("version", self.store.state("ref"))
+                        ahead = _Ahead(self, pool, self._pull_params(page.get("cursor"), ref))
+                    done += self.store.apply_page(page, finish_snapshot=bool(page.get("snapshot_complete")))
+                    pages += 1
+                    self.progress(Progress("pull", done, done + int(page.get("remaining") or 0)))
+                    if not page.get("more"):
+                        return done, pages
+            finally:
+                if ahead:
+                    ahead.stop()
 
     def _pull_params(self, cursor, ref) -> dict:
         # forms=compact: follow-up forms come without their empty boxes, as the store keeps them (upgrade 8).
         return {"cursor": cursor, "limit": self.page_limit, "ref": ref, "forms": "compact"}
-
-    @staticmethod
-    def _take(ahead, params: dict) -> dict | None:
-        """The page fetched ahead, if it was asked with these very parameters and arrived."""
-        if ahead is None or ahead[0] != params:
-            return None
-        try:
-            return ahead[1].result()
-        except Exception:  # noqa: BLE001 - lost, refused or signed out: asked again on this thread
-            return None
 
     def _epoch_differs(self, epoch: str | None) -> bool:
         known = self.store.state("epoch")
@@ -256,3 +255,74 @@ class SyncEngine:
         self._epoch_changed = True
         self.progress(Progress("epoch", 0, n, "The server was restored; re-sending your records."))
         self.push_all()
+
+
+AHEAD = 2  # answers fetched ahead and not yet used, at most (a page is ~200 KB on the wire)
+
+
+class _Ahead:
+    """Pull pages asked for ahead on a worker thread, in a chain: the first with `params`, each next one with
+    the cursor the answer before it names (its X-Sync-Next-Cursor header, read before the body is decoded;
+    a transport without deferred answers decodes the page to find it). Stops at the last page, at an error
+    (the engine asks for that page again itself) or when told to."""
+
+    def __init__(self, engine: SyncEngine, pool: ThreadPoolExecutor, params: dict):
+        self.transport = engine.transport.detached()  # token and device read here, on the store's thread
+        self.pull_params = engine._pull_params
+        self.answers: queue.Queue = queue.Queue()
+        self.slots = threading.Semaphore(AHEAD)
+        self.stopped = threading.Event()
+        self.running = True
+        pool.submit(self._chain, params)
+
+    def _chain(self, params: dict) -> None:
+        deferred = getattr(self.transport, "deferred_answers", False)
+        try:
+            while True:
+                self.slots.acquire()
+                if self.stopped.is_set():
+                    return
+                try:
+                    answer = self.transport.call("GET", PULL, params=params, **({"deferred": True} if deferred
+                                                                                  else {}))
+                except Exception:  # noqa: BLE001 - lost, refused or signed out: asked again on the engine's thread
+                    return
+                self.answers.put((params, answer))
+                if isinstance(answer, Answer):
+                    cursor = answer.next_cursor
+                else:
+                    plain = answer.get("more") and not (answer.get("reset") or answer.get("resync"))
+                    cursor = answer.get("cursor") if plain else None
+                if not cursor:
+                    return
+                params = self.pull_params(cursor, params["ref"])
+        finally:
+            self.answers.put(None)
+
+    def take(self, params: dict) -> dict | None:
+        """The next page of the chain if it was asked for with exactly these parameters and arrived (decoded
+        here); None if not (the chain is then over: stop() it)."""
+        if not self.running:
+            return None
+        item = self.answers.get()
+        if item is None:
+            self.running = False
+            return None
+        self.slots.release()
+        asked, answer = item
+        if asked != params:
+            return None
+        if not isinstance(answer, Answer):
+            return answer
+        try:
+            return answer.json()
+        except Exception:  # noqa: BLE001 - damaged on the way: asked again on the engine's thread
+            return None
+
+    def stop(self) -> None:
+        """End the chain; returns once the worker has put its last answer (a request under way finishes)."""
+        self.stopped.set()
+        self.slots.release()
+        while self.running and self.answers.get() is not None:
+            self.slots.release()
+        self.running = False

@@ -53,12 +53,27 @@ def device_headers(store, device_id: str | None) -> dict:
     return headers
 
 
+class Answer:
+    """An answer read but not decoded yet (`call(..., deferred=True)`): a page fetched ahead is unpacked on the
+    engine's thread when used, and its X-Sync-Next-Cursor header says at once where the next page starts."""
+
+    def __init__(self, raw: bytes, encoding: str, headers):
+        self.raw, self.encoding = raw, encoding
+        self.next_cursor = headers.get("X-Sync-Next-Cursor") or None
+
+    def json(self) -> dict:
+        raw = gzip.decompress(self.raw) if self.encoding == "gzip" else self.raw
+        return json.loads(raw) if raw else {}
+
+
 class AuthError(HttpError):
     """The tablet's sign-in has expired or was revoked: a person must sign in again."""
 
 
 class HttpTransport:
     """JSON over HTTP(S) with gzip both ways where it pays, bearer tokens from the store, refresh on 401."""
+
+    deferred_answers = True  # call(..., deferred=True) gives an Answer to decode later
 
     def __init__(self, base_url: str, store=None, timeout: float = 60.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
@@ -84,8 +99,9 @@ class HttpTransport:
         return self._token or (self.store.state("access_token") if self.store else None)
 
     def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
-             token: str | None = None, _retry_auth: bool = True) -> dict:
-        """One request; returns the decoded JSON answer or raises TransportError / HttpError."""
+             token: str | None = None, _retry_auth: bool = True, deferred: bool = False) -> dict | Answer:
+        """One request; returns the decoded JSON answer (an Answer to decode later if `deferred`) or raises
+        TransportError / HttpError."""
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
@@ -102,7 +118,8 @@ class HttpTransport:
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 raw = resp.read()
-                encoding = resp.headers.get("Content-Encoding", "")
+                headers = resp.headers
+                encoding = headers.get("Content-Encoding", "")
                 self._counter.device_state = resp.headers.get("X-Device-State") or self._counter.device_state
         except urllib.error.HTTPError as err:
             raw = err.read()
@@ -114,7 +131,7 @@ class HttpTransport:
             except ValueError:
                 payload = None
             if err.code == 401 and _retry_auth and token is None and self._refresh():
-                return self.call(method, path, params=params, body=body, _retry_auth=False)
+                return self.call(method, path, params=params, body=body, _retry_auth=False, deferred=deferred)
             if err.code == 401:
                 raise AuthError(401, payload) from None
             raise device_error(err.code, payload) from None
@@ -122,9 +139,8 @@ class HttpTransport:
             raise TransportError(str(err)) from err
         self._counter.bytes_sent += len(data or b"")
         self._counter.bytes_received += len(raw)
-        if encoding == "gzip":
-            raw = gzip.decompress(raw)
-        return json.loads(raw) if raw else {}
+        answer = Answer(raw, encoding, headers)
+        return answer if deferred else answer.json()
 
     def _refresh(self) -> bool:
         refresh = self.store.state("refresh_token") if self.store else None

@@ -7,6 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
+from psycopg.adapt import Loader
 from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -16,6 +17,7 @@ from gpcore.followup.compact import compact_form
 
 from ..errors import Invalid
 from ..scope import Actor, require_team_member, rows_visible
+from .encoding import RawJSONList
 from .models import ServerState, SyncChange, SyncConflict
 from .registry import REGISTRY
 
@@ -309,18 +311,26 @@ def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
         remaining = _snapshot_remaining(conn, team, names[idx:], after)
     entities: dict = {}
     budget = limit
+    built_by_pg = conn.dialect.name == "postgresql"
     while idx < len(names) and budget > 0:
         ent = REGISTRY[names[idx]]
-        rows = conn.execute(ent.walk_page(team, after, budget, conn.dialect.name)).all()
-        width = len(ent.columns)  # the path's ids follow the entity's columns
+        if built_by_pg:
+            rows = _json_rows(conn, ent.walk_page(team, after, budget, "postgresql", as_json=True))
+            width = 1  # the row's JSON text, then the path's ids
+        else:
+            rows = conn.execute(ent.walk_page(team, after, budget, conn.dialect.name)).all()
+            width = len(ent.columns)  # the path's ids follow the entity's columns
         if rows:
-            entities[ent.name] = _part(ent, [r[:width] for r in rows])
+            if built_by_pg:
+                entities[ent.name] = {**_part(ent, ()), "rows": RawJSONList([r[0] for r in rows])}
+            else:
+                entities[ent.name] = _part(ent, [r[:width] for r in rows])
             budget -= len(rows)
             remaining -= len(rows)
         if budget > 0:  # this entity is finished
             idx, after = idx + 1, ()
         else:
-            after = tuple(rows[-1][width:])
+            after = tuple(k.decode() if isinstance(k, bytes) else k for k in rows[-1][width:])
     complete = idx >= len(names)
     if complete:
         nxt = Cursor(cur.xid, cur.seq)
@@ -331,6 +341,23 @@ def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
         nxt = Cursor(cur.xid, cur.seq, names[idx], REGISTRY[names[idx]].encode_after(after), remaining)
     return {"entities": entities, "cursor": nxt.encode(), "more": True, "mode": "snapshot",
             "snapshot_complete": complete, "remaining": remaining}
+
+
+class _TextAsBytes(Loader):
+    """PostgreSQL text as the UTF-8 bytes that came (the rows' JSON goes on the wire as it is)."""
+
+    def load(self, data) -> bytes:
+        return bytes(data)
+
+
+def _json_rows(conn, stmt) -> list[tuple]:
+    """Run a walk_page(as_json=True) on the session's own psycopg connection (its transaction), text columns
+    read as bytes: a page's JSON is never decoded to str, and no SQLAlchemy row is made for it."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    with conn.connection.driver_connection.cursor() as cur:
+        cur.adapters.register_loader("text", _TextAsBytes)
+        cur.execute(str(compiled), compiled.params)
+        return cur.fetchall()
 
 
 def _snapshot_remaining(conn, team: int, names: list[str], after: tuple) -> int:

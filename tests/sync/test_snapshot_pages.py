@@ -1,9 +1,13 @@
 """Snapshot pages walk the team's rows as keyset pages along the parents' ids (resident, report, row):
 every row once, none skipped, whatever the page size, and a cursor from before keyset paths still works."""
 import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import text
 
 from server.sync.registry import REGISTRY
-from server.sync.services import Cursor, _snapshot_page
+from server.sync.services import Cursor, _json_rows, _snapshot_page
 
 DAY = (dt.date.today() - dt.timedelta(days=3)).isoformat()
 
@@ -97,3 +101,55 @@ def test_a_first_sync_in_small_pages_holds_exactly_the_scope(world, as_user, cli
 def test_a_malformed_keyset_in_a_cursor_is_a_422(world, as_user):
     r = as_user("gp-a1").get("/api/v1/sync/pull", query_string={"cursor": "t.0.0.5.lab_results.a,b,x"})
     assert r.status_code == 422 and r.get_json()["errors"] == {"cursor": ["malformed"]}, r.get_json()
+
+
+def test_rows_postgresql_builds_decode_to_what_wire_makes(world, as_user, client, session, tablet, visit_form):
+    """On PostgreSQL a snapshot page's rows are JSON text PostgreSQL builds (registry.json_row), not Python's:
+    they must decode to exactly what wire() makes of the same rows, for every entity and column type (a base
+    value the tablet sends back is compared with wire()'s), including awkward values."""
+    if session.connection().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL builds the rows' JSON; SQLite pages go through wire()")
+    _team_with_children(world, as_user, client, session, tablet, visit_form)
+    team = world.teams["A1"]
+    odd = "引\"号\\ a\nb\tc\x01\x1f \u2028 end"
+    ids = session.execute(text("SELECT id FROM lab_results ORDER BY id LIMIT 3")).scalars().all()
+    session.execute(text("UPDATE lab_results SET value_num = 0, range_low = 0.000001, range_high = 123456.5, "
+                         "name = :odd, comments = CAST(:js AS jsonb), observed_at = '2025-03-02 07:00:00+00' "
+                         "WHERE id = :id"), {"odd": odd, "js": json.dumps([odd, {"k": None}]), "id": ids[0]})
+    session.execute(text("UPDATE lab_results SET value_num = NULL, observed_at = '2025-03-02 07:00:00.12+00' "
+                         "WHERE id = :id"), {"id": ids[1]})
+    session.execute(text("UPDATE lab_results SET value_num = -12.5, observed_at = '1999-12-31 23:59:59.000001+00' "
+                         "WHERE id = :id"), {"id": ids[2]})
+    # Signed visits refuse UPDATE (a trigger): off for this transaction only, to plant the values.
+    session.execute(text("SET LOCAL session_replication_role = replica"))
+    session.execute(text("UPDATE followups SET fpg_mmol = 6.2, amendment_reason = :odd WHERE id = "
+                         "(SELECT min(id) FROM followups)"), {"odd": odd})
+    session.execute(text("UPDATE followups SET fpg_mmol = 0.1 + 0.2 WHERE id = (SELECT max(id) FROM followups)"))
+    conn = session.connection()
+    seen = set()
+    for name, ent in REGISTRY.items():
+        width = len(ent.columns)
+        by_python = {str(r[0]): json.loads(json.dumps(ent.wire(r[:width]), ensure_ascii=False))
+                     for r in conn.execute(ent.walk_page(team, (), None, "postgresql"))}
+        by_pg = {}
+        for r in _json_rows(conn, ent.walk_page(team, (), None, "postgresql", as_json=True)):
+            row = json.loads(r[0])
+            by_pg[row[0]] = row
+        assert by_pg == by_python, name
+        for row in by_python.values():
+            seen |= {(type(v).__name__, name == "lab_results" and c == "observed_at") for c, v in zip(ent.columns, row)}
+    # What was covered: text, integers, floats, booleans, nulls, times with and without microseconds.
+    assert {("str", False), ("int", False), ("float", False), ("bool", False), ("NoneType", False),
+            ("str", True)} <= seen
+    rows = {r[0]: r for r in _walk_rows(conn, team, "lab_results")}
+    assert rows[str(ids[0])][LAB["value_num"]] == "0.000000" and rows[str(ids[0])][LAB["name"]] == odd
+    assert rows[str(ids[0])][LAB["observed_at"]] == "2025-03-02T07:00:00+00:00"
+    assert rows[str(ids[1])][LAB["observed_at"]] == "2025-03-02T07:00:00.120000+00:00"
+
+
+LAB = {c: i for i, c in enumerate(REGISTRY["lab_results"].columns)}
+
+
+def _walk_rows(conn, team, entity):
+    return [json.loads(r[0]) for r in _json_rows(conn, REGISTRY[entity].walk_page(team, (), None, "postgresql",
+                                                                                  as_json=True))]

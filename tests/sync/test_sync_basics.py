@@ -194,8 +194,8 @@ class _AheadTransport:
     """A FlaskTransport that, like HttpTransport, can make a request on another thread (`detached`);
     every `fail_every`-th request made ahead is lost, as on a poor connection."""
 
-    def __init__(self, inner, fail_every=0):
-        self.inner, self.fail_every = inner, fail_every
+    def __init__(self, inner, fail_every=0, deferred=False):
+        self.inner, self.fail_every, self.deferred = inner, fail_every, deferred
         self.ahead_calls = self.ahead_lost = self.pulls_here = 0
 
     def call(self, method, path, **kw):
@@ -206,23 +206,36 @@ class _AheadTransport:
         outer = self
 
         class Detached:
-            def call(self, method, path, **kw):
-                from fieldapp.sync.transport import TransportError
+            deferred_answers = outer.deferred  # as HttpTransport: answers read, decoded when used
+
+            def call(self, method, path, *, params, deferred=False):
+                from fieldapp.sync.transport import Answer, TransportError
 
                 outer.ahead_calls += 1
                 if outer.fail_every and outer.ahead_calls % outer.fail_every == 0:
                     outer.ahead_lost += 1
                     raise TransportError("connection reset (test)")
-                return outer.inner.call(method, path, **kw)
+                if not deferred:
+                    return outer.inner.call(method, path, params=params)
+                inner = outer.inner
+                r = inner.client.open(path, method=method, headers={"Authorization": f"Bearer {inner.token}",
+                                                                   "Accept-Encoding": "gzip"},
+                                      query_string={k: v for k, v in params.items() if v is not None})
+                assert r.status_code == 200
+                return Answer(r.get_data(), r.headers.get("Content-Encoding", ""), r.headers)
 
         return Detached()
 
 
 @pytest.mark.parametrize("fail_every", [0, 3])
-def test_pages_fetched_ahead_cover_everything_once(world, tablet, session, server_scope, tablet_scope, fail_every):
-    """The next page is asked for while one is written; a page lost on the way is asked for again."""
+@pytest.mark.parametrize("deferred", [False, True])
+def test_pages_fetched_ahead_cover_everything_once(world, tablet, session, server_scope, tablet_scope, fail_every,
+                                                   deferred):
+    """Pages are asked for ahead, in a chain, while earlier ones are written; a page lost on the way is asked for
+    again. deferred: as over HTTP, each next request goes by the answer's X-Sync-Next-Cursor header, before
+    the answer is decoded (without the header the chain would stop at every page and the engine ask itself)."""
     store, engine = tablet("gp-a1", page_limit=1)
-    engine.transport = _AheadTransport(engine.transport, fail_every)
+    engine.transport = _AheadTransport(engine.transport, fail_every, deferred)
     result = engine.sync()
     assert result.synced and result.pages >= 6
     assert engine.transport.ahead_calls >= result.pages - 1
