@@ -4,11 +4,17 @@
     .venv/bin/python bench/bench_sync.py --teams 6 --window 60 # quicker
     .venv/bin/python bench/bench_sync.py --reuse               # skip loading, database already built
     .venv/bin/python bench/bench_sync.py --model-minutes 10    # the randomised model test, long mode
+    .venv/bin/python bench/bench_sync.py --districts 4         # + one team's first sync on 1 vs 4 districts
     .venv/bin/python bench/bench_sync.py --smoke               # seconds; CI runs it (tests/bench)
 
 The first full sync of one team runs --first-runs times (default 3), each followed by the plain-HTTP floor's
 (../shared/floor: generated once into --floor-data, loaded into its own database, its own server), and the
 medians and their ratio are printed (target: ours <= 1.5x the floor's, tablet store <= 1.3x the floor's).
+
+Every team of the district works (issue 16): the first team's visits, lab reports and referrals are generated
+in Python, and copied to the other teams in SQL (_district.replicate_records). Then 10 teams' tablets do their
+first sync at once against 2 of them alone (server and PostgreSQL CPU per synced row, from /proc), and with
+--districts N the first team's first sync is compared on a copy of the database holding N districts.
 
 The district goes into its own database (gpo_bench_sync). The server is the real app under Werkzeug's
 threaded server on 127.0.0.1 in a child process; the first sync runs the real client engine (stdlib HTTP,
@@ -329,7 +335,6 @@ def build(url: str, teams: int, full_teams: int) -> None:
 
     import _district as d
     from bench_followups import copy_visits, team_visits
-    from sqlalchemy import text
 
     from server import db
     from server.auth.models import User
