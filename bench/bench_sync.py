@@ -510,9 +510,11 @@ class CpuMeter:
     read from /proc. Backends are found in pg_stat_activity (through a connection to another database, so the
     meter adds none of its own) every `every` seconds; each one's CPU counts from when it was first seen (or
     from start() for those already there) to its last reading, so a backend that ends between two readings
-    loses at most `every` seconds of its CPU (the app's pool keeps its connections, so few end)."""
+    loses at most `every` seconds of its CPU, and one that lives less than `every` is missed: the app's pool
+    keeps 5 connections, but the 10 overflow ones it opens under 10 tablets close when returned, so how many
+    ended during the phase is reported (`backends_ended`)."""
 
-    def __init__(self, server_pid: int, dbname: str, every: float = 0.1):
+    def __init__(self, server_pid: int, dbname: str, every: float = 0.05):
         self.server_pid, self.dbname, self.every = server_pid, dbname, every
 
     def _backends(self, conn) -> list[int]:
@@ -530,14 +532,17 @@ class CpuMeter:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _sample(self, born_now: bool = True) -> None:
+    def _sample(self, born_now: bool = True) -> set[int]:
         """Read every backend's CPU; one not seen before started during the phase (its CPU counts from 0)
-        unless this is the reading at start()."""
+        unless this is the reading at start(). Returns the backends read."""
+        seen = set()
         for pid in self._backends(self.conn):
             cpu = _cpu_s(pid)
             if cpu is not None:
                 self.first.setdefault(pid, 0.0 if born_now else cpu)
                 self.last[pid] = cpu
+                seen.add(pid)
+        return seen
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -546,11 +551,11 @@ class CpuMeter:
     def stop(self) -> dict:
         self._stop.set()
         self._thread.join()
-        self._sample()
+        alive = self._sample()
         self.conn.close()
         return {"server_cpu_s": round(_cpu_s(self.server_pid) - self.server0, 3),
                 "postgres_cpu_s": round(sum(self.last[p] - self.first[p] for p in self.last), 3),
-                "backends": len(self.last)}
+                "backends": len(self.last), "backends_ended": len(set(self.last) - alive)}
 
 
 FLOOR_DIR = ROOT.parent / "shared" / "floor"
@@ -649,7 +654,7 @@ def scale_phase(command, meter: CpuMeter, tokens: dict[int, str], n: int, alone:
                  "server_us_per_row": round(sum(r["server_cpu_s"] for r in solo) / rows * 1e6, 2) if rows else None,
                  "postgres_us_per_row": round(sum(r["postgres_cpu_s"] for r in solo) / rows * 1e6, 2) if rows else None,
                  "us_per_row": round(cpu / rows * 1e6, 2) if rows else None,
-                 "errors": sum(r["errors"] for r in solo)}
+                 "backends_ended": sum(r["backends_ended"] for r in solo), "errors": sum(r["errors"] for r in solo)}
     print("first sync, one tablet alone:", json.dumps(alone_fig, ensure_ascii=False))
     print(f"first sync, {len(teams)} tablets of {len(teams)} teams at once:", json.dumps(together, ensure_ascii=False))
     ratio = (round(together["us_per_row"] / alone_fig["us_per_row"], 2)
@@ -798,7 +803,7 @@ def main() -> None:
         first["first_sync_s"] = statistics.median(first["first_sync_runs_s"])
         first["server_cpu_runs_s"] = [r["server_cpu_s"] for r in runs]
         first["postgres_cpu_runs_s"] = [r["postgres_cpu_s"] for r in runs]
-        for key in ("server_cpu_s", "postgres_cpu_s", "backends"):
+        for key in ("server_cpu_s", "postgres_cpu_s", "backends", "backends_ended"):
             first.pop(key, None)
         if floors:
             first["floor_runs_s"] = [f["seconds"] for f in floors]
