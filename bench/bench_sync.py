@@ -4,11 +4,17 @@
     .venv/bin/python bench/bench_sync.py --teams 6 --window 60 # quicker
     .venv/bin/python bench/bench_sync.py --reuse               # skip loading, database already built
     .venv/bin/python bench/bench_sync.py --model-minutes 10    # the randomised model test, long mode
+    .venv/bin/python bench/bench_sync.py --districts 4         # + one team's first sync on 1 vs 4 districts
     .venv/bin/python bench/bench_sync.py --smoke               # seconds; CI runs it (tests/bench)
 
 The first full sync of one team runs --first-runs times (default 3), each followed by the plain-HTTP floor's
 (../shared/floor: generated once into --floor-data, loaded into its own database, its own server), and the
 medians and their ratio are printed (target: ours <= 1.5x the floor's, tablet store <= 1.3x the floor's).
+
+Every team of the district works (issue 16): the first team's visits, lab reports and referrals are generated
+in Python, and copied to the other teams in SQL (_district.replicate_records). Then 10 teams' tablets do their
+first sync at once against 2 of them alone (server and PostgreSQL CPU per synced row, from /proc), and with
+--districts N the first team's first sync is compared on a copy of the database holding N districts.
 
 The district goes into its own database (gpo_bench_sync). The server is the real app under Werkzeug's
 threaded server on 127.0.0.1 in a child process; the first sync runs the real client engine (stdlib HTTP,
@@ -120,6 +126,26 @@ def first_sync(server: str, token: str, db: str, incremental_rounds: int) -> Non
         assert r.synced and r.pushed.get("applied", 0) + r.pushed.get("conflict", 0) == 50, r
     out["incremental_ms"] = [round(t * 1000, 1) for t in timings]
     out["incremental_bytes"] = wire
+    print(json.dumps(out))
+
+
+# --- child: one tablet's first sync only (the scale phases) -------------------------------------
+
+def tablet(server: str, token: str, db: str) -> None:
+    """Fresh store -> full sync; rows, pages, seconds, or the error, as one JSON line."""
+    from fieldapp.store import Store
+    from fieldapp.sync import HttpTransport, SyncEngine
+
+    store = Store(db)
+    t0 = time.perf_counter()
+    try:
+        result = SyncEngine(store, HttpTransport(server, store, token=token, timeout=300)).sync()
+        out = {"rows": result.pulled, "pages": result.pages, "synced": bool(result.synced), "error": None}
+    except Exception as exc:  # reported by the parent, which counts it as an error
+        out = {"rows": 0, "pages": 0, "synced": False, "error": repr(exc)[:200]}
+    out["seconds"] = round(time.perf_counter() - t0, 3)
+    out["counts"] = store.status()["counts"]
+    store.close()
     print(json.dumps(out))
 
 
@@ -272,17 +298,50 @@ def team_labs(url: str, team_id: int, hospital_id: int, rng: random.Random) -> t
     return len(reports), len(results)
 
 
+# Per standard team (caseload.md): 500 referrals with their threads; most closed, some still open.
+REFERRALS, OPEN_REFERRALS = 500, 50
+DEPARTMENTS = ("心内科", "内分泌科", "神经内科", "肾内科", "呼吸科", "眼科")
+# The other districts of a --districts database: their own county codes, so their ID numbers and record
+# numbers cannot collide with the first district's (310115) however their generators draw.
+COUNTIES = ("310115", "310104", "310105", "310106", "310107", "310109", "310110", "310112")
+
+
+def team_referrals(url: str, team, specialists: list[tuple], n: int, rng: random.Random) -> tuple[int, int]:
+    """n referrals of the team's chronic patients with their threads (bench_referrals' rows: the same forms,
+    states and thread kinds), bulk-copied. Returns (referrals, thread entries)."""
+    import types
+
+    import psycopg
+    from bench_referrals import MSG_COLUMNS, REF_COLUMNS, copy_rows, referral_rows
+    with psycopg.connect(url) as conn:
+        patients = conn.execute(
+            "SELECT DISTINCT r.id, r.team_id, r.center_id FROM residents r JOIN chronic_conditions c "
+            "ON c.resident_id = r.id WHERE r.team_id = %s ORDER BY r.id", (team.id,)).fetchall()
+    n_open = max(1, n * OPEN_REFERRALS // REFERRALS)
+    world = {"district": types.SimpleNamespace(teams=[team]), "specialists": specialists, "residents": patients}
+    refs, msgs = referral_rows(world, n_open, n - n_open, seed=rng.randrange(1 << 30))
+    copy_rows(url, "referrals", REF_COLUMNS, refs)
+    copy_rows(url, "referral_messages", MSG_COLUMNS, msgs)
+    return len(refs), len(msgs)
+
+
 def build(url: str, teams: int, full_teams: int) -> None:
-    """The district (households and residents of every team); visits and lab reports for the first
-    `full_teams` teams (the ones whose first sync is measured), bulk-written as the other benchmarks do."""
+    """The district: households and residents of every team written with the import writer; the first team
+    (the template, whose first sync is measured) gets its follow-up visits (the server's rules path), lab
+    reports and referrals generated in Python, and teams 2..`full_teams` get copies of them re-attached to
+    their own patients in SQL (_district.replicate_records); then the change log rows for all of them, the
+    worklist rows the visits decide, and VACUUM ANALYZE."""
     import types
 
     import _district as d
     from bench_followups import copy_visits, team_visits
-    from sqlalchemy import text
 
     from server import db
+    from server.auth.models import User
+    from server.auth.services import hash_password
     from server.demo.caseload import Generator
+    from server.directory.models import Department
+    from server.followups import services as followups
     from server.manage import migrate
     from server.org.models import Hospital
     migrate(url)
@@ -292,24 +351,97 @@ def build(url: str, teams: int, full_teams: int) -> None:
         district = d.create_organisation(session, teams)
         hospital = Hospital(code="H-BENCH", name="浦东新区人民医院")
         session.add(hospital)
+        session.flush()
+        pw = hash_password("bench-pass", "fast")
+        specialists = []
+        for n, dept in enumerate(DEPARTMENTS):  # whom referrals are addressed to
+            session.add(Department(hospital_id=hospital.id, name=dept, specialty=dept))
+            for k in range(2):
+                u = User(username=f"spec{n + 1}-{k + 1}", full_name=f"{dept}医生{k + 1}", role="specialist",
+                         hospital_id=hospital.id, department=dept, phone=f"1390000{n:02d}{k:02d}", password_hash=pw)
+                session.add(u)
+                session.flush()
+                specialists.append((u.id, hospital.id, dept, u.full_name))
         session.commit()
         gen = Generator(d.SEED)
         rng = random.Random(d.SEED)
         t0 = time.perf_counter()
-        for n, team in enumerate(district.teams):
-            files = d.generate_team(gen, team)
-            d.write_team(session, district, team, files)
-            if n < full_teams:
-                rows = team_visits(session, rng, types.SimpleNamespace(id=team.id),
-                                   types.SimpleNamespace(id=team.gp.user_id))[0]
-                copy_visits(url, rows)
-                reports, results = team_labs(url, team.id, hospital.id, rng)
-                print(f"  team {team.key}: {len(rows)} visits, {reports} lab reports, {results} results", flush=True)
-        print(f"loaded {teams} teams in {time.perf_counter() - t0:.0f} s")
+        for team in district.teams:
+            d.write_team(session, district, team, d.generate_team(gen, team))
+        print(f"loaded {teams} teams' households and residents in {time.perf_counter() - t0:.0f} s", flush=True)
         session.commit()
+        if full_teams:
+            t0 = time.perf_counter()
+            template = district.teams[0]
+            rows = team_visits(session, rng, types.SimpleNamespace(id=template.id),
+                               types.SimpleNamespace(id=template.gp.user_id))[0]
+            session.commit()
+            copy_visits(url, rows)
+            reports, results = team_labs(url, template.id, hospital.id, rng)
+            n_ref = REFERRALS * d.CASELOAD["households"] // 5000
+            refs, msgs = team_referrals(url, template, specialists, n_ref, rng)
+            print(f"  team {template.key} (template, generated in Python): {len(rows)} visits, {reports} lab "
+                  f"reports, {results} results, {refs} referrals with {msgs} thread entries in "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
+            targets = [t.id for t in district.teams[1:full_teams]]
+            if targets:
+                t0 = time.perf_counter()
+                d.replicate_records(url, template.id, targets)
+                print(f"  copied to {len(targets)} more teams in {time.perf_counter() - t0:.0f} s", flush=True)
+            t0 = time.perf_counter()
+            logged = d.log_records(url, [t.id for t in district.teams[:full_teams]])
+            print(f"  change log: {sum(n for n, _ in logged.values()):,} rows "
+                  f"({', '.join(f'{k} {n:,}' for k, (n, _) in logged.items())}) in {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+            t0 = time.perf_counter()
+            followups.rebuild_status(session)  # the worklist rows the visits decide (the writer left them empty)
+            session.commit()
+            followups.rebuild_years(session)
+            session.commit()
+            print(f"  worklist and yearly rows rebuilt in {time.perf_counter() - t0:.0f} s", flush=True)
+        session.close()
+        db.engine().dispose()  # nobody connected: a --districts copy takes this database as its template
     import psycopg
+    t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
+        sizes = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+    print(f"VACUUM ANALYZE in {time.perf_counter() - t0:.0f} s; database {sizes}", flush=True)
+
+
+def build_districts(url: str, big: str, districts: int, teams: int) -> str:
+    """A copy of the district's database with `districts` - 1 more districts' households and residents
+    (each `teams` teams, its own centers and county code), for "a team's first sync does not grow with the
+    database". Returns its URL."""
+    import _district as d
+    from server import db
+    from server.demo.caseload import Generator
+    t0 = time.perf_counter()
+    big_url = d.copy_database(url.rsplit("/", 1)[1], big)
+    print(f"districts: copied the district into {big} in {time.perf_counter() - t0:.0f} s", flush=True)
+    app = _app(big_url)
+    centers = -(-teams // d.TEAMS_PER_CENTER)
+    with app.app_context():
+        session = db.session()
+        for n in range(1, districts):
+            t0 = time.perf_counter()
+            county = COUNTIES[n % len(COUNTIES)]
+            district = d.create_organisation(session, teams, first_center=n * centers, county_code=county)
+            session.commit()
+            gen = Generator(d.SEED + n, county_code=county)
+            for team in district.teams:
+                d.write_team(session, district, team, d.generate_team(gen, team))
+            print(f"  district {n + 1}: {teams} teams' households and residents in {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+        session.close()
+        db.engine().dispose()
+    import psycopg
+    with psycopg.connect(big_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        residents = conn.execute("SELECT count(*) FROM residents").fetchone()[0]
+        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
+    print(f"districts: {big} holds {residents:,} residents ({size})", flush=True)
+    return big_url
 
 
 def tokens_and_spec(url: str, tablets: int, spec_path: Path) -> tuple[str, dict]:
@@ -341,6 +473,89 @@ def tokens_and_spec(url: str, tablets: int, spec_path: Path) -> tuple[str, dict]
                                            "removed": []}}}})
         spec_path.write_text(json.dumps(spec, ensure_ascii=False))
         return toks[team_ids[0]], spec
+
+
+def team_tokens(url: str) -> dict[int, str]:
+    """An access token for each team's GP, by team id in team order."""
+    from flask_jwt_extended import create_access_token
+    from sqlalchemy import select
+
+    from server import db
+    from server.auth.models import User
+    app = _app(url)
+    with app.app_context():
+        gps = db.session().scalars(select(User).where(User.role == "gp").order_by(User.team_id, User.id)).all()
+        toks = {}
+        for u in gps:
+            toks.setdefault(u.team_id, create_access_token(identity=str(u.id)))
+        db.engine().dispose()
+        return toks
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads) from /proc; None once it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15 of stat)
+
+
+class CpuMeter:
+    """CPU spent by our server process and by this database's PostgreSQL backends between start() and stop(),
+    read from /proc. Backends are found in pg_stat_activity (through a connection to another database, so the
+    meter adds none of its own) every `every` seconds; each one's CPU counts from when it was first seen (or
+    from start() for those already there) to its last reading, so a backend that ends between two readings
+    loses at most `every` seconds of its CPU, and one that lives less than `every` is missed: the app's pool
+    keeps 5 connections, but the 10 overflow ones it opens under 10 tablets close when returned, so how many
+    ended during the phase is reported (`backends_ended`)."""
+
+    def __init__(self, server_pid: int, dbname: str, every: float = 0.05):
+        self.server_pid, self.dbname, self.every = server_pid, dbname, every
+
+    def _backends(self, conn) -> list[int]:
+        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.dbname,))]
+
+    def start(self) -> None:
+        import psycopg
+
+        import _district as d
+        self.conn = psycopg.connect(d.ADMIN_URL, autocommit=True)
+        self.server0 = _cpu_s(self.server_pid)
+        self.first, self.last = {}, {}
+        self._sample(born_now=False)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self, born_now: bool = True) -> set[int]:
+        """Read every backend's CPU; one not seen before started during the phase (its CPU counts from 0)
+        unless this is the reading at start(). Returns the backends read."""
+        seen = set()
+        for pid in self._backends(self.conn):
+            cpu = _cpu_s(pid)
+            if cpu is not None:
+                self.first.setdefault(pid, 0.0 if born_now else cpu)
+                self.last[pid] = cpu
+                seen.add(pid)
+        return seen
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        alive = self._sample()
+        self.conn.close()
+        return {"server_cpu_s": round(_cpu_s(self.server_pid) - self.server0, 3),
+                "postgres_cpu_s": round(sum(self.last[p] - self.first[p] for p in self.last), 3),
+                "backends": len(self.last), "backends_ended": len(set(self.last) - alive)}
 
 
 FLOOR_DIR = ROOT.parent / "shared" / "floor"
@@ -391,6 +606,111 @@ class Floor:
             self.proc.wait(10)
 
 
+def run_tablets(command, tokens: list[str], work: Path, tag: str) -> list[dict]:
+    """First syncs of fresh tablets, one child process each, all started at once; their JSON lines."""
+    procs = [subprocess.Popen(command(token, work / f"{tag}{i}.sqlite"), cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i, token in enumerate(tokens)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=3600)
+        if proc.returncode:
+            results.append({"rows": 0, "synced": False, "error": f"exit {proc.returncode}: {err.strip()[-200:]}"})
+        else:
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    for path in work.glob(f"{tag}*"):
+        path.unlink()
+    return results
+
+
+def measured(meter: CpuMeter, command, tokens: list[str], work: Path, tag: str) -> dict:
+    """run_tablets under the CPU meter: rows, wall time, server and PostgreSQL CPU, per synced row, errors."""
+    meter.start()
+    t0 = time.perf_counter()
+    results = run_tablets(command, tokens, work, tag)
+    wall = time.perf_counter() - t0
+    cpu = meter.stop()
+    rows = sum(r["rows"] for r in results)
+    errors = [r["error"] or "not synced" for r in results if r["error"] or not r["synced"]]
+    per_row = (lambda s: round(s / rows * 1e6, 2) if rows else None)
+    return {"tablets": len(tokens), "rows": rows, "rows_each": [r["rows"] for r in results],
+            "seconds_each": [r.get("seconds") for r in results], "wall_s": round(wall, 2), **cpu,
+            "server_us_per_row": per_row(cpu["server_cpu_s"]), "postgres_us_per_row": per_row(cpu["postgres_cpu_s"]),
+            "us_per_row": per_row(cpu["server_cpu_s"] + cpu["postgres_cpu_s"]),
+            "errors": len(errors), "error_kinds": sorted(set(errors))[:5]}
+
+
+def scale_phase(command, meter: CpuMeter, tokens: dict[int, str], n: int, alone: int, work: Path) -> None:
+    """Issue 16 item 5: n tablets of n different teams doing their first sync at once all finish with no
+    error, at no more server and PostgreSQL CPU per synced row than one tablet alone (each of the first
+    `alone` of those teams synced on its own, just before)."""
+    teams = list(tokens)[:n]
+    solo = [measured(meter, command, [tokens[t]], work, f"alone{i}-") for i, t in enumerate(teams[:alone])]
+    together = measured(meter, command, [tokens[t] for t in teams], work, "together-")
+    rows = sum(r["rows"] for r in solo)
+    cpu = sum(r["server_cpu_s"] + r["postgres_cpu_s"] for r in solo)
+    alone_fig = {"runs": len(solo), "rows": rows, "seconds": [r["wall_s"] for r in solo],
+                 "server_cpu_s": round(sum(r["server_cpu_s"] for r in solo), 3),
+                 "postgres_cpu_s": round(sum(r["postgres_cpu_s"] for r in solo), 3),
+                 "server_us_per_row": round(sum(r["server_cpu_s"] for r in solo) / rows * 1e6, 2) if rows else None,
+                 "postgres_us_per_row": round(sum(r["postgres_cpu_s"] for r in solo) / rows * 1e6, 2) if rows else None,
+                 "us_per_row": round(cpu / rows * 1e6, 2) if rows else None,
+                 "backends_ended": sum(r["backends_ended"] for r in solo), "errors": sum(r["errors"] for r in solo)}
+    print("first sync, one tablet alone:", json.dumps(alone_fig, ensure_ascii=False))
+    print(f"first sync, {len(teams)} tablets of {len(teams)} teams at once:", json.dumps(together, ensure_ascii=False))
+    ratio = (round(together["us_per_row"] / alone_fig["us_per_row"], 2)
+             if together["us_per_row"] and alone_fig["us_per_row"] else None)
+    print(f"scale: server + PostgreSQL CPU per synced row: one alone {alone_fig['us_per_row']} us (server "
+          f"{alone_fig['server_us_per_row']}, PostgreSQL {alone_fig['postgres_us_per_row']}), {len(teams)} at once "
+          f"{together['us_per_row']} us (server {together['server_us_per_row']}, PostgreSQL "
+          f"{together['postgres_us_per_row']}), ratio {ratio} [target <= 1]; {together['tablets']} tablets, "
+          f"errors {together['errors']} [target 0], wall {together['wall_s']} s", flush=True)
+
+
+def districts_phase(command_small, meter_small: CpuMeter, command_big, meter_big: CpuMeter, token_small: str,
+                    token_big: str, runs: int, residents: tuple[int, int], districts: int, work: Path) -> None:
+    """Issue 16 item 5: a team's first sync does not grow with the database. The same team's first sync on the
+    one-district database and on its copy holding `districts` districts' households and residents, each
+    with its own server, alternating (the machine's speed moves minute to minute)."""
+    small, big = [], []
+    for n in range(runs):
+        small.append(measured(meter_small, command_small, [token_small], work, f"small{n}-"))
+        big.append(measured(meter_big, command_big, [token_big], work, f"big{n}-"))
+        print(f"  run {n + 1}: 1 district {small[-1]['seconds_each'][0]} s, {districts} districts "
+              f"{big[-1]['seconds_each'][0]} s", flush=True)
+    fig = {}
+    for name, side in (("one_district", small), ("districts", big)):
+        fig[name] = {"residents": residents[name != "one_district"], "rows": side[0]["rows"],
+                     "seconds_runs": [r["seconds_each"][0] for r in side],
+                     "seconds": statistics.median(r["seconds_each"][0] for r in side),
+                     "us_per_row_runs": [r["us_per_row"] for r in side],
+                     "us_per_row": statistics.median(r["us_per_row"] or 0 for r in side),
+                     "errors": sum(r["errors"] for r in side)}
+    fig["ratio"] = round(fig["districts"]["seconds"] / fig["one_district"]["seconds"], 2)
+    fig["cpu_ratio"] = (round(fig["districts"]["us_per_row"] / fig["one_district"]["us_per_row"], 2)
+                        if fig["one_district"]["us_per_row"] else None)
+    print("first sync of one team, one district vs more:", json.dumps(fig, ensure_ascii=False))
+    print(f"districts: first sync of one team, median of {runs} alternating runs: 1 district "
+          f"({residents[0]:,} residents) {fig['one_district']['seconds']:.2f} s, {districts} districts "
+          f"({residents[1]:,} residents) {fig['districts']['seconds']:.2f} s, ratio {fig['ratio']} [target <= 1.2]; "
+          f"server + PostgreSQL CPU per row {fig['one_district']['us_per_row']} / {fig['districts']['us_per_row']} us, "
+          f"ratio {fig['cpu_ratio']}", flush=True)
+
+
+def _count_residents(url: str) -> int:
+    import psycopg
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM residents").fetchone()[0]
+
+
+def _wait_for(port: int) -> None:
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--teams", type=int, default=42)
@@ -410,14 +730,27 @@ def main() -> None:
     ap.add_argument("--floor-data", default=str(Path(tempfile.gettempdir()) / "gpo-floor"),
                     help="where the floor's generated caseload is kept between runs (made once)")
     ap.add_argument("--floor-db", default="gpo_bench_floor")
+    ap.add_argument("--scale-tablets", type=int, default=10,
+                    help="tablets of as many different teams doing their first sync at once, after --scale-alone "
+                         "of them alone; server and PostgreSQL CPU per synced row compared (0 skips)")
+    ap.add_argument("--scale-alone", type=int, default=2, help="of those teams, how many sync alone first")
+    ap.add_argument("--districts", type=int, default=1,
+                    help="N > 1: also copy the district's database into --big-db with N-1 more districts' "
+                         "households and residents, and compare one team's first sync on both (4: 2.5 M residents)")
+    ap.add_argument("--big-db", default=None, help="the --districts database (default: --db + '_districts')")
+    ap.add_argument("--district-runs", type=int, default=3, help="alternating first syncs on each database")
     ap.add_argument("--model-minutes", type=float)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--args", help=argparse.SUPPRESS)
-    a = _smoke.parse(ap, teams=1, tablets=4, window=3.0, workers=2, rounds=2, db="gpo_bench_sync_smoke",
-                     first_runs=1, floor_db="gpo_bench_floor_smoke")
+    smoke = dict(teams=2, tablets=4, window=3.0, workers=2, rounds=2, db="gpo_bench_sync_smoke", first_runs=1,
+                 floor_db="gpo_bench_floor_smoke", scale_tablets=2, scale_alone=1, districts=2, district_runs=1)
+    for name in ("db", "floor_db"):  # --smoke --db X: a smoke run in a database of one's own
+        if any(arg.split("=")[0] == f"--{name.replace('_', '-')}" for arg in sys.argv[1:]):
+            del smoke[name]
+    a = _smoke.parse(ap, **smoke)
     if a.child:
         kw = json.loads(a.args)
-        {"serve": serve, "first": first_sync, "load": load}[a.child](**kw)
+        {"serve": serve, "first": first_sync, "load": load, "tablet": tablet}[a.child](**kw)
         return
     if a.model_minutes:
         env = {**os.environ, "SYNC_MODEL_SECONDS": str(a.model_minutes * 60)}
@@ -428,8 +761,13 @@ def main() -> None:
     print(f"cores {os.cpu_count()}, PostgreSQL {d.server_facts(url)}")
     if a.smoke:
         d.use_smoke_caseload()
+    big_db = a.big_db or f"{a.db}_districts"
+    t_load = time.perf_counter()
     if not a.reuse:
         build(url, a.teams, a.teams if a.full_teams is None else a.full_teams)
+        if a.districts > 1:
+            build_districts(url, big_db, a.districts, a.teams)
+        print(f"load: {time.perf_counter() - t_load:.0f} s in all", flush=True)
     work = Path(tempfile.mkdtemp(prefix="gpo-bench-sync-"))
     token, _ = tokens_and_spec(url, a.tablets, work / "spec.json")
     port = _free_port()
@@ -439,14 +777,10 @@ def main() -> None:
         return [sys.executable, __file__, "--child", kind, "--args", json.dumps(kw)]
 
     srv = subprocess.Popen(child("serve", url=url, port=port), cwd=ROOT)
-    floor = None
+    meter = CpuMeter(srv.pid, a.db)
+    big_srv = floor = None
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        _wait_for(port)
         floor = Floor(Path(a.floor), Path(a.floor_data), a.floor_db) if a.floor and a.first_runs else None
         if floor:
             floor.start()
@@ -454,9 +788,12 @@ def main() -> None:
         for n in range(max(1, a.first_runs)):
             # Alternating, so both see the same machine: its speed moves by up to 1.6x minute to minute.
             db = work / f"tab{n}.sqlite"
+            meter.start()
             runs.append(json.loads(subprocess.run(
                 child("first", server=server_url, token=token, db=str(db), incremental_rounds=a.rounds if n == 0 else 0),
                 cwd=ROOT, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]))
+            # Includes run 1's incremental rounds (a few hundred rows next to the first sync's 182,000).
+            runs[-1].update(meter.stop())
             if floor:
                 floors.append(floor.pull(work / f"floor{n}.sqlite"))
                 print(f"  run {n + 1}: project {runs[-1]['first_sync_s']:.2f} s, floor {floors[-1]['seconds']:.2f} s",
@@ -464,6 +801,10 @@ def main() -> None:
         first = dict(runs[0])
         first["first_sync_runs_s"] = [r["first_sync_s"] for r in runs]
         first["first_sync_s"] = statistics.median(first["first_sync_runs_s"])
+        first["server_cpu_runs_s"] = [r["server_cpu_s"] for r in runs]
+        first["postgres_cpu_runs_s"] = [r["postgres_cpu_s"] for r in runs]
+        for key in ("server_cpu_s", "postgres_cpu_s", "backends", "backends_ended"):
+            first.pop(key, None)
         if floors:
             first["floor_runs_s"] = [f["seconds"] for f in floors]
             first["floor_s"] = statistics.median(first["floor_runs_s"])
@@ -480,6 +821,21 @@ def main() -> None:
         inc = sorted(first["incremental_ms"])
         print(f"incremental sync, 50 changes each way: median {statistics.median(inc)} ms, max {inc[-1]} ms, "
               f"bytes on the wire per sync {first['incremental_bytes']}")
+
+        def tablet_command(at: str):
+            return lambda tok, db: child("tablet", server=at, token=tok, db=str(db))
+
+        if a.scale_tablets:
+            scale_phase(tablet_command(server_url), meter, team_tokens(url), a.scale_tablets, a.scale_alone, work)
+        if a.districts > 1:
+            big_url = d.database_url(big_db)
+            big_port = _free_port()
+            big_srv = subprocess.Popen(child("serve", url=big_url, port=big_port), cwd=ROOT)
+            _wait_for(big_port)
+            first_team = next(iter(team_tokens(url)))
+            districts_phase(tablet_command(server_url), meter, tablet_command(f"http://127.0.0.1:{big_port}"),
+                            CpuMeter(big_srv.pid, big_db), token, team_tokens(big_url)[first_team],
+                            a.district_runs, (_count_residents(url), _count_residents(big_url)), a.districts, work)
         if not a.tablets:
             return
         budget = a.window + 120
@@ -491,8 +847,10 @@ def main() -> None:
     finally:
         if floor:
             floor.stop()
-        srv.terminate()
-        srv.wait(10)
+        for proc in (srv, big_srv):
+            if proc:
+                proc.terminate()
+                proc.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -71,11 +71,21 @@ def test_labs():
 
 @needs_pg
 def test_sync():
-    out = smoke("bench_sync.py")
+    out = smoke("bench_sync.py", timeout=400)
     first = json.loads(re.search(r"first full sync of one team: (\{.*\})", out)[1])
     # The tablet holds what the loader wrote: one smoke team's caseload (bench/_district.SMOKE_CASELOAD).
     assert first["counts"]["households"] == 50 and first["counts"]["residents"] == 150
     assert first["counts"]["lab_results"] == 8 * first["counts"]["lab_reports"] > 0
+    assert first["counts"]["referrals"] > 0 and first["counts"]["referral_messages"] > 0
+    assert min(first["server_cpu_runs_s"]) > 0 and min(first["postgres_cpu_runs_s"]) > 0
+    # Two teams' first syncs at once: both finish, and the second team (its visits, labs and referrals copied
+    # from the first in SQL) gets as many rows as the first: every team works, not only the measured one.
+    scale = json.loads(re.search(r"first sync, 2 tablets of 2 teams at once: (\{.*\})", out)[1])
+    assert scale["errors"] == 0 and scale["rows_each"] == [first["rows"], first["rows"]], scale
+    assert re.search(r"scale: server \+ PostgreSQL CPU per synced row: one alone [\d.]+ us .* ratio [\d.]+", out)
+    grown = json.loads(re.search(r"first sync of one team, one district vs more: (\{.*\})", out)[1])
+    assert grown["districts"]["residents"] == 2 * grown["one_district"]["residents"], grown
+    assert grown["districts"]["rows"] == grown["one_district"]["rows"] == first["rows"] and grown["ratio"] > 0
     assert first["peak_rss_mb"] < 200  # the tablet's own peak, not the loader's
     if (ROOT.parent / "shared" / "floor").exists():  # the floor runs beside it, so its path cannot rot either
         assert first["floor_rows"] == 178_500 and first["floor_ratio"] > 0
