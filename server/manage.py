@@ -82,10 +82,17 @@ def cmd_serve_production(args) -> None:
 
     # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
     app = create_app()
+    if os.environ.get("GPO_PROFILE_DIR"):  # CPU per route, for benchmarks (server/profiling.py)
+        from . import profiling
+        profiling.wrap(app, os.environ["GPO_PROFILE_DIR"], os.environ.get("GPO_PROFILE_CALLS") == "1")
 
     def worker_gone(_server, worker) -> None:
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+    def worker_done(_server, _worker) -> None:
+        from . import profiling
+        profiling.dump()  # nothing to write unless GPO_PROFILE_CALLS
 
     def fresh_connections(_server, _worker) -> None:
         # A worker must not reuse a database connection the parent may hold (close=False leaves those to
@@ -97,6 +104,7 @@ def cmd_serve_production(args) -> None:
             options = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
                        "worker_class": "sync" if args.threads == 1 else "gthread", "preload_app": True,
                        "post_fork": fresh_connections, "child_exit": worker_gone,
+                       "worker_exit": worker_done,
                        "control_socket_disable": True,  # no gunicornc socket in $HOME (one per host)
                        "logconfig_dict": gunicorn_logconfig(app.config["LOG_FORMAT"])}
             for key, value in options.items():
