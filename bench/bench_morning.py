@@ -596,7 +596,7 @@ def main() -> None:
     ap.add_argument("--sync-every", type=float, default=60.0, help="seconds between a tablet's syncs")
     ap.add_argument("--staff-think", type=float, default=5.0, help="seconds between a staff member's requests")
     ap.add_argument("--gp-every", type=float, default=20.0, help="seconds between a GP's signed visits")
-    ap.add_argument("--minutes", type=float, default=10.0, help="the mixed morning's length")
+    ap.add_argument("--minutes", type=float, default=10.0, help="the mixed morning's length (0: skip it)")
     ap.add_argument("--cpu-seconds", type=float, default=60.0,
                     help="each kind alone afterwards, for CPU per request kind (0: skip)")
     ap.add_argument("--workers", type=int, default=2)
@@ -649,9 +649,10 @@ def main() -> None:
     hl7_counter = [int(time.time()) % 100000 * 1000, 0]  # message numbers new to this database on every run
     phases = []
     try:
-        phases.append(phase("mixed morning", KINDS, a.minutes * 60, a, port, plan, people_objs, pids, postmaster,
-                            ledger, hl7_counter))
-        report(phases[-1])
+        if a.minutes:
+            phases.append(phase("mixed morning", KINDS, a.minutes * 60, a, port, plan, people_objs, pids,
+                                postmaster, ledger, hl7_counter))
+            report(phases[-1])
         if a.cpu_seconds:
             for kind in KINDS:
                 phases.append(phase(f"{kind} alone", (kind,), a.cpu_seconds, a, port, plan, people_objs, pids,
@@ -666,7 +667,7 @@ def main() -> None:
             route_cpu(a.profile, ph)
     if a.cpu_seconds:
         print("\nCPU per request kind (single-kind phases; gunicorn workers, this database's backends):")
-        for ph in phases[1:]:
+        for ph in phases[1 if a.minutes else 0:]:
             rec = ph["rec"]
             n = sum(len(v) for v in rec.latencies.values())
             pg = f"{ph['db_cpu'] * 1000 / max(n, 1):.1f}"
