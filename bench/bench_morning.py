@@ -7,8 +7,8 @@ hospital feed posting HL7 v2 and GPs signing visits, all at once, on PostgreSQL 
     .venv/bin/python bench/bench_morning.py --reuse --db NAME         # skip loading (the district is there)
     .venv/bin/python bench/bench_morning.py --smoke                   # seconds; CI runs it (tests/bench)
 
-The server is `python -m server.manage serve-production` (gunicorn, --workers 2 x --threads 2 gthread, as
-serve-production's defaults) on 127.0.0.1, started by this script on a free port (or --port). The district is
+The server is `python -m server.manage serve-production` (gunicorn, --workers 2 x --threads 6 gthread, as
+serve-production's defaults on 2 cores) on 127.0.0.1, started by this script on a free port (or --port). The district is
 the standard caseload (bench/_district.py, 15,000 residents a team) written with the import writer into its
 own database (--db, dropped and recreated unless --reuse; never `test`). Extra GP and staff accounts are
 added so that each simulated person signs in as their own user (tokens issued directly, nobody types a
@@ -600,7 +600,7 @@ def main() -> None:
     ap.add_argument("--cpu-seconds", type=float, default=60.0,
                     help="each kind alone afterwards, for CPU per request kind (0: skip)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=6)
     ap.add_argument("--port", type=int, default=0, help="0: a free port")
     ap.add_argument("--profile", metavar="DIR", help="the server writes each request's CPU time there "
                     "(GPO_PROFILE_DIR, server/profiling.py); printed per route and phase")
