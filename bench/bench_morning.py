@@ -7,8 +7,8 @@ hospital feed posting HL7 v2 and GPs signing visits, all at once, on PostgreSQL 
     .venv/bin/python bench/bench_morning.py --reuse --db NAME         # skip loading (the district is there)
     .venv/bin/python bench/bench_morning.py --smoke                   # seconds; CI runs it (tests/bench)
 
-The server is `python -m server.manage serve-production` (gunicorn, --workers 2 x --threads 2 gthread, as
-serve-production's defaults) on 127.0.0.1, started by this script on a free port (or --port). The district is
+The server is `python -m server.manage serve-production` (gunicorn, --workers 2 x --threads 6 gthread, as
+serve-production's defaults on 2 cores) on 127.0.0.1, started by this script on a free port (or --port). The district is
 the standard caseload (bench/_district.py, 15,000 residents a team) written with the import writer into its
 own database (--db, dropped and recreated unless --reuse; never `test`). Extra GP and staff accounts are
 added so that each simulated person signs in as their own user (tokens issued directly, nobody types a
@@ -506,18 +506,20 @@ def phase(label: str, kinds: tuple, seconds: float, a, port: int, plan: dict, pe
             t.start()
             threads.append(t)
     load_before = os.getloadavg()
+    clock0 = time.time()
     cpu0, pg0, wall0 = worker_cpu(pids), postgres_cpu_seconds(postmaster), time.monotonic()
     db0, client0 = database_cpu(a.db), time.process_time()
     for t in threads:
         t.join()
     cpu1, pg1, wall1 = worker_cpu(pids), postgres_cpu_seconds(postmaster), time.monotonic()
     db1, client1 = database_cpu(a.db), time.process_time()
+    clock1 = time.time()
     hl7_counter[0] += hl7_counter[1]  # message numbers go on from where this phase stopped
     hl7_counter[1] = 0
     return {"label": label, "kinds": kinds, "rec": rec, "cpu": cpu1 - cpu0,
             "pg_cpu": None if pg0 is None or pg1 is None else pg1 - pg0, "wall": wall1 - wall0,
             "db_cpu": sum(v - db0.get(p, 0.0) for p, v in db1.items()), "client_cpu": client1 - client0,
-            "load": (load_before, os.getloadavg())}
+            "load": (load_before, os.getloadavg()), "clock": (clock0, clock1)}
 
 
 def report(ph: dict) -> None:
@@ -539,6 +541,24 @@ def report(ph: dict) -> None:
           f"{ph['client_cpu'] * 1000 / max(n, 1):.1f} ms")
     for kind, what in sorted(set(rec.errors))[:8]:
         print(f"   error {kind}: {what}")
+
+
+def route_cpu(folder: str, ph: dict) -> None:
+    """CPU per route in a phase, from the server's own per-request lines (--profile: server/profiling.py):
+    each request's thread CPU, so it holds in the mixed phase too."""
+    by_route: dict[str, list[tuple[float, float]]] = {}
+    for f in Path(folder).glob("requests-*.tsv"):
+        for line in f.read_text().splitlines():
+            t, method, route, _status, cpu, wall = line.split("\t")
+            if ph["clock"][0] <= float(t) <= ph["clock"][1]:
+                by_route.setdefault(f"{method} {route}", []).append((float(cpu), float(wall)))
+    total = sum(c for v in by_route.values() for c, _ in v)
+    print(f"   server CPU per route (request threads: {total / 1000:.1f} s of the workers' {ph['cpu']:.1f} s):")
+    print(f"   {'route':42} {'count':>6} {'cpu ms':>7} {'p50':>6} {'p99':>6} {'wall p50':>8} {'p99':>7}")
+    for route, v in sorted(by_route.items(), key=lambda kv: -sum(c for c, _ in kv[1])):
+        cpus, walls = [c for c, _ in v], [w for _, w in v]
+        print(f"   {route[:42]:42} {len(v):6} {sum(cpus) / len(v):7.1f} {pct(cpus, 50):6.1f} {pct(cpus, 99):6.1f} "
+              f"{pct(walls, 50):8.1f} {pct(walls, 99):7.1f}")
 
 
 def account(url: str, ledger: Ledger, feed_id: int) -> dict:
@@ -576,12 +596,17 @@ def main() -> None:
     ap.add_argument("--sync-every", type=float, default=60.0, help="seconds between a tablet's syncs")
     ap.add_argument("--staff-think", type=float, default=5.0, help="seconds between a staff member's requests")
     ap.add_argument("--gp-every", type=float, default=20.0, help="seconds between a GP's signed visits")
-    ap.add_argument("--minutes", type=float, default=10.0, help="the mixed morning's length")
+    ap.add_argument("--minutes", type=float, default=10.0, help="the mixed morning's length (0: skip it)")
     ap.add_argument("--cpu-seconds", type=float, default=60.0,
                     help="each kind alone afterwards, for CPU per request kind (0: skip)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=6)
     ap.add_argument("--port", type=int, default=0, help="0: a free port")
+    ap.add_argument("--profile", metavar="DIR", help="the server writes each request's CPU time there "
+                    "(GPO_PROFILE_DIR, server/profiling.py); printed per route and phase")
+    ap.add_argument("--profile-calls", action="store_true",
+                    help="with --profile: cProfile every request too (pstats files per route; costs CPU)")
+    ap.add_argument("--load-only", action="store_true", help="load the district and stop")
     a = _smoke.parse(ap, db="gpo_bench_morning_smoke", teams=1, tablets=6, staff=3, gps=2, hl7_rate=5.0,
                      hl7_connections=2, sync_every=2.0, staff_think=0.5, gp_every=1.0, minutes=0.1,
                      cpu_seconds=2.0)
@@ -594,6 +619,8 @@ def main() -> None:
     print(f"cores {os.cpu_count()}, load average {os.getloadavg()}, PostgreSQL {d.server_facts(url)}", flush=True)
     if not a.reuse:
         load_district(url, a.teams)
+    if a.load_only:
+        return
     secret = secrets.token_urlsafe(32)
     plan = prepare(url, a, secret)
     rng = random.Random(7)
@@ -612,14 +639,20 @@ def main() -> None:
           f"every {a.staff_think:g} s), HL7 {a.hl7_rate:g} msg/s over {a.hl7_connections} connections, "
           f"{len(plan['gps'])} GPs (a visit every {a.gp_every:g} s); gunicorn {a.workers} workers x {a.threads} "
           f"threads on port {port}", flush=True)
-    pids = serve_production(url, port, a.workers, a.threads, env={"JWT_SECRET_KEY": secret, "SECRET_KEY": secret})
+    env = {"JWT_SECRET_KEY": secret, "SECRET_KEY": secret}
+    if a.profile:
+        import shutil
+        shutil.rmtree(a.profile, ignore_errors=True)
+        env.update(GPO_PROFILE_DIR=str(Path(a.profile).resolve()), GPO_PROFILE_CALLS="1" if a.profile_calls else "")
+    pids = serve_production(url, port, a.workers, a.threads, env=env)
     ledger = Ledger()
     hl7_counter = [int(time.time()) % 100000 * 1000, 0]  # message numbers new to this database on every run
     phases = []
     try:
-        phases.append(phase("mixed morning", KINDS, a.minutes * 60, a, port, plan, people_objs, pids, postmaster,
-                            ledger, hl7_counter))
-        report(phases[-1])
+        if a.minutes:
+            phases.append(phase("mixed morning", KINDS, a.minutes * 60, a, port, plan, people_objs, pids,
+                                postmaster, ledger, hl7_counter))
+            report(phases[-1])
         if a.cpu_seconds:
             for kind in KINDS:
                 phases.append(phase(f"{kind} alone", (kind,), a.cpu_seconds, a, port, plan, people_objs, pids,
@@ -628,9 +661,13 @@ def main() -> None:
     finally:
         os.kill(pids[0], signal.SIGTERM)
         os.waitpid(pids[0], 0)
+    if a.profile:
+        for ph in phases:
+            print(f"\n== {ph['label']}")
+            route_cpu(a.profile, ph)
     if a.cpu_seconds:
         print("\nCPU per request kind (single-kind phases; gunicorn workers, this database's backends):")
-        for ph in phases[1:]:
+        for ph in phases[1 if a.minutes else 0:]:
             rec = ph["rec"]
             n = sum(len(v) for v in rec.latencies.values())
             pg = f"{ph['db_cpu'] * 1000 / max(n, 1):.1f}"

@@ -70,13 +70,14 @@ def cmd_serve(args) -> None:
 def cmd_serve_production(args) -> None:
     """Serve the app with gunicorn (the production server; `serve` is werkzeug's development server).
 
-    Workers are processes, so N workers use N cores (one Python interpreter each). `--threads T` (default 2)
+    Workers are processes, so N workers use N cores (one Python interpreter each). `--threads T` (default 6)
     runs gthread workers: keep-alive, T requests at once per process, so one thread runs Python while another
     waits for the database. `--threads 1` runs gunicorn's sync workers: one request at a time, the connection
     closed after each answer (slow clients then need a buffering reverse proxy in front, as gunicorn's
-    documentation advises). Measured on the lab intake (bench/bench_labs.py, 2 cores): 2 workers x 2 threads
-    served most; more threads per process cost CPU in GIL contention. The database is not migrated here: run
-    `migrate` first."""
+    documentation advises). Measured on the lab intake alone (bench/bench_labs.py, 2 cores), 2 workers x 2
+    threads served most; on the district's busiest morning (bench/bench_morning.py: tablets, staff, HL7 and GPs
+    together) 6 threads a worker cost the same CPU a request and queued far less than 2. The database is not
+    migrated here: run `migrate` first."""
     from gunicorn.app.base import BaseApplication
 
     metrics_dir = _multiprocess_metrics_folder()
@@ -85,10 +86,17 @@ def cmd_serve_production(args) -> None:
 
     # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
     app = create_app()
+    if os.environ.get("GPO_PROFILE_DIR"):  # CPU per route, for benchmarks (server/profiling.py)
+        from . import profiling
+        profiling.wrap(app, os.environ["GPO_PROFILE_DIR"], os.environ.get("GPO_PROFILE_CALLS") == "1")
 
     def worker_gone(_server, worker) -> None:
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+    def worker_done(_server, _worker) -> None:
+        from . import profiling
+        profiling.dump()  # nothing to write unless GPO_PROFILE_CALLS
 
     def fresh_connections(_server, _worker) -> None:
         # A worker must not reuse a database connection the parent may hold (close=False leaves those to
@@ -100,6 +108,7 @@ def cmd_serve_production(args) -> None:
             options = {"bind": f"{args.host}:{args.port}", "workers": args.workers, "threads": args.threads,
                        "worker_class": "sync" if args.threads == 1 else "gthread", "preload_app": True,
                        "post_fork": fresh_connections, "child_exit": worker_gone,
+                       "worker_exit": worker_done,
                        "control_socket_disable": True,  # no gunicornc socket in $HOME (one per host)
                        "logconfig_dict": gunicorn_logconfig(app.config["LOG_FORMAT"])}
             for key, value in options.items():
@@ -434,7 +443,9 @@ def main(argv=None, prog: str = "python -m server.manage") -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     p.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1)),
                    help="processes (default: WEB_CONCURRENCY, else one per core)")
-    p.add_argument("--threads", type=int, default=2,
+    # 6, measured on the district's busiest morning (bench/README.md): with 2 a worker's threads all wait on
+    # the database while requests queue in front of it; 6 did not cost more CPU a request.
+    p.add_argument("--threads", type=int, default=6,
                    help="requests at once per process (gthread workers; 1: sync workers)")
     p.set_defaults(func=cmd_serve_production)
     p = sub.add_parser("migrate")

@@ -1,7 +1,7 @@
 """system thread entries: an entry with no author account
 
 Revision ID: r402
-Revises: r301
+Revises: r401
 Create Date: 2026-12-06
 
 Issue 13: the escalation of an overdue case (`gpo escalate-referrals`, run by cron) and a household's move to

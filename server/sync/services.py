@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from psycopg.adapt import Loader
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import any_, bindparam, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -398,9 +398,16 @@ def _changes_page(conn, team: int, cur: Cursor, limit: int) -> dict:
             continue
         ids = list(dict.fromkeys(wanted[name]))  # each record once a page, whatever its number of changes
         found = []
-        for i in range(0, len(ids), 1000):
-            keys = [ent.key(k) for k in ids[i:i + 1000]]
-            found += conn.execute(ent.page_scope(team).where(ent.table.c.id.in_(keys))).all()
+        if conn.dialect.name == "postgresql":
+            # One array parameter instead of an IN list of up to 1,000: measured on the district's morning,
+            # rendering and parsing the list (a new SQL text for every length) was ~10% of a pull's CPU.
+            keys = [ent.key(k) for k in ids]
+            found = conn.execute(ent.page_scope(team).where(ent.table.c.id == any_(
+                bindparam("ids", keys, type_=postgresql.ARRAY(ent.table.c.id.type))))).all()
+        else:
+            for i in range(0, len(ids), 1000):
+                keys = [ent.key(k) for k in ids[i:i + 1000]]
+                found += conn.execute(ent.page_scope(team).where(ent.table.c.id.in_(keys))).all()
         present = {str(r[0]) for r in found}
         # Whatever is no longer in the team's scope (moved away, deleted) is a tombstone.
         entities[name] = {**_part(ent, found), "removed": [i for i in ids if i not in present]}
