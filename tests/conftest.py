@@ -54,6 +54,24 @@ COMMITTING_FIXTURES = {"live", "manage_command", "committed_app"}
 COMMITTING_FIXTURES_ON_POSTGRES = {"tablet"}
 
 
+CONTRACT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "contract")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/contract (every test there is marked `contract`) is not even collected when the -m expression
+    cannot select a contract test (the default, "not contract"): collecting it builds an app and has
+    schemathesis generate every operation's examples before they are deselected, ~10 s of CPU in each xdist
+    worker. `make test-contract` (-m contract) collects it."""
+    if str(collection_path) != CONTRACT_DIR:
+        return None
+    from _pytest.mark.expression import Expression
+
+    markexpr = config.getoption("markexpr", "")
+    if markexpr and not Expression.compile(markexpr).evaluate(lambda name, **kwargs: name == "contract"):
+        return True
+    return None
+
+
 def pytest_report_header(config):
     return f"database: {PG_URL or 'SQLite (set TEST_DATABASE_URL for PostgreSQL)'}"
 

@@ -22,6 +22,11 @@ PG_URL = os.environ.get("TEST_DATABASE_URL")
 # The benchmarks reach the server as postgres@127.0.0.1:5432 (bench/_district.ADMIN_URL).
 BENCH_PG = PG_URL and urlsplit(PG_URL).hostname in ("127.0.0.1", "localhost") and urlsplit(PG_URL).port in (None, 5432)
 needs_pg = pytest.mark.skipif(not BENCH_PG, reason="needs the local PostgreSQL server (TEST_DATABASE_URL)")
+# The benchmarks below use no database of the suite's (their own SQLite files, or none): the same run twice, on
+# the SQLite and on the PostgreSQL run, checked nothing more and cost 16 s of CPU and ~75 s of wall in `make test`
+# (bench_devices, bench_tablet 5.5 s each). They run once, in the PostgreSQL run (CI's second run, beside the
+# other benchmarks' smokes).
+once = pytest.mark.skipif(not PG_URL, reason="needs no database: runs once, in the PostgreSQL run (make test-postgres)")
 
 
 def smoke(script: str, *args: str, timeout: float = 240) -> str:
@@ -32,17 +37,20 @@ def smoke(script: str, *args: str, timeout: float = 240) -> str:
     return proc.stdout
 
 
+@once
 def test_rules():
     out = smoke("bench_rules.py")
     assert re.search(r"visits 2000, assessed \d+", out)
     assert "visits/s wall" in out
 
 
+@once
 def test_print():
     out = smoke("bench_print.py")
     assert len(re.findall(r"mm (text|raster)\s*: median", out)) == 4
 
 
+@once
 def test_oru_parse():
     out = smoke("bench_oru_parse.py")
     assert "MLLP round trip over loopback TCP" in out
@@ -102,6 +110,7 @@ def test_lock():
     assert re.search(r"unlock with the PIN .*median [\d.]+ s", out), out
 
 
+@once
 def test_tablet(tmp_path):
     # Its own store file: the benchmark's default, a file cached in /tmp by date, is shared by every checkout
     # on the machine, and one of another branch (a newer store version) made this test fail.
@@ -112,6 +121,7 @@ def test_tablet(tmp_path):
     assert re.search(r"worklist items [1-9]", out), out
 
 
+@once
 def test_devices():
     out = smoke("bench_devices.py")  # SQLite in a temporary folder of its own: no PostgreSQL needed
     assert re.search(r"with X-Device-Id +median +[\d.]+ ms", out)
