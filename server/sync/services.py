@@ -295,6 +295,8 @@ def _compact_forms(ent, part: dict) -> None:
     if ent.form_column is None:
         return
     at, cond = ent.columns.index(ent.form_column), ent.columns.index("condition")
+    if isinstance(part["rows"], RawJSONList):  # rows PostgreSQL built: decoded here, the forms' part only
+        part["rows"] = list(part["rows"])
     for row in part["rows"]:
         if row[at] is not None:
             form = json.loads(row[at]) if isinstance(row[at], str) else row[at]
