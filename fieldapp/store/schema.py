@@ -5,12 +5,11 @@ on names so a pulled page is inserted without mapping. Never edit an upgrade onc
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, replace
 from typing import Callable, Union
 
-from gpcore.followup.compact import compact_form
+from gpcore.followup.compact import compact_text as pack_form  # a form as the store keeps it
 
 
 @dataclass(frozen=True)
@@ -93,11 +92,6 @@ def _entity_ddl(t: EntityTable) -> str:
     return f"CREATE TABLE {t.name} ({cols}, _gen INTEGER NOT NULL DEFAULT 0)"
 
 
-def pack_form(condition: str | None, form) -> str:
-    """A follow-up form as the store keeps it: compact JSON text without the empty boxes."""
-    return json.dumps(compact_form(condition, form), ensure_ascii=False, separators=(",", ":"))
-
-
 def _compact_stored_forms(db: sqlite3.Connection) -> None:
     """Upgrade 8: every follow-up form already stored, without its empty boxes (what a form that is not one
     gpcore's to_dict made is left as it is: compact_form gives it back unchanged)."""
@@ -109,7 +103,7 @@ def _compact_stored_forms(db: sqlite3.Connection) -> None:
             return
         db.executemany("UPDATE followups SET form = ? WHERE rowid = ?",
                        [(packed, rowid) for rowid, condition, text in rows
-                        if (packed := pack_form(condition, json.loads(text))) != text])
+                        if (packed := pack_form(condition, text)) != text])
         last = rows[-1][0]
 
 

@@ -951,8 +951,7 @@ def _pack_forms(names: list[str], rows: list[list], column: str) -> None:
     for row in rows:
         form = row[at]
         if form is not None:
-            row[at] = pack_form(row[condition] if condition is not None else None,
-                                json.loads(form) if isinstance(form, str) else form)
+            row[at] = pack_form(row[condition] if condition is not None else None, form)
 
 
 def _connect(path: str, key: bytes | None, timeout: float = 5.0):

@@ -12,6 +12,7 @@ reads as empty everywhere already: from_dict fills a missing box with its defaul
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -99,3 +100,11 @@ def full_form(condition: str | None, form: Any) -> Any:
     if not form.keys() <= out.keys():  # keys the template does not know stay as they came, after its boxes
         out.update((key, value) for key, value in form.items() if key not in out)
     return out
+
+
+def compact_text(condition: str | None, form: Any) -> str:
+    """A form (JSON text or value) as compact JSON text without its empty boxes: what the sync sends a tablet
+    that asks for compact forms, and what the tablet's store keeps."""
+    if isinstance(form, str):
+        form = json.loads(form)
+    return json.dumps(compact_form(condition, form), ensure_ascii=False, separators=(",", ":"))

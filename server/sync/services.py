@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from gpcore.followup.compact import compact_form
+from gpcore.followup.compact import compact_text
 
 from ..errors import Invalid
 from ..scope import Actor, require_team_member, rows_visible
@@ -299,8 +299,7 @@ def _compact_forms(ent, part: dict) -> None:
         part["rows"] = list(part["rows"])
     for row in part["rows"]:
         if row[at] is not None:
-            form = json.loads(row[at]) if isinstance(row[at], str) else row[at]
-            row[at] = json.dumps(compact_form(row[cond], form), ensure_ascii=False, separators=(",", ":"))
+            row[at] = compact_text(row[cond], row[at])
     part["compact"] = [ent.form_column]
 
 
