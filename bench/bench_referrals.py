@@ -369,16 +369,29 @@ def bench_metrics(api: Api, Session, admin_id: int, calls: int, rounds: int) -> 
         say(f"  counted (r401's columns) vs judged case by case from the thread (before r401), every grouping "
             f"and period: {'identical' if not differ else 'DIFFERENT for ' + ', '.join(differ)}")
         args = {"by": "team", **periods[1][1]}
-        timed = {"before r401": ([], []), "now": ([], [])}
+        timed = {"before r401": ([], [], []), "now": ([], [], [])}
+        backend = s.scalar(text("SELECT pg_backend_pid()")) if s.get_bind().dialect.name == "postgresql" else None
         for _ in range(rounds):
             for name, fn in (("before r401", service.metrics_from_thread), ("now", service.metrics)):
-                t0, c0 = time.perf_counter(), time.process_time()
+                t0, c0, b0 = time.perf_counter(), time.process_time(), _cpu_ms(backend)
                 fn(s, actor, args, TODAY)
+                s.commit()
                 timed[name][0].append((time.perf_counter() - t0) * 1000)
                 timed[name][1].append((time.process_time() - c0) * 1000)
-        for name, (wall, cpu) in timed.items():
+                timed[name][2].append(_cpu_ms(backend) - b0)
+        for name, (wall, cpu, server) in timed.items():
             say(f"  3 years by=team in-process, {name:<11}: median {statistics.median(wall):8.1f} ms wall, "
-                f"{statistics.median(cpu):8.1f} ms this process's CPU (n={rounds}, alternating)")
+                f"{statistics.median(cpu):8.1f} ms this process's CPU"
+                + (f" + {statistics.median(server):8.1f} ms PostgreSQL's" if backend else "")
+                + f" (n={rounds}, alternating)")
+
+
+def _cpu_ms(pid: int | None) -> float:
+    """CPU time (user + system) a local process has used, from /proc: the PostgreSQL backend serving us."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv=None) -> None:
@@ -392,12 +405,26 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of the metrics before/after r401")
     ap.add_argument("--db", default="gpo_bench_referrals", help="the benchmark's own database (recreated)")
     ap.add_argument("--sqlite", action="store_true", help="a SQLite file (in a new temporary folder) instead")
+    ap.add_argument("--reuse", action="store_true",
+                    help="the PostgreSQL database --db is already loaded: time only the metrics ([5])")
     args = _smoke.parse(ap, argv, teams=1, open=100, closed=1000, requests=10, sms=200, metrics_calls=3, rounds=1,
                         db="gpo_bench_referrals_smoke")
     _district.CASELOAD.update(_district.SMOKE_CASELOAD if args.smoke else
                               dict(households=500, residents=1500, hypertension=300, diabetes=100, both=50))
     started = time.perf_counter()
     say(f"GP Outreach referrals benchmark  {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    if args.reuse:
+        url = _district.database_url(args.db)
+        say(f"reusing {args.db}; load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        Session = sessionmaker(bind=make_engine(url), expire_on_commit=False)
+        with Session() as s:
+            admin_id = s.scalar(select(User.id).where(User.role == "admin"))
+        say(f"\n[5] district metrics through the HTTP API as the admin, {args.metrics_calls} calls each after one "
+            f"warm-up; load average {os.getloadavg()[0]:.2f}")
+        bench_metrics(Api(url), Session, admin_id, args.metrics_calls, args.rounds)
+        say(f"\ndone in {time.perf_counter() - started:.0f} s; load average "
+            f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        return
     if args.sqlite:
         url = f"sqlite:///{tempfile.mkdtemp(prefix='gpo_bench_referrals_')}/district.db"
         say(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, SQLite "
