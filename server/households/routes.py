@@ -4,6 +4,7 @@ from flask_jwt_extended import current_user
 from .. import db
 from ..api import Blueprint, page_schema, paginate, with_etag, check_if_match
 from ..audit import services as audit
+from ..referrals.moves import follow_resident
 from ..scope import Actor
 from ..search.services import planned_for_each_query, search_residents
 from . import services
@@ -138,6 +139,7 @@ def move_resident(data, resident_id):
     res = services.get_resident(session, _actor(), resident_id, log_read=False)
     check_if_match(res)
     services.move_resident(session, _actor(), res, data)
+    follow_resident(session, _actor(), res.id, res.team_id, res.center_id)  # their referral cases follow
     _commit()
     return with_etag(res)
 

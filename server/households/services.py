@@ -204,8 +204,6 @@ def move_resident(session: Session, actor: Actor, res: Resident, data: dict) -> 
     session.execute(update(FollowUpStatus).where(FollowUpStatus.resident_id == res.id)
                     .values(team_id=target.team_id), execution_options={"synchronize_session": False})
     res.relation_to_head = data.get("relation_to_head")
-    from ..referrals.moves import follow_resident  # here: referrals build on households (no import cycle)
-    follow_resident(session, actor, res.id, target.team_id, target.center_id)  # their referral cases follow
     audit.record(session, actor, "move", "resident", res.id, res.id,
                  {"from": old.id, "to": target.id, "reason": data["reason"]})
     return res
