@@ -312,17 +312,39 @@ def team_referrals(url: str, team, specialists: list[tuple], n: int, rng: random
     import types
 
     import psycopg
-    from bench_referrals import MSG_COLUMNS, REF_COLUMNS, copy_rows, referral_rows
+    from bench_referrals import MSG_COLUMNS, REF_COLUMNS, VISIT_COLUMNS, referral_rows
     with psycopg.connect(url) as conn:
         patients = conn.execute(
             "SELECT DISTINCT r.id, r.team_id, r.center_id FROM residents r JOIN chronic_conditions c "
             "ON c.resident_id = r.id WHERE r.team_id = %s ORDER BY r.id", (team.id,)).fetchall()
     n_open = max(1, n * OPEN_REFERRALS // REFERRALS)
     world = {"district": types.SimpleNamespace(teams=[team]), "specialists": specialists, "residents": patients}
-    refs, msgs = referral_rows(world, n_open, n - n_open, seed=rng.randrange(1 << 30))
-    copy_rows(url, "referrals", REF_COLUMNS, refs)
-    copy_rows(url, "referral_messages", MSG_COLUMNS, msgs)
+    refs, msgs, visits = referral_rows(world, n_open, n - n_open, seed=rng.randrange(1 << 30))
+    from server.bulk import insert_rows
+    from server.db import make_engine
+    from server.followups.models import FollowUp
+    from server.referrals.models import Referral, ReferralMessage
+    engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:  # the closing visits first: the cases name them
+        for table, columns, rows in ((FollowUp.__table__, VISIT_COLUMNS, visits),
+                                     (Referral.__table__, REF_COLUMNS, refs),
+                                     (ReferralMessage.__table__, MSG_COLUMNS, msgs)):
+            insert_rows(conn, table, rows, columns=columns)
+        # What services.act stamps on a case as it happens (first response, outcome, return, closing visit),
+        # filled in for the copied cases by migration r401's own backfill, so they read as the app's cases.
+        for statement in _r401().backfill():
+            conn.execute(statement)
+    engine.dispose()
     return len(refs), len(msgs)
+
+
+def _r401():
+    import importlib.util
+    path = next((ROOT / "migrations" / "versions").glob("*_r401_*.py"))
+    spec = importlib.util.spec_from_file_location("r401", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build(url: str, teams: int, full_teams: int) -> None:
