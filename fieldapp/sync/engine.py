@@ -7,6 +7,7 @@ cursor only moves with the page it belongs to.
 """
 from __future__ import annotations
 
+import json
 import queue
 import random
 import threading
@@ -72,6 +73,7 @@ class SyncEngine:
         self.transport = transport
         self.batch_size = batch_size
         self.page_limit = page_limit
+        self.compact_forms = True  # until a server from before forms=compact refuses the parameter
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -201,7 +203,7 @@ class SyncEngine:
                         if ahead:
                             ahead.stop()
                             ahead = None
-                        page = self._call("GET", PULL, params=params)
+                        page = self._pull_page(params)
                     if page.get("resync") and not self._epoch_differs(page.get("epoch")):
                         # The server pruned its change log past this tablet's cursor: download afresh (the
                         # sweep drops what left the team meanwhile); the server has everything acknowledged,
@@ -236,7 +238,19 @@ class SyncEngine:
 
     def _pull_params(self, cursor, ref) -> dict:
         # forms=compact: follow-up forms come without their empty boxes, as the store keeps them (upgrade 8).
-        return {"cursor": cursor, "limit": self.page_limit, "ref": ref, "forms": "compact"}
+        params = {"cursor": cursor, "limit": self.page_limit, "ref": ref}
+        return {**params, "forms": "compact"} if self.compact_forms else params
+
+    def _pull_page(self, params: dict) -> dict:
+        """One page. A server older than forms=compact refuses the unknown parameter (422 naming it): the tablet
+        then asks without it for the rest of the sync and the store compacts the whole forms itself."""
+        try:
+            return self._call("GET", PULL, params=params)
+        except HttpError as err:
+            if not (err.status == 422 and "forms" in params and "forms" in json.dumps(err.body.get("errors"))):
+                raise
+            self.compact_forms = False
+            return self._call("GET", PULL, params={k: v for k, v in params.items() if k != "forms"})
 
     def _epoch_differs(self, epoch: str | None) -> bool:
         known = self.store.state("epoch")

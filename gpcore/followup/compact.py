@@ -68,8 +68,9 @@ def _visit_class(condition: str | None, form: Any) -> type | None:
 
 def compact_form(condition: str | None, form: Any) -> Any:
     """The form without its empty boxes. Returned as it is: what is not a visit form of a known condition (a
-    lost or death entry's data), and a form missing a box already (not one to_dict made: full_form would
-    show it with that box), so full_form always gives back exactly the form it was given."""
+    lost or death entry's data), and a form missing a box already (not one to_dict made). full_form gives
+    back exactly the form for every form to_dict made; a form that was already missing a box comes back with
+    that box empty, which is how from_dict (and so the rules) read it anyway."""
     cls = _visit_class(condition, form)
     if cls is None:
         return form

@@ -224,4 +224,8 @@ def _write_team(maker: sessionmaker, actor: Actor, item: _TeamWork, batch: str) 
             session.rollback()
             team.state = FAILED
             team.problems.append(Problem(0, "database", redact(str(getattr(err, "orig", err)))[:300]))
+        except ValueError as err:  # e.g. a committee out of record-number serials: this team only, reported
+            session.rollback()
+            team.state = FAILED
+            team.problems.append(Problem(0, "write", redact(str(err))[:300]))
     team.seconds = time.perf_counter() - started

@@ -334,7 +334,7 @@ def act(session: Session, actor: Actor, referral_id: str, action: str, data: dic
     if action in metrics_rules.RESPONSES and row.first_response_at is None:
         row.first_response_at = now
     if action == "return_case":
-        row.returned_at = now
+        row.returned_at = row.returned_at or now  # the first return, as r401's backfill reads it
     message = post(session, actor, row, action, text, at=now)
     if action == "accept":  # the pool's other specialists can no longer open it: their notices say so
         notify.claimed(session, row, message.author_name)

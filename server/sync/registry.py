@@ -11,7 +11,8 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Callable
 
-from sqlalchemy import JSON, Date, DateTime, Integer, Numeric, Table, Text, cast, func, select, true, tuple_
+from sqlalchemy import (JSON, Date, DateTime, Float, Integer, Numeric, Table, Text, and_, case, cast, func, select,
+                        true, tuple_)
 from sqlalchemy.sql import Select
 
 from ..errors import Invalid
@@ -161,6 +162,11 @@ class SyncedEntity:
             return func.replace(text, ".000000", "")
         if isinstance(kind, Date):
             return func.to_char(col, "YYYY-MM-DD")
+        if isinstance(kind, Float):
+            # PostgreSQL writes a whole float8 as 7, json.dumps as 7.0: the tablet would store INTEGER 7 from a
+            # snapshot and REAL 7.0 from a change page. Whole values get their '.0' as Python writes them.
+            whole = and_(col == func.trunc(col), func.abs(col) < 1e15)
+            return case((whole, cast(func.concat(cast(col, Text), ".0"), JSON)), else_=func.to_json(col))
         return col
 
     def _page_columns(self, table: Table) -> list:

@@ -394,3 +394,32 @@ def test_forms_go_compact_to_a_tablet_that_asks_and_whole_to_every_other_reader(
     raw = other.db.execute("SELECT form FROM followups WHERE id = ?", (vid,)).fetchone()[0]
     assert json.loads(raw) == form and other.visit(vid)["form"] == signed
     assert tablet_scope(other) == server_scope(session, world.teams["A1"]) == tablet_scope(store)
+
+
+def test_a_tablet_syncs_with_a_server_from_before_compact_forms(world, tablet, as_user, session, visit_form,
+                                                                 server_scope, tablet_scope):
+    """A server older than forms=compact refuses the unknown parameter (422 naming it, StrictParser): the tablet
+    asks again without it, and its store keeps the whole forms compact all the same."""
+    from fieldapp.sync.transport import HttpError
+    from gpcore.followup.compact import is_empty_box
+    _register(as_user, world, "A1-0-0")
+    writer, writer_engine = tablet("gp-a1")
+    writer_engine.sync()
+    vid = writer.save_visit(world.residents["A1-0-0"], "hypertension", visit_form(VISIT_DAY, sbp=150, dbp=95))
+    assert writer_engine.sync().pushed == {"applied": 1}
+    store, engine = tablet("nurse-a1")
+    real, refused = engine.transport.call, []
+
+    def old_server(method, path, **kw):
+        if path.endswith("/sync/pull") and "forms" in (kw.get("params") or {}):
+            refused.append(kw["params"]["forms"])
+            raise HttpError(422, {"code": 422, "status": "Unprocessable Entity", "message": "Invalid query.",
+                                  "errors": {"query": {"forms": ["Unknown field."]}}})
+        return real(method, path, **kw)
+
+    engine.transport.call = old_server
+    assert engine.sync().synced and refused == ["compact"] and engine.compact_forms is False
+    raw = json.loads(store.db.execute("SELECT form FROM followups WHERE id = ?", (vid,)).fetchone()[0])
+    assert not any(is_empty_box(v) for v in raw.values())
+    assert store.visit(vid)["form"] == writer.visit(vid)["form"]
+    assert tablet_scope(store) == server_scope(session, world.teams["A1"])
