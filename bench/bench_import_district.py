@@ -85,10 +85,7 @@ def main() -> None:
     app.extensions["db_engine"].dispose()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    with psycopg.connect(d.ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{a.db_copy}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{a.db_copy}" TEMPLATE "{a.db}"')
-    copy_url = d.database_url(a.db_copy)
+    copy_url = d.copy_database(a.db, a.db_copy)
     print(f"{a.base_teams} teams in both databases ({time.perf_counter() - t0:.0f} s)", flush=True)
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
