@@ -379,7 +379,7 @@ def bench_metrics(api: Api, Session, admin_id: int, calls: int, rounds: int) -> 
                 timed[name][0].append((time.perf_counter() - t0) * 1000)
                 timed[name][1].append((time.process_time() - c0) * 1000)
                 timed[name][2].append(_cpu_ms(backend) - b0)
-        for name, (wall, cpu, server) in timed.items():
+        for name, (wall, cpu, server) in timed.items() if rounds else ():  # --rounds 0: the API figures only
             say(f"  3 years by=team in-process, {name:<11}: median {statistics.median(wall):8.1f} ms wall, "
                 f"{statistics.median(cpu):8.1f} ms this process's CPU"
                 + (f" + {statistics.median(server):8.1f} ms PostgreSQL's" if backend else "")
