@@ -341,3 +341,22 @@ def log_records(url: str, teams: list[int]) -> dict[str, tuple[int, float]]:
                     "AS q (id, team_id) WHERE q.team_id = ANY(%s) ORDER BY q.team_id", (entity, teams)).rowcount
             out[entity] = (n, time.perf_counter() - t0)
     return out
+
+
+def base_and_copy(app, gen: Generator, url: str, db_copy: str, teams: int, base_teams: int,
+                  teams_per_center: int = TEAMS_PER_CENTER):
+    """The import benches' start: `teams` teams created, the first `base_teams` written with the import writer,
+    VACUUM ANALYZE, then the database copied to `db_copy` (the bare COPY's twin). Returns (district, copy URL)."""
+    from server import db
+    with app.app_context():
+        session = db.session()
+        district = create_organisation(session, teams, teams_per_center=teams_per_center)
+        session.commit()
+        for team in district.teams[:base_teams]:
+            write_team(session, district, team, generate_team(gen, team))
+        session.close()
+    app.extensions["db_engine"].dispose()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return district, copy_database(url.rsplit("/", 1)[1], db_copy)
+

@@ -124,18 +124,8 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
     extra = a.pairs + (1 if a.profile else 0)
     t0 = time.perf_counter()
-    with app.app_context():
-        session = db.session()
-        district = d.create_organisation(session, a.base_teams + extra)
-        session.commit()
-        gen = Generator(d.SEED)
-        for team in district.teams[:a.base_teams]:
-            d.write_team(session, district, team, d.generate_team(gen, team))
-        session.close()
-    app.extensions["db_engine"].dispose()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    copy_url = d.copy_database(a.db, a.db_copy)
+    gen = Generator(d.SEED)
+    district, copy_url = d.base_and_copy(app, gen, url, a.db_copy, a.base_teams + extra, a.base_teams)
     print(f"{a.base_teams} teams in both databases ({time.perf_counter() - t0:.0f} s)", flush=True)
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})

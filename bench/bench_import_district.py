@@ -75,17 +75,8 @@ def main() -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
     t0 = time.perf_counter()
     gen = Generator(d.SEED)
-    with app.app_context():
-        session = db.session()
-        district = d.create_organisation(session, a.base_teams + 2 * a.rounds * a.teams, teams_per_center=a.teams)
-        session.commit()
-        for team in district.teams[:a.base_teams]:
-            d.write_team(session, district, team, d.generate_team(gen, team))
-        session.close()
-    app.extensions["db_engine"].dispose()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    copy_url = d.copy_database(a.db, a.db_copy)
+    district, copy_url = d.base_and_copy(app, gen, url, a.db_copy, a.base_teams + 2 * a.rounds * a.teams,
+                                         a.base_teams, teams_per_center=a.teams)
     print(f"{a.base_teams} teams in both databases ({time.perf_counter() - t0:.0f} s)", flush=True)
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "PASSWORD_HASH_PROFILE": "fast", "DEVELOPMENT": True})
