@@ -13,9 +13,8 @@ def test_wrong_password_is_explained_in_chinese(browser, sign_in, shot):
     shot(page, "console-login-wrong-password")
 
 
-def test_form_errors_from_the_api_are_chinese(browser, sign_in, world):
-    page = browser.new_page()
-    sign_in(page, "staff-a")
+def test_form_errors_from_the_api_are_chinese(open_as, world):
+    page = open_as("staff-a")
     page.wait_for_selector("#loads tbody tr")
     text = page.evaluate("""() => Console.api("POST", "/assignments/", {household_ids: [], team_id: null, reason: "x"})
         .then(() => "sent", (err) => err.message)""")
@@ -30,6 +29,12 @@ def test_staff_sees_loads_and_accepts_a_proposal(browser, sign_in, shot):
     names = [rows.nth(i).locator("td").first.text_content() for i in range(rows.count())]
     assert names == ["团队A1", "团队A2", "未分配"]
     assert page.text_content("#who").startswith("staff-a")
+    # The other tests open their pages by address (open_as): the menu must lead to those addresses.
+    links = page.eval_on_selector_all("#staff-nav a:not([hidden])[href^='/console']", "links => links.map(a => [a.textContent, a.pathname])")
+    assert dict(links) == {"团队负荷与分配": "/console/", "家庭档案": "/console/households", "查找居民": "/console/residents",
+                           "分配记录": "/console/history", "导入居民": "/console/import", "管理指标": "/console/indicators",
+                           "转诊": "/console/referrals/center", "化验待匹配": "/console/labs",
+                           "化验拒收": "/console/rejections", "平板设备": "/console/devices"}
     page.click("#propose")
     page.wait_for_selector("#proposal:not([hidden])")
     assert "建议移动 2 户" in page.text_content("#message")
@@ -39,9 +44,8 @@ def test_staff_sees_loads_and_accepts_a_proposal(browser, sign_in, shot):
     expect(page.locator("#loads tbody tr")).to_have_count(2)  # the page's CSP allows no wait_for_function
 
 
-def test_committee_assignment_form(browser, sign_in, world, as_user, shot):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "staff-a")
+def test_committee_assignment_form(open_as, world, as_user, shot):
+    page = open_as("staff-a")
     page.wait_for_selector(f"#committee-form select[name=committee_id] option[value='{world.committees['A0']}']",
                            state="attached")
     page.select_option("#committee-form select[name=committee_id]", str(world.committees["A0"]))
@@ -68,9 +72,8 @@ def test_committee_assignment_form(browser, sign_in, world, as_user, shot):
     assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 4
 
 
-def test_unassigning_a_committee_is_an_explicit_choice_and_says_who_moves(browser, sign_in, world, as_user, shot):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "staff-a")
+def test_unassigning_a_committee_is_an_explicit_choice_and_says_who_moves(open_as, world, as_user, shot):
+    page = open_as("staff-a")
     page.wait_for_selector(f"#committee-form select[name=committee_id] option[value='{world.committees['A1']}']",
                            state="attached")
     page.select_option("#committee-form select[name=committee_id]", str(world.committees["A1"]))
@@ -86,11 +89,8 @@ def test_unassigning_a_committee_is_an_explicit_choice_and_says_who_moves(browse
     assert as_user("gp-a1").get("/api/v1/households").get_json()["total"] == 2
 
 
-def test_households_page_bulk_assigns(browser, live, world, as_user, sign_in, shot):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.goto(f"{live}/console/households")
+def test_households_page_bulk_assigns(open_as, world, as_user, shot):
+    page = open_as("staff-a", "/console/households")
     page.wait_for_selector("#households tbody tr")
     assert "共 6 户" in page.text_content("#page")
     page.check("#filter input[name=unassigned]")

@@ -23,14 +23,13 @@ def tablets(world, as_user):
     return devs
 
 
-def test_staff_retire_and_report_lost_with_the_waiting_count(browser, sign_in, tablets, as_user, shot):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def test_staff_retire_and_report_lost_with_the_waiting_count(open_as, tablets, as_user, shot):
     problems = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "404" not in m.text else None)
-    page.on("response", lambda r: problems.append(r.url) if r.status >= 400 and "favicon" not in r.url else None)
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.click("header nav >> text=平板设备")
+
+    def listen(page):
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "404" not in m.text else None)
+        page.on("response", lambda r: problems.append(r.url) if r.status >= 400 and "favicon" not in r.url else None)
+    page = open_as("staff-a", "/console/devices", listen=listen, viewport={"width": 1280, "height": 900})
     page.wait_for_selector("#devices tbody tr[data-device]")
     rows = page.locator("#devices tbody tr[data-device]")
     assert {rows.nth(i).get_attribute("data-device") for i in range(rows.count())} == {
@@ -70,9 +69,6 @@ def test_staff_retire_and_report_lost_with_the_waiting_count(browser, sign_in, t
     assert not problems, problems
 
 
-def test_a_gp_is_sent_to_the_gp_page(browser, sign_in, live, tablets):
-    page = browser.new_page()
-    sign_in(page, "gp-a1")
-    page.wait_for_url("**/console/gp")
-    page.goto(f"{live}/console/devices")
+def test_a_gp_is_sent_to_the_gp_page(open_as, tablets):
+    page = open_as("gp-a1", "/console/devices")
     page.wait_for_url("**/console/gp")

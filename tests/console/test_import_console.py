@@ -17,12 +17,8 @@ def village(world, session):
 
 
 @pytest.fixture
-def import_page(browser, live, sign_in):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.click("header nav >> text=导入居民")
-    page.wait_for_url(f"{live}/console/import")
+def import_page(open_as):
+    page = open_as("staff-a", "/console/import")
     page.wait_for_load_state("networkidle")
     return page
 

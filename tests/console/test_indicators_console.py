@@ -25,11 +25,8 @@ def visits(world, as_user):
         assert r.status_code == 201, r.get_json()
 
 
-def test_staff_see_indicators_per_team_and_quarter_and_download_xlsx(browser, live, sign_in, visits, as_user, shot):
-    page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.click("header nav >> text=管理指标")
+def test_staff_see_indicators_per_team_and_quarter_and_download_xlsx(open_as, visits, as_user, shot):
+    page = open_as("staff-a", "/console/indicators", accept_downloads=True)
     page.wait_for_selector("#indicator-rows tbody tr")
     page.fill("#period input[name=year]", "2026")
     page.select_option("#period select[name=quarter]", "1")
@@ -55,11 +52,8 @@ def test_staff_see_indicators_per_team_and_quarter_and_download_xlsx(browser, li
     assert any("团队A1" in str(c.value) for r in sheet.iter_rows() for c in r)
 
 
-def test_a_bad_year_is_refused_with_the_field_named(browser, live, sign_in, visits):
-    page = browser.new_page()
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.goto(f"{live}/console/indicators")
+def test_a_bad_year_is_refused_with_the_field_named(open_as, visits):
+    page = open_as("staff-a", "/console/indicators")
     page.wait_for_selector("#indicator-rows tbody tr")
     page.evaluate("document.querySelector('#period input[name=year]').value = '1999'")
     page.evaluate("document.getElementById('period').requestSubmit = null")

@@ -54,12 +54,9 @@ def queued(post_message, as_user):
 
 
 @pytest.fixture
-def labs_page(browser, live, sign_in, queued):
+def labs_page(open_as, queued):
     """staff-a on /console/labs with the queue shown."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.click("header nav >> text=化验待匹配")
+    page = open_as("staff-a", "/console/labs")
     page.wait_for_selector("#queue tbody tr[data-id]")
     return page
 
@@ -177,11 +174,8 @@ def test_pages_run_from_the_newest(labs_page, queued, post_message, as_user):
     _wait_for_rows(page, 50)
 
 
-def test_a_gp_is_told_the_labs_page_is_for_staff(browser, live, sign_in, queued):
-    page = browser.new_page()
-    sign_in(page, "gp-a1")
-    page.wait_for_url(f"{live}/console/gp")
-    page.goto(f"{live}/console/labs")
+def test_a_gp_is_told_the_labs_page_is_for_staff(open_as, live, queued):
+    page = open_as("gp-a1", "/console/labs")
     page.wait_for_url(f"{live}/console/gp")
     page.wait_for_load_state("networkidle")
     assert "平板" in page.text_content("main") and page.locator("#message").is_hidden()

@@ -17,12 +17,9 @@ def refused(world, as_user, client):
         assert r.status_code == 422, r.data
 
 
-def test_staff_read_a_refused_message_as_received(browser, sign_in, refused, as_user, shot):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
+def test_staff_read_a_refused_message_as_received(open_as, refused, as_user, shot):
+    page = open_as("staff-a", "/console/rejections")
     assert page.locator("header nav >> text=访问日志").is_hidden()  # admin only
-    page.click("header nav >> text=化验拒收")
     page.wait_for_selector("#rejections tbody tr[data-id]")
     rows = page.locator("#rejections tbody tr[data-id]")
     assert rows.count() == 2
@@ -36,12 +33,9 @@ def test_staff_read_a_refused_message_as_received(browser, sign_in, refused, as_
     shot(page, "console-rejections")
 
 
-def test_admin_reads_the_access_log(browser, sign_in, world, as_user, shot):
+def test_admin_reads_the_access_log(open_as, world, as_user, shot):
     as_user("gp-a1").get(f"/api/v1/households/{world.households['A1-0']}")
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "admin")
-    page.wait_for_selector("#loads tbody tr")
-    page.click("header nav >> text=访问日志")
+    page = open_as("admin", "/console/audit")
     page.wait_for_selector("#events tbody tr[data-id]")
     page.select_option("#audit-filter select[name=action]", "read")
     page.fill("#audit-filter input[name=user_id]", str(world.users["gp-a1"]))
@@ -54,11 +48,8 @@ def test_admin_reads_the_access_log(browser, sign_in, world, as_user, shot):
     shot(page, "console-audit")
 
 
-def test_staff_are_told_the_access_log_is_for_admin(browser, live, sign_in):
-    page = browser.new_page()
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.goto(f"{live}/console/audit")
+def test_staff_are_told_the_access_log_is_for_admin(open_as):
+    page = open_as("staff-a", "/console/audit")
     page.wait_for_selector("#message.warn >> text=仅管理员")
     page.wait_for_load_state("networkidle")
     assert page.get_attribute("#message", "class") == "warn"

@@ -53,12 +53,9 @@ def _preview(page, width, mode):
     return _shown_png(page)
 
 
-def test_lab_report_preview_in_both_widths_and_modes_and_the_bytes_download(browser, live, sign_in, records,
-                                                                               as_user, shot, tmp_path):
-    page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.goto(f"{live}/console/households")
+def test_lab_report_preview_in_both_widths_and_modes_and_the_bytes_download(open_as, live, records, as_user,
+                                                                               shot, tmp_path):
+    page = open_as("staff-a", "/console/households", accept_downloads=True)
     page.click("#households a >> text=A1路1号")
     page.click(f"#reports tr[data-id='{records['report']}'] >> text=打印预览")
     assert _preview(page, "58", "chinese").width == printing.PaperWidth.MM58.dots
@@ -84,11 +81,8 @@ def test_lab_report_preview_in_both_widths_and_modes_and_the_bytes_download(brow
     assert f"{saved.stat().st_size} 字节" in page.text_content("#message")
 
 
-def test_follow_up_slip_preview_from_the_household_page(browser, live, sign_in, records, shot):
-    page = browser.new_page(viewport={"width": 1200, "height": 1000})
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.goto(f"{live}/console/households")
+def test_follow_up_slip_preview_from_the_household_page(open_as, records, shot):
+    page = open_as("staff-a", "/console/households", viewport={"width": 1200, "height": 1000})
     page.click("#households a >> text=A1路1号")
     page.click(f"#visits tr[data-id='{records['visit']}'] >> text=打印预览")
     assert _preview(page, "58", "chinese").width == printing.PaperWidth.MM58.dots
@@ -99,11 +93,9 @@ def test_follow_up_slip_preview_from_the_household_page(browser, live, sign_in, 
     page.wait_for_selector("#h-address:text('A1路1号')")
 
 
-def test_a_record_out_of_scope_says_so_and_unknown_kinds_are_404(browser, live, sign_in, records, client):
-    page = browser.new_page()
-    sign_in(page, "staff-b")  # center B: 张三 of center A is not in scope
-    page.wait_for_selector("#loads tbody tr")
-    page.goto(f"{live}/console/print/lab-report/{records['report']}")
+def test_a_record_out_of_scope_says_so_and_unknown_kinds_are_404(open_as, records, client):
+    # center B: 张三 of center A is not in scope
+    page = open_as("staff-b", f"/console/print/lab-report/{records['report']}")
     page.wait_for_selector("#message.error")
     assert page.is_hidden("#p-figure")
     assert client.get("/console/print/prescription/1").status_code == 404

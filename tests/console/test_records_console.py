@@ -5,11 +5,9 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def staff_page(browser, sign_in):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    return page
+def staff_page(open_as):
+    """staff_page(path) -> staff-a's page at path."""
+    return lambda path: open_as("staff-a", path)
 
 
 def test_household_detail_shows_members_visits_reports_and_history(staff_page, live, world, as_user, shot):
@@ -25,8 +23,7 @@ def test_household_detail_shows_members_visits_reports_and_history(staff_page, l
         "household_ids": [world.households["A1-0"]], "team_id": world.teams["A2"], "reason": "调往A2"})
     as_user("staff-a").post("/api/v1/assignments/", json={
         "household_ids": [world.households["A1-0"]], "team_id": world.teams["A1"], "reason": "调回A1"})
-    page = staff_page
-    page.goto(f"{live}/console/households")
+    page = staff_page("/console/households")
     page.click("#households a >> text=A1路1号")
     page.wait_for_selector("#h-history tbody tr >> text=调回A1")
     assert page.text_content("#h-address") == "A1路1号"
@@ -52,8 +49,7 @@ def test_resident_search(staff_page, live, world, as_user, query, expected, shot
     if query is None:  # the ID number as the health file has it
         from server.households.models import Resident  # noqa: F401 (the number comes from the API)
         query = as_user("admin").get(f"/api/v1/residents/{world.residents['A1-1-0']}").get_json()["id_number"]
-    page = staff_page
-    page.click("header nav >> text=查找居民")
+    page = staff_page("/console/residents")
     page.wait_for_load_state("networkidle")
     page.fill("#search input[name=q]", query)
     page.keyboard.press("Enter")
@@ -75,8 +71,7 @@ def test_households_pager_sits_above_the_rows(staff_page, live, world, as_user):
     for n in range(55):
         assert admin.post("/api/v1/households", json={"committee_id": world.committees["A0"],
                                                       "address": f"新村{n:02d}号"}).status_code == 201
-    page = staff_page
-    page.goto(f"{live}/console/households")
+    page = staff_page("/console/households")
     page.wait_for_selector("#page >> text=第 1 / 2 页，共 61 户")
     # The pager is reachable without scrolling past 50 rows: above the table, in the first screen.
     pager_y = page.locator("#next").bounding_box()["y"]
@@ -96,8 +91,7 @@ def test_history_lists_batches_and_undoes_one(staff_page, live, world, as_user, 
                                                              "team_id": None, "reason": "误点取消分配"})
     assert r.get_json()["changed"] == 2
     assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 0
-    page = staff_page
-    page.click("header nav >> text=分配记录")
+    page = staff_page("/console/history")
     page.wait_for_selector("#batches tbody tr[data-batch]")
     first = page.locator("#batches tbody tr[data-batch]").first
     assert "误点取消分配" in first.text_content() and "团队A2 → 未分配：2 户" in first.text_content()
@@ -124,11 +118,8 @@ def test_history_lists_batches_and_undoes_one(staff_page, live, world, as_user, 
     assert as_user("gp-a2").get("/api/v1/households").get_json()["total"] == 2
 
 
-def test_a_search_in_the_address_runs_on_load(browser, live, sign_in):
-    page = browser.new_page()
-    sign_in(page, "staff-a")
-    page.wait_for_selector("#loads tbody tr")
-    page.goto(f"{live}/console/residents?q=zs")
+def test_a_search_in_the_address_runs_on_load(open_as):
+    page = open_as("staff-a", "/console/residents?q=zs")
     page.wait_for_selector("#found:not([hidden]) tbody tr[data-id]")
     assert page.input_value("#search input[name=q]") == "zs"
     assert "张三" in page.text_content("#found tbody")

@@ -56,11 +56,8 @@ def _tile(page, name):
 
 
 def test_a_specialist_answers_an_urgent_referral_and_staff_see_the_metrics_move(
-        browser, live, sign_in, cases, as_user, shot):
-    staff = browser.new_page(viewport={"width": 1200, "height": 1000})
-    sign_in(staff, "staff-a")
-    staff.wait_for_selector("#loads tbody tr")
-    staff.click("header nav >> text=转诊")
+        browser, open_as, sign_in, cases, as_user, shot):
+    staff = open_as("staff-a", "/console/referrals/center", viewport={"width": 1200, "height": 1000})
     staff.wait_for_selector('.tile[data-metric="转诊数"]')
     assert _tile(staff, "转诊数") == "2" and _tile(staff, "已上报") == "1"
     assert _tile(staff, "按时响应率") == "0.0%（0/1）"  # the escalated one is late, the urgent one not yet due
@@ -154,13 +151,10 @@ def test_a_specialist_answers_an_urgent_referral_and_staff_see_the_metrics_move(
     assert [c.value for c in sheet[3]][:2] == ["团队A1", 2] and sheet["J3"].value == 1
 
 
-def test_a_case_changed_meanwhile_is_refused_and_shown_afresh(browser, live, sign_in, cases, session, shot):
+def test_a_case_changed_meanwhile_is_refused_and_shown_afresh(open_as, cases, session, shot):
     from server.referrals.escalation import escalate_overdue
 
-    spec = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(spec, "spec")
-    spec.wait_for_selector("#mine tbody tr[data-referral]")
-    spec.goto(f"{live}/console/referrals/{cases['A1-0-0']}")
+    spec = open_as("spec", f"/console/referrals/{cases['A1-0-0']}")
     spec.wait_for_selector("#c-state >> text=待接诊")
     # Nobody answered in time (as the command would see it days later): the case goes to the pool.
     assert [e.kind for e in escalate_overdue(session, china_today() + dt.timedelta(days=10))] == ["pool"]
@@ -188,18 +182,15 @@ def test_security_headers_and_local_assets_on_the_referral_pages(live, client):
     assert client.get("/console/static/referrals.js").status_code == 200
 
 
-def test_a_gp_is_sent_to_their_page(browser, live, sign_in):
-    page = browser.new_page()
-    sign_in(page, "gp-a1")
-    page.wait_for_url("**/console/gp")
-    page.goto(f"{live}/console/referrals")
+def test_a_gp_is_sent_to_their_page(open_as):
+    page = open_as("gp-a1", "/console/referrals")
     page.wait_for_url("**/console/gp")
 
 
 LAB_MESSAGE = Path(__file__).resolve().parents[1] / "labs" / "messages" / "utf8-escapes-criticals-cr.hl7"
 
 
-def test_the_case_page_shows_the_attached_lab_report_with_its_flags(browser, live, sign_in, world, as_user,
+def test_the_case_page_shows_the_attached_lab_report_with_its_flags(open_as, world, as_user,
                                                                      client, session, shot):
     """A real HL7 message filed under a resident (the labs intake), attached to a case by reference."""
     from server.auth.models import User
@@ -223,8 +214,7 @@ def test_the_case_page_shows_the_attached_lab_report_with_its_flags(browser, liv
         "resident_id": resident.id, "urgency": "emergency", "kind": "econsult", "specialist_id": world.users["spec"],
         "form": _form(china_today()), "lab_report_ids": reports})
     assert r.status_code == 201, r.get_json()
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "spec")
+    page = open_as("spec", "/console/referrals")
     page.wait_for_selector("#mine tbody tr[data-referral]")
     assert page.text_content("#mine tbody tr .badge") == "急诊"
     page.click("#mine tbody tr a")
@@ -239,13 +229,10 @@ def test_the_case_page_shows_the_attached_lab_report_with_its_flags(browser, liv
     shot(page, "console-referral-labs")
 
 
-def test_the_escalation_is_in_the_thread_for_the_specialist_and_the_center(browser, live, sign_in, cases, shot):
+def test_the_escalation_is_in_the_thread_for_the_specialist_and_the_center(open_as, cases, shot):
     """The overdue case escalated by the command: its thread shows who (the system), when and why."""
-    for user, landed in (("spec", "#mine tbody tr[data-referral]"), ("staff-a", "#loads tbody tr")):
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        sign_in(page, user)
-        page.wait_for_selector(landed)
-        page.goto(f"{live}/console/referrals/{cases['A1-0-1']}")
+    for user in ("spec", "staff-a"):
+        page = open_as(user, f"/console/referrals/{cases['A1-0-1']}")
         entry = page.wait_for_selector("#thread li[data-kind=escalate]")
         head = entry.query_selector(".hint").text_content()
         text = entry.query_selector(".text").text_content()

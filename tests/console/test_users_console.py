@@ -9,11 +9,8 @@ def login(client, username, password):
 
 
 @pytest.fixture
-def users_page(browser, sign_in):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    sign_in(page, "admin")
-    page.wait_for_selector("#loads tbody tr")
-    page.click("header nav >> text=用户与团队")
+def users_page(open_as):
+    page = open_as("admin", "/console/users")
     page.wait_for_selector("#users tbody tr[data-user='gp-a1']")
     return page
 
