@@ -114,6 +114,28 @@ def worker_database(url: str, worker: str) -> str:
     return f"{base}/{own}" + (f"?{query}" if query else "")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _migration_scripts_read_once():
+    """Alembic reads every migration script again (34 files, ~0.5 s) for each command it runs, and a worker
+    runs dozens (each migration test steps up and down branch by branch): for the run, each script directory
+    is read once. Nothing in it depends on the database a command runs on (env.py reads the URL from the
+    command's own config)."""
+    from alembic.script import ScriptDirectory
+
+    read = ScriptDirectory.from_config.__func__
+    cache: dict = {}
+
+    def from_config(cls, config):
+        location = config.get_main_option("script_location")
+        if location not in cache:
+            cache[location] = read(cls, config)
+        return cache[location]
+
+    ScriptDirectory.from_config = classmethod(from_config)
+    yield
+    ScriptDirectory.from_config = classmethod(read)
+
+
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory):
     """The run's database: a SQLite file under the worker's own temporary directory, or TEST_DATABASE_URL's
