@@ -41,7 +41,12 @@ def new_id() -> str:
 @pytest.fixture
 def fu(world, as_user, clean_app):
     """The world with today pinned, and helpers to register patients and record visits over the API."""
-    clean_app.config["FOLLOWUP_TODAY"] = TODAY
+    return helpers(world, as_user, clean_app)
+
+
+def helpers(world, as_user, app):
+    """`fu` for a fixture or a world_layer's build (ctx.world, ctx.as_user, ctx.app): pins today in app."""
+    app.config["FOLLOWUP_TODAY"] = TODAY
 
     class Helpers:
         w = world

@@ -3,16 +3,19 @@ import csv
 import datetime as dt
 import io
 
-import pytest
 from openpyxl import load_workbook
 
+from tests.conftest import world_layer
+from tests.server_followups.conftest import helpers
 
-@pytest.fixture
-def dataset(fu, as_user):
+
+@world_layer
+def dataset(ctx):
     """Team A1: P1 张三 (75 in 2025), P2 李四 (55), P3 王五 (74), P4 赵六 (54); team A2: P5 钱七.
 
-    Every form books a next visit, so a visit is complete unless a box is removed on purpose.
-    """
+    Every form books a next visit, so a visit is complete unless a box is removed on purpose. Built once for
+    the tests that read it (a world_layer: each is rolled back to it)."""
+    fu, as_user = helpers(ctx.world, ctx.as_user, ctx.app), ctx.as_user
     f, d = fu.htn_form, fu.dm_form
     phone = dict(visit_mode=3, sbp=None, dbp=None, weight_kg=None, height_cm=None, heart_rate=None)
 
@@ -58,7 +61,7 @@ def dataset(fu, as_user):
     visit("A1-0-0", "2026-01-10", sbp=130, dbp=80)
     visit("A1-0-0", "2026-04-10", sbp=155, dbp=85, classification=2)
     visit("A1-1-0", "2026-05-01", "t2dm", fpg_mmol=6.0)
-    return fu
+    return ctx.world
 
 
 def _plus(day: str) -> str:
@@ -81,7 +84,7 @@ KEYS = ("under_management", "managed_to_spec", "spec_rate", "bp_measured", "bp_c
 
 
 def test_year_indicators_by_hand(dataset, as_user):
-    w = dataset.w
+    w = dataset
     body = as_user("admin").get("/api/v1/followups/indicators?year=2025").get_json()
     assert body["period_start"] == "2025-01-01" and body["period_end"] == "2025-12-31"
     assert body["visits_for_spec"] == 4
@@ -116,7 +119,7 @@ def test_year_indicators_by_hand(dataset, as_user):
 
 
 def test_quarter_indicators_by_hand(dataset, as_user):
-    w = dataset.w
+    w = dataset
     body = as_user("gp-a1").get("/api/v1/followups/indicators?year=2026&quarter=2").get_json()
     assert body["period_start"] == "2026-04-01" and body["period_end"] == "2026-06-30"
     assert body["visits_for_spec"] == 2
@@ -134,7 +137,7 @@ def test_quarter_indicators_by_hand(dataset, as_user):
 
 
 def test_indicator_scope(dataset, as_user):
-    w = dataset.w
+    w = dataset
     staff = as_user("staff-a").get("/api/v1/followups/indicators?year=2025&condition=hypertension").get_json()
     assert {(r["level"], r["team_id"] or r["center_id"]) for r in staff["rows"]} == {
         ("team", w.teams["A1"]), ("team", w.teams["A2"]), ("center", w.centers["A"])}
@@ -175,7 +178,7 @@ def test_exports_read_back(dataset, as_user):
          r["bp_controlled"]) for r in htn]
     a1 = next(t for t in table if t["名称"] == "团队A1")
     assert float(a1["规范管理率"]) == 0.25 and a1["血糖控制率"] == ""
-    assert as_user("gp-a2").get(f"/api/v1/followups/indicators/export?year=2025&team_id={dataset.w.teams['A1']}"
+    assert as_user("gp-a2").get(f"/api/v1/followups/indicators/export?year=2025&team_id={dataset.teams['A1']}"
                                 ).status_code == 404
     bad = admin.get("/api/v1/followups/indicators/export?year=2025&format=pdf")
     assert bad.status_code == 422 and "format" in bad.get_json()["errors"]["query"]
