@@ -60,6 +60,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from gpcore import referral as rules  # noqa: E402
+from gpcore.followup.visits import HypertensionVisit  # noqa: E402
 from server.auth.models import User  # noqa: E402
 from server.auth.services import hash_password  # noqa: E402
 from server.db import make_engine  # noqa: E402
@@ -198,7 +199,10 @@ def referral_rows(world: dict, n_open: int, n_closed: int, seed: int = 5):
         if closed and rng.random() < FOLLOWED_UP:
             visit_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             visit_day = max((thread[-1][1] + dt.timedelta(hours=8)).date(), answered_on)
-            visits.append((visit_id, rid, "hypertension", "visit", visit_id, 0, visit_day, 138, 86, {}, gp,
+            # A form the rules can read: the worklist's rebuild re-decides a latest visit received before
+            # others (rebuild_status), and an empty form failed it.
+            form = HypertensionVisit(visit_date=visit_day, visit_mode=1, sbp=138, dbp=86).to_dict()
+            visits.append((visit_id, rid, "hypertension", "visit", visit_id, 0, visit_day, 138, 86, form, gp,
                            "0" * 64, False, False, [], 0, [], thread[-1][1]))
         answer = {**ANSWER, "outcome": rng.choices(outcomes, outcome_weights)[0]} if answered else None
         refs.append((ref_id, rid, team_id, center_id, gp, hospital_id, dept, named, owner, state,
