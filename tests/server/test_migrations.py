@@ -1,6 +1,8 @@
 """Migrations from empty to head match the models, and step down and up again, on SQLite and PostgreSQL."""
+import importlib.util
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -28,6 +30,16 @@ def empty_url(tmp_path):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def migration_module(revision: str):
+    """A migration script loaded as a module, so a test can call its helpers (migrations are not a package)."""
+    path = next((Path(alembic_config("sqlite://").get_main_option("script_location")) / "versions")
+                .glob(f"*_{revision}_*.py"))
+    spec = importlib.util.spec_from_file_location(revision, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def diff(url):

@@ -3,9 +3,7 @@ compact_text), batch by batch; one step down and up again. SQLite and PostgreSQL
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +13,7 @@ from gpcore.followup.compact import compact_text, full_form
 from gpcore.followup.visits import DiabetesVisit, HypertensionVisit
 from server.db import make_engine
 from server.manage import alembic_config
-from tests.server.test_migrations import empty_url  # noqa: F401 (a fixture: an empty database, SQLite or PG)
+from tests.server.test_migrations import empty_url, migration_module  # noqa: F401 (empty_url: a fixture, SQLite or PG)
 
 DAY = dt.date(2026, 3, 2)
 FORMS = [
@@ -28,14 +26,6 @@ FOLLOWUPS = sa.table("followups", *[sa.column(n) for n in (
     "id", "resident_id", "condition", "kind", "original_id", "revision", "visit_date", "emergency", "referred",
     "missing_count", "received_at", "signed_by", "content_hash")], sa.column("form", sa.JSON),
     sa.column("missing_fields", sa.JSON), sa.column("disagreement", sa.JSON))
-
-
-def _f005():
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "20261206_f005_followup_compact_forms.py"
-    spec = importlib.util.spec_from_file_location("f005", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _records(engine, copies: int) -> None:
@@ -67,6 +57,16 @@ def _records(engine, copies: int) -> None:
         conn.execute(FOLLOWUPS.insert(), rows)
 
 
+def _at_f005(url: str, copies: int):
+    """The database at f004 with `copies` of FORMS' records, then upgraded to f005; (alembic config, engine)."""
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "f004")
+    engine = make_engine(url)
+    _records(engine, copies)
+    command.upgrade(cfg, "f005")
+    return cfg, engine
+
+
 def _compact_forms(engine) -> dict:
     with engine.connect() as conn:
         return dict(conn.execute(sa.text("SELECT id, form_compact FROM followups")).all())
@@ -84,11 +84,7 @@ def _same_values(got: dict, expected: dict) -> None:
 
 
 def test_f005_fills_every_record_and_steps_down_and_up(empty_url):  # noqa: F811
-    cfg = alembic_config(empty_url)
-    command.upgrade(cfg, "f004")
-    engine = make_engine(empty_url)
-    _records(engine, copies=3)
-    command.upgrade(cfg, "f005")
+    cfg, engine = _at_f005(empty_url, copies=3)
     got = _compact_forms(engine)
     _same_values(got, _expected(3))
     compact_visit = json.loads(got["fu-0000-0"])
@@ -106,12 +102,8 @@ def test_f005_fills_every_record_and_steps_down_and_up(empty_url):  # noqa: F811
 
 def test_f005_fills_batch_by_batch(empty_url):  # noqa: F811
     """The batches (tiny here) reach every record once: PostgreSQL's by page ranges, SQLite's by id."""
-    cfg = alembic_config(empty_url)
-    command.upgrade(cfg, "f004")
-    engine = make_engine(empty_url)
-    _records(engine, copies=40)
-    command.upgrade(cfg, "f005")
-    f005 = _f005()
+    _, engine = _at_f005(empty_url, copies=40)
+    f005 = migration_module("f005")
     f005.BATCH_PAGES, f005.BATCH_ROWS = 1, 7
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
