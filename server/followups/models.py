@@ -94,10 +94,9 @@ class FollowUp(Base):
 
 
 @event.listens_for(FollowUp, "before_insert")
-@event.listens_for(FollowUp, "before_update")
 def _fill_form_compact(_mapper, _connection, row: FollowUp) -> None:
-    """Every ORM write of a record keeps its compact form in step with its form (signed records are not updated
-    on PostgreSQL, a trigger refuses it; a test on SQLite may)."""
+    """Every record the ORM writes gets its compact form with it. On insert only: a signed record never
+    changes (on PostgreSQL a trigger refuses UPDATE)."""
     row.form_compact = None if row.form is None else compact_text(row.condition, row.form)
 
 
