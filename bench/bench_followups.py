@@ -34,6 +34,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
 from gpcore import followup as rules  # noqa: E402
+from gpcore.followup.compact import compact_text  # noqa: E402
 from server.auth.models import User  # noqa: E402
 from server.auth.services import hash_password  # noqa: E402
 from server.db import make_engine, utcnow  # noqa: E402
@@ -57,8 +58,8 @@ TEAMS_PER_CENTER, COMMITTEES_PER_TEAM = 6, 4
 COLUMNS = ("id", "resident_id", "condition", "kind", "original_id", "revision", "amends_id", "amendment_reason",
            "visit_date", "visit_mode", "sbp", "dbp", "fpg_mmol", "classification", "bp_controlled",
            "fpg_controlled", "emergency", "referral", "referred", "rules_next_visit_date", "next_visit_date",
-           "rules_version", "missing_fields", "missing_count", "form", "assessment", "device_assessment",
-           "disagreement", "recorded_at", "received_at", "signed_by", "device", "content_hash")
+           "rules_version", "missing_fields", "missing_count", "form", "form_compact", "assessment",
+           "device_assessment", "disagreement", "recorded_at", "received_at", "signed_by", "device", "content_hash")
 JSON_COLUMNS = {"missing_fields", "form", "assessment", "device_assessment", "disagreement"}
 DRUGS = {"hypertension": ["氨氯地平", "缬沙坦", "硝苯地平缓释片", "美托洛尔"], "t2dm": ["二甲双胍", "格列美脲", "阿卡波糖"]}
 
@@ -174,7 +175,8 @@ def team_visits(session, rng: random.Random, team: Team, gp: User) -> tuple[list
             count += visit.visit_mode in (1, 2)
             previous = visit
             rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            values = {**columns, "id": rid, "resident_id": resident_id, "condition": condition, "kind": "visit",
+            values = {**columns, "form_compact": compact_text(condition, columns["form"]),  # as the ORM writes it
+                      "id": rid, "resident_id": resident_id, "condition": condition, "kind": "visit",
                       "original_id": rid, "revision": 0, "amends_id": None, "amendment_reason": None,
                       "device_assessment": None, "disagreement": [], "recorded_at": None, "received_at": now,
                       "signed_by": gp.id, "device": None, "content_hash": "bench"}

@@ -60,6 +60,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from gpcore import referral as rules  # noqa: E402
+from gpcore.followup.compact import compact_text  # noqa: E402
 from gpcore.followup.visits import HypertensionVisit  # noqa: E402
 from server.auth.models import User  # noqa: E402
 from server.auth.services import hash_password  # noqa: E402
@@ -88,8 +89,8 @@ REF_COLUMNS = ("id", "resident_id", "team_id", "center_id", "created_by", "hospi
                "answer", "return_form", "sent_on", "response_due", "answered_on", "follow_up_due",
                "closing_followup_id", "created_at", "updated_at", "version")
 VISIT_COLUMNS = ("id", "resident_id", "condition", "kind", "original_id", "revision", "visit_date", "sbp", "dbp",
-                 "form", "signed_by", "content_hash", "emergency", "referred", "missing_fields", "missing_count",
-                 "disagreement", "received_at")
+                 "form", "form_compact", "signed_by", "content_hash", "emergency", "referred", "missing_fields",
+                 "missing_count", "disagreement", "received_at")
 METRICS_REVISION = "r401"  # stamps the cases with what the metrics count (the data is loaded before it)
 MSG_COLUMNS = ("referral_id", "at", "author_id", "author_name", "author_role", "kind", "text", "state_after")
 FORM = {"initial_impression": "高血压3级，血压控制不佳", "present_illness": "连续两次随访血压>160/100mmHg，伴头晕",
@@ -199,11 +200,11 @@ def referral_rows(world: dict, n_open: int, n_closed: int, seed: int = 5):
         if closed and rng.random() < FOLLOWED_UP:
             visit_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             visit_day = max((thread[-1][1] + dt.timedelta(hours=8)).date(), answered_on)
-            # A whole form as a signed visit has (the worklist's rebuild re-reads a latest visit's form).
-            form = HypertensionVisit.from_dict({"visit_date": visit_day.isoformat(), "visit_mode": 1, "sbp": 138,
-                                                "dbp": 86}).to_dict()
-            visits.append((visit_id, rid, "hypertension", "visit", visit_id, 0, visit_day, 138, 86, form, gp,
-                           "0" * 64, False, False, [], 0, [], thread[-1][1]))
+            # A form the rules can read: the worklist's rebuild re-decides a latest visit received before
+            # others (rebuild_status), and an empty form failed it.
+            form = HypertensionVisit(visit_date=visit_day, visit_mode=1, sbp=138, dbp=86).to_dict()
+            visits.append((visit_id, rid, "hypertension", "visit", visit_id, 0, visit_day, 138, 86, form,
+                           compact_text("hypertension", form), gp, "0" * 64, False, False, [], 0, [], thread[-1][1]))
         answer = {**ANSWER, "outcome": rng.choices(outcomes, outcome_weights)[0]} if answered else None
         refs.append((ref_id, rid, team_id, center_id, gp, hospital_id, dept, named, owner, state,
                      "requested" if state == "info_requested" else None, urgency,

@@ -52,8 +52,10 @@ class SyncedEntity:
     # tablet's UUID in this column, which is how a push finds it again; the tablet swaps its row for the
     # server's when the answer or a page brings it.
     client_key: str | None = None
-    # A follow-up form column: a tablet that asks gets it without its empty boxes (services.pull).
+    # A follow-up form column: a tablet that asks gets it without its empty boxes (services.pull), as the
+    # record's compact_column holds it (the whole form where that is empty).
     form_column: str | None = None
+    compact_column: str | None = None
 
     def __post_init__(self):
         self._text_idx = [self.columns.index(c) for c in self.text_columns]
@@ -75,24 +77,25 @@ class SyncedEntity:
                 out[i] = str(out[i])
         return out
 
-    def page_scope(self, team: int) -> Select:
+    def page_scope(self, team: int, compact: bool = False) -> Select:
         """The team's rows as pull pages send them: JSON columns as their text, which the tablet stores as
-        it is (decoding and re-encoding 250,000 forms and flag lists cost ~40% of a first sync)."""
+        it is (decoding and re-encoding 250,000 forms and flag lists cost ~40% of a first sync); compact: the
+        form column as its compact text (see _compact_form)."""
         q = self.scope(team)
         if not self.json_columns:
             return q
-        return q.with_only_columns(*[cast(self.table.c[c], Text) if c in self.json_columns else self.table.c[c]
-                                     for c in self.columns], maintain_column_froms=False)
+        return q.with_only_columns(*self._page_columns(self.table, compact), maintain_column_froms=False)
 
-    def walk_page(self, team: int, after: tuple, limit: int, dialect: str, as_json: bool = False) -> Select:
+    def walk_page(self, team: int, after: tuple, limit: int, dialect: str, as_json: bool = False,
+                  compact: bool = False) -> Select:
         """The next `limit` rows of the team after the keyset `after` (() = from the start), in path order:
         the entity's columns (as page_scope) followed by the path's ids k0, k1, ..., the next keyset.
         as_json (PostgreSQL): instead of the columns, one column `row`, the row as the JSON text of the array
-        wire() makes of it (see json_row)."""
+        wire() makes of it (see json_row). compact: forms as tablets keep them (page_scope)."""
         root = self.path[0][0]
         if len(self.path) == 1:  # households, residents: an index on (team_id, ...) of their own
             ids = [root.c.id.label("k0")]
-            cols = [self.json_row(root.c)] if as_json else self._page_columns(root)
+            cols = [self.json_row(root.c, compact)] if as_json else self._page_columns(root, compact)
             q = select(*cols, *ids).where(root.c.team_id == team)
         elif dialect == "postgresql":
             # Parent by parent through LATERAL subqueries (OFFSET 0 keeps each one a nested loop over its
@@ -105,8 +108,8 @@ class SyncedEntity:
             ids = [src.c.k0]
             for n, (table, parent_col) in enumerate(self.path[1:], start=1):
                 own = table is self.table
-                cols = [table.c.id.label(f"k{n}")] + ([self.json_row(table.c)] if own and as_json else
-                                                       self._page_columns(table) if own else [])
+                cols = [table.c.id.label(f"k{n}")] + ([self.json_row(table.c, compact)] if own and as_json else
+                                                       self._page_columns(table, compact) if own else [])
                 sub = (select(*cols).where(table.c[parent_col] == ids[-1]).order_by(table.c.id).offset(0)
                        .lateral(f"p{n}"))
                 src = src.join(sub, true())
@@ -117,7 +120,7 @@ class SyncedEntity:
             # SQLite (tests, the demo): the same keyset over a plain join.
             tables = [table for table, _ in self.path]
             ids = [t.c.id.label(f"k{n}") for n, t in enumerate(tables)]
-            q = select(*self._page_columns(self.table), *ids).select_from(root)
+            q = select(*self._page_columns(self.table, compact), *ids).select_from(root)
             for (parent, _), (table, parent_col) in zip(self.path, self.path[1:]):
                 q = q.join(table, table.c[parent_col] == parent.c.id)
             q = q.where(root.c.team_id == team)
@@ -142,13 +145,19 @@ class SyncedEntity:
         except ValueError:
             raise Invalid("The sync cursor is not one this server gave.", {"cursor": ["malformed"]}) from None
 
-    def json_row(self, columns) -> object:
+    def json_row(self, columns, compact: bool = False) -> object:
         """PostgreSQL: a row as JSON text, exactly the array wire() makes of it once encoded (dates and times as
         isoformat, decimals and integer ids as text, JSON columns as their text), labelled `row`. Built by
         PostgreSQL, a first sync's 182,000 rows skip psycopg's conversion to Python values, wire() and json.dumps
         (measured: ~3 s of the server's CPU, the most of it). tests/sync/test_snapshot_pages.py holds the two
-        forms equal on PostgreSQL, column type by column type."""
-        return cast(func.json_build_array(*[self._wire_sql(columns[c]) for c in self.columns]), Text).label("row")
+        forms equal on PostgreSQL, column type by column type. compact: the form as page_scope gives it."""
+        return cast(func.json_build_array(*[self._compact_form(columns) if compact and c == self.form_column
+                                            else self._wire_sql(columns[c]) for c in self.columns]), Text).label("row")
+
+    def _compact_form(self, columns):
+        """The form as tablets keep it, stored with the record; the whole form's text where a bulk writer left
+        that empty (gpcore's full_form reads a whole form as it is, so the tablet sees the same either way)."""
+        return func.coalesce(columns[self.compact_column], cast(columns[self.form_column], Text))
 
     def _wire_sql(self, col):
         kind = getattr(col.type, "impl", col.type)
@@ -169,8 +178,9 @@ class SyncedEntity:
             return case((whole, cast(func.concat(cast(col, Text), ".0"), JSON)), else_=func.to_json(col))
         return col
 
-    def _page_columns(self, table: Table) -> list:
-        return [cast(table.c[c], Text).label(c) if c in self.json_columns else table.c[c].label(c)
+    def _page_columns(self, table: Table, compact: bool = False) -> list:
+        return [self._compact_form(table.c).label(c) if compact and c == self.form_column else
+                cast(table.c[c], Text).label(c) if c in self.json_columns else table.c[c].label(c)
                 for c in self.columns]
 
     def key(self, entity_id: str):
@@ -253,7 +263,7 @@ LAB_RESULT_COLUMNS = ("id", "report_id", "position", "code", "name", "value_type
 
 register(SyncedEntity(
     "followups", FU, FOLLOWUP_COLUMNS, parent="residents", parent_key="resident_id", append_only=True,
-    path=((RES, None), (FU, "resident_id")), form_column="form",
+    path=((RES, None), (FU, "resident_id")), form_column="form", compact_column="form_compact",
     scope=lambda team: select(*_cols(FU, FOLLOWUP_COLUMNS)).join(RES, RES.c.id == FU.c.resident_id)
     .where(RES.c.team_id == team)))
 register(SyncedEntity(

@@ -13,8 +13,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from gpcore.followup.compact import compact_text
-
 from ..errors import Invalid
 from ..scope import Actor, require_team_member, rows_visible
 from .encoding import RawJSONList
@@ -222,10 +220,7 @@ def pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int = DE
     the tablet has this version of them already. compact_forms: follow-up forms go without their empty boxes
     (a tablet that stores them so asks; every other reader gets them whole, as before).
     """
-    page = _pull(session, actor, raw_cursor, limit)
-    if compact_forms:
-        for name, part in page["entities"].items():
-            _compact_forms(REGISTRY[name], part)
+    page = _pull(session, actor, raw_cursor, limit, compact_forms)
     if not page.get("more"):
         reference = _reference(session)
         if reference["version"] != ref:
@@ -249,7 +244,7 @@ def _reference(session: Session) -> dict:
     return {"version": digest, **lists}
 
 
-def _pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int) -> dict:
+def _pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int, compact: bool) -> dict:
     team = _team(actor)
     limit = max(1, min(limit, MAX_LIMIT))
     current_epoch = epoch(session)
@@ -270,8 +265,8 @@ def _pull(session: Session, actor: Actor, raw_cursor: str | None, limit: int) ->
             return {**page, "resync": True, "reset": True, "cursor": None, "more": True, "mode": "resync",
                     "remaining": 0}
     if cur.entity is not None:
-        return {**page, **_snapshot_page(conn, team, cur, limit)}
-    return {**page, **_changes_page(conn, team, cur, limit)}
+        return {**page, **_snapshot_page(conn, team, cur, limit, compact)}
+    return {**page, **_changes_page(conn, team, cur, limit, compact)}
 
 
 def _behind(conn, cur: Cursor) -> bool:
@@ -284,26 +279,17 @@ def _behind(conn, cur: Cursor) -> bool:
     return False
 
 
-def _part(ent, rows) -> dict:
-    return {"columns": list(ent.columns), "rows": [ent.wire(r) for r in rows], "removed": [],
+def _part(ent, rows, compact: bool) -> dict:
+    """A page's rows of one entity; compact: its form column came compact (read so by page_scope / walk_page),
+    which the part names for the tablet."""
+    part = {"columns": list(ent.columns), "rows": [ent.wire(r) for r in rows], "removed": [],
             "json": list(ent.json_columns)}
+    if compact and ent.form_column:
+        part["compact"] = [ent.form_column]
+    return part
 
 
-def _compact_forms(ent, part: dict) -> None:
-    """A page part's forms without their empty boxes (gpcore's compact_form; about half a form's bytes), in
-    place, and named in the part's `compact`."""
-    if ent.form_column is None:
-        return
-    at, cond = ent.columns.index(ent.form_column), ent.columns.index("condition")
-    if isinstance(part["rows"], RawJSONList):  # rows PostgreSQL built: decoded here, the forms' part only
-        part["rows"] = list(part["rows"])
-    for row in part["rows"]:
-        if row[at] is not None:
-            row[at] = compact_text(row[cond], row[at])
-    part["compact"] = [ent.form_column]
-
-
-def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
+def _snapshot_page(conn, team: int, cur: Cursor, limit: int, compact: bool = False) -> dict:
     names = list(REGISTRY)
     idx = names.index(cur.entity)
     after = REGISTRY[cur.entity].decode_after(cur.after_id)
@@ -316,16 +302,16 @@ def _snapshot_page(conn, team: int, cur: Cursor, limit: int) -> dict:
     while idx < len(names) and budget > 0:
         ent = REGISTRY[names[idx]]
         if built_by_pg:
-            rows = _json_rows(conn, ent.walk_page(team, after, budget, "postgresql", as_json=True))
+            rows = _json_rows(conn, ent.walk_page(team, after, budget, "postgresql", as_json=True, compact=compact))
             width = 1  # the row's JSON text, then the path's ids
         else:
-            rows = conn.execute(ent.walk_page(team, after, budget, conn.dialect.name)).all()
+            rows = conn.execute(ent.walk_page(team, after, budget, conn.dialect.name, compact=compact)).all()
             width = len(ent.columns)  # the path's ids follow the entity's columns
         if rows:
             if built_by_pg:
-                entities[ent.name] = {**_part(ent, ()), "rows": RawJSONList([r[0] for r in rows])}
+                entities[ent.name] = {**_part(ent, (), compact), "rows": RawJSONList([r[0] for r in rows])}
             else:
-                entities[ent.name] = _part(ent, [r[:width] for r in rows])
+                entities[ent.name] = _part(ent, [r[:width] for r in rows], compact)
             budget -= len(rows)
             remaining -= len(rows)
         if budget > 0:  # this entity is finished
@@ -373,7 +359,7 @@ def _snapshot_remaining(conn, team: int, names: list[str], after: tuple) -> int:
     return total
 
 
-def _changes_page(conn, team: int, cur: Cursor, limit: int) -> dict:
+def _changes_page(conn, team: int, cur: Cursor, limit: int, compact: bool = False) -> dict:
     c = SyncChange.__table__.c
     xmin = _safe_xmin(conn)
     q = (select(c.xid, c.seq, c.entity, c.entity_id).where(c.team_id == team)
@@ -403,15 +389,15 @@ def _changes_page(conn, team: int, cur: Cursor, limit: int) -> dict:
             # One array parameter instead of an IN list of up to 1,000: measured on the district's morning,
             # rendering and parsing the list (a new SQL text for every length) was ~10% of a pull's CPU.
             keys = [ent.key(k) for k in ids]
-            found = conn.execute(ent.page_scope(team).where(ent.table.c.id == any_(
+            found = conn.execute(ent.page_scope(team, compact).where(ent.table.c.id == any_(
                 bindparam("ids", keys, type_=postgresql.ARRAY(ent.table.c.id.type))))).all()
         else:
             for i in range(0, len(ids), 1000):
                 keys = [ent.key(k) for k in ids[i:i + 1000]]
-                found += conn.execute(ent.page_scope(team).where(ent.table.c.id.in_(keys))).all()
+                found += conn.execute(ent.page_scope(team, compact).where(ent.table.c.id.in_(keys))).all()
         present = {str(r[0]) for r in found}
         # Whatever is no longer in the team's scope (moved away, deleted) is a tombstone.
-        entities[name] = {**_part(ent, found), "removed": [i for i in ids if i not in present]}
+        entities[name] = {**_part(ent, found, compact), "removed": [i for i in ids if i not in present]}
     last = changes[-1]
     more = len(changes) == limit
     remaining = 0

@@ -1,5 +1,6 @@
 """Signed follow-up records over the API: rules re-run, idempotent resend, 409, 422s, amendments, entries."""
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select, text
@@ -335,3 +336,28 @@ def test_symptom_box_6_raises_the_emergency_unless_the_doctor_answers_not_urgent
     assert answered["form"]["symptoms_not_urgent"] == [6]  # the record keeps the doctor's answer
     bad = fu.visit("A1-0-1", fu.htn_form("2026-06-12", symptoms=[2], symptoms_not_urgent=[2]))
     assert bad.status_code == 422 and "symptoms_not_urgent" in bad.get_json()["errors"]["form"]
+
+
+def test_every_record_is_stored_with_its_compact_form(fu, as_user, session):
+    """A visit, an amendment and a lost entry each keep the form as tablets keep it (gpcore's compact_text),
+    which is what a tablet asking for compact forms receives."""
+    from gpcore.followup.compact import compact_form, full_form
+    from server.followups.models import FollowUp
+
+    fu.register("A1-0-0")
+    fu.register("A1-0-1", "t2dm")
+    visit = fu.ok(fu.visit("A1-0-0", fu.htn_form("2026-06-01", heart_rate=None)))
+    dm = fu.ok(fu.visit("A1-0-1", fu.dm_form("2026-06-02"), condition="t2dm"))
+    amended = fu.ok(as_user("gp-a1").post(f"/api/v1/followups/{visit['id']}/amendments", json={
+        "id": fu.new_id(), "reason": "收缩压抄写错误", "form": fu.htn_form("2026-06-01", sbp=150, dbp=92)}))
+    lost = fu.ok(as_user("gp-a1").post("/api/v1/followups/lost", json={
+        "id": fu.new_id(), "resident_id": fu.w.residents["A1-0-1"], "condition": "t2dm", "date": "2026-06-03",
+        "reason": "外出务工，联系不上"}))
+    session.expire_all()
+    for rec in (visit, dm, amended, lost):
+        row = session.get(FollowUp, rec["id"])
+        # As values: PostgreSQL gives the stored form back with its keys in jsonb's order.
+        assert json.loads(row.form_compact) == compact_form(row.condition, row.form), rec["kind"]
+        assert full_form(row.condition, json.loads(row.form_compact)) == row.form
+    assert '"heart_rate"' in json.dumps(session.get(FollowUp, visit["id"]).form)  # the whole form has the box
+    assert '"heart_rate"' not in session.get(FollowUp, visit["id"]).form_compact  # the compact one does not

@@ -2,14 +2,13 @@
 fingerprint intake computes; one step down and up again. SQLite and PostgreSQL (TEST_DATABASE_URL)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 from sqlalchemy import text
 
 from server.labs.models import content_fingerprint
-from tests.server.test_migrations import empty_url  # noqa: F401 (a fixture: an empty database, SQLite or PG)
+from tests.server.test_migrations import empty_url, migration_module  # noqa: F401 (empty_url: a fixture, SQLite or PG)
 
 MESSAGES = Path(__file__).resolve().parents[1] / "labs" / "messages"
 # A real band-by-age-and-sex red cell count range (302 characters): what String(200) cut.
@@ -19,16 +18,8 @@ LONG_RANGE = ("Newborn: 4.1-6.1 x10^12/L; 1-11 mo: 3.8-5.4 x10^12/L; 1-11 y: 4.0
               "x10^12/L; >=65 y: 4.0-5.2 x10^12/L")
 
 
-def _l007():
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / "20261206_l007_whole_ranges_fhir_versions.py"
-    spec = importlib.util.spec_from_file_location("l007", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_l007_copy_agrees_with_intake():
-    l007 = _l007()
+    l007 = migration_module("l007")
     for name in ("bundle-chem-r4.json", "bundle-lipids-r4.json"):
         raw = (MESSAGES / name).read_bytes()
         assert l007.fhir_fingerprint(raw) == content_fingerprint(raw, "fhir")

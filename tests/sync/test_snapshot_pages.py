@@ -1,13 +1,15 @@
 """Snapshot pages walk the team's rows as keyset pages along the parents' ids (resident, report, row):
 every row once, none skipped, whatever the page size, and a cursor from before keyset paths still works."""
 import datetime as dt
+import itertools
 import json
 
 import pytest
 from sqlalchemy import text
 
 from server.sync.registry import REGISTRY
-from server.sync.services import Cursor, _json_rows, _snapshot_page
+from gpcore.followup.compact import full_form
+from server.sync.services import Cursor, _changes_page, _json_rows, _snapshot_page
 
 DAY = (dt.date.today() - dt.timedelta(days=3)).isoformat()
 
@@ -128,18 +130,20 @@ def test_rows_postgresql_builds_decode_to_what_wire_makes(world, as_user, client
     # A whole float: PostgreSQL's own JSON would write 7 where Python writes 7.0 (INTEGER vs REAL on the tablet).
     session.execute(text("UPDATE followups SET fpg_mmol = 7 WHERE id = (SELECT min(id) FROM followups WHERE id > "
                          "(SELECT min(id) FROM followups))"))
+    # A record whose compact form a bulk writer left empty: the compact pages send its whole form.
+    session.execute(text("UPDATE followups SET form_compact = NULL WHERE id = (SELECT max(id) FROM followups)"))
     conn = session.connection()
     seen = set()
-    for name, ent in REGISTRY.items():
+    for (name, ent), compact in itertools.product(REGISTRY.items(), (False, True)):
         width = len(ent.columns)
         by_python = {str(r[0]): json.loads(json.dumps(ent.wire(r[:width]), ensure_ascii=False))
-                     for r in conn.execute(ent.walk_page(team, (), None, "postgresql"))}
+                     for r in conn.execute(ent.walk_page(team, (), None, "postgresql", compact=compact))}
         by_pg = {}
-        for r in _json_rows(conn, ent.walk_page(team, (), None, "postgresql", as_json=True)):
+        for r in _json_rows(conn, ent.walk_page(team, (), None, "postgresql", as_json=True, compact=compact)):
             row = json.loads(r[0])
             by_pg[row[0]] = row
         # As JSON text, so a number's type counts too (7 == 7.0 in Python, not on the tablet).
-        assert json.dumps(by_pg, sort_keys=True) == json.dumps(by_python, sort_keys=True), name
+        assert json.dumps(by_pg, sort_keys=True) == json.dumps(by_python, sort_keys=True), (name, compact)
         for row in by_python.values():
             seen |= {(type(v).__name__, name == "lab_results" and c == "observed_at") for c, v in zip(ent.columns, row)}
     # What was covered: text, integers, floats, booleans, nulls, times with and without microseconds.
@@ -157,3 +161,31 @@ LAB = {c: i for i, c in enumerate(REGISTRY["lab_results"].columns)}
 def _walk_rows(conn, team, entity):
     return [json.loads(r[0]) for r in _json_rows(conn, REGISTRY[entity].walk_page(team, (), None, "postgresql",
                                                                                   as_json=True))]
+
+
+def test_compact_pages_send_each_record_s_stored_compact_form(world, as_user, client, session, tablet, visit_form):
+    """A tablet that asks for compact forms gets each record's stored compact form (the whole form where it is
+    empty, which reads the same), from snapshot and change pages alike; one that does not gets whole forms."""
+    _team_with_children(world, as_user, client, session, tablet, visit_form)
+    team = world.teams["A1"]
+    if session.connection().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL session_replication_role = replica"))  # past the append-only trigger
+    session.execute(text("UPDATE followups SET form_compact = NULL WHERE id = (SELECT max(id) FROM followups)"))
+    stored = {r.id: r for r in session.execute(text("SELECT id, condition, form, form_compact FROM followups"))}
+    emptied = max(stored)
+    at = REGISTRY["followups"].columns.index("form")
+    conn = session.connection()
+    start = Cursor(0, 0, "followups", "")
+    for compact in (False, True):
+        snapshot = _snapshot_page(conn, team, start, 5000, compact)["entities"]["followups"]
+        changes = _changes_page(conn, team, Cursor(0, 0), 5000, compact)["entities"]["followups"]
+        for part in (snapshot, changes):
+            forms = {row[0]: row[at] for row in part["rows"]}
+            assert forms.keys() == stored.keys() and part.get("compact") == (["form"] if compact else None)
+            for id_, sent in forms.items():
+                whole = stored[id_].form if isinstance(stored[id_].form, dict) else json.loads(stored[id_].form)
+                if compact and id_ != emptied:
+                    assert sent == stored[id_].form_compact and len(sent) < len(json.dumps(whole)) / 2
+                else:
+                    assert json.loads(sent) == whole
+                assert full_form(stored[id_].condition, json.loads(sent)) == whole
