@@ -51,7 +51,8 @@ def migrate(url: str, revision: str = "heads") -> None:
 
 
 def _app():
-    """The app for a command that serves no requests: it signs and checks no tokens, so needs no secret."""
+    """The app for a command that serves no requests: it signs and checks no tokens, so needs no secret, and
+    has no routes (create_app)."""
     from . import create_app
     return create_app({"SERVES_REQUESTS": False})
 
