@@ -47,8 +47,9 @@ class FieldApp(App):
     session = ObjectProperty(None)
 
     def __init__(self, session, start: tuple[str, dict] | None = None, lock_after: float = IDLE_TIMEOUT_S,
-                 idle_clock=None, **kw):
+                 idle_clock=None, idle_check_every: float = 1.0, **kw):
         super().__init__(**kw)
+        self.idle_check_every = idle_check_every  # seconds; a test on an injected idle clock waits less
         self.session = session
         self.start = start
         self.history: list[tuple[str, dict]] = []
@@ -66,7 +67,7 @@ class FieldApp(App):
         name, params = self._first_screen()
         self.route(name, **params)
         # Once a second: the lock comes within a second of the timeout, and the check costs nothing.
-        self._idle_check = Clock.schedule_interval(self.check_idle, 1.0)
+        self._idle_check = Clock.schedule_interval(self.check_idle, self.idle_check_every)
         return self.manager
 
     def _first_screen(self) -> tuple[str, dict]:

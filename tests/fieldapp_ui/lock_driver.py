@@ -30,7 +30,10 @@ def main() -> int:
 
     now = [1000.0]
     session = TabletSession(args.db)  # offline: no server is reachable at the URL in the key file
-    app = FieldApp(session, lock_after=300, idle_clock=lambda: now[0])
+    # The App's own check, every 50 ms instead of every second: a wait of two periods (and Kivy's next frame)
+    # is sure to include one check, as 1.2 s was with the default.
+    check_every = 0.05
+    app = FieldApp(session, lock_after=300, idle_clock=lambda: now[0], idle_check_every=check_every)
     app._run_prepare()
     result: dict = {"steps": []}
 
@@ -57,12 +60,12 @@ def main() -> int:
     # Inactivity, on the injected clock; the App's scheduled check does the locking.
     now[0] += 299
     frames(2)
-    time.sleep(1.2)
+    time.sleep(2 * check_every)
     frames(3)
     assert app.manager.current == "worklist" and not session.locked, "locked before the timeout"
     app._touched()  # a tap postpones it
     now[0] += 200
-    time.sleep(1.2)
+    time.sleep(2 * check_every)
     frames(3)
     assert not session.locked, "a touch did not postpone the lock"
     now[0] += 101

@@ -49,4 +49,12 @@ def finish(app, session, result: dict, path: str) -> int:
     session.close()
     with open(path, "w") as fh:
         json.dump(result, fh, ensure_ascii=False)
+    exit_quickly()
     return 0
+
+
+def exit_quickly() -> None:
+    """The driver's process ends now: its ~200,000 objects (Kivy, the screens, the store) frozen, so the
+    interpreter's exit does not walk them in its garbage collections (0.7-1.2 s at the end of each run)."""
+    import gc
+    gc.freeze()

@@ -37,6 +37,7 @@ def main() -> int:
     from fieldapp.ui.app import FieldApp
     from fieldapp.ui.referral import ChoiceRow
     from fieldapp.ui.widgets import Btn, Lbl
+    from offscreen import exit_quickly
 
     session = TabletSession(args.db, server_url=args.server, secure=False)  # locking: test_lock_ui, test_devices
     if args.phase in ("create", "offer"):
@@ -152,6 +153,7 @@ def main() -> int:
         json.dump(result, f, ensure_ascii=False)
     app.stop()
     session.close()
+    exit_quickly()
     return 0
 
 
