@@ -25,6 +25,20 @@ def htn_form(visit_date: str, **changes) -> dict:
     return form
 
 
+# argon2id at a tenth of a second a PIN (fieldapp.keys.KDF) was ~8 s of the suite's CPU over ~60 PINs set and
+# tried. Tests that are not about its cost use the cheapest parameters argon2 allows: a wrap records its own
+# parameters, so what these tests prove (the PIN opens the store, a wrong one does not, the ladder) is the same.
+# A test marked `real_kdf` keeps the production parameters.
+CHEAP_KDF = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_pin_kdf(request, monkeypatch):
+    if request.node.get_closest_marker("real_kdf") is None:
+        from fieldapp import keys
+        monkeypatch.setattr(keys, "KDF", CHEAP_KDF)
+
+
 @pytest.fixture
 def clinic(world, as_user):
     """张三 (A1-0-0, zs) with hypertension and a visit 40 days ago; 赵六 (A1-1-1) with type 2 diabetes."""

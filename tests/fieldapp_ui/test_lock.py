@@ -55,11 +55,13 @@ def _enrolled(tmp_path) -> tuple[KeyFile, bytes, bytes]:
     return kf, escrow, store_key
 
 
+@pytest.mark.real_kdf  # the one test on the production argon2id parameters (the others use cheap ones)
 def test_k_opens_by_pin_with_the_device_secret_or_by_escrow_and_by_nothing_else(tmp_path):
     kf, escrow, store_key = _enrolled(tmp_path)
     ring = Keyring(kf)
     ring.set_pin("7", "358172", store_key, name="王医生")
     again = KeyFile.load(kf.path)
+    assert again.members["7"]["kdf"] == {"time_cost": 1, "memory_cost": 46 * 1024, "parallelism": 1}
     assert again.open_pin("7", "358172") == store_key
     assert again.open_escrow(escrow) == store_key
     with pytest.raises(WrongKey):
