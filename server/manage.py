@@ -89,9 +89,9 @@ def cmd_serve_production(args) -> None:
     # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
     app = create_app()
     # The app lives as long as the processes: its ~430,000 objects (modules, schemas, mappers) out of the
-    # garbage collector's sight, so a full collection in a worker (0.2-0.4 s here, in the middle of a request)
-    # does not walk them and does not write to, so copy, the pages a worker shares with the master (gc.freeze's
-    # documentation). Also what makes each process's exit quick (_as_process).
+    # garbage collector's sight, so a full collection in a worker (0.2-0.4 s here, in the middle of a
+    # request) does not walk them nor write to, so copy, the pages a worker shares with the master
+    # (gc.freeze's documentation). Also what makes each process's exit quick (_as_process).
     gc.freeze()
     if os.environ.get("GPO_PROFILE_DIR"):  # CPU per route, for benchmarks (server/profiling.py)
         from . import profiling
@@ -440,9 +440,9 @@ def gpo(argv=None) -> None:
 
 def _as_process(argv, prog: str) -> None:
     """main() as the whole process. When it ends (or exits), everything left is frozen (gc.freeze) so the
-    interpreter's exit does not walk the app's ~430,000 objects in several garbage collections: 0.8-0.9 s of CPU
-    at the end of every command, gunicorn master and worker here, for nothing. Not in main(), which tests
-    call inside their own process."""
+    interpreter's exit does not walk the app's ~430,000 objects in several garbage collections: 0.8-0.9 s of
+    CPU at the end of every command, gunicorn master and worker here, for nothing. Not in main(), which
+    tests call inside their own process."""
     try:
         main(argv, prog)
     finally:

@@ -425,8 +425,8 @@ def test_the_daily_reminder_command_queues_once(clean_app, world, db_url):
                                    next_visit_date=dt.date(2026, 6, 20), due_from=dt.date(2026, 6, 20)))
         session.commit()
     proc = subprocess.run([sys.executable, "-m", "server.manage", "notify-followups", "--date", "2026-06-15"],
-                          cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url}, capture_output=True, text=True,
-                          timeout=120)
+                          cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url}, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "queued 1 follow-up reminders for 2026-06-15"
     with maker() as session:
