@@ -72,6 +72,15 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def pytest_unconfigure(config):
+    """The interpreter's exit walks every object left (the app, the world, every test module: ~500,000 in a
+    worker) through several collections, 1.0-1.6 s of CPU per pytest process; frozen, they are left alone
+    (0.08 s). The same as server.manage does for a command's process."""
+    import gc
+
+    gc.freeze()
+
+
 def pytest_report_header(config):
     return f"database: {PG_URL or 'SQLite (set TEST_DATABASE_URL for PostgreSQL)'}"
 
