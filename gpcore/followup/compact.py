@@ -8,6 +8,11 @@ reads as empty everywhere already: from_dict fills a missing box with its defaul
 
     compact = compact_form("hypertension", form)     # the keys of empty boxes left out
     full_form("hypertension", compact) == form        # True for any form to_dict produced
+
+Stored: the server keeps each record's compact text (followups.form_compact, filled by migration f005 and on
+every insert) and the tablet's store keeps the compact form (its upgrade 8). A change to which boxes may be
+left out (_empty_boxes, _required, a box's added_later) leaves those stored texts on the old rule; full_form
+still reads them, but such a change should come with a migration that fills form_compact again.
 """
 
 from __future__ import annotations

@@ -24,8 +24,6 @@ After upgrading a large database, `VACUUM ANALYZE followups` gives the old row v
 from alembic import op
 import sqlalchemy as sa
 
-from gpcore.followup.compact import compact_text
-
 revision = "f005"
 down_revision = "f004"
 branch_labels = None
@@ -46,6 +44,10 @@ def upgrade() -> None:
 
 
 def _compacted(rows) -> list[tuple[str, str]]:
+    # Imported here, not at the top: Alembic loads every version file for every command (and /readyz reads
+    # the heads), so a later move of compact_text must not break the whole chain, only this step's upgrade.
+    from gpcore.followup.compact import compact_text
+
     return [(id_, compact_text(condition, form)) for id_, condition, form in rows if form is not None]
 
 
@@ -59,11 +61,14 @@ def _fill_postgresql(conn) -> None:
                    "AND ctid < CAST(:hi AS tid) AND form_compact IS NULL")
     write = sa.text("UPDATE followups AS f SET form_compact = v.compact "
                     "FROM unnest(CAST(:ids AS text[]), CAST(:compacts AS text[])) AS v(id, compact) "
-                    "WHERE f.id = v.id")
+                    "WHERE f.id = v.id AND f.ctid >= CAST(:lo AS tid) AND f.ctid < CAST(:hi AS tid)")
     for first in range(0, pages, BATCH_PAGES):
-        done = _compacted(conn.execute(read, {"lo": f"({first},0)", "hi": f"({first + BATCH_PAGES},0)"}))
+        # The same page range in the UPDATE: without it a table of a few hundred thousand records is read whole
+        # for every batch (a hash join over a sequential scan); with it, a TID range scan of the batch's pages.
+        span = {"lo": f"({first},0)", "hi": f"({first + BATCH_PAGES},0)"}
+        done = _compacted(conn.execute(read, span))
         if done:
-            conn.execute(write, {"ids": [i for i, _ in done], "compacts": [c for _, c in done]})
+            conn.execute(write, {"ids": [i for i, _ in done], "compacts": [c for _, c in done], **span})
     conn.execute(sa.text("ALTER TABLE followups ENABLE TRIGGER followups_signed_immutable"))
 
 

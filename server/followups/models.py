@@ -79,7 +79,7 @@ class FollowUp(Base):
     # record (_fill_form_compact) so that a first sync sends it as PostgreSQL reads it, instead of decoding,
     # compacting and re-encoding a team's 32,000 forms in Python on every download. Null only where a bulk
     # writer left it out: the sync then sends the whole form, which a tablet reads the same (full_form).
-    form_compact: Mapped[str | None] = mapped_column(Text)
+    form_compact: Mapped[str | None] = mapped_column(Text, deferred=True)  # loaded only when read
     assessment: Mapped[dict | None] = mapped_column(JSONType)  # gpcore Assessment.to_dict()
     # What the tablet computed, if it sent it, and which decisions differ from the server's.
     device_assessment: Mapped[dict | None] = mapped_column(JSONType)

@@ -339,7 +339,7 @@ def test_symptom_box_6_raises_the_emergency_unless_the_doctor_answers_not_urgent
 
 
 def test_every_record_is_stored_with_its_compact_form(fu, as_user, session):
-    """A visit, an amendment and a lost entry each keep the form as tablets keep it (gpcore's compact_text),
+    """A visit, an amendment, a lost and a death entry each keep the form as tablets keep it (gpcore's compact_text),
     which is what a tablet asking for compact forms receives."""
     from gpcore.followup.compact import compact_form, full_form
     from server.followups.models import FollowUp
@@ -353,8 +353,11 @@ def test_every_record_is_stored_with_its_compact_form(fu, as_user, session):
     lost = fu.ok(as_user("gp-a1").post("/api/v1/followups/lost", json={
         "id": fu.new_id(), "resident_id": fu.w.residents["A1-0-1"], "condition": "t2dm", "date": "2026-06-03",
         "reason": "外出务工，联系不上"}))
+    death = fu.ok(as_user("gp-a1").post("/api/v1/followups/deaths", json={
+        "id": fu.new_id(), "resident_id": fu.w.residents["A1-0-0"], "condition": "hypertension",
+        "date": "2026-06-04", "cause": "脑出血"}))
     session.expire_all()
-    for rec in (visit, dm, amended, lost):
+    for rec in (visit, dm, amended, lost, death):
         row = session.get(FollowUp, rec["id"])
         # As values: PostgreSQL gives the stored form back with its keys in jsonb's order.
         assert json.loads(row.form_compact) == compact_form(row.condition, row.form), rec["kind"]
