@@ -146,11 +146,15 @@ def serve_production(url: str, port: int, workers: int, threads: int, env: dict 
     overrides the environment (bench_morning gives the JWT secret it issues its tokens with)."""
     import secrets
     import subprocess
+    import tempfile
 
-    # serve-production refuses the development secret; the lab feeds sign in with their keys, not tokens
+    # serve-production refuses the development secret; the lab feeds sign in with their keys, not tokens.
+    # The workers' metrics files go to a folder of this run's own (the default, instance/metrics, is shared
+    # with any other serve-production of the checkout, such as the test suite's, which it empties at start).
     extra = env
     env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=secrets.token_urlsafe(32),
-               JWT_SECRET_KEY=secrets.token_urlsafe(32))
+               JWT_SECRET_KEY=secrets.token_urlsafe(32),
+               PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="gpo-bench-metrics-"))
     env.update(extra or {})
     master = subprocess.Popen([sys.executable, "-m", "server.manage", "serve-production", "--port", str(port),
                                "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT)

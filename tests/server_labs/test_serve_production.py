@@ -11,9 +11,12 @@ from server.labs.models import LabMessage, LabResultRow
 
 
 @pytest.fixture
-def production_server(manage_command, feed, monkeypatch):
+def production_server(manage_command, feed, monkeypatch, tmp_path):
     # serve-production refuses the development secret (the command copies the environment)
     monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    # Its workers' metrics files in a folder of its own: the default (instance/metrics) is shared by every
+    # serve-production of the checkout, and a benchmark smoke's server running meanwhile added its counts.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
     return manage_command("serve-production", "--workers", "2")
 
