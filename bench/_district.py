@@ -44,25 +44,20 @@ def database_url(name: str) -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
-def recreate_database(name: str) -> str:
-    """Drop and create the benchmark's own database; returns its URL. Refuses the test suite's database."""
+def recreate_database(name: str, template: str | None = None) -> str:
+    """Drop and create the benchmark's own database, empty or (template) as a file copy of another (CREATE
+    DATABASE ... TEMPLATE: nobody may be connected to it); returns its URL. Refuses the test suite's database."""
     if name in ("test", "postgres", "template0", "template1"):
         raise SystemExit(f"refusing to recreate database {name!r}")
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return database_url(name)
 
 
 def copy_database(source: str, name: str) -> str:
-    """A new database `name` as a file copy of `source` (CREATE DATABASE ... TEMPLATE: nobody may be connected
-    to the source); dropped first if it exists. Returns its URL. Refuses the test suite's database."""
-    if name in ("test", "postgres", "template0", "template1"):
-        raise SystemExit(f"refusing to recreate database {name!r}")
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
-    return database_url(name)
+    """A new database `name` as a file copy of `source`, dropped first if it exists; returns its URL."""
+    return recreate_database(name, template=source)
 
 
 def server_facts(url: str) -> dict:

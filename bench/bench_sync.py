@@ -611,13 +611,8 @@ class Floor:
         self.proc = subprocess.Popen([sys.executable, "floor_server.py", "--pg", dsn, "--port", str(self.port)],
                                      cwd=self.scripts, env={**os.environ, "PEER": str(self.peer)},
                                      stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit("the floor's server did not start")
+        if not _wait_for(self.port):
+            raise SystemExit("the floor's server did not start")
 
     def pull(self, out: Path) -> dict:
         """One first sync by the floor's client (pipelined, as measured in its README)."""
@@ -726,13 +721,15 @@ def _count_residents(url: str) -> int:
         return conn.execute("SELECT count(*) FROM residents").fetchone()[0]
 
 
-def _wait_for(port: int) -> None:
+def _wait_for(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port within ~20 s."""
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
+            return True
         except OSError:
             time.sleep(0.2)
+    return False
 
 
 def main() -> None:

@@ -1,14 +1,13 @@
 """Migrations from empty to head match the models, and step down and up again, on SQLite and PostgreSQL."""
-import importlib.util
 import os
 import uuid
-from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import load_python_file
 from sqlalchemy import inspect, text
 
 from server.db import make_engine
@@ -33,13 +32,10 @@ def empty_url(tmp_path):
 
 
 def migration_module(revision: str):
-    """A migration script loaded as a module, so a test can call its helpers (migrations are not a package)."""
-    path = next((Path(alembic_config("sqlite://").get_main_option("script_location")) / "versions")
-                .glob(f"*_{revision}_*.py"))
-    spec = importlib.util.spec_from_file_location(revision, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A fresh copy of a migration script as a module (Alembic's own loader), so a test can call its helpers
+    and change its settings without touching the copy the run's migrations use."""
+    path = ScriptDirectory.from_config(alembic_config("sqlite://")).get_revision(revision).path
+    return load_python_file(os.path.dirname(path), os.path.basename(path))
 
 
 def diff(url):
