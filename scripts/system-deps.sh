@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the project needs beyond Python: a CJK font (receipt previews, the tablet app, the web
-# console), Mesa EGL/GL for Kivy's offscreen window, the PostgreSQL client, Chromium for the browser
-# tests and nginx for the deployment smoke test (deploy/). Installs only what is missing; needs root and apt-get, otherwise says what is missing and goes on
+# console), Mesa EGL/GL for Kivy's offscreen window, the PostgreSQL client, Chromium's headless shell for
+# the browser tests and nginx for the deployment smoke test (deploy/). Installs only what is missing; needs root and apt-get, otherwise says what is missing and goes on
 # (the tests that need a missing piece then skip and say why).
 set -u
-PKGS="fonts-wqy-microhei libegl1 libgl1 libgl1-mesa-dri libgles2 libmtdev1 postgresql-client chromium nginx"
+PKGS="fonts-wqy-microhei libegl1 libgl1 libgl1-mesa-dri libgles2 libmtdev1 postgresql-client chromium-headless-shell nginx"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -177,6 +177,6 @@ def test_pages_run_from_the_newest(labs_page, queued, post_message, as_user):
 def test_a_gp_is_told_the_labs_page_is_for_staff(open_as, live, queued):
     page = open_as("gp-a1", "/console/labs")
     page.wait_for_url(f"{live}/console/gp")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("body:not([aria-busy])")
     assert "平板" in page.text_content("main") and page.locator("#message").is_hidden()
     assert page.locator("#queue").count() == 0

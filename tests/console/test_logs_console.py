@@ -51,5 +51,5 @@ def test_admin_reads_the_access_log(open_as, world, as_user, shot):
 def test_staff_are_told_the_access_log_is_for_admin(open_as):
     page = open_as("staff-a", "/console/audit")
     page.wait_for_selector("#message.warn >> text=仅管理员")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("body:not([aria-busy])")
     assert page.get_attribute("#message", "class") == "warn"

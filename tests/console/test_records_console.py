@@ -50,7 +50,7 @@ def test_resident_search(staff_page, live, world, as_user, query, expected, shot
         from server.households.models import Resident  # noqa: F401 (the number comes from the API)
         query = as_user("admin").get(f"/api/v1/residents/{world.residents['A1-1-0']}").get_json()["id_number"]
     page = staff_page("/console/residents")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_selector("body:not([aria-busy])")  # the search form's handler is attached
     page.fill("#search input[name=q]", query)
     page.keyboard.press("Enter")
     page.wait_for_selector("#found:not([hidden]) tbody tr")

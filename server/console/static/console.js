@@ -1129,7 +1129,12 @@ const Console = (() => {
 
   function start() {
     const page = PAGES[document.body.dataset.page];
-    if (page) page().catch((err) => { if (!/signed out|no token|not center staff/.test(err.message)) console.error(err); });
+    if (!page) return;
+    // aria-busy: the page is still fetching and drawing; assistive tools (and the browser tests) wait for it
+    // to go rather than for a guessed quiet spell.
+    document.body.setAttribute("aria-busy", "true");
+    page().catch((err) => { if (!/signed out|no token|not center staff/.test(err.message)) console.error(err); })
+      .finally(() => document.body.removeAttribute("aria-busy"));
   }
 
   // For the pages in other files (referrals.js): the same helpers, one copy of each.

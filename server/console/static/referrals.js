@@ -487,7 +487,10 @@ const Referrals = (() => {
 
   function start() {
     const page = PAGES[document.body.dataset.page];
-    if (page) page().catch((err) => { if (!/signed out|not center staff/.test(err.message)) console.error(err); });
+    if (!page) return;
+    document.body.setAttribute("aria-busy", "true");  // as console.js: gone once the page is drawn
+    page().catch((err) => { if (!/signed out|not center staff/.test(err.message)) console.error(err); })
+      .finally(() => document.body.removeAttribute("aria-busy"));
   }
 
   return { start };
