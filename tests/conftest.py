@@ -554,6 +554,41 @@ def world(clean_app, _db, session):
     return copy.deepcopy(_db.world)
 
 
+class _RunningTestsApp:
+    """The live server's WSGI app: the running test's app (each test has its own, clean_app)."""
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def _live_server():
+    """One threaded server on a free port for the run (per xdist worker)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    current = _RunningTestsApp()
+    server = make_server("127.0.0.1", 0, current, threaded=True)
+    # shutdown() waits for serve_forever's next look at its flag (0.5 s at the default poll).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield current, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def live(clean_app, world, _live_server):
+    """The test's app served on 127.0.0.1 in a thread (for a browser, the tablet app's drivers, a
+    subprocess); its base URL. The server is the run's; it hands each request to this test's app. With real
+    commits (COMMITTING_FIXTURES): the server's threads reach the database through their own connections."""
+    current, url = _live_server
+    current.app = clean_app
+    yield url
+    current.app = None
+
+
 @pytest.fixture
 def token(clean_app, world):
     """token(username) -> an access token, minted directly (login itself is tested separately)."""

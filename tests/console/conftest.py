@@ -1,15 +1,13 @@
-"""A live server on 127.0.0.1 and Debian's Chromium driven by Playwright; signing in; screenshots.
+"""Debian's Chromium driven by Playwright against the live server (tests/conftest.py); signing in; screenshots.
 
-Speed: one browser context and one live server for the run. Each test gets fresh tabs (the console keeps its
-token in the tab's sessionStorage, and the API answers no-store, so a tab shares nothing with an earlier
-test's) and its own app (the server hands each request to the running test's app)."""
+Speed: one browser context for the run (a new one was ~130 ms a page). Each test gets fresh tabs: the console
+keeps its token in the tab's sessionStorage and the API answers no-store, so a tab shares nothing with an
+earlier test's."""
 import json
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 # Debian's build of Chromium's headless shell: the same engine without the desktop browser around it, and the
 # binary Playwright itself runs headless pages in. The whole `chromium` took twice the CPU (26 s against
@@ -19,33 +17,6 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
         "--disable-gpu"]
 SHOTS = Path(__file__).resolve().parents[1] / "_artifacts"
 SHOT_COPIES = Path("/tmp/console-shots")  # a second copy, outside the tree, for looking at by hand
-
-
-class _RunningTestsApp:
-    """The live server's WSGI app: the running test's app (each test has its own, see tests/conftest.py)."""
-    app = None
-
-    def __call__(self, environ, start_response):
-        return self.app(environ, start_response)
-
-
-@pytest.fixture(scope="session")
-def _live_server():
-    current = _RunningTestsApp()
-    server = make_server("127.0.0.1", 0, current, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield current, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def live(clean_app, world, _live_server):
-    """The live server's address, serving this test's app (with real commits: COMMITTING_FIXTURES)."""
-    current, url = _live_server
-    current.app = clean_app
-    yield url
-    current.app = None
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,11 @@
-"""The tablet app's tests: a small clinic in the test world, a tablet session synced from it, a live
-server on a free port for the app and its subprocesses (the Kivy driver, the kill tests)."""
+"""The tablet app's tests: a small clinic in the test world, a tablet session synced from it. The app and its
+subprocesses (the Kivy drivers, the kill tests) reach the test's app through `live` (tests/conftest.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
 
 import pytest
-from werkzeug.serving import make_server
 
 PASSWORD = "correct-horse-1"  # tests/conftest.py's world
 TODAY = dt.date.today()
@@ -52,16 +50,6 @@ def clinic(world, as_user):
         "form": htn_form(before)})
     assert r.status_code == 201, r.get_json()
     return world
-
-
-@pytest.fixture
-def live(clean_app, world):
-    """The test app served on 127.0.0.1 (a free port) in a thread; its base URL."""
-    server = make_server("127.0.0.1", 0, clean_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 @pytest.fixture

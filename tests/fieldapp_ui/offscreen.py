@@ -9,6 +9,10 @@ def open_window(size=(720, 1280)) -> str | None:
     """Prepare Kivy offscreen and open its window; None when it opened, else why it could not."""
     from fieldapp.ui import boot
     boot.prepare(size, offscreen=True)
+    from kivy.config import Config
+    # A driver draws frames as fast as it can: at Kivy's default of 60 a second, each frame's tick slept out
+    # the rest of its 1/60 s (0.7 s of a whole visit's 4 s).
+    Config.set("graphics", "maxfps", "0")
     try:
         from kivy.core.window import Window
         if Window is None:

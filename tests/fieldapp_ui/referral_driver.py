@@ -20,16 +20,12 @@ def main() -> int:
         parser.add_argument(name, required=True)
     args = parser.parse_args()
 
-    from fieldapp.ui import boot
-    boot.prepare((720, 1280), offscreen=True)
-    try:
-        from kivy.base import EventLoop
-        from kivy.core.window import Window
-        if Window is None:
-            raise RuntimeError("no window provider")
-    except Exception as err:  # noqa: BLE001
-        print(f"Kivy cannot open a window here: {err}", file=sys.stderr)
-        return 77
+    from offscreen import NO_WINDOW, open_window
+    problem = open_window()
+    if problem:
+        print(problem, file=sys.stderr)
+        return NO_WINDOW
+    from kivy.base import EventLoop
 
     from fieldapp import printouts
     from fieldapp import referral as logic
