@@ -72,6 +72,17 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+def pytest_configure(config):
+    """The cyclic garbage collector at its defaults (a young collection every 700 new objects) took 13% of
+    tests/server's time (3.9 of 29 s, measured with gc.callbacks): a request allocates thousands of objects
+    (SQLAlchemy, marshmallow, werkzeug), and each collection also walks the app and the world that live for
+    the whole run. At 50,000 the collector runs about a fifth as often, 1.5 s of the 29; the process's peak
+    memory goes from 300 to 360 MB."""
+    import gc
+
+    gc.set_threshold(50_000, 50, 1000)
+
+
 def pytest_unconfigure(config):
     """The interpreter's exit walks every object left (the app, the world, every test module: ~500,000 in a
     worker) through several collections, 1.0-1.6 s of CPU per pytest process; frozen, they are left alone
