@@ -42,7 +42,7 @@ def proxied(manage_command, world, monkeypatch, tmp_path):  # noqa: F811
     monkeypatch.setenv("JWT_SECRET_KEY", "j" * 40)
     monkeypatch.setenv("TRUSTED_PROXIES", "1")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
-    apps = [manage_command("serve-production", "--workers", "1") for _ in range(2)]
+    apps = manage_command.together(*[("serve-production", "--workers", "1")] * 2)
     port = _free_port()
     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (tmp_path / name).mkdir()

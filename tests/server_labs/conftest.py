@@ -112,10 +112,11 @@ def make_oru():
 @pytest.fixture
 def manage_command(db_url):
     """Start `python -m server.manage <args...> --port P` on a free port against the test database, wait until
-    it accepts connections, return P; stopped (SIGTERM, then kill) when the test ends."""
+    it accepts connections, return P; stopped (SIGTERM, then kill) when the test ends. `.together(args1,
+    args2, ...)` starts several at once and returns their ports."""
     procs: list[subprocess.Popen] = []
 
-    def start(*args: str, stop_timeout: float = 20) -> int:
+    def launch(args, stop_timeout):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -124,6 +125,9 @@ def manage_command(db_url):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         proc.stop_timeout = stop_timeout
         procs.append(proc)
+        return proc, port
+
+    def accepting(proc, port, args) -> int:
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -133,8 +137,17 @@ def manage_command(db_url):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
                     raise AssertionError(f"{args[0]} did not start: {proc.communicate()}")
-                time.sleep(0.1)
+                time.sleep(0.05)
 
+    def start(*args: str, stop_timeout: float = 20) -> int:
+        return accepting(*launch(args, stop_timeout), args)
+
+    def start_together(*commands: tuple[str, ...], stop_timeout: float = 20) -> list[int]:
+        """Several commands started at once (each takes ~1 s to import the app), then waited for; their ports."""
+        launched = [launch(args, stop_timeout) for args in commands]
+        return [accepting(proc, port, args) for (proc, port), args in zip(launched, commands)]
+
+    start.together = start_together
     yield start
     for proc in procs:
         proc.terminate()
