@@ -309,7 +309,7 @@ class _Provider(http.server.BaseHTTPRequestHandler):
 def provider():
     handler = type("Provider", (_Provider,), {"script": [], "received": [], "delay": 0.0})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield handler, f"http://127.0.0.1:{server.server_address[1]}/sms"
     server.shutdown()
