@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
+from gpcore.clock import china_today
 PASSWORD = "correct-horse-1"  # tests/conftest.py's world
-TODAY = dt.date.today()
+TODAY = china_today()
 
 
 def htn_form(visit_date: str, **changes) -> dict:

@@ -9,7 +9,6 @@ Both then wait to be killed.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 
@@ -24,15 +23,16 @@ def main() -> int:
     from fieldapp.store import Store
     from fieldapp.sync import HttpTransport, SyncEngine
     from fieldapp.visit import VisitDraft
+    from gpcore.clock import china_today
 
     store = Store(args.db)
     if args.what == "draft":
-        draft = VisitDraft(store, args.resident, "hypertension", dt.date.today())
+        draft = VisitDraft(store, args.resident, "hypertension", china_today())
         draft.set("sbp", 151)
         draft.keep()  # what the form screen does shortly after each change
         print("kept", flush=True)
     elif args.what == "sign":
-        draft = VisitDraft(store, args.resident, "hypertension", dt.date.today(), doctor="王医生")
+        draft = VisitDraft(store, args.resident, "hypertension", china_today(), doctor="王医生")
         draft.apply_previous()
         for name, value in (("symptoms", [1]), ("sbp", 138), ("dbp", 84), ("heart_rate", 70), ("weight_kg", 68.0)):
             draft.set(name, value)

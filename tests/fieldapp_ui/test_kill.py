@@ -3,7 +3,6 @@ sync (the server answered the push, the tablet had not recorded it), leave a sto
 with the visit there, and the visit reaches the server exactly once."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from gpcore.clock import china_today
 DRIVER = Path(__file__).with_name("kill_driver.py")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,7 @@ def test_a_draft_survives_a_kill(tablet_session, clinic):
     resident = clinic.residents["A1-0-0"]
     assert _run_until(["draft", "--db", path, "--resident", resident], "kept") == "kept"
     store = Store(path)
-    draft = VisitDraft(store, resident, "hypertension", dt.date.today())
+    draft = VisitDraft(store, resident, "hypertension", china_today())
     assert draft.restored and draft.form["sbp"] == 151
     assert store.outbox_count() == 0  # a draft is never sent
     store.close()

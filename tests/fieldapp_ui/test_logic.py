@@ -13,11 +13,12 @@ from fieldapp import printouts, worklist
 from fieldapp.store import InvalidRecord, Store
 from fieldapp.store.schema import UPGRADES
 from fieldapp.visit import VisitDraft, form_boxes
+from gpcore.clock import china_today
 from gpcore.followup import age_on
 from gpcore.followup.visits import DiabetesVisit, HypertensionVisit, field_specs
 from printing import PaperWidth, Patient, PrinterSettings, follow_up_slip
 
-TODAY = dt.date.today()
+TODAY = china_today()
 
 
 def test_a_store_from_before_drafts_keeps_every_row(tmp_path):

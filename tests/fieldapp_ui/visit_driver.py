@@ -28,6 +28,7 @@ def main() -> int:
     from fieldapp.ui.app import FieldApp
     from fieldapp.ui.widgets import Btn
     from fieldapp.ui.worklist import WorklistRow
+    from gpcore.clock import china_today
     from gpcore.followup import advice_for_patient_zh, age_on, bmi
     from gpcore.followup.visits import HypertensionVisit
     from gpcore.followup.schedule import working_day_for
@@ -159,7 +160,7 @@ def main() -> int:
     until(lambda: form.status == "随访单已打印", "the slip printed", 20)
     printed = open(args.printer_file, "rb").read()
     res = session.store.resident(form.draft.resident_id)
-    today = dt.date.today()
+    today = china_today()
     birth = dt.date.fromisoformat(res["birth_date"])
     next_date = working_day_for(today, today + dt.timedelta(days=14))[0]  # off weekends and holidays
     signed = HypertensionVisit.from_dict(session.store.visit(form.visit_id)["form"])

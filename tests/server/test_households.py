@@ -2,6 +2,7 @@
 import datetime as dt
 
 from gpcore import idcard, record_number
+from gpcore.clock import china_today
 
 
 def new_resident(world, **over):
@@ -171,7 +172,7 @@ def test_future_status_date_is_refused(as_user, world):
     gp = as_user("gp-a1")
     rid = world.residents["A1-0-1"]
     etag = gp.get(f"/api/v1/residents/{rid}").headers["ETag"]
-    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    future = (china_today() + dt.timedelta(days=3)).isoformat()
     r = gp.post(f"/api/v1/residents/{rid}/status", json={"status": "moved_out", "date": future},
                 headers={"If-Match": etag})
     assert r.status_code == 422 and "date" in r.get_json()["errors"]

@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from gpcore.clock import china_today
 from server.backup import BackupError, backup, restore
 
-VISIT_DAY = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+VISIT_DAY = (china_today() - dt.timedelta(days=1)).isoformat()
 
 
 def _employer(engine, rid):

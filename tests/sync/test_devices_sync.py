@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldapp.sync.transport import HttpError
+from gpcore.clock import china_today
 
-VISIT_DAY = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+VISIT_DAY = (china_today() - dt.timedelta(days=3)).isoformat()
 
 
 class TabletClient:

@@ -7,8 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from fieldapp.store import InvalidRecord, StoreError
+from gpcore.clock import china_today
 
-TODAY = dt.date.today()
+TODAY = china_today()
 VISIT_DAY = (TODAY - dt.timedelta(days=3)).isoformat()
 
 

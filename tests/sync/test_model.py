@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, text
 from fieldapp.store import Store
 from fieldapp.sync import SyncEngine, SyncFailed
 from fieldapp.sync.transport import TransportError
+from gpcore.clock import china_today
 
 # Tablets pull incrementally from the change log's transaction-id horizon: real commits on PostgreSQL
 # (tests/conftest.py).
@@ -257,7 +258,7 @@ def _visit_step(h: Harness, store, kind: float) -> bool:
         if not entries:
             return False
         rid, condition = rng.choice(entries)
-        day = (dt.date.today() - dt.timedelta(days=rng.randrange(2, 700))).isoformat()
+        day = (china_today() - dt.timedelta(days=rng.randrange(2, 700))).isoformat()
         try:
             store.save_visit(rid, condition, h.visit_form(day, condition, sbp=rng.randrange(100, 200)))
         except (InvalidRecord, NotFound):  # NotFound: an entry created here for a resident since moved away
@@ -298,7 +299,7 @@ def _referral_step(h: Harness, store) -> bool:
         res = store.resident(rid)
         form = {"patient_name": res["name"], "patient_sex": res["sex"], "patient_age": 60,
                 "record_number": res["record_number"] or "待分配", "address": res["address"] or "地址",
-                "referral_date": dt.date.today().isoformat(), "initial_impression": "血压高", "present_illness": "头晕",
+                "referral_date": china_today().isoformat(), "initial_impression": "血压高", "present_illness": "头晕",
                 "past_history": "无", "referring_doctor": "医生", "doctor_phone": "1", "institution": "中心"}
         store.create_referral(rid, urgency=rng.choice(("routine", "urgent")), kind="econsult", form=form,
                               specialist_id=store.directory()["specialists"][0]["user_id"])

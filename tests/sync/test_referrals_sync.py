@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from fieldapp.store import InvalidRecord, Store
 from fieldapp.store.schema import UPGRADES
 from fieldapp.sync.transport import TransportError
+from gpcore.clock import china_today
 from gpcore.referral import prefill
 
-TODAY = dt.date.today()
+TODAY = china_today()
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import text
 
 from server.sync.registry import REGISTRY
+from gpcore.clock import china_today
 from gpcore.followup.compact import full_form
 from server.sync.services import Cursor, _changes_page, _json_rows, _snapshot_page
 
-DAY = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+DAY = (china_today() - dt.timedelta(days=3)).isoformat()
 
 
 def _oru(control_id, resident, filler, values):
