@@ -16,6 +16,12 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "system-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $missing >/dev/null \
-  || echo "system-deps: apt-get failed for:$missing" >&2
+apt-get update -qq >/dev/null || echo "system-deps: apt-get update failed" >&2
+# Older or unpatched Debian (and Ubuntu) lack the headless shell: the whole chromium then (the browser tests
+# take either), rather than one unknown name making apt-get install nothing at all.
+case " $missing " in
+  *" chromium-headless-shell "*)
+    apt-cache show chromium-headless-shell >/dev/null 2>&1 || missing="${missing/chromium-headless-shell/chromium}" ;;
+esac
+apt-get install -y -qq --no-install-recommends $missing >/dev/null || echo "system-deps: apt-get failed for:$missing" >&2
 exit 0

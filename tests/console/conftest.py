@@ -1,8 +1,9 @@
 """Debian's Chromium driven by Playwright against the live server (tests/conftest.py); signing in; screenshots.
 
-Speed: one browser context for the run (a new one was ~130 ms a page). Each test gets fresh tabs: the console
-keeps its token in the tab's sessionStorage and the API answers no-store, so a tab shares nothing with an
-earlier test's."""
+Speed: one browser context for the run (a new one was ~130 ms a page). Each test gets fresh tabs. What the
+tabs of one run share (the HTTP cache, kept-alive connections, the downloads folder) carries nothing of an
+earlier test's: the console keeps its token in the tab's sessionStorage, sets no cookie, and the API answers
+no-store."""
 import json
 import shutil
 from pathlib import Path
@@ -56,7 +57,8 @@ def _context(_chromium):
 
 
 @pytest.fixture
-def browser(_context):
+def browser(_context, live):
+    """The test's tabs; after `live` in set-up, so they are closed before its app is taken down."""
     tabs = _Tabs(_context)
     yield tabs
     for page in tabs.pages:

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from gpcore.clock import china_today
+
 PASSWORD = "correct-horse-1"  # tests/conftest.py's world
 TODAY = china_today()
 

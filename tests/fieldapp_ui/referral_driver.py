@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 
 def main() -> int:
@@ -20,12 +19,11 @@ def main() -> int:
         parser.add_argument(name, required=True)
     args = parser.parse_args()
 
-    from offscreen import NO_WINDOW, open_window
+    from offscreen import NO_WINDOW, exit_quickly, frames, open_window, until
     problem = open_window()
     if problem:
         print(problem, file=sys.stderr)
         return NO_WINDOW
-    from kivy.base import EventLoop
 
     from fieldapp import printouts
     from fieldapp import referral as logic
@@ -33,7 +31,6 @@ def main() -> int:
     from fieldapp.ui.app import FieldApp
     from fieldapp.ui.referral import ChoiceRow
     from fieldapp.ui.widgets import Btn, Lbl
-    from offscreen import exit_quickly
 
     session = TabletSession(args.db, server_url=args.server, secure=False)  # locking: test_lock_ui, test_devices
     if args.phase in ("create", "offer"):
@@ -41,19 +38,6 @@ def main() -> int:
     app = FieldApp(session, start=("sync", {}))  # the first download brings the resident
     app._run_prepare()
     result: dict = {}
-
-    def frames(n=3):
-        for _ in range(n):
-            EventLoop.idle()
-
-    def until(condition, what, timeout=60.0):
-        end = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > end:
-                raise AssertionError(f"timed out waiting for {what}")
-            EventLoop.idle()
-            time.sleep(0.01)
-        frames()
 
     def tap(widget, why):
         assert widget.get_root_window() is not None, f"{why}: the widget is not on screen"

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from gpcore.clock import china_today
+
 DRIVER = Path(__file__).with_name("kill_driver.py")
 ROOT = Path(__file__).resolve().parents[2]
 

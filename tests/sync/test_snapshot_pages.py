@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import text
 
-from server.sync.registry import REGISTRY
 from gpcore.clock import china_today
 from gpcore.followup.compact import full_form
+from server.sync.registry import REGISTRY
 from server.sync.services import Cursor, _changes_page, _json_rows, _snapshot_page
 
 DAY = (china_today() - dt.timedelta(days=3)).isoformat()

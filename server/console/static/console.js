@@ -1133,7 +1133,8 @@ const Console = (() => {
     // aria-busy: the page is still fetching and drawing; assistive tools (and the browser tests) wait for it
     // to go rather than for a guessed quiet spell.
     document.body.setAttribute("aria-busy", "true");
-    page().catch((err) => { if (!/signed out|no token|not center staff/.test(err.message)) console.error(err); })
+    // Through a promise: a page function that is not async (loginPage) returns nothing to chain on.
+    Promise.resolve().then(page).catch((err) => { if (!/signed out|no token|not center staff/.test(err.message)) console.error(err); })
       .finally(() => document.body.removeAttribute("aria-busy"));
   }
 

@@ -489,7 +489,8 @@ const Referrals = (() => {
     const page = PAGES[document.body.dataset.page];
     if (!page) return;
     document.body.setAttribute("aria-busy", "true");  // as console.js: gone once the page is drawn
-    page().catch((err) => { if (!/signed out|not center staff/.test(err.message)) console.error(err); })
+    // Through a promise: a page function that is not async (loginPage) returns nothing to chain on.
+    Promise.resolve().then(page).catch((err) => { if (!/signed out|not center staff/.test(err.message)) console.error(err); })
       .finally(() => document.body.removeAttribute("aria-busy"));
   }
 
