@@ -40,8 +40,8 @@ class _Tabs:
         self.context = context
         self.pages = []
 
-    def new_page(self, viewport=None, accept_downloads=True):
-        """accept_downloads: always so (the context's, and Playwright's, default)."""
+    def new_page(self, viewport=None):
+        """Downloads are always accepted (the run's context is made so)."""
         page = self.context.new_page()
         if viewport:
             page.set_viewport_size(viewport)
@@ -78,15 +78,14 @@ def sign_in(live):
 
 @pytest.fixture
 def open_as(browser, live, token):
-    """open_as(username, path="/console/", **new_page_options) -> a new page signed in as that user, opened at
-    path. The token goes where the login form puts it (the tab's sessionStorage), written by a one-line page
-    the browser serves itself; so a test that is not about signing in skips the login page, its form, the
-    password check and the landing page (~0.7 s a test). tests/console/test_console.py signs in through the
-    form (sign_in)."""
-    def go(username, path="/console/", listen=None, **options):
+    """open_as(username, path="/console/", viewport=None) -> a new page (1200x900 unless asked) signed in as
+    that user, opened at path. The token goes where the login form puts it (the tab's sessionStorage),
+    written by a one-line page the browser serves itself; so a test that is not about signing in skips the
+    login page, its form, the password check and the landing page (~0.7 s a test).
+    tests/console/test_console.py signs in through the form (sign_in)."""
+    def go(username, path="/console/", listen=None, viewport=None):
         """listen(page): called before the page opens (to hear its console messages and responses)."""
-        options.setdefault("viewport", {"width": 1200, "height": 900})
-        page = browser.new_page(**options)
+        page = browser.new_page(viewport)
         if listen:
             listen(page)
         seed = f"{live}/__signed-in-for-a-test"

@@ -26,7 +26,7 @@ def visits(world, as_user):
 
 
 def test_staff_see_indicators_per_team_and_quarter_and_download_xlsx(open_as, visits, as_user, shot):
-    page = open_as("staff-a", "/console/indicators", accept_downloads=True)
+    page = open_as("staff-a", "/console/indicators")
     page.wait_for_selector("#indicator-rows tbody tr")
     page.fill("#period input[name=year]", "2026")
     page.select_option("#period select[name=quarter]", "1")

@@ -55,7 +55,7 @@ def _preview(page, width, mode):
 
 def test_lab_report_preview_in_both_widths_and_modes_and_the_bytes_download(open_as, live, records, as_user,
                                                                                shot, tmp_path):
-    page = open_as("staff-a", "/console/households", accept_downloads=True)
+    page = open_as("staff-a", "/console/households")
     page.click("#households a >> text=A1路1号")
     page.click(f"#reports tr[data-id='{records['report']}'] >> text=打印预览")
     assert _preview(page, "58", "chinese").width == printing.PaperWidth.MM58.dots
