@@ -5,6 +5,7 @@ tabs of one run share (the HTTP cache, kept-alive connections, the downloads fol
 earlier test's: the console keeps its token in the tab's sessionStorage, sets no cookie, and the API answers
 no-store."""
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -33,36 +34,75 @@ def _chromium():
 
 
 class _Tabs:
-    """What a test calls `browser`: new_page(viewport=...) opens a tab in the run's context (a new context
-    was ~130 ms a page); the test's tabs are closed after it."""
+    """What a test calls `browser`: new_page(viewport=...) gives a tab of the run's context; after the test, a
+    tab is wiped and kept for a later test's new_page.
 
-    def __init__(self, context):
+    A new tab cost ~55 ms more of Chromium's CPU than a wiped one (a renderer process and the tab's set-up;
+    measured with a bare page loading console.js, 30 loads each way). Nothing of a test stays in a kept tab:
+    its routes are removed, the console's token (sessionStorage, the only state it keeps in a tab) is
+    cleared, and the tab is on about:blank, which also stops the page's scripts before the test's app is taken
+    down. A tab a test attached listeners to (open_as's `listen`) is closed instead: listeners cannot be
+    removed without knowing them."""
+
+    VIEWPORT = {"width": 1200, "height": 900}
+
+    def __init__(self, context, idle):
         self.context = context
+        self.idle = idle  # wiped tabs of the run
         self.pages = []
+        self.listened = set()
 
     def new_page(self, viewport=None):
         """Downloads are always accepted (the run's context is made so)."""
-        page = self.context.new_page()
-        if viewport:
-            page.set_viewport_size(viewport)
+        page = self.idle.pop() if self.idle else self.context.new_page()
+        if page.viewport_size != (viewport or self.VIEWPORT):
+            page.set_viewport_size(viewport or self.VIEWPORT)
         self.pages.append(page)
         return page
+
+    def listen(self, page, listen):
+        self.listened.add(id(page))
+        listen(page)
+
+    def done(self):
+        from playwright.sync_api import Error as PlaywrightError
+
+        for page in self.pages:
+            if page.is_closed():
+                continue
+            if id(page) in self.listened:
+                page.close()
+                continue
+            try:
+                page.unroute_all(behavior="ignoreErrors")
+                if page.url.startswith("http"):
+                    page.evaluate("sessionStorage.clear()")
+                page.goto("about:blank")
+            except PlaywrightError:  # a tab that cannot be wiped is not kept
+                page.close()
+                continue
+            self.idle.append(page)
 
 
 @pytest.fixture(scope="session")
 def _context(_chromium):
-    context = _chromium.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    context = _chromium.new_context(viewport=_Tabs.VIEWPORT, accept_downloads=True)
     yield context
     context.close()
 
 
+@pytest.fixture(scope="session")
+def _idle_tabs(_context):
+    return []
+
+
 @pytest.fixture
-def browser(_context, live):
-    """The test's tabs; after `live` in set-up, so they are closed before its app is taken down."""
-    tabs = _Tabs(_context)
+def browser(_context, _idle_tabs, live):
+    """The test's tabs; after `live` in set-up, so they are wiped (their scripts stopped) before its app is
+    taken down."""
+    tabs = _Tabs(_context, _idle_tabs)
     yield tabs
-    for page in tabs.pages:
-        page.close()
+    tabs.done()
 
 
 @pytest.fixture
@@ -87,7 +127,7 @@ def open_as(browser, live, token):
         """listen(page): called before the page opens (to hear its console messages and responses)."""
         page = browser.new_page(viewport)
         if listen:
-            listen(page)
+            browser.listen(page, listen)
         seed = f"{live}/__signed-in-for-a-test"
         script = (f"<script>sessionStorage.setItem('token', {json.dumps(token(username))});"
                   f"location.replace({json.dumps(path)})</script>")
@@ -100,7 +140,13 @@ def open_as(browser, live, token):
 
 @pytest.fixture
 def shot():
-    """shot(page, name): a full-page screenshot into tests/_artifacts/ and a copy in /tmp/console-shots/."""
+    """shot(page, name): with CONSOLE_SHOTS=1 in the environment (`CONSOLE_SHOTS=1 make test`), a full-page
+    screenshot into tests/_artifacts/ and a copy in /tmp/console-shots/, for looking at the pages by hand.
+    Otherwise nothing: no test reads them back, and the ~40 of a run cost Chromium ~5 s of CPU (a full-page
+    capture was ~115 ms of Chromium's CPU on a page of console.js's size)."""
+    if os.environ.get("CONSOLE_SHOTS") != "1":
+        return lambda page, name: None
+
     def take(page, name):
         SHOTS.mkdir(exist_ok=True)
         path = SHOTS / f"{name}.png"
