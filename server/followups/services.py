@@ -6,10 +6,11 @@ record the server receives; nothing clinical is decided in this module.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 
-from sqlalchemy import and_, case, delete, exists, extract, func, insert, select
+from sqlalchemy import and_, bindparam, case, delete, exists, extract, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
@@ -319,6 +320,15 @@ def _latest_effective_visits(*where):
             .where(ranked.c.rn == 1))
 
 
+@functools.cache
+def _patients_latest_visit():
+    """_latest_effective_visits for one patient and condition (bound: for_resident, for_condition). Built
+    once: a new one for every signed visit, and SQLAlchemy's cache key for it, were about a fifth of
+    record_visit's CPU (the select, its window functions and the subquery's columns made afresh each time)."""
+    return _latest_effective_visits(FollowUp.resident_id == bindparam("for_resident"),
+                                    FollowUp.condition == bindparam("for_condition"))
+
+
 def _status_values(session: Session, row) -> dict:
     """FollowUpStatus values from a _latest_effective_visits row, re-deciding a stale latest visit."""
     values = dict(row)
@@ -355,8 +365,8 @@ def refresh_status(session: Session, resident_id: str, condition: str, signed: F
     the lock sees every visit committed before it (READ COMMITTED); SQLite lets one writer in at a time.
     """
     session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update(key_share=True))
-    row = session.execute(_latest_effective_visits(FollowUp.resident_id == resident_id,
-                                                   FollowUp.condition == condition)).mappings().first()
+    row = session.execute(_patients_latest_visit(),
+                          {"for_resident": resident_id, "for_condition": condition}).mappings().first()
     session.execute(delete(FollowUpStatus).where(FollowUpStatus.resident_id == resident_id,
                                                  FollowUpStatus.condition == condition))
     if row is None:  # no effective visit (not reached after a signed visit; kept for repairs)
@@ -433,9 +443,19 @@ def refresh_year(session: Session, resident_id: str, condition: str, year: int) 
     """Recompute one patient's figures for one year from the records (after a signed visit or amendment)."""
     session.execute(delete(FollowUpYear).where(FollowUpYear.resident_id == resident_id,
                                                FollowUpYear.condition == condition, FollowUpYear.year == year))
-    session.execute(insert(FollowUpYear).from_select(_YEAR_COLUMNS, _year_rows(
-        FollowUp.resident_id == resident_id, FollowUp.condition == condition,
-        FollowUp.visit_date.between(dt.date(year, 1, 1), dt.date(year, 12, 31)))))
+    session.execute(_patients_year(), {"for_resident": resident_id, "for_condition": condition,
+                                       "first_day": dt.date(year, 1, 1), "last_day": dt.date(year, 12, 31)})
+
+
+@functools.cache
+def _patients_year():
+    """The insert of one patient's FollowUpYear row for one condition and year (bound: for_resident,
+    for_condition, first_day, last_day), built once, as _patients_latest_visit. Into the table, not the
+    mapped class: with the mapped class, the session would take the bound values for rows to insert (an ORM
+    bulk insert)."""
+    return insert(FollowUpYear.__table__).from_select(_YEAR_COLUMNS, _year_rows(
+        FollowUp.resident_id == bindparam("for_resident"), FollowUp.condition == bindparam("for_condition"),
+        FollowUp.visit_date.between(bindparam("first_day"), bindparam("last_day"))))
 
 
 def rebuild_years(session: Session) -> None:
@@ -462,29 +482,50 @@ def content_hash(row: FollowUp) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _history_filter(resident_id: str, condition: str, skip_chain: str | None):
-    where = [FollowUp.resident_id == resident_id, FollowUp.condition == condition, FollowUp.kind == VISIT,
-             effective()]
-    if skip_chain is not None:
-        where.append(FollowUp.original_id != skip_chain)  # the record being corrected is not its own past
+def _history_filter(skipping: bool):
+    """WHERE clause: one patient's effective visits for one condition (bound: for_resident, for_condition;
+    and skip_chain when skipping: the record being corrected is not its own past)."""
+    where = [FollowUp.resident_id == bindparam("for_resident"), FollowUp.condition == bindparam("for_condition"),
+             FollowUp.kind == VISIT, effective()]
+    if skipping:
+        where.append(FollowUp.original_id != bindparam("skip_chain"))
     return and_(*where)
+
+
+def _history_values(resident_id: str, condition: str, visit_date: dt.date, skip_chain: str | None) -> dict:
+    values = {"for_resident": resident_id, "for_condition": condition, "before": visit_date}
+    if skip_chain is not None:
+        values["skip_chain"] = skip_chain
+    return values
+
+
+# Built once for each of the two shapes (with or without a chain to skip), as _patients_latest_visit: every
+# signed visit and every re-decision reads its history through both.
+@functools.cache
+def _previous_visit_form(skipping: bool):
+    return (select(FollowUp.form).where(_history_filter(skipping), FollowUp.visit_date < bindparam("before"))
+            .order_by(FollowUp.visit_date.desc(), FollowUp.received_at.desc()).limit(1))
+
+
+@functools.cache
+def _face_to_face_count(skipping: bool):
+    return select(func.count()).where(
+        _history_filter(skipping), FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES)),
+        FollowUp.visit_date >= bindparam("year_start"), FollowUp.visit_date < bindparam("before"))
 
 
 def _previous_visit(session: Session, resident_id: str, condition: str, visit_date: dt.date,
                     skip_chain: str | None):
-    form = session.scalar(select(FollowUp.form)
-                          .where(_history_filter(resident_id, condition, skip_chain),
-                                 FollowUp.visit_date < visit_date)
-                          .order_by(FollowUp.visit_date.desc(), FollowUp.received_at.desc()).limit(1))
+    form = session.scalar(_previous_visit_form(skip_chain is not None),
+                          _history_values(resident_id, condition, visit_date, skip_chain))
     return FORMS[condition].from_dict(form) if form is not None else None
 
 
 def _earlier_face_to_face(session: Session, resident_id: str, condition: str, visit_date: dt.date,
                           skip_chain: str | None) -> int:
-    return session.scalar(select(func.count()).where(
-        _history_filter(resident_id, condition, skip_chain),
-        FollowUp.visit_mode.in_(sorted(codes.FACE_TO_FACE_MODES)),
-        FollowUp.visit_date >= dt.date(visit_date.year, 1, 1), FollowUp.visit_date < visit_date))
+    return session.scalar(_face_to_face_count(skip_chain is not None),
+                          {**_history_values(resident_id, condition, visit_date, skip_chain),
+                           "year_start": dt.date(visit_date.year, 1, 1)})
 
 
 def missing_fields(condition: str, form: dict) -> list[str]:
