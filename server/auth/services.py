@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 
 import argon2
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -156,20 +157,37 @@ def revoke_family(session: Session, family: str, user_id: int, expires_at: dt.da
 
 def is_revoked(session: Session, jti: str, family: str | None = None) -> bool:
     """True when the token, or the sign-in it belongs to, was logged out."""
-    return session.scalar(select(_revoked(jti, family)))
+    return session.scalar(_is_revoked(), _revocation_keys(jti, family))
 
 
 def user_and_revoked(session: Session, user_id: int, jti: str, family: str | None) -> tuple[User | None, bool]:
     """The token's user and is_revoked in one query (every signed-in request asks both)."""
-    row = session.execute(select(User, _revoked(jti, family)).where(User.id == user_id)).first()
+    row = session.execute(_user_and_revoked(), {"user_id": user_id, **_revocation_keys(jti, family)}).first()
     if row is None:
         return None, is_revoked(session, jti, family)
     return row[0], row[1]
 
 
-def _revoked(jti: str, family: str | None):
-    keys = [jti] + ([family_key(family)] if family else [])
-    return select(RevokedToken.jti).where(RevokedToken.jti.in_(keys)).exists()
+def _revocation_keys(jti: str, family: str | None) -> dict:
+    # Without a family, the token's own key stands in for it (the same row either way).
+    return {"token_key": jti, "family_key": family_key(family) if family else jti}
+
+
+def _revoked():
+    return select(RevokedToken.jti).where(
+        RevokedToken.jti.in_([bindparam("token_key"), bindparam("family_key")])).exists()
+
+
+# Both are built once, with bound values: every signed-in request runs one, and building it afresh (with
+# SQLAlchemy's cache key for it) made user_and_revoked take 230 µs of CPU instead of 80 on SQLite.
+@functools.cache
+def _is_revoked():
+    return select(_revoked())
+
+
+@functools.cache
+def _user_and_revoked():
+    return select(User, _revoked()).where(User.id == bindparam("user_id"))
 
 
 def revoke_all_tokens(user: User) -> None:
