@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from gpcore import health_file as hf
@@ -104,12 +105,20 @@ def update_household(session: Session, actor: Actor, hh: Household, data: dict) 
 
 def get_resident(session: Session, actor: Actor, resident_id: str, *, log_read: bool = True) -> Resident:
     """A resident's file the actor may see; the read is logged."""
-    res = session.scalar(select(Resident).where(Resident.id == resident_id)
-                         .options(selectinload(Resident.conditions), selectinload(Resident.household)))
+    res = session.scalar(_resident_with_file(), {"resident_id": resident_id})
     require_visible(actor, res, "resident")
     if log_read:
         audit.record(session, actor, "read", "resident", res.id, res.id)
     return res
+
+
+@functools.cache
+def _resident_with_file():
+    """get_resident's select, built once with the id bound: most requests about a resident (every signed
+    visit too) read one, and building it afresh with its loader options made a read 950 µs of CPU instead of
+    720 on SQLite."""
+    return (select(Resident).where(Resident.id == bindparam("resident_id"))
+            .options(selectinload(Resident.conditions), selectinload(Resident.household)))
 
 
 def _check(data: dict, today: dt.date) -> None:
