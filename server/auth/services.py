@@ -174,8 +174,9 @@ def _revocation_keys(jti: str, family: str | None) -> dict:
 
 
 def _revoked():
+    key = RevokedToken.jti.type  # in_() does not give its column's type to bound values
     return select(RevokedToken.jti).where(
-        RevokedToken.jti.in_([bindparam("token_key"), bindparam("family_key")])).exists()
+        RevokedToken.jti.in_([bindparam("token_key", type_=key), bindparam("family_key", type_=key)])).exists()
 
 
 # Both are built once, with bound values: every signed-in request runs one, and building it afresh (with

@@ -1,7 +1,7 @@
 """Debian's Chromium driven by Playwright against the live server (tests/conftest.py); signing in; screenshots.
 
-Speed: one browser context for the run (a new one was ~130 ms a page). Each test gets fresh tabs. What the
-tabs of one run share (the HTTP cache, kept-alive connections, the downloads folder) carries nothing of an
+Speed: one browser context for the run (a new one was ~130 ms a page), and tabs wiped after a test and kept
+for later ones (_Tabs). What the tabs of one run share (the HTTP cache, kept-alive connections, the downloads folder) carries nothing of an
 earlier test's: the console keeps its token in the tab's sessionStorage, sets no cookie, and the API answers
 no-store."""
 import json
@@ -38,17 +38,21 @@ class _Tabs:
     tab is wiped and kept for a later test's new_page.
 
     A new tab cost ~55 ms more of Chromium's CPU than a wiped one (a renderer process and the tab's set-up;
-    measured with a bare page loading console.js, 30 loads each way). Nothing of a test stays in a kept tab:
-    its routes are removed, the console's token (sessionStorage, the only state it keeps in a tab) is
-    cleared, and the tab is on about:blank, which also stops the page's scripts before the test's app is taken
-    down. A tab a test attached listeners to (open_as's `listen`) is closed instead: listeners cannot be
-    removed without knowing them."""
+    measured with a bare page loading console.js, 30 loads each way). Wiping a tab: its routes are removed,
+    then it opens a blank page of the live server's origin (answered by Playwright, not the server), which
+    ends the test's page (its scripts and any request still in flight, such as a sign-in that would store a
+    token) and clears that origin's sessionStorage, the only state the console keeps in a tab. The tab is
+    kept only when that page really is on the origin with nothing stored (after a failed navigation a tab
+    shows Chromium's error page, whose storage is not the origin's); otherwise, and when a test attached
+    listeners to it (open_as's `listen`), it is closed. What a kept tab still has: its history (a test that
+    goes back past its own first page reaches the wipe page, then an earlier test's pages)."""
 
     VIEWPORT = {"width": 1200, "height": 900}
 
-    def __init__(self, context, idle):
+    def __init__(self, context, idle, origin):
         self.context = context
         self.idle = idle  # wiped tabs of the run
+        self.origin = origin  # the live server's
         self.pages = []
         self.listened = set()
 
@@ -67,21 +71,25 @@ class _Tabs:
     def done(self):
         from playwright.sync_api import Error as PlaywrightError
 
+        wipe = f"{self.origin}/__wiped-after-a-test"
         for page in self.pages:
             if page.is_closed():
                 continue
-            if id(page) in self.listened:
+            kept = False
+            if id(page) not in self.listened:
+                try:
+                    page.unroute_all(behavior="ignoreErrors")
+                    page.route(wipe, lambda route: route.fulfill(
+                        status=200, content_type="text/html", body="<script>sessionStorage.clear()</script>"))
+                    page.goto(wipe)
+                    page.unroute_all(behavior="ignoreErrors")
+                    kept = page.evaluate("[location.origin, sessionStorage.length]") == [self.origin, 0]
+                except PlaywrightError:  # a tab that cannot be wiped is not kept
+                    kept = False
+            if kept:
+                self.idle.append(page)
+            else:
                 page.close()
-                continue
-            try:
-                page.unroute_all(behavior="ignoreErrors")
-                if page.url.startswith("http"):
-                    page.evaluate("sessionStorage.clear()")
-                page.goto("about:blank")
-            except PlaywrightError:  # a tab that cannot be wiped is not kept
-                page.close()
-                continue
-            self.idle.append(page)
 
 
 @pytest.fixture(scope="session")
@@ -98,9 +106,9 @@ def _idle_tabs(_context):
 
 @pytest.fixture
 def browser(_context, _idle_tabs, live):
-    """The test's tabs; after `live` in set-up, so they are wiped (their scripts stopped) before its app is
-    taken down."""
-    tabs = _Tabs(_context, _idle_tabs)
+    """The test's tabs; after `live` in set-up, so they are wiped (their pages ended) before its app is taken
+    down."""
+    tabs = _Tabs(_context, _idle_tabs, live)
     yield tabs
     tabs.done()
 
