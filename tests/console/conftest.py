@@ -84,8 +84,8 @@ class _Tabs:
                     page.goto(wipe)
                     page.unroute_all(behavior="ignoreErrors")
                     kept = page.evaluate("[location.origin, sessionStorage.length]") == [self.origin, 0]
-                except PlaywrightError:  # a tab that cannot be wiped is not kept
-                    kept = False
+                except PlaywrightError:
+                    pass  # a tab that cannot be wiped is not kept
             if kept:
                 self.idle.append(page)
             else:

@@ -1127,19 +1127,25 @@ const Console = (() => {
     household: householdPage, residents: residentsPage, history: historyPage, import: importPage,
     indicators: indicatorsPage, labs: labsPage, print: printPage };
 
-  function start() {
-    const page = PAGES[document.body.dataset.page];
+  // Runs the page of <body data-page> from `pages` (this file's or referrals.js's); an error matching `expected`
+  // (the reader was sent to sign in) is not logged.
+  function runPage(pages, expected) {
+    const page = pages[document.body.dataset.page];
     if (!page) return;
     // aria-busy: the page is still fetching and drawing; assistive tools (and the browser tests) wait for it
     // to go rather than for a guessed quiet spell.
     document.body.setAttribute("aria-busy", "true");
     // Through a promise: a page function that is not async (loginPage) returns nothing to chain on.
-    Promise.resolve().then(page).catch((err) => { if (!/signed out|no token|not center staff/.test(err.message)) console.error(err); })
+    Promise.resolve().then(page).catch((err) => { if (!expected.test(err.message)) console.error(err); })
       .finally(() => document.body.removeAttribute("aria-busy"));
   }
 
+  function start() {
+    runPage(PAGES, /signed out|no token|not center staff/);
+  }
+
   // For the pages in other files (referrals.js): the same helpers, one copy of each.
-  return { start, api, describe, el, row, emptyRow, say, headers, signedOut, confirmBox, requireSignedIn,
+  return { start, runPage, api, describe, el, row, emptyRow, say, headers, signedOut, confirmBox, requireSignedIn,
     requireStaff, when, pager, svg, percent, barChart, download, COLORS, STAFF };
 })();
 Console.start();

@@ -486,12 +486,7 @@ const Referrals = (() => {
   const PAGES = { "referral-inbox": inboxPage, "referral-case": casePage, "referral-center": centerPage };
 
   function start() {
-    const page = PAGES[document.body.dataset.page];
-    if (!page) return;
-    document.body.setAttribute("aria-busy", "true");  // as console.js: gone once the page is drawn
-    // Through a promise: a page function that is not async (loginPage) returns nothing to chain on.
-    Promise.resolve().then(page).catch((err) => { if (!/signed out|not center staff/.test(err.message)) console.error(err); })
-      .finally(() => document.body.removeAttribute("aria-busy"));
+    C.runPage(PAGES, /signed out|not center staff/);
   }
 
   return { start };
