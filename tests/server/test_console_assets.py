@@ -1,0 +1,40 @@
+"""The console's static files: linked by the version of their content, kept by the browser under that address,
+revalidated under any other (an old page's link, a hand-typed address)."""
+import re
+
+from server.console import routes
+
+PAGES = ["/console/", "/console/login", "/console/devices", "/console/referrals", "/console/print/followup/x"]
+
+
+def test_pages_link_each_file_by_its_version_and_that_address_is_kept(client):
+    linked = set()
+    for page in PAGES:
+        html = client.get(page).get_data(as_text=True)
+        files = re.findall(r'(?:src|href)="(/console/static/[^"]+)"', html)
+        assert files, page
+        linked.update(files)
+    names = {re.match(r"/console/static/([^?]+)\?v=([0-9a-f]{16})$", url).group(1) for url in linked}
+    assert {"console.js", "console.css", "devices.js", "referrals.js"} <= names, linked
+    for url in linked:
+        resp = client.get(url)
+        assert resp.status_code == 200 and resp.headers["Cache-Control"] == f"public, max-age={routes.FOREVER}"
+        bare = client.get(url.split("?")[0])
+        assert bare.status_code == 200 and bare.headers["Cache-Control"] == "no-cache", url
+        assert bare.data == resp.data
+        old = client.get(url.split("?")[0] + "?v=0123456789abcdef")
+        assert old.headers["Cache-Control"] == "no-cache", url
+
+
+def test_the_version_follows_the_content(tmp_path, monkeypatch, clean_app):
+    monkeypatch.setattr(routes.blp, "static_folder", str(tmp_path))
+    (tmp_path / "a.js").write_text("one();")
+    first = routes.asset_version("a.js")
+    (tmp_path / "a.js").write_text("two(); // edited under a running server")
+    second = routes.asset_version("a.js")
+    assert first and second and first != second
+    assert routes.asset_version("missing.js") is None and routes.asset_version("../a.js") is None
+    with clean_app.test_request_context():
+        from flask import url_for
+        assert url_for("console.static", filename="a.js") == f"/console/static/a.js?v={second}"
+        assert url_for("console.static", filename="missing.js") == "/console/static/missing.js"
