@@ -15,7 +15,6 @@ import time
 from urllib.parse import parse_qsl
 
 from flask import Flask, g, has_request_context, request
-from flask_jwt_extended import get_current_user
 
 REDACTED = "…"
 _ID_NUMBER = re.compile(r"(?<![0-9])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
@@ -120,12 +119,15 @@ def gunicorn_logconfig(kind: str) -> dict:
 access_log = logging.getLogger("server.access")
 
 
-def signed_in_user():
-    """The user whose token this request verified, or None (no token, a bad one, or a view without auth)."""
-    try:
-        return get_current_user()
-    except RuntimeError:  # no token was verified in this request
-        return None
+def signed_in():
+    """The Actor whose token this request verified, as it was then (remember_signed_in), or None: no token, a
+    bad one, or a view without auth."""
+    return g.get("signed_in")
+
+
+def remember_signed_in(actor) -> None:
+    """Called when a token is verified (server/auth/tokens.py)."""
+    g.signed_in = actor
 
 
 def init_app(app: Flask) -> None:
@@ -134,6 +136,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _start_clock():
         g.started = time.perf_counter()
+        g.signed_in = None  # a request's own, also where one app context serves several requests (tests)
 
     @app.after_request
     def _access_line(resp):
@@ -141,6 +144,6 @@ def init_app(app: Flask) -> None:
         access_log.info("%s %s %s", request.method, redact(request.path), resp.status_code, extra={
             "request_id": g.get("request_id"), "method": request.method, "path": redact(request.path),
             "query": redacted_query(request.query_string.decode("latin-1")),
-            "status": resp.status_code, "user_id": getattr(signed_in_user(), "id", None),
+            "status": resp.status_code, "user_id": getattr(signed_in(), "user_id", None),
             "ms": round((time.perf_counter() - started) * 1000, 1) if started else None})
         return resp

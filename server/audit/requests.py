@@ -18,7 +18,7 @@ from flask import Flask, g, request
 from .. import db
 from ..api import client_address
 from ..db import utcnow
-from ..logs import redacted_query, signed_in_user
+from ..logs import redacted_query, signed_in
 from ..scope import Actor
 from . import services
 
@@ -42,10 +42,10 @@ def _audit_what_the_view_did_not(resp):
             _record_denied(resp)
         elif request.method == "GET" and 200 <= resp.status_code < 300 and path.startswith("/api/") \
                 and not g.get("audit_recorded"):
-            user = signed_in_user()
-            if user is not None:
+            actor = signed_in()
+            if actor is not None:
                 action = "view" if resp.mimetype == "application/json" else "export"
-                _write(Actor.of(user), action, {"endpoint": request.endpoint, "path": path[:200],
+                _write(actor, action, {"endpoint": request.endpoint, "path": path[:200],
                                                 "query": redacted_query(request.query_string.decode("latin-1"))})
     except Exception:  # noqa: BLE001 -- the answer is already made; a lost audit row is logged, not raised
         db.session().rollback()
@@ -54,8 +54,7 @@ def _audit_what_the_view_did_not(resp):
 
 
 def _record_denied(resp) -> None:
-    user = signed_in_user()
-    actor = Actor.of(user) if user is not None else _ANONYMOUS
+    actor = signed_in() or _ANONYMOUS
     session = db.session()
     # Counted per minute, address, caller, endpoint and status; only the first of each gets an audit row
     # (the repeats are in denied_attempts' count), so refused requests cannot fill the access log.

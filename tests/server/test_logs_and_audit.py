@@ -127,6 +127,20 @@ def test_no_token_and_a_wrong_password_are_audited(client, world, session, befor
     assert events[1].detail["username_tried"] == "gp-a1" and "password" not in json.dumps(events[1].detail)
 
 
+def test_the_caller_is_each_requests_own_where_one_app_context_serves_several(clean_app, as_user, client, world,
+                                                                             session, before, caplog):
+    """The caller remembered at the token check is cleared at the next request's start: a test (or a command)
+    that keeps an app context open across requests must not see the previous caller on an anonymous one."""
+    caplog.set_level(logging.INFO, logger="server.access")
+    with clean_app.app_context():
+        assert as_user("gp-a1").get("/api/v1/audit/").status_code == 403
+        assert client.get("/api/v1/households").status_code == 401
+    events = _events(session, before, action="denied")
+    assert [(e.username, e.user_id) for e in events] == [("gp-a1", world.users["gp-a1"]), ("-", None)]
+    access = [json.loads(line) for line in _lines(caplog) if '"server.access"' in line]
+    assert [(a["status"], a["user_id"]) for a in access] == [(403, world.users["gp-a1"]), (401, None)]
+
+
 def test_health_and_the_callers_own_account_are_not_audited(as_user, client, world, session, before):
     assert client.get("/healthz").status_code == 200
     assert as_user("gp-a1").get("/api/v1/auth/me").status_code == 200
