@@ -35,10 +35,12 @@ OPERATION_OUTCOME = {
 
 def document_errors(api) -> None:
     """Declare the OperationOutcome error response these paths refer to (create_app calls it)."""
-    api.spec.components.schema("OperationOutcome", OPERATION_OUTCOME)
-    api.spec.components.response("FHIR_ERROR", {
-        "description": "An error, as a FHIR R4 OperationOutcome",
-        "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}})
+    def add(spec):
+        spec.components.schema("OperationOutcome", OPERATION_OUTCOME)
+        spec.components.response("FHIR_ERROR", {
+            "description": "An error, as a FHIR R4 OperationOutcome",
+            "content": {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}})
+    api.document(add)
 
 
 def _doc(**errors: str) -> dict:

@@ -1,5 +1,6 @@
 """One error shape everywhere; a 500 hides the stack trace and carries a request id that is logged."""
 import logging
+import re
 
 import pytest
 
@@ -56,9 +57,14 @@ def test_validation_names_the_field(as_user, world):
                                "Invalid input: json.address, json.committee_id.")
 
 
-def test_openapi_and_docs_are_served(client):
+def test_openapi_and_docs_are_served(client, clean_app):
     spec = client.get("/openapi.json").get_json()
     assert spec["info"]["title"] == "GP Outreach" and "/api/v1/residents" in spec["paths"]
+    # Written when first read (server/api.py): every route of the API is in it, the FHIR errors' parts too.
+    rules = {re.sub(r"<[^>]+>", "{}", r.rule) for r in clean_app.url_map.iter_rules() if r.rule.startswith("/api/")}
+    assert {re.sub(r"\{[^}]+\}", "{}", path) for path in spec["paths"]} == rules
+    assert "OperationOutcome" in spec["components"]["schemas"] and "FHIR_ERROR" in spec["components"]["responses"]
+    assert client.get("/openapi.json").get_json() == spec  # read again: the same document, nothing added twice
     docs = client.get("/docs")
     assert docs.status_code == 200 and b"swagger-ui" in docs.data
     assert client.get("/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
