@@ -7,7 +7,12 @@ them (~0.3 s of CPU at each command's start).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import config as config_mod
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def _blueprints():

@@ -51,14 +51,16 @@ class Api(flask_smorest.Api):
     document written when it is first read.
 
     Describing the ~110 operations took ~100 of create_app's ~145 ms of CPU. An app that never serves its
-    document (production keeps it unpublished; a gunicorn worker until asked; most apps the tests build)
-    does not pay for it: a blueprint's routes are registered at once, its description is added to the
-    document, in the same order, the first time anything reads `spec` (/openapi.json, /docs, create_app's
-    own additions, a test)."""
+    document (production keeps it unpublished; most apps the tests build) does not pay for it: a
+    blueprint's routes are registered at once, its description is added to the document, in the same order,
+    the first time anything reads `spec` (/openapi.json, /docs, a test; serve-production reads it before
+    forking when the document is published)."""
 
     def __init__(self, *args, **kwargs):
-        self._undocumented = []  # what to add to the document, in order: fn(spec) each
-        self._documenting = threading.Lock()  # gthread workers: two first readers at once
+        self._undocumented = []  # what is still to be added to the document, in order: fn(spec) each
+        # Readers wait while the document is written (threaded servers: two first readers at once).
+        self._documenting = threading.RLock()
+        self._writing = False
         super().__init__(*args, **kwargs)
 
     @property
@@ -66,9 +68,16 @@ class Api(flask_smorest.Api):
         spec = self.__dict__.get("_spec")
         if self._undocumented:
             with self._documenting:
-                pending, self._undocumented = self._undocumented, []
-                for add in pending:
-                    add(spec)
+                if not self._writing:  # a step that reads `spec` itself gets the document so far
+                    self._writing = True
+                    try:
+                        while self._undocumented:
+                            self._undocumented[0](spec)
+                            # Taken off once done: a step that failed is tried again by the next reader
+                            # (a 500 each time, never a document with parts missing).
+                            self._undocumented.pop(0)
+                    finally:
+                        self._writing = False
         return spec
 
     @spec.setter

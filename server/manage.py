@@ -89,6 +89,11 @@ def cmd_serve_production(args) -> None:
 
     # Before forking (preload): a broken configuration or a weak secret stops here, not in each worker.
     app = create_app()
+    if app.config["API_DOCS"]:
+        # A published OpenAPI document is written here too (server/api.py writes it when first read): once,
+        # shared by the workers, and a fault in it stops the start.
+        for api in app.extensions["flask-smorest"]["apis"].values():
+            api["ext_obj"].spec  # noqa: B018 (reading it writes it)
     # The app lives as long as the processes: its ~430,000 objects (modules, schemas, mappers) out of the
     # garbage collector's sight, so a full collection in a worker (0.2-0.4 s here, in the middle of a
     # request) does not walk them nor write to, so copy, the pages a worker shares with the master

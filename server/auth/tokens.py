@@ -35,8 +35,8 @@ def _load_user(_header, payload):
     if payload.get(GENERATION, 0) != user.token_generation:
         g.token_refused = "password_changed"  # issued before the password was last changed
         return None
-    # Kept for what runs after the view (the access line, the audit of a refusal): by then the view's commit
-    # or rollback has expired the row, and reading it again cost a SELECT a request.
+    # Kept for what runs after the view (the access line, the audit of a refusal): by then a refused
+    # request's rollback has expired the row, and reading it again cost a SELECT.
     remember_signed_in(Actor.of(user))
     return user
 

@@ -5,6 +5,7 @@ browser tab's sessionStorage (gone when the tab closes), and every rule and scop
 """
 import hashlib
 import os
+import stat
 from functools import lru_cache
 
 from flask import Blueprint, abort, redirect, render_template, request
@@ -21,7 +22,7 @@ class _ConsoleBlueprint(Blueprint):
         # ~40 ms of CPU a load in the console tests). Any other address (no version, an old one) revalidates.
         if request.args.get("v") is not None and request.args.get("v") == asset_version(filename):
             return FOREVER
-        return None
+        return super().get_send_file_max_age(filename)  # the app's setting: none, so revalidated
 
 
 blp = _ConsoleBlueprint("console", __name__, url_prefix="/console", template_folder="templates",
@@ -32,15 +33,19 @@ def asset_version(filename: str) -> str | None:
     """The version of a console static file: a digest of its content (None if there is no such file)."""
     path = safe_join(blp.static_folder, filename)
     try:
-        stat = os.stat(path) if path else None
+        found = os.stat(path) if path else None
     except OSError:
         return None
-    return _digest(path, stat.st_mtime_ns, stat.st_size) if stat else None
+    if found is None or not stat.S_ISREG(found.st_mode):  # "." names the folder itself
+        return None
+    return _digest(path, found.st_ino, found.st_mtime_ns, found.st_ctime_ns, found.st_size)
 
 
 @lru_cache(maxsize=64)
-def _digest(path: str, _mtime_ns: int, _size: int) -> str:
-    # Keyed by the file's time and size too: a file edited under a running server gets a new version.
+def _digest(path: str, *_identity) -> str:
+    # Keyed by the file's inode, times and size too: a file replaced or edited under a running server gets a
+    # new version (the change time is the kernel's: a copy that keeps the old modification time still moves
+    # it).
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:16]
 

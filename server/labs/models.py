@@ -18,13 +18,9 @@ from sqlalchemy import (JSON, Boolean, Column, Date, ForeignKey, Index, Integer,
                         Table, Text, UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from typing import TYPE_CHECKING
-
+from ..auth.models import User  # imported, not only named: relationship("User") needs it mapped
 from ..db import Base, UTCDateTime, new_uuid, utcnow
 from ..org.models import Center, Hospital
-
-if TYPE_CHECKING:
-    from ..auth.models import User
 
 # Enough digits for any lab value; Decimal keeps what was written ("0.250" stays in value_text).
 LabNumber = Numeric(20, 6, asdecimal=True)

@@ -69,6 +69,7 @@ def test_silent_printer_is_printed_to_when_status_is_auto(pty_printer, short_sta
     assert open_transport(f"serial:{path}").send(JOB) is None
     assert time.monotonic() - started < 2
     assert printer.wait_for(len(JOB) + 3).endswith(JOB)
+    assert printer.queries == [1]  # one question, one window waited out, then the job: not one per status
 
 
 def test_silent_printer_is_offline_when_status_is_required(pty_printer, short_status_wait):
