@@ -46,7 +46,7 @@ def _audit_what_the_view_did_not(resp):
             if actor is not None:
                 action = "view" if resp.mimetype == "application/json" else "export"
                 _write(actor, action, {"endpoint": request.endpoint, "path": path[:200],
-                                                "query": redacted_query(request.query_string.decode("latin-1"))})
+                                       "query": redacted_query(request.query_string.decode("latin-1"))})
     except Exception:  # noqa: BLE001 -- the answer is already made; a lost audit row is logged, not raised
         db.session().rollback()
         log.exception("could not write the audit row for %s %s", request.method, path)
