@@ -30,7 +30,13 @@ _ANONYMOUS = Actor(None, "-", "anonymous")
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(_nothing_recorded_yet)
     app.after_request(_audit_what_the_view_did_not)
+
+
+def _nothing_recorded_yet():
+    # A request's own, also where one app context serves several requests (tests, a command's loop).
+    g.audit_recorded = False
 
 
 def _audit_what_the_view_did_not(resp):

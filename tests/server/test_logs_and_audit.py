@@ -141,6 +141,14 @@ def test_the_caller_is_each_requests_own_where_one_app_context_serves_several(cl
     assert [(a["status"], a["user_id"]) for a in access] == [(403, world.users["gp-a1"]), (401, None)]
 
 
+def test_a_view_that_audited_itself_does_not_silence_the_next_request(clean_app, as_user, world, session,
+                                                                      before):
+    with clean_app.app_context():  # one app context, two requests
+        assert as_user("gp-a1").get("/api/v1/residents?q=zs").status_code == 200  # audits itself: "search"
+        assert as_user("gp-a1").get("/api/v1/households").status_code == 200  # left to the hook: "view"
+    assert [e.action for e in _events(session, before, username="gp-a1")] == ["search", "view"]
+
+
 def test_health_and_the_callers_own_account_are_not_audited(as_user, client, world, session, before):
     assert client.get("/healthz").status_code == 200
     assert as_user("gp-a1").get("/api/v1/auth/me").status_code == 200
