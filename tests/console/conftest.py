@@ -1,9 +1,9 @@
 """Debian's Chromium driven by Playwright against the live server (tests/conftest.py); signing in; screenshots.
 
 Speed: one browser context for the run (a new one was ~130 ms a page), and tabs wiped after a test and kept
-for later ones (_Tabs). What the tabs of one run share (the HTTP cache, kept-alive connections, the downloads folder) carries nothing of an
-earlier test's: the console keeps its token in the tab's sessionStorage, sets no cookie, and the API answers
-no-store."""
+for later ones (_Tabs). What the tabs of one run share (the HTTP cache, kept-alive connections, the downloads
+folder) carries nothing of an earlier test's: the console keeps its token in the tab's sessionStorage, sets no
+cookie, the API answers no-store, and the cached files are the console's own scripts and styles."""
 import os
 import shutil
 from pathlib import Path
@@ -67,25 +67,28 @@ class _Tabs:
         self.listened.add(id(page))
         listen(page)
 
-    def done(self):
+    def wipe(self, page) -> bool:
+        """Open the blank page of the origin that clears its sessionStorage; True when the tab is then on the
+        origin with nothing stored. Routes are removed before and after (a route left on a tab makes every
+        request stop in Playwright and turns the tab's cache off)."""
         from playwright.sync_api import Error as PlaywrightError
 
         wipe = f"{self.origin}/__wiped-after-a-test"
+        try:
+            page.unroute_all(behavior="ignoreErrors")
+            page.route(wipe, lambda route: route.fulfill(
+                status=200, content_type="text/html", body="<script>sessionStorage.clear()</script>"))
+            page.goto(wipe)
+            page.unroute_all(behavior="ignoreErrors")
+            return page.evaluate("[location.origin, sessionStorage.length]") == [self.origin, 0]
+        except PlaywrightError:
+            return False  # a tab that cannot be wiped is not kept
+
+    def done(self):
         for page in self.pages:
             if page.is_closed():
                 continue
-            kept = False
-            if id(page) not in self.listened:
-                try:
-                    page.unroute_all(behavior="ignoreErrors")
-                    page.route(wipe, lambda route: route.fulfill(
-                        status=200, content_type="text/html", body="<script>sessionStorage.clear()</script>"))
-                    page.goto(wipe)
-                    page.unroute_all(behavior="ignoreErrors")
-                    kept = page.evaluate("[location.origin, sessionStorage.length]") == [self.origin, 0]
-                except PlaywrightError:
-                    pass  # a tab that cannot be wiped is not kept
-            if kept:
+            if id(page) not in self.listened and self.wipe(page):
                 self.idle.append(page)
             else:
                 page.close()
@@ -135,14 +138,8 @@ def open_as(browser, live, token):
         page = browser.new_page(viewport)
         if listen:
             browser.listen(page, listen)
-        if not page.url.startswith(f"{live}/"):  # a new tab: a blank page of the origin, served by Playwright
-            blank = f"{live}/__origin-for-a-test"
-            page.route(blank, lambda route: route.fulfill(status=200, content_type="text/html", body=""))
-            page.goto(blank)
-            # While a tab has a route, every request it makes stops in Playwright to be matched and the
-            # browser's cache is off (~35 ms more of Chromium's CPU a console page load, console.js and
-            # console.css fetched again): the page the test opens comes after it is gone.
-            page.unroute(blank)
+        if not page.url.startswith(f"{live}/"):  # a new tab: first on a page of the origin, as a kept one is
+            assert browser.wipe(page), "a new tab could not open a page of the live server's origin"
         page.evaluate("token => sessionStorage.setItem('token', token)", token(username))
         page.goto(f"{live}{path}")
         return page
