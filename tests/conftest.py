@@ -61,7 +61,7 @@ def pytest_ignore_collect(collection_path, config):
     """tests/contract (every test there is marked `contract`) is not even collected when the -m expression
     cannot select a contract test (the default, "not contract"): collecting it builds an app and has
     schemathesis generate every operation's examples before they are deselected, ~10 s of CPU in each xdist
-    worker. `make test-contract` (-m contract) collects it."""
+    worker. `make test-contract` (-m contract -p schemathesis) collects it."""
     if str(collection_path) != CONTRACT_DIR:
         return None
     from _pytest.mark.expression import Expression
@@ -73,12 +73,12 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def _temporary_files_in_memory() -> None:
-    """The run's temporary files (pytest's tmp_path, the test databases, the tablets' stores, the servers' and
-    Chromium's files) go to /dev/shm, a memory-backed tmpfs, unless TMPDIR says where they go. On the disk
-    every SQLite commit waits for fsync: 1.5 s of the two cores' time idle in I/O wait a run, and a `make
-    test` 2-3 s longer (two pairs of runs alternating, 6 December). A run writes ~50 MB; pytest keeps the
-    last three runs' folders. Set here, at import, in the process that starts pytest-xdist's workers, so
-    they and every subprocess inherit it, before pytest first asks for its base folder."""
+    """The run's temporary files (pytest's tmp_path, the SQLite test databases, the tablets' stores, the
+    servers' and Chromium's files) go to /dev/shm, a memory-backed tmpfs, unless TMPDIR says where they go:
+    on the disk every SQLite commit waits for fsync, and with both workers waiting the cores sit idle
+    (tests/README.md, "Keeping it fast", has the figures). A run writes ~50 MB; pytest keeps the last three
+    runs' folders. Set here, at import, in the process that starts pytest-xdist's workers, so they and every
+    subprocess inherit it, before pytest first asks for its base folder."""
     import shutil
     import tempfile
 
@@ -88,7 +88,7 @@ def _temporary_files_in_memory() -> None:
     if shutil.disk_usage(shm).free < 1 << 30:  # a container's default /dev/shm is 64 MB
         return
     os.environ["TMPDIR"] = shm
-    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+    tempfile.tempdir = None  # pytest's output capture has already asked (and cached /tmp): ask again
 
 
 _temporary_files_in_memory()
@@ -121,6 +121,11 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    if config.pluginmanager.is_blocked("schemathesis") and any(
+            str(item.path).startswith(CONTRACT_DIR + os.sep) for item in items):
+        # Without its plugin (setup.cfg leaves it out) the contract test would fail for a missing fixture.
+        raise pytest.UsageError("tests/contract needs schemathesis' pytest plugin: run `make test-contract`, "
+                                "or add -p schemathesis")
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if COMMITTING_FIXTURES & names:
