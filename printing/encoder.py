@@ -16,7 +16,6 @@ from PIL import Image
 from printing.blocks import CELL_HEIGHT, LINE_PITCH, Align, Block, Cut, Feed, Line, QrCode, line_advance
 from printing.columns import char_columns, clean_text
 from printing.errors import FontMissing
-from printing.escpos_cache import import_escpos
 from printing.glyphs import Cell, glyph_set, paint_cells
 from printing.model import ChineseMode, PrinterSettings
 
@@ -89,7 +88,8 @@ def qr_picture(data: str, module: int, dot_width: int) -> Image.Image:
 
 def native_qr(data: str, module: int) -> bytes:
     """GS ( k commands that make the printer draw the QR code itself (model 2, error level M)."""
-    printer = import_escpos().Dummy()  # deferred: see _Encoder
+    from escpos.printer import Dummy  # deferred: see _Encoder
+    printer = Dummy()
     printer.qr(data, ec=1, size=module, native=True)  # ec 1 = QR_ECLEVEL_M in python-escpos
     return printer.output
 
@@ -149,7 +149,8 @@ class _Encoder:
         self.settings = settings
         # python-escpos (and its capability database) is imported when the first receipt is encoded, not
         # when printing is: the tablet imports printing at start for the font, and escpos is ~60 ms of it.
-        self.printer = import_escpos().Dummy()  # python-escpos's byte collector
+        from escpos.printer import Dummy
+        self.printer = Dummy()  # python-escpos's byte collector
         self.text_mode = settings.mode is ChineseMode.TEXT
         self.encoding = settings.encoding.lower().replace("-", "")
         self.raster = _RasterLines(settings)

@@ -64,12 +64,31 @@ def pytest_ignore_collect(collection_path, config):
     worker. `make test-contract` (-m contract -p schemathesis) collects it."""
     if str(collection_path) != CONTRACT_DIR:
         return None
+    return True if not _selects_contract(config) else None
+
+
+def _contract_needs_its_plugin(config) -> None:
+    """setup.cfg leaves schemathesis' pytest plugin out (~0.15 s of CPU for each pytest process to load it);
+    a run that would collect tests/contract without it stops with what to add, rather than failing its test
+    for a missing fixture. Called from pytest_configure, so in the process that starts pytest-xdist's workers
+    (a worker's usage error is not shown)."""
+    if not config.pluginmanager.is_blocked("schemathesis") or not _selects_contract(config):
+        return
+    for arg in config.args:  # the paths to collect: the command line's, else testpaths
+        path = os.path.abspath(str(arg).split("::")[0])
+        inside, around = path.startswith(CONTRACT_DIR + os.sep), CONTRACT_DIR.startswith(path + os.sep)
+        if path == CONTRACT_DIR or inside or around:
+            raise pytest.UsageError("this -m expression selects tests/contract, which needs schemathesis' "
+                                    "pytest plugin: add -p schemathesis (as `make test-contract` does) or "
+                                    "`and not contract`")
+
+
+def _selects_contract(config) -> bool:
+    """The -m expression can select a test marked `contract`."""
     from _pytest.mark.expression import Expression
 
     markexpr = config.getoption("markexpr", "")
-    if markexpr and not Expression.compile(markexpr).evaluate(lambda name, **kwargs: name == "contract"):
-        return True
-    return None
+    return not markexpr or Expression.compile(markexpr).evaluate(lambda name, **kwargs: name == "contract")
 
 
 def _temporary_files_in_memory() -> None:
@@ -105,6 +124,7 @@ def pytest_configure(config):
     import gc
 
     gc.set_threshold(50_000, 10, 10)
+    _contract_needs_its_plugin(config)
 
 
 def pytest_unconfigure(config):
@@ -121,11 +141,6 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.pluginmanager.is_blocked("schemathesis") and any(
-            str(item.path).startswith(CONTRACT_DIR + os.sep) for item in items):
-        # Without its plugin (setup.cfg leaves it out) the contract test would fail for a missing fixture.
-        raise pytest.UsageError("tests/contract needs schemathesis' pytest plugin: run `make test-contract`, "
-                                "or add -p schemathesis")
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if COMMITTING_FIXTURES & names:

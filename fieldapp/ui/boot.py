@@ -12,6 +12,12 @@ def prepare(size: tuple[int, int] | None = None, offscreen: bool = False, quiet:
     `density` is pixels per dp (Android reports it; a desktop window is 1): screenshots pass the device's."""
     if density:
         os.environ["KIVY_METRICS_DENSITY"] = str(density)
+    # python-escpos pickles its printer capabilities into a new mkdtemp() folder at every import unless told
+    # where: a cache that is never found again (about 1 s of every cold start here, and a folder left
+    # behind each time). One folder for the app, so the second start reads the pickle.
+    cache = os.path.join(tempfile.gettempdir(), "gpo-escpos-cache")
+    os.makedirs(cache, exist_ok=True)
+    os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", cache)
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     # MIXED: Kivy leaves sys.stderr alone, so a traceback is printed even with its console log off.

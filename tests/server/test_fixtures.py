@@ -111,3 +111,30 @@ def test_each_test_on_a_layer_starts_from_the_world_and_the_layer(run, layered, 
 def test_a_test_without_the_layer_sees_the_world_only(world, session, clean_app):
     assert _centers(session) == ["A", "B"]
     assert "FOLLOWUP_TODAY" not in clean_app.config or clean_app.config["FOLLOWUP_TODAY"] != "2026-02-03"
+
+
+@pytest.mark.parametrize("args, markexpr, blocked, refused", [
+    (["tests"], "not contract", True, False),  # make test
+    (["tests"], "contract", True, True),
+    (["tests/contract"], "contract", True, True),
+    (["tests/contract/test_openapi_contract.py::test_every_operation_keeps_the_contract"], "contract", True,
+     True),
+    (["tests/server"], "not slow", True, False),  # tests/contract is not collected
+    (["tests"], "not slow", True, True),
+    (["tests/contract"], "contract", False, False),  # make test-contract: -p schemathesis
+])
+def test_a_run_that_would_collect_the_contract_without_its_plugin_stops(args, markexpr, blocked, refused):
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from tests.conftest import _contract_needs_its_plugin
+
+    root = Path(__file__).resolve().parents[2]
+    plugins = SimpleNamespace(is_blocked=lambda name: blocked and name == "schemathesis")
+    config = SimpleNamespace(args=[str(root / a) for a in args], pluginmanager=plugins,
+                             getoption=lambda name, default=None: markexpr)
+    if refused:
+        with pytest.raises(pytest.UsageError, match="-p schemathesis"):
+            _contract_needs_its_plugin(config)
+    else:
+        _contract_needs_its_plugin(config)
