@@ -64,7 +64,7 @@ def pytest_ignore_collect(collection_path, config):
     worker. `make test-contract` (-m contract -p schemathesis) collects it."""
     if str(collection_path) != CONTRACT_DIR:
         return None
-    return True if not _selects_contract(config) else None
+    return None if _selects_contract(config) else True
 
 
 def _contract_needs_its_plugin(config) -> None:

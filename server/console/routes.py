@@ -20,7 +20,8 @@ class _ConsoleBlueprint(Blueprint):
         # changes, so the browser keeps it and a page load asks only for the page and its data (two requests
         # fewer a page: revalidating console.js and console.css cost the clerk two round trips, and Chromium
         # ~40 ms of CPU a load in the console tests). Any other address (no version, an old one) revalidates.
-        if request.args.get("v") is not None and request.args.get("v") == asset_version(filename):
+        asked = request.args.get("v")
+        if asked is not None and asked == asset_version(filename):
             return FOREVER
         return super().get_send_file_max_age(filename)  # the app's setting: none, so revalidated
 
