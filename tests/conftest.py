@@ -27,9 +27,12 @@ the world (or, if it does not ask for `world`, an empty database) and its writes
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import os
+import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -203,16 +206,85 @@ def _migration_scripts_read_once():
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory):
     """The run's database: a SQLite file under the worker's own temporary directory, or TEST_DATABASE_URL's
-    database (one per xdist worker, see worker_database), migrated from empty."""
+    database (one per xdist worker, see worker_database), migrated from empty (a SQLite file is a copy of
+    a migrated one kept between runs: copy_of_migrated_schema)."""
+    if not PG_URL:
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        copy_of_migrated_schema(path)
+        return f"sqlite:///{path}"
     from server.manage import migrate
 
-    url = PG_URL or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    if PG_URL:
-        if WORKER:
-            url = worker_database(url, WORKER)
-        reset_postgres(url)
+    url = worker_database(PG_URL, WORKER) if WORKER else PG_URL
+    reset_postgres(url)
     migrate(url)
     return url
+
+
+SCHEMA_INPUTS = ("migrations", "server", "gpcore")  # what a migration runs: its scripts, env.py, what they import
+
+
+def schema_key(root: Path) -> str:
+    """What names a migrated schema: the code and settings under root's SCHEMA_INPUTS (Python, alembic's ini
+    and template), and the library versions."""
+    import hashlib
+    import sqlite3
+
+    import alembic
+    import sqlalchemy
+
+    digest = hashlib.sha256(f"{alembic.__version__} {sqlalchemy.__version__} {sqlite3.sqlite_version}".encode())
+    for folder in SCHEMA_INPUTS:
+        for file in sorted((root / folder).rglob("*")):
+            if file.suffix in (".py", ".ini", ".mako") and "__pycache__" not in file.parts:
+                digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+def copy_of_migrated_schema(path: Path) -> None:
+    """Make `path` a SQLite database migrated from empty to head: a copy of one migrated earlier, by this run's
+    other worker or an earlier run, while nothing it came from has changed (each worker migrating its own
+    took ~1.5 s of CPU). tests/server/test_migrations.py still runs every migration, up and down, each run.
+
+    The kept file is named by a hash of the code under SCHEMA_INPUTS and the versions of alembic, SQLAlchemy
+    and SQLite (schema_key), so a changed migration, model or library makes a new one; files not used for a
+    day are removed. It is kept beside pytest's own temporary folders, in pytest-of-<user>, only when that
+    folder is this user's and closed to others; otherwise the database is migrated in place. A kept file is
+    migrated in a file of its own and moved into place whole, so no worker copies half of one; two workers
+    that miss at once both migrate, as each did before."""
+    import getpass
+    import tempfile
+    import time
+
+    from server.manage import migrate
+
+    home = Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
+    try:
+        owned = home.stat().st_uid == os.getuid() and home.stat().st_mode & 0o077 == 0
+    except OSError:
+        owned = False
+    if not owned:
+        migrate(f"sqlite:///{path}")
+        return
+    kept = home / "gpo-migrated-schema"
+    schema = kept / f"{schema_key(Path(__file__).resolve().parents[1])}.sqlite"
+    try:
+        shutil.copyfile(schema, path)
+        os.utime(schema)
+        return
+    except FileNotFoundError:
+        pass
+    kept.mkdir(mode=0o700, exist_ok=True)
+    making = Path(tempfile.mkdtemp(dir=kept))
+    try:
+        migrate(f"sqlite:///{making / 'schema.sqlite'}")
+        shutil.copyfile(making / "schema.sqlite", path)
+        os.replace(making / "schema.sqlite", schema)
+    finally:
+        shutil.rmtree(making, ignore_errors=True)
+    for old in kept.glob("*.sqlite"):
+        with contextlib.suppress(FileNotFoundError):  # another run's clean-up may be here first
+            if old != schema and old.stat().st_mtime < time.time() - 86400:
+                old.unlink()
 
 
 @pytest.fixture(scope="session")

@@ -138,3 +138,102 @@ def test_a_run_that_would_collect_the_contract_without_its_plugin_stops(args, ma
             _contract_needs_its_plugin(config)
     else:
         _contract_needs_its_plugin(config)
+
+
+def _schema_home(tmp_path, monkeypatch, mode=0o700):
+    import getpass
+
+    monkeypatch.setenv("PYTEST_DEBUG_TEMPROOT", str(tmp_path / "temp"))
+    home = tmp_path / "temp" / f"pytest-of-{getpass.getuser()}"
+    home.mkdir(parents=True)
+    home.chmod(mode)
+    return home
+
+
+def _migrations_counted(monkeypatch) -> list:
+    """server.manage.migrate replaced by one that records its URL and writes a one-table SQLite file."""
+    import sqlite3
+
+    import server.manage
+
+    made = []
+
+    def migrate(url):
+        made.append(url)
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute("CREATE TABLE made (n INTEGER)")
+            conn.execute("INSERT INTO made VALUES (?)", (len(made),))
+        conn.close()
+    monkeypatch.setattr(server.manage, "migrate", migrate)
+    return made
+
+
+def _made(path) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT n FROM made").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_the_migrated_schema_is_kept_between_runs_until_its_code_changes(tmp_path, monkeypatch):
+    import os
+
+    from tests.conftest import copy_of_migrated_schema
+
+    home = _schema_home(tmp_path, monkeypatch)
+    made = _migrations_counted(monkeypatch)
+    key = ["k1"]
+    monkeypatch.setitem(copy_of_migrated_schema.__globals__, "schema_key", lambda root: key[0])
+
+    copy_of_migrated_schema(tmp_path / "first.db")
+    copy_of_migrated_schema(tmp_path / "second.db")  # the next worker, or the next run
+    assert len(made) == 1 and _made(tmp_path / "first.db") == _made(tmp_path / "second.db") == 1
+    kept = home / "gpo-migrated-schema"
+    assert sorted(p.name for p in kept.iterdir()) == ["k1.sqlite"]  # the file it was migrated in is gone
+    assert kept.stat().st_mode & 0o777 == 0o700
+
+    key[0] = "k2"  # a migration, a model or a library changed
+    copy_of_migrated_schema(tmp_path / "third.db")
+    assert len(made) == 2 and _made(tmp_path / "third.db") == 2
+    assert sorted(p.name for p in kept.iterdir()) == ["k1.sqlite", "k2.sqlite"]  # k1 was used today
+
+    os.utime(kept / "k1.sqlite", (0, 0))  # not used for a day
+    key[0] = "k3"
+    copy_of_migrated_schema(tmp_path / "fourth.db")
+    assert sorted(p.name for p in kept.iterdir()) == ["k2.sqlite", "k3.sqlite"]
+
+
+def test_a_schema_folder_others_could_write_to_is_not_used(tmp_path, monkeypatch):
+    from tests.conftest import copy_of_migrated_schema
+
+    home = _schema_home(tmp_path, monkeypatch, mode=0o777)
+    made = _migrations_counted(monkeypatch)
+    copy_of_migrated_schema(tmp_path / "run.db")
+    copy_of_migrated_schema(tmp_path / "run2.db")
+    assert made == [f"sqlite:///{tmp_path / 'run.db'}", f"sqlite:///{tmp_path / 'run2.db'}"]  # each in place
+    assert list(home.iterdir()) == []
+
+
+def test_the_schema_key_follows_the_code_a_migration_runs(tmp_path):
+    from tests.conftest import schema_key
+
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    (tmp_path / "server").mkdir()
+    (tmp_path / "gpcore").mkdir()
+    script = tmp_path / "migrations" / "versions" / "a001.py"
+    script.write_text("def upgrade(): pass\n")
+    first = schema_key(tmp_path)
+    (tmp_path / "server" / "__pycache__").mkdir()
+    (tmp_path / "server" / "__pycache__" / "db.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "server" / "console.css").write_text("body {}")
+    assert schema_key(tmp_path) == first  # neither bytecode nor a stylesheet makes a schema
+    for change in (lambda: script.write_text("def upgrade(): op.add_column()\n"),
+                   lambda: (tmp_path / "server" / "db.py").write_text("NAMING = {}\n"),
+                   lambda: (tmp_path / "gpcore" / "codes.py").write_text("X = 1\n"),
+                   lambda: (tmp_path / "migrations" / "alembic.ini").write_text("[alembic]\n")):
+        before = schema_key(tmp_path)
+        change()
+        assert schema_key(tmp_path) != before
