@@ -1,0 +1,44 @@
+"""fieldapp/ui/boot.py without Kivy: where python-escpos may keep its capability pickle (a pickle runs code
+when it is loaded, so only a folder no other account can write to will do)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from fieldapp.ui.boot import escpos_cache
+
+
+def test_the_pickle_goes_in_the_users_own_cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = escpos_cache()
+    assert folder == str(tmp_path / "cache" / "gp-outreach" / "escpos")
+    for path in (folder, os.path.dirname(folder)):
+        assert os.stat(path).st_mode & 0o777 == 0o700
+    assert escpos_cache() == folder  # the next start finds it
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda base: os.chmod(os.path.join(base, "gp-outreach", "escpos"), 0o777),
+    lambda base: os.chmod(os.path.join(base, "gp-outreach", "escpos"), 0o720),
+    lambda base: os.chmod(os.path.join(base, "gp-outreach"), 0o757),
+    lambda base: os.chmod(os.path.join(base, "gp-outreach"), 0o775),
+], ids=["folder open to all", "folder open to its group", "app folder open to all", "app folder to its group"])
+def test_a_folder_others_may_write_to_is_not_used(tmp_path, spoil):
+    base = str(tmp_path)
+    assert escpos_cache(base)
+    spoil(base)
+    assert escpos_cache(base) is None
+
+
+def test_a_folder_of_another_account_is_not_used(tmp_path):
+    if not hasattr(os, "getuid") or os.getuid() != 0:
+        pytest.skip("giving a folder to another account needs root")
+    os.makedirs(tmp_path / "gp-outreach" / "escpos", mode=0o700)
+    os.chown(tmp_path / "gp-outreach" / "escpos", 12345, -1)
+    assert escpos_cache(str(tmp_path)) is None
+
+
+def test_no_folder_when_it_cannot_be_made(tmp_path):
+    (tmp_path / "gp-outreach").write_text("a file where the folder would be")
+    assert escpos_cache(str(tmp_path)) is None
