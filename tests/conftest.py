@@ -235,56 +235,91 @@ def schema_key(root: Path) -> str:
     digest = hashlib.sha256(f"{alembic.__version__} {sqlalchemy.__version__} {sqlite3.sqlite_version}".encode())
     for folder in SCHEMA_INPUTS:
         for file in sorted((root / folder).rglob("*")):
-            if file.suffix in (".py", ".ini", ".mako") and "__pycache__" not in file.parts:
+            # An editor's lock (Emacs' .#db.py, a link to nowhere) is no code: alembic skips it too.
+            if (file.suffix in (".py", ".ini", ".mako") and "__pycache__" not in file.parts
+                    and not file.name.startswith(".#") and file.is_file()):
                 digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
+
+
+def kept_schemas_folder() -> Path | None:
+    """Where migrated schemas are kept: gpo-migrated-schema in pytest's folder of this user's runs
+    (pytest-of-<user>), if that is a real folder (not a link) of this user's that nobody else may enter;
+    None otherwise (a user without a name, a system without user ids), and the database is migrated in
+    place."""
+    import getpass
+    import stat
+    import tempfile
+
+    try:
+        user, uid = getpass.getuser(), os.getuid()
+    except (KeyError, OSError, AttributeError):
+        return None
+    home = Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()) / f"pytest-of-{user}"
+    try:
+        st = home.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
+        return None
+    return home / "gpo-migrated-schema"
 
 
 def copy_of_migrated_schema(path: Path) -> None:
     """Make `path` a SQLite database migrated from empty to head: a copy of one migrated earlier, by this run's
     other worker or an earlier run, while nothing it came from has changed (each worker migrating its own
-    took ~1.5 s of CPU). tests/server/test_migrations.py still runs every migration, up and down, each run.
+    took ~1.3 s of its set-up). tests/server/test_migrations.py still runs every migration, up and down, each
+    run.
 
     The kept file is named by a hash of the code under SCHEMA_INPUTS and the versions of alembic, SQLAlchemy
-    and SQLite (schema_key), so a changed migration, model or library makes a new one; files not used for a
-    day are removed. It is kept beside pytest's own temporary folders, in pytest-of-<user>, only when that
-    folder is this user's and closed to others; otherwise the database is migrated in place. A kept file is
-    migrated in a file of its own and moved into place whole, so no worker copies half of one; two workers
-    that miss at once both migrate, as each did before."""
-    import getpass
+    and SQLite (schema_key), so a changed migration, model or library makes a new one; it is kept only if
+    the code did not change while it migrated. Files not used for a day are removed. It is migrated in a
+    folder of its own and moved into place whole, so no worker copies half of one; two workers that miss at
+    once both migrate, as each did before. Without a folder to keep it in (kept_schemas_folder), or when
+    keeping fails, the database is migrated in place."""
     import tempfile
-    import time
 
     from server.manage import migrate
 
-    home = Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()) / f"pytest-of-{getpass.getuser()}"
-    try:
-        owned = home.stat().st_uid == os.getuid() and home.stat().st_mode & 0o077 == 0
-    except OSError:
-        owned = False
-    if not owned:
-        migrate(f"sqlite:///{path}")
-        return
-    kept = home / "gpo-migrated-schema"
-    schema = kept / f"{schema_key(Path(__file__).resolve().parents[1])}.sqlite"
-    try:
-        shutil.copyfile(schema, path)
-        os.utime(schema)
-        return
-    except FileNotFoundError:
-        pass
-    kept.mkdir(mode=0o700, exist_ok=True)
-    making = Path(tempfile.mkdtemp(dir=kept))
-    try:
-        migrate(f"sqlite:///{making / 'schema.sqlite'}")
-        shutil.copyfile(making / "schema.sqlite", path)
-        os.replace(making / "schema.sqlite", schema)
-    finally:
-        shutil.rmtree(making, ignore_errors=True)
-    for old in kept.glob("*.sqlite"):
+    kept = kept_schemas_folder()
+    if kept is not None:
+        try:
+            root = Path(__file__).resolve().parents[1]
+            key = schema_key(root)
+            schema = kept / f"{key}.sqlite"
+            try:
+                shutil.copyfile(schema, path)
+                os.utime(schema)
+                return
+            except FileNotFoundError:
+                pass
+            kept.mkdir(mode=0o700, exist_ok=True)
+            making = Path(tempfile.mkdtemp(dir=kept))
+            try:
+                migrate(f"sqlite:///{making / 'schema.sqlite'}")
+                shutil.copyfile(making / "schema.sqlite", path)
+                if schema_key(root) == key:  # else it may hold an edit the key does not name
+                    os.replace(making / "schema.sqlite", schema)
+            finally:
+                shutil.rmtree(making, ignore_errors=True)
+            _forget_unused_schemas(kept, schema)
+            return
+        except OSError:
+            path.unlink(missing_ok=True)
+    migrate(f"sqlite:///{path}")
+
+
+def _forget_unused_schemas(kept: Path, schema: Path) -> None:
+    """Schemas not used for a day, and folders a killed run was migrating in."""
+    import time
+
+    for old in kept.iterdir():
         with contextlib.suppress(FileNotFoundError):  # another run's clean-up may be here first
-            if old != schema and old.stat().st_mtime < time.time() - 86400:
-                old.unlink()
+            if old != schema and old.lstat().st_mtime < time.time() - 86400:
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old, ignore_errors=True)
+                else:
+                    old.unlink()
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,9 @@ def prepare(size: tuple[int, int] | None = None, offscreen: bool = False, quiet:
     if density:
         os.environ["KIVY_METRICS_DENSITY"] = str(density)
     # python-escpos pickles its printer capabilities into a new mkdtemp() folder at every import unless told
-    # where: a cache that is never found again (about 1 s of every cold start here, and a folder left
-    # behind each time). One folder for the app, so the second start reads the pickle.
+    # where: a cache that is never found again (about 1 s of every cold start here). One folder for the
+    # app, so the second start reads the pickle. (escpos 3.1 still makes an empty mkdtemp() folder at each
+    # import, told or not: its default argument is evaluated either way.)
     cache = escpos_cache()
     if cache:
         os.environ.setdefault("ESCPOS_CAPABILITIES_PICKLE_DIR", cache)
@@ -44,19 +45,32 @@ def prepare(size: tuple[int, int] | None = None, offscreen: bool = False, quiet:
 
 
 def escpos_cache(base: str | None = None) -> str | None:
-    """The folder for python-escpos's capability pickle: the user's own cache folder ($XDG_CACHE_HOME or
-    ~/.cache; on Android the app's private home), made 0700; None, leaving escpos to its slow default, if it
-    is not this user's or others may write to it. A pickle runs code when it is loaded, so it is never kept
-    where another account could put one (the shared temporary folder, where it was until December 2026)."""
-    base = base or os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """The folder for python-escpos's capability pickle, gp-outreach/escpos in the user's cache folder
+    ($XDG_CACHE_HOME if absolute, else ~/.cache), made 0700 when it is made. A pickle runs code when it is
+    loaded, so it is never kept where another account could put one (the shared temporary folder, where it
+    was until December 2026): None, leaving escpos to its slow default, unless both folders are real folders
+    (not links) of this user's that nobody else may write to, in a cache folder of this user's or root's
+    that others may write to only if it is sticky. None too where there are no user ids (Windows)."""
+    import stat
+
+    if not hasattr(os, "getuid"):
+        return None
+    if base is None:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
     app_folder = os.path.join(base, "gp-outreach")
     folder = os.path.join(app_folder, "escpos")
+    uid = os.getuid()
     try:
+        os.makedirs(base, exist_ok=True)
         for path in (app_folder, folder):  # makedirs gives its mode to the last folder only
             os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(base)
+        if st.st_uid not in (uid, 0) or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
+            return None
         for path in (app_folder, folder):
-            st = os.stat(path)
-            if st.st_mode & 0o022 or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o022:
                 return None
     except OSError:
         return None

@@ -31,14 +31,41 @@ def test_a_folder_others_may_write_to_is_not_used(tmp_path, spoil):
     assert escpos_cache(base) is None
 
 
-def test_a_folder_of_another_account_is_not_used(tmp_path):
+@pytest.mark.parametrize("whose", ["", "gp-outreach", "gp-outreach/escpos"],
+                         ids=["the cache folder", "the app folder", "the escpos folder"])
+def test_a_folder_of_another_account_is_not_used(tmp_path, whose):
     if not hasattr(os, "getuid") or os.getuid() != 0:
         pytest.skip("giving a folder to another account needs root")
-    os.makedirs(tmp_path / "gp-outreach" / "escpos", mode=0o700)
-    os.chown(tmp_path / "gp-outreach" / "escpos", 12345, -1)
-    assert escpos_cache(str(tmp_path)) is None
+    base = tmp_path / "cache"
+    os.makedirs(base / "gp-outreach" / "escpos", mode=0o700)
+    assert escpos_cache(str(base))
+    os.chown(base / whose, 12345, -1)
+    assert escpos_cache(str(base)) is None
 
 
 def test_no_folder_when_it_cannot_be_made(tmp_path):
     (tmp_path / "gp-outreach").write_text("a file where the folder would be")
     assert escpos_cache(str(tmp_path)) is None
+
+
+def test_a_link_in_place_of_a_folder_is_not_used(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / "cache" / "gp-outreach").mkdir(parents=True, mode=0o700)
+    (tmp_path / "cache" / "gp-outreach" / "escpos").symlink_to(elsewhere)
+    assert escpos_cache(str(tmp_path / "cache")) is None
+
+
+@pytest.mark.parametrize("mode, used", [(0o755, True), (0o777, False), (0o1777, True)],
+                         ids=["the user's", "open to all", "open to all but sticky"])
+def test_the_cache_folder_itself_is_checked(tmp_path, mode, used):
+    base = tmp_path / "cache"
+    base.mkdir()
+    base.chmod(mode)
+    assert (escpos_cache(str(base)) is not None) == used
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert escpos_cache() == str(tmp_path / ".cache" / "gp-outreach" / "escpos")

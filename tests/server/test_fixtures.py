@@ -201,19 +201,54 @@ def test_the_migrated_schema_is_kept_between_runs_until_its_code_changes(tmp_pat
     assert sorted(p.name for p in kept.iterdir()) == ["k1.sqlite", "k2.sqlite"]  # k1 was used today
 
     os.utime(kept / "k1.sqlite", (0, 0))  # not used for a day
+    (kept / "tmp-of-a-killed-run").mkdir()
+    os.utime(kept / "tmp-of-a-killed-run", (0, 0))
     key[0] = "k3"
     copy_of_migrated_schema(tmp_path / "fourth.db")
     assert sorted(p.name for p in kept.iterdir()) == ["k2.sqlite", "k3.sqlite"]
 
 
-def test_a_schema_folder_others_could_write_to_is_not_used(tmp_path, monkeypatch):
+def test_a_schema_migrated_while_its_code_changed_is_not_kept(tmp_path, monkeypatch):
     from tests.conftest import copy_of_migrated_schema
 
-    home = _schema_home(tmp_path, monkeypatch, mode=0o777)
+    home = _schema_home(tmp_path, monkeypatch)
+    made = _migrations_counted(monkeypatch)
+    keys = iter(["before-the-edit", "after-the-edit"])
+    monkeypatch.setitem(copy_of_migrated_schema.__globals__, "schema_key", lambda root: next(keys))
+    copy_of_migrated_schema(tmp_path / "run.db")
+    assert len(made) == 1 and _made(tmp_path / "run.db") == 1  # the run has its database
+    assert list((home / "gpo-migrated-schema").iterdir()) == []  # but keeps nothing under either name
+
+
+def _open_to_all(home, monkeypatch):
+    home.chmod(0o777)
+
+
+def _a_link_to_a_closed_folder(home, monkeypatch):
+    elsewhere = home.parent / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    home.rmdir()
+    home.symlink_to(elsewhere)
+
+
+def _a_user_without_a_name(home, monkeypatch):
+    import getpass
+
+    def no_name():
+        raise KeyError("getpwuid(): uid not found: 54321")
+    monkeypatch.setattr(getpass, "getuser", no_name)
+
+
+@pytest.mark.parametrize("spoil", [_open_to_all, _a_link_to_a_closed_folder, _a_user_without_a_name])
+def test_without_a_folder_of_its_own_each_database_is_migrated_in_place(tmp_path, monkeypatch, spoil):
+    from tests.conftest import copy_of_migrated_schema
+
+    home = _schema_home(tmp_path, monkeypatch)
+    spoil(home, monkeypatch)
     made = _migrations_counted(monkeypatch)
     copy_of_migrated_schema(tmp_path / "run.db")
     copy_of_migrated_schema(tmp_path / "run2.db")
-    assert made == [f"sqlite:///{tmp_path / 'run.db'}", f"sqlite:///{tmp_path / 'run2.db'}"]  # each in place
+    assert made == [f"sqlite:///{tmp_path / 'run.db'}", f"sqlite:///{tmp_path / 'run2.db'}"]
     assert list(home.iterdir()) == []
 
 
@@ -229,7 +264,8 @@ def test_the_schema_key_follows_the_code_a_migration_runs(tmp_path):
     (tmp_path / "server" / "__pycache__").mkdir()
     (tmp_path / "server" / "__pycache__" / "db.cpython-311.pyc").write_bytes(b"\0")
     (tmp_path / "server" / "console.css").write_text("body {}")
-    assert schema_key(tmp_path) == first  # neither bytecode nor a stylesheet makes a schema
+    (tmp_path / "server" / ".#db.py").symlink_to("root@host.1234:1765000000")  # an editor's lock
+    assert schema_key(tmp_path) == first  # neither bytecode, a stylesheet nor a lock makes a schema
     for change in (lambda: script.write_text("def upgrade(): op.add_column()\n"),
                    lambda: (tmp_path / "server" / "db.py").write_text("NAMING = {}\n"),
                    lambda: (tmp_path / "gpcore" / "codes.py").write_text("X = 1\n"),
