@@ -243,8 +243,15 @@ class StrictParser(FlaskParser):
             return loads_strict(raw)
         except BodyRefused as err:
             abort(422, messages={"json": {err.path: [err.message]}})
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            self._handle_invalid_json_error(err, req)
+        except json.JSONDecodeError as err:  # webargs' own answer was werkzeug's English "The browser (or proxy)..."
+            raise DomainError(f"The body is not JSON: {err.msg} at line {err.lineno} column {err.colno}.",
+                              {"json": [f"{err.msg} at line {err.lineno} column {err.colno}."]},
+                              zh="请求体不是有效的 JSON。",
+                              zh_errors={"json": [f"第 {err.lineno} 行第 {err.colno} 列不是有效的 JSON。"]}) from None
+        except UnicodeDecodeError as err:
+            raise DomainError(f"The body is not UTF-8 text (byte {err.start}).",
+                              {"json": [f"not UTF-8 text at byte {err.start}."]}, zh="请求体不是 UTF-8 文字。",
+                              zh_errors={"json": [f"第 {err.start} 字节起不是 UTF-8 文字。"]}) from None
 
     def load_querystring(self, req, schema):
         for name, value in req.args.items(multi=True):

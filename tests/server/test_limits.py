@@ -108,6 +108,29 @@ def test_json_the_api_cannot_take_is_422_naming_the_field(gp, world, raw, field)
     assert field in body["message"]
 
 
+@pytest.mark.parametrize("raw, en, zh", [
+    (b'{"committee_id": 1, "address": ', "Expecting value at line 1 column 32.", "第 1 行第 32 列不是有效的 JSON。"),
+    (b"{'committee_id': 1}", "Expecting property name enclosed in double quotes at line 1 column 2.",
+     "第 1 行第 2 列不是有效的 JSON。"),
+    (b"", "Expecting value at line 1 column 1.", "第 1 行第 1 列不是有效的 JSON。"),
+    (b'{"committee_id": 1, "address": "\xe5\xbc"}', "not UTF-8 text at byte 32.", "第 32 字节起不是 UTF-8 文字。"),
+])
+def test_a_body_that_is_not_json_is_400_saying_where_in_english_and_chinese(gp, world, session, raw, en, zh):
+    from sqlalchemy import func, select
+
+    from server.households.models import Household
+
+    before = session.scalar(select(func.count()).select_from(Household))
+    r = gp.post("/api/v1/households", data=raw, content_type="application/json")
+    body = assert_error(r, 400)
+    assert body["errors"] == {"json": [en]} and body["message"].startswith("The body is not")
+    r = gp.post("/api/v1/households", data=raw, content_type="application/json", headers={"Accept-Language": "zh"})
+    body = assert_error(r, 400)
+    assert body["errors"] == {"json": [zh]} and body["message"] in ("请求体不是有效的 JSON。", "请求体不是 UTF-8 文字。")
+    assert set(body) == {"code", "status", "message", "errors"}
+    assert session.scalar(select(func.count()).select_from(Household)) == before
+
+
 def test_a_nul_in_search_text_and_huge_integers_in_queries_are_422(gp, as_user, world):
     body = assert_error(gp.get("/api/v1/residents?q=%E5%BC%A0%00"), 422)
     assert body["errors"] == {"query": {"q": ["text with a NUL character"]}}
