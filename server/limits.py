@@ -126,7 +126,8 @@ class _Suspect(Exception):
 
 
 # Found in the raw bytes at C speed: a run of 19+ digits (an integer that may pass 64 bits), an escaped NUL
-# or surrogate (raw NULs and surrogates are invalid JSON or UTF-8 already).
+# or surrogate (a raw NUL is invalid JSON; a raw surrogate is invalid UTF-8, which loads_strict decodes
+# strictly).
 _DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
 _LONG_RUN = b"0" * 19
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -142,11 +143,14 @@ def loads_strict(raw: bytes | str):
     again and walked value by value to name the field."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
+    # UTF-8 only (RFC 8259), decoded strictly, a byte order mark allowed: json.loads would take UTF-16 and
+    # UTF-32 too (past the byte searches below) and UTF-8 with raw surrogates (which no database stores).
+    text = raw.decode("utf-8-sig")
     try:
         if (b"\\u0000" in raw or _SURROGATE.search(raw) is not None
                 or _LONG_RUN in raw.translate(_DIGITS)):
             raise _Suspect
-        data = json.loads(raw, parse_constant=_constant)
+        data = json.loads(text, parse_constant=_constant)
         if _shallow(data):
             return data
     except RecursionError:
@@ -154,7 +158,7 @@ def loads_strict(raw: bytes | str):
     except _Suspect:
         pass
     try:
-        data = json.loads(raw, parse_int=_int, parse_float=_float, parse_constant=_constant)
+        data = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except RecursionError:
         raise BodyRefused("_body", f"nested deeper than {MAX_DEPTH} levels") from None
     check(data)
@@ -248,10 +252,13 @@ class StrictParser(FlaskParser):
                               {"json": [f"{err.msg} at line {err.lineno} column {err.colno}."]},
                               zh="请求体不是有效的 JSON。",
                               zh_errors={"json": [f"第 {err.lineno} 行第 {err.colno} 列不是有效的 JSON。"]}) from None
-        except UnicodeDecodeError as err:
-            raise DomainError(f"The body is not UTF-8 text (byte {err.start}).",
-                              {"json": [f"not UTF-8 text at byte {err.start}."]}, zh="请求体不是 UTF-8 文字。",
-                              zh_errors={"json": [f"第 {err.start} 字节起不是 UTF-8 文字。"]}) from None
+        except UnicodeDecodeError as err:  # counted from 1, as the line and column above are
+            raise DomainError(f"The body is not UTF-8 text (byte {err.start + 1}).",
+                              {"json": [f"not UTF-8 text at byte {err.start + 1}."]}, zh="请求体不是 UTF-8 文字。",
+                              zh_errors={"json": [f"第 {err.start + 1} 字节起不是 UTF-8 文字。"]}) from None
+        except ValueError as err:  # no body of the API's should reach here; if one does, a 400, not a 500
+            raise DomainError(f"The body is not JSON the API takes: {err}.", {"json": [str(err)]},
+                              zh="请求体不是有效的 JSON。") from None
 
     def load_querystring(self, req, schema):
         for name, value in req.args.items(multi=True):

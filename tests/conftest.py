@@ -228,18 +228,22 @@ def schema_key(root: Path) -> str:
     and template), and the library versions."""
     import hashlib
     import sqlite3
+    from importlib.metadata import version
 
-    import alembic
-    import sqlalchemy
-
-    digest = hashlib.sha256(f"{alembic.__version__} {sqlalchemy.__version__} {sqlite3.sqlite_version}".encode())
+    digest = hashlib.sha256(f"{version('alembic')} {version('sqlalchemy')} {sqlite3.sqlite_version}".encode())
     for folder in SCHEMA_INPUTS:
         for file in sorted((root / folder).rglob("*")):
             # An editor's lock (Emacs' .#db.py, a link to nowhere) is no code: alembic skips it too.
             if (file.suffix in (".py", ".ini", ".mako") and "__pycache__" not in file.parts
                     and not file.name.startswith(".#") and file.is_file()):
-                digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+                digest.update(os.fsencode(file.relative_to(root)) + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
+
+
+# The code as this process found it, before the tests imported any of it: a schema is kept under this key
+# only if the key is the same after migrating (an edit in between is in neither the key nor the schema).
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_KEY_AT_START = None if PG_URL else schema_key(ROOT)
 
 
 def kept_schemas_folder() -> Path | None:
@@ -253,7 +257,7 @@ def kept_schemas_folder() -> Path | None:
 
     try:
         user, uid = getpass.getuser(), os.getuid()
-    except (KeyError, OSError, AttributeError):
+    except (KeyError, OSError, AttributeError, ImportError):  # ImportError: no pwd module (pytest's own check)
         return None
     home = Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()) / f"pytest-of-{user}"
     try:
@@ -273,7 +277,7 @@ def copy_of_migrated_schema(path: Path) -> None:
 
     The kept file is named by a hash of the code under SCHEMA_INPUTS and the versions of alembic, SQLAlchemy
     and SQLite (schema_key), so a changed migration, model or library makes a new one; it is kept only if
-    the code did not change while it migrated. Files not used for a day are removed. It is migrated in a
+    the code did not change between this process's start and the end of its migration. Files not used for a day are removed. It is migrated in a
     folder of its own and moved into place whole, so no worker copies half of one; two workers that miss at
     once both migrate, as each did before. Without a folder to keep it in (kept_schemas_folder), or when
     keeping fails, the database is migrated in place."""
@@ -284,8 +288,7 @@ def copy_of_migrated_schema(path: Path) -> None:
     kept = kept_schemas_folder()
     if kept is not None:
         try:
-            root = Path(__file__).resolve().parents[1]
-            key = schema_key(root)
+            key = SCHEMA_KEY_AT_START or schema_key(ROOT)
             schema = kept / f"{key}.sqlite"
             try:
                 shutil.copyfile(schema, path)
@@ -298,7 +301,7 @@ def copy_of_migrated_schema(path: Path) -> None:
             try:
                 migrate(f"sqlite:///{making / 'schema.sqlite'}")
                 shutil.copyfile(making / "schema.sqlite", path)
-                if schema_key(root) == key:  # else it may hold an edit the key does not name
+                if schema_key(ROOT) == key:  # else it may hold an edit the key does not name
                     os.replace(making / "schema.sqlite", schema)
             finally:
                 shutil.rmtree(making, ignore_errors=True)

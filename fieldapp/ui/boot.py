@@ -62,12 +62,12 @@ def escpos_cache(base: str | None = None) -> str | None:
     folder = os.path.join(app_folder, "escpos")
     uid = os.getuid()
     try:
-        os.makedirs(base, exist_ok=True)
-        for path in (app_folder, folder):  # makedirs gives its mode to the last folder only
-            os.makedirs(path, mode=0o700, exist_ok=True)
+        os.makedirs(base, mode=0o700, exist_ok=True)  # as the XDG specification asks, if it is made here
         st = os.stat(base)
         if st.st_uid not in (uid, 0) or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
             return None
+        for path in (app_folder, folder):  # makedirs gives its mode to the last folder only
+            os.makedirs(path, mode=0o700, exist_ok=True)
         for path in (app_folder, folder):
             st = os.lstat(path)
             if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o022:

@@ -25,6 +25,7 @@ def test_the_pickle_goes_in_the_users_own_cache_folder(tmp_path, monkeypatch):
     lambda base: os.chmod(os.path.join(base, "gp-outreach"), 0o775),
 ], ids=["folder open to all", "folder open to its group", "app folder open to all", "app folder to its group"])
 def test_a_folder_others_may_write_to_is_not_used(tmp_path, spoil):
+    tmp_path.chmod(0o700)
     base = str(tmp_path)
     assert escpos_cache(base)
     spoil(base)
@@ -37,10 +38,20 @@ def test_a_folder_of_another_account_is_not_used(tmp_path, whose):
     if not hasattr(os, "getuid") or os.getuid() != 0:
         pytest.skip("giving a folder to another account needs root")
     base = tmp_path / "cache"
-    os.makedirs(base / "gp-outreach" / "escpos", mode=0o700)
+    for folder in (base, base / "gp-outreach", base / "gp-outreach" / "escpos"):
+        folder.mkdir(mode=0o700)
     assert escpos_cache(str(base))
     os.chown(base / whose, 12345, -1)
     assert escpos_cache(str(base)) is None
+
+
+def test_a_cache_folder_made_here_is_closed_to_others_whatever_the_umask(tmp_path):
+    old = os.umask(0o002)
+    try:
+        folder = escpos_cache(str(tmp_path / "made" / "cache"))
+    finally:
+        os.umask(old)
+    assert folder and os.stat(tmp_path / "made" / "cache").st_mode & 0o777 == 0o700
 
 
 def test_no_folder_when_it_cannot_be_made(tmp_path):
@@ -51,7 +62,8 @@ def test_no_folder_when_it_cannot_be_made(tmp_path):
 def test_a_link_in_place_of_a_folder_is_not_used(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
-    (tmp_path / "cache" / "gp-outreach").mkdir(parents=True, mode=0o700)
+    (tmp_path / "cache").mkdir(mode=0o700)
+    (tmp_path / "cache" / "gp-outreach").mkdir(mode=0o700)
     (tmp_path / "cache" / "gp-outreach" / "escpos").symlink_to(elsewhere)
     assert escpos_cache(str(tmp_path / "cache")) is None
 

@@ -187,6 +187,7 @@ def test_the_migrated_schema_is_kept_between_runs_until_its_code_changes(tmp_pat
     made = _migrations_counted(monkeypatch)
     key = ["k1"]
     monkeypatch.setitem(copy_of_migrated_schema.__globals__, "schema_key", lambda root: key[0])
+    monkeypatch.setitem(copy_of_migrated_schema.__globals__, "SCHEMA_KEY_AT_START", None)
 
     copy_of_migrated_schema(tmp_path / "first.db")
     copy_of_migrated_schema(tmp_path / "second.db")  # the next worker, or the next run
@@ -208,13 +209,18 @@ def test_the_migrated_schema_is_kept_between_runs_until_its_code_changes(tmp_pat
     assert sorted(p.name for p in kept.iterdir()) == ["k2.sqlite", "k3.sqlite"]
 
 
-def test_a_schema_migrated_while_its_code_changed_is_not_kept(tmp_path, monkeypatch):
+@pytest.mark.parametrize("at_start, keys", [
+    ("at-the-run's-start", ["after-the-edit"]),  # edited while the tests were collected
+    (None, ["before-the-edit", "after-the-edit"]),  # edited while it migrated
+])
+def test_a_schema_migrated_while_its_code_changed_is_not_kept(tmp_path, monkeypatch, at_start, keys):
     from tests.conftest import copy_of_migrated_schema
 
     home = _schema_home(tmp_path, monkeypatch)
     made = _migrations_counted(monkeypatch)
-    keys = iter(["before-the-edit", "after-the-edit"])
+    keys = iter(keys)
     monkeypatch.setitem(copy_of_migrated_schema.__globals__, "schema_key", lambda root: next(keys))
+    monkeypatch.setitem(copy_of_migrated_schema.__globals__, "SCHEMA_KEY_AT_START", at_start)
     copy_of_migrated_schema(tmp_path / "run.db")
     assert len(made) == 1 and _made(tmp_path / "run.db") == 1  # the run has its database
     assert list((home / "gpo-migrated-schema").iterdir()) == []  # but keeps nothing under either name
@@ -239,7 +245,12 @@ def _a_user_without_a_name(home, monkeypatch):
     monkeypatch.setattr(getpass, "getuser", no_name)
 
 
-@pytest.mark.parametrize("spoil", [_open_to_all, _a_link_to_a_closed_folder, _a_user_without_a_name])
+def _no_room_for_the_kept_folder(home, monkeypatch):
+    (home / "gpo-migrated-schema").write_text("a file where the folder would be")
+
+
+@pytest.mark.parametrize("spoil", [_open_to_all, _a_link_to_a_closed_folder, _a_user_without_a_name,
+                                   _no_room_for_the_kept_folder])
 def test_without_a_folder_of_its_own_each_database_is_migrated_in_place(tmp_path, monkeypatch, spoil):
     from tests.conftest import copy_of_migrated_schema
 
@@ -249,7 +260,8 @@ def test_without_a_folder_of_its_own_each_database_is_migrated_in_place(tmp_path
     copy_of_migrated_schema(tmp_path / "run.db")
     copy_of_migrated_schema(tmp_path / "run2.db")
     assert made == [f"sqlite:///{tmp_path / 'run.db'}", f"sqlite:///{tmp_path / 'run2.db'}"]
-    assert list(home.iterdir()) == []
+    assert _made(tmp_path / "run.db") == 1 and _made(tmp_path / "run2.db") == 2
+    assert [p.name for p in home.iterdir() if p.is_dir()] == []  # no folder of schemas was made
 
 
 def test_the_schema_key_follows_the_code_a_migration_runs(tmp_path):

@@ -113,7 +113,11 @@ def test_json_the_api_cannot_take_is_422_naming_the_field(gp, world, raw, field)
     (b"{'committee_id': 1}", "Expecting property name enclosed in double quotes at line 1 column 2.",
      "第 1 行第 2 列不是有效的 JSON。"),
     (b"", "Expecting value at line 1 column 1.", "第 1 行第 1 列不是有效的 JSON。"),
-    (b'{"committee_id": 1, "address": "\xe5\xbc"}', "not UTF-8 text at byte 32.", "第 32 字节起不是 UTF-8 文字。"),
+    (b'{"committee_id": 1, "address": "\xe5\xbc"}', "not UTF-8 text at byte 33.", "第 33 字节起不是 UTF-8 文字。"),
+    # a raw surrogate (json.loads took it, and no database stores it) and UTF-16 (past the byte checks)
+    (b'{"committee_id": 1, "address": "\xed\xa0\x80"}', "not UTF-8 text at byte 33.", "第 33 字节起不是 UTF-8 文字。"),
+    ('{"committee_id": 1, "address": "a\\u0000"}'.encode("utf-16"), "not UTF-8 text at byte 1.",
+     "第 1 字节起不是 UTF-8 文字。"),
 ])
 def test_a_body_that_is_not_json_is_400_saying_where_in_english_and_chinese(gp, world, session, raw, en, zh):
     from sqlalchemy import func, select
@@ -129,6 +133,12 @@ def test_a_body_that_is_not_json_is_400_saying_where_in_english_and_chinese(gp, 
     assert body["errors"] == {"json": [zh]} and body["message"] in ("请求体不是有效的 JSON。", "请求体不是 UTF-8 文字。")
     assert set(body) == {"code", "status", "message", "errors"}
     assert session.scalar(select(func.count()).select_from(Household)) == before
+
+
+def test_utf8_with_a_byte_order_mark_is_still_taken(gp, world):
+    raw = b"\xef\xbb\xbf" + ('{"committee_id": %d, "address": "某路1号"}' % world.committees["A1"]).encode()
+    r = gp.post("/api/v1/households", data=raw, content_type="application/json")
+    assert r.status_code == 201, r.get_json()
 
 
 def test_a_nul_in_search_text_and_huge_integers_in_queries_are_422(gp, as_user, world):
