@@ -247,7 +247,7 @@ class StrictParser(FlaskParser):
             return loads_strict(raw)
         except BodyRefused as err:
             abort(422, messages={"json": {err.path: [err.message]}})
-        except json.JSONDecodeError as err:  # webargs' own answer was werkzeug's English "The browser (or proxy)..."
+        except json.JSONDecodeError as err:  # webargs' answer was werkzeug's "The browser (or proxy)..."
             raise DomainError(f"The body is not JSON: {err.msg} at line {err.lineno} column {err.colno}.",
                               {"json": [f"{err.msg} at line {err.lineno} column {err.colno}."]},
                               zh="请求体不是有效的 JSON。",

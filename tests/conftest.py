@@ -220,7 +220,7 @@ def db_url(tmp_path_factory):
     return url
 
 
-SCHEMA_INPUTS = ("migrations", "server", "gpcore")  # what a migration runs: its scripts, env.py, what they import
+SCHEMA_INPUTS = ("migrations", "server", "gpcore")  # a migration's scripts, env.py, and what they import
 
 
 def schema_key(root: Path) -> str:
@@ -257,7 +257,7 @@ def kept_schemas_folder() -> Path | None:
 
     try:
         user, uid = getpass.getuser(), os.getuid()
-    except (KeyError, OSError, AttributeError, ImportError):  # ImportError: no pwd module (pytest's own check)
+    except (KeyError, OSError, AttributeError, ImportError):  # ImportError: no pwd module (as pytest checks)
         return None
     home = Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()) / f"pytest-of-{user}"
     try:
@@ -270,17 +270,17 @@ def kept_schemas_folder() -> Path | None:
 
 
 def copy_of_migrated_schema(path: Path) -> None:
-    """Make `path` a SQLite database migrated from empty to head: a copy of one migrated earlier, by this run's
-    other worker or an earlier run, while nothing it came from has changed (each worker migrating its own
-    took ~1.3 s of its set-up). tests/server/test_migrations.py still runs every migration, up and down, each
-    run.
+    """Make `path` a SQLite database migrated from empty to head: a copy of one migrated earlier, by this
+    run's other worker or an earlier run, while nothing it came from has changed (each worker migrating its
+    own took ~1.3 s of its set-up). tests/server/test_migrations.py still runs every migration, up and down,
+    each run.
 
     The kept file is named by a hash of the code under SCHEMA_INPUTS and the versions of alembic, SQLAlchemy
     and SQLite (schema_key), so a changed migration, model or library makes a new one; it is kept only if
-    the code did not change between this process's start and the end of its migration. Files not used for a day are removed. It is migrated in a
-    folder of its own and moved into place whole, so no worker copies half of one; two workers that miss at
-    once both migrate, as each did before. Without a folder to keep it in (kept_schemas_folder), or when
-    keeping fails, the database is migrated in place."""
+    the code did not change between this process's start and the end of its migration. Files not used for
+    a day are removed. It is migrated in a folder of its own and moved into place whole, so no worker
+    copies half of one; two workers that miss at once both migrate, as each did before. Without a folder to
+    keep it in (kept_schemas_folder), or when keeping fails, the database is migrated in place."""
     import tempfile
 
     from server.manage import migrate

@@ -23,7 +23,8 @@ def test_the_pickle_goes_in_the_users_own_cache_folder(tmp_path, monkeypatch):
     lambda base: os.chmod(os.path.join(base, "gp-outreach", "escpos"), 0o720),
     lambda base: os.chmod(os.path.join(base, "gp-outreach"), 0o757),
     lambda base: os.chmod(os.path.join(base, "gp-outreach"), 0o775),
-], ids=["folder open to all", "folder open to its group", "app folder open to all", "app folder to its group"])
+], ids=["folder open to all", "folder open to its group", "app folder open to all",
+        "app folder to its group"])
 def test_a_folder_others_may_write_to_is_not_used(tmp_path, spoil):
     tmp_path.chmod(0o700)
     base = str(tmp_path)

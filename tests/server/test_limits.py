@@ -130,7 +130,8 @@ def test_a_body_that_is_not_json_is_400_saying_where_in_english_and_chinese(gp, 
     r = gp.post("/api/v1/households", data=raw, content_type="application/json")
     body = assert_error(r, 400)
     assert body["errors"] == {"json": [en]} and body["message"].startswith("The body is not")
-    r = gp.post("/api/v1/households", data=raw, content_type="application/json", headers={"Accept-Language": "zh"})
+    r = gp.post("/api/v1/households", data=raw, content_type="application/json",
+                headers={"Accept-Language": "zh"})
     body = assert_error(r, 400)
     assert body["errors"] == {"json": [zh]} and body["message"] in ("请求体不是有效的 JSON。", "请求体不是 UTF-8 文字。")
     assert set(body) == {"code", "status", "message", "errors"}
