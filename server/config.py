@@ -127,6 +127,11 @@ def check(cfg: dict) -> None:
             raise ConfigError(f"{key} must be 1 or more")
     if cfg["TRUSTED_PROXIES"] < 0:
         raise ConfigError("TRUSTED_PROXIES must be 0 or more")
+    for key, name in (("JWT_ACCESS_TOKEN_EXPIRES", "ACCESS_TOKEN_MINUTES"),
+                      ("JWT_REFRESH_TOKEN_EXPIRES", "REFRESH_TOKEN_MINUTES")):
+        # flask-jwt-extended gives a token no expiry at all when its lifetime is zero (or False)
+        if not isinstance(cfg[key], dt.timedelta) or cfg[key] <= dt.timedelta(0):
+            raise ConfigError(f"{name} must be 1 or more: 0 or less would sign tokens that never expire")
     if cfg.get("DEVELOPMENT") or not cfg.get("SERVES_REQUESTS", True):
         return
     for key in ("SECRET_KEY", "JWT_SECRET_KEY"):

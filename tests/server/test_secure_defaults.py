@@ -66,6 +66,18 @@ def test_only_the_explicit_development_setting_allows_the_development_secret(env
         build()
 
 
+@pytest.mark.parametrize("name", ["ACCESS_TOKEN_MINUTES", "REFRESH_TOKEN_MINUTES"])
+@pytest.mark.parametrize("minutes", ["0", "-5"])
+def test_a_token_lifetime_of_zero_or_less_is_refused(env, name, minutes):
+    """flask-jwt-extended signs tokens without an expiry when the lifetime is zero: such a token would never
+    stop working, and logout's record of it (its `exp`) could not be written (a 500)."""
+    env(**{name: minutes})
+    with pytest.raises(ConfigError, match=name):
+        build(DEVELOPMENT=True)  # refused even for the demo and the tests
+    env(**{name: "1"})
+    build(DEVELOPMENT=True)
+
+
 def test_a_bad_api_docs_value_is_refused(env):
     env(SECRET_KEY=STRONG, JWT_SECRET_KEY=STRONG, API_DOCS="maybe")
     with pytest.raises(ConfigError, match="API_DOCS"):
