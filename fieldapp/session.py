@@ -401,6 +401,16 @@ class TabletSession:
         except SyncFailed as err:
             on_done({"ok": False, "message": _sync_words(str(err))})
         except HttpError as err:
+            if err.body.get("code") == "device_other_team":
+                # This member was moved to another team: the tablet (and the households on it) stays with
+                # the team it is enrolled to, so their PIN stops opening it; their online sign-in is refused
+                # here too (sign_in). What they saved before the move stays on the tablet for the team.
+                if self.secure:
+                    self.keyring.disable(str((store.state("me") or {}).get("id")))
+                cut = "您的PIN在本机已停用" if self.secure else "不能再用您的账号同步"
+                on_done({"ok": False, "signed_out": True, "message": (
+                    f"您已调到其他团队，这台平板属于原团队，{cut}。本机数据和未上传的记录都还在，由原团队成员处理。")})
+                return
             on_done({"ok": False, "message": f"服务器暂时不能同步（{err.status}），记录都保存在本机。"})
         except Exception as err:  # noqa: BLE001 - the worker must always report back; nothing saved is lost
             on_done({"ok": False, "message": f"同步中断：{err}。记录都保存在本机，稍后再试。"})

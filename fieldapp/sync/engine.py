@@ -147,9 +147,13 @@ class SyncEngine:
             except DeviceLost:
                 raise
             except HttpError as err:
-                # The server refuses the batch as a whole (a client bug, a record it cannot even parse):
-                # every record goes to needs-attention with the reason, so nothing is stuck or lost.
-                self.store.reject_batch(batch, err.body or {"code": err.status, "message": str(err)})
+                # The server refuses the batch as a whole (a client bug, a record it cannot even parse, an
+                # author moved to another team): every record goes to needs-attention with the reason, so
+                # nothing is stuck or lost.
+                reason = err.body or {"code": err.status, "message": str(err)}
+                if reason.get("code") == "device_other_team":  # the server's words address the author
+                    reason = {**reason, "message": AUTHOR_MOVED}
+                self.store.reject_batch(batch, reason)
                 self._count("rejected", len(batch["records"]))
                 continue
             counts = self.store.apply_push_answer(batch, answer, answer.get("epoch"))
@@ -269,6 +273,10 @@ class SyncEngine:
         self._epoch_changed = True
         self.progress(Progress("epoch", 0, n, "The server was restored; re-sending your records."))
         self.push_all()
+
+
+# Shown with each record of an author the server no longer lets use this tablet (moved to another team).
+AUTHOR_MOVED = "保存这条记录的成员已调到其他团队，不能再从这台平板上传。记录保存在本机，请团队核对后处理。"
 
 
 AHEAD = 2  # answers fetched ahead and not yet used, at most (a page is ~200 KB on the wire)

@@ -174,6 +174,36 @@ def test_a_disabled_account_is_cut_off_at_the_next_contact(tablet, clinic, as_us
     tab.close()
 
 
+def test_a_gp_moved_to_another_team_is_cut_off_at_the_next_contact(tablet, clinic, as_user, session):
+    """The tablet is team A1's: once gp-a1 is moved to A2, their PIN stops opening it (the next sync says
+    why), their online sign-in is refused, and the visit they saved before the move is kept on the tablet,
+    shown to the team with the server's reason, never lost."""
+    from server.followups.models import FollowUp
+
+    tab, a, b = _shared(tablet)
+    tab.unlock(str(a["id"]), PIN)
+    visit = tab.store.save_visit(clinic.residents["A1-0-0"], "hypertension", htn_form(TODAY.isoformat()))
+    r = as_user("admin").put(f"/api/v1/users/{a['id']}/team",
+                             json={"team_id": clinic.teams["A2"], "reason": "调往A2"})
+    assert r.status_code == 200, r.get_json()
+    done = _sync(tab)
+    assert not done["ok"] and done["signed_out"] and "其他团队" in done["message"], done
+    tab.lock()
+    with pytest.raises(PinDisabled):
+        tab.unlock(str(a["id"]), PIN)
+    with pytest.raises(SignInFailed, match="其他团队"):
+        tablet().sign_in("test", "gp-a1", PASSWORD)
+    tab.unlock(str(b["id"]), NURSE_PIN)  # the team's other member still works; the visit is kept
+    assert tab.store.visit(visit)["sbp"] == 128
+    done = _sync(tab)  # it cannot go up in the moved doctor's name from the old team's tablet
+    assert done["ok"] and done["needs_attention"] == 1 and tab.store.visit(visit)["sbp"] == 128, done
+    [held] = tab.store.needs_attention()
+    assert held["entity_id"] == visit and held["reason"]["code"] == "device_other_team", held
+    assert held["reason"]["message"].startswith("保存这条记录的成员已调到其他团队"), held
+    assert session.get(FollowUp, visit) is None
+    tab.close()
+
+
 def test_ten_wrong_pins_disable_it_and_an_online_sign_in_recovers_keeping_unsent_visits(tablet, clinic):
     session = tablet()
     me = session.sign_in("test", "gp-a1", PASSWORD)
