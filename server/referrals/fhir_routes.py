@@ -9,7 +9,7 @@ from marshmallow import validate as V
 
 from .. import clock, db
 from ..api import Blueprint, Schema
-from ..errors import Invalid
+from ..errors import DomainError, Invalid
 from ..labs import feeds
 from ..labs.routes import calling_feed
 from ..limits import BodyRefused, loads_strict
@@ -122,7 +122,8 @@ def search_tasks(args):
 
 
 @blp.route("/Task/<referral_id>", methods=["PUT"])
-@blp.doc(**_doc(**{"409": "The case's state does not allow it (the state in issue.details.coding)",
+@blp.doc(**_doc(**{"400": "The body could not be parsed (not JSON, not UTF-8)",
+                   "409": "The case's state does not allow it (the state in issue.details.coding)",
                    "412": "Stale If-Match (the current state in issue.details.coding)",
                    "422": "Not an acceptable Task; each issue.expression names the element",
                    "428": "If-Match missing (issue.location http.If-Match)"}),
@@ -135,8 +136,13 @@ def update_task(referral_id):
     feed = _feed()
     try:
         body = loads_strict(request.get_data(cache=False) or b"null")
-    except (BodyRefused, ValueError) as err:
-        raise Invalid("The body is not JSON.", {"body": [str(err)]}, zh="请求体不是有效的 JSON。") from None
+    except BodyRefused as err:  # JSON, but not JSON the API takes (too deep, a number too long, ...)
+        raise Invalid("The body is not JSON the API takes.", {"body": [str(err)]},
+                      zh="请求体不是本接口接受的 JSON。") from None
+    except ValueError as err:
+        # Not parsed at all (not JSON, not UTF-8): FHIR's 400, as the rest of the API answers it; 422 is
+        # for a Task that was read and refused.
+        raise DomainError("The body is not JSON.", {"body": [str(err)]}, zh="请求体不是有效的 JSON。") from None
     session = db.session()
     row, resource = fhir.update_task(session, feed, referral_id, body, request.headers.get("If-Match"),
                                      clock.today())

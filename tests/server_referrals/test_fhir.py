@@ -205,8 +205,17 @@ def test_every_error_of_the_fhir_paths_is_an_operation_outcome_and_only_there(re
     case, _ = ref.send(to="spec")
     r = client.put(f"/api/v1/fhir/Task/{case['id']}", data="{not json", content_type=FHIR,
                    headers={"X-Lab-Feed-Key": hospital.key, "If-Match": 'W/"1"', "Accept-Language": "zh"})
-    issue = _outcome(r, 422).issue[0]
-    assert issue.diagnostics == "请求体不是有效的 JSON。" and not issue.expression
+    issue = _outcome(r, 400).issue[0]  # not parsed at all: FHIR's 400, as the rest of the API answers it
+    assert issue.diagnostics == "请求体不是有效的 JSON。" and issue.code == "invalid" and not issue.expression
+    for raw in (b'{"resourceType": "Task"', b'{"resourceType": "Task", "note": "\xe6\x9f"}'):
+        r = client.put(f"/api/v1/fhir/Task/{case['id']}", data=raw, content_type=FHIR,
+                       headers={"X-Lab-Feed-Key": hospital.key, "If-Match": 'W/"1"'})
+        assert _outcome(r, 400).issue[0].diagnostics == "The body is not JSON."
+    # JSON, but not JSON the API takes (a lone surrogate in a text): read, then refused, so 422.
+    r = client.put(f"/api/v1/fhir/Task/{case['id']}", data=b'{"resourceType": "Task", "note": "\\ud800"}',
+                   content_type=FHIR, headers={"X-Lab-Feed-Key": hospital.key, "If-Match": 'W/"1"'})
+    assert _outcome(r, 422).issue[0].diagnostics == "The body is not JSON the API takes."
+    assert _task(hospital, case["id"])[0]["status"] == "requested"  # none of them changed the case
     assert _outcome(hospital.get("Patient/1"), 404).issue[0].code == "not-found"
     r = client.delete(f"/api/v1/fhir/Task/{case['id']}", headers={"X-Lab-Feed-Key": hospital.key})
     assert _outcome(r, 405).issue[0].code == "not-supported"
