@@ -358,12 +358,15 @@ class TabletSession:
         if not self.server_url:
             on_done({"ok": False, "message": "还没有登录服务器。"})
             return False
-        self._worker = threading.Thread(target=self._sync, args=(on_progress, on_done), daemon=True,
+        # Whose sync this is, read now: another member may unlock the tablet while it runs.
+        me_id = (self.store.state("me") or {}).get("id") if self.store is not None else None
+        member = str(me_id) if me_id is not None else None
+        self._worker = threading.Thread(target=self._sync, args=(on_progress, on_done, member), daemon=True,
                                         name="sync")
         self._worker.start()
         return True
 
-    def _sync(self, on_progress, on_done) -> None:
+    def _sync(self, on_progress, on_done, member: str | None = None) -> None:
         store = Store(self.store_path if not self.practice else self.practice_path, key=self._key)
         transport = self.transport_factory(self.server_url, store)
         try:
@@ -381,6 +384,14 @@ class TabletSession:
                 return
             done = {"ok": True, "synced": result.synced, "pulled": result.pulled, "pushed": result.pushed,
                     "outbox": result.outbox, "needs_attention": result.needs_attention}
+            if result.moved_authors:
+                # Members whose own sign-in the server refused on this tablet: moved to another team. Their
+                # PINs stop opening it now, not only when they next sync themselves.
+                if self.secure:
+                    for moved in result.moved_authors:
+                        self.keyring.disable(moved)
+                done.update(moved_authors=list(result.moved_authors), message=(
+                    "有成员已调到其他团队，其PIN在本机已停用；其未上传的记录保存在本机，列在“需注意”中。"))
             if result.author_signed_out:
                 who = ((store.state("members") or {}).get(result.author_signed_out) or {}).get("me") or {}
                 done.update(author_signed_out=result.author_signed_out, message=(
@@ -395,8 +406,8 @@ class TabletSession:
             # The server no longer takes this member's sign-in (account disabled, or signed out too long):
             # their PIN stops opening the tablet here too; an online sign-in gives it back. Data stays.
             if self.secure:
-                self.keyring.disable(str((store.state("me") or {}).get("id")))
-            on_done({"ok": False, "signed_out": True,
+                self.keyring.disable(member or str((store.state("me") or {}).get("id")))
+            on_done({"ok": False, "signed_out": True, "member": member,
                      "message": "登录已失效（账号已停用或太久没有联网），请联网登录。本机数据和未上传的记录都还在。"})
         except SyncFailed as err:
             on_done({"ok": False, "message": _sync_words(str(err))})
@@ -404,12 +415,12 @@ class TabletSession:
             if err.body.get("code") == "device_other_team":
                 # This member was moved to another team: the tablet (and the households on it) stays with
                 # the team it is enrolled to, so their PIN stops opening it; their online sign-in is refused
-                # here too (sign_in). What they saved before the move stays on the tablet for the team.
+                # here too (sign_in). What they saved before the move stays on the tablet, in needs-attention.
                 if self.secure:
-                    self.keyring.disable(str((store.state("me") or {}).get("id")))
+                    self.keyring.disable(member or str((store.state("me") or {}).get("id")))
                 cut = "您的PIN在本机已停用" if self.secure else "不能再用您的账号同步"
-                on_done({"ok": False, "signed_out": True, "message": (
-                    f"您已调到其他团队，这台平板属于原团队，{cut}。本机数据和未上传的记录都还在，由原团队成员处理。")})
+                on_done({"ok": False, "signed_out": True, "member": member, "message": (
+                    f"您已调到其他团队，这台平板属于原团队，{cut}。您未上传的记录保存在本机，列在“需注意”中。")})
                 return
             on_done({"ok": False, "message": f"服务器暂时不能同步（{err.status}），记录都保存在本机。"})
         except Exception as err:  # noqa: BLE001 - the worker must always report back; nothing saved is lost

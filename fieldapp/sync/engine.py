@@ -44,6 +44,7 @@ class SyncResult:
     needs_attention: int
     epoch_changed: bool = False
     author_signed_out: str | None = None  # a member whose records wait because the server cut their sign-in
+    moved_authors: tuple[str, ...] = ()  # members the server no longer lets use this tablet (moved teams)
 
 
 class SyncFailed(Exception):
@@ -82,6 +83,8 @@ class SyncEngine:
         self.rng = rng or random.Random()
         self._pushed: dict = {}
         self._epoch_changed = False
+        self._moved: list[str] = []
+        self._sent_as: str | None = None  # the member whose own token the last batch went with, if not ours
         # member_token(member_id, refresh) -> that member's access token (None: the transport's own sign-in):
         # on a shared tablet each batch goes up as its author (fieldapp/session.py keeps every member's).
         self.member_token = member_token
@@ -92,7 +95,7 @@ class SyncEngine:
         """Push everything queued, pull everything new, push what was saved meanwhile; report the state."""
         if self.store.state("practice"):
             raise SyncFailed("A practice store never syncs.")
-        self._pushed, self._epoch_changed = {}, False
+        self._pushed, self._epoch_changed, self._moved = {}, False, []
         blocked = None
         try:
             self.push_all()
@@ -105,7 +108,8 @@ class SyncEngine:
         if synced:
             self.store.mark_synced()
         return SyncResult(synced, dict(self._pushed), pulled, pages, self.store.outbox_count(),
-                          len(self.store.needs_attention()), self._epoch_changed, blocked)
+                          len(self.store.needs_attention()), self._epoch_changed, blocked,
+                          tuple(dict.fromkeys(self._moved)))
 
     # --- retries --------------------------------------------------------------------------------
 
@@ -152,7 +156,9 @@ class SyncEngine:
                 # nothing is stuck or lost.
                 reason = err.body or {"code": err.status, "message": str(err)}
                 if reason.get("code") == "device_other_team":  # the server's words address the author
-                    reason = {**reason, "message": AUTHOR_MOVED}
+                    reason = {"code": "device_other_team", "message": AUTHOR_MOVED}
+                    if self._sent_as is not None:  # refused in the author's own name: they were moved
+                        self._moved.append(self._sent_as)
                 self.store.reject_batch(batch, reason)
                 self._count("rejected", len(batch["records"]))
                 continue
@@ -166,6 +172,7 @@ class SyncEngine:
     def _push_as_author(self, batch: dict, body: dict) -> dict:
         member = batch.get("member_id")
         token = self.member_token(member, False) if member and self.member_token else None
+        self._sent_as = str(member) if token is not None else None  # None: the signed-in member's own token
         if token is None:
             return self._call("POST", PUSH, body=body)
         try:
@@ -276,7 +283,7 @@ class SyncEngine:
 
 
 # Shown with each record of an author the server no longer lets use this tablet (moved to another team).
-AUTHOR_MOVED = "保存这条记录的成员已调到其他团队，不能再从这台平板上传。记录保存在本机，请团队核对后处理。"
+AUTHOR_MOVED = "保存这条记录的成员已调到其他团队，这条记录不能再从这台平板上传，保存在本机。"
 
 
 AHEAD = 2  # answers fetched ahead and not yet used, at most (a page is ~200 KB on the wire)

@@ -18,9 +18,10 @@ class HttpError(Exception):
     """The server answered with an error status; `body` is its {code, status, message, errors}."""
 
     def __init__(self, status: int, body: dict | None):
-        super().__init__(f"HTTP {status}: {(body or {}).get('message', '')}")
+        body = body if isinstance(body, dict) else {}  # a proxy's JSON may be a list or a string
+        super().__init__(f"HTTP {status}: {body.get('message', '')}")
         self.status = status
-        self.body = body or {}
+        self.body = body
 
     @property
     def retryable(self) -> bool:

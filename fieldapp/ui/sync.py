@@ -80,8 +80,8 @@ class SyncScreen(BaseScreen):
             return
         if self.session.locked:
             return  # locked while the worker ran: nothing to show until the next unlock
-        if result.get("signed_out"):
-            self.app.signed_out(result["message"])
+        if result.get("signed_out") and result.get("member") in (None, str(self.session.me.get("id"))):
+            self.app.signed_out(result["message"])  # not another member who unlocked while it ran
             return
         self.progress_text = result.get("message") or (t("sync.done") if result.get("ok") else "")
         if result.get("ok"):

@@ -142,7 +142,8 @@ def update_task(referral_id):
     except ValueError as err:
         # Not parsed at all (not JSON, not UTF-8): FHIR's 400, as the rest of the API answers it; 422 is
         # for a Task that was read and refused.
-        raise DomainError("The body is not JSON.", {"body": [str(err)]}, zh="请求体不是有效的 JSON。") from None
+        zh = "请求体不是 UTF-8 文字。" if isinstance(err, UnicodeDecodeError) else "请求体不是有效的 JSON。"
+        raise DomainError("The body is not JSON.", {"body": [str(err)]}, zh=zh) from None
     session = db.session()
     row, resource = fhir.update_task(session, feed, referral_id, body, request.headers.get("If-Match"),
                                      clock.today())

@@ -15,6 +15,7 @@ from fieldapp.keys import KeyFile, keyfile_path
 from fieldapp.lock import MAX_FAILURES, PinDisabled, TooSoon, WrongPin
 from fieldapp.session import SignInFailed, TabletSession
 from fieldapp.store import Store, StoreLocked, is_plain_sqlite
+from fieldapp.sync.engine import AUTHOR_MOVED
 from fieldapp.sync.transport import TransportError
 
 from .conftest import PASSWORD, TODAY, htn_form
@@ -177,7 +178,7 @@ def test_a_disabled_account_is_cut_off_at_the_next_contact(tablet, clinic, as_us
 def test_a_gp_moved_to_another_team_is_cut_off_at_the_next_contact(tablet, clinic, as_user, session):
     """The tablet is team A1's: once gp-a1 is moved to A2, their PIN stops opening it (the next sync says
     why), their online sign-in is refused, and the visit they saved before the move is kept on the tablet,
-    shown to the team with the server's reason, never lost."""
+    in needs-attention with words for the team, never lost."""
     from server.followups.models import FollowUp
 
     tab, a, b = _shared(tablet)
@@ -198,9 +199,36 @@ def test_a_gp_moved_to_another_team_is_cut_off_at_the_next_contact(tablet, clini
     done = _sync(tab)  # it cannot go up in the moved doctor's name from the old team's tablet
     assert done["ok"] and done["needs_attention"] == 1 and tab.store.visit(visit)["sbp"] == 128, done
     [held] = tab.store.needs_attention()
-    assert held["entity_id"] == visit and held["reason"]["code"] == "device_other_team", held
-    assert held["reason"]["message"].startswith("保存这条记录的成员已调到其他团队"), held
+    assert held["entity_id"] == visit and held["reason"] == {"code": "device_other_team",
+                                                             "message": AUTHOR_MOVED}, held
     assert session.get(FollowUp, visit) is None
+    tab.close()
+
+
+def test_a_moved_gp_is_cut_off_when_a_teammate_syncs_first(tablet, clinic, as_user, session):
+    """The nurse syncs before the moved doctor does: the doctor's waiting visit is refused in the doctor's
+    own name, which is how the tablet learns of the move; the doctor's PIN stops opening it at once."""
+    from server.followups.models import FollowUp
+
+    tab, a, b = _shared(tablet)
+    tab.unlock(str(a["id"]), PIN)
+    visit = tab.store.save_visit(clinic.residents["A1-0-0"], "hypertension", htn_form(TODAY.isoformat()))
+    tab.lock()
+    r = as_user("admin").put(f"/api/v1/users/{a['id']}/team",
+                             json={"team_id": clinic.teams["A2"], "reason": "调往A2"})
+    assert r.status_code == 200, r.get_json()
+    tab.unlock(str(b["id"]), NURSE_PIN)
+    done = _sync(tab)
+    assert done["ok"] and done["moved_authors"] == [str(a["id"])] and done["needs_attention"] == 1, done
+    assert "调到其他团队" in done["message"] and tab.me["username"] == "nurse-a1"
+    [held] = tab.store.needs_attention()
+    assert held["entity_id"] == visit and held["reason"] == {"code": "device_other_team",
+                                                             "message": AUTHOR_MOVED}, held
+    assert session.get(FollowUp, visit) is None and tab.store.visit(visit)["sbp"] == 128
+    tab.lock()
+    with pytest.raises(PinDisabled):
+        tab.unlock(str(a["id"]), PIN)
+    tab.unlock(str(b["id"]), NURSE_PIN)  # the nurse is not touched
     tab.close()
 
 

@@ -211,6 +211,9 @@ def test_every_error_of_the_fhir_paths_is_an_operation_outcome_and_only_there(re
         r = client.put(f"/api/v1/fhir/Task/{case['id']}", data=raw, content_type=FHIR,
                        headers={"X-Lab-Feed-Key": hospital.key, "If-Match": 'W/"1"'})
         assert _outcome(r, 400).issue[0].diagnostics == "The body is not JSON."
+    r = client.put(f"/api/v1/fhir/Task/{case['id']}", data=b'{"note": "\xe6\x9f"}', content_type=FHIR,
+                   headers={"X-Lab-Feed-Key": hospital.key, "If-Match": 'W/"1"', "Accept-Language": "zh"})
+    assert _outcome(r, 400).issue[0].diagnostics == "请求体不是 UTF-8 文字。"
     # JSON, but not JSON the API takes (a lone surrogate in a text): read, then refused, so 422.
     r = client.put(f"/api/v1/fhir/Task/{case['id']}", data=b'{"resourceType": "Task", "note": "\\ud800"}',
                    content_type=FHIR, headers={"X-Lab-Feed-Key": hospital.key, "If-Match": 'W/"1"'})

@@ -215,3 +215,11 @@ def test_a_burst_of_requests_writes_what_changed_and_the_times_to_the_minute(wor
     session.commit()
     later = pull(0)
     assert later.last_contact_at > an_hour_ago and later.last_sync_at > an_hour_ago
+
+
+@pytest.mark.parametrize("body", [["a proxy's list"], "a proxy's text", None, 502])
+def test_an_error_body_that_is_not_an_object_reads_as_empty(body):
+    """The tablet reads err.body["code"] to tell a lost tablet or a moved member from other errors: whatever
+    JSON a proxy answered with, that look-up must not raise inside the sync worker's error handling."""
+    err = HttpError(502, body)
+    assert err.body == {} and err.body.get("code") is None and err.status == 502
