@@ -5,12 +5,13 @@ from __future__ import annotations
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from fieldapp.store import NotFound
 from fieldapp.sync import Progress
 
 from . import theme
 from .base import BaseScreen
 from .strings import t
-from .widgets import Card, Lbl, Title
+from .widgets import Btn, Card, Lbl, Title
 
 
 class SyncScreen(BaseScreen):
@@ -50,11 +51,38 @@ class SyncScreen(BaseScreen):
                 reason = item.get("reason") or {}
                 fields = "；".join(f"{k}：{'，'.join(map(str, v)) if isinstance(v, list) else v}"
                                   for k, v in (reason.get("errors") or {}).items())
-                card.add_widget(Lbl(text=f"{t('entity.' + item['entity'])} · "
-                                             f"{item['device_time'][:16].replace('T', ' ')}"))
+                card.add_widget(Lbl(text=" · ".join(filter(None, (
+                    t("entity." + item["entity"]), self._whose(item),
+                    item["device_time"][:16].replace("T", " "))))))
                 card.add_widget(Lbl(text=t("sync.reason", reason=(reason.get("message") or "") +
                                            (("（" + fields + "）") if fields else "")), muted=True))
+                discard = Btn(text=t("sync.discard"), kind="quiet", on_release=self._discard_tapped)
+                discard.change_id = item["change_id"]
+                card.add_widget(discard)
             box.add_widget(card)
+
+    def _whose(self, item: dict) -> str:
+        """Whose record it is (a resident's name, a household's address), so the right one is discarded."""
+        fields = item.get("fields") or {}
+        if item["entity"] == "residents":
+            return fields.get("name") or ""
+        if item["entity"] == "households":
+            return fields.get("address") or ""
+        rid = fields.get("resident_id")
+        try:
+            return self.store.resident(rid, with_household=False)["name"] if rid else ""
+        except NotFound:  # moved off this tablet meanwhile
+            return ""
+
+    def _discard_tapped(self, button) -> None:
+        """Two taps, so a stray touch on a doorstep discards nothing: the first asks, the second discards
+        (store.discard_rejected keeps the record on the tablet, marked discarded; it is never sent)."""
+        if button.kind != "danger":
+            button.kind, button.text = "danger", t("sync.discard_confirm")
+            return
+        self.store.discard_rejected(button.change_id)
+        self.show_state()
+        self.progress_text = t("sync.discarded")
 
     def start(self) -> None:
         """Sync in the background; typing elsewhere goes on."""

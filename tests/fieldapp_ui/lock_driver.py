@@ -1,7 +1,7 @@
 """Drives the real app's lock under Kivy's offscreen window (run by test_lock_ui.py in a subprocess): the
 unlock screen on an enrolled tablet, a wrong PIN, the right one, auto-lock after inactivity on an injected
 idle clock (the App's own once-a-second check), a touch that postpones it, and the lock when the app goes to
-the background. Exit 77: no window could be opened.
+the background, and a refused visit discarded from the sync screen. Exit 77: no window could be opened.
 
     python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --resident ID --result FILE.json
 """
@@ -26,7 +26,7 @@ def main() -> int:
 
     from fieldapp.session import TabletSession
     from fieldapp.ui.app import FieldApp
-    from fieldapp.ui.widgets import Chip
+    from fieldapp.ui.widgets import Btn, Chip
 
     now = [1000.0]
     session = TabletSession(args.db)  # offline: no server is reachable at the URL in the key file
@@ -92,6 +92,23 @@ def main() -> int:
     draft = session.store.draft(args.resident, "hypertension")
     assert draft is not None and str(draft.get("sbp")) == "151", draft
     result["steps"].append("locked on pause, the half-typed visit kept")
+
+    # The visit the server refused: discarded from the sync screen, with a second tap to confirm.
+    app.route("sync")
+    frames()
+    sync = app.manager.get_screen("sync")
+    [discard] = [w for w in sync.ids.attention.walk() if isinstance(w, Btn) and getattr(w, "change_id", None)]
+    assert len(session.store.needs_attention()) == 1
+    name = session.store.resident(args.resident)["name"]
+    assert any(name in getattr(w, "text", "") for w in sync.ids.attention.walk()), "whose visit is not shown"
+    discard.trigger_action(duration=0)
+    frames()
+    assert len(session.store.needs_attention()) == 1 and discard.text == "再点一次，确认放弃", discard.text
+    discard.trigger_action(duration=0)
+    frames()
+    assert session.store.needs_attention() == [] and "已放弃" in sync.progress_text, sync.progress_text
+    assert not [w for w in sync.ids.attention.walk() if isinstance(w, Btn)]
+    result["steps"].append("a refused visit discarded on the sync screen, on the second tap")
     app.lock_now()
     frames()
     # Only unlock and sign-in open while locked.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, TODAY, htn_form
 
 DRIVER = Path(__file__).with_name("lock_driver.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +30,10 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
     session.start_sync(lambda p: None, outcome.update)
     session.wait_sync(60)
     assert outcome.get("ok"), outcome
+    # A visit the server refused (as a sync would mark it): the driver discards it on the sync screen.
+    refused = session.store.save_visit(clinic.residents["A1-0-0"], "hypertension",
+                                       htn_form(TODAY.isoformat()))
+    session.store.reject_batch(session.store.take_batch(10), {"code": 422, "message": "随访日期不对"})
     session.close()
     result = tmp_path / "result.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -39,4 +43,10 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
         pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     steps = json.loads(result.read_text())["steps"]
-    assert len(steps) == 4, steps
+    assert len(steps) == 5, steps
+    check = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store))
+    check.unlock(str(me["id"]), "358172")
+    assert check.store.needs_attention() == [] and check.store.visit(refused) is not None  # kept, not sent
+    assert [r["state"] for r in check.store.db.execute(
+        "SELECT state FROM outbox WHERE entity_id = ?", (refused,))] == ["discarded"]
+    check.close()
