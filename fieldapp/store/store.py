@@ -382,6 +382,10 @@ class Store(ReferralStore):
 
     # --- saving, for the screens -----------------------------------------------------------------
 
+    def record(self, entity: str, entity_id: str) -> dict | None:
+        """One row of a synced entity on this tablet (None if it has none), as the screens read it."""
+        return self._row(entity, entity_id) if entity in ENTITIES else None
+
     def _row(self, entity: str, entity_id: str) -> dict | None:
         t = ENTITIES[entity]
         return self._decode(t, self.db.execute(f"SELECT * FROM {t.name} WHERE id = ?", (entity_id,)).fetchone())
@@ -761,12 +765,32 @@ class Store(ReferralStore):
         return counts
 
     def reject_batch(self, batch: dict, reason: dict) -> None:
-        """The server refused a whole batch: each record needs attention with that reason."""
+        """The server refused a whole batch: each record needs attention with that reason, and the tablet's
+        rows go back to what they were before it, as a record refused on its own comes back with the
+        server's row (apply_push_answer): a refused new record is no longer shown as if the server had it
+        (a visit would count as done on the worklist), a refused edit shows the value it replaced. The
+        record itself stays in needs-attention until a person fixes or discards it."""
         with self.transaction():
-            self.db.executemany("UPDATE outbox SET state = 'rejected', reason = ? WHERE change_id = ? "
-                                "AND state = 'inflight'", [(json.dumps(reason, ensure_ascii=False), r["change_id"])
-                                                           for r in batch["records"]])
+            for r in batch["records"]:
+                hit = self.db.execute("UPDATE outbox SET state = 'rejected', reason = ? WHERE change_id = ? "
+                                      "AND state = 'inflight'",
+                                      (json.dumps(reason, ensure_ascii=False), r["change_id"])).rowcount
+                if hit:
+                    self._undo_locally(r["entity"], r["entity_id"], r["op"], r.get("base") or {})
             self.set_state("inflight", None)
+
+    def _undo_locally(self, entity: str, entity_id: str, op: str, base: dict) -> None:
+        if entity not in ENTITIES:
+            return
+        if op == "create":
+            self.db.execute(f"DELETE FROM {ENTITIES[entity].name} WHERE id = ?", (entity_id,))
+        elif base and not ENTITIES[entity].append_only and entity != "referrals" \
+                and self._row(entity, entity_id) is not None:
+            # (A case's action is the server's state machine's to undo: its next answer or page says.)
+            if entity == "residents" and "name" in base:
+                base = {**base, **_name_forms(base["name"])}
+            self._write_fields(entity, entity_id, base)
+        self._reapply_pending(entity, [entity_id])
 
     def _replace_current(self, entity: str, entity_id: str, current: dict | None) -> None:
         if entity not in ENTITIES:

@@ -253,7 +253,7 @@ ZH = {
     "sync.reason": "原因：{reason}",
     "sync.discard": "放弃这条（不再上传）",
     "sync.discard_confirm": "再点一次，确认放弃",
-    "sync.discarded": "已放弃，不再上传；本机仍留有一份记录",
+    "sync.discarded": "已放弃，这条记录不会再上传",
     "sync.counts": "本机数据：{households}户、{residents}人、随访{followups}条、检验报告{labs}份",
     "sync.to_worklist": "去今日工作",
     "printer.title": "打印机设置",

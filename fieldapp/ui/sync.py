@@ -2,10 +2,11 @@
 waiting to go up, and what the server refused with its reason."""
 from __future__ import annotations
 
+import time
+
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
-from fieldapp.store import NotFound
 from fieldapp.sync import Progress
 
 from . import theme
@@ -62,27 +63,48 @@ class SyncScreen(BaseScreen):
             box.add_widget(card)
 
     def _whose(self, item: dict) -> str:
-        """Whose record it is (a resident's name, a household's address), so the right one is discarded."""
-        fields = item.get("fields") or {}
-        if item["entity"] == "residents":
-            return fields.get("name") or ""
-        if item["entity"] == "households":
-            return fields.get("address") or ""
-        rid = fields.get("resident_id")
-        try:
-            return self.store.resident(rid, with_household=False)["name"] if rid else ""
-        except NotFound:  # moved off this tablet meanwhile
-            return ""
+        """Whose record it is (a resident's name, a household's address), so the right one is discarded: from
+        what it carries, else from the tablet's row it names (an edit carries only what it changed)."""
+        fields, entity = item.get("fields") or {}, item["entity"]
+        row = self.store.record(entity, item["entity_id"]) or {}
+        if entity == "residents":
+            return fields.get("name") or row.get("name") or ""
+        if entity == "households":
+            return fields.get("address") or row.get("address") or ""
+        rid = fields.get("resident_id") or row.get("resident_id")
+        if not rid and fields.get("amends_id"):
+            rid = (self.store.record("followups", fields["amends_id"]) or {}).get("resident_id")
+        resident = self.store.record("residents", rid) if rid else None
+        return (resident or {}).get("name") or ""
 
     def _discard_tapped(self, button) -> None:
-        """Two taps, so a stray touch on a doorstep discards nothing: the first asks, the second discards
-        (store.discard_rejected keeps the record on the tablet, marked discarded; it is never sent)."""
-        if button.kind != "danger":
-            button.kind, button.text = "danger", t("sync.discard_confirm")
+        """Two taps, so a stray touch on a doorstep discards nothing: the first arms the button (for
+        DISARM_AFTER seconds, the only one armed), the second discards, unless it came so soon after the
+        first that it was a bounce or a double tap. store.discard_rejected marks the record discarded: it is
+        never sent; the tablet's rows already went back to what they were when the server refused it."""
+        now = time.monotonic()
+        armed = getattr(button, "armed_at", None)
+        if armed is None or now - armed > self.DISARM_AFTER:
+            self._disarm_all()
+            button.armed_at, button.kind, button.text = now, "danger", t("sync.discard_confirm")
+            Clock.schedule_once(lambda _dt: self._disarm(button), self.DISARM_AFTER)
+            return
+        if now - armed < self.CONFIRM_GAP:
             return
         self.store.discard_rejected(button.change_id)
         self.show_state()
         self.progress_text = t("sync.discarded")
+
+    DISARM_AFTER = 5.0
+    CONFIRM_GAP = 0.5  # seconds between the two taps, at least
+
+    def _disarm(self, button) -> None:
+        button.armed_at, button.kind, button.text = None, "quiet", t("sync.discard")
+
+    def _disarm_all(self) -> None:
+        for w in self.ids.attention.walk():
+            if getattr(w, "armed_at", None) is not None:
+                self._disarm(w)
 
     def start(self) -> None:
         """Sync in the background; typing elsewhere goes on."""

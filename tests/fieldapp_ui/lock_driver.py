@@ -3,7 +3,8 @@ unlock screen on an enrolled tablet, a wrong PIN, the right one, auto-lock after
 idle clock (the App's own once-a-second check), a touch that postpones it, and the lock when the app goes to
 the background, and a refused visit discarded from the sync screen. Exit 77: no window could be opened.
 
-    python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --resident ID --result FILE.json
+    python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --resident ID --discard CHANGE_ID
+        --result FILE.json
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import time
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    for name in ("--db", "--member", "--pin", "--resident", "--result"):
+    for name in ("--db", "--member", "--pin", "--resident", "--discard", "--result"):
         parser.add_argument(name, required=True)
     args = parser.parse_args()
 
@@ -93,21 +94,30 @@ def main() -> int:
     assert draft is not None and str(draft.get("sbp")) == "151", draft
     result["steps"].append("locked on pause, the half-typed visit kept")
 
-    # The visit the server refused: discarded from the sync screen, with a second tap to confirm.
+    # Two records the server refused: one discarded from the sync screen, by a second tap after a pause (a
+    # double tap or a bounce discards nothing); the other stays.
     app.route("sync")
     frames()
     sync = app.manager.get_screen("sync")
-    [discard] = [w for w in sync.ids.attention.walk() if isinstance(w, Btn) and getattr(w, "change_id", None)]
-    assert len(session.store.needs_attention()) == 1
+
+    def buttons():
+        return [w for w in sync.ids.attention.walk() if isinstance(w, Btn) and getattr(w, "change_id", None)]
+
+    assert len(buttons()) == 2 and len(session.store.needs_attention()) == 2
     name = session.store.resident(args.resident)["name"]
     assert any(name in getattr(w, "text", "") for w in sync.ids.attention.walk()), "whose visit is not shown"
+    discard = next(b for b in buttons() if b.change_id == args.discard)
+    discard.trigger_action(duration=0)
+    discard.trigger_action(duration=0)  # at once: a double tap
+    frames()
+    assert len(session.store.needs_attention()) == 2 and discard.text == "再点一次，确认放弃", discard.text
+    time.sleep(sync.CONFIRM_GAP + 0.05)
     discard.trigger_action(duration=0)
     frames()
-    assert len(session.store.needs_attention()) == 1 and discard.text == "再点一次，确认放弃", discard.text
-    discard.trigger_action(duration=0)
-    frames()
-    assert session.store.needs_attention() == [] and "已放弃" in sync.progress_text, sync.progress_text
-    assert not [w for w in sync.ids.attention.walk() if isinstance(w, Btn)]
+    left = session.store.needs_attention()
+    assert [i["change_id"] for i in left] != [args.discard] and len(left) == 1, left
+    assert "不会再上传" in sync.progress_text, sync.progress_text
+    assert [b.change_id for b in buttons()] == [left[0]["change_id"]]
     result["steps"].append("a refused visit discarded on the sync screen, on the second tap")
     app.lock_now()
     frames()

@@ -30,15 +30,19 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
     session.start_sync(lambda p: None, outcome.update)
     session.wait_sync(60)
     assert outcome.get("ok"), outcome
-    # A visit the server refused (as a sync would mark it): the driver discards it on the sync screen.
-    refused = session.store.save_visit(clinic.residents["A1-0-0"], "hypertension",
-                                       htn_form(TODAY.isoformat()))
+    # Two visits the server refused in one batch (as a sync would mark them): the driver discards the first.
+    rid = clinic.residents["A1-0-0"]
+    first = session.store.save_visit(rid, "hypertension", htn_form(TODAY.isoformat()))
+    second = session.store.save_visit(rid, "hypertension", htn_form(TODAY.isoformat(), sbp=150))
     session.store.reject_batch(session.store.take_batch(10), {"code": 422, "message": "随访日期不对"})
+    assert {v["id"] for v in session.store.visits(rid)}.isdisjoint({first, second})  # not shown as done
+    [discard] = [i["change_id"] for i in session.store.needs_attention() if i["entity_id"] == first]
     session.close()
     result = tmp_path / "result.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, str(DRIVER), "--db", path, "--member", str(me["id"]), "--pin", "358172",
-                          "--resident", clinic.residents["A1-0-0"], "--result", str(result)], capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
+                          "--resident", clinic.residents["A1-0-0"], "--discard", discard,
+                          "--result", str(result)], capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
     if run.returncode == 77:
         pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
@@ -46,7 +50,8 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
     assert len(steps) == 5, steps
     check = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store))
     check.unlock(str(me["id"]), "358172")
-    assert check.store.needs_attention() == [] and check.store.visit(refused) is not None  # kept, not sent
-    assert [r["state"] for r in check.store.db.execute(
-        "SELECT state FROM outbox WHERE entity_id = ?", (refused,))] == ["discarded"]
+    assert [i["entity_id"] for i in check.store.needs_attention()] == [second]
+    states = dict(check.store.db.execute("SELECT entity_id, state FROM outbox WHERE entity_id IN (?, ?)",
+                                         (first, second)).fetchall())
+    assert states == {first: "discarded", second: "rejected"}
     check.close()

@@ -122,6 +122,30 @@ def test_rejected_records_need_attention_until_fixed_or_discarded(store):
     assert store.needs_attention() == [] and store.is_synced()
 
 
+def test_a_batch_refused_whole_puts_the_rows_back_as_they_were(store):
+    """A whole batch refused (the server's words for all of it, no row of its own): a new record is not shown
+    as if the server had it, an edit shows the value it replaced with a later unsent edit laid over it, and
+    each refused record waits in needs-attention, where fixing it brings it back."""
+    store.apply_page(page("c1", [("h1", 1, 1, 1, "甲路", None, 1)],
+                          [("r1", "h1", "李四", "ls", "lisi", "2", "1970-01-01", "136", [], "active", 1)]),
+                     finish_snapshot=False)
+    new = store.create_resident("h1", {"name": "王五", "sex": "1", "birth_date": "1980-02-02"})
+    store.save_resident_edit("r1", {"name": "张三", "phone": "137"})
+    batch = store.take_batch(2)
+    store.save_resident_edit("r1", {"phone": "138"})  # saved after the batch went: still to go up
+    store.reject_batch(batch, {"code": "device_other_team", "message": "调到其他团队"})
+    assert {i["entity_id"] for i in store.needs_attention()} == {new, "r1"}
+    with pytest.raises(NotFound):
+        store.resident(new)
+    r1 = store.resident("r1")
+    assert (r1["name"], r1["phone"]) == ("李四", "138")
+    # The name's search forms went back with it.
+    assert [r["id"] for r in store.search_residents("lisi")] == ["r1"] and store.search_residents("zs") == []
+    [made] = [i for i in store.needs_attention() if i["entity_id"] == new]
+    store.fix_rejected(made["change_id"], {})
+    assert store.resident(new)["name"] == "王五" and store.outbox_count() == 2
+
+
 def test_a_new_epoch_requeues_what_the_old_server_acknowledged(store):
     hid = store.create_household({"committee_id": 1, "address": "x路"})
     b = store.take_batch(10)
