@@ -689,7 +689,9 @@ class Store(ReferralStore):
             if rec["entity"] == "referrals":  # a refused action on a case: decided again on what it is now
                 merged = {**json.loads(rec["fields"]), **fields}
                 return self.act_on_referral(rec["entity_id"], merged.pop("action"), merged, replaces=change_id)
-            return self.save_edit(rec["entity"], rec["entity_id"], fields, replaces=change_id)
+            # The refused edit with the corrections over it (the tablet's row no longer shows the edit).
+            merged = {**json.loads(rec["fields"]), **fields}
+            return self.save_edit(rec["entity"], rec["entity_id"], merged, replaces=change_id)
 
     def discard_rejected(self, change_id: str) -> None:
         """A person decided the refused record should not go to the server; it is kept, marked discarded."""
@@ -769,28 +771,36 @@ class Store(ReferralStore):
         rows go back to what they were before it, as a record refused on its own comes back with the
         server's row (apply_push_answer): a refused new record is no longer shown as if the server had it
         (a visit would count as done on the worklist), a refused edit shows the value it replaced. The
-        record itself stays in needs-attention until a person fixes or discards it."""
+        record itself stays in needs-attention until a person fixes or discards it. What the server sent
+        meanwhile (a pull while the batch waited) is never undone."""
         with self.transaction():
-            for r in batch["records"]:
-                hit = self.db.execute("UPDATE outbox SET state = 'rejected', reason = ? WHERE change_id = ? "
-                                      "AND state = 'inflight'",
-                                      (json.dumps(reason, ensure_ascii=False), r["change_id"])).rowcount
-                if hit:
-                    self._undo_locally(r["entity"], r["entity_id"], r["op"], r.get("base") or {})
+            refused = [r for r in batch["records"] if self.db.execute(
+                "UPDATE outbox SET state = 'rejected', reason = ? WHERE change_id = ? AND state = 'inflight'",
+                (json.dumps(reason, ensure_ascii=False), r["change_id"])).rowcount]
+            for r in reversed(refused):  # newest first: two edits of one field end on the value before both
+                self._undo_locally(r)
+            for entity in {r["entity"] for r in refused}:
+                self._reapply_pending(entity, {r["entity_id"] for r in refused if r["entity"] == entity})
             self.set_state("inflight", None)
 
-    def _undo_locally(self, entity: str, entity_id: str, op: str, base: dict) -> None:
-        if entity not in ENTITIES:
+    def _undo_locally(self, rec: dict) -> None:
+        entity, entity_id = rec["entity"], rec["entity_id"]
+        row = self._row(entity, entity_id) if entity in ENTITIES else None
+        if row is None:
             return
-        if op == "create":
-            self.db.execute(f"DELETE FROM {ENTITIES[entity].name} WHERE id = ?", (entity_id,))
-        elif base and not ENTITIES[entity].append_only and entity != "referrals" \
-                and self._row(entity, entity_id) is not None:
-            # (A case's action is the server's state machine's to undo: its next answer or page says.)
+        if rec["op"] == "create":
+            if not _from_server(entity, row):
+                self.db.execute(f"DELETE FROM {ENTITIES[entity].name} WHERE id = ?", (entity_id,))
+            return
+        if ENTITIES[entity].append_only or entity == "referrals":
+            return  # a case's action is the server's state machine's to undo: its next answer or page says
+        # Only what still shows this record's value goes back: a field a pull has set since keeps it.
+        base = {k: v for k, v in (rec.get("base") or {}).items()
+                if k in rec["fields"] and row.get(k) == rec["fields"][k]}
+        if base:
             if entity == "residents" and "name" in base:
                 base = {**base, **_name_forms(base["name"])}
             self._write_fields(entity, entity_id, base)
-        self._reapply_pending(entity, [entity_id])
 
     def _replace_current(self, entity: str, entity_id: str, current: dict | None) -> None:
         if entity not in ENTITIES:
@@ -1059,6 +1069,15 @@ def _record(r: sqlite3.Row) -> dict:
     return {"seq": r["seq"], "change_id": r["change_id"], "entity": r["entity"], "entity_id": r["entity_id"],
             "op": r["op"], "base": json.loads(r["base"]), "fields": json.loads(r["fields"]),
             "device_time": r["device_time"]}
+
+
+def _from_server(entity: str, row: dict) -> bool:
+    """Whether a tablet row is the server's (pulled or answered) rather than one only saved here."""
+    if entity == "followups":
+        return bool(row.get("received_at") or row.get("signed_by"))
+    if entity == "referral_messages":
+        return row.get("client_id") is not None and str(row.get("id")) != str(row.get("client_id"))
+    return (row.get("version") or 0) > 0
 
 
 def _name_forms(name: str) -> dict:

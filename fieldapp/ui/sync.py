@@ -87,7 +87,9 @@ class SyncScreen(BaseScreen):
         if armed is None or now - armed > self.DISARM_AFTER:
             self._disarm_all()
             button.armed_at, button.kind, button.text = now, "danger", t("sync.discard_confirm")
-            Clock.schedule_once(lambda _dt: self._disarm(button), self.DISARM_AFTER)
+            # Only this arming's timer disarms it (one armed, disarmed and armed again keeps its 5 s).
+            Clock.schedule_once(lambda _dt, at=now: button.armed_at == at and self._disarm(button),
+                                self.DISARM_AFTER)
             return
         if now - armed < self.CONFIRM_GAP:
             return

@@ -146,6 +146,30 @@ def test_a_batch_refused_whole_puts_the_rows_back_as_they_were(store):
     assert store.resident(new)["name"] == "王五" and store.outbox_count() == 2
 
 
+def test_a_batch_refused_whole_undoes_only_what_is_still_its_own(store):
+    """Two edits of one field in the refused batch end on the value before both; a record the server sent
+    while the batch waited (a pull between the push and its answer) is not deleted; fixing a refused edit
+    sends the edit again, with the corrections over it."""
+    store.apply_page(page("c1", [("h1", 1, 1, 1, "甲路", None, 1)],
+                          [("r1", "h1", "李四", "ls", "lisi", "2", "1970-01-01", "136", [], "active", 1)]),
+                     finish_snapshot=False)
+    store.save_resident_edit("r1", {"phone": "137"})
+    store.save_resident_edit("r1", {"phone": "138", "employer": "纺织厂"})
+    made = store.create_resident("h1", {"name": "王五", "sex": "1", "birth_date": "1980-02-02"})
+    batch = store.take_batch(10)
+    # A pull meanwhile brought the new resident as the server has it (its answer was lost on the way).
+    store.apply_page(page("c2", [], [(made, "h1", "王五", "ww", "wangwu", "1", "1980-02-02", None, [], "active",
+                                      1)]), finish_snapshot=False)
+    store.reject_batch(batch, {"code": "device_other_team", "message": "调到其他团队"})
+    assert (store.resident("r1")["phone"], store.resident("r1")["employer"]) == ("136", None)
+    assert store.resident(made)["name"] == "王五"
+    second = next(i for i in store.needs_attention() if i["fields"].get("phone") == "138")
+    store.fix_rejected(second["change_id"], {"phone": "188"})
+    [again] = store.outbox_records(["pending"])
+    assert again["fields"] == {"phone": "188", "employer": "纺织厂"} and again["base"]["phone"] == "136"
+    assert store.resident("r1")["phone"] == "188"
+
+
 def test_a_new_epoch_requeues_what_the_old_server_acknowledged(store):
     hid = store.create_household({"committee_id": 1, "address": "x路"})
     b = store.take_batch(10)
