@@ -387,9 +387,8 @@ class TabletSession:
             if result.moved_authors:
                 # Members whose own sign-in the server refused on this tablet: moved to another team. Their
                 # PINs stop opening it now, not only when they next sync themselves.
-                if self.secure:
-                    for moved in result.moved_authors:
-                        self.keyring.disable(moved)
+                for moved in result.moved_authors:
+                    self._cut_off(moved)
                 done.update(moved_authors=list(result.moved_authors), message=(
                     "有成员已调到其他团队，其PIN在本机已停用；其未上传的记录保存在本机，列在“需注意”中。"))
             if result.author_signed_out:
@@ -405,8 +404,7 @@ class TabletSession:
         except SignInExpired:
             # The server no longer takes this member's sign-in (account disabled, or signed out too long):
             # their PIN stops opening the tablet here too; an online sign-in gives it back. Data stays.
-            if self.secure:
-                self.keyring.disable(member or str((store.state("me") or {}).get("id")))
+            self._cut_off(member)
             on_done({"ok": False, "signed_out": True, "member": member,
                      "message": "登录已失效（账号已停用或太久没有联网），请联网登录。本机数据和未上传的记录都还在。"})
         except SyncFailed as err:
@@ -416,8 +414,7 @@ class TabletSession:
                 # This member was moved to another team: the tablet (and the households on it) stays with
                 # the team it is enrolled to, so their PIN stops opening it; their online sign-in is refused
                 # here too (sign_in). What they saved before the move stays on the tablet, in needs-attention.
-                if self.secure:
-                    self.keyring.disable(member or str((store.state("me") or {}).get("id")))
+                self._cut_off(member)
                 cut = "您的PIN在本机已停用" if self.secure else "不能再用您的账号同步"
                 on_done({"ok": False, "signed_out": True, "member": member, "message": (
                     f"您已调到其他团队，这台平板属于原团队，{cut}。您未上传的记录保存在本机，列在“需注意”中。")})
@@ -427,6 +424,12 @@ class TabletSession:
             on_done({"ok": False, "message": f"同步中断：{err}。记录都保存在本机，稍后再试。"})
         finally:
             store.close()
+
+    def _cut_off(self, member: str | None) -> None:
+        """The server no longer takes this member here: their PIN stops opening the tablet (the data stays;
+        an online sign-in, where the server allows one, gives it back)."""
+        if self.secure and member is not None:
+            self.keyring.disable(member)
 
     def _wipe_from_worker(self, store: Store, transport, reason: str) -> dict:
         """Wipe now (lost: without sending anything more; retire: after the last push), then confirm."""

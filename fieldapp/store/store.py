@@ -785,12 +785,12 @@ class Store(ReferralStore):
 
     def _undo_locally(self, rec: dict) -> None:
         entity, entity_id = rec["entity"], rec["entity_id"]
-        row = self._row(entity, entity_id) if entity in ENTITIES else None
+        row = self.record(entity, entity_id)
         if row is None:
             return
         if rec["op"] == "create":
             if not _from_server(entity, row):
-                self.db.execute(f"DELETE FROM {ENTITIES[entity].name} WHERE id = ?", (entity_id,))
+                self._replace_current(entity, entity_id, None)  # as a create refused on its own: no row
             return
         if ENTITIES[entity].append_only or entity == "referrals":
             return  # a case's action is the server's state machine's to undo: its next answer or page says
@@ -1075,8 +1075,8 @@ def _from_server(entity: str, row: dict) -> bool:
     """Whether a tablet row is the server's (pulled or answered) rather than one only saved here."""
     if entity == "followups":
         return bool(row.get("received_at") or row.get("signed_by"))
-    if entity == "referral_messages":
-        return row.get("client_id") is not None and str(row.get("id")) != str(row.get("client_id"))
+    # A thread message has no version, and the server's row of one has the server's number for id, so a
+    # row found by the tablet's id is always the tablet's own.
     return (row.get("version") or 0) > 0
 
 
