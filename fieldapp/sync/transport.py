@@ -106,7 +106,8 @@ class HttpTransport:
         url = self.base_url + path
         if params:
             url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-        headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
+        # Chinese: the server's reasons (a refused record's, a refused sign-in's) are read by the GP as sent.
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip", "Accept-Language": "zh-CN"}
         bearer = token or self._access_token()
         if bearer:
             headers["Authorization"] = f"Bearer {bearer}"

@@ -166,7 +166,7 @@ def record_lost(session: Session, actor: Actor, data: dict, *, today: dt.date) -
     _can_record(actor)
     res, cond = _registered(session, actor, data["resident_id"], data["condition"])
     if data["date"] > today:
-        raise field_error("date", "the date is in the future")
+        raise field_error("date", "the date is in the future", zh="日期不能晚于今天")
     entry = {"date": data["date"].isoformat(), "reason": data["reason"]}
     row = _entry_row(res, data, LOST, entry)
     row, created = _store(session, actor, row, "lost")
@@ -181,9 +181,9 @@ def record_death(session: Session, actor: Actor, data: dict, *, today: dt.date) 
     _can_record(actor)
     res, _ = _registered(session, actor, data["resident_id"], data["condition"])
     if data["date"] > today:
-        raise field_error("date", "the date is in the future")
+        raise field_error("date", "the date is in the future", zh="日期不能晚于今天")
     if data["date"] < res.birth_date:
-        raise field_error("date", "the date is before the resident's birth")
+        raise field_error("date", "the date is before the resident's birth", zh="日期不能早于居民出生日期")
     if res.status == "deceased" and res.status_date != data["date"]:
         raise Conflict("The resident is already recorded as deceased on another date.",
                        {"date": [f"recorded date of death is {res.status_date}"]})
@@ -212,14 +212,17 @@ def _parse(condition: str, form: dict, today: dt.date, language: str, sex: str |
         errors = rules.errors_by_field(problems, language)
         labels = {spec.name: spec.label.zh for spec in rules.visits.field_specs(FORMS[condition])}
         named_zh = [labels.get(name.split(".")[0], name) for name in errors]
+        # Both languages ride on the error: a tablet's sync answer picks by its Accept-Language, as REST does.
         raise Invalid("The follow-up form has invalid fields: " + ", ".join(errors) + ".", {"form": errors},
-                      zh="随访表填写有误：" + "、".join(dict.fromkeys(named_zh)) + "。")
+                      zh="随访表填写有误：" + "、".join(dict.fromkeys(named_zh)) + "。",
+                      zh_errors={"form": rules.errors_by_field(problems, "zh")})
     return visit
 
 
 def _visit_row(session: Session, res: Resident, data: dict, visit, amends: FollowUp | None) -> FollowUp:
     if res.status == "deceased" and res.status_date is not None and visit.visit_date > res.status_date:
-        raise field_error("form.visit_date", f"the resident died on {res.status_date.isoformat()}")
+        raise field_error("form.visit_date", f"the resident died on {res.status_date.isoformat()}",
+                          zh=f"居民已于 {res.status_date.isoformat()} 死亡")
     condition = data["condition"]
     skip = amends.original_id if amends else None
     previous = _previous_visit(session, res.id, condition, visit.visit_date, skip)

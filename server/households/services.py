@@ -11,6 +11,7 @@ from gpcore import health_file as hf
 from gpcore import idcard, names, record_number
 from gpcore.clock import china_today
 
+from .. import messages_zh
 from ..assignment.models import AssignmentChange
 from ..audit import services as audit
 from ..db import new_uuid, utcnow
@@ -126,7 +127,9 @@ def _check(data: dict, today: dt.date) -> None:
     for field, messages in hf.check_identity(data, today).items():
         errors.setdefault(field, []).extend(messages)
     if errors:
-        raise Invalid("The health file has invalid fields.", errors)
+        # The identity checks' words are the import's (the same gpcore checks), so its Chinese serves here.
+        raise Invalid("The health file has invalid fields.", errors, zh="居民健康档案填写有误。",
+                      zh_errors={f: [messages_zh.import_problem(m) for m in ms] for f, ms in errors.items()})
 
 
 def _normalised_id(session: Session, raw: str | None, resident_id: str | None) -> str | None:

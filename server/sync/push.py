@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import clock
+from .. import clock, messages_zh
 from ..api import etag_of
 from ..db import utcnow
 from ..errors import DomainError, Invalid, NotFound
@@ -214,18 +214,44 @@ REGISTRY["referral_messages"].push = PushHandler(load=_load_message, create=_cre
                                                  create_schema=_MessagePush)
 
 
-def _reason(err: Exception) -> dict:
+def _reason(err: Exception, zh: bool = False) -> dict:
+    """A refused record's reason: the REST error body's code, message and errors. zh (the tablet asked for
+    Chinese, Accept-Language): the Chinese the error carries, marshmallow's messages translated, and a
+    sentence by kind where an error has no Chinese of its own; a GP reads this on the tablet."""
     if isinstance(err, ma.ValidationError):
+        if zh:
+            return {"code": 422, "message": "记录中有填写不对的项目。",
+                    "errors": messages_zh.schema_messages(err.messages)}
         return {"code": 422, "message": "The record has invalid fields.", "errors": err.messages}
     if isinstance(err, DomainError):
-        out = {"code": err.status, "message": err.message}
+        out = {"code": err.status, "message": _zh_message(err) if zh else err.message}
         if isinstance(err, NotFound):
-            out["errors"] = {"scope": ["not in your team's households (moved to another team or removed)"]}
+            out["errors"] = {"scope": ["不在本团队的家庭中（已调到其他团队或已删除）" if zh else
+                                       "not in your team's households (moved to another team or removed)"]}
         elif err.errors:
-            out["errors"] = err.errors
+            out["errors"] = messages_zh.schema_messages(err.zh_errors or err.errors) if zh else err.errors
         return out
+    if zh:
+        return {"code": 409, "message": "这条记录与服务器上的数据冲突（重复，或它引用的记录不存在）。"}
     return {"code": 409, "message": "The record conflicts with existing data (a duplicate or a missing "
                                     "reference)."}
+
+
+def _zh_message(err: DomainError) -> str:
+    """The error's Chinese; a message already written in Chinese (the referral rules'); else a sentence by
+    kind with the English detail after it, for whoever supports the GP."""
+    if err.zh:
+        return err.zh
+    if any("\u4e00" <= ch <= "\u9fff" for ch in err.message):
+        return err.message
+    return f"{_ZH_BY_STATUS.get(err.status, _ZH_REFUSED)}：{err.message}"
+
+
+# For a DomainError raised without Chinese words of its own.
+_ZH_REFUSED = "服务器未接受这条记录"
+_ZH_BY_STATUS = {403: "无权提交这条记录", 404: "服务器上找不到这条记录要改的对象",
+                 409: "这条记录与服务器上的数据冲突", 412: "这条记录在服务器上已被别人改过",
+                 422: "这条记录有不符合规则的内容"}
 
 
 def _device_time(raw: str | None) -> dt.datetime | None:
@@ -238,8 +264,9 @@ def _device_time(raw: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def push(session: Session, actor: Actor, body: dict) -> dict:
-    """Apply a batch and return its answer; a batch seen before gets its stored answer unchanged."""
+def push(session: Session, actor: Actor, body: dict, *, zh: bool = False) -> dict:
+    """Apply a batch and return its answer; a batch seen before gets its stored answer unchanged (in the
+    language it was first answered in). zh: refused records' reasons in Chinese (_reason)."""
     team = services._team(actor)
     stored = session.get(SyncBatch, body["batch_id"])
     if stored is not None:
@@ -251,7 +278,7 @@ def push(session: Session, actor: Actor, body: dict) -> dict:
     receipts, _held = _prefetch(session, body["records"])
     results = []
     for rec in body["records"]:
-        results.append(_apply_record(session, actor, team, body, rec, received, receipts))
+        results.append(_apply_record(session, actor, team, body, rec, received, receipts, zh))
     _add_current(session, team, body["records"], results)
     answer = {"batch_id": body["batch_id"], "epoch": epoch, "results": results}
     session.add(SyncBatch(batch_id=body["batch_id"], device_id=body["device_id"], user_id=actor.user_id,
@@ -317,7 +344,7 @@ def _add_current(session: Session, team: int, records: list[dict], results: list
 
 
 def _apply_record(session: Session, actor: Actor, team: int, body: dict, rec: dict, received,
-                  receipts: dict[str, SyncReceipt]) -> dict:
+                  receipts: dict[str, SyncReceipt], zh: bool = False) -> dict:
     change_id = rec["change_id"]
     prior = receipts.get(change_id)
     ent = REGISTRY.get(rec["entity"])
@@ -326,8 +353,9 @@ def _apply_record(session: Session, actor: Actor, team: int, body: dict, rec: di
     answer: dict
     if ent is None or ent.push is None or rec["op"] not in ("create", "update") or (
             rec["op"] == "update" and ent.append_only):
-        answer = {"status": "rejected", "reason": {"code": 422, "message": "This record type or operation "
-                                                   "is not accepted from tablets.",
+        message = ("平板不能提交这类记录或这种改动。" if zh
+                   else "This record type or operation is not accepted from tablets.")
+        answer = {"status": "rejected", "reason": {"code": 422, "message": message,
                                                    "errors": {"entity": [rec["entity"]], "op": [rec["op"]]}}}
     else:
         try:
@@ -335,7 +363,7 @@ def _apply_record(session: Session, actor: Actor, team: int, body: dict, rec: di
                 answer = (_create if rec["op"] == "create" else _update)(session, actor, ent, rec, body, received)
                 session.flush()
         except (DomainError, ma.ValidationError, IntegrityError) as err:
-            answer = {"status": "rejected", "reason": _reason(err)}
+            answer = {"status": "rejected", "reason": _reason(err, zh)}
     answer = {"change_id": change_id, **answer}
     receipt = SyncReceipt(change_id=change_id, batch_id=body["batch_id"], device_id=body["device_id"],
                           user_id=actor.user_id, entity=rec["entity"], entity_id=rec["entity_id"],

@@ -3,7 +3,7 @@ from flask_jwt_extended import current_user
 from sqlalchemy.exc import IntegrityError
 
 from .. import db
-from ..api import Blueprint, page_schema, paginate
+from ..api import Blueprint, page_schema, paginate, prefers_chinese
 from .. import metrics
 from ..audit import services as audit
 from ..devices.hooks import watch_sync
@@ -48,7 +48,7 @@ def push(body):
     """Upload saved records; one answer per record. The same batch again gets the same answer."""
     session = db.session()
     actor = Actor.of(current_user)
-    answer = push_service.push(session, actor, body)
+    answer = push_service.push(session, actor, body, zh=prefers_chinese())
     try:
         session.commit()
     except IntegrityError:

@@ -20,7 +20,8 @@ class FlaskTransport:
         self.bytes_received = 0
 
     def call(self, method, path, *, params=None, body=None):
-        headers = {"Authorization": f"Bearer {self.token}", "Accept-Encoding": "gzip"}
+        headers = {"Authorization": f"Bearer {self.token}", "Accept-Encoding": "gzip",
+                   "Accept-Language": "zh-CN"}  # as fieldapp's HttpTransport
         params = {k: v for k, v in (params or {}).items() if v is not None}
         r = self.client.open(path, method=method, query_string=params, json=body, headers=headers)
         raw = r.get_data()

@@ -94,6 +94,8 @@ def test_a_visit_the_server_refuses_needs_attention_and_can_be_fixed(world, tabl
     assert result.pushed == {"rejected": 1}
     [item] = store.needs_attention()
     assert item["entity_id"] == vid and "form" in item["reason"]["errors"]
+    assert item["reason"]["message"] == "随访表填写有误：随访日期。"
+    assert item["reason"]["errors"]["form"]["visit_date"][0].startswith("随访日期不能晚于今天")
     earlier = (TODAY - dt.timedelta(days=6)).isoformat()
     store.fix_rejected(item["change_id"], {"form": visit_form(earlier)})
     assert engine.sync().pushed == {"applied": 1}

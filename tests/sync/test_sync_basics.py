@@ -103,6 +103,11 @@ def test_rejected_records_need_attention_with_the_api_reason(world, tablet, sess
     assert result.synced and result.pushed == {"rejected": 2} and result.needs_attention == 2
     items = store.needs_attention()
     assert "birth_date" in items[0]["reason"]["errors"] and "sex" in items[1]["reason"]["errors"]
+    # In Chinese (the tablet sends Accept-Language: zh-CN): the GP reads these on the sync screen.
+    assert items[0]["reason"]["message"] == "居民健康档案填写有误。"
+    assert items[0]["reason"]["errors"]["birth_date"][0] == "出生日期晚于今天"
+    assert items[1]["reason"] == {"code": 422, "message": "记录中有填写不对的项目。",
+                                  "errors": {"sex": ["须是以下之一：0, 1, 2, 9。"]}}
     assert store.resident(rid)["birth_date"] != "2999-01-01"
     store.fix_rejected(items[1]["change_id"], {"sex": "1", "phone": "13600000000"})
     store.discard_rejected(items[0]["change_id"])
@@ -122,9 +127,35 @@ def test_an_edit_to_a_household_moved_away_is_refused_not_resurrected(world, tab
     assert result.pushed == {"rejected": 1} and result.synced
     [item] = store.needs_attention()
     assert "scope" in item["reason"]["errors"]
+    assert item["reason"]["errors"]["scope"] == ["不在本团队的家庭中（已调到其他团队或已删除）"]
+    assert item["reason"]["message"].startswith("服务器上找不到这条记录要改的对象：")
     assert hid not in tablet_scope(store)["households"]
     from server.households.models import Household
     assert session.get(Household, hid).phone is None
+
+
+def test_a_refused_record_is_explained_in_english_unless_chinese_is_asked_for(world, client, token):
+    headers = {"Authorization": f"Bearer {token('gp-a1')}"}
+
+    def push(records, **extra):
+        body = {"batch_id": str(uuid.uuid4()), "device_id": "t1", "records": records}
+        [res] = client.post("/api/v1/sync/push", json=body, headers={**headers, **extra}).get_json()["results"]
+        assert res["status"] == "rejected"
+        return res["reason"]
+
+    def record(**fields):
+        return [{"change_id": str(uuid.uuid4()), "entity": "residents", "entity_id": world.residents["A1-0-0"],
+                 "op": "update", "base": {}, "fields": fields, "device_time": "2026-01-01T08:00:00+08:00"}]
+
+    assert push(record(sex="x")) == {"code": 422, "message": "The record has invalid fields.",
+                                     "errors": {"sex": ["Must be one of: 0, 1, 2, 9."]}}
+    assert push(record(sex="x"), **{"Accept-Language": "zh-CN,zh;q=0.9"})["message"] == "记录中有填写不对的项目。"
+    assert push(record(birth_date="2999-01-01"))["errors"]["birth_date"][0] == "birth date is in the future"
+    def update_of_a_visit():  # append-only: refused before any handler runs
+        return [{"change_id": str(uuid.uuid4()), "entity": "followups", "entity_id": str(uuid.uuid4()),
+                 "op": "update", "fields": {}, "device_time": "2026-01-01T08:00:00+08:00"}]
+    assert push(update_of_a_visit(), **{"Accept-Language": "zh"})["message"] == "平板不能提交这类记录或这种改动。"
+    assert push(update_of_a_visit())["message"] == "This record type or operation is not accepted from tablets."
 
 
 def test_the_same_batch_twice_gets_the_same_answer_and_changes_nothing(world, client, token, session):
