@@ -230,6 +230,17 @@ class VisitDraft:
             self.store.discard_draft(self.resident_id, self.condition)
         return visit_id
 
+    def resubmit(self, change_id: str, reason: str | None = None) -> None:
+        """Send a visit the server refused again, as now typed (store.fix_rejected: the same record id, a new
+        change that replaces the refused one); an amendment keeps its target and takes the reason again. The
+        draft of this resident and condition, if any, is another visit's and is left alone. Raises
+        store.InvalidRecord as sign() does."""
+        feedback = self.feedback()
+        fields = {"form": self.final_form(feedback), "device_assessment": device_assessment(feedback)}
+        if reason is not None:
+            fields["reason"] = reason
+        self.store.fix_rejected(change_id, fields)
+
 
 # What the server takes of the tablet's assessment (server/followups/schemas.py DeviceAssessmentSchema): it
 # keeps it and records any disagreement with its own run of the same rules.

@@ -289,10 +289,13 @@ class Store(ReferralStore):
     def needs_attention(self) -> list[dict]:
         """Records the server refused, with its reason, oldest first; kept until fixed or discarded."""
         out = []
-        for r in self.db.execute("SELECT * FROM needs_attention ORDER BY seq"):
+        # member_id: who saved it (a fix goes up in the fixer's name, so only its author fixes it).
+        for r in self.db.execute("SELECT n.*, o.member_id FROM needs_attention n "
+                                 "JOIN outbox o ON o.change_id = n.change_id ORDER BY n.seq"):
             out.append({"change_id": r["change_id"], "entity": r["entity"], "entity_id": r["entity_id"],
                         "op": r["op"], "fields": json.loads(r["fields"]), "device_time": r["device_time"],
-                        "reason": json.loads(r["reason"]) if r["reason"] else None})
+                        "reason": json.loads(r["reason"]) if r["reason"] else None,
+                        "member_id": r["member_id"]})
         return out
 
     def is_synced(self) -> bool:

@@ -8,7 +8,7 @@ from kivy.clock import Clock
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, StringProperty
 
-from fieldapp import printouts
+from fieldapp import attention, printouts
 from fieldapp.store import InvalidRecord
 from fieldapp.visit import VisitDraft, form_boxes
 
@@ -30,6 +30,7 @@ class FollowUpScreen(BaseScreen):
     status = StringProperty("")
     signed = BooleanProperty(False)
     amending = BooleanProperty(False)
+    fixing = BooleanProperty(False)  # a visit the server refused, corrected to be sent again
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -38,16 +39,31 @@ class FollowUpScreen(BaseScreen):
         self.draft = None
         self.visit_id = None
 
-    def open(self, resident_id: str, condition: str, amend_id: str | None = None, **_):
-        """Start (or resume) a visit for this resident and condition."""
+    def open(self, resident_id: str, condition: str, amend_id: str | None = None, fix: str | None = None,
+             **_):
+        """Start (or resume) a visit for this resident and condition; amend_id: correct that signed visit;
+        fix: the change id of a visit (or amendment) the server refused, opened as it was signed."""
         self.draft = VisitDraft(self.store, resident_id, condition, self.session.today(),
                                 doctor=self.session.me.get("full_name", ""))
         self.amend_id = amend_id
         self.amending = amend_id is not None
+        self.fix = fix
+        self.fixing = fix is not None
         self.signed = False
         self.visit_id = None
+        self._tried = False
         name = self.draft.resident["name"]
-        if self.amending:
+        refused = self.refused = None
+        if self.fixing:
+            refused = self.refused = next((i for i in self.store.needs_attention() if i["change_id"] == fix
+                                           and attention.fixable(i, self.session.me.get("id"))), None)
+            # Not the draft: the refused record's own form (a draft of this resident is another visit's).
+            self.draft.form = dict(((refused or {}).get("fields") or {}).get("form") or {})
+            self.draft.restored = False
+            self.heading = t("followup.fix_title", name=name)
+            self.status = (t("followup.fix_reason", reason=attention.reason_text(refused["reason"]))
+                           if refused else t("followup.fix_gone"))
+        elif self.amending:
             self.draft.form = dict(self.store.visit(amend_id).get("form") or {})
             self.heading = t("followup.amend_title", name=name)
             self.status = t("followup.signed_locked")
@@ -55,6 +71,12 @@ class FollowUpScreen(BaseScreen):
             self.heading = t("followup.title", condition=t("condition." + condition), name=name)
             self.status = t("followup.restored") if self.draft.restored else ""
         self._build(condition)
+        if self.fixing:
+            self._tried = True  # the boxes the rules find wrong are shown at once, not only once touched
+            if self.amending:
+                self.reason.text = ((refused or {}).get("fields") or {}).get("reason") or ""
+            self.sign_button.text = t("followup.resend")
+            self.sign_button.disabled = refused is None
         self.refresh()
 
     # --- the form ---------------------------------------------------------------------------------
@@ -67,7 +89,7 @@ class FollowUpScreen(BaseScreen):
         offer = self.draft.previous_offer()
         previous_form = (self.draft.previous_record or {}).get("form") or {}
         self.previous_button = None
-        if offer and not self.amending:
+        if offer and not (self.amending or self.fixing):
             date = (self.draft.previous_record or {}).get("visit_date") or ""
             self.previous_button = Btn(text=t("followup.previous", date=date), kind="quiet")
             self.previous_button.bind(on_release=lambda *_: self.use_previous())
@@ -119,7 +141,7 @@ class FollowUpScreen(BaseScreen):
             return
         self.draft.set(name, value)
         self.refresh()
-        if not self.amending:
+        if not (self.amending or self.fixing):
             self._keep_soon()
 
     def use_previous(self) -> None:
@@ -159,7 +181,7 @@ class FollowUpScreen(BaseScreen):
     _tried = False
 
     def _keep(self, *_):
-        if self.draft is not None and not self.signed and not self.amending:
+        if self.draft is not None and not self.signed and not self.amending and not self.fixing:
             self.draft.keep()
 
     def before_lock(self) -> None:
@@ -179,7 +201,10 @@ class FollowUpScreen(BaseScreen):
         """Sign (visit + outbox in one transaction), or submit the amendment; returns the record's id."""
         self._tried = True
         try:
-            if self.amending:
+            if self.fixing:
+                self.draft.resubmit(self.fix, self.reason.text if self.amending else None)
+                self.visit_id = self.refused["entity_id"]  # sent again under its own id
+            elif self.amending:
                 self.visit_id = self.store.amend_visit(self.amend_id, self.draft.final_form(), self.reason.text)
             else:
                 self._keep_soon.cancel()
@@ -201,7 +226,7 @@ class FollowUpScreen(BaseScreen):
             self.previous_button.disabled = True
         self.sign_button.disabled = True
         self.print_button.disabled = False
-        self.status = t("followup.signed")
+        self.status = t("followup.resent" if self.fixing else "followup.signed")
         return self.visit_id
 
     def _label(self, name: str) -> str:

@@ -7,6 +7,7 @@ import time
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
+from fieldapp import attention
 from fieldapp.sync import Progress
 
 from . import theme
@@ -48,15 +49,17 @@ class SyncScreen(BaseScreen):
         if items:
             card = Card()
             card.add_widget(Title(text=t("sync.attention", n=len(items)), color=theme.DANGER))
+            me = self.session.me.get("id")
             for item in items:
-                reason = item.get("reason") or {}
-                fields = "；".join(f"{k}：{'，'.join(map(str, v)) if isinstance(v, list) else v}"
-                                  for k, v in (reason.get("errors") or {}).items())
                 card.add_widget(Lbl(text=" · ".join(filter(None, (
                     t("entity." + item["entity"]), self._whose(item),
                     item["device_time"][:16].replace("T", " "))))))
-                card.add_widget(Lbl(text=t("sync.reason", reason=(reason.get("message") or "") +
-                                           (("（" + fields + "）") if fields else "")), muted=True))
+                card.add_widget(Lbl(text=t("sync.reason", reason=attention.reason_text(item.get("reason"))),
+                                    muted=True))
+                if attention.fixable(item, me):
+                    fix = Btn(text=t("sync.fix"), kind="primary", on_release=self._fix_tapped)
+                    fix.change_id = item["change_id"]
+                    card.add_widget(fix)
                 discard = Btn(text=t("sync.discard"), kind="quiet", on_release=self._discard_tapped)
                 discard.change_id = item["change_id"]
                 card.add_widget(discard)
@@ -76,6 +79,17 @@ class SyncScreen(BaseScreen):
             rid = (self.store.record("followups", fields["amends_id"]) or {}).get("resident_id")
         resident = self.store.record("residents", rid) if rid else None
         return (resident or {}).get("name") or ""
+
+    def _fix_tapped(self, button) -> None:
+        """The refused visit on the follow-up form, as it was signed, to be corrected and sent again."""
+        item = next((i for i in self.store.needs_attention() if i["change_id"] == button.change_id), None)
+        if item is None:  # fixed or discarded meanwhile
+            self.show_state()
+            return
+        fields = item["fields"]
+        target = self.store.record("followups", fields["amends_id"]) if fields.get("amends_id") else fields
+        self.app.route("followup", resident_id=target["resident_id"], condition=target["condition"],
+                       amend_id=fields.get("amends_id"), fix=item["change_id"])
 
     def _discard_tapped(self, button) -> None:
         """Two taps, so a stray touch on a doorstep discards nothing: the first arms the button (for

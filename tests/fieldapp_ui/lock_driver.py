@@ -1,7 +1,8 @@
 """Drives the real app's lock under Kivy's offscreen window (run by test_lock_ui.py in a subprocess): the
 unlock screen on an enrolled tablet, a wrong PIN, the right one, auto-lock after inactivity on an injected
 idle clock (the App's own once-a-second check), a touch that postpones it, and the lock when the app goes to
-the background, and a refused visit discarded from the sync screen. Exit 77: no window could be opened.
+the background, and of two refused visits one discarded from the sync screen and the other fixed on the
+follow-up form. Exit 77: no window could be opened.
 
     python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --resident ID --discard CHANGE_ID
         --result FILE.json
@@ -103,10 +104,11 @@ def main() -> int:
     def buttons():
         return [w for w in sync.ids.attention.walk() if isinstance(w, Btn) and getattr(w, "change_id", None)]
 
-    assert len(buttons()) == 2 and len(session.store.needs_attention()) == 2
+    assert len(session.store.needs_attention()) == 2
+    assert sorted(b.text for b in buttons()) == ["修改后重新上传"] * 2 + ["放弃这条（不再上传）"] * 2  # the member's own
     name = session.store.resident(args.resident)["name"]
     assert any(name in getattr(w, "text", "") for w in sync.ids.attention.walk()), "whose visit is not shown"
-    discard = next(b for b in buttons() if b.change_id == args.discard)
+    discard = next(b for b in buttons() if b.change_id == args.discard and b.text.startswith("放弃"))
     discard.trigger_action(duration=0)
     discard.trigger_action(duration=0)  # at once: a double tap
     frames()
@@ -117,8 +119,33 @@ def main() -> int:
     left = session.store.needs_attention()
     assert [i["change_id"] for i in left] != [args.discard] and len(left) == 1, left
     assert "不会再上传" in sync.progress_text, sync.progress_text
-    assert [b.change_id for b in buttons()] == [left[0]["change_id"]]
+    assert sorted(b.text for b in buttons()) == ["修改后重新上传", "放弃这条（不再上传）"]
+    assert {b.change_id for b in buttons()} == {left[0]["change_id"]}
     result["steps"].append("a refused visit discarded on the sync screen, on the second tap")
+
+    # The other one fixed: it opens on the form as it was signed, with the server's reason; corrected, it is
+    # sent again under its own id, and the half-typed visit of the same resident (a draft) stays as it was.
+    fix = next(b for b in buttons() if b.text == "修改后重新上传")
+    fix.trigger_action(duration=0)
+    frames()
+    assert app.manager.current == "followup", app.manager.current
+    form = app.manager.get_screen("followup")
+    assert form.fixing and str(form.editors["sbp"].input.text) == "150", form.editors["sbp"].input.text
+    assert "随访日期不对" in form.status and form.sign_button.text == "重新上传", (form.status, form.sign_button.text)
+    form.editors["sbp"].input.text = ""
+    form.editors["sbp"].input.insert_text("148")
+    frames()
+    form.sign_button.trigger_action(duration=0)
+    frames()
+    assert form.signed and "已改好" in form.status, form.status
+    assert session.store.needs_attention() == []
+    [visit] = [v for v in session.store.visits(args.resident) if v["id"] == left[0]["entity_id"]]
+    assert visit["sbp"] == 148, visit
+    assert str(session.store.draft(args.resident, "hypertension").get("sbp")) == "151"
+    app.back()
+    frames()
+    assert app.manager.current == "sync" and buttons() == []
+    result["steps"].append("the other refused visit fixed on the form and waiting to go up again")
     app.lock_now()
     frames()
     # Only unlock and sign-in open while locked.

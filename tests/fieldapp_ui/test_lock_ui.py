@@ -47,11 +47,21 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
         pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     steps = json.loads(result.read_text())["steps"]
-    assert len(steps) == 5, steps
+    assert len(steps) == 6, steps
     check = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store))
     check.unlock(str(me["id"]), "358172")
-    assert [i["entity_id"] for i in check.store.needs_attention()] == [second]
-    states = dict(check.store.db.execute("SELECT entity_id, state FROM outbox WHERE entity_id IN (?, ?)",
-                                         (first, second)).fetchall())
-    assert states == {first: "discarded", second: "rejected"}
+    assert check.store.needs_attention() == []
+    states = check.store.db.execute(
+        "SELECT entity_id, state FROM outbox WHERE entity_id IN (?, ?) ORDER BY seq", (first, second)).fetchall()
+    assert [tuple(r) for r in states] == [(first, "discarded"), (second, "fixed"), (second, "pending")]
+    # The fixed visit goes up in its author's name, with the corrected reading; the discarded one never does.
+    outcome = {}
+    check.start_sync(lambda p: None, outcome.update)
+    check.wait_sync(60)
+    assert outcome.get("ok"), outcome
+    from server.followups.models import FollowUp
+    with clean_app.app_context():
+        from server import db
+        row = db.session().get(FollowUp, second)
+        assert (row.sbp, row.signed_by) == (148, int(me["id"])) and db.session().get(FollowUp, first) is None
     check.close()

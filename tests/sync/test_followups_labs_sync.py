@@ -104,6 +104,38 @@ def test_a_visit_the_server_refuses_needs_attention_and_can_be_fixed(world, tabl
     assert [v["id"] for v in store.visits(rid)] == [vid]
 
 
+def test_a_refused_amendment_is_fixed_on_the_form_with_its_reason(world, tablet, as_user, session, visit_form,
+                                                                   clean_app):
+    """What the tablet's fix (the follow-up form opened on a refused record) sends: VisitDraft.resubmit."""
+    from fieldapp.visit import VisitDraft
+    from server.followups.models import FollowUp
+
+    _register(as_user, world, "A1-1-0")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    rid = world.residents["A1-1-0"]
+    earlier = (TODAY - dt.timedelta(days=6)).isoformat()
+    first = store.save_visit(rid, "hypertension", visit_form(earlier))
+    engine.sync()
+    store.save_draft(rid, "hypertension", {"sbp": 151})  # another visit being typed meanwhile
+    clean_app.config["FOLLOWUP_TODAY"] = TODAY - dt.timedelta(days=5)  # the server's calendar is behind
+    amendment = store.amend_visit(first, visit_form(VISIT_DAY, sbp=144), reason="血压抄错")
+    assert engine.sync().pushed == {"rejected": 1}
+    [item] = store.needs_attention()
+    draft = VisitDraft(store, rid, "hypertension", TODAY)
+    draft.form = dict(item["fields"]["form"])
+    draft.set("visit_date", earlier)
+    with pytest.raises(InvalidRecord):
+        draft.resubmit(item["change_id"], reason="")  # an amendment still needs its reason
+    assert [i["change_id"] for i in store.needs_attention()] == [item["change_id"]]
+    draft.resubmit(item["change_id"], reason="血压抄错")
+    assert store.needs_attention() == [] and store.draft(rid, "hypertension") == {"sbp": 151}
+    assert engine.sync().pushed == {"applied": 1}
+    row = session.get(FollowUp, amendment)
+    assert (row.amends_id, row.sbp, row.amendment_reason, row.visit_date.isoformat()) == (
+        first, 144, "血压抄错", earlier)
+
+
 def test_an_update_to_a_visit_is_refused_by_the_server(world, tablet, as_user, client, token, visit_form):
     _register(as_user, world, "A1-0-0")
     store, engine = tablet("gp-a1")

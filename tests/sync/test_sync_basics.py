@@ -139,23 +139,27 @@ def test_a_refused_record_is_explained_in_english_unless_chinese_is_asked_for(wo
 
     def push(records, **extra):
         body = {"batch_id": str(uuid.uuid4()), "device_id": "t1", "records": records}
-        [res] = client.post("/api/v1/sync/push", json=body, headers={**headers, **extra}).get_json()["results"]
+        answer = client.post("/api/v1/sync/push", json=body, headers={**headers, **extra}).get_json()
+        [res] = answer["results"]
         assert res["status"] == "rejected"
         return res["reason"]
 
     def record(**fields):
-        return [{"change_id": str(uuid.uuid4()), "entity": "residents", "entity_id": world.residents["A1-0-0"],
-                 "op": "update", "base": {}, "fields": fields, "device_time": "2026-01-01T08:00:00+08:00"}]
+        return [{"change_id": str(uuid.uuid4()), "entity": "residents", "op": "update", "base": {},
+                 "entity_id": world.residents["A1-0-0"], "fields": fields, "device_time": None}]
 
     assert push(record(sex="x")) == {"code": 422, "message": "The record has invalid fields.",
                                      "errors": {"sex": ["Must be one of: 0, 1, 2, 9."]}}
-    assert push(record(sex="x"), **{"Accept-Language": "zh-CN,zh;q=0.9"})["message"] == "记录中有填写不对的项目。"
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    assert push(record(sex="x"), **chinese)["message"] == "记录中有填写不对的项目。"
     assert push(record(birth_date="2999-01-01"))["errors"]["birth_date"][0] == "birth date is in the future"
+
     def update_of_a_visit():  # append-only: refused before any handler runs
         return [{"change_id": str(uuid.uuid4()), "entity": "followups", "entity_id": str(uuid.uuid4()),
                  "op": "update", "fields": {}, "device_time": "2026-01-01T08:00:00+08:00"}]
-    assert push(update_of_a_visit(), **{"Accept-Language": "zh"})["message"] == "平板不能提交这类记录或这种改动。"
-    assert push(update_of_a_visit())["message"] == "This record type or operation is not accepted from tablets."
+    assert push(update_of_a_visit(), **chinese)["message"] == "平板不能提交这类记录或这种改动。"
+    english = "This record type or operation is not accepted from tablets."
+    assert push(update_of_a_visit())["message"] == english
 
 
 def test_the_same_batch_twice_gets_the_same_answer_and_changes_nothing(world, client, token, session):

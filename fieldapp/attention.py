@@ -1,0 +1,64 @@
+"""Records the server refused (the store's needs-attention list): how their reasons read to a GP, and which
+of them the member at the tablet may fix on the follow-up form. Plain Python (no Kivy): the sync screen
+shows what this module says."""
+from __future__ import annotations
+
+from gpcore.followup.visits import field_specs
+
+from .visit import VISIT_CLASSES
+
+# The follow-up form's boxes by their name in the server's errors ({"form": {"sbp": [...]}}), both forms.
+_FORM_LABELS = {spec.name: spec.label.zh for cls in VISIT_CLASSES.values() for spec in field_specs(cls)}
+# A health file's fields a tablet edits, and the sync protocol's own error keys.
+_FIELD_LABELS = {"name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_number": "身份证号", "phone": "电话",
+                 "address": "住址", "contact_name": "联系人", "contact_phone": "联系人电话", "employer": "工作单位",
+                 "condition": "慢病", "reason": "原因", "date": "日期", "cause": "死因", "scope": "范围",
+                 "state": "状态", "department": "科室", "form": "随访表"}
+
+
+def label(name: str) -> str:
+    """A field's name as the GP knows it (the box's label); the name itself when there is none."""
+    # The server names a box "form.visit_date" where one rule refused it, "visit_date" under "form" elsewhere.
+    head = name.removeprefix("form.").split(".")[0]
+    return _FORM_LABELS.get(head) or _FIELD_LABELS.get(head) or name
+
+
+def reason_text(reason: dict | None) -> str:
+    """The server's sentence, then each field's messages by label: "记录中有填写不对的项目。（性别：须是以下之一：
+    0, 1, 2, 9。）". The follow-up form's errors come nested under "form"."""
+    reason = reason or {}
+    parts = []
+    for name, messages in _flat(reason.get("errors") or {}):
+        named = label(name) if name else ""
+        # The rules' Chinese often names its box already ("随访日期不能晚于今天"): not twice.
+        parts.append((f"{named}：" if named and not all(m.startswith(named) for m in messages) else "")
+                     + "，".join(messages))
+    message = str(reason.get("message") or "")
+    return message + (f"（{'；'.join(parts)}）" if parts else "")
+
+
+def _flat(errors, prefix: str = ""):
+    """(field, [messages]) pairs from marshmallow's nested errors; a box of the form is named by itself."""
+    if not isinstance(errors, dict):
+        yield prefix or "", [str(errors)]
+        return
+    for key, value in errors.items():
+        name = str(key) if prefix in ("", "form") else f"{prefix}.{key}"
+        if isinstance(value, dict):
+            yield from _flat(value, name)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            yield name, value
+        else:
+            yield name, [str(value)]
+
+
+def fixable(item: dict, member_id: str | None) -> bool:
+    """A refused follow-up visit, or amendment, saved by this member: it opens on the form to be corrected and
+    sent again. Only its author fixes it: the fix goes up in the fixer's name, and a visit is signed by the
+    doctor who made it. A record refused because its author left the team is never sent again from here."""
+    fields = item.get("fields") or {}
+    reason = item.get("reason") or {}
+    return (item.get("entity") == "followups" and item.get("op") == "create"
+            and (fields.get("kind") or "visit") == "visit" and isinstance(fields.get("form"), dict)
+            and reason.get("code") != "device_other_team"
+            and member_id is not None and item.get("member_id") == str(member_id))

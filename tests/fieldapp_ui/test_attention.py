@@ -1,0 +1,51 @@
+"""How a refused record reads on the tablet, and which ones its author may fix (fieldapp/attention.py)."""
+import pytest
+
+from fieldapp.attention import fixable, label, reason_text
+
+
+@pytest.mark.parametrize("reason, text", [
+    (None, ""),
+    ({"code": 422, "message": "随访表填写有误：随访日期。",
+      "errors": {"form": {"visit_date": ["随访日期不能晚于今天（2026-12-02）。"]}}},
+     "随访表填写有误：随访日期。（随访日期不能晚于今天（2026-12-02）。）"),  # the label not twice
+    ({"code": 422, "message": "记录中有填写不对的项目。",
+      "errors": {"sex": ["须是以下之一：0, 1, 2, 9。"], "birth_date": ["出生日期晚于今天", "与身份证号不符"]}},
+     "记录中有填写不对的项目。（性别：须是以下之一：0, 1, 2, 9。；出生日期：出生日期晚于今天，与身份证号不符）"),
+    ({"code": 422, "message": "x", "errors": {"form": {"medications": {"0": {"name": ["必填。"]}}}}},
+     f"x（{label('medications')}：必填。）"),
+    ({"code": 404, "message": "找不到", "errors": {"scope": ["不在本团队的家庭中"]}}, "找不到（范围：不在本团队的家庭中）"),
+    ({"code": 409, "message": "冲突"}, "冲突"),
+    ({"code": 422, "message": "x", "errors": {"unheard_of": ["?"]}}, "x（unheard_of：?）"),
+    ({"code": 422, "message": "x", "errors": {"form": "not a mapping"}}, "x（随访表：not a mapping）"),
+])
+def test_reasons_read_by_box_label(reason, text):
+    assert reason_text(reason) == text
+
+
+def test_a_form_box_is_named_by_its_label():
+    names = (label("sbp"), label("form.sbp"), label("medications.0.name"))
+    assert names == ("收缩压", "收缩压", label("medications"))
+    assert label("medications") != "medications"
+
+
+VISIT = {"entity": "followups", "op": "create", "member_id": "7",
+         "fields": {"resident_id": "r", "condition": "hypertension", "form": {"sbp": 150}},
+         "reason": {"code": 422, "message": "x"}}
+
+
+@pytest.mark.parametrize("change, member, ok", [
+    ({}, "7", True),
+    ({}, 7, True),  # the session's id may be a number
+    ({"fields": {"amends_id": "v", "form": {"sbp": 150}, "reason": "抄错"}}, "7", True),
+    ({}, "8", False),  # another member's visit: a fix would go up in the fixer's name
+    ({}, None, False),
+    ({"member_id": None}, "7", False),  # saved before members had ids on the tablet
+    ({"reason": {"code": "device_other_team", "message": "moved"}}, "7", False),
+    ({"fields": {"kind": "lost", "resident_id": "r", "condition": "hypertension", "date": "2026-01-01",
+                 "reason": "搬走"}}, "7", False),
+    ({"entity": "residents", "op": "update", "fields": {"phone": "1"}}, "7", False),
+    ({"entity": "referrals"}, "7", False),
+])
+def test_only_the_author_fixes_a_refused_visit(change, member, ok):
+    assert fixable({**VISIT, **change}, member) is ok
