@@ -28,12 +28,15 @@ def reason_text(reason: dict | None) -> str:
     0, 1, 2, 9。）". The follow-up form's errors come nested under "form"."""
     reason = reason or {}
     parts = []
+    message = str(reason.get("message") or "")
     for name, messages in _flat(reason.get("errors") or {}):
+        messages = [m for m in messages if m and m not in message]  # not what the sentence already says
+        if not messages:
+            continue
         named = label(name) if name else ""
         # The rules' Chinese often names its box already ("随访日期不能晚于今天"): not twice.
         parts.append((f"{named}：" if named and not all(m.startswith(named) for m in messages) else "")
                      + "，".join(messages))
-    message = str(reason.get("message") or "")
     return message + (f"（{'；'.join(parts)}）" if parts else "")
 
 
@@ -52,13 +55,22 @@ def _flat(errors, prefix: str = ""):
             yield name, [str(value)]
 
 
-def fixable(item: dict, member_id: str | None) -> bool:
+def fixable(item: dict, member_id: str | None, store=None) -> bool:
     """A refused follow-up visit, or amendment, saved by this member: it opens on the form to be corrected and
     sent again. Only its author fixes it: the fix goes up in the fixer's name, and a visit is signed by the
-    doctor who made it. A record refused because its author left the team is never sent again from here."""
+    doctor who made it. Not when the server refused it for who may record it (403: the author left the team,
+    or no longer records visits) or where (404: the resident's household went to another team), which no
+    correction of the form changes; nor, with the store, when the resident (or the amended visit) is no
+    longer on this tablet."""
     fields = item.get("fields") or {}
     reason = item.get("reason") or {}
-    return (item.get("entity") == "followups" and item.get("op") == "create"
+    if not (item.get("entity") == "followups" and item.get("op") == "create"
             and (fields.get("kind") or "visit") == "visit" and isinstance(fields.get("form"), dict)
-            and reason.get("code") != "device_other_team"
-            and member_id is not None and item.get("member_id") == str(member_id))
+            and reason.get("code") not in ("device_other_team", 403, 404)
+            and member_id is not None and item.get("member_id") == str(member_id)):
+        return False
+    if store is None:
+        return True
+    if fields.get("amends_id"):
+        return store.record("followups", fields["amends_id"]) is not None
+    return store.record("residents", fields.get("resident_id")) is not None

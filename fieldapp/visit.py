@@ -230,6 +230,17 @@ class VisitDraft:
             self.store.discard_draft(self.resident_id, self.condition)
         return visit_id
 
+    def reopen(self, form: dict) -> None:
+        """Start from a form signed earlier (a refused visit being corrected). The classification and next
+        visit date that signing filled in from the rules (final_form) are taken out again, so they follow the
+        corrections; those the doctor set otherwise stay."""
+        self.form = {k: v for k, v in form.items() if k not in ("classification", "next_visit_date")}
+        rules_said = self.feedback()
+        for key, auto in (("classification", rules_said.classification),
+                          ("next_visit_date", rules_said.next_visit_date)):
+            if form.get(key) is not None and str(form[key]) != str(auto):
+                self.form[key] = form[key]  # the doctor's own
+
     def resubmit(self, change_id: str, reason: str | None = None) -> None:
         """Send a visit the server refused again, as now typed (store.fix_rejected: the same record id, a new
         change that replaces the refused one); an amendment keeps its target and takes the reason again. The

@@ -29,6 +29,13 @@ SCHEMA = [
     (r"Must be less than or equal to (\S+)\.", r"不能大于 \1。"),
     (r"Must be one of: (.*)\.", r"须是以下之一：\1。"),
     (r"String does not match expected pattern\.", "格式不对。"),
+    # A tablet's follow-up record (server/sync/push.py _VisitPush).
+    (r"a visit needs the form", "随访记录缺少随访表。"),
+    (r"an amendment needs the reason", "更正须写明原因。"),
+    (r"a new record needs resident_id and condition", "新记录须有居民和慢病。"),
+    (r"a lost entry needs (\w+)", r"失访记录缺少 \1。"),
+    (r"a death entry needs (\w+)", r"死亡记录缺少 \1。"),
+    (r"at most (\d+) characters", r"最多 \1 个字。"),
 ]
 
 # Row problems of a resident import (server/imports), including the ID-card checks gpcore writes.
@@ -50,6 +57,11 @@ IMPORT = [
     (r"birth date is in the future", "出生日期晚于今天"),
     (r"birth date (\S+) does not match the ID number \((\S+)\)", r"出生日期 \1 与身份证号不符（身份证为 \2）"),
     (r"sex (\S+) does not match the ID number \((\S+)\)", r"性别“\1”与身份证号不符（身份证为\2）"),
+    # The health file's code checks (gpcore.health_file.check_codes), met by a tablet's edit.
+    (r"unknown code (.*); one of (.*)", r"\1 不在代码表中（可选：\2）"),
+    (r"unknown code\(s\) (.*); choose from (.*)", r"\1 不在代码表中（可选：\2）"),
+    (r"'none' cannot be combined with other choices", "选了“无”就不能再选其他项"),
+    (r"name the minority when ethnicity is 99", "民族为 99（其他少数民族）时请写明民族名称"),
 ]
 _SCHEMA = [(re.compile(p), zh) for p, zh in SCHEMA]
 _IMPORT = [(re.compile(p), zh) for p, zh in IMPORT]

@@ -30,6 +30,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+# sync_state keys of corrections typed into refused visits (Store.keep_fix).
+_FIX_KEY = "fix_form:"
+
+
 class Store(ReferralStore):
     """The local store. Open one per thread; every write is one SQLite transaction.
 
@@ -383,6 +387,20 @@ class Store(ReferralStore):
         with self.transaction():
             self.db.execute("DELETE FROM drafts WHERE resident_id = ? AND condition = ?", (resident_id, condition))
 
+    def keep_fix(self, change_id: str, form: dict) -> None:
+        """Keep the corrections typed into a refused visit (the follow-up form's fix), as a draft is kept: a
+        lock, the app going to the background or a kill loses nothing typed. Not in `drafts`, which holds the
+        resident's next visit; dropped when the record is fixed or discarded."""
+        with self.transaction():
+            self.set_state(_FIX_KEY + change_id, form)
+
+    def kept_fix(self, change_id: str) -> dict | None:
+        """The corrections kept for a refused visit, or None."""
+        return self.state(_FIX_KEY + change_id)
+
+    def _forget_fix(self, change_id: str) -> None:
+        self.db.execute("DELETE FROM sync_state WHERE key = ?", (_FIX_KEY + change_id,))
+
     # --- saving, for the screens -----------------------------------------------------------------
 
     def record(self, entity: str, entity_id: str) -> dict | None:
@@ -655,6 +673,7 @@ class Store(ReferralStore):
         with self.transaction():
             rec = self._outbox(change_id, "rejected")
             self.db.execute("UPDATE outbox SET state = 'fixed' WHERE change_id = ?", (change_id,))
+            self._forget_fix(change_id)
             if rec["op"] == "create":
                 merged = {**json.loads(rec["fields"]), **fields}
                 if rec["entity"] == "residents":
@@ -701,6 +720,7 @@ class Store(ReferralStore):
         with self.transaction():
             self._outbox(change_id, "rejected")
             self.db.execute("UPDATE outbox SET state = 'discarded' WHERE change_id = ?", (change_id,))
+            self._forget_fix(change_id)
 
     def _outbox(self, change_id: str, state: str) -> sqlite3.Row:
         rec = self.db.execute("SELECT * FROM outbox WHERE change_id = ? AND state = ?",

@@ -9,7 +9,7 @@ from kivy.metrics import dp
 from kivy.properties import BooleanProperty, StringProperty
 
 from fieldapp import attention, printouts
-from fieldapp.store import InvalidRecord
+from fieldapp.store import InvalidRecord, NotFound
 from fieldapp.visit import VisitDraft, form_boxes
 
 from .base import BaseScreen
@@ -55,10 +55,16 @@ class FollowUpScreen(BaseScreen):
         name = self.draft.resident["name"]
         refused = self.refused = None
         if self.fixing:
+            me = self.session.me.get("id")
             refused = self.refused = next((i for i in self.store.needs_attention() if i["change_id"] == fix
-                                           and attention.fixable(i, self.session.me.get("id"))), None)
-            # Not the draft: the refused record's own form (a draft of this resident is another visit's).
-            self.draft.form = dict(((refused or {}).get("fields") or {}).get("form") or {})
+                                           and attention.fixable(i, me, self.store)), None)
+            # Not the draft (a draft of this resident is their next visit): the corrections kept earlier, else
+            # the refused record's own form.
+            kept = self.store.kept_fix(fix) if refused else None
+            if kept is not None:
+                self.draft.form = dict(kept)
+            else:
+                self.draft.reopen(((refused or {}).get("fields") or {}).get("form") or {})
             self.draft.restored = False
             self.heading = t("followup.fix_title", name=name)
             self.status = (t("followup.fix_reason", reason=attention.reason_text(refused["reason"]))
@@ -141,7 +147,7 @@ class FollowUpScreen(BaseScreen):
             return
         self.draft.set(name, value)
         self.refresh()
-        if not (self.amending or self.fixing):
+        if not self.amending:
             self._keep_soon()
 
     def use_previous(self) -> None:
@@ -181,7 +187,12 @@ class FollowUpScreen(BaseScreen):
     _tried = False
 
     def _keep(self, *_):
-        if self.draft is not None and not self.signed and not self.amending and not self.fixing:
+        if self.draft is None or self.signed:
+            return
+        if self.fixing:
+            if self.refused is not None:
+                self.store.keep_fix(self.fix, self.draft.form)
+        elif not self.amending:
             self.draft.keep()
 
     def before_lock(self) -> None:
@@ -209,6 +220,9 @@ class FollowUpScreen(BaseScreen):
             else:
                 self._keep_soon.cancel()
                 self.visit_id = self.draft.sign()
+        except NotFound:  # the resident (or the amended visit) left this tablet meanwhile: a pull took it
+            self.status = t("followup.gone")
+            return None
         except InvalidRecord as err:
             self.refresh()
             if "reason" in err.errors:

@@ -138,6 +138,7 @@ ZH = {
     "followup.fix_reason": "服务器未接受：{reason}\n改好后点“重新上传”。",
     "followup.fix_gone": "这条记录不能在这里修改：已经处理过了（已重新上传或已放弃），或不是您记录的。",
     "followup.resend": "重新上传",
+    "followup.gone": "这位居民的档案已不在本机（可能已调到其他团队），不能在这里保存。",
     "followup.resent": "已改好，等待同步上传",
     "followup.previous": "沿用上次随访的填写（{date}）",
     "followup.previous_done": "已沿用上次的{n}项",

@@ -56,7 +56,7 @@ class SyncScreen(BaseScreen):
                     item["device_time"][:16].replace("T", " "))))))
                 card.add_widget(Lbl(text=t("sync.reason", reason=attention.reason_text(item.get("reason"))),
                                     muted=True))
-                if attention.fixable(item, me):
+                if attention.fixable(item, me, self.store):
                     fix = Btn(text=t("sync.fix"), kind="primary", on_release=self._fix_tapped)
                     fix.change_id = item["change_id"]
                     card.add_widget(fix)
@@ -83,11 +83,16 @@ class SyncScreen(BaseScreen):
     def _fix_tapped(self, button) -> None:
         """The refused visit on the follow-up form, as it was signed, to be corrected and sent again."""
         item = next((i for i in self.store.needs_attention() if i["change_id"] == button.change_id), None)
-        if item is None:  # fixed or discarded meanwhile
-            self.show_state()
+        if item is None or not attention.fixable(item, self.session.me.get("id"), self.store):
+            self.show_state()  # fixed, discarded, or its resident pulled away meanwhile
             return
         fields = item["fields"]
         target = self.store.record("followups", fields["amends_id"]) if fields.get("amends_id") else fields
+        # Coming back here shows the list; it does not start the first sign-in's sync again, nor go on to
+        # the worklist (then) when a sync ends while the form is open.
+        self.then = None
+        if self.app.history[-1:] and self.app.history[-1][0] == self.name:
+            self.app.history[-1] = (self.name, {})
         self.app.route("followup", resident_id=target["resident_id"], condition=target["condition"],
                        amend_id=fields.get("amends_id"), fix=item["change_id"])
 
@@ -153,6 +158,6 @@ class SyncScreen(BaseScreen):
         if result.get("ok"):
             self.progress_value = self.progress_max
         self.show_state()
-        if result.get("ok") and self.then:
+        if result.get("ok") and self.then and self.manager is not None and self.manager.current == self.name:
             then, self.then = self.then, None
             self.app.route(then)

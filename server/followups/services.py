@@ -201,8 +201,11 @@ def _registered(session: Session, actor: Actor, resident_id: str, condition: str
     res = households.get_resident(session, actor, resident_id, log_read=False)
     cond = next((c for c in res.conditions if c.condition == condition), None)
     if cond is None:
+        named = {"hypertension": "高血压", "t2dm": "2型糖尿病"}.get(condition, condition)
         raise Invalid("The resident is not in this condition's registry; add the condition first.",
-                      {"condition": [f"resident is not registered for {condition}"]})
+                      {"condition": [f"resident is not registered for {condition}"]},
+                      zh=f"这位居民还没有登记为{named}管理对象，请先登记。",
+                      zh_errors={"condition": [f"未登记{named}管理"]})
     return res, cond
 
 

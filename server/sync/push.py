@@ -249,7 +249,7 @@ def _zh_message(err: DomainError) -> str:
 
 # For a DomainError raised without Chinese words of its own.
 _ZH_REFUSED = "服务器未接受这条记录"
-_ZH_BY_STATUS = {403: "无权提交这条记录", 404: "服务器上找不到这条记录要改的对象",
+_ZH_BY_STATUS = {403: "无权提交这条记录", 404: "服务器上找不到这条记录涉及的档案",
                  409: "这条记录与服务器上的数据冲突", 412: "这条记录在服务器上已被别人改过",
                  422: "这条记录有不符合规则的内容"}
 
@@ -376,7 +376,8 @@ def _apply_record(session: Session, actor: Actor, team: int, body: dict, rec: di
 
 def _create(session, actor, ent: SyncedEntity, rec: dict, body: dict, received) -> dict:
     if _exists(session, ent, rec["entity_id"]):
-        raise Invalid("A record with this id already exists.", {"entity_id": ["already exists"]})
+        raise Invalid("A record with this id already exists.", {"entity_id": ["already exists"]},
+                      zh="服务器上已有这个编号的记录。", zh_errors={"entity_id": ["已存在"]})
     data = ent.push.create_schema().load(rec["fields"])
     ent.push.create(session, actor, rec["entity_id"], data)
     return {"status": "applied", "applied": sorted(rec["fields"])}

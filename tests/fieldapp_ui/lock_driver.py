@@ -134,7 +134,16 @@ def main() -> int:
     assert "随访日期不对" in form.status and form.sign_button.text == "重新上传", (form.status, form.sign_button.text)
     form.editors["sbp"].input.text = ""
     form.editors["sbp"].input.insert_text("148")
+    # Locked mid-correction (the app sent to the background): what was typed is kept, as a draft is.
+    assert app.on_pause() is True
     frames()
+    unlock_with(args.pin)
+    app.route("sync")
+    frames()
+    next(b for b in buttons() if b.text == "修改后重新上传").trigger_action(duration=0)
+    frames()
+    form = app.manager.get_screen("followup")
+    assert form.fixing and str(form.editors["sbp"].input.text) == "148", form.editors["sbp"].input.text
     form.sign_button.trigger_action(duration=0)
     frames()
     assert form.signed and "已改好" in form.status, form.status
@@ -142,6 +151,7 @@ def main() -> int:
     [visit] = [v for v in session.store.visits(args.resident) if v["id"] == left[0]["entity_id"]]
     assert visit["sbp"] == 148, visit
     assert str(session.store.draft(args.resident, "hypertension").get("sbp")) == "151"
+    assert session.store.kept_fix(left[0]["change_id"]) is None
     app.back()
     frames()
     assert app.manager.current == "sync" and buttons() == []

@@ -18,15 +18,17 @@ from fieldapp.attention import fixable, label, reason_text
     ({"code": 409, "message": "冲突"}, "冲突"),
     ({"code": 422, "message": "x", "errors": {"unheard_of": ["?"]}}, "x（unheard_of：?）"),
     ({"code": 422, "message": "x", "errors": {"form": "not a mapping"}}, "x（随访表：not a mapping）"),
+    ({"code": 422, "message": "居民已于 2026-01-02 死亡", "errors": {"form.visit_date": ["居民已于 2026-01-02 死亡"]}},
+     "居民已于 2026-01-02 死亡"),  # a field's message the sentence already says, not twice
+    ({"code": 422, "message": "x", "errors": {"sbp": []}}, "x"),
 ])
 def test_reasons_read_by_box_label(reason, text):
     assert reason_text(reason) == text
 
 
 def test_a_form_box_is_named_by_its_label():
-    names = (label("sbp"), label("form.sbp"), label("medications.0.name"))
-    assert names == ("收缩压", "收缩压", label("medications"))
-    assert label("medications") != "medications"
+    names = (label("sbp"), label("form.sbp"), label("medications.0.name"), label("nothing_known"))
+    assert names == ("收缩压", "收缩压", "用药情况", "nothing_known")
 
 
 VISIT = {"entity": "followups", "op": "create", "member_id": "7",
@@ -46,6 +48,27 @@ VISIT = {"entity": "followups", "op": "create", "member_id": "7",
                  "reason": "搬走"}}, "7", False),
     ({"entity": "residents", "op": "update", "fields": {"phone": "1"}}, "7", False),
     ({"entity": "referrals"}, "7", False),
+    # Refused for who may record it or where the resident is: no correction of the form changes that.
+    ({"reason": {"code": 403, "message": "无权提交这条记录"}}, "7", False),
+    ({"reason": {"code": 404, "message": "找不到", "errors": {"scope": ["不在本团队的家庭中"]}}}, "7", False),
 ])
 def test_only_the_author_fixes_a_refused_visit(change, member, ok):
     assert fixable({**VISIT, **change}, member) is ok
+
+
+class _Tablet:
+    """store.record as fixable reads it: which rows this tablet still has."""
+
+    def __init__(self, *rows):
+        self.rows = set(rows)
+
+    def record(self, entity, entity_id):
+        return {"id": entity_id} if (entity, entity_id) in self.rows else None
+
+
+def test_a_visit_whose_resident_left_the_tablet_is_not_offered_to_fix():
+    amendment = {**VISIT, "fields": {"amends_id": "v", "form": {"sbp": 150}, "reason": "抄错"}}
+    assert fixable(VISIT, "7", _Tablet(("residents", "r"))) is True
+    assert fixable(VISIT, "7", _Tablet()) is False  # a pull took the resident away
+    assert fixable(amendment, "7", _Tablet(("followups", "v"))) is True
+    assert fixable(amendment, "7", _Tablet(("residents", "r"))) is False  # the amended visit is gone

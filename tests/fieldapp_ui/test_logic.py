@@ -18,6 +18,8 @@ from gpcore.followup import age_on
 from gpcore.followup.visits import DiabetesVisit, HypertensionVisit, field_specs
 from printing import PaperWidth, Patient, PrinterSettings, follow_up_slip
 
+from .conftest import htn_form
+
 TODAY = china_today()
 
 
@@ -154,6 +156,37 @@ def test_a_signed_visit_is_amended_with_a_reason_not_edited(tablet_session, clin
     amendment = store.amend_visit(signed["id"], {**signed["form"], "sbp": 130}, "血压抄错")
     assert store.visit(amendment)["amends_id"] == signed["id"]
     assert store.visit(signed["id"])["sbp"] == 128
+
+
+def test_a_refused_visit_reopened_takes_the_rules_dates_for_its_corrections(tablet_session, clinic):
+    """Signing fills the classification and next visit date from the rules; a refused visit reopened to be
+    corrected (the sync screen's fix) must not keep those for a different reading."""
+    store = tablet_session.store
+    rid = clinic.residents["A1-0-0"]
+    draft = VisitDraft(store, rid, "hypertension", TODAY)
+    draft.form = {k: v for k, v in htn_form(TODAY.isoformat()).items() if k != "classification"}
+    store.discard_draft(rid, "hypertension")
+    draft.sign()
+    store.reject_batch(store.take_batch(10), {"code": 422, "message": "随访日期不对"})
+    [item] = store.needs_attention()
+    signed = item["fields"]["form"]
+    assert signed["classification"] == 1 and signed["next_visit_date"]  # filled from the rules at signing
+    fix = VisitDraft(store, rid, "hypertension", TODAY)
+    fix.reopen(signed)
+    assert "classification" not in fix.form and "next_visit_date" not in fix.form
+    fix.set("sbp", 182)
+    fix.set("dbp", 112)
+    rules = fix.feedback()
+    assert rules.next_visit_date < signed["next_visit_date"]  # uncontrolled: seen again sooner
+    fix.resubmit(item["change_id"])
+    [sent] = [v for v in store.visits(rid) if v["id"] == item["entity_id"]]
+    assert (sent["form"]["next_visit_date"], sent["form"]["classification"]) == (
+        rules.next_visit_date, rules.classification)
+    assert rules.classification != 1
+    # What the doctor set otherwise than the rules stays when a visit is reopened.
+    mine = VisitDraft(store, rid, "hypertension", TODAY)
+    mine.reopen({**signed, "next_visit_date": "2027-01-04"})
+    assert mine.form["next_visit_date"] == "2027-01-04" and "classification" not in mine.form
 
 
 def test_printer_settings_and_a_file_printer(tablet_session, tmp_path):

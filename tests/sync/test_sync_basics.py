@@ -128,7 +128,7 @@ def test_an_edit_to_a_household_moved_away_is_refused_not_resurrected(world, tab
     [item] = store.needs_attention()
     assert "scope" in item["reason"]["errors"]
     assert item["reason"]["errors"]["scope"] == ["不在本团队的家庭中（已调到其他团队或已删除）"]
-    assert item["reason"]["message"].startswith("服务器上找不到这条记录要改的对象：")
+    assert item["reason"]["message"].startswith("服务器上找不到这条记录涉及的档案：")
     assert hid not in tablet_scope(store)["households"]
     from server.households.models import Household
     assert session.get(Household, hid).phone is None
@@ -158,6 +158,14 @@ def test_a_refused_record_is_explained_in_english_unless_chinese_is_asked_for(wo
         return [{"change_id": str(uuid.uuid4()), "entity": "followups", "entity_id": str(uuid.uuid4()),
                  "op": "update", "fields": {}, "device_time": "2026-01-01T08:00:00+08:00"}]
     assert push(update_of_a_visit(), **chinese)["message"] == "平板不能提交这类记录或这种改动。"
+    def visit(**fields):
+        return [{"change_id": str(uuid.uuid4()), "entity": "followups", "entity_id": str(uuid.uuid4()),
+                 "op": "create", "fields": fields, "device_time": None}]
+    unregistered = push(visit(resident_id=world.residents["A1-0-0"], condition="hypertension",
+                              form={"visit_date": "2026-01-01"}), **chinese)
+    assert unregistered == {"code": 422, "message": "这位居民还没有登记为高血压管理对象，请先登记。",
+                            "errors": {"condition": ["未登记高血压管理"]}}
+    assert push(visit(resident_id="r", condition="t2dm"), **chinese)["errors"] == {"form": ["随访记录缺少随访表。"]}
     english = "This record type or operation is not accepted from tablets."
     assert push(update_of_a_visit())["message"] == english
 
