@@ -773,8 +773,10 @@ class Store(ReferralStore):
                     status = res.get("original", {}).get("status", "applied")
                 counts[status] = counts.get(status, 0) + 1
                 if status == "rejected":
+                    # A repeat's reason is its first answer's (the tablet missed that answer: a lost reply).
+                    reason = res.get("reason") or res.get("original", {}).get("reason")
                     self.db.execute("UPDATE outbox SET state = 'rejected', reason = ?, answer = ? "
-                                    "WHERE change_id = ?", (json.dumps(res.get("reason"), ensure_ascii=False),
+                                    "WHERE change_id = ?", (json.dumps(reason, ensure_ascii=False),
                                                             json.dumps(res, ensure_ascii=False), rec["change_id"]))
                 else:  # applied or conflict: the server has committed it (a losing value is in its log)
                     self.db.execute("UPDATE outbox SET state = 'acked', answer = ?, acked_epoch = ?, "

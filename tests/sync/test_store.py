@@ -117,7 +117,10 @@ def test_rejected_records_need_attention_until_fixed_or_discarded(store):
     assert store.needs_attention() == [] and store.outbox_count() == 1
     assert store.outbox_records(["pending"])[0]["change_id"] == new
     b2 = store.take_batch(10)
-    store.apply_push_answer(b2, {"results": [{"change_id": new, "status": "rejected", "reason": reason}]}, "e1")
+    # Its answer lost, the batch went again: the server repeats its first answer, reason and all.
+    store.apply_push_answer(b2, {"results": [{"change_id": new, "status": "duplicate",
+                                              "original": {"status": "rejected", "reason": reason}}]}, "e1")
+    assert [i["reason"] for i in store.needs_attention()] == [reason]
     store.discard_rejected(new)
     assert store.needs_attention() == [] and store.is_synced()
 
