@@ -59,14 +59,15 @@ def fixable(item: dict, member_id: str | None, store=None) -> bool:
     """A refused follow-up visit, or amendment, saved by this member: it opens on the form to be corrected and
     sent again. Only its author fixes it: the fix goes up in the fixer's name, and a visit is signed by the
     doctor who made it. Not when the server refused it for who may record it (403: the author left the team,
-    or no longer records visits) or where (404: the resident's household went to another team), which no
-    correction of the form changes; nor, with the store, when the resident (or the amended visit) is no
-    longer on this tablet."""
+    or no longer records visits), which no correction of the form changes; nor, with the store, when the
+    resident (or the amended visit) is no longer on this tablet (a household moved to another team: the pull
+    after the refusal took it away). A 404 for a resident or visit still here is one the server did not have
+    yet (sent in an earlier batch, refused, since fixed): sent again, it is taken."""
     fields = item.get("fields") or {}
     reason = item.get("reason") or {}
     if not (item.get("entity") == "followups" and item.get("op") == "create"
             and (fields.get("kind") or "visit") == "visit" and isinstance(fields.get("form"), dict)
-            and reason.get("code") not in ("device_other_team", 403, 404)
+            and reason.get("code") not in ("device_other_team", 403)
             and member_id is not None and item.get("member_id") == str(member_id)):
         return False
     if store is None:

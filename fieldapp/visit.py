@@ -230,15 +230,18 @@ class VisitDraft:
             self.store.discard_draft(self.resident_id, self.condition)
         return visit_id
 
-    def reopen(self, form: dict) -> None:
+    def reopen(self, form: dict, assessment: dict | None = None) -> None:
         """Start from a form signed earlier (a refused visit being corrected). The classification and next
         visit date that signing filled in from the rules (final_form) are taken out again, so they follow the
-        corrections; those the doctor set otherwise stay."""
+        corrections; those the doctor set otherwise stay. What the rules said then is the record's
+        device_assessment where it has one (a new visit); an amendment carries none, and the rules are asked
+        again on the form as it was (the visits since may make them answer otherwise)."""
         self.form = {k: v for k, v in form.items() if k not in ("classification", "next_visit_date")}
-        rules_said = self.feedback()
-        for key, auto in (("classification", rules_said.classification),
-                          ("next_visit_date", rules_said.next_visit_date)):
-            if form.get(key) is not None and str(form[key]) != str(auto):
+        if assessment is None:
+            said = self.feedback()
+            assessment = {"classification": said.classification, "next_visit_date": said.next_visit_date}
+        for key in ("classification", "next_visit_date"):
+            if form.get(key) is not None and str(form[key]) != str(assessment.get(key)):
                 self.form[key] = form[key]  # the doctor's own
 
     def resubmit(self, change_id: str, reason: str | None = None) -> None:

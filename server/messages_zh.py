@@ -33,8 +33,11 @@ SCHEMA = [
     (r"a visit needs the form", "随访记录缺少随访表。"),
     (r"an amendment needs the reason", "更正须写明原因。"),
     (r"a new record needs resident_id and condition", "新记录须有居民和慢病。"),
-    (r"a lost entry needs (\w+)", r"失访记录缺少 \1。"),
-    (r"a death entry needs (\w+)", r"死亡记录缺少 \1。"),
+    (r"a lost entry needs date", "失访记录须填写日期。"),
+    (r"a lost entry needs reason", "失访记录须写明原因。"),
+    (r"a death entry needs date", "死亡记录须填写死亡日期。"),
+    (r"a death entry needs cause", "死亡记录须写明死因。"),
+    (r"a (?:lost|death) entry needs (?:resident_id|condition)", "记录缺少居民或慢病。"),
     (r"at most (\d+) characters", r"最多 \1 个字。"),
 ]
 

@@ -387,15 +387,15 @@ class Store(ReferralStore):
         with self.transaction():
             self.db.execute("DELETE FROM drafts WHERE resident_id = ? AND condition = ?", (resident_id, condition))
 
-    def keep_fix(self, change_id: str, form: dict) -> None:
-        """Keep the corrections typed into a refused visit (the follow-up form's fix), as a draft is kept: a
-        lock, the app going to the background or a kill loses nothing typed. Not in `drafts`, which holds the
-        resident's next visit; dropped when the record is fixed or discarded."""
+    def keep_fix(self, change_id: str, form: dict, reason: str | None = None) -> None:
+        """Keep the corrections typed into a refused visit (the follow-up form's fix; an amendment's reason
+        too), as a draft is kept: a lock, the app going to the background or a kill loses nothing typed. Not
+        in `drafts`, which holds the resident's next visit; dropped when the record is fixed or discarded."""
         with self.transaction():
-            self.set_state(_FIX_KEY + change_id, form)
+            self.set_state(_FIX_KEY + change_id, {"form": form, "reason": reason})
 
     def kept_fix(self, change_id: str) -> dict | None:
-        """The corrections kept for a refused visit, or None."""
+        """The corrections kept for a refused visit ({"form", "reason"}), or None."""
         return self.state(_FIX_KEY + change_id)
 
     def _forget_fix(self, change_id: str) -> None:

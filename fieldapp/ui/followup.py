@@ -60,11 +60,12 @@ class FollowUpScreen(BaseScreen):
                                            and attention.fixable(i, me, self.store)), None)
             # Not the draft (a draft of this resident is their next visit): the corrections kept earlier, else
             # the refused record's own form.
+            fields = (refused or {}).get("fields") or {}
             kept = self.store.kept_fix(fix) if refused else None
             if kept is not None:
-                self.draft.form = dict(kept)
+                self.draft.form = dict(kept["form"])
             else:
-                self.draft.reopen(((refused or {}).get("fields") or {}).get("form") or {})
+                self.draft.reopen(fields.get("form") or {}, fields.get("device_assessment"))
             self.draft.restored = False
             self.heading = t("followup.fix_title", name=name)
             self.status = (t("followup.fix_reason", reason=attention.reason_text(refused["reason"]))
@@ -80,7 +81,7 @@ class FollowUpScreen(BaseScreen):
         if self.fixing:
             self._tried = True  # the boxes the rules find wrong are shown at once, not only once touched
             if self.amending:
-                self.reason.text = ((refused or {}).get("fields") or {}).get("reason") or ""
+                self.reason.text = ((kept or {}).get("reason") if kept else fields.get("reason")) or ""
             self.sign_button.text = t("followup.resend")
             self.sign_button.disabled = refused is None
         self.refresh()
@@ -191,7 +192,7 @@ class FollowUpScreen(BaseScreen):
             return
         if self.fixing:
             if self.refused is not None:
-                self.store.keep_fix(self.fix, self.draft.form)
+                self.store.keep_fix(self.fix, self.draft.form, self.reason.text if self.amending else None)
         elif not self.amending:
             self.draft.keep()
 

@@ -88,11 +88,13 @@ class SyncScreen(BaseScreen):
             return
         fields = item["fields"]
         target = self.store.record("followups", fields["amends_id"]) if fields.get("amends_id") else fields
-        # Coming back here shows the list; it does not start the first sign-in's sync again, nor go on to
-        # the worklist (then) when a sync ends while the form is open.
-        self.then = None
+        # Coming back here shows the list: it does not start the first sign-in's sync again, nor go on to
+        # the worklist (then) when a sync ends while the form is open; where it was to go on to is what
+        # going back from here leads to.
         if self.app.history[-1:] and self.app.history[-1][0] == self.name:
-            self.app.history[-1] = (self.name, {})
+            below = [(self.then, {})] if self.then else self.app.history[:-1]
+            self.app.history[:] = [*below, (self.name, {})]
+        self.then = None
         self.app.route("followup", resident_id=target["resident_id"], condition=target["condition"],
                        amend_id=fields.get("amends_id"), fix=item["change_id"])
 

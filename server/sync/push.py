@@ -226,7 +226,7 @@ def _reason(err: Exception, zh: bool = False) -> dict:
     if isinstance(err, DomainError):
         out = {"code": err.status, "message": _zh_message(err) if zh else err.message}
         if isinstance(err, NotFound):
-            out["errors"] = {"scope": ["不在本团队的家庭中（已调到其他团队或已删除）" if zh else
+            out["errors"] = {"scope": ["本团队的档案中没有（可能还没上传，或已调到其他团队、已删除）" if zh else
                                        "not in your team's households (moved to another team or removed)"]}
         elif err.errors:
             out["errors"] = messages_zh.schema_messages(err.zh_errors or err.errors) if zh else err.errors

@@ -138,7 +138,7 @@ def main() -> int:
     assert app.on_pause() is True
     frames()
     unlock_with(args.pin)
-    app.route("sync")
+    app.route("sync", then="worklist")  # as after a sign-in: the worklist once the sync is done
     frames()
     next(b for b in buttons() if b.text == "修改后重新上传").trigger_action(duration=0)
     frames()
@@ -155,6 +155,9 @@ def main() -> int:
     app.back()
     frames()
     assert app.manager.current == "sync" and buttons() == []
+    app.back()  # where the sync screen was to go on to
+    frames()
+    assert app.manager.current == "worklist", app.manager.current
     result["steps"].append("the other refused visit fixed on the form and waiting to go up again")
     app.lock_now()
     frames()

@@ -172,21 +172,31 @@ def test_a_refused_visit_reopened_takes_the_rules_dates_for_its_corrections(tabl
     signed = item["fields"]["form"]
     assert signed["classification"] == 1 and signed["next_visit_date"]  # filled from the rules at signing
     fix = VisitDraft(store, rid, "hypertension", TODAY)
-    fix.reopen(signed)
+    fix.reopen(signed, item["fields"]["device_assessment"])
     assert "classification" not in fix.form and "next_visit_date" not in fix.form
+    store.keep_fix(item["change_id"], fix.form)
+    assert store.kept_fix(item["change_id"]) == {"form": fix.form, "reason": None}
     fix.set("sbp", 182)
     fix.set("dbp", 112)
     rules = fix.feedback()
     assert rules.next_visit_date < signed["next_visit_date"]  # uncontrolled: seen again sooner
     fix.resubmit(item["change_id"])
+    assert store.kept_fix(item["change_id"]) is None
     [sent] = [v for v in store.visits(rid) if v["id"] == item["entity_id"]]
     assert (sent["form"]["next_visit_date"], sent["form"]["classification"]) == (
         rules.next_visit_date, rules.classification)
     assert rules.classification != 1
     # What the doctor set otherwise than the rules stays when a visit is reopened.
     mine = VisitDraft(store, rid, "hypertension", TODAY)
-    mine.reopen({**signed, "next_visit_date": "2027-01-04"})
+    mine.reopen({**signed, "next_visit_date": "2027-01-04"}, item["fields"]["device_assessment"])
     assert mine.form["next_visit_date"] == "2027-01-04" and "classification" not in mine.form
+    # What the rules said at signing decides, not what they say now (visits pulled since change their answer).
+    then = {"classification": 1, "next_visit_date": "2027-01-04"}
+    mine.reopen({**signed, "next_visit_date": "2027-01-04"}, then)
+    assert "next_visit_date" not in mine.form
+    # An amendment carries no assessment: the rules are asked again on the form as it was.
+    mine.reopen(signed)
+    assert "classification" not in mine.form and "next_visit_date" not in mine.form
 
 
 def test_printer_settings_and_a_file_printer(tablet_session, tmp_path):

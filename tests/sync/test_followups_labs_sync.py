@@ -136,6 +136,41 @@ def test_a_refused_amendment_is_fixed_on_the_form_with_its_reason(world, tablet,
         first, 144, "血压抄错", earlier)
 
 
+def test_an_amendment_refused_with_its_visit_is_fixed_after_it(world, tablet, as_user, session, visit_form,
+                                                               clean_app):
+    """A visit and its amendment go up together; the visit is refused, so the amendment's target is not on the
+    server (404). Once the visit is fixed and taken, the amendment is fixed and taken too: a 404 for a visit
+    still on the tablet is offered to fix (fieldapp.attention.fixable)."""
+    from fieldapp.attention import fixable
+    from fieldapp.visit import VisitDraft
+    from server.followups.models import FollowUp
+
+    _register(as_user, world, "A1-1-0")
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    store.member_id = str(world.users["gp-a1"])
+    rid = world.residents["A1-1-0"]
+    clean_app.config["FOLLOWUP_TODAY"] = TODAY - dt.timedelta(days=5)  # the server's calendar is behind
+    first = store.save_visit(rid, "hypertension", visit_form(VISIT_DAY))
+    amendment = store.amend_visit(first, visit_form(VISIT_DAY, sbp=134), reason="血压抄错")
+    assert engine.sync().pushed == {"rejected": 2}
+    visit_item, amend_item = store.needs_attention()
+    assert (visit_item["reason"]["code"], amend_item["reason"]["code"]) == (422, 404)
+    me = world.users["gp-a1"]
+    # The refused visit is off the tablet's tables until fixed: its amendment is offered once it is back.
+    assert fixable(visit_item, me, store) and not fixable(amend_item, me, store)
+    earlier = (TODAY - dt.timedelta(days=6)).isoformat()
+    for item, reason in ((visit_item, None), (amend_item, "血压抄错")):
+        assert fixable(item, me, store)
+        draft = VisitDraft(store, rid, "hypertension", TODAY)
+        draft.reopen(item["fields"]["form"], item["fields"].get("device_assessment"))
+        draft.set("visit_date", earlier)
+        draft.resubmit(item["change_id"], reason)
+    assert engine.sync().pushed == {"applied": 2}
+    row = session.get(FollowUp, amendment)
+    assert (row.amends_id, row.sbp, row.amendment_reason) == (first, 134, "血压抄错")
+
+
 def test_an_update_to_a_visit_is_refused_by_the_server(world, tablet, as_user, client, token, visit_form):
     _register(as_user, world, "A1-0-0")
     store, engine = tablet("gp-a1")

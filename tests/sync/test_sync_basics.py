@@ -127,7 +127,7 @@ def test_an_edit_to_a_household_moved_away_is_refused_not_resurrected(world, tab
     assert result.pushed == {"rejected": 1} and result.synced
     [item] = store.needs_attention()
     assert "scope" in item["reason"]["errors"]
-    assert item["reason"]["errors"]["scope"] == ["不在本团队的家庭中（已调到其他团队或已删除）"]
+    assert item["reason"]["errors"]["scope"] == ["本团队的档案中没有（可能还没上传，或已调到其他团队、已删除）"]
     assert item["reason"]["message"].startswith("服务器上找不到这条记录涉及的档案：")
     assert hid not in tablet_scope(store)["households"]
     from server.households.models import Household
