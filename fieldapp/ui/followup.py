@@ -82,6 +82,7 @@ class FollowUpScreen(BaseScreen):
             self._tried = True  # the boxes the rules find wrong are shown at once, not only once touched
             if self.amending:
                 self.reason.text = ((kept or {}).get("reason") if kept else fields.get("reason")) or ""
+                self.reason.bind(text=lambda *_: self._keep_soon())  # kept as the boxes are
             self.sign_button.text = t("followup.resend")
             self.sign_button.disabled = refused is None
         self.refresh()
@@ -148,7 +149,7 @@ class FollowUpScreen(BaseScreen):
             return
         self.draft.set(name, value)
         self.refresh()
-        if not self.amending:
+        if self.fixing or not self.amending:
             self._keep_soon()
 
     def use_previous(self) -> None:

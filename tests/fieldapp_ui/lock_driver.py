@@ -1,8 +1,8 @@
 """Drives the real app's lock under Kivy's offscreen window (run by test_lock_ui.py in a subprocess): the
 unlock screen on an enrolled tablet, a wrong PIN, the right one, auto-lock after inactivity on an injected
 idle clock (the App's own once-a-second check), a touch that postpones it, and the lock when the app goes to
-the background, and of two refused visits one discarded from the sync screen and the other fixed on the
-follow-up form. Exit 77: no window could be opened.
+the background; of three refused records, a visit discarded from the sync screen, a visit and an amendment
+fixed on the follow-up form. Exit 77: no window could be opened.
 
     python tests/fieldapp_ui/lock_driver.py --db FILE --member USER_ID --pin PIN --resident ID --discard CHANGE_ID
         --result FILE.json
@@ -104,29 +104,33 @@ def main() -> int:
     def buttons():
         return [w for w in sync.ids.attention.walk() if isinstance(w, Btn) and getattr(w, "change_id", None)]
 
-    assert len(session.store.needs_attention()) == 2
-    assert sorted(b.text for b in buttons()) == ["修改后重新上传"] * 2 + ["放弃这条（不再上传）"] * 2  # the member's own
+    assert len(session.store.needs_attention()) == 3
+    assert sorted(b.text for b in buttons()) == ["修改后重新上传"] * 3 + ["放弃这条（不再上传）"] * 3  # the member's own
     name = session.store.resident(args.resident)["name"]
     assert any(name in getattr(w, "text", "") for w in sync.ids.attention.walk()), "whose visit is not shown"
     discard = next(b for b in buttons() if b.change_id == args.discard and b.text.startswith("放弃"))
     discard.trigger_action(duration=0)
     discard.trigger_action(duration=0)  # at once: a double tap
     frames()
-    assert len(session.store.needs_attention()) == 2 and discard.text == "再点一次，确认放弃", discard.text
+    assert len(session.store.needs_attention()) == 3 and discard.text == "再点一次，确认放弃", discard.text
     time.sleep(sync.CONFIRM_GAP + 0.05)
     discard.trigger_action(duration=0)
     frames()
     left = session.store.needs_attention()
-    assert [i["change_id"] for i in left] != [args.discard] and len(left) == 1, left
+    assert args.discard not in [i["change_id"] for i in left] and len(left) == 2, left
     assert "不会再上传" in sync.progress_text, sync.progress_text
-    assert sorted(b.text for b in buttons()) == ["修改后重新上传", "放弃这条（不再上传）"]
-    assert {b.change_id for b in buttons()} == {left[0]["change_id"]}
+    assert sorted(b.text for b in buttons()) == ["修改后重新上传"] * 2 + ["放弃这条（不再上传）"] * 2
+    assert {b.change_id for b in buttons()} == {i["change_id"] for i in left}
+    [visit_item] = [i for i in left if not i["fields"].get("amends_id")]
+    [amend_item] = [i for i in left if i["fields"].get("amends_id")]
+
+    def fix_button(item):
+        return next(b for b in buttons() if b.text == "修改后重新上传" and b.change_id == item["change_id"])
     result["steps"].append("a refused visit discarded on the sync screen, on the second tap")
 
     # The other one fixed: it opens on the form as it was signed, with the server's reason; corrected, it is
     # sent again under its own id, and the half-typed visit of the same resident (a draft) stays as it was.
-    fix = next(b for b in buttons() if b.text == "修改后重新上传")
-    fix.trigger_action(duration=0)
+    fix_button(visit_item).trigger_action(duration=0)
     frames()
     assert app.manager.current == "followup", app.manager.current
     form = app.manager.get_screen("followup")
@@ -140,25 +144,53 @@ def main() -> int:
     unlock_with(args.pin)
     app.route("sync", then="worklist")  # as after a sign-in: the worklist once the sync is done
     frames()
-    next(b for b in buttons() if b.text == "修改后重新上传").trigger_action(duration=0)
+    fix_button(visit_item).trigger_action(duration=0)
     frames()
     form = app.manager.get_screen("followup")
     assert form.fixing and str(form.editors["sbp"].input.text) == "148", form.editors["sbp"].input.text
     form.sign_button.trigger_action(duration=0)
     frames()
     assert form.signed and "已改好" in form.status, form.status
-    assert session.store.needs_attention() == []
-    [visit] = [v for v in session.store.visits(args.resident) if v["id"] == left[0]["entity_id"]]
+    assert [i["change_id"] for i in session.store.needs_attention()] == [amend_item["change_id"]]
+    [visit] = [v for v in session.store.visits(args.resident) if v["id"] == visit_item["entity_id"]]
     assert visit["sbp"] == 148, visit
     assert str(session.store.draft(args.resident, "hypertension").get("sbp")) == "151"
-    assert session.store.kept_fix(left[0]["change_id"]) is None
+    assert session.store.kept_fix(visit_item["change_id"]) is None
+    app.back()
+    frames()
+    assert app.manager.current == "sync" and {b.change_id for b in buttons()} == {amend_item["change_id"]}
+    result["steps"].append("the other refused visit fixed on the form and waiting to go up again")
+
+    # The refused amendment: its reason comes with it; corrections and reason are kept 0.4 s after typing,
+    # so leaving the form (back) loses nothing; signed, it goes up again as an amendment of the same visit.
+    fix_button(amend_item).trigger_action(duration=0)
+    frames()
+    form = app.manager.get_screen("followup")
+    assert form.fixing and form.amending and form.reason.text == "血压抄错", form.reason.text
+    assert str(form.editors["sbp"].input.text) == "134", form.editors["sbp"].input.text
+    form.editors["sbp"].input.text = ""
+    form.editors["sbp"].input.insert_text("136")
+    until(lambda: str(((session.store.kept_fix(amend_item["change_id"]) or {}).get("form") or {}).get("sbp"))
+          == "136", "the amendment's corrected box kept")
+    form.reason.text = "血压抄错，应为136"
+    until(lambda: (session.store.kept_fix(amend_item["change_id"]) or {}).get("reason") == "血压抄错，应为136",
+          "the amendment's corrections kept")
+    app.back()
+    frames()
+    fix_button(amend_item).trigger_action(duration=0)
+    frames()
+    form = app.manager.get_screen("followup")
+    assert (str(form.editors["sbp"].input.text), form.reason.text) == ("136", "血压抄错，应为136")
+    form.sign_button.trigger_action(duration=0)
+    frames()
+    assert form.signed and session.store.needs_attention() == [], form.status
     app.back()
     frames()
     assert app.manager.current == "sync" and buttons() == []
     app.back()  # where the sync screen was to go on to
     frames()
     assert app.manager.current == "worklist", app.manager.current
-    result["steps"].append("the other refused visit fixed on the form and waiting to go up again")
+    result["steps"].append("a refused amendment fixed, its corrections kept when the form was left")
     app.lock_now()
     frames()
     # Only unlock and sign-in open while locked.

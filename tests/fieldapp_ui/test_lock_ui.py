@@ -30,10 +30,13 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
     session.start_sync(lambda p: None, outcome.update)
     session.wait_sync(60)
     assert outcome.get("ok"), outcome
-    # Two visits the server refused in one batch (as a sync would mark them): the driver discards the first.
+    # Two visits and an amendment the server refused in one batch (as a sync would mark them): the driver
+    # discards the first visit and fixes the others.
     rid = clinic.residents["A1-0-0"]
+    [signed] = session.store.visits(rid)
     first = session.store.save_visit(rid, "hypertension", htn_form(TODAY.isoformat()))
     second = session.store.save_visit(rid, "hypertension", htn_form(TODAY.isoformat(), sbp=150))
+    amendment = session.store.amend_visit(signed["id"], {**signed["form"], "sbp": 134}, "血压抄错")
     session.store.reject_batch(session.store.take_batch(10), {"code": 422, "message": "随访日期不对"})
     assert {v["id"] for v in session.store.visits(rid)}.isdisjoint({first, second})  # not shown as done
     [discard] = [i["change_id"] for i in session.store.needs_attention() if i["entity_id"] == first]
@@ -47,13 +50,15 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
         pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     steps = json.loads(result.read_text())["steps"]
-    assert len(steps) == 6, steps
+    assert len(steps) == 7, steps
     check = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store))
     check.unlock(str(me["id"]), "358172")
     assert check.store.needs_attention() == []
     states = check.store.db.execute(
-        "SELECT entity_id, state FROM outbox WHERE entity_id IN (?, ?) ORDER BY seq", (first, second)).fetchall()
-    assert [tuple(r) for r in states] == [(first, "discarded"), (second, "fixed"), (second, "pending")]
+        "SELECT entity_id, state FROM outbox WHERE entity_id IN (?, ?, ?) ORDER BY seq",
+        (first, second, amendment)).fetchall()
+    assert [tuple(r) for r in states] == [(first, "discarded"), (second, "fixed"), (amendment, "fixed"),
+                                          (second, "pending"), (amendment, "pending")]
     # The fixed visit goes up in its author's name, with the corrected reading; the discarded one never does.
     outcome = {}
     check.start_sync(lambda p: None, outcome.update)
@@ -64,4 +69,6 @@ def test_unlock_and_auto_lock_under_the_offscreen_window(tmp_path, clean_app, cl
         from server import db
         row = db.session().get(FollowUp, second)
         assert (row.sbp, row.signed_by) == (148, int(me["id"])) and db.session().get(FollowUp, first) is None
+        fixed = db.session().get(FollowUp, amendment)
+        assert (fixed.amends_id, fixed.sbp, fixed.amendment_reason) == (signed["id"], 136, "血压抄错，应为136")
     check.close()
