@@ -116,7 +116,9 @@ class Feedback:
 class VisitDraft:
     """One visit being typed for a resident and condition; the draft is kept in the store as it changes."""
 
-    def __init__(self, store, resident_id: str, condition: str, today: dt.date, doctor: str = ""):
+    def __init__(self, store, resident_id: str, condition: str, today: dt.date, doctor: str = "",
+                 amends_id: str | None = None):
+        """amends_id: the signed visit this form corrects (an amendment), which is not its own past."""
         if condition not in VISIT_CLASSES:
             raise ValueError(f"no follow-up form for {condition}")
         self.store, self.resident_id, self.condition, self.today = store, resident_id, condition, today
@@ -124,19 +126,14 @@ class VisitDraft:
         self.resident = store.resident(resident_id)
         self.birth = dt.date.fromisoformat(self.resident["birth_date"])
         history = [v for v in store.visits(resident_id, condition) if (v.get("kind") or "visit") == "visit"]
-        self.previous_record = history[0] if history else None
-        self._history = history
-        self.previous = self._gp_visit(self.previous_record)
+        self.previous_record = history[0] if history else None  # what "use the last visit's answers" offers
+        # An amendment is not its own past: the rules' history skips the chain of the visit it corrects.
+        target = store.visit(amends_id) if amends_id else None
+        self._chain = (target.get("original_id") or target["id"]) if target else None
         kept = store.draft(resident_id, condition)
         self.restored = kept is not None
         self.form: dict = kept if kept is not None else {
             "visit_date": today.isoformat(), "visit_mode": HOME_VISIT, "doctor": doctor}
-
-    def _gp_visit(self, record):
-        if not record or not isinstance(record.get("form"), dict):
-            return None
-        values, problems = coerce_fields(self.cls, record["form"])
-        return None if problems else build_visit(self.cls, values)
 
     # --- editing -------------------------------------------------------------------------------
 
@@ -177,11 +174,15 @@ class VisitDraft:
 
     # --- the rules -----------------------------------------------------------------------------
 
-    def _earlier_face_to_face(self, visit_date: dt.date) -> int:
-        year = str(visit_date.year)
-        return sum(1 for v in self._history if (v.get("visit_date") or "").startswith(year)
-                   and (v.get("visit_date") or "") < visit_date.isoformat()
-                   and str(v.get("visit_mode")) in ("1", "2"))
+    def _past(self, visit_date: dt.date):
+        """The previous visit (parsed; None for the first or an unreadable one) and the face-to-face visits
+        earlier that year, as the store reads them for the rules (Store.rules_history, the server's way)."""
+        form, earlier = self.store.rules_history(self.resident_id, self.condition, visit_date.isoformat(),
+                                                 self._chain)
+        if not isinstance(form, dict):
+            return None, earlier
+        values, problems = coerce_fields(self.cls, form)
+        return (None if problems else build_visit(self.cls, values)), earlier
 
     def feedback(self) -> Feedback:
         """The rules on the form as typed: problems by box (Chinese), and the assessment of what is there."""
@@ -192,14 +193,14 @@ class VisitDraft:
         values.setdefault("visit_date", self.today)
         values.setdefault("visit_mode", HOME_VISIT)
         visit = build_visit(self.cls, values)
-        earlier = self._earlier_face_to_face(visit.visit_date)
+        previous, earlier = self._past(visit.visit_date)
         if self.condition == "hypertension":
-            prev_age = rules.age_on(self.birth, self.previous.visit_date) if self.previous else None
+            prev_age = rules.age_on(self.birth, previous.visit_date) if previous else None
             result = rules.assess_hypertension_visit(
-                visit, patient_age=rules.age_on(self.birth, visit.visit_date), previous=self.previous,
+                visit, patient_age=rules.age_on(self.birth, visit.visit_date), previous=previous,
                 previous_patient_age=prev_age, earlier_visits_this_year=earlier)
         else:
-            result = rules.assess_diabetes_visit(visit, previous=self.previous, earlier_visits_this_year=earlier)
+            result = rules.assess_diabetes_visit(visit, previous=previous, earlier_visits_this_year=earlier)
         label = codes.VISIT_CLASSIFICATIONS[result.classification].zh if result.classification else ""
         return Feedback(
             emergency=result.emergency, emergency_reasons=[r.zh for r in result.emergency_reasons],

@@ -632,11 +632,29 @@ class Store(ReferralStore):
         row.update(self._local_decisions(row))
         return row
 
+    def rules_history(self, resident_id: str, condition: str, visit_date: str,
+                      chain: str | None = None) -> tuple[dict | None, int]:
+        """What the follow-up rules read of a patient's past for a visit on visit_date: the previous visit's
+        form (None: the first visit) and how many face-to-face visits came earlier that year. The past is as
+        the server takes it (its _history_filter): effective visits of this condition dated before this one,
+        outside `chain`, the original id of a record being corrected (an amendment is not its own past)."""
+        from gpcore.followup import codes
+        history = self.db.execute(
+            "SELECT f.form, f.visit_mode, f.visit_date FROM followups f WHERE f.resident_id = ? "
+            "AND f.condition = ? AND COALESCE(f.kind, 'visit') = 'visit' AND f.visit_date < ? "
+            "AND COALESCE(f.original_id, f.id) IS NOT ? "
+            "AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id) "
+            "ORDER BY f.visit_date DESC, f.received_at DESC",
+            (resident_id, condition, visit_date, chain)).fetchall()
+        year = f"{visit_date[:4]}-01-01"
+        earlier = sum(1 for h in history if h["visit_date"] >= year
+                      and str(h["visit_mode"]) in {str(m) for m in codes.FACE_TO_FACE_MODES})
+        return (json.loads(history[0]["form"]) if history else None), earlier
+
     def _local_decisions(self, row: dict) -> dict:
         """The shared rules' decisions on a visit saved here (gpcore's record_decisions, as the server will
         store them): emergency, referral, classification, control, next date, so the worklist's buckets
         see an offline visit at once. {} when the rules cannot run on it (the server decides then)."""
-        from gpcore.followup import codes
         from gpcore.followup.decisions import record_decisions
         from gpcore.followup.visits import DiabetesVisit, HypertensionVisit, VisitDataError
         forms = {"hypertension": HypertensionVisit, "t2dm": DiabetesVisit}
@@ -644,24 +662,14 @@ class Store(ReferralStore):
         if row.get("condition") not in forms or not resident.get("birth_date") or not row.get("visit_date"):
             return {}
         cls = forms[row["condition"]]
-        # The patient's own history: effective visits of this condition before this one, outside the chain
-        # being corrected (the server's _history_filter).
-        history = self.db.execute(
-            "SELECT f.form, f.visit_mode, f.visit_date FROM followups f WHERE f.resident_id = ? "
-            "AND f.condition = ? AND COALESCE(f.kind, 'visit') = 'visit' AND f.visit_date < ? "
-            "AND COALESCE(f.original_id, f.id) != ? "
-            "AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id) "
-            "ORDER BY f.visit_date DESC, f.received_at DESC", (row["resident_id"], row["condition"],
-                                                              row["visit_date"], row["original_id"])).fetchall()
+        previous_form, earlier = self.rules_history(row["resident_id"], row["condition"], row["visit_date"],
+                                                    row["original_id"])
         try:
             visit = cls.from_dict(row["form"])
-            previous = cls.from_dict(json.loads(history[0]["form"])) if history else None
+            previous = cls.from_dict(previous_form) if previous_form is not None else None
             birth = dt.date.fromisoformat(resident["birth_date"][:10])
         except (VisitDataError, ValueError, TypeError, KeyError):
             return {}
-        year = f"{visit.visit_date.year}-01-01"
-        earlier = sum(1 for h in history if h["visit_date"] >= year
-                      and str(h["visit_mode"]) in {str(m) for m in codes.FACE_TO_FACE_MODES})
         decided, _ = record_decisions(row["condition"], visit, birth, previous, earlier)
         return {"classification": decided["classification"], "bp_controlled": decided["bp_controlled"],
                 "fpg_controlled": decided["fpg_controlled"], "emergency": int(decided["emergency"]),

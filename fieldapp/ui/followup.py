@@ -44,7 +44,7 @@ class FollowUpScreen(BaseScreen):
         """Start (or resume) a visit for this resident and condition; amend_id: correct that signed visit;
         fix: the change id of a visit (or amendment) the server refused, opened as it was signed."""
         self.draft = VisitDraft(self.store, resident_id, condition, self.session.today(),
-                                doctor=self.session.me.get("full_name", ""))
+                                doctor=self.session.me.get("full_name", ""), amends_id=amend_id)
         self.amend_id = amend_id
         self.amending = amend_id is not None
         self.fix = fix

@@ -148,6 +148,32 @@ def test_a_form_that_breaks_the_rules_is_not_signed(tablet_session, clinic):
     assert store.outbox_count() == 0
 
 
+def test_the_rules_read_the_visit_before_this_one_as_the_server_does(tablet_session, clinic):
+    """The previous visit for the rules is the latest one earlier in date, and never the visit an amendment
+    corrects (server/followups/services.py _history_filter): an amendment of an uncontrolled visit is not
+    'the second uncontrolled visit in a row' by comparing it with itself."""
+    store = tablet_session.store
+    rid = clinic.residents["A1-0-0"]
+    [older] = store.visits(rid, "hypertension")
+    assert older["visit_date"] < (TODAY - dt.timedelta(days=1)).isoformat()
+    uncontrolled = store.save_visit(rid, "hypertension",
+                                    htn_form((TODAY - dt.timedelta(days=1)).isoformat(), sbp=165, dbp=100))
+    amend = VisitDraft(store, rid, "hypertension", TODAY, amends_id=uncontrolled)
+    amend.form = {**store.visit(uncontrolled)["form"], "sbp": 168}
+    rules = amend.feedback()
+    assert rules.classification == 2 and rules.referral == "none", rules.referral_reasons
+    amend.set("visit_date", TODAY.isoformat())  # its date corrected to a later day: still not its own past
+    assert amend.feedback().referral == "none", amend.feedback().referral_reasons
+    # A new visit after it is the second uncontrolled one in a row.
+    today = VisitDraft(store, rid, "hypertension", TODAY)
+    today.form = htn_form(TODAY.isoformat(), sbp=166, dbp=101)
+    assert "连续两次随访控制不满意" in today.feedback().referral_reasons
+    # A visit recorded late, dated before the uncontrolled one, follows the visit before it in date.
+    backfilled = VisitDraft(store, rid, "hypertension", TODAY)
+    backfilled.form = htn_form((TODAY - dt.timedelta(days=2)).isoformat(), sbp=166, dbp=101)
+    assert backfilled.feedback().referral == "none"
+
+
 def test_a_signed_visit_is_amended_with_a_reason_not_edited(tablet_session, clinic):
     store = tablet_session.store
     [signed] = store.visits(clinic.residents["A1-0-0"])
