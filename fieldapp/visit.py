@@ -125,11 +125,13 @@ class VisitDraft:
         self.cls = VISIT_CLASSES[condition]
         self.resident = store.resident(resident_id)
         self.birth = dt.date.fromisoformat(self.resident["birth_date"])
-        history = [v for v in store.visits(resident_id, condition) if (v.get("kind") or "visit") == "visit"]
-        self.previous_record = history[0] if history else None  # what "use the last visit's answers" offers
-        # An amendment is not its own past: the rules' history skips the chain of the visit it corrects.
+        # An amendment is not its own past: the rules' history skips the chain of the visit it corrects, and
+        # so does the last visit offered (its answers, the keypad's "上次").
         target = store.visit(amends_id) if amends_id else None
         self._chain = (target.get("original_id") or target["id"]) if target else None
+        history = [v for v in store.visits(resident_id, condition) if (v.get("kind") or "visit") == "visit"
+                   and (self._chain is None or (v.get("original_id") or v["id"]) != self._chain)]
+        self.previous_record = history[0] if history else None
         kept = store.draft(resident_id, condition)
         self.restored = kept is not None
         self.form: dict = kept if kept is not None else {

@@ -644,7 +644,8 @@ class Store(ReferralStore):
             "AND f.condition = ? AND COALESCE(f.kind, 'visit') = 'visit' AND f.visit_date < ? "
             "AND COALESCE(f.original_id, f.id) IS NOT ? "
             "AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id) "
-            "ORDER BY f.visit_date DESC, f.received_at DESC",
+            # Same day: the server received this tablet's unsent visits after every row it sent here.
+            "ORDER BY f.visit_date DESC, f.received_at IS NULL DESC, f.received_at DESC",
             (resident_id, condition, visit_date, chain)).fetchall()
         year = f"{visit_date[:4]}-01-01"
         earlier = sum(1 for h in history if h["visit_date"] >= year

@@ -71,7 +71,9 @@ class FollowUpScreen(BaseScreen):
             self.status = (t("followup.fix_reason", reason=attention.reason_text(refused["reason"]))
                            if refused else t("followup.fix_gone"))
         elif self.amending:
-            self.draft.form = dict(self.store.visit(amend_id).get("form") or {})
+            # As signed; the classification and next date the rules filled in then follow the corrections.
+            signed = self.store.visit(amend_id)
+            self.draft.reopen(signed.get("form") or {}, self.store.device_assessment(amend_id))
             self.heading = t("followup.amend_title", name=name)
             self.status = t("followup.signed_locked")
         else:

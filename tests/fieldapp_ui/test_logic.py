@@ -168,10 +168,17 @@ def test_the_rules_read_the_visit_before_this_one_as_the_server_does(tablet_sess
     today = VisitDraft(store, rid, "hypertension", TODAY)
     today.form = htn_form(TODAY.isoformat(), sbp=166, dbp=101)
     assert "连续两次随访控制不满意" in today.feedback().referral_reasons
+    assert amend.previous_record["id"] == older["id"]  # what the keypad offers as "上次": not itself
     # A visit recorded late, dated before the uncontrolled one, follows the visit before it in date.
     backfilled = VisitDraft(store, rid, "hypertension", TODAY)
     backfilled.form = htn_form((TODAY - dt.timedelta(days=2)).isoformat(), sbp=166, dbp=101)
     assert backfilled.feedback().referral == "none"
+    # Two visits on one day: the one this tablet has not sent yet is the later (the server receives it after
+    # every row it has sent here), so it is the one before the next visit.
+    store.save_visit(rid, "hypertension", htn_form(older["visit_date"], sbp=170, dbp=102))
+    after = VisitDraft(store, rid, "hypertension", TODAY)
+    after.form = htn_form((TODAY - dt.timedelta(days=2)).isoformat(), sbp=166, dbp=101)
+    assert "连续两次随访控制不满意" in after.feedback().referral_reasons
 
 
 def test_a_signed_visit_is_amended_with_a_reason_not_edited(tablet_session, clinic):
