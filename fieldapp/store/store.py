@@ -648,8 +648,8 @@ class Store(ReferralStore):
             "ORDER BY f.visit_date DESC, f.received_at IS NULL DESC, f.received_at DESC",
             (resident_id, condition, visit_date, chain)).fetchall()
         year = f"{visit_date[:4]}-01-01"
-        earlier = sum(1 for h in history if h["visit_date"] >= year
-                      and str(h["visit_mode"]) in {str(m) for m in codes.FACE_TO_FACE_MODES})
+        face_to_face = {str(m) for m in codes.FACE_TO_FACE_MODES}
+        earlier = sum(1 for h in history if h["visit_date"] >= year and str(h["visit_mode"]) in face_to_face)
         return (json.loads(history[0]["form"]) if history else None), earlier
 
     def _local_decisions(self, row: dict) -> dict:

@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, case, delete, exists, extract, func, ins
 from sqlalchemy.orm import Session, aliased
 
 from gpcore import followup as rules
+from gpcore import health_file as hf
 from gpcore.followup import codes
 from gpcore.followup.compact import is_empty_box
 from gpcore.followup.decisions import record_decisions
@@ -201,7 +202,7 @@ def _registered(session: Session, actor: Actor, resident_id: str, condition: str
     res = households.get_resident(session, actor, resident_id, log_read=False)
     cond = next((c for c in res.conditions if c.condition == condition), None)
     if cond is None:
-        named = {"hypertension": "高血压", "t2dm": "2型糖尿病"}.get(condition, condition)
+        named = hf.CHRONIC_CONDITION.get(condition, condition)
         raise Invalid("The resident is not in this condition's registry; add the condition first.",
                       {"condition": [f"resident is not registered for {condition}"]},
                       zh=f"这位居民还没有登记为{named}管理对象，请先登记。",

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gpcore import names
+
 from .. import clock, messages_zh
 from ..api import etag_of
 from ..db import utcnow
@@ -242,7 +244,7 @@ def _zh_message(err: DomainError) -> str:
     kind with the English detail after it, for whoever supports the GP."""
     if err.zh:
         return err.zh
-    if any("\u4e00" <= ch <= "\u9fff" for ch in err.message):
+    if names.has_characters(err.message):
         return err.message
     return f"{_ZH_BY_STATUS.get(err.status, _ZH_REFUSED)}：{err.message}"
 
