@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from tests.conftest import world_layer
+
 TODAY = dt.date(2026, 6, 15)
 VISIT_FORM = {"visit_date": "2026-06-01", "visit_mode": 1, "symptoms": [1], "sbp": 168, "dbp": 98,
               "weight_kg": 68.0, "height_cm": 168.0, "heart_rate": 72, "medication_adherence": 1,
@@ -25,15 +27,18 @@ PATHS = {"accept": "accept", "decline": "decline", "pass_to_pool": "pass-to-pool
          "give_info": "give-info", "answer": "answer", "return_case": "return", "close": "close", "cancel": "cancel"}
 
 
-@pytest.fixture
-def ref(world, as_user, session, clean_app):
+@world_layer
+def referral_world(ctx):
     """The world with: departments 心内科 and 内分泌科 at H1 in the directory; specialists `spec` (H1 心内科,
     the addressed one), `spec-pool` (H1 心内科), `spec-endo` (H1 内分泌科); a hypertension visit of A1-0-0
-    and of B1-0-0; today pinned."""
+    and of B1-0-0 (world.visits); today pinned. Built once for the consecutive tests that stand on it (a
+    world_layer: each is rolled back to it); building it for each of some fifty tests cost a second of CPU
+    per worker."""
     from server.auth.users import create_user
     from server.directory.models import Department, SpecialistEntry
 
-    clean_app.config["FOLLOWUP_TODAY"] = TODAY
+    world, session, as_user = ctx.world, ctx.session, ctx.as_user
+    ctx.app.config["FOLLOWUP_TODAY"] = TODAY
     session.add_all([Department(hospital_id=world.hospital_id, name="心内科", specialty="心血管内科 高血压"),
                      Department(hospital_id=world.hospital_id, name="内分泌科", specialty="糖尿病 内分泌")])
     for name, dept in (("spec-pool", "心内科"), ("spec-endo", "内分泌科")):
@@ -54,6 +59,13 @@ def ref(world, as_user, session, clean_app):
                                                          "condition": "hypertension", "form": VISIT_FORM})
         assert r.status_code == 201, r.get_json()
         world.visits[key] = r.get_json()["id"]
+    return world
+
+
+@pytest.fixture
+def ref(referral_world, as_user):
+    """`referral_world` (the test's `world`) and helpers to send and move cases over the API."""
+    world = referral_world
 
     class Helpers:
         w = world
