@@ -1,19 +1,25 @@
 """Records the server refused (the store's needs-attention list): how their reasons read to a GP, and which
-of them the member at the tablet may fix on the follow-up form. Plain Python (no Kivy): the sync screen
+of them the member at the tablet may fix on the follow-up or referral form. Plain Python (no Kivy): the sync screen
 shows what this module says."""
 from __future__ import annotations
 
+from gpcore import referral as referral_rules
 from gpcore.followup.visits import field_specs
 
 from .visit import VISIT_CLASSES
 
-# The follow-up form's boxes by their name in the server's errors ({"form": {"sbp": [...]}}), both forms.
-_FORM_LABELS = {spec.name: spec.label.zh for cls in VISIT_CLASSES.values() for spec in field_specs(cls)}
+# The follow-up form's boxes by their name in the server's errors ({"form": {"sbp": [...]}}), both forms;
+# the referral form's boxes (the same name is the same thing on both: 用药情况).
+_FORM_LABELS = {**{name: spec[1] for name, spec in referral_rules.UPWARD_FORM.items()},
+                **{spec.name: spec.label.zh for cls in VISIT_CLASSES.values() for spec in field_specs(cls)}}
 # A health file's fields a tablet edits, and the sync protocol's own error keys.
 _FIELD_LABELS = {"name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_number": "身份证号", "phone": "电话",
                  "address": "住址", "contact_name": "联系人", "contact_phone": "联系人电话", "employer": "工作单位",
                  "condition": "慢病", "reason": "原因", "date": "日期", "cause": "死因", "scope": "范围",
-                 "state": "状态", "department": "科室", "form": "随访表"}
+                 "state": "状态", "department": "科室", "form": "随访表",
+                 # a referral's own fields
+                 "urgency": "紧急程度", "kind": "转诊方式", "specialist_id": "专科医生", "hospital_id": "医院",
+                 "lab_report_ids": "检验报告"}
 
 
 def label(name: str) -> str:
@@ -56,19 +62,23 @@ def _flat(errors, prefix: str = ""):
 
 
 def fixable(item: dict, member_id: str | None, store=None) -> bool:
-    """A refused follow-up visit, or amendment, saved by this member: it opens on the form to be corrected and
-    sent again. Only its author fixes it: the fix goes up in the fixer's name, and a visit is signed by the
-    doctor who made it. Not when the server refused it for who may record it (403: the author left the team,
-    or no longer records visits), which no correction of the form changes; nor, with the store, when the
-    resident (or the amended visit) is no longer on this tablet (a household moved to another team: the pull
-    after the refusal took it away). A 404 for a resident or visit still here is one the server did not have
-    yet (sent in an earlier batch, refused, since fixed): sent again, it is taken."""
+    """A refused follow-up visit, amendment or new referral saved by this member: it opens on its form to be
+    corrected and sent again. Only its author fixes it: the fix goes up in the fixer's name, a visit is signed
+    by the doctor who made it, and a referral carries its doctor's name and phone. Not when the server refused
+    it for who may record it (403: the author left the team, or no longer records visits), which no
+    correction of the form changes; nor, with the store, when the resident (or the amended visit) is no
+    longer on this tablet (a household moved to another team: the pull after the refusal took it away). A
+    404 for a resident or visit still here is one the server did not have yet (sent in an earlier batch,
+    refused, since fixed): sent again, it is taken."""
     fields = item.get("fields") or {}
     reason = item.get("reason") or {}
-    if not (item.get("entity") == "followups" and item.get("op") == "create"
-            and (fields.get("kind") or "visit") == "visit" and isinstance(fields.get("form"), dict)
+    if not (item.get("op") == "create" and isinstance(fields.get("form"), dict)
             and reason.get("code") not in ("device_other_team", 403)
             and member_id is not None and item.get("member_id") == str(member_id)):
+        return False
+    if item.get("entity") == "referrals":  # most often its addressee: no longer in the directory, or online
+        return store is None or store.record("residents", fields.get("resident_id")) is not None
+    if item.get("entity") != "followups" or (fields.get("kind") or "visit") != "visit":
         return False
     if store is None:
         return True

@@ -4,6 +4,7 @@ server's own), whom a case can go to (the directory as last synced), what a case
     form, suggested = prefill(store, resident_id, today, me=session.me, center=session.center, team=...)
     waiting_offer(store, resident_id)    a referral the rules asked for and no case answers yet, or None
     choices = addressees(store)          [{"key", "label", "specialist_id" | "hospital_id"+"department", ...}]
+    addressee_key(store, case_fields)    which of those a case was addressed to (None: gone from the directory)
     referral_bytes(config, store.referral(case_id), "referral" | "return")
 """
 from __future__ import annotations
@@ -61,6 +62,18 @@ def addressees(store) -> list[dict]:
                     "label": f"{d['name']}（科室）· {hospitals.get(str(d['hospital_id']), '')}",
                     "detail": d.get("specialty") or "", "takes_econsult": True})
     return out
+
+
+def addressee_key(store, fields: dict) -> str | None:
+    """The key among addressees(store) of a case's addressee (its specialist, or its hospital's department),
+    or None when the directory no longer has it."""
+    if fields.get("specialist_id") is not None:
+        key = f"s{fields['specialist_id']}"
+        return key if any(c["key"] == key for c in addressees(store)) else None
+    for d in store.directory()["departments"]:
+        if str(d["hospital_id"]) == str(fields.get("hospital_id")) and d["name"] == fields.get("department"):
+            return f"d{d['id']}"
+    return None
 
 
 def state_label(case: dict) -> str:

@@ -1,6 +1,8 @@
 """Domain errors: raised by services that know no HTTP; the API layer maps them to status codes."""
 from __future__ import annotations
 
+from gpcore.names import has_characters
+
 
 class DomainError(Exception):
     """Base of every error a service raises on purpose; `errors` names fields or reasons."""
@@ -55,5 +57,8 @@ class TooManyRequests(DomainError):
 
 
 def field_error(field: str, message: str, zh: str | None = None) -> Invalid:
-    """An Invalid naming one field (zh: the same in Chinese, for a reader who asks for it)."""
+    """An Invalid naming one field (zh: the same in Chinese, for a reader who asks for it; a message written
+    in Chinese is its own, so a tablet reads it without the field's English name before it)."""
+    if zh is None and has_characters(message):
+        zh = message
     return Invalid(f"{field}: {message}", {field: [message]}, zh=zh, zh_errors={field: [zh]} if zh else None)

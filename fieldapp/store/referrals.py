@@ -146,6 +146,25 @@ class ReferralStore:
             fields["note"] = note
         return self._create("referrals", fields, entity_id, replaces)
 
+    def _recreate_referral(self, merged: dict, fix: dict, entity_id: str, replaces: str) -> None:
+        """A refused case written again with the fix's corrections (store.fix_rejected). The addressee is the
+        fix's when it names one (a specialist; or a department, at the refused case's hospital unless it names
+        another), else the refused case's; the destination and receiving doctor on the form are filled again
+        from it by create_referral."""
+        if fix.get("specialist_id") is not None:
+            address = {"specialist_id": fix["specialist_id"]}
+        elif fix.get("department") is not None or fix.get("hospital_id") is not None:
+            address = {"hospital_id": merged.get("hospital_id"), "department": merged.get("department")}
+        elif merged.get("specialist_id") is not None:
+            address = {"specialist_id": merged["specialist_id"]}
+        else:
+            address = {"hospital_id": merged.get("hospital_id"), "department": merged.get("department")}
+        form = {k: v for k, v in (merged.get("form") or {}).items()
+                if k not in ("receiving_doctor", "to_institution", "to_department")}
+        self.create_referral(merged["resident_id"], urgency=merged.get("urgency"), kind=merged.get("kind"),
+                             form=form, lab_report_ids=merged.get("lab_report_ids") or (), note=merged.get("note"),
+                             entity_id=entity_id, replaces=replaces, **address)
+
     def post_referral_message(self, referral_id: str, text: str, author_name: str = "", *,
                               entity_id: str | None = None, replaces: str | None = None) -> str:
         """Write a thread message offline; returns its id on this tablet (the server numbers it)."""

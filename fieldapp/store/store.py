@@ -708,9 +708,13 @@ class Store(ReferralStore):
                         self.save_visit(merged["resident_id"], merged["condition"], merged["form"],
                                         device_assessment=merged.get("device_assessment"),
                                         entity_id=rec["entity_id"], replaces=change_id)
-                elif rec["entity"] in ("referrals", "referral_messages"):
-                    # Never accepted by the server: the corrected case or message goes up under the same id.
-                    self.db.execute(f"DELETE FROM {rec['entity']} WHERE id = ?", (rec["entity_id"],))
+                elif rec["entity"] == "referrals":
+                    # Never accepted by the server: the corrected case goes up under the same id, checked as a
+                    # new one is (an InvalidRecord rolls the fix back, the refused case stays as it was).
+                    self.db.execute("DELETE FROM referrals WHERE id = ?", (rec["entity_id"],))
+                    self._recreate_referral(merged, fields, rec["entity_id"], change_id)
+                elif rec["entity"] == "referral_messages":
+                    self.db.execute("DELETE FROM referral_messages WHERE id = ?", (rec["entity_id"],))
                     self._create(rec["entity"], merged, rec["entity_id"], change_id)
                 else:
                     raise StoreError(f"cannot fix a {rec['entity']} create")

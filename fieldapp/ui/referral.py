@@ -12,9 +12,9 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 
-from fieldapp import printouts
+from fieldapp import attention, printouts
 from fieldapp import referral as logic
-from fieldapp.store import InvalidRecord
+from fieldapp.store import InvalidRecord, StoreError
 from gpcore import health_file
 from gpcore import referral as rules
 from gpcore.clock import to_china
@@ -84,15 +84,17 @@ class ReferralScreen(BaseScreen):
     status = StringProperty("")
 
     def open(self, resident_id: str | None = None, referral_id: str | None = None, new: bool = False,
-             condition: str | None = None, **_):
-        """Fill the screen for a case, a new case (the rules' referral of `condition`, if offered) or the list."""
+             condition: str | None = None, fix: str | None = None, **_):
+        """Fill the screen for a case, a new case (the rules' referral of `condition`, if offered; or, with
+        `fix`, the change id of a case the server refused, that case as it was written) or the list."""
         self.status = ""
         self.referral_id = referral_id
+        self.fix = None
         self.ids.body.clear_widgets()
         if referral_id:
             self._case(referral_id)
         elif new:
-            self._new(resident_id, condition)
+            self._new(resident_id, condition, fix)
         else:
             self._list(resident_id)
 
@@ -107,13 +109,27 @@ class ReferralScreen(BaseScreen):
 
     # --- a new case -----------------------------------------------------------------------------
 
-    def _new(self, resident_id: str, condition: str | None = None) -> None:
+    def _new(self, resident_id: str, condition: str | None = None, fix: str | None = None) -> None:
         self.resident_id = resident_id
         res = self.store.resident(resident_id)
         self.heading = t("referral.new_title", name=res["name"])
         session = self.session
         self.form, suggested = logic.prefill(self.store, resident_id, session.today(), me=session.me,
                                              center=session.center, team=session.team, condition=condition)
+        refused = None
+        if fix:
+            refused = next((i for i in self.store.needs_attention() if i["change_id"] == fix), None)
+            if refused is None or not attention.fixable(refused, session.me.get("id"), self.store):
+                self.status = t("referral.fix_gone")  # fixed or discarded meanwhile: the list says which
+                self._list(resident_id)
+                return
+            # The case as it was written (its addressee's names are filled again from the one chosen now).
+            self.fix, self.fix_case, suggested = fix, refused["entity_id"], None
+            fields = refused["fields"]
+            self.form = {k: v for k, v in fields["form"].items()
+                         if k not in ("receiving_doctor", "to_institution", "to_department")}
+            self.heading = t("referral.fix_title", name=res["name"])
+            self.status = t("referral.fix_reason", reason=attention.reason_text(refused.get("reason")))
         body = self.ids.body
         who = Card()
         who.add_widget(Title(text=t("referral.from_file")))
@@ -135,15 +151,19 @@ class ReferralScreen(BaseScreen):
         choices = logic.addressees(self.store)
         if not choices:
             to.add_widget(Lbl(text=t("referral.no_directory"), color=theme.WARN))
+        was = logic.addressee_key(self.store, refused["fields"]) if refused else None
         for choice in choices:
-            row = ChoiceRow(text=f"{choice['label']}\n{choice['detail']}", group=f"to-{id(self)}")
+            detail = choice["detail"] + ("" if choice["takes_econsult"] else t("referral.no_econsult"))
+            row = ChoiceRow(text=f"{choice['label']}\n{detail}", group=f"to-{id(self)}",
+                            state="down" if choice["key"] == was else "normal")
             self.addressees[choice["key"]] = (row, choice)
             to.add_widget(row)
         body.add_widget(to)
         how = Card()
         self.urgency = self._chips(how, t("referral.urgency"), rules.URGENCIES,
-                                   (suggested or {}).get("urgency") or "routine")
-        self.kind = self._chips(how, t("referral.kind"), rules.KINDS, "econsult")
+                                   (refused["fields"] if refused else suggested or {}).get("urgency") or "routine")
+        self.kind = self._chips(how, t("referral.kind"), rules.KINDS,
+                                (refused["fields"].get("kind") if refused else None) or "econsult")
         body.add_widget(how)
         text = Card()
         self.fields = {}
@@ -152,7 +172,7 @@ class ReferralScreen(BaseScreen):
             box = (Field if name == "doctor_phone" else LongField)(text=str(self.form.get(name) or ""))
             self.fields[name] = box
             text.add_widget(box)
-        self.send_button = Btn(text=t("referral.send"), kind="primary")
+        self.send_button = Btn(text=t("referral.resend" if self.fix else "referral.send"), kind="primary")
         self.send_button.bind(on_release=lambda *_: self.send())
         text.add_widget(self.send_button)
         body.add_widget(text)
@@ -182,14 +202,25 @@ class ReferralScreen(BaseScreen):
             address = ({"specialist_id": to["specialist_id"]} if "specialist_id" in to
                        else {"hospital_id": to["hospital_id"], "department": to["department"]})
         try:
-            case = self.store.create_referral(self.resident_id, urgency=self._chosen(self.urgency),
-                                              kind=self._chosen(self.kind), form=form, **address)
+            if self.fix:
+                self.store.fix_rejected(self.fix, {"urgency": self._chosen(self.urgency),
+                                                   "kind": self._chosen(self.kind), "form": form, **address})
+                case = self.fix_case  # sent again under its own id
+            else:
+                case = self.store.create_referral(self.resident_id, urgency=self._chosen(self.urgency),
+                                                  kind=self._chosen(self.kind), form=form, **address)
         except InvalidRecord as err:
             # gpcore's sentences name their box already (须填写初步印象。)
             self.status = t("referral.problems", fields="".join("".join(v) for v in err.errors.values()))
             return None
+        except StoreError:  # fixed or discarded meanwhile (another screen, the same member's other tap)
+            self.status = t("referral.fix_gone")
+            return None
+        fixed = self.fix
+        if fixed and self.app.history[-1:] and self.app.history[-1][0] == self.name:
+            self.app.history.pop()  # going back from the case leads to the sync screen, not this spent form
         self.app.route("referral", referral_id=case)
-        self.status = t("referral.saved")
+        self.status = t("referral.resent" if fixed else "referral.saved")
         return case
 
     # --- a case ---------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ class SyncScreen(BaseScreen):
         return (resident or {}).get("name") or ""
 
     def _fix_tapped(self, button) -> None:
-        """The refused visit on the follow-up form, as it was signed, to be corrected and sent again."""
+        """The refused visit on the follow-up form, as it was signed, or the refused referral on the referral
+        form, as it was written, to be corrected and sent again."""
         item = next((i for i in self.store.needs_attention() if i["change_id"] == button.change_id), None)
         if item is None or not attention.fixable(item, self.session.me.get("id"), self.store):
             self.show_state()  # fixed, discarded, or its resident pulled away meanwhile
@@ -95,6 +96,9 @@ class SyncScreen(BaseScreen):
             below = [(self.then, {})] if self.then else self.app.history[:-1]
             self.app.history[:] = [*below, (self.name, {})]
         self.then = None
+        if item["entity"] == "referrals":
+            self.app.route("referral", resident_id=fields["resident_id"], new=True, fix=item["change_id"])
+            return
         self.app.route("followup", resident_id=target["resident_id"], condition=target["condition"],
                        amend_id=fields.get("amends_id"), fix=item["change_id"])
 

@@ -48,7 +48,7 @@ class ClientTransport:
 
     def call(self, method, path, *, params=None, body=None, token=None):
         """One request through the test client; errors raised as HttpTransport raises them."""
-        headers = {"Accept-Encoding": "gzip"}
+        headers = {"Accept-Encoding": "gzip", "Accept-Language": "zh-CN"}  # as fieldapp's HttpTransport
         token = token or self.token or (self.store.state("access_token") if self.store is not None else None)
         if token:
             headers["Authorization"] = f"Bearer {token}"

@@ -1,15 +1,17 @@
 """Drives the referral screen through its widgets under Kivy's offscreen window (run by test_referral_ui.py
-in a subprocess, twice: --phase create, then --phase answer on the same store; test_referral_offer.py runs
---phase offer: the referral the rules asked for, offered on the worklist and the resident screen, filled).
+in a subprocess, twice: --phase create, then --phase answer on the same store; --phase fix, offline, on a
+store where the server refused a case; test_referral_offer.py runs --phase offer: the referral the rules
+asked for, offered on the worklist and the resident screen, filled).
 Exit 77: no window.
 
-    python tests/fieldapp_ui/referral_driver.py --phase create|answer|offer --server URL --db FILE --user gp-a1
+    python tests/fieldapp_ui/referral_driver.py --phase create|answer|offer|fix --server URL --db FILE --user gp-a1
         --password PW --resident ID --printer-file FILE --result FILE.json
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -111,6 +113,28 @@ def main() -> int:
         result.update(tags=row["tags"], offered=offered, present_illness=screen.fields["present_illness"].text,
                       urgency=next(code for code, chip in screen.urgency.items() if chip.state == "down"),
                       suggested=[x for x in texts(screen.ids.body) if x.startswith("随访规则建议转诊")])
+    elif args.phase == "fix":  # offline, on a store where the server refused a case (test_referral_ui.py)
+        app.route("sync")
+        attention = app.manager.get_screen("sync").ids.attention
+        tap(next(w for w in walk(attention) if isinstance(w, Btn) and w.text == "修改后重新上传"), "修改后重新上传")
+        assert app.manager.current == "referral"
+        rows = [w for w in walk(screen.ids.body) if isinstance(w, ChoiceRow)]
+        result.update(heading=screen.heading, reason=screen.status,
+                      typed=[screen.fields[n].text for n in ("initial_impression", "present_illness")],
+                      urgency=next(code for code, chip in screen.urgency.items() if chip.state == "down"),
+                      chosen=[r.text for r in rows if r.state == "down"])
+        shot = os.environ.get("REFERRAL_FIX_SHOT")  # a picture of the form, for whoever looks at it
+        if shot:
+            app.root.export_to_png(shot)
+        result["marked"] = [r.text for r in rows if "不接受线上会诊" in r.text]
+        tap(screen.send_button, "重新上传 (the same specialist)")
+        result["refused_here"] = screen.status
+        tap(next(r for r in rows if r.text.startswith("心内科（科室）")), "the department's pool")
+        screen.fields["present_illness"].text += "，今晨182/108"
+        tap(screen.send_button, "重新上传")
+        result.update(sent=screen.status, case=screen.referral_id, attention=len(session.store.needs_attention()))
+        app.back()
+        result["back_to"] = app.manager.current
     else:
         sync()
         case = session.store.referrals(args.resident)[0]["id"]

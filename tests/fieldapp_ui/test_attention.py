@@ -47,7 +47,8 @@ VISIT = {"entity": "followups", "op": "create", "member_id": "7",
     ({"fields": {"kind": "lost", "resident_id": "r", "condition": "hypertension", "date": "2026-01-01",
                  "reason": "搬走"}}, "7", False),
     ({"entity": "residents", "op": "update", "fields": {"phone": "1"}}, "7", False),
-    ({"entity": "referrals"}, "7", False),
+    ({"entity": "referral_messages", "fields": {"referral_id": "c", "text": "补充"}}, "7", False),
+    ({"entity": "referrals", "op": "update", "fields": {"action": "cancel", "reason": "x"}}, "7", False),
     # Refused for who may record it: no correction of the form changes that. A 404 is fixable where the
     # resident is still on the tablet (the store check below): the server did not have its target yet.
     ({"reason": {"code": 403, "message": "无权提交这条记录"}}, "7", False),
@@ -73,3 +74,20 @@ def test_a_visit_whose_resident_left_the_tablet_is_not_offered_to_fix():
     assert fixable(VISIT, "7", _Tablet()) is False  # a pull took the resident away
     assert fixable(amendment, "7", _Tablet(("followups", "v"))) is True
     assert fixable(amendment, "7", _Tablet(("residents", "r"))) is False  # the amended visit is gone
+
+
+CASE = {"entity": "referrals", "op": "create", "member_id": "7",
+        "fields": {"resident_id": "r", "urgency": "urgent", "kind": "econsult", "specialist_id": 5,
+                   "form": {"initial_impression": "高血压3级"}},
+        "reason": {"code": 422, "message": "记录中有填写不对的项目。",
+                   "errors": {"kind": ["这位专科医生不接受线上会诊，请转诊至门诊或发给科室。"]}}}
+
+
+@pytest.mark.parametrize("change, member, rows, ok", [
+    ({}, "7", (("residents", "r"),), True),  # most often its addressee: re-addressed on the referral form
+    ({}, "8", (("residents", "r"),), False),  # another member's case: it carries its doctor's name and phone
+    ({"reason": {"code": 403, "message": "无权"}}, "7", (("residents", "r"),), False),
+    ({}, "7", (), False),  # the resident left the tablet (a household moved to another team)
+])
+def test_only_the_author_fixes_a_refused_referral_while_its_resident_is_here(change, member, rows, ok):
+    assert fixable({**CASE, **change}, member, _Tablet(*rows)) is ok

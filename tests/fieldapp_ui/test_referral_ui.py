@@ -61,3 +61,78 @@ def test_a_referral_written_offline_comes_back_answered(live, clinic, session, a
     assert len(printed) == answered["slip_bytes"]
     for text in ("双向转诊单", "存  根", "张三", "高血压3级，控制不满意", "spec"):
         assert text.encode("gb18030") in printed, text
+
+
+def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, clinic, session):
+    """The specialist stopped taking e-consults after the tablet's last sync: the server refuses the case the
+    GP wrote offline. On the sync screen its author taps 修改后重新上传; the referral form opens as the case was
+    written, with the server's reason; sent to the same specialist again it is refused on the tablet (the
+    directory came with the refusal's sync); addressed to the department's pool it goes up under its own id,
+    with what was typed and nothing of the first addressee."""
+    from fieldapp import referral as logic
+    from fieldapp.session import TabletSession
+    from server.demo.tablet import ClientTransport
+    from server.directory.models import Department, SpecialistEntry
+    from server.referrals.models import Referral
+
+    session.add(Department(hospital_id=clinic.hospital_id, name="心内科", specialty="心血管内科 高血压"))
+    entry = SpecialistEntry(user_id=clinic.users["spec"], specialty="高血压", title="chief", takes_econsult=True)
+    session.add(entry)
+    session.commit()
+    client = clean_app.test_client()
+    path = str(tmp_path / "tablet.sqlite")
+
+    def synced(tablet):
+        outcome = {}
+        tablet.start_sync(lambda p: None, outcome.update)
+        tablet.wait_sync(60)
+        assert outcome.get("ok"), outcome
+
+    tablet = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store), secure=False)
+    tablet.sign_in("test", "gp-a1", PASSWORD)
+    synced(tablet)
+    rid = clinic.residents["A1-0-0"]
+    form, _ = logic.prefill(tablet.store, rid, tablet.today(), me=tablet.me, center=tablet.center, team=tablet.team)
+    form.update(initial_impression="高血压3级，控制不满意", present_illness="连续两次随访血压>170/100",
+                doctor_phone="021-58880000")
+    case = tablet.store.create_referral(rid, urgency="urgent", kind="econsult", form=form,
+                                        specialist_id=clinic.users["spec"])
+    entry.takes_econsult = False
+    session.commit()
+    synced(tablet)
+    [refused] = tablet.store.needs_attention()
+    assert refused["entity_id"] == case and "不接受线上会诊" in str(refused["reason"]), refused
+    assert session.get(Referral, case) is None
+    tablet.close()
+
+    result_file = tmp_path / "fix.json"
+    run = subprocess.run(
+        [sys.executable, str(DRIVER), "--phase", "fix", "--server", "http://127.0.0.1:9", "--db", path,
+         "--user", "gp-a1", "--password", PASSWORD, "--resident", rid, "--printer-file", str(tmp_path / "p.bin"),
+         "--result", str(result_file)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    if run.returncode == 77:
+        pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    shown = json.loads(result_file.read_text())
+    assert shown["heading"] == "退回修改 · 张三", shown
+    assert shown["reason"].startswith("服务器未接受：这位专科医生不接受线上会诊"), shown  # no field name in English
+    assert shown["typed"] == ["高血压3级，控制不满意", "连续两次随访血压>170/100"], shown
+    assert shown["urgency"] == "urgent" and len(shown["chosen"]) == 1 and shown["chosen"][0].startswith("spec "), shown
+    assert [x.split(" ")[0] for x in shown["marked"]] == ["spec"], shown  # the directory the refusal's sync brought
+    assert "不接受线上会诊" in shown["refused_here"], shown  # checked on the tablet: nothing queued
+    assert shown["sent"] == "已改好，等待同步重新上传" and shown["case"] == case, shown
+    assert shown["attention"] == 0 and shown["back_to"] == "sync", shown
+
+    tablet = TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store), secure=False)
+    synced(tablet)
+    assert tablet.store.needs_attention() == [] and tablet.store.outbox_count() == 0
+    tablet.close()
+    session.expire_all()
+    row = session.get(Referral, case)
+    assert (row.department, row.specialist_id, row.kind, row.urgency, row.resident_id) == (
+        "心内科", None, "econsult", "urgent", rid)
+    assert row.form["initial_impression"] == "高血压3级，控制不满意"
+    assert row.form["present_illness"] == "连续两次随访血压>170/100，今晨182/108"
+    assert "receiving_doctor" not in row.form and row.form["to_department"] == "心内科"
+    assert row.created_by == clinic.users["gp-a1"]

@@ -130,6 +130,34 @@ def test_a_refused_case_keeps_the_servers_reason_until_fixed(directory, tablet, 
     assert store.referral(case)["state"] == "requested"
 
 
+def test_a_fix_is_checked_as_a_new_case_and_a_refused_one_stays_until_it_passes(directory, tablet, session):
+    """store.fix_rejected of a case runs create_referral's checks: a fix they refuse changes nothing (the case
+    stays refused, with its reason); re-addressed from a specialist to a pool, the form loses
+    the specialist's name."""
+    from server.referrals.models import Referral
+
+    world = directory
+    store, engine = tablet("gp-a1")
+    engine.sync()
+    rid = world.residents["A1-0-0"]
+    case = store.create_referral(rid, urgency="routine", kind="econsult", form=_form(store, rid),
+                                 specialist_id=world.users["spec"])
+    assert store.referral(case)["form"]["receiving_doctor"]
+    # As a sync marks what the server refused (the specialist stopped taking e-consults meanwhile).
+    store.reject_batch(store.take_batch(10), {"code": 422, "message": "记录中有填写不对的项目。",
+                                              "errors": {"kind": ["这位专科医生不接受线上会诊"]}})
+    [item] = store.needs_attention()
+    with pytest.raises(InvalidRecord) as err:
+        store.fix_rejected(item["change_id"], {"form": {**item["fields"]["form"], "initial_impression": ""}})
+    assert "initial_impression" in err.value.errors
+    assert [i["change_id"] for i in store.needs_attention()] == [item["change_id"]]
+    assert store.record("referrals", case) is None  # refused, it is on the sync screen's list only
+    store.fix_rejected(item["change_id"], {"hospital_id": world.hospital_id, "department": "心内科"})
+    assert engine.sync().synced and store.needs_attention() == []
+    row = session.get(Referral, case)
+    assert (row.department, row.specialist_id) == ("心内科", None) and "receiving_doctor" not in row.form
+
+
 def test_a_message_to_a_closed_case_is_refused_with_the_state(directory, tablet, as_user, session):
     world = directory
     case = _api_case(as_user, world)
