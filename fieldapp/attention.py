@@ -1,6 +1,6 @@
 """Records the server refused (the store's needs-attention list): how their reasons read to a GP, and which
-of them the member at the tablet may fix on the follow-up or referral form. Plain Python (no Kivy): the sync screen
-shows what this module says."""
+of them the member at the tablet may fix on the follow-up or referral form. Plain Python (no Kivy): the sync
+screen shows what this module says."""
 from __future__ import annotations
 
 from gpcore import referral as referral_rules

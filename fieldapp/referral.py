@@ -4,7 +4,7 @@ server's own), whom a case can go to (the directory as last synced), what a case
     form, suggested = prefill(store, resident_id, today, me=session.me, center=session.center, team=...)
     waiting_offer(store, resident_id)    a referral the rules asked for and no case answers yet, or None
     choices = addressees(store)          [{"key", "label", "specialist_id" | "hospital_id"+"department", ...}]
-    addressee_key(store, case_fields)    which of those a case was addressed to (None: gone from the directory)
+    addressee_key(store, case_fields)    which of those a case was addressed to (None: not in the directory)
     referral_bytes(config, store.referral(case_id), "referral" | "return")
 """
 from __future__ import annotations

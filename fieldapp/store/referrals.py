@@ -162,8 +162,8 @@ class ReferralStore:
         form = {k: v for k, v in (merged.get("form") or {}).items()
                 if k not in ("receiving_doctor", "to_institution", "to_department")}
         self.create_referral(merged["resident_id"], urgency=merged.get("urgency"), kind=merged.get("kind"),
-                             form=form, lab_report_ids=merged.get("lab_report_ids") or (), note=merged.get("note"),
-                             entity_id=entity_id, replaces=replaces, **address)
+                             form=form, lab_report_ids=merged.get("lab_report_ids") or (),
+                             note=merged.get("note"), entity_id=entity_id, replaces=replaces, **address)
 
     def post_referral_message(self, referral_id: str, text: str, author_name: str = "", *,
                               entity_id: str | None = None, replaces: str | None = None) -> str:

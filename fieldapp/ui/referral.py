@@ -160,8 +160,8 @@ class ReferralScreen(BaseScreen):
             to.add_widget(row)
         body.add_widget(to)
         how = Card()
-        self.urgency = self._chips(how, t("referral.urgency"), rules.URGENCIES,
-                                   (refused["fields"] if refused else suggested or {}).get("urgency") or "routine")
+        was_urgency = (refused["fields"] if refused else suggested or {}).get("urgency")
+        self.urgency = self._chips(how, t("referral.urgency"), rules.URGENCIES, was_urgency or "routine")
         self.kind = self._chips(how, t("referral.kind"), rules.KINDS,
                                 (refused["fields"].get("kind") if refused else None) or "econsult")
         body.add_widget(how)

@@ -4,8 +4,8 @@ store where the server refused a case; test_referral_offer.py runs --phase offer
 asked for, offered on the worklist and the resident screen, filled).
 Exit 77: no window.
 
-    python tests/fieldapp_ui/referral_driver.py --phase create|answer|offer|fix --server URL --db FILE --user gp-a1
-        --password PW --resident ID --printer-file FILE --result FILE.json
+    python tests/fieldapp_ui/referral_driver.py --phase create|answer|offer|fix --server URL --db FILE
+        --user gp-a1 --password PW --resident ID --printer-file FILE --result FILE.json
 """
 from __future__ import annotations
 
@@ -132,7 +132,8 @@ def main() -> int:
         tap(next(r for r in rows if r.text.startswith("心内科（科室）")), "the department's pool")
         screen.fields["present_illness"].text += "，今晨182/108"
         tap(screen.send_button, "重新上传")
-        result.update(sent=screen.status, case=screen.referral_id, attention=len(session.store.needs_attention()))
+        result.update(sent=screen.status, case=screen.referral_id,
+                      attention=len(session.store.needs_attention()))
         app.back()
         result["back_to"] = app.manager.current
     else:
