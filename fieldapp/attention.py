@@ -8,30 +8,33 @@ from gpcore.followup.visits import field_specs
 
 from .visit import VISIT_CLASSES
 
-# The follow-up form's boxes by their name in the server's errors ({"form": {"sbp": [...]}}), both forms;
-# the referral form's boxes (the same name is the same thing on both: 用药情况).
-_FORM_LABELS = {**{name: spec[1] for name, spec in referral_rules.UPWARD_FORM.items()},
-                **{spec.name: spec.label.zh for cls in VISIT_CLASSES.values() for spec in field_specs(cls)}}
+# The follow-up form's boxes by their name in the server's errors ({"form": {"sbp": [...]}}), both forms.
+_FORM_LABELS = {spec.name: spec.label.zh for cls in VISIT_CLASSES.values() for spec in field_specs(cls)}
 # A health file's fields a tablet edits, and the sync protocol's own error keys.
 _FIELD_LABELS = {"name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_number": "身份证号", "phone": "电话",
                  "address": "住址", "contact_name": "联系人", "contact_phone": "联系人电话", "employer": "工作单位",
                  "condition": "慢病", "reason": "原因", "date": "日期", "cause": "死因", "scope": "范围",
-                 "state": "状态", "department": "科室", "form": "随访表",
-                 # a referral's own fields
-                 "urgency": "紧急程度", "kind": "转诊方式", "specialist_id": "专科医生", "hospital_id": "医院",
-                 "lab_report_ids": "检验报告"}
+                 "state": "状态", "department": "科室", "form": "随访表"}
+# A referral's: its form's boxes (gpcore's upward form) and the case's own fields.
+_REFERRAL_LABELS = {**{name: spec[1] for name, spec in referral_rules.UPWARD_FORM.items()},
+                    "urgency": "紧急程度", "kind": "转诊方式", "specialist_id": "专科医生", "hospital_id": "医院",
+                    "department": "科室", "lab_report_ids": "检验报告", "form": "转诊单"}
 
 
-def label(name: str) -> str:
-    """A field's name as the GP knows it (the box's label); the name itself when there is none."""
+def label(name: str, entity: str | None = None) -> str:
+    """A field's name as the GP knows it (the box's label) on a record of `entity` (a referral's boxes are
+    not a visit's nor a health file's: 联系电话, 转诊方式); the name itself when there is none."""
     # The server names a box "form.visit_date" where one rule refused it, "visit_date" under "form" elsewhere.
     head = name.removeprefix("form.").split(".")[0]
+    if entity == "referrals":
+        return _REFERRAL_LABELS.get(head) or _FIELD_LABELS.get(head) or name
     return _FORM_LABELS.get(head) or _FIELD_LABELS.get(head) or name
 
 
-def reason_text(reason: dict | None) -> str:
+def reason_text(reason: dict | None, entity: str | None = None) -> str:
     """The server's sentence, then each field's messages by label: "记录中有填写不对的项目。（性别：须是以下之一：
-    0, 1, 2, 9。）". The follow-up form's errors come nested under "form"."""
+    0, 1, 2, 9。）". The follow-up form's errors come nested under "form"; `entity` names the record's kind
+    (its boxes' labels)."""
     reason = reason or {}
     parts = []
     message = str(reason.get("message") or "")
@@ -39,7 +42,7 @@ def reason_text(reason: dict | None) -> str:
         messages = [m for m in messages if m and m not in message]  # not what the sentence already says
         if not messages:
             continue
-        named = label(name) if name else ""
+        named = label(name, entity) if name else ""
         # The rules' Chinese often names its box already ("随访日期不能晚于今天"): not twice.
         parts.append((f"{named}：" if named and not all(m.startswith(named) for m in messages) else "")
                      + "，".join(messages))
@@ -77,6 +80,8 @@ def fixable(item: dict, member_id: str | None, store=None) -> bool:
             and member_id is not None and item.get("member_id") == str(member_id)):
         return False
     if item.get("entity") == "referrals":  # most often its addressee: no longer in the directory, or online
+        if set(reason.get("errors") or {}) & {"resident_id", "entity_id"}:
+            return False  # the resident moved out or died; the server has this id: no correction helps
         return store is None or store.record("residents", fields.get("resident_id")) is not None
     if item.get("entity") != "followups" or (fields.get("kind") or "visit") != "visit":
         return False

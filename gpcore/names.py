@@ -38,6 +38,12 @@ def has_characters(name: str | None) -> bool:
     return bool(_CHARACTERS.search(name or ""))
 
 
+def written_in_chinese(text: str | None) -> bool:
+    """Whether a message is written in Chinese (it begins with a character), not an English sentence that
+    quotes a Chinese name ("add the department '心内科' first")."""
+    return has_characters((text or "").lstrip()[:1])
+
+
 def _fold(name: str | None) -> str:
     return _SEPARATORS.sub("", unicodedata.normalize("NFKC", name or "")).lower()
 
@@ -82,4 +88,5 @@ def search_forms(name: str) -> dict[str, str]:
     return {"name": name, "name_pinyin": pinyin.full(name), "name_initials": pinyin.initials(name)}
 
 
-__all__ = ["NameForms", "has_characters", "name_forms", "same_characters", "same_name", "search_forms"]
+__all__ = ["NameForms", "has_characters", "name_forms", "same_characters", "same_name", "search_forms",
+           "written_in_chinese"]

@@ -1,7 +1,7 @@
 """Domain errors: raised by services that know no HTTP; the API layer maps them to status codes."""
 from __future__ import annotations
 
-from gpcore.names import has_characters
+from gpcore.names import written_in_chinese
 
 
 class DomainError(Exception):
@@ -59,6 +59,6 @@ class TooManyRequests(DomainError):
 def field_error(field: str, message: str, zh: str | None = None) -> Invalid:
     """An Invalid naming one field (zh: the same in Chinese, for a reader who asks for it; a message written
     in Chinese is its own, so a tablet reads it without the field's English name before it)."""
-    if zh is None and has_characters(message):
+    if zh is None and written_in_chinese(message):
         zh = message
     return Invalid(f"{field}: {message}", {field: [message]}, zh=zh, zh_errors={field: [zh]} if zh else None)

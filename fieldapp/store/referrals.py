@@ -9,6 +9,8 @@ what becomes of it). Mixed into Store (store.py), over the same connection and t
     store.create_referral(resident_id, urgency=, kind=, form=, specialist_id= | hospital_id= + department=,
                           lab_report_ids=(), note=None)      -> the case's id
     store.post_referral_message(referral_id, text, author_name="")   -> the message's (tablet) id
+    store.keep_referral_draft(resident_id, draft) / referral_draft(resident_id) / discard_referral_draft(...)
+                                        the new case being written for a resident, kept until it is saved
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from .errors import InvalidRecord, NotFound
 from .schema import DEPARTMENT_COLUMNS, ENTITIES, SPECIALIST_COLUMNS
 
 _OPEN = "('pending', 'inflight')"
+_DRAFT_KEY = "referral_draft:"
 
 
 class ReferralStore:
@@ -98,6 +101,25 @@ class ReferralStore:
             [(str(s["user_id"]), *(json.dumps(s.get(c), ensure_ascii=False) if c == "clinic_sessions" else s.get(c)
                                    for c in SPECIALIST_COLUMNS[1:])) for s in reference.get("specialists", ())])
 
+    # --- the case being written -------------------------------------------------------------------
+
+    def keep_referral_draft(self, resident_id: str, draft: dict) -> None:
+        """Keep the new case being written for a resident (its boxes' text, urgency, kind and addressee), as
+        a visit's draft is kept: a lock, the app going to the background or a kill loses nothing typed. One
+        a resident, on this tablet only (the encrypted store); dropped when the case is saved."""
+        with self.transaction():
+            self.set_state(_DRAFT_KEY + resident_id, {**draft, "kept_at": self.clock().isoformat()})
+
+    def referral_draft(self, resident_id: str) -> dict | None:
+        """The kept draft of a resident's new case (with "kept_at"), or None."""
+        return self.state(_DRAFT_KEY + resident_id)
+
+    def discard_referral_draft(self, resident_id: str) -> None:
+        """Drop a resident's draft (joins the caller's transaction: saving the case drops it in the same
+        commit)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM sync_state WHERE key = ?", (_DRAFT_KEY + resident_id,))
+
     # --- saving -----------------------------------------------------------------------------------
 
     def create_referral(self, resident_id: str, *, urgency: str, kind: str, form: dict,
@@ -124,6 +146,9 @@ class ReferralStore:
                     errors["kind"] = ["这位专科医生不接受线上会诊，请转诊至门诊或发给科室。"]
         elif hospital_id is None or not department:
             errors["department"] = ["请选择专科医生，或医院和科室。"]
+        elif self.db.execute("SELECT 1 FROM departments WHERE CAST(hospital_id AS TEXT) = ? AND name = ?",
+                             (str(hospital_id), department)).fetchone() is None:
+            errors["department"] = ["专科目录中没有这个科室。"]
         hospital = self.db.execute("SELECT name FROM hospitals WHERE id = ?", (str(hospital_id),)).fetchone()
         if hospital is not None:
             form = {**form, "to_institution": hospital[0], "to_department": department}
@@ -144,13 +169,16 @@ class ReferralStore:
             fields.update(hospital_id=int(hospital_id), department=department)
         if note:
             fields["note"] = note
-        return self._create("referrals", fields, entity_id, replaces)
+        with self.transaction():
+            if replaces is None:  # a new case: the draft it was written in is spent
+                self.discard_referral_draft(resident_id)
+            return self._create("referrals", fields, entity_id, replaces)
 
     def _recreate_referral(self, merged: dict, fix: dict, entity_id: str, replaces: str) -> None:
         """A refused case written again with the fix's corrections (store.fix_rejected). The addressee is the
-        fix's when it names one (a specialist; or a department, at the refused case's hospital unless it names
-        another), else the refused case's; the destination and receiving doctor on the form are filled again
-        from it by create_referral."""
+        fix's when it names one (a specialist; or a hospital and department, either taken from the refused
+        case where the fix leaves it out), else the refused case's; the destination and receiving doctor on
+        the form are filled again from it by create_referral."""
         if fix.get("specialist_id") is not None:
             address = {"specialist_id": fix["specialist_id"]}
         elif fix.get("department") is not None or fix.get("hospital_id") is not None:

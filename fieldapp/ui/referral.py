@@ -7,6 +7,7 @@ import datetime as dt
 import threading
 from functools import partial
 
+from kivy.clock import Clock
 from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.textinput import TextInput
@@ -71,7 +72,8 @@ def fill_referrals(card, app, resident_id: str) -> None:
                                 f"【{logic.state_label(case)}】", color=theme.PRIMARY))
         row.bind(on_release=lambda *_a, c=case["id"]: app.route("referral", referral_id=c))
         card.add_widget(row)
-    new = Btn(text=t("resident.refer"), kind="quiet")
+    drafted = app.session.store.referral_draft(resident_id) is not None
+    new = Btn(text=t("referral.draft" if drafted else "resident.refer"), kind="quiet")
     new.bind(on_release=lambda *_: app.route("referral", resident_id=resident_id, new=True))
     card.add_widget(new)
 
@@ -83,6 +85,11 @@ class ReferralScreen(BaseScreen):
     heading = StringProperty("")
     status = StringProperty("")
 
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._keep_soon = Clock.create_trigger(self._keep, 0.4)
+        self.writing = False  # a new case's form (or a refused one's) is open: what is typed is kept
+
     def open(self, resident_id: str | None = None, referral_id: str | None = None, new: bool = False,
              condition: str | None = None, fix: str | None = None, **_):
         """Fill the screen for a case, a new case (the rules' referral of `condition`, if offered; or, with
@@ -90,6 +97,7 @@ class ReferralScreen(BaseScreen):
         self.status = ""
         self.referral_id = referral_id
         self.fix = None
+        self._stop_writing()
         self.ids.body.clear_widgets()
         if referral_id:
             self._case(referral_id)
@@ -128,8 +136,11 @@ class ReferralScreen(BaseScreen):
             fields = refused["fields"]
             self.form = {k: v for k, v in fields["form"].items()
                          if k not in ("receiving_doctor", "to_institution", "to_department")}
+            # Sent again today: its 转出日期 is today's, as a new case's is (the slip prints it).
+            self.form["referral_date"] = session.today().isoformat()
             self.heading = t("referral.fix_title", name=res["name"])
-            self.status = t("referral.fix_reason", reason=attention.reason_text(refused.get("reason")))
+            reason = attention.reason_text(refused.get("reason"), "referrals")
+            self.status = t("referral.fix_reason", reason=reason)
         body = self.ids.body
         who = Card()
         who.add_widget(Title(text=t("referral.from_file")))
@@ -175,7 +186,67 @@ class ReferralScreen(BaseScreen):
         self.send_button = Btn(text=t("referral.resend" if self.fix else "referral.send"), kind="primary")
         self.send_button.bind(on_release=lambda *_: self.send())
         text.add_widget(self.send_button)
+        kept = self.store.kept_fix(self.fix) if self.fix else self.store.referral_draft(resident_id)
+        if kept:
+            self._restore(kept.get("form") if self.fix else kept)
+            if not self.fix:  # the fix's status keeps the server's reason
+                self.status = t("referral.restored", when=_china_time(kept.get("kept_at"))[5:])
+                self.start_over = Btn(text=t("referral.start_over"), kind="quiet")
+                self.start_over.bind(on_release=lambda *_: self.discard_draft())
+                text.add_widget(self.start_over)
         body.add_widget(text)
+        for box in self.fields.values():
+            box.bind(text=lambda *_: self._keep_soon())
+        rows = [row for row, _choice in self.addressees.values()]
+        for toggle in (*self.urgency.values(), *self.kind.values(), *rows):
+            toggle.bind(state=lambda *_: self._keep_soon())
+        self.writing = True
+
+    # --- what is typed, kept ----------------------------------------------------------------------
+
+    def typed(self) -> dict:
+        """The form as written so far: the boxes' text, urgency, kind and the addressee's key."""
+        return {"texts": {name: box.text for name, box in self.fields.items()},
+                "urgency": self._chosen(self.urgency), "kind": self._chosen(self.kind),
+                "to": next((key for key, (row, _c) in self.addressees.items() if row.state == "down"), None)}
+
+    def _restore(self, kept: dict | None) -> None:
+        kept = kept or {}
+        for name, text in (kept.get("texts") or {}).items():
+            if name in self.fields:
+                self.fields[name].text = text
+        for chips, code in ((self.urgency, kept.get("urgency")), (self.kind, kept.get("kind"))):
+            if code in chips:
+                for other, chip in chips.items():
+                    chip.state = "down" if other == code else "normal"
+        if kept.get("to") in self.addressees:  # an addressee gone from the directory since: none chosen
+            for key, (row, _c) in self.addressees.items():
+                row.state = "down" if key == kept["to"] else "normal"
+
+    def _keep(self, *_) -> None:
+        if not self.writing:
+            return
+        if self.fix:
+            self.store.keep_fix(self.fix, self.typed())
+        else:
+            self.store.keep_referral_draft(self.resident_id, self.typed())
+
+    def _stop_writing(self) -> None:
+        self._keep_soon.cancel()
+        self.writing = False
+
+    def before_lock(self) -> None:
+        """Keep the form being written at once (the store closes next); it is there again when the new case
+        (or the refused one, from the sync screen) is opened after unlocking."""
+        self._keep_soon.cancel()
+        self._keep()
+        self.writing = False
+
+    def discard_draft(self) -> None:
+        """Throw the kept draft away and start the form again from the health file."""
+        self._stop_writing()
+        self.store.discard_referral_draft(self.resident_id)
+        self.open(resident_id=self.resident_id, new=True)
 
     def _chips(self, card: Card, title: str, options: dict, chosen: str) -> dict:
         card.add_widget(Lbl(text=title, muted=True))
@@ -201,6 +272,9 @@ class ReferralScreen(BaseScreen):
         if to is not None:
             address = ({"specialist_id": to["specialist_id"]} if "specialist_id" in to
                        else {"hospital_id": to["hospital_id"], "department": to["department"]})
+        if self.fix and to is None:  # else it would go up to the addressee the server refused, unseen
+            self.status = t("referral.problems", fields="请选择专科医生，或医院和科室。")
+            return None
         try:
             if self.fix:
                 self.store.fix_rejected(self.fix, {"urgency": self._chosen(self.urgency),
@@ -213,10 +287,11 @@ class ReferralScreen(BaseScreen):
             # gpcore's sentences name their box already (须填写初步印象。)
             self.status = t("referral.problems", fields="".join("".join(v) for v in err.errors.values()))
             return None
-        except StoreError:  # fixed or discarded meanwhile (another screen, the same member's other tap)
-            self.status = t("referral.fix_gone")
+        except StoreError:  # fixed or discarded meanwhile; or the resident left the tablet (a pull took them)
+            self.status = t("referral.fix_gone" if self.fix else "referral.gone")
             return None
         fixed = self.fix
+        self._stop_writing()  # saved: the draft (or the kept fix) is spent, nothing may keep it again
         if fixed and self.app.history[-1:] and self.app.history[-1][0] == self.name:
             self.app.history.pop()  # going back from the case leads to the sync screen, not this spent form
         self.app.route("referral", referral_id=case)

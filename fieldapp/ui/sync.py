@@ -54,8 +54,8 @@ class SyncScreen(BaseScreen):
                 card.add_widget(Lbl(text=" · ".join(filter(None, (
                     t("entity." + item["entity"]), self._whose(item),
                     item["device_time"][:16].replace("T", " "))))))
-                card.add_widget(Lbl(text=t("sync.reason", reason=attention.reason_text(item.get("reason"))),
-                                    muted=True))
+                reason = attention.reason_text(item.get("reason"), item["entity"])
+                card.add_widget(Lbl(text=t("sync.reason", reason=reason), muted=True))
                 if attention.fixable(item, me, self.store):
                     fix = Btn(text=t("sync.fix"), kind="primary", on_release=self._fix_tapped)
                     fix.change_id = item["change_id"]

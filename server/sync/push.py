@@ -244,7 +244,7 @@ def _zh_message(err: DomainError) -> str:
     kind with the English detail after it, for whoever supports the GP."""
     if err.zh:
         return err.zh
-    if names.has_characters(err.message):
+    if names.written_in_chinese(err.message):
         return err.message
     return f"{_ZH_BY_STATUS.get(err.status, _ZH_REFUSED)}：{err.message}"
 

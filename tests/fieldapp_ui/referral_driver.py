@@ -1,10 +1,11 @@
 """Drives the referral screen through its widgets under Kivy's offscreen window (run by test_referral_ui.py
 in a subprocess, twice: --phase create, then --phase answer on the same store; --phase fix, offline, on a
-store where the server refused a case; test_referral_offer.py runs --phase offer: the referral the rules
+store where the server refused a case; --phase draft, offline: a case half typed is kept until saved;
+test_referral_offer.py runs --phase offer: the referral the rules
 asked for, offered on the worklist and the resident screen, filled).
 Exit 77: no window.
 
-    python tests/fieldapp_ui/referral_driver.py --phase create|answer|offer|fix --server URL --db FILE
+    python tests/fieldapp_ui/referral_driver.py --phase create|answer|offer|fix|draft --server URL --db FILE
         --user gp-a1 --password PW --resident ID --printer-file FILE --result FILE.json
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 
 def main() -> int:
@@ -126,9 +128,13 @@ def main() -> int:
         shot = os.environ.get("REFERRAL_FIX_SHOT")  # a picture of the form, for whoever looks at it
         if shot:
             app.root.export_to_png(shot)
-        result["marked"] = [r.text for r in rows if "不接受线上会诊" in r.text]
+        result["marked"] = [r.text for r in rows if "不接受远程会诊" in r.text]
         tap(screen.send_button, "重新上传 (the same specialist)")
         result["refused_here"] = screen.status
+        for row in rows:  # as when the refused addressee has left the directory: none is chosen
+            row.state = "normal"
+        tap(screen.send_button, "重新上传 (no addressee)")
+        result["no_addressee"] = (screen.status, len(session.store.needs_attention()))
         tap(next(r for r in rows if r.text.startswith("心内科（科室）")), "the department's pool")
         screen.fields["present_illness"].text += "，今晨182/108"
         tap(screen.send_button, "重新上传")
@@ -136,6 +142,58 @@ def main() -> int:
                       attention=len(session.store.needs_attention()))
         app.back()
         result["back_to"] = app.manager.current
+    elif args.phase == "draft":  # offline: a new case half typed, kept, opened again, started over, saved
+        store = session.store
+        drafted = ("新建转诊", "继续填写转诊（有未发送的草稿）")
+
+        def new_case_button():
+            app.route("resident", resident_id=args.resident)
+            body = app.manager.get_screen("resident").ids.body
+            return next(w for w in walk(body) if isinstance(w, Btn) and w.text in drafted)
+
+        def open_new():
+            button = new_case_button()
+            text = button.text
+            tap(button, text)
+            assert app.manager.current == "referral"
+            return text, [w for w in walk(screen.ids.body) if isinstance(w, ChoiceRow)]
+
+        def kept():
+            return store.referral_draft(args.resident)
+
+        _, rows = open_new()
+        tap(next(r for r in rows if r.text.startswith("spec ")), "the specialist")
+        tap(screen.urgency["urgent"], "紧急")
+        screen.fields["initial_impression"].text = "高血压3级"
+        until(lambda: ((kept() or {}).get("texts") or {}).get("initial_impression") == "高血压3级",
+              "the draft kept after typing", 5)
+        result["kept_after_typing"] = kept()
+        app.route("worklist")  # called away
+        result["button"], rows = open_new()
+        result["restored"] = {"impression": screen.fields["initial_impression"].text, "status": screen.status,
+                              "urgency": next(c for c, ch in screen.urgency.items() if ch.state == "down"),
+                              "to": next(r.text for r in rows if r.state == "down")}
+        screen.fields["present_illness"].text = "连续两次随访血压>170/100"
+        shot = os.environ.get("REFERRAL_DRAFT_SHOT")
+        if shot:
+            app.root.export_to_png(shot)
+        screen.before_lock()  # what the auto-lock calls before the store closes: at once, no 0.4 s wait
+        result["kept_at_lock"] = kept()
+        _, rows = open_new()
+        tap(screen.start_over, "放弃草稿，从健康档案重新填写")
+        rows = [w for w in walk(screen.ids.body) if isinstance(w, ChoiceRow)]
+        result["started_over"] = {"impression": screen.fields["initial_impression"].text, "draft": kept(),
+                                  "to": [r.text for r in rows if r.state == "down"]}
+        tap(next(r for r in rows if r.text.startswith("spec ")), "the specialist")
+        screen.fields["initial_impression"].text = "高血压3级，控制不满意"
+        screen.fields["present_illness"].text = "连续两次随访血压>170/100"
+        screen.fields["doctor_phone"].text = screen.fields["doctor_phone"].text or "021-58880000"
+        tap(screen.send_button, "发送转诊")
+        case = screen.referral_id
+        assert screen.status == "转诊已保存，等待同步上传", screen.status
+        deadline = time.monotonic() + 0.8  # past the keep's 0.4 s: typing before the save brings nothing back
+        until(lambda: time.monotonic() > deadline, "the keep's delay", 5)
+        result["saved"] = {"case": case, "draft": kept(), "button": new_case_button().text}
     else:
         sync()
         case = session.store.referrals(args.resident)[0]["id"]

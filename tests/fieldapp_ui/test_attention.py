@@ -47,7 +47,7 @@ VISIT = {"entity": "followups", "op": "create", "member_id": "7",
     ({"fields": {"kind": "lost", "resident_id": "r", "condition": "hypertension", "date": "2026-01-01",
                  "reason": "搬走"}}, "7", False),
     ({"entity": "residents", "op": "update", "fields": {"phone": "1"}}, "7", False),
-    ({"entity": "referral_messages", "fields": {"referral_id": "c", "text": "补充"}}, "7", False),
+    ({"entity": "referral_messages", "fields": {"referral_id": "c", "text": "补充", "form": {}}}, "7", False),
     ({"entity": "referrals", "op": "update", "fields": {"action": "cancel", "reason": "x"}}, "7", False),
     # Refused for who may record it: no correction of the form changes that. A 404 is fixable where the
     # resident is still on the tablet (the store check below): the server did not have its target yet.
@@ -88,6 +88,18 @@ CASE = {"entity": "referrals", "op": "create", "member_id": "7",
     ({}, "8", (("residents", "r"),), False),  # another member's case: it carries its doctor's name and phone
     ({"reason": {"code": 403, "message": "无权"}}, "7", (("residents", "r"),), False),
     ({}, "7", (), False),  # the resident left the tablet (a household moved to another team)
+    # No correction helps: the resident moved out or died; the server has this id already.
+    ({"reason": {"code": 422, "message": "x", "errors": {"resident_id": ["该居民档案已迁出或死亡"]}}}, "7",
+     (("residents", "r"),), False),
+    ({"reason": {"code": 409, "message": "x", "errors": {"entity_id": ["已存在"]}}}, "7",
+     (("residents", "r"),), False),
 ])
 def test_only_the_author_fixes_a_refused_referral_while_its_resident_is_here(change, member, rows, ok):
     assert fixable({**CASE, **change}, member, _Tablet(*rows)) is ok
+
+
+def test_a_referrals_fields_read_by_the_referral_forms_labels():
+    reason = {"message": "记录中有填写不对的项目。", "errors": {"form": {"phone": ["格式不对"]}, "kind": ["须是以下之一"]}}
+    assert reason_text(reason, "referrals") == "记录中有填写不对的项目。（联系电话：格式不对；转诊方式：须是以下之一）"
+    # The same names on a health file's edit are its own fields.
+    assert reason_text({"message": "x", "errors": {"phone": ["格式不对"]}}, "residents") == "x（电话：格式不对）"

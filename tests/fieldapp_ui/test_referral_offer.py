@@ -43,8 +43,12 @@ def _day(days_ago: int) -> str:
 # On PostgreSQL the tablet's second sync reads the change log up to the oldest transaction still writing: the
 # visits must be committed, not held in the test's rolled-back transaction, or they wait for it to end.
 @pytest.mark.commits(on="postgresql")
-def test_the_tablet_offers_what_the_server_offers_in_the_same_words(tablet_session, clinic, as_user):
+def test_the_tablet_offers_what_the_server_offers_in_the_same_words(tablet_session, clinic, as_user, session):
+    from server.directory.models import Department
+
     zs, zl = clinic.residents["A1-0-0"], clinic.residents["A1-1-1"]
+    session.add(Department(hospital_id=clinic.hospital_id, name="心内科", specialty="心血管内科"))  # a pool
+    session.commit()
     # 张三: two uncontrolled visits in a row (the second asks a routine referral); no reason typed.
     _post(as_user, zs, "hypertension", htn_form(_day(20), sbp=165, dbp=100, classification=2))
     second = _post(as_user, zs, "hypertension", htn_form(_day(5), sbp=172, dbp=104, classification=2))

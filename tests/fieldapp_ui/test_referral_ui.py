@@ -63,6 +63,36 @@ def test_a_referral_written_offline_comes_back_answered(live, clinic, session, a
         assert text.encode("gb18030") in printed, text
 
 
+def _offline_tablet(path, client):
+    """A tablet store (not encrypted, as the driver opens it) on the test's app through its test client."""
+    from fieldapp.session import TabletSession
+    from server.demo.tablet import ClientTransport
+
+    return TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store),
+                         secure=False)
+
+
+def _synced(tablet):
+    outcome = {}
+    tablet.start_sync(lambda p: None, outcome.update)
+    tablet.wait_sync(60)
+    assert outcome.get("ok"), outcome
+
+
+def _drive_offline(phase, path, resident, tmp_path):
+    """The driver on a store prepared here, with no server to reach (nothing in the phase syncs)."""
+    result_file = tmp_path / f"{phase}.json"
+    run = subprocess.run(
+        [sys.executable, str(DRIVER), "--phase", phase, "--server", "http://127.0.0.1:9", "--db", path,
+         "--user", "gp-a1", "--password", PASSWORD, "--resident", resident,
+         "--printer-file", str(tmp_path / "p.bin"), "--result", str(result_file)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    if run.returncode == 77:
+        pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    return json.loads(result_file.read_text())
+
+
 def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, clinic, session):
     """The specialist stopped taking e-consults after the tablet's last sync: the server refuses the case the
     GP wrote offline. On the sync screen its author taps 修改后重新上传; the referral form opens as the case was
@@ -70,8 +100,6 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
     directory came with the refusal's sync); addressed to the department's pool it goes up under its own id,
     with what was typed and nothing of the first addressee."""
     from fieldapp import referral as logic
-    from fieldapp.session import TabletSession
-    from server.demo.tablet import ClientTransport
     from server.directory.models import Department, SpecialistEntry
     from server.referrals.models import Referral
 
@@ -81,20 +109,9 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
     session.commit()
     client = clean_app.test_client()
     path = str(tmp_path / "tablet.sqlite")
-
-    def synced(tablet):
-        outcome = {}
-        tablet.start_sync(lambda p: None, outcome.update)
-        tablet.wait_sync(60)
-        assert outcome.get("ok"), outcome
-
-    def open_tablet():
-        return TabletSession(path, transport_factory=lambda url, store: ClientTransport(client, store),
-                             secure=False)
-
-    tablet = open_tablet()
+    tablet = _offline_tablet(path, client)
     tablet.sign_in("test", "gp-a1", PASSWORD)
-    synced(tablet)
+    _synced(tablet)
     rid = clinic.residents["A1-0-0"]
     form, _ = logic.prefill(tablet.store, rid, tablet.today(), me=tablet.me, center=tablet.center,
                             team=tablet.team)
@@ -104,22 +121,13 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
                                         specialist_id=clinic.users["spec"])
     entry.takes_econsult = False
     session.commit()
-    synced(tablet)
+    _synced(tablet)
     [refused] = tablet.store.needs_attention()
     assert refused["entity_id"] == case and "不接受线上会诊" in str(refused["reason"]), refused
     assert session.get(Referral, case) is None
     tablet.close()
 
-    result_file = tmp_path / "fix.json"
-    run = subprocess.run(
-        [sys.executable, str(DRIVER), "--phase", "fix", "--server", "http://127.0.0.1:9", "--db", path,
-         "--user", "gp-a1", "--password", PASSWORD, "--resident", rid,
-         "--printer-file", str(tmp_path / "p.bin"), "--result", str(result_file)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
-    if run.returncode == 77:
-        pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-    shown = json.loads(result_file.read_text())
+    shown = _drive_offline("fix", path, rid, tmp_path)
     assert shown["heading"] == "退回修改 · 张三", shown
     assert shown["reason"].startswith("服务器未接受：这位专科医生不接受线上会诊"), shown  # no field name in English
     assert shown["typed"] == ["高血压3级，控制不满意", "连续两次随访血压>170/100"], shown
@@ -127,11 +135,13 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
     # The directory the refusal's sync brought marks the specialist.
     assert [x.split(" ")[0] for x in shown["marked"]] == ["spec"], shown
     assert "不接受线上会诊" in shown["refused_here"], shown  # checked on the tablet: nothing queued
+    # Not sent again to whoever refused it without the GP choosing (the rows go blank when it left the list).
+    assert shown["no_addressee"] == ["请检查：请选择专科医生，或医院和科室。", 1], shown  # still refused
     assert shown["sent"] == "已改好，等待同步重新上传" and shown["case"] == case, shown
     assert shown["attention"] == 0 and shown["back_to"] == "sync", shown
 
-    tablet = open_tablet()
-    synced(tablet)
+    tablet = _offline_tablet(path, client)
+    _synced(tablet)
     assert tablet.store.needs_attention() == [] and tablet.store.outbox_count() == 0
     tablet.close()
     session.expire_all()
@@ -142,3 +152,33 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
     assert row.form["present_illness"] == "连续两次随访血压>170/100，今晨182/108"
     assert "receiving_doctor" not in row.form and row.form["to_department"] == "心内科"
     assert row.created_by == clinic.users["gp-a1"]
+
+
+def test_a_referral_being_written_is_kept_until_it_is_saved(tmp_path, clean_app, clinic, session):
+    """Half a referral typed, then the tablet locks (the screen's before_lock) or the GP walks away: the
+    resident's 新建转诊 says a draft waits and opens it as it was typed; 放弃草稿 starts again from the file;
+    saving the case spends the draft, and nothing typed before brings it back."""
+    from server.directory.models import Department, SpecialistEntry
+
+    session.add(Department(hospital_id=clinic.hospital_id, name="心内科", specialty="心血管内科 高血压"))
+    session.add(SpecialistEntry(user_id=clinic.users["spec"], specialty="高血压", title="chief"))
+    session.commit()
+    path = str(tmp_path / "tablet.sqlite")
+    tablet = _offline_tablet(path, clean_app.test_client())
+    tablet.sign_in("test", "gp-a1", PASSWORD)
+    _synced(tablet)
+    tablet.close()
+    rid = clinic.residents["A1-0-0"]
+    shown = _drive_offline("draft", path, rid, tmp_path)
+    typed = shown["kept_after_typing"]
+    assert typed["texts"]["initial_impression"] == "高血压3级", shown
+    assert typed["urgency"] == "urgent" and typed["to"] == f"s{clinic.users['spec']}", shown
+    assert shown["button"] == "继续填写转诊（有未发送的草稿）", shown
+    assert shown["restored"]["impression"] == "高血压3级" and shown["restored"]["urgency"] == "urgent", shown
+    assert shown["restored"]["to"].startswith("spec "), shown
+    assert shown["restored"]["status"].startswith("已恢复 "), shown
+    # Typed just before the lock (no time for the 0.4 s keep): before_lock keeps it.
+    assert shown["kept_at_lock"]["texts"]["present_illness"] == "连续两次随访血压>170/100", shown
+    assert shown["started_over"] == {"impression": "", "draft": None, "to": []}, shown
+    assert shown["saved"]["draft"] is None and shown["saved"]["case"], shown
+    assert shown["saved"]["button"] == "新建转诊", shown

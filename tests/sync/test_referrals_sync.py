@@ -111,12 +111,23 @@ def test_a_case_and_a_message_written_offline_get_the_servers_state(directory, t
 
 
 def test_a_refused_case_keeps_the_servers_reason_until_fixed(directory, tablet, session):
+    from server.directory.models import Department
+
     world = directory
+    pool = Department(hospital_id=world.hospital_id, name="骨科", specialty="骨科")
+    session.add(pool)
+    session.commit()
     store, engine = tablet("gp-a1")
     engine.sync()
     rid = world.residents["A1-0-0"]
+    with pytest.raises(InvalidRecord) as err:  # a pool the directory on the tablet does not have
+        store.create_referral(rid, urgency="routine", kind="transfer", form=_form(store, rid),
+                              hospital_id=world.hospital_id, department="眼科")
+    assert err.value.errors["department"] == ["专科目录中没有这个科室。"]
     case = store.create_referral(rid, urgency="routine", kind="transfer", form=_form(store, rid),
-                                 hospital_id=world.hospital_id, department="骨科")  # no such pool
+                                 hospital_id=world.hospital_id, department="骨科")
+    session.delete(pool)  # the hospital closes the pool before the tablet's next sync
+    session.commit()
     result = engine.sync()
     assert not result.needs_attention == 0 and result.pushed == {"rejected": 1}
     [item] = store.needs_attention()
