@@ -16,6 +16,7 @@ from . import pinyin
 
 # CJK unified ideographs, extension A and compatibility ideographs: a name "written in characters".
 _CHARACTERS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
 # Spaces, the HL7 component separator, and the dots that separate the parts of a transliterated name:
 # U+00B7 (the one on ID cards), U+2022, U+2027, U+2219, U+22C5, U+30FB, U+FF0E, U+FF65, and ".".
 _SEPARATORS = re.compile(r"[\s^·•‧∙⋅・．･.]+")
@@ -39,9 +40,11 @@ def has_characters(name: str | None) -> bool:
 
 
 def written_in_chinese(text: str | None) -> bool:
-    """Whether a message is written in Chinese (it begins with a character), not an English sentence that
-    quotes a Chinese name ("add the department '心内科' first")."""
-    return has_characters((text or "").lstrip()[:1])
+    """Whether a message is written in Chinese, not an English sentence that quotes a Chinese name ("add the
+    department '心内科' first"): its characters outweigh its Latin letters, a character counted twice (a
+    word of Chinese is two or three characters, an English one five letters; "HbA1c须小于7%" is Chinese)."""
+    characters = len(_CHARACTERS.findall(text or ""))
+    return characters > 0 and 2 * characters >= len(_LATIN.findall(text or ""))
 
 
 def _fold(name: str | None) -> str:

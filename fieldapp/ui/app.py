@@ -150,6 +150,8 @@ class FieldApp(App):
         self.idle.touch()
 
     def _route(self, name: str, remember: bool = True, **params) -> None:
+        if self.manager.current_screen is not None:
+            self.manager.current_screen.leaving()
         if remember and self.manager.current_screen is not None and self.history[-1:] != [(name, params)]:
             self.history.append((name, params))
         self.manager.get_screen(name).open(**params)

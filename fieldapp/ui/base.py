@@ -26,6 +26,9 @@ class BaseScreen(Screen):
     def open(self, **params) -> None:
         """Fill the screen for these parameters (override)."""
 
+    def leaving(self) -> None:
+        """The router opens another screen (or this one again): keep what must be kept (override)."""
+
     def before_lock(self) -> None:
         """The store is about to close (auto-lock, the app to the background): keep what must be kept now
         (override); nothing may touch the store after this until the next open()."""

@@ -118,7 +118,7 @@ class ReferralScreen(BaseScreen):
     # --- a new case -----------------------------------------------------------------------------
 
     def _new(self, resident_id: str, condition: str | None = None, fix: str | None = None) -> None:
-        self.resident_id = resident_id
+        self.resident_id, self.condition = resident_id, condition
         res = self.store.resident(resident_id)
         self.heading = t("referral.new_title", name=res["name"])
         session = self.session
@@ -186,6 +186,7 @@ class ReferralScreen(BaseScreen):
         self.send_button = Btn(text=t("referral.resend" if self.fix else "referral.send"), kind="primary")
         self.send_button.bind(on_release=lambda *_: self.send())
         text.add_widget(self.send_button)
+        self._untouched = self.typed()  # as built from the file: no draft is kept of that
         kept = self.store.kept_fix(self.fix) if self.fix else self.store.referral_draft(resident_id)
         if kept:
             self._restore(kept.get("form") if self.fix else kept)
@@ -219,17 +220,22 @@ class ReferralScreen(BaseScreen):
             if code in chips:
                 for other, chip in chips.items():
                     chip.state = "down" if other == code else "normal"
-        if kept.get("to") in self.addressees:  # an addressee gone from the directory since: none chosen
+        # An addressee gone from the directory since (or none chosen yet): none chosen, not the refused one.
+        if kept.get("to") in self.addressees or self.fix:
             for key, (row, _c) in self.addressees.items():
-                row.state = "down" if key == kept["to"] else "normal"
+                row.state = "down" if key == kept.get("to") else "normal"
 
     def _keep(self, *_) -> None:
-        if not self.writing:
+        if not self.writing or self.session.store is None:  # locked meanwhile: before_lock kept it
             return
+        typed = self.typed()
         if self.fix:
-            self.store.keep_fix(self.fix, self.typed())
+            self.store.keep_fix(self.fix, typed)
+        elif typed["texts"] == self._untouched["texts"]:
+            # Nothing written (a choice tapped is quickly made again, or written and taken back): no draft.
+            self.store.discard_referral_draft(self.resident_id)
         else:
-            self.store.keep_referral_draft(self.resident_id, self.typed())
+            self.store.keep_referral_draft(self.resident_id, typed)
 
     def _stop_writing(self) -> None:
         self._keep_soon.cancel()
@@ -242,11 +248,16 @@ class ReferralScreen(BaseScreen):
         self._keep()
         self.writing = False
 
+    def leaving(self) -> None:
+        """Another screen opens: keep at once what was typed in the last 0.4 s (the resident screen's button
+        then says a draft waits), and keep nothing more until this form is opened again."""
+        self.before_lock()
+
     def discard_draft(self) -> None:
         """Throw the kept draft away and start the form again from the health file."""
         self._stop_writing()
         self.store.discard_referral_draft(self.resident_id)
-        self.open(resident_id=self.resident_id, new=True)
+        self.open(resident_id=self.resident_id, new=True, condition=self.condition)
 
     def _chips(self, card: Card, title: str, options: dict, chosen: str) -> dict:
         card.add_widget(Lbl(text=title, muted=True))
@@ -273,7 +284,7 @@ class ReferralScreen(BaseScreen):
             address = ({"specialist_id": to["specialist_id"]} if "specialist_id" in to
                        else {"hospital_id": to["hospital_id"], "department": to["department"]})
         if self.fix and to is None:  # else it would go up to the addressee the server refused, unseen
-            self.status = t("referral.problems", fields="请选择专科医生，或医院和科室。")
+            self.status = t("referral.choose_addressee")
             return None
         try:
             if self.fix:

@@ -128,7 +128,7 @@ def main() -> int:
         shot = os.environ.get("REFERRAL_FIX_SHOT")  # a picture of the form, for whoever looks at it
         if shot:
             app.root.export_to_png(shot)
-        result["marked"] = [r.text for r in rows if "不接受远程会诊" in r.text]
+        result["marked"] = [r.text for r in rows if "不接受线上会诊" in r.text]
         tap(screen.send_button, "重新上传 (the same specialist)")
         result["refused_here"] = screen.status
         for row in rows:  # as when the refused addressee has left the directory: none is chosen
@@ -137,6 +137,12 @@ def main() -> int:
         result["no_addressee"] = (screen.status, len(session.store.needs_attention()))
         tap(next(r for r in rows if r.text.startswith("心内科（科室）")), "the department's pool")
         screen.fields["present_illness"].text += "，今晨182/108"
+        screen.before_lock()  # the tablet locks mid-correction; the case is opened again from the sync screen
+        app.route("sync")
+        tap(next(w for w in walk(attention) if isinstance(w, Btn) and w.text == "修改后重新上传"), "修改后重新上传")
+        rows = [w for w in walk(screen.ids.body) if isinstance(w, ChoiceRow)]
+        result["reopened"] = {"illness": screen.fields["present_illness"].text,
+                              "chosen": [r.text.split("\n")[0] for r in rows if r.state == "down"]}
         tap(screen.send_button, "重新上传")
         result.update(sent=screen.status, case=screen.referral_id,
                       attention=len(session.store.needs_attention()))
@@ -188,12 +194,20 @@ def main() -> int:
         screen.fields["initial_impression"].text = "高血压3级，控制不满意"
         screen.fields["present_illness"].text = "连续两次随访血压>170/100"
         screen.fields["doctor_phone"].text = screen.fields["doctor_phone"].text or "021-58880000"
+        until(lambda: ((kept() or {}).get("texts") or {}).get("initial_impression") == "高血压3级，控制不满意",
+              "the new draft kept", 5)
+        screen.fields["treatment"].text += "；今晨加服氨氯地平"  # typed just before sending: a keep pending
         tap(screen.send_button, "发送转诊")
         case = screen.referral_id
         assert screen.status == "转诊已保存，等待同步上传", screen.status
-        deadline = time.monotonic() + 0.8  # past the keep's 0.4 s: typing before the save brings nothing back
+        deadline = time.monotonic() + 0.8  # past the keep's 0.4 s: nothing typed before the save is kept
         until(lambda: time.monotonic() > deadline, "the keep's delay", 5)
         result["saved"] = {"case": case, "draft": kept(), "button": new_case_button().text}
+        # Only looking (an addressee tapped, nothing written) leaves no draft behind.
+        _, rows = open_new()
+        tap(next(r for r in rows if r.text.startswith("spec ")), "the specialist")
+        app.route("worklist")
+        result["looked"] = {"draft": kept(), "button": new_case_button().text}
     else:
         sync()
         case = session.store.referrals(args.resident)[0]["id"]

@@ -136,7 +136,10 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
     assert [x.split(" ")[0] for x in shown["marked"]] == ["spec"], shown
     assert "不接受线上会诊" in shown["refused_here"], shown  # checked on the tablet: nothing queued
     # Not sent again to whoever refused it without the GP choosing (the rows go blank when it left the list).
-    assert shown["no_addressee"] == ["请检查：请选择专科医生，或医院和科室。", 1], shown  # still refused
+    assert shown["no_addressee"] == ["请选择接收的专科医生或科室。", 1], shown  # still refused
+    # Locked mid-correction and opened again: the corrections and the new addressee are there.
+    assert shown["reopened"] == {"illness": "连续两次随访血压>170/100，今晨182/108",
+                                 "chosen": ["心内科（科室）· 市一医院"]}, shown
     assert shown["sent"] == "已改好，等待同步重新上传" and shown["case"] == case, shown
     assert shown["attention"] == 0 and shown["back_to"] == "sync", shown
 
@@ -182,3 +185,4 @@ def test_a_referral_being_written_is_kept_until_it_is_saved(tmp_path, clean_app,
     assert shown["started_over"] == {"impression": "", "draft": None, "to": []}, shown
     assert shown["saved"]["draft"] is None and shown["saved"]["case"], shown
     assert shown["saved"]["button"] == "新建转诊", shown
+    assert shown["looked"] == {"draft": None, "button": "新建转诊"}, shown

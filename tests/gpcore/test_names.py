@@ -63,3 +63,17 @@ def test_same_characters(a, b, same):
 def test_search_forms_are_what_the_file_stores():
     assert names.search_forms(" 张三 ") == {"name": "张三", "name_pinyin": "zhangsan", "name_initials": "zs"}
     assert names.search_forms("王Amy") == {"name": "王Amy", "name_pinyin": "wangamy", "name_initials": "wamy"}
+
+
+@pytest.mark.parametrize("text, chinese", [
+    ("这位专科医生不接受线上会诊，请转诊至门诊或发给科室。", True),
+    ("“心内科”今天不接诊", True),  # begins with punctuation
+    ("3天内答复", True),
+    ("HbA1c须小于7%", True),  # an abbreviation in a Chinese sentence
+    ("add the department '心内科' to the directory first", False),  # English quoting a name
+    ("the form has invalid fields", False),
+    ("", False),
+    (None, False),
+])
+def test_a_message_is_chinese_when_its_characters_outweigh_its_latin_letters(text, chinese):
+    assert names.written_in_chinese(text) is chinese
