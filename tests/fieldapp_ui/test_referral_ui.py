@@ -18,12 +18,15 @@ DRIVER = Path(__file__).with_name("referral_driver.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _drive(phase, live, clinic, tmp_path):
+def _drive(phase, live, clinic, tmp_path, db=None):
+    """The driver for one phase against `live` (a server URL; one nothing reaches for an offline phase) on the
+    store at `db` (the test's tablet.sqlite by default); its result file."""
     result_file = tmp_path / f"{phase}.json"
     run = subprocess.run(
-        [sys.executable, str(DRIVER), "--phase", phase, "--server", live, "--db", str(tmp_path / "tablet.sqlite"),
-         "--user", "gp-a1", "--password", PASSWORD, "--resident", clinic.residents["A1-0-0"],
-         "--printer-file", str(tmp_path / "printer.bin"), "--result", str(result_file)],
+        [sys.executable, str(DRIVER), "--phase", phase, "--server", live,
+         "--db", db or str(tmp_path / "tablet.sqlite"), "--user", "gp-a1", "--password", PASSWORD,
+         "--resident", clinic.residents["A1-0-0"], "--printer-file", str(tmp_path / "printer.bin"),
+         "--result", str(result_file)],
         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
     if run.returncode == 77:
         pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
@@ -79,18 +82,9 @@ def _synced(tablet):
     assert outcome.get("ok"), outcome
 
 
-def _drive_offline(phase, path, resident, tmp_path):
+def _drive_offline(phase, path, clinic, tmp_path):
     """The driver on a store prepared here, with no server to reach (nothing in the phase syncs)."""
-    result_file = tmp_path / f"{phase}.json"
-    run = subprocess.run(
-        [sys.executable, str(DRIVER), "--phase", phase, "--server", "http://127.0.0.1:9", "--db", path,
-         "--user", "gp-a1", "--password", PASSWORD, "--resident", resident,
-         "--printer-file", str(tmp_path / "p.bin"), "--result", str(result_file)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
-    if run.returncode == 77:
-        pytest.skip(f"Kivy cannot open an offscreen window here: {run.stderr[-500:]}")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-    return json.loads(result_file.read_text())
+    return _drive(phase, "http://127.0.0.1:9", clinic, tmp_path, db=path)
 
 
 def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, clinic, session):
@@ -127,7 +121,7 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
     assert session.get(Referral, case) is None
     tablet.close()
 
-    shown = _drive_offline("fix", path, rid, tmp_path)
+    shown = _drive_offline("fix", path, clinic, tmp_path)
     assert shown["heading"] == "退回修改 · 张三", shown
     assert shown["reason"].startswith("服务器未接受：这位专科医生不接受线上会诊"), shown  # no field name in English
     assert shown["typed"] == ["高血压3级，控制不满意", "连续两次随访血压>170/100"], shown
@@ -171,8 +165,7 @@ def test_a_referral_being_written_is_kept_until_it_is_saved(tmp_path, clean_app,
     tablet.sign_in("test", "gp-a1", PASSWORD)
     _synced(tablet)
     tablet.close()
-    rid = clinic.residents["A1-0-0"]
-    shown = _drive_offline("draft", path, rid, tmp_path)
+    shown = _drive_offline("draft", path, clinic, tmp_path)
     typed = shown["kept_after_typing"]
     assert typed["texts"]["initial_impression"] == "高血压3级", shown
     assert typed["urgency"] == "urgent" and typed["to"] == f"s{clinic.users['spec']}", shown
