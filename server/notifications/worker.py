@@ -2,14 +2,19 @@
 
     python -m server.manage notify-worker [--once] [--batch 200] [--poll 5]
 
-Each round claims up to `batch` due pending messages (FOR UPDATE SKIP LOCKED on PostgreSQL, so two workers
-never send the same message), hands each to the gateway and records the outcome in the same transaction:
-sent (with the time and the gateway's reference), or another attempt later (30 s, 1, 2, 4 ... minutes, at
-most an hour apart), or failed after MAX_ATTEMPTS or a permanent refusal, with the last error kept.
-Delivery is at least once: if the database is lost between the gateway's yes and the commit, that message
-is sent again next round. A gateway that keeps failing (BREAKER transient failures in a row) ends the round
-early: the rest of the batch stays pending, untried, so a provider that hangs costs a few timeouts a round,
-not one per message of the batch, and the worker waits `poll` seconds before it tries again.
+Each round claims up to `batch` due pending messages and commits the claim before any is sent: it moves
+their next attempt a LEASE ahead (FOR UPDATE SKIP LOCKED on PostgreSQL while claiming, so two workers never
+claim the same message). It then hands each to the gateway with no transaction open, and records the
+outcomes in a second short transaction: sent (with the time and the gateway's reference), or another attempt
+later (30 s, 1, 2, 4 ... minutes, at most an hour apart), or failed after MAX_ATTEMPTS or a permanent refusal,
+with the last error kept. No transaction waits on the provider: on PostgreSQL one would hold back the oldest
+running transaction id, and every tablet's pull reads the sync log only below it (server/sync), so a slow
+provider would hold back every team's sync; it would also hold its row locks.
+Delivery is at least once: a worker that stops between the gateway's yes and the record leaves the message
+to be sent again when its lease runs out. A gateway that keeps failing (BREAKER transient failures in a row)
+ends the round early, as does a round that has used half its lease: the rest of the batch is put back due as
+it was, untried, so a provider that hangs costs a few timeouts a round, not one per message of the batch, and
+the worker waits `poll` seconds before it tries again.
 """
 from __future__ import annotations
 
@@ -31,6 +36,9 @@ MAX_ATTEMPTS = 8
 FIRST_DELAY = dt.timedelta(seconds=30)
 MAX_DELAY = dt.timedelta(hours=1)
 BREAKER = 5
+# How long a claimed message is this round's: longer than a round can take (it stops at half of it), so no
+# other worker sends it meanwhile; a round that died leaves its messages due again after it.
+LEASE = dt.timedelta(minutes=15)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -50,22 +58,18 @@ class Round:
 
 
 def run_once(session: Session, gateway: Gateway, batch: int = 200, now: Callable[[], dt.datetime] = utcnow) -> Round:
-    """Send one batch of due messages and commit their outcomes."""
+    """Claim one batch of due messages, send them with no transaction open, and commit their outcomes."""
     started = now()
-    stmt = (select(SmsMessage.id, SmsMessage.phone, SmsMessage.text, SmsMessage.attempts)
-            .where(SmsMessage.status == PENDING, SmsMessage.next_attempt_at <= started)
-            .order_by(SmsMessage.next_attempt_at, SmsMessage.id).limit(batch))
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = session.execute(stmt).all()
+    rows = _claim(session, batch, started)
     result = Round(claimed=len(rows))
-    outcomes = []
+    outcomes, untried = [], []
     in_a_row = 0
     for n, row in enumerate(rows):
-        if in_a_row >= BREAKER:
-            result.deferred = len(rows) - n
-            log.warning("sms gateway failed %s times in a row: %s messages left for the next round", in_a_row,
-                        result.deferred)
+        if in_a_row >= BREAKER or now() - started > LEASE / 2:
+            untried = [{"_id": r.id, "was": r.next_attempt_at} for r in rows[n:]]
+            result.deferred = len(untried)
+            log.warning("sms round ended early (%s failures in a row): %s messages left for the next round",
+                        in_a_row, result.deferred)
             break
         attempts = row.attempts + 1
         try:
@@ -84,11 +88,30 @@ def run_once(session: Session, gateway: Gateway, batch: int = 200, now: Callable
                          "next_attempt_at": started, "gateway_ref": ref, "sent_at": now()})
         result.sent += 1
         in_a_row = 0
+    table = SmsMessage.__table__
     if outcomes:
-        session.execute(update(SmsMessage.__table__).where(SmsMessage.__table__.c.id == bindparam("_id")),
-                        outcomes)
+        session.execute(update(table).where(table.c.id == bindparam("_id")), outcomes)
+    if untried:  # due again as they were, not a lease away
+        session.execute(update(table).where(table.c.id == bindparam("_id"))
+                        .values(next_attempt_at=bindparam("was")), untried)
     session.commit()
     return result
+
+
+def _claim(session: Session, batch: int, started: dt.datetime) -> list:
+    """The due messages this round takes, leased to it in a transaction of their own (committed here)."""
+    stmt = (select(SmsMessage.id, SmsMessage.phone, SmsMessage.text, SmsMessage.attempts,
+                   SmsMessage.next_attempt_at)
+            .where(SmsMessage.status == PENDING, SmsMessage.next_attempt_at <= started)
+            .order_by(SmsMessage.next_attempt_at, SmsMessage.id).limit(batch))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = session.execute(stmt).all()
+    if rows:
+        session.execute(update(SmsMessage).where(SmsMessage.id.in_([r.id for r in rows]))
+                        .values(next_attempt_at=started + LEASE))
+    session.commit()
+    return rows
 
 
 def serve(maker, gateway: Gateway, batch: int = 200, poll: float = 5.0, once: bool = False,

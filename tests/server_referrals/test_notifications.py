@@ -269,6 +269,74 @@ def test_a_gateway_that_keeps_failing_ends_the_round_early(session):
     assert [m.attempts for m in _sms(session)] == [1] * (worker.BREAKER + 4)
 
 
+class _Watching:
+    """A gateway that looks, at each send, at the worker's own session and at what another worker would
+    claim meanwhile."""
+
+    def __init__(self, session, rival):
+        self.session, self.rival, self.seen = session, rival, []
+
+    def send(self, message):
+        from server.notifications import worker
+
+        self.seen.append((message.id, self.session.in_transaction(), worker.run_once(self.rival, self).claimed))
+        return f"ref-{message.id}"
+
+
+def test_no_transaction_waits_on_the_provider_and_a_claimed_message_is_the_rounds_own(session, clean_app):
+    """The claim is committed before the first message goes out: on PostgreSQL an open transaction would hold
+    back every tablet's pull (server/sync reads below the oldest running transaction) and its row locks would
+    wait on the provider. Another worker running meanwhile claims none of the round's messages."""
+    from server.notifications import worker
+
+    msgs = _queue(session, 3)
+    with clean_app.extensions["db_sessionmaker"]() as rival:
+        gateway = _Watching(session, rival)
+        done = worker.run_once(session, gateway)
+    assert (done.claimed, done.sent) == (3, 3)
+    assert gateway.seen == [(m.id, False, 0) for m in msgs]
+    assert [(m.status, m.attempts) for m in _sms(session)] == [("sent", 1)] * 3
+
+
+class _Dying:
+    def send(self, message):
+        raise SystemExit("the worker's process is stopped mid-round")
+
+
+def test_a_round_that_dies_leaves_its_messages_to_a_later_round_after_the_lease(session):
+    from server.notifications import worker
+
+    (m,) = _queue(session)
+    started = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    with pytest.raises(SystemExit):
+        worker.run_once(session, _Dying(), now=lambda: started)
+    session.rollback()
+    gateway = _Failing(failures=0)
+    assert worker.run_once(session, gateway, now=lambda: started + worker.LEASE / 2).claimed == 0  # still leased
+    done = worker.run_once(session, gateway, now=lambda: started + worker.LEASE)
+    assert (done.claimed, done.sent) == (1, 1) and [s.id for s in gateway.sent] == [m.id]
+    assert _sms(session)[0].attempts == 1  # the attempt that died never counted: nothing was recorded
+
+
+def test_a_round_that_has_used_half_its_lease_puts_the_rest_back(session):
+    from server.notifications import worker
+
+    msgs = _queue(session, 3)
+    due = {m.id: m.next_attempt_at for m in _sms(session)}
+    clock = [dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)]
+
+    class Slow(_Failing):
+        def send(self, message):
+            clock[0] += worker.LEASE / 3  # a provider that answers, slowly
+            return super().send(message)
+
+    done = worker.run_once(session, Slow(failures=0), now=lambda: clock[0])
+    assert (done.claimed, done.sent, done.deferred) == (3, 2, 1)
+    rows = _sms(session)
+    assert [m.status for m in rows] == ["sent", "sent", "pending"]
+    assert rows[2].next_attempt_at == due[msgs[2].id] and rows[2].attempts == 0  # due again, as it was
+
+
 class _Shared:
     """The test's session as a context manager, as a sessionmaker's session would be."""
 
