@@ -50,6 +50,8 @@ class SmsStatusSchema(Schema):
     resident_id = ma.fields.String(allow_none=True)
     status = ma.fields.String(metadata={"description": "pending, sent or failed"})
     attempts = ma.fields.Integer()
-    next_attempt_at = ma.fields.DateTime(metadata={"description": "when a pending message is tried next"})
+    next_attempt_at = ma.fields.DateTime(metadata={
+        "description": "when a pending message is tried next (while a worker is sending it: when it is tried "
+                       "again if that worker stops first)"})
     last_error = ma.fields.String(allow_none=True)
     sent_at = ma.fields.DateTime(allow_none=True)

@@ -298,24 +298,73 @@ def test_no_transaction_waits_on_the_provider_and_a_claimed_message_is_the_round
     assert [(m.status, m.attempts) for m in _sms(session)] == [("sent", 1)] * 3
 
 
-class _Dying:
+class _DyingAtSecond(_Failing):
+    """Sends the first message, then the worker's process is stopped while the second is with the provider."""
+
     def send(self, message):
-        raise SystemExit("the worker's process is stopped mid-round")
+        if self.sent:
+            raise SystemExit("stopped mid-round")
+        return super().send(message)
 
 
-def test_a_round_that_dies_leaves_its_messages_to_a_later_round_after_the_lease(session):
+def test_a_round_that_dies_records_what_it_sent_and_leaves_only_the_message_in_flight_leased(session):
+    from server.notifications import worker
+
+    first, in_flight, untried = _queue(session, 3)
+    due = {m.id: m.next_attempt_at for m in _sms(session)}
+    started = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    with pytest.raises(SystemExit):
+        worker.run_once(session, _DyingAtSecond(failures=0), now=lambda: started)
+    rows = {m.id: m for m in _sms(session)}
+    assert (rows[first.id].status, rows[first.id].attempts) == ("sent", 1)  # not sent twice later
+    assert rows[untried.id].next_attempt_at == due[untried.id]  # due again at once, untried
+    assert rows[in_flight.id].next_attempt_at == started + worker.LEASE  # it may have gone out: after the lease
+    gateway = _Failing(failures=0)
+    assert worker.run_once(session, gateway, now=lambda: started + worker.LEASE / 2).claimed == 1  # the untried
+    done = worker.run_once(session, gateway, now=lambda: started + worker.LEASE)
+    assert (done.claimed, done.sent) == (1, 1) and [s.id for s in gateway.sent] == [untried.id, in_flight.id]
+    assert {m.status for m in _sms(session)} == {"sent"}
+
+
+def test_a_send_that_outlasts_the_lease_leaves_the_outcome_to_the_round_that_took_it_over(session, clean_app):
     from server.notifications import worker
 
     (m,) = _queue(session)
-    started = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
-    with pytest.raises(SystemExit):
-        worker.run_once(session, _Dying(), now=lambda: started)
-    session.rollback()
-    gateway = _Failing(failures=0)
-    assert worker.run_once(session, gateway, now=lambda: started + worker.LEASE / 2).claimed == 0  # still leased
-    done = worker.run_once(session, gateway, now=lambda: started + worker.LEASE)
-    assert (done.claimed, done.sent) == (1, 1) and [s.id for s in gateway.sent] == [m.id]
-    assert _sms(session)[0].attempts == 1  # the attempt that died never counted: nothing was recorded
+    clock = [dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)]
+    late = []
+
+    class Hanging:
+        def send(self, message):  # the provider answers after the lease ran out; another round took it meanwhile
+            clock[0] += worker.LEASE + dt.timedelta(seconds=1)
+            with clean_app.extensions["db_sessionmaker"]() as rival:
+                late.append(worker.run_once(rival, _Failing(failures=0), now=lambda: clock[0]))
+            return "ref-late"
+
+    done = worker.run_once(session, Hanging(), now=lambda: clock[0])
+    assert done.sent == 1 and late[0].sent == 1  # sent twice: at least once, as documented
+    (row,) = _sms(session)
+    assert (row.status, row.gateway_ref, row.attempts) == ("sent", "ref-1", 1)  # the rival's record stands
+
+
+def test_any_failure_of_the_providers_call_is_that_messages_retry_not_the_rounds_end(session):
+    import http.client
+
+    from server.notifications import worker
+
+    _queue(session, 2)
+
+    class Garbled(_Failing):
+        def send(self, message):
+            if not self.sent and self.failures:
+                self.failures -= 1
+                raise http.client.BadStatusLine("HTTP/1.1 ???")
+            return super().send(message)
+
+    done = worker.run_once(session, Garbled(failures=1))
+    assert (done.claimed, done.retry, done.sent) == (2, 1, 1)
+    first, second = _sms(session)
+    assert (first.status, first.attempts) == ("pending", 1) and "???" in first.last_error
+    assert second.status == "sent"
 
 
 def test_a_round_that_has_used_half_its_lease_puts_the_rest_back(session):
