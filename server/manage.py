@@ -384,6 +384,28 @@ def cmd_prune_sync_log(args) -> None:
     print(f"pruned {n} sync changes older than {args.days} days; tablets not synced since download afresh")
 
 
+def cmd_purge_expired(args) -> None:
+    """Forget what no longer matters (daily, from cron): revoked tokens past their expiry (they would be refused
+    anyway), sign-in counts quiet for a day, and the per-minute counts of refused requests older than
+    --denied-days (the audit rows of those refusals stay)."""
+    import datetime as dt
+
+    from . import db
+    from .audit.services import prune_denied
+    from .auth.services import purge_expired
+
+    if args.denied_days < 1:
+        sys.exit("gpo: --denied-days must be 1 or more")
+    app = _app()
+    with app.app_context():
+        session = db.session()
+        expired = purge_expired(session)
+        denied = prune_denied(session, db.utcnow() - dt.timedelta(days=args.denied_days))
+        session.commit()
+    print(f"purged {expired} expired token revocations and sign-in counts, and {denied} counts of refused "
+          f"requests older than {args.denied_days} days")
+
+
 def cmd_escalate_referrals(_args) -> None:
     from . import clock, db
     from .referrals.escalation import escalate_overdue
@@ -514,6 +536,10 @@ def main(argv=None, prog: str = "python -m server.manage") -> None:
     p = sub.add_parser("prune-sync-log", help="drop sync changes older than N days (tablets older resync)")
     p.add_argument("--days", type=int, default=180)
     p.set_defaults(func=cmd_prune_sync_log)
+    p = sub.add_parser("purge-expired", help="forget expired revocations, quiet sign-in counts and old counts of "
+                                             "refused requests (daily)")
+    p.add_argument("--denied-days", type=int, default=180, help="keep refused-request counts this many days")
+    p.set_defaults(func=cmd_purge_expired)
     p = sub.add_parser("notify-worker", help="send queued SMS (retries with backoff)")
     p.add_argument("--once", action="store_true", help="send what is due now, then exit")
     p.add_argument("--batch", type=int, default=200)

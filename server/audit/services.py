@@ -5,7 +5,7 @@ import datetime as dt
 import functools
 
 from flask import g, has_request_context
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -59,3 +59,9 @@ def _count_denial(dialect_name: str):
     stmt = stmt.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
                                       set_={"count": table.c.count + 1, "last_at": stmt.excluded.last_at})
     return stmt.returning(table.c.count)
+
+
+def prune_denied(session: Session, before: dt.datetime) -> int:
+    """Forget the per-minute counts of refused requests from minutes before `before` (manage purge-expired).
+    The first refusal of each minute keeps its audit row: only how many repeats followed it goes."""
+    return session.execute(delete(DeniedAttempt).where(DeniedAttempt.minute < before)).rowcount
