@@ -385,9 +385,9 @@ def cmd_prune_sync_log(args) -> None:
 
 
 def cmd_purge_expired(args) -> None:
-    """Forget what no longer matters (daily, from cron): revoked tokens past their expiry (they would be refused
-    anyway), sign-in counts quiet for a day, and the per-minute counts of refused requests older than
-    --denied-days (the audit rows of those refusals stay)."""
+    """Forget what no longer matters (daily, from cron): revoked tokens past their expiry (refused anyway),
+    sign-in counts quiet for a day, and the per-minute counts of refused requests older than --denied-days
+    (the audit rows of those refusals stay)."""
     import datetime as dt
 
     from . import db
@@ -536,8 +536,8 @@ def main(argv=None, prog: str = "python -m server.manage") -> None:
     p = sub.add_parser("prune-sync-log", help="drop sync changes older than N days (tablets older resync)")
     p.add_argument("--days", type=int, default=180)
     p.set_defaults(func=cmd_prune_sync_log)
-    p = sub.add_parser("purge-expired", help="forget expired revocations, quiet sign-in counts and old counts of "
-                                             "refused requests (daily)")
+    p = sub.add_parser("purge-expired", help="forget expired revocations, quiet sign-in counts and old "
+                                             "counts of refused requests (daily)")
     p.add_argument("--denied-days", type=int, default=180, help="keep refused-request counts this many days")
     p.set_defaults(func=cmd_purge_expired)
     p = sub.add_parser("notify-worker", help="send queued SMS (retries with backoff)")

@@ -33,7 +33,7 @@ def test_purge_forgets_expired_revocations_quiet_sign_in_counts_and_old_refusal_
                                                "counts of refused requests older than 30 days")
     session.expire_all()
     assert session.scalars(select(RevokedToken.jti)).all() == ["live"]
-    assert session.scalars(select(LoginThrottle.key)).all() == ["account:recent"]  # still waiting out its delay
+    assert session.scalars(select(LoginThrottle.key)).all() == ["account:recent"]  # waiting out its delay
     kept = [d.last_at.date() for d in session.scalars(select(DeniedAttempt))]
     assert kept == [(now - dt.timedelta(days=29)).date()]
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == audit_rows  # the access log stays
