@@ -62,8 +62,26 @@ def fill_referrals(card, app, resident_id: str) -> None:
         go.bind(on_release=lambda *_: app.route("referral", resident_id=resident_id, new=True,
                                                 condition=offer["condition"]))
         card.add_widget(go)
-    cases = app.session.store.referrals(resident_id)
-    if not cases:
+    store = app.session.store
+    # A new case the server refused has no row here any more: said here, so it is not simply gone.
+    refused = [i for i in store.needs_attention() if i["entity"] == "referrals" and i["op"] == "create"
+               and (i["fields"] or {}).get("resident_id") == resident_id]
+    for item in refused:
+        form = item["fields"].get("form") or {}
+        card.add_widget(Lbl(text=t("referral.refused_here", date=form.get("referral_date") or "",
+                                   urgency=rules.URGENCIES.get(item["fields"].get("urgency"), ""),
+                                   reason=attention.reason_text(item.get("reason"), "referrals")),
+                            color=theme.DANGER))
+        if attention.fixable(item, app.session.me.get("id"), store):
+            go = Btn(text=t("sync.fix"), kind="danger")
+            go.bind(on_release=lambda *_a, c=item["change_id"]: app.route("referral", resident_id=resident_id,
+                                                                          new=True, fix=c))
+        else:  # another member's, or nothing to correct: discarded on the sync screen
+            go = Btn(text=t("referral.to_sync"), kind="quiet")
+            go.bind(on_release=lambda *_: app.route("sync"))
+        card.add_widget(go)
+    cases = store.referrals(resident_id)
+    if not cases and not refused:
         card.add_widget(Lbl(text=t("resident.no_referrals"), muted=True))
     for case in cases:
         row = Row(orientation="vertical")
@@ -72,7 +90,7 @@ def fill_referrals(card, app, resident_id: str) -> None:
                                 f"【{logic.state_label(case)}】", color=theme.PRIMARY))
         row.bind(on_release=lambda *_a, c=case["id"]: app.route("referral", referral_id=c))
         card.add_widget(row)
-    drafted = app.session.store.referral_draft(resident_id) is not None
+    drafted = store.referral_draft(resident_id) is not None
     new = Btn(text=t("referral.draft" if drafted else "resident.refer"), kind="quiet")
     new.bind(on_release=lambda *_: app.route("referral", resident_id=resident_id, new=True))
     card.add_widget(new)

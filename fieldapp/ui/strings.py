@@ -200,6 +200,8 @@ ZH = {
     "referral.start_over": "放弃草稿，从健康档案重新填写",
     "referral.draft": "继续填写转诊（有未发送的草稿）",
     "referral.fix_title": "退回修改 · {name}",
+    "referral.refused_here": "服务器未接受的转诊（{date}，{urgency}）：{reason}",
+    "referral.to_sync": "去“同步”页处理",
     "referral.fix_reason": "服务器未接受：{reason}\n改好后点“重新上传”。",
     "referral.fix_gone": "这条转诊不能在这里修改：已经处理过了（已重新上传或已放弃），或不是您写的。",
     "referral.resend": "重新上传（先保存在本机，同步时上传）",

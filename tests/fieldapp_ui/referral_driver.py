@@ -116,6 +116,15 @@ def main() -> int:
                       urgency=next(code for code, chip in screen.urgency.items() if chip.state == "down"),
                       suggested=[x for x in texts(screen.ids.body) if x.startswith("随访规则建议转诊")])
     elif args.phase == "fix":  # offline, on a store where the server refused a case (test_referral_ui.py)
+        def on_resident_screen():
+            app.route("resident", resident_id=args.resident)
+            body = app.manager.get_screen("resident").ids.body
+            return ([x for x in texts(body) if "服务器未接受的转诊" in x or "待上传" in x],
+                    [w.text for w in walk(body) if isinstance(w, Btn) and w.text == "修改后重新上传"])
+
+        result["resident_before"] = on_resident_screen()  # the refused case is not simply gone from his file
+        if os.environ.get("REFERRAL_RESIDENT_SHOT"):
+            app.root.export_to_png(os.environ["REFERRAL_RESIDENT_SHOT"])
         app.route("sync")
         attention = app.manager.get_screen("sync").ids.attention
         tap(next(w for w in walk(attention) if isinstance(w, Btn) and w.text == "修改后重新上传"), "修改后重新上传")
@@ -148,6 +157,7 @@ def main() -> int:
                       attention=len(session.store.needs_attention()))
         app.back()
         result["back_to"] = app.manager.current
+        result["resident_after"] = on_resident_screen()
     elif args.phase == "draft":  # offline: a new case half typed, kept, opened again, started over, saved
         store = session.store
         drafted = ("新建转诊", "继续填写转诊（有未发送的草稿）")

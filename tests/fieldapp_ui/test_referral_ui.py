@@ -122,6 +122,9 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
     tablet.close()
 
     shown = _drive_offline("fix", path, clinic, tmp_path)
+    [notice], buttons = shown["resident_before"]
+    assert notice.startswith("服务器未接受的转诊（") and "紧急" in notice and "不接受线上会诊" in notice, shown
+    assert buttons == ["修改后重新上传"], shown
     assert shown["heading"] == "退回修改 · 张三", shown
     assert shown["reason"].startswith("服务器未接受：这位专科医生不接受线上会诊"), shown  # no field name in English
     assert shown["typed"] == ["高血压3级，控制不满意", "连续两次随访血压>170/100"], shown
@@ -136,6 +139,8 @@ def test_a_refused_referral_is_fixed_on_its_form_and_taken(tmp_path, clean_app, 
                                  "chosen": ["心内科（科室）· 市一医院"]}, shown
     assert shown["sent"] == "已改好，等待同步重新上传" and shown["case"] == case, shown
     assert shown["attention"] == 0 and shown["back_to"] == "sync", shown
+    [case_row], buttons = shown["resident_after"]  # the case waits to go up; nothing refused is left
+    assert case_row.endswith("心内科  紧急  【待上传】") and buttons == [], shown
 
     tablet = _offline_tablet(path, client)
     _synced(tablet)
