@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
+from gpcore.clock import china_wall_time
 from gpcore.followup import age_on
 from printing import (ChineseMode, FollowUpSlip, LabReport, LabResult, PaperWidth, Patient, PrinterSettings,
                       follow_up_slip, lab_report, open_transport)
@@ -22,7 +23,7 @@ def _date(value) -> dt.date | None:
 
 
 def _datetime(value) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
+    return china_wall_time(value)  # printed as China's wall clocks show it (the tablet keeps UTC)
 
 
 def patient_of(resident: dict, today: dt.date) -> Patient:

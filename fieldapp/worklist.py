@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from gpcore.clock import china_wall_time
 from gpcore.followup import age_on
 from gpcore.followup import worklist as rules
 from gpcore.referral import prefill as referral_rules
@@ -92,8 +93,10 @@ class WorklistBuilder:
     def _alert(report: dict) -> bool:
         if not report.get("critical_call_noted_at"):
             return True
-        reported = (report.get("reported_at") or report.get("changed_at") or "")[:10]
-        return not report.get("last_visit") or reported > report["last_visit"]
+        # The report's day in China, as visit dates are (the tablet keeps its time in UTC).
+        reported = china_wall_time(report.get("reported_at") or report.get("changed_at"))
+        return not report.get("last_visit") or (reported is not None
+                                                and reported.date().isoformat() > report["last_visit"])
 
     def build(self, q: str = "", condition: str | None = None, member_id=None, bucket: str | None = None,
               search_limit: int = 200) -> Worklist:

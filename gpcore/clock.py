@@ -27,9 +27,26 @@ def china_date(moment: dt.datetime) -> dt.date:
     return to_china(moment).date()
 
 
+def china_wall_time(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A moment as China's wall clocks show it, without an offset: what a screen or a paper shows (the
+    server and the sync keep UTC, "2026-11-24T23:20:28+00:00", which a doctor reads as 2026-11-25 07:20). An
+    ISO string as stored on the tablet or a datetime; a naive one is already China's; None or "" is None."""
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return to_china(moment).replace(tzinfo=None)
+
+
+def china_minute(value: str | dt.datetime | None) -> str:
+    """'2026-11-25 07:20': a moment to the minute as a doctor reads it in China ('' when there is none)."""
+    moment = china_wall_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
 def china_today(now: dt.datetime | None = None) -> dt.date:
     """Today's date on a doctor's calendar in China; `now` (default the system clock) may be in any zone."""
     return china_date(now if now is not None else dt.datetime.now(dt.timezone.utc))
 
 
-__all__ = ["CHINA", "UTC_OFFSET_HOURS", "china_date", "china_today", "to_china"]
+__all__ = ["CHINA", "UTC_OFFSET_HOURS", "china_date", "china_minute", "china_today", "china_wall_time",
+           "to_china"]

@@ -7,6 +7,7 @@ from kivy.properties import StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from fieldapp import printouts
+from gpcore.clock import china_minute
 
 from . import theme
 from .base import BaseScreen
@@ -37,7 +38,7 @@ class LabScreen(BaseScreen):
         head.add_widget(Title(text=rep.get("panel_name") or t("lab.title")))
         head.add_widget(Lbl(text=f"{t('lab.hospital')}：{rep.get('hospital_name') or ''}  "
                                  f"{t('lab.specimen')}：{rep.get('specimen_type') or ''}"))
-        when = (rep.get("reported_at") or rep.get("changed_at") or "")[:16].replace("T", " ")
+        when = china_minute(rep.get("reported_at") or rep.get("changed_at"))  # kept in UTC
         head.add_widget(Lbl(text=f"{t('lab.reported')}：{when}"))
         if rep.get("critical_call_note"):
             head.add_widget(Lbl(text=t("lab.call", note=rep["critical_call_note"]), color=theme.DANGER))

@@ -7,6 +7,7 @@ from functools import partial
 from kivy.properties import BooleanProperty, StringProperty
 
 from gpcore import health_file
+from gpcore.clock import china_minute
 from gpcore.followup import codes
 
 from fieldapp import trends
@@ -95,7 +96,7 @@ class ResidentScreen(BaseScreen):
             card.add_widget(Lbl(text=t("resident.no_labs"), muted=True))
         for rep in reports[:LABS_SHOWN]:
             row = Row(orientation="vertical")
-            when = (rep.get("reported_at") or rep.get("changed_at") or "")[:16].replace("T", " ")
+            when = china_minute(rep.get("reported_at") or rep.get("changed_at"))  # kept in UTC
             mark = f"【{t('resident.critical')}】" if rep.get("critical") else ""
             row.add_widget(Lbl(text=f"{mark}{rep.get('panel_name') or ''}  {when}  {rep.get('hospital_name') or ''}",
                                color=theme.DANGER if rep.get("critical") else theme.TEXT))

@@ -9,6 +9,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from fieldapp import attention
 from fieldapp.sync import Progress
+from gpcore.clock import china_minute
 
 from . import theme
 from .base import BaseScreen
@@ -38,7 +39,7 @@ class SyncScreen(BaseScreen):
         """What the store says now."""
         status = self.store.status()
         when = status.get("last_synced_at")
-        self.last = t("sync.last", when=str(when)[:19].replace("T", " ")) if when else t("sync.never")
+        self.last = t("sync.last", when=china_minute(when)) if when else t("sync.never")  # kept in UTC
         self.waiting = t("sync.waiting", n=status["outbox"]) if status["outbox"] else t("sync.all_sent")
         c = status["counts"]
         self.counts = t("sync.counts", households=c["households"], residents=c["residents"],
@@ -53,7 +54,7 @@ class SyncScreen(BaseScreen):
             for item in items:
                 card.add_widget(Lbl(text=" · ".join(filter(None, (
                     t("entity." + item["entity"]), self._whose(item),
-                    item["device_time"][:16].replace("T", " "))))))
+                    china_minute(item["device_time"]))))))
                 reason = attention.reason_text(item.get("reason"), item["entity"])
                 card.add_widget(Lbl(text=t("sync.reason", reason=reason), muted=True))
                 if attention.fixable(item, me, self.store):

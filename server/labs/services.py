@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, defer, selectinload
 
 import printing
 from gpcore import patients
-from gpcore.clock import china_date, to_china
+from gpcore.clock import china_date, china_wall_time, to_china
 from gpcore.health_file import age_on
 
 from ..audit import services as audit
@@ -331,11 +331,6 @@ def note_critical_call(session: Session, actor: Actor, rep: LabReport, note: str
 
 # --- printing --------------------------------------------------------------------------------------
 
-def _local(value: dt.datetime | None) -> dt.datetime | None:
-    # Printed as China's wall-clock time, without an offset.
-    return to_china(value).replace(tzinfo=None) if value is not None else None
-
-
 def _print_flag(row: LabResultRow) -> str:
     """The flag printed for a row; the paper shows a critical value (危急值 section) exactly when the stored
     row is critical, as the report lists and alerts say."""
@@ -352,8 +347,9 @@ def _print_flag(row: LabResultRow) -> str:
 
 def printable(rep: LabReport, resident: Resident) -> printing.LabReport:
     """printing's LabReport (section 6 fields) for a stored report of a resident."""
-    reported = _local(rep.reported_at) or _local(rep.changed_at)
-    received = _local(rep.specimen_received_at) or _local(rep.collected_at) or reported
+    # Printed as China's wall clocks show it, without an offset.
+    reported = china_wall_time(rep.reported_at) or china_wall_time(rep.changed_at)
+    received = china_wall_time(rep.specimen_received_at) or china_wall_time(rep.collected_at) or reported
     patient = printing.Patient(name=resident.name, sex=int(resident.sex) if resident.sex.isdigit() else resident.sex,
                                age=age_on(resident.birth_date, reported.date()),
                                record_number=resident.record_number)
@@ -376,7 +372,8 @@ def _call_line(rep: LabReport) -> str:
     if not rep.critical or call_due(rep):
         return ""
     caller = rep.critical_caller.full_name if rep.critical_caller else ""
-    return f"{_local(rep.critical_call_at):%m-%d %H:%M} {rep.critical_call_note}" + (f"（{caller}）" if caller else "")
+    called = china_wall_time(rep.critical_call_at)
+    return f"{called:%m-%d %H:%M} {rep.critical_call_note}" + (f"（{caller}）" if caller else "")
 
 
 __all__ = ["list_queue", "get_queued", "suggested_resident", "same_patient", "match_by_hand", "dismiss",

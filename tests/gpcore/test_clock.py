@@ -36,3 +36,17 @@ def test_china_today_without_a_moment_reads_the_system_clock():
     before = clock.china_date(T.now(UTC))
     today = clock.china_today()
     assert today in (before, before + dt.timedelta(days=1))
+
+
+@pytest.mark.parametrize("value, wall, minute", [
+    ("2026-11-24T23:20:28+00:00", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),  # the sync's UTC: the next day
+    ("2026-11-24T23:20:28Z", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),
+    ("2026-11-25T07:20:28+08:00", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),  # a tablet's own clock
+    ("2026-11-25T07:20:28", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),  # naive: already China's
+    (T(2026, 12, 31, 16, 5, tzinfo=UTC), T(2027, 1, 1, 0, 5), "2027-01-01 00:05"),
+    (None, None, ""),
+    ("", None, ""),
+])
+def test_a_moment_is_shown_on_chinas_wall_clock(value, wall, minute):
+    assert clock.china_wall_time(value) == wall
+    assert clock.china_minute(value) == minute
