@@ -39,7 +39,7 @@ def test_china_today_without_a_moment_reads_the_system_clock():
 
 
 @pytest.mark.parametrize("value, wall, minute", [
-    ("2026-11-24T23:20:28+00:00", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),  # the sync's UTC: the next day
+    ("2026-11-24T23:20:28+00:00", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),  # the sync's UTC: next day
     ("2026-11-24T23:20:28Z", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),
     ("2026-11-25T07:20:28+08:00", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),  # a tablet's own clock
     ("2026-11-25T07:20:28", T(2026, 11, 25, 7, 20, 28), "2026-11-25 07:20"),  # naive: already China's
