@@ -43,7 +43,8 @@ def waiting_offer(store, resident_id: str) -> dict | None:
     res = store.resident(resident_id)
     visits = [v for v in store.visits(resident_id) if (v.get("kind") or "visit") == "visit"]
     offer = prefill_rules.asked_by_the_rules(visits, res.get("birth_date"))
-    return offer if prefill_rules.still_asked(offer, store.referrals(resident_id)) else None
+    cases = store.referrals(resident_id) + store.refused_referrals(resident_id)  # a refused one is fixed
+    return offer if prefill_rules.still_asked(offer, cases) else None
 
 
 def addressees(store) -> list[dict]:

@@ -78,7 +78,8 @@ class WorklistBuilder:
         `referral_offer` (urgency, visit, reason), by gpcore's rules as the server's worklist offers it."""
         asking = [i for i in items if referral_rules.asks_for_referral(i)]
         cases: dict[str, list] = {}
-        for case in self.store.referrals() if asking else ():
+        # A case the server refused answers the offer too: it waits on the sync screen to be fixed.
+        for case in (self.store.referrals() + self.store.refused_referrals()) if asking else ():
             cases.setdefault(case["resident_id"], []).append(case)
         for item in items:
             item["referral_offer"] = None
@@ -91,12 +92,14 @@ class WorklistBuilder:
 
     @staticmethod
     def _alert(report: dict) -> bool:
+        """A critical report heads the worklist while its call is not noted, or when it reached the team on
+        or after the day of the resident's last visit (a result of that day's blood, a correction since), as
+        the server's lab alerts (server/labs/alerts.py new_since_visit): its arrival's day in China."""
         if not report.get("critical_call_noted_at"):
             return True
-        # The report's day in China, as visit dates are (the tablet keeps its time in UTC).
-        reported = china_wall_time(report.get("reported_at") or report.get("changed_at"))
-        return not report.get("last_visit") or (reported is not None
-                                                and reported.date().isoformat() > report["last_visit"])
+        arrived = china_wall_time(report.get("changed_at") or report.get("reported_at"))
+        return not report.get("last_visit") or (arrived is not None
+                                                and arrived.date().isoformat() >= report["last_visit"])
 
     def build(self, q: str = "", condition: str | None = None, member_id=None, bucket: str | None = None,
               search_limit: int = 200) -> Worklist:

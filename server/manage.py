@@ -399,7 +399,8 @@ def cmd_purge_expired(args) -> None:
     app = _app()
     with app.app_context():
         session = db.session()
-        expired = purge_expired(session)
+        quiet = max(dt.timedelta(days=1), app.config["LOGIN_FAILURE_WINDOW"], app.config["LOGIN_MAX_DELAY"])
+        expired = purge_expired(session, quiet)
         denied = prune_denied(session, db.utcnow() - dt.timedelta(days=args.denied_days))
         session.commit()
     print(f"purged {expired} expired token revocations and sign-in counts, and {denied} counts of refused "

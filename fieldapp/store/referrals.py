@@ -5,6 +5,7 @@ what becomes of it). Mixed into Store (store.py), over the same connection and t
     store.referrals(resident_id=None)   cases newest first, each with "resident_name", "pending" (not yet
                                         committed by the server), "needs_attention" (the server refused it)
     store.referral(id)                  a case with "messages" (the thread, oldest first, unsent ones last)
+    store.refused_referrals(resident_id=None)   new cases the server refused (kept only in needs-attention)
     store.directory()                   {"hospitals", "departments", "specialists"} as the server last sent
     store.create_referral(resident_id, urgency=, kind=, form=, specialist_id= | hospital_id= + department=,
                           lab_report_ids=(), note=None)      -> the case's id
@@ -49,6 +50,20 @@ class ReferralStore:
             row.update(resident_name=r["resident_name"], pending=bool(r["pending"]),
                        needs_attention=bool(r["refused"]))
             out.append(row)
+        return out
+
+    def refused_referrals(self, resident_id: str | None = None) -> list[dict]:
+        """New cases the server refused (a resident's, or the team's), each its needs-attention item with the
+        case's resident_id, urgency, sent_on (its form's referral_date) and no state. A refused case keeps
+        no row here, but it still answers the rules' offer: it is fixed, not written a second time."""
+        out = []
+        for item in self.needs_attention():
+            fields = item["fields"] or {}
+            if item["entity"] == "referrals" and item["op"] == "create" \
+                    and resident_id in (None, fields.get("resident_id")):
+                out.append({**item, "resident_id": fields.get("resident_id"),
+                            "urgency": fields.get("urgency"), "state": None,
+                            "sent_on": (fields.get("form") or {}).get("referral_date")})
         return out
 
     def referral(self, referral_id: str) -> dict:

@@ -346,7 +346,9 @@ class Store(ReferralStore):
         sql = """
             SELECT l.id, l.resident_id, l.panel_name, l.reported_at, l.changed_at, l.critical_call_noted_at,
                    r.name, r.household_id, h.address,
-                   (SELECT MAX(f.visit_date) FROM followups f WHERE f.resident_id = l.resident_id) AS last_visit
+                   (SELECT MAX(f.visit_date) FROM followups f WHERE f.resident_id = l.resident_id
+                    AND COALESCE(f.kind, 'visit') = 'visit'
+                    AND NOT EXISTS (SELECT 1 FROM followups a WHERE a.amends_id = f.id)) AS last_visit
             FROM lab_reports l JOIN residents r ON r.id = l.resident_id
             LEFT JOIN households h ON h.id = r.household_id
             WHERE l.critical IN (1, '1', 'true') ORDER BY COALESCE(l.reported_at, l.changed_at) DESC, l.id"""

@@ -3,8 +3,6 @@ it (gpcore.referral.prefill), addressed from the directory the last sync brought
 return form and thread (written offline too); its slips printed and previewed."""
 from __future__ import annotations
 
-import datetime as dt
-import threading
 from functools import partial
 
 from kivy.clock import Clock
@@ -18,7 +16,7 @@ from fieldapp import referral as logic
 from fieldapp.store import InvalidRecord, StoreError
 from gpcore import health_file
 from gpcore import referral as rules
-from gpcore.clock import to_china
+from gpcore.clock import china_minute
 
 from . import theme
 from .base import BaseScreen
@@ -30,14 +28,6 @@ from .widgets import Btn, Card, Chip, Chips, Field, Lbl, Row, Title
 # What the team writes or trims on the upward form; the rest comes from the file and the directory.
 EDITABLE = ("initial_impression", "present_illness", "past_history", "treatment")
 TERMINAL_COLOURS = {"declined": theme.DANGER, "cancelled": theme.MUTED, "closed": theme.OK}
-
-
-def _china_time(at: str | None) -> str:
-    """A thread entry's time as the team reads it (the server keeps UTC)."""
-    if not at:
-        return ""
-    moment = dt.datetime.fromisoformat(at)
-    return to_china(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).strftime("%Y-%m-%d %H:%M")
 
 
 class ChoiceRow(ToggleButton):
@@ -64,8 +54,7 @@ def fill_referrals(card, app, resident_id: str) -> None:
         card.add_widget(go)
     store = app.session.store
     # A new case the server refused has no row here any more: said here, so it is not simply gone.
-    refused = [i for i in store.needs_attention() if i["entity"] == "referrals" and i["op"] == "create"
-               and (i["fields"] or {}).get("resident_id") == resident_id]
+    refused = store.refused_referrals(resident_id)
     for item in refused:
         form = item["fields"].get("form") or {}
         card.add_widget(Lbl(text=t("referral.refused_here", date=form.get("referral_date") or "",
@@ -209,7 +198,7 @@ class ReferralScreen(BaseScreen):
         if kept:
             self._restore(kept.get("form") if self.fix else kept)
             if not self.fix:  # the fix's status keeps the server's reason
-                self.status = t("referral.restored", when=_china_time(kept.get("kept_at"))[5:])
+                self.status = t("referral.restored", when=china_minute(kept.get("kept_at"))[5:])
                 self.start_over = Btn(text=t("referral.start_over"), kind="quiet")
                 self.start_over.bind(on_release=lambda *_: self.discard_draft())
                 text.add_widget(self.start_over)
@@ -430,7 +419,7 @@ class ReferralScreen(BaseScreen):
             what = rules.ENTRY_LABELS.get(m.get("kind"), "") if m.get("kind") not in ("message", "create") else ""
             note = (t("referral.message_pending") if m.get("pending") else
                     t("referral.message_refused") if m.get("needs_attention") else "")
-            head = f"{_china_time(m.get('at'))}  {m.get('author_name') or ''}{note}"
+            head = f"{china_minute(m.get('at'))}  {m.get('author_name') or ''}{note}"  # the server keeps UTC
             card.add_widget(Lbl(text=head, muted=True))
             text = "：".join(filter(None, (what, m.get("text") or ("" if what else "发出转诊"))))
             card.add_widget(Lbl(text=text, color=theme.DANGER if m.get("needs_attention") else theme.TEXT))

@@ -6,7 +6,7 @@ import functools
 import math
 
 import argon2
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -197,10 +197,15 @@ def revoke_all_tokens(user: User) -> None:
 
 
 def purge_expired(session: Session, window: dt.timedelta = dt.timedelta(days=1)) -> int:
-    """Forget revocations and sign-in counts that no longer matter."""
+    """Forget revocations past their tokens' expiry (refused anyway), and sign-in counts quiet for `window`
+    whose delay, if any, also ended that long ago (manage purge-expired gives the longest of a day, the
+    failure window and the longest delay: a count still holding someone back is never forgotten)."""
     now = utcnow()
+    cutoff = now - window
     n = session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
-    n += session.execute(delete(LoginThrottle).where(LoginThrottle.last_at < now - window)).rowcount
+    n += session.execute(delete(LoginThrottle).where(
+        LoginThrottle.last_at < cutoff,
+        or_(LoginThrottle.not_before.is_(None), LoginThrottle.not_before < cutoff))).rowcount
     return n
 
 

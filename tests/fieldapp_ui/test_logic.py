@@ -290,3 +290,23 @@ def test_the_tablet_worklist_walks_building_2_before_building_10(tmp_path):
     assert [i["address"] for i in items] == ["崂山路9弄1号101室", "崂山路100弄2号101室", "崂山路100弄2号1001室",
                                              "崂山路100弄10号101室"]
     store.close()
+
+
+def _report(changed_at, last_visit, noted="x", **more):
+    return {"critical_call_noted_at": noted, "changed_at": changed_at, "last_visit": last_visit, **more}
+
+
+@pytest.mark.parametrize("report, heads", [
+    (_report("2026-11-01T02:00:00Z", "2026-12-01", noted=None), True),  # a call still to note
+    # Noted: it heads the list when it reached the team on or after the day of the last visit (China's day).
+    (_report("2026-12-01T02:00:00+00:00", "2026-12-01"), True),
+    (_report("2026-11-30T23:00:00+00:00", "2026-12-01"), True),  # 07:00 on 12-01 in China
+    (_report("2026-11-30T15:00:00+00:00", "2026-12-01"), False),  # 23:00 on 11-30 in China
+    # A correction arriving after the visit, of a report taken before it: its arrival counts.
+    (_report("2026-12-02T02:00:00+00:00", "2026-12-01", reported_at="2026-11-20T02:00:00+00:00"), True),
+    (_report("2026-11-20T02:00:00+00:00", None), True),
+])
+def test_a_noted_critical_report_heads_the_worklist_as_the_servers_lab_alerts_say(report, heads):
+    from fieldapp.worklist import WorklistBuilder
+
+    assert WorklistBuilder._alert(report) is heads

@@ -45,3 +45,26 @@ def test_purge_refuses_a_retention_under_a_day(capsys):
     with pytest.raises(SystemExit) as stop:
         manage.main(["purge-expired", "--denied-days", "0"])
     assert "--denied-days must be 1 or more" in str(stop.value)
+
+
+@pytest.mark.commits
+def test_a_sign_in_count_still_holding_someone_back_is_kept(clean_app, session, capsys, monkeypatch):
+    """With a longest delay of three days, a count quiet for two whose delay runs another day stays:
+    purging it would hand the free attempts back at once."""
+    from sqlalchemy import select
+
+    from server import manage
+    from server.auth.models import LoginThrottle
+
+    now = dt.datetime.now(dt.timezone.utc)
+    session.add_all([
+        LoginThrottle(key="account:held", failures=40, last_at=now - dt.timedelta(days=2), version=1,
+                      not_before=now + dt.timedelta(days=1)),
+        LoginThrottle(key="account:done", failures=2, last_at=now - dt.timedelta(days=4), version=1),
+    ])
+    session.commit()
+    monkeypatch.setenv("DATABASE_URL", clean_app.config["SQLALCHEMY_DATABASE_URI"])
+    monkeypatch.setenv("LOGIN_MAX_DELAY_MINUTES", str(3 * 24 * 60))
+    manage.main(["purge-expired"])
+    session.expire_all()
+    assert session.scalars(select(LoginThrottle.key)).all() == ["account:held"]
