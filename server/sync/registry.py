@@ -165,9 +165,13 @@ class SyncedEntity:
         if col.name in self.json_columns or col.name in self.text_columns or decimal_:
             return cast(col, Text)  # numeric's text is to_wire's format(value, "f")
         if isinstance(kind, DateTime):
-            # isoformat: microseconds only when there are some; the offset of the session's time zone, as
-            # psycopg gives it to Python. The fraction is the text's only '.', so only '.000000' is dropped.
-            text = func.to_char(col, 'YYYY-MM-DD"T"HH24:MI:SS.US' + ("TZH:TZM" if kind.timezone else ""))
+            # isoformat: microseconds only when there are some; a moment in UTC whatever the session's time
+            # zone, as to_wire writes it (a tablet orders times as text: one offset for all). The fraction is
+            # the text's only '.', so only '.000000' is dropped.
+            if kind.timezone:
+                text = func.to_char(func.timezone("UTC", col), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+            else:
+                text = func.to_char(col, 'YYYY-MM-DD"T"HH24:MI:SS.US')
             return func.replace(text, ".000000", "")
         if isinstance(kind, Date):
             return func.to_char(col, "YYYY-MM-DD")
@@ -203,7 +207,10 @@ def register(entity: SyncedEntity) -> SyncedEntity:
 
 
 def to_wire(value):
-    """JSON-ready form of a column value: dates as ISO text, Decimals as text, the rest as is."""
+    """JSON-ready form of a column value: dates as ISO text (a moment in UTC, whatever time zone the database
+    session read it in: a tablet orders times as text), Decimals as text, the rest as is."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).isoformat()
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
