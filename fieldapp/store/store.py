@@ -45,7 +45,9 @@ class Store(ReferralStore):
     def __init__(self, path: str, clock: Callable[[], dt.datetime] | None = None,
                  new_id: Callable[[], str] | None = None, key: bytes | None = None):
         self.path = path
-        self.clock = clock or (lambda: dt.datetime.now().astimezone())
+        # UTC, as the server sends times: the tablet orders times as text (a visit's recorded_at beside one
+        # pulled); screens show them on China's clock (gpcore.clock.china_minute).
+        self.clock = clock or _now
         self.new_id = new_id or (lambda: str(uuid.uuid4()))
         self.encrypted = key is not None
         # The member saving on this tablet now (a user id; the session sets it at unlock or sign-in): every

@@ -295,3 +295,21 @@ def test_forms_pulled_whole_or_saved_here_are_stored_compact_and_read_whole(stor
     assert signed["bmi"] is None and signed["other_signs"] == ""  # sent as gpcore's to_dict made it
     assert "bmi" not in json.loads(store.db.execute("SELECT form FROM followups WHERE id = ?", (vid,)).fetchone()[0])
     assert store.visit(vid)["form"] == signed
+
+
+def test_times_the_tablet_writes_are_utc_as_the_servers_are(tmp_path, monkeypatch):
+    """A tablet set to China's time writes its times in UTC, as the server sends its own: the store orders
+    times as text (the visit the rules read as the latest: recorded_at beside a pulled one)."""
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        s = Store(str(tmp_path / "t.sqlite"))
+        hid = s.create_household({"committee_id": 1, "address": "潍坊路1号"})
+        [rec] = s.outbox_records(["pending"])
+        assert rec["device_time"].endswith("+00:00") and s.record("households", hid) is not None
+        s.close()
+    finally:
+        monkeypatch.undo()  # the process's zone back before the next test
+        time.tzset()
