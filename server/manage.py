@@ -386,8 +386,9 @@ def cmd_prune_sync_log(args) -> None:
 
 def cmd_purge_expired(args) -> None:
     """Forget what no longer matters (daily, from cron): revoked tokens past their expiry (refused anyway),
-    sign-in counts quiet for a day, and the per-minute counts of refused requests older than --denied-days
-    (the audit rows of those refusals stay)."""
+    sign-in counts quiet, and delaying no one, for the longest of a day, the failure window and the longest
+    delay, and the per-minute counts of refused requests older than --denied-days (the audit rows of those
+    refusals stay)."""
     import datetime as dt
 
     from . import db
